@@ -1,0 +1,19 @@
+// The client commands behind the subcommands, one function each.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/manifest.h"
+
+namespace gf {
+
+// Loads every file; prints all diagnostics to err. Returns false when any file has a problem.
+bool load_all(const std::vector<std::string>& files, Manifests& out, std::ostream& err);
+
+int cmd_validate(const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
+int cmd_pool(const std::vector<std::string>& files, const std::string& output, std::ostream& out,
+             std::ostream& err);
+
+}  // namespace gf

@@ -1,0 +1,9 @@
+#include "common/clock.h"
+
+namespace gf {
+
+TimePoint RealClock::now() const {
+  return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
+}
+
+}  // namespace gf

@@ -1,0 +1,825 @@
+#include "common/manifest.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace gf {
+namespace {
+
+constexpr std::string_view kApiVersion = "gpufleet/v1";
+
+// Where diagnostics go while one file is read.
+class Ctx {
+ public:
+  Ctx(std::string file, std::vector<Diagnostic>& out) : file_(std::move(file)), out_(out) {}
+
+  void error(const YAML::Mark& mark, const std::string& path, std::string message) {
+    Diagnostic d;
+    d.file = file_;
+    // yaml-cpp marks are 0-based and -1 for nodes that do not exist.
+    d.line = mark.line >= 0 ? mark.line + 1 : 0;
+    d.column = mark.column >= 0 ? mark.column + 1 : 0;
+    d.path = path;
+    d.message = std::move(message);
+    out_.push_back(std::move(d));
+  }
+  void error(const YAML::Node& at, const std::string& path, std::string message) {
+    error(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), path, std::move(message));
+  }
+  size_t error_count() const { return out_.size(); }
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic>& out_;
+};
+
+std::string join_path(const std::string& base, std::string_view key) {
+  return base.empty() ? std::string(key) : base + "." + std::string(key);
+}
+std::string index_path(const std::string& base, size_t i) {
+  return fmt::format("{}[{}]", base, i);
+}
+
+const char* kind_of(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "null";
+    default:
+      return "nothing";
+  }
+}
+
+// Reads a YAML map field by field. Every field the reader asks for counts as known; on destruction
+// any other key is reported as unknown, and a key that appears twice as duplicate.
+class MapReader {
+ public:
+  MapReader(Ctx& ctx, const YAML::Node& node, std::string path)
+      : ctx_(ctx), node_(node), path_(std::move(path)) {
+    valid_ = node.IsMap();
+    if (!valid_) ctx_.error(node, path_, fmt::format("expected a map, got {}", kind_of(node)));
+  }
+  MapReader(const MapReader&) = delete;
+  MapReader& operator=(const MapReader&) = delete;
+  ~MapReader() { finish(); }
+
+  bool valid() const { return valid_; }
+  std::string path(std::string_view key) const { return join_path(path_, key); }
+
+  // The value under `key`, or an undefined node.
+  YAML::Node get(std::string_view key) {
+    known_.emplace_back(key);
+    if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+
+  YAML::Node require(std::string_view key) {
+    YAML::Node n = get(key);
+    if (valid_ && !n.IsDefined()) {
+      ctx_.error(node_, path(key), fmt::format("missing required field \"{}\"", key));
+    }
+    return n;
+  }
+
+ private:
+  void finish() {
+    if (!valid_) return;
+    std::set<std::string> seen;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        ctx_.error(it->first, path_, "map keys must be plain strings");
+        continue;
+      }
+      const std::string& key = it->first.Scalar();
+      if (!seen.insert(key).second) {
+        ctx_.error(it->first, path(key), fmt::format("duplicate field \"{}\"", key));
+        continue;
+      }
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+        std::string expected;
+        for (const auto& k : known_)
+          expected += (expected.empty() ? "" : ", ") + k;
+        ctx_.error(it->first, path(key),
+                   fmt::format("unknown field \"{}\" (expected one of: {})", key, expected));
+      }
+    }
+  }
+
+  Ctx& ctx_;
+  YAML::Node node_;
+  std::string path_;
+  bool valid_ = false;
+  std::vector<std::string> known_;
+};
+
+// ---- scalar readers: each returns nullopt after reporting why ---------------------------------
+
+bool is_quoted(const YAML::Node& n) {
+  return n.Tag() == "!";
+}
+
+std::optional<std::string> read_string(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  if (!n.IsScalar()) {
+    ctx.error(n, path, fmt::format("expected a string, got {}", kind_of(n)));
+    return std::nullopt;
+  }
+  if (n.Scalar().empty()) {
+    ctx.error(n, path, "must not be empty");
+    return std::nullopt;
+  }
+  return n.Scalar();
+}
+
+// Lowercase letters, digits and '-' '.', starting and ending alphanumeric, at most 63 characters:
+// names end up in metric labels, URLs and file names.
+std::optional<std::string> read_name(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  auto s = read_string(ctx, n, path);
+  if (!s) return std::nullopt;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool ok =
+      s->size() <= 63 && alnum(s->front()) && alnum(s->back()) &&
+      std::all_of(s->begin(), s->end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+  if (!ok) {
+    ctx.error(n, path,
+              fmt::format("invalid name \"{}\": use at most 63 lowercase letters, digits, '-' or "
+                          "'.', starting and ending with a letter or digit",
+                          *s));
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<int64_t> read_int(Ctx& ctx, const YAML::Node& n, const std::string& path, int64_t lo,
+                                int64_t hi) {
+  if (!n.IsScalar() || is_quoted(n)) {
+    ctx.error(
+        n, path,
+        fmt::format("expected an integer, got {}", is_quoted(n) ? "a quoted string" : kind_of(n)));
+    return std::nullopt;
+  }
+  const std::string& s = n.Scalar();
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) {
+    ctx.error(n, path, fmt::format("expected an integer, got \"{}\"", s));
+    return std::nullopt;
+  }
+  if (v < lo || v > hi) {
+    ctx.error(n, path, fmt::format("{} is out of range [{}, {}]", v, lo, hi));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<int> read_int32(Ctx& ctx, const YAML::Node& n, const std::string& path, int lo,
+                              int hi) {
+  auto v = read_int(ctx, n, path, lo, hi);
+  if (!v) return std::nullopt;
+  return static_cast<int>(*v);
+}
+
+std::optional<double> read_double(Ctx& ctx, const YAML::Node& n, const std::string& path, double lo,
+                                  double hi) {
+  if (!n.IsScalar() || is_quoted(n)) {
+    ctx.error(
+        n, path,
+        fmt::format("expected a number, got {}", is_quoted(n) ? "a quoted string" : kind_of(n)));
+    return std::nullopt;
+  }
+  const std::string& s = n.Scalar();
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || !(v == v)) {
+    ctx.error(n, path, fmt::format("expected a number, got \"{}\"", s));
+    return std::nullopt;
+  }
+  if (v < lo || v > hi) {
+    ctx.error(n, path, fmt::format("{} is out of range [{}, {}]", s, lo, hi));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> read_bool(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  if (n.IsScalar() && !is_quoted(n)) {
+    if (n.Scalar() == "true") return true;
+    if (n.Scalar() == "false") return false;
+  }
+  ctx.error(n, path, "expected true or false");
+  return std::nullopt;
+}
+
+// Runs one of the units.h parsers on a scalar and reports its message at the node.
+template <class T>
+std::optional<T> read_unit(Ctx& ctx, const YAML::Node& n, const std::string& path,
+                           Result<T> (*parse)(std::string_view)) {
+  if (!n.IsScalar()) {
+    ctx.error(n, path,
+              fmt::format("expected a string such as \"80GiB\" or \"500ms\", got {}", kind_of(n)));
+    return std::nullopt;
+  }
+  auto r = parse(n.Scalar());
+  if (!r) {
+    ctx.error(n, path, r.error().message);
+    return std::nullopt;
+  }
+  return *r;
+}
+
+std::optional<MiB> read_memory(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  auto b = read_unit<Bytes>(ctx, n, path, parse_bytes);
+  if (!b) return std::nullopt;
+  MiB m = to_mib_floor(*b);
+  if (m.value <= 0) {
+    ctx.error(n, path, fmt::format("memory must be at least 1MiB, got \"{}\"", n.Scalar()));
+    return std::nullopt;
+  }
+  return m;
+}
+
+template <class E>
+std::optional<E> read_enum(Ctx& ctx, const YAML::Node& n, const std::string& path,
+                           std::initializer_list<std::pair<std::string_view, E>> values) {
+  std::string expected;
+  for (const auto& [name, v] : values) {
+    if (n.IsScalar() && n.Scalar() == name) return v;
+    expected += (expected.empty() ? "" : ", ") + std::string(name);
+  }
+  ctx.error(n, path,
+            fmt::format("expected one of: {}; got {}", expected,
+                        n.IsScalar() ? "\"" + n.Scalar() + "\"" : kind_of(n)));
+  return std::nullopt;
+}
+
+// Calls fn(item, item_path, index) for each element; reports a non-list.
+bool for_each_item(Ctx& ctx, const YAML::Node& n, const std::string& path,
+                   const std::function<void(const YAML::Node&, const std::string&, size_t)>& fn) {
+  if (!n.IsSequence()) {
+    ctx.error(n, path, fmt::format("expected a list, got {}", kind_of(n)));
+    return false;
+  }
+  for (size_t i = 0; i < n.size(); ++i)
+    fn(n[i], index_path(path, i), i);
+  return true;
+}
+
+std::vector<std::string> read_string_list(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for_each_item(ctx, n, path, [&](const YAML::Node& item, const std::string& p, size_t) {
+    if (auto s = read_string(ctx, item, p)) {
+      if (!seen.insert(*s).second) {
+        ctx.error(item, p, fmt::format("\"{}\" is listed twice", *s));
+      } else {
+        out.push_back(*s);
+      }
+    }
+  });
+  return out;
+}
+
+std::map<std::string, std::string> read_string_map(Ctx& ctx, const YAML::Node& n,
+                                                   const std::string& path) {
+  std::map<std::string, std::string> out;
+  if (!n.IsMap()) {
+    ctx.error(n, path, fmt::format("expected a map, got {}", kind_of(n)));
+    return out;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
+    std::string p = join_path(path, key);
+    if (key.empty()) {
+      ctx.error(it->first, path, "map keys must be non-empty strings");
+    } else if (out.count(key) != 0) {
+      ctx.error(it->first, p, fmt::format("duplicate field \"{}\"", key));
+    } else if (!it->second.IsScalar()) {
+      ctx.error(it->second, p, fmt::format("expected a string, got {}", kind_of(it->second)));
+    } else {
+      out[key] = it->second.Scalar();
+    }
+  }
+  return out;
+}
+
+// Assigns `field` when the node is present and valid.
+template <class T, class F>
+void optional_field(MapReader& m, std::string_view key, T& field, F&& read) {
+  YAML::Node n = m.get(key);
+  if (!n.IsDefined()) return;
+  if (auto v = read(n, m.path(key))) field = *v;
+}
+
+// ---- kinds ----------------------------------------------------------------------------------
+
+GpuGroupSpec read_gpu_group(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  GpuGroupSpec g;
+  MapReader m(ctx, n, path);
+  if (auto v = read_string(ctx, m.require("model"), m.path("model"))) g.model = *v;
+  optional_field(m, "count", g.count,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 1, 64); });
+  YAML::Node mem = m.require("memory");
+  if (mem.IsDefined()) {
+    if (auto v = read_memory(ctx, mem, m.path("memory"))) g.memory = *v;
+  }
+  optional_field(m, "pricePerHour", g.price_per_hour,
+                 [&](auto& x, auto p) { return read_double(ctx, x, p, 0.0, 1e6); });
+  YAML::Node uuids = m.get("uuids");
+  if (uuids.IsDefined()) {
+    g.uuids = read_string_list(ctx, uuids, m.path("uuids"));
+    if (g.uuids.size() != static_cast<size_t>(g.count)) {
+      ctx.error(uuids, m.path("uuids"),
+                fmt::format("lists {} UUIDs but count is {}", g.uuids.size(), g.count));
+    }
+  }
+  return g;
+}
+
+NodeSpec read_node(Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  NodeSpec node;
+  MapReader m(ctx, n, path);
+  if (auto v = read_name(ctx, m.require("name"), m.path("name"))) node.name = *v;
+  YAML::Node labels = m.get("labels");
+  if (labels.IsDefined()) node.labels = read_string_map(ctx, labels, m.path("labels"));
+  YAML::Node gpus = m.require("gpus");
+  if (gpus.IsDefined()) {
+    for_each_item(ctx, gpus, m.path("gpus"),
+                  [&](const YAML::Node& g, const std::string& p, size_t) {
+                    node.gpus.push_back(read_gpu_group(ctx, g, p));
+                  });
+    if (gpus.IsSequence() && gpus.size() == 0)
+      ctx.error(gpus, m.path("gpus"), "a node needs at least one GPU");
+  }
+  int total = 0;
+  for (const auto& g : node.gpus)
+    total += g.count;
+
+  // nvlink: "all" (one clique of every GPU), "none", or a list of index lists.
+  YAML::Node nv = m.get("nvlink");
+  std::string nv_path = m.path("nvlink");
+  if (nv.IsDefined()) {
+    if (nv.IsScalar() && nv.Scalar() == "all") {
+      std::vector<int> all(total);
+      for (int i = 0; i < total; ++i)
+        all[i] = i;
+      node.nvlink_groups.push_back(all);
+    } else if (nv.IsScalar() && nv.Scalar() == "none") {
+      // PCIe only.
+    } else if (nv.IsSequence()) {
+      std::set<int> used;
+      for_each_item(ctx, nv, nv_path, [&](const YAML::Node& grp, const std::string& gp, size_t) {
+        std::vector<int> group;
+        for_each_item(ctx, grp, gp, [&](const YAML::Node& idx, const std::string& ip, size_t) {
+          auto v = read_int32(ctx, idx, ip, 0, std::max(0, total - 1));
+          if (!v) return;
+          if (!used.insert(*v).second) {
+            ctx.error(idx, ip, fmt::format("GPU {} is already in another NVLink group", *v));
+            return;
+          }
+          group.push_back(*v);
+        });
+        if (group.size() >= 2) {
+          node.nvlink_groups.push_back(group);
+        } else if (grp.IsSequence()) {
+          ctx.error(grp, gp, "an NVLink group needs at least two GPUs");
+        }
+      });
+    } else {
+      ctx.error(nv, nv_path,
+                "expected \"all\", \"none\" or a list of GPU index lists such as [[0,1],[2,3]]");
+    }
+  }
+  return node;
+}
+
+void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
+  YAML::Node nodes = spec.require("nodes");
+  if (!nodes.IsDefined()) return;
+  std::map<std::string, std::string> node_paths;
+  std::map<std::string, std::string> uuid_paths;
+  for_each_item(
+      ctx, nodes, spec.path("nodes"), [&](const YAML::Node& n, const std::string& p, size_t) {
+        NodeSpec node = read_node(ctx, n, p);
+        if (!node.name.empty() && !node_paths.emplace(node.name, p).second) {
+          ctx.error(n["name"], p + ".name",
+                    fmt::format("duplicate node name \"{}\" (first at {})", node.name,
+                                node_paths[node.name]));
+        }
+        for (size_t gi = 0; gi < node.gpus.size(); ++gi) {
+          for (const auto& u : node.gpus[gi].uuids) {
+            std::string up = fmt::format("{}.gpus[{}].uuids", p, gi);
+            if (!uuid_paths.emplace(u, up).second) {
+              ctx.error(n["gpus"][gi]["uuids"], up,
+                        fmt::format("duplicate GPU UUID \"{}\" (first at {})", u, uuid_paths[u]));
+            }
+          }
+        }
+        c.nodes.push_back(std::move(node));
+      });
+  if (nodes.IsSequence() && nodes.size() == 0)
+    ctx.error(nodes, spec.path("nodes"), "a cluster needs at least one node");
+
+  YAML::Node pl = spec.get("placement");
+  if (!pl.IsDefined()) return;
+  MapReader m(ctx, pl, spec.path("placement"));
+  PlacementSpec& ps = c.placement;
+  if (YAML::Node f = m.get("filters"); f.IsDefined()) {
+    ps.filters = read_string_list(ctx, f, m.path("filters"));
+    for (const char* hard : {"health", "model", "memory", "topology"}) {
+      if (std::find(ps.filters.begin(), ps.filters.end(), hard) == ps.filters.end()) {
+        ctx.error(f, m.path("filters"),
+                  fmt::format("filter \"{}\" enforces a hard rule and must be listed", hard));
+      }
+    }
+    for (size_t i = 0; i < ps.filters.size(); ++i) {
+      static const std::set<std::string> kKnown = {"health", "model", "memory", "topology",
+                                                   "tenant-quota"};
+      if (kKnown.count(ps.filters[i]) == 0) {
+        ctx.error(
+            f, index_path(m.path("filters"), i),
+            fmt::format(
+                "unknown filter \"{}\" (known: health, model, memory, topology, tenant-quota)",
+                ps.filters[i]));
+      }
+    }
+  }
+  if (YAML::Node sc = m.get("scores"); sc.IsDefined()) {
+    MapReader sm(ctx, sc, m.path("scores"));
+    ps.score_weights.clear();
+    for (const char* name :
+         {"binpack", "spread", "cost-efficiency", "warm-affinity", "model-preference"}) {
+      YAML::Node w = sm.get(name);
+      if (!w.IsDefined()) continue;
+      if (auto v = read_int32(ctx, w, sm.path(name), 0, 1000)) ps.score_weights[name] = *v;
+    }
+  }
+  optional_field(m, "sampleNodes", ps.sample_nodes,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 1, 100000); });
+  optional_field(m, "maxSharesPerGpu", ps.max_shares_per_gpu,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 1, 64); });
+  if (YAML::Node h = m.get("capacityHints"); h.IsDefined()) {
+    if (!h.IsMap()) {
+      ctx.error(
+          h, m.path("capacityHints"),
+          fmt::format("expected a map of GPU model to relative throughput, got {}", kind_of(h)));
+    } else {
+      for (auto it = h.begin(); it != h.end(); ++it) {
+        std::string key = it->first.Scalar();
+        if (auto v =
+                read_double(ctx, it->second, join_path(m.path("capacityHints"), key), 0.001, 1000))
+          ps.capacity_hints[key] = *v;
+      }
+    }
+  }
+}
+
+void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
+  if (auto v = read_string(ctx, spec.require("model"), spec.path("model"))) d.model = *v;
+
+  if (YAML::Node e = spec.get("engine"); e.IsDefined()) {
+    MapReader m(ctx, e, spec.path("engine"));
+    optional_field(m, "type", d.engine.type, [&](auto& x, auto p) {
+      return read_enum<EngineType>(ctx, x, p,
+                                   {{"vllm", EngineType::kVllm},
+                                    {"sglang", EngineType::kSglang},
+                                    {"trtllm", EngineType::kTrtllm},
+                                    {"llama.cpp", EngineType::kLlamaCpp},
+                                    {"engine-sim", EngineType::kEngineSim}});
+    });
+    if (YAML::Node a = m.get("args"); a.IsDefined()) {
+      for_each_item(ctx, a, m.path("args"), [&](const YAML::Node& x, const std::string& p, size_t) {
+        if (x.IsScalar()) {
+          d.engine.args.push_back(x.Scalar());
+        } else {
+          ctx.error(x, p, fmt::format("expected a string, got {}", kind_of(x)));
+        }
+      });
+    }
+    if (YAML::Node env = m.get("env"); env.IsDefined())
+      d.engine.env = read_string_map(ctx, env, m.path("env"));
+  }
+
+  if (YAML::Node r = spec.get("resources"); r.IsDefined()) {
+    MapReader m(ctx, r, spec.path("resources"));
+    auto& res = d.resources;
+    optional_field(m, "gpus", res.gpus,
+                   [&](auto& x, auto p) { return read_int32(ctx, x, p, 1, 64); });
+    YAML::Node mem = m.get("memoryPerGpu");
+    if (mem.IsDefined()) res.memory_per_gpu = read_memory(ctx, mem, m.path("memoryPerGpu"));
+    YAML::Node comp = m.get("compute");
+    if (comp.IsDefined()) {
+      auto c = read_unit<MilliGpu>(ctx, comp, m.path("compute"), parse_milli_gpu);
+      if (c && (c->value < 1 || c->value > 1000)) {
+        ctx.error(comp, m.path("compute"),
+                  "a fractional compute share must be between 1m and 1 (1000m)");
+      } else {
+        res.compute = c;
+      }
+    }
+    if ((mem.IsDefined() || comp.IsDefined()) && res.gpus != 1) {
+      ctx.error(mem.IsDefined() ? mem : comp, m.path(mem.IsDefined() ? "memoryPerGpu" : "compute"),
+                fmt::format("fractional GPU shares need gpus: 1 (got gpus: {})", res.gpus));
+    }
+    if (YAML::Node gm = m.get("gpuModels"); gm.IsDefined())
+      res.gpu_models = read_string_list(ctx, gm, m.path("gpuModels"));
+    optional_field(m, "allowReserved", res.allow_reserved,
+                   [&](auto& x, auto p) { return read_bool(ctx, x, p); });
+    optional_field(m, "topology", res.topology, [&](auto& x, auto p) {
+      return read_enum<TopologyPolicy>(ctx, x, p,
+                                       {{"nvlink-required", TopologyPolicy::kNvlinkRequired},
+                                        {"nvlink-preferred", TopologyPolicy::kNvlinkPreferred},
+                                        {"any", TopologyPolicy::kAny}});
+    });
+  }
+
+  // replicas: N (fixed) or {min, max}.
+  if (YAML::Node r = spec.get("replicas"); r.IsDefined()) {
+    std::string p = spec.path("replicas");
+    if (r.IsScalar()) {
+      if (auto v = read_int32(ctx, r, p, 0, 100000)) d.replicas = {*v, *v};
+    } else {
+      MapReader m(ctx, r, p);
+      optional_field(m, "min", d.replicas.min,
+                     [&](auto& x, auto q) { return read_int32(ctx, x, q, 0, 100000); });
+      optional_field(m, "max", d.replicas.max,
+                     [&](auto& x, auto q) { return read_int32(ctx, x, q, 1, 100000); });
+      if (m.valid() && d.replicas.max < d.replicas.min) {
+        ctx.error(r, p,
+                  fmt::format("max ({}) is less than min ({})", d.replicas.max, d.replicas.min));
+      }
+    }
+  }
+  optional_field(spec, "priority", d.priority,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, -1000000, 1000000); });
+  if (YAML::Node t = spec.get("tenants"); t.IsDefined())
+    d.tenants = read_string_list(ctx, t, spec.path("tenants"));
+  optional_field(spec, "owner", d.owner, [&](auto& x, auto p) { return read_name(ctx, x, p); });
+  optional_field(spec, "reserveReplicas", d.reserve_replicas,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 0, 10000); });
+
+  if (YAML::Node r = spec.get("rollout"); r.IsDefined()) {
+    MapReader m(ctx, r, spec.path("rollout"));
+    auto& ro = d.rollout;
+    optional_field(m, "strategy", ro.strategy, [&](auto& x, auto p) {
+      return read_enum<RolloutStrategy>(ctx, x, p,
+                                        {{"rolling", RolloutStrategy::kRolling},
+                                         {"blue-green", RolloutStrategy::kBlueGreen},
+                                         {"canary", RolloutStrategy::kCanary}});
+    });
+    optional_field(m, "maxSurge", ro.max_surge,
+                   [&](auto& x, auto p) { return read_int32(ctx, x, p, 0, 10000); });
+    optional_field(m, "maxUnavailable", ro.max_unavailable,
+                   [&](auto& x, auto p) { return read_int32(ctx, x, p, 0, 10000); });
+    if (m.valid() && ro.max_surge == 0 && ro.max_unavailable == 0) {
+      ctx.error(r, spec.path("rollout"),
+                "maxSurge and maxUnavailable cannot both be 0: the rollout could never progress");
+    }
+    if (YAML::Node steps = m.get("steps"); steps.IsDefined()) {
+      int last = 0;
+      for_each_item(
+          ctx, steps, m.path("steps"), [&](const YAML::Node& s, const std::string& p, size_t) {
+            MapReader sm(ctx, s, p);
+            CanaryStep step;
+            if (auto w = read_int32(ctx, sm.require("weight"), sm.path("weight"), 1, 100)) {
+              if (*w <= last)
+                ctx.error(s, sm.path("weight"),
+                          fmt::format("weights must increase (previous step: {})", last));
+              step.weight_percent = last = *w;
+            }
+            optional_field(sm, "pause", step.pause, [&](auto& x, auto q) {
+              return read_unit<Duration>(ctx, x, q, parse_duration);
+            });
+            ro.steps.push_back(step);
+          });
+    }
+    if (m.valid() && !ro.steps.empty() && ro.strategy != RolloutStrategy::kCanary) {
+      ctx.error(r, m.path("steps"), "steps are only used by strategy: canary");
+    }
+  }
+
+  if (YAML::Node r = spec.get("routing"); r.IsDefined()) {
+    MapReader m(ctx, r, spec.path("routing"));
+    optional_field(m, "policy", d.routing, [&](auto& x, auto p) {
+      return read_enum<std::string>(ctx, x, p,
+                                    {{"round-robin", "round-robin"},
+                                     {"least-outstanding", "least-outstanding"},
+                                     {"power-of-two", "power-of-two"},
+                                     {"prefix-affinity", "prefix-affinity"},
+                                     {"session-affinity", "session-affinity"},
+                                     {"kv-aware", "kv-aware"}});
+    });
+  }
+}
+
+bool is_sha256_ref(const std::string& s) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (s.size() != kPrefix.size() + 64 || s.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  return std::all_of(s.begin() + kPrefix.size(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+void read_tenant(Ctx& ctx, MapReader& spec, TenantSpec& t) {
+  optional_field(spec, "weight", t.weight,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 1, 1000000); });
+  optional_field(spec, "priority", t.priority,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, -1000000, 1000000); });
+  if (YAML::Node keys = spec.get("apiKeys"); keys.IsDefined()) {
+    for_each_item(
+        ctx, keys, spec.path("apiKeys"), [&](const YAML::Node& k, const std::string& p, size_t) {
+          auto s = read_string(ctx, k, p);
+          if (!s) return;
+          if (!is_sha256_ref(*s)) {
+            ctx.error(
+                k, p,
+                "API keys are stored hashed: write \"sha256:<64 lowercase hex digits>\", e.g. the "
+                "output of `printf %s KEY | sha256sum`");
+            return;
+          }
+          t.api_key_hashes.push_back(*s);
+        });
+  }
+  if (YAML::Node rl = spec.get("rateLimit"); rl.IsDefined()) {
+    MapReader m(ctx, rl, spec.path("rateLimit"));
+    YAML::Node rps = m.get("requestsPerSecond");
+    if (rps.IsDefined())
+      t.requests_per_second = read_double(ctx, rps, m.path("requestsPerSecond"), 0.001, 1e9);
+    YAML::Node tpm = m.get("tokensPerMinute");
+    if (tpm.IsDefined())
+      t.tokens_per_minute = read_unit<Tokens>(ctx, tpm, m.path("tokensPerMinute"), parse_tokens);
+  }
+  YAML::Node mc = spec.get("maxConcurrency");
+  if (mc.IsDefined())
+    t.max_concurrency = read_int32(ctx, mc, spec.path("maxConcurrency"), 1, 10000000);
+  YAML::Node q = spec.get("gpuQuota");
+  if (q.IsDefined())
+    t.gpu_quota = read_unit<MilliGpu>(ctx, q, spec.path("gpuQuota"), parse_milli_gpu);
+  if (YAML::Node ms = spec.get("models"); ms.IsDefined())
+    t.models = read_string_list(ctx, ms, spec.path("models"));
+}
+
+// One YAML document: apiVersion, kind, metadata, spec.
+void read_document(Ctx& ctx, const YAML::Node& doc, Manifests& out,
+                   std::map<std::string, std::string>& names) {
+  if (doc.IsNull()) return;  // an empty document between "---" separators
+  MapReader top(ctx, doc, "");
+  if (!top.valid()) return;
+  YAML::Node api = top.require("apiVersion");
+  if (api.IsDefined() && !(api.IsScalar() && api.Scalar() == kApiVersion)) {
+    ctx.error(api, "apiVersion",
+              fmt::format("unsupported apiVersion {}; expected \"{}\"",
+                          api.IsScalar() ? "\"" + api.Scalar() + "\"" : kind_of(api), kApiVersion));
+  }
+  YAML::Node kind_node = top.require("kind");
+  std::optional<std::string> kind;
+  if (kind_node.IsDefined()) {
+    kind = read_enum<std::string>(
+        ctx, kind_node, "kind",
+        {{"Cluster", "Cluster"}, {"Deployment", "Deployment"}, {"Tenant", "Tenant"}});
+  }
+  std::string name;
+  YAML::Node meta = top.require("metadata");
+  if (meta.IsDefined()) {
+    MapReader m(ctx, meta, "metadata");
+    YAML::Node name_node = m.require("name");
+    if (name_node.IsDefined()) {
+      if (auto v = read_name(ctx, name_node, "metadata.name")) name = *v;
+    }
+    if (YAML::Node labels = m.get("labels"); labels.IsDefined())
+      read_string_map(ctx, labels, "metadata.labels");
+    if (kind && !name.empty()) {
+      std::string key = *kind + "/" + name;
+      std::string where = fmt::format("line {}", name_node.Mark().line + 1);
+      auto [it, fresh] = names.emplace(key, where);
+      if (!fresh) {
+        ctx.error(
+            name_node, "metadata.name",
+            fmt::format("duplicate {} name \"{}\" (first defined at {})", *kind, name, it->second));
+      }
+    }
+  }
+  YAML::Node spec_node = top.require("spec");
+  if (!spec_node.IsDefined() || !kind) return;
+  MapReader spec(ctx, spec_node, "spec");
+  if (!spec.valid()) return;
+  if (*kind == "Cluster") {
+    ClusterSpec c;
+    c.name = name;
+    read_cluster(ctx, spec, c);
+    out.clusters.push_back(std::move(c));
+  } else if (*kind == "Deployment") {
+    DeploymentSpec d;
+    d.name = name;
+    read_deployment(ctx, spec, d);
+    out.deployments.push_back(std::move(d));
+  } else {
+    TenantSpec t;
+    t.name = name;
+    read_tenant(ctx, spec, t);
+    out.tenants.push_back(std::move(t));
+  }
+}
+
+}  // namespace
+
+std::string Diagnostic::format() const {
+  std::string where = file;
+  if (line > 0) where += fmt::format(":{}:{}", line, column);
+  return fmt::format("{}: {}{}{}", where, path, path.empty() ? "" : ": ", message);
+}
+
+ParsedManifests parse_manifests(std::string_view text, const std::string& file) {
+  ParsedManifests result;
+  Ctx ctx(file, result.diagnostics);
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    ctx.error(e.mark, "", "YAML syntax error: " + e.msg);
+    return result;
+  }
+  std::map<std::string, std::string> names;
+  for (const auto& doc : docs) {
+    try {
+      read_document(ctx, doc, result.manifests, names);
+    } catch (const YAML::Exception& e) {
+      // yaml-cpp throws on some malformed trees (e.g. bad conversions); report, don't crash.
+      ctx.error(e.mark, "", "invalid YAML: " + e.msg);
+    }
+  }
+  if (docs.empty() ||
+      std::all_of(docs.begin(), docs.end(), [](const YAML::Node& d) { return d.IsNull(); })) {
+    ctx.error(YAML::Mark::null_mark(), "",
+              "no manifests found (expected YAML documents with apiVersion, kind, metadata, spec)");
+  }
+  return result;
+}
+
+ParsedManifests load_manifest_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ParsedManifests r;
+    r.diagnostics.push_back(
+        Diagnostic{path, 0, 0, "", "cannot read file: " + std::string(std::strerror(errno))});
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_manifests(ss.str(), path);
+}
+
+const char* to_string(EngineType t) {
+  switch (t) {
+    case EngineType::kVllm:
+      return "vllm";
+    case EngineType::kSglang:
+      return "sglang";
+    case EngineType::kTrtllm:
+      return "trtllm";
+    case EngineType::kLlamaCpp:
+      return "llama.cpp";
+    case EngineType::kEngineSim:
+      return "engine-sim";
+  }
+  return "?";
+}
+const char* to_string(TopologyPolicy t) {
+  switch (t) {
+    case TopologyPolicy::kNvlinkRequired:
+      return "nvlink-required";
+    case TopologyPolicy::kNvlinkPreferred:
+      return "nvlink-preferred";
+    case TopologyPolicy::kAny:
+      return "any";
+  }
+  return "?";
+}
+const char* to_string(RolloutStrategy s) {
+  switch (s) {
+    case RolloutStrategy::kRolling:
+      return "rolling";
+    case RolloutStrategy::kBlueGreen:
+      return "blue-green";
+    case RolloutStrategy::kCanary:
+      return "canary";
+  }
+  return "?";
+}
+
+}  // namespace gf

@@ -1,0 +1,129 @@
+// The desired-state specs users write in manifests (kinds Cluster, Deployment, Tenant), as plain
+// values. The YAML parser in manifest.h fills them; the core reads them and never sees YAML.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace gf {
+
+// ---- Cluster ---------------------------------------------------------------------------------
+
+// A run of identical GPUs on a node, e.g. "4x A100-80GB".
+struct GpuGroupSpec {
+  std::string model;  // "A100-80GB", "H100-80GB", "L40S" ...
+  int count = 1;
+  MiB memory{0};                   // per GPU
+  double price_per_hour = 0.0;     // USD per GPU-hour; scoring only, never resource arithmetic
+  std::vector<std::string> uuids;  // optional; generated from node name and index when empty
+};
+
+struct NodeSpec {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::vector<GpuGroupSpec> gpus;
+  // NVLink cliques as lists of node-local GPU indices. Empty = PCIe only.
+  std::vector<std::vector<int>> nvlink_groups;
+};
+
+// How placement decides: which plugins run and how much each score weighs.
+struct PlacementSpec {
+  // Hard rules (health, model, memory, topology) always apply; optional filters can be listed.
+  std::vector<std::string> filters = {"health", "model", "memory", "topology", "tenant-quota"};
+  std::map<std::string, int> score_weights = {
+      {"model-preference", 4}, {"binpack", 3}, {"warm-affinity", 2}, {"cost-efficiency", 1}};
+  int sample_nodes = 16;  // candidates read from each end of the capacity index per model
+  int max_shares_per_gpu = 8;
+  std::map<std::string, double> capacity_hints;   // relative throughput per GPU model
+  std::map<std::string, MilliGpu> tenant_quotas;  // filled from Tenant manifests
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::vector<NodeSpec> nodes;
+  PlacementSpec placement;
+};
+
+// ---- Deployment ------------------------------------------------------------------------------
+
+enum class EngineType { kVllm, kSglang, kTrtllm, kLlamaCpp, kEngineSim };
+
+struct EngineSpec {
+  EngineType type = EngineType::kEngineSim;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+};
+
+// How the GPUs of a multi-GPU replica must be connected.
+enum class TopologyPolicy {
+  kNvlinkRequired,   // all GPUs in one NVLink clique (default for tensor parallelism)
+  kNvlinkPreferred,  // one clique if possible, otherwise any GPUs on the node
+  kAny,              // any GPUs on one node
+};
+
+struct ResourceSpec {
+  int gpus = 1;  // whole GPUs per replica (the tensor-parallel size)
+  // Fractional replica: a share of one GPU by memory (and optionally compute). Only with gpus: 1.
+  std::optional<MiB> memory_per_gpu;
+  std::optional<MilliGpu> compute;
+  std::vector<std::string> gpu_models;  // preference order; empty = any model
+  bool allow_reserved = false;          // may use GPUs in the Reserved (low free memory) state
+  TopologyPolicy topology = TopologyPolicy::kNvlinkRequired;
+};
+
+struct ReplicasSpec {
+  int min = 1;
+  int max = 1;
+};
+
+enum class RolloutStrategy { kRolling, kBlueGreen, kCanary };
+
+struct CanaryStep {
+  int weight_percent = 0;
+  Duration pause{0};
+};
+
+struct RolloutSpec {
+  RolloutStrategy strategy = RolloutStrategy::kRolling;
+  int max_surge = 1;
+  int max_unavailable = 0;
+  std::vector<CanaryStep> steps;
+};
+
+struct DeploymentSpec {
+  std::string name;
+  std::string model;
+  EngineSpec engine;
+  ResourceSpec resources;
+  ReplicasSpec replicas;
+  int priority = 0;                  // higher wins; may preempt strictly lower
+  std::vector<std::string> tenants;  // tenants whose requests it serves; empty = every tenant
+  std::string owner;                 // tenant whose GPU quota its replicas count against
+  int reserve_replicas = 0;          // burst headroom held for this deployment only
+  RolloutSpec rollout;
+  std::string routing = "least-outstanding";
+};
+
+// ---- Tenant ----------------------------------------------------------------------------------
+
+struct TenantSpec {
+  std::string name;
+  int weight = 1;  // fair-share weight
+  int priority = 0;
+  std::vector<std::string> api_key_hashes;  // "sha256:<hex>"; keys are never stored in clear
+  std::optional<double> requests_per_second;
+  std::optional<Tokens> tokens_per_minute;
+  std::optional<int> max_concurrency;
+  std::optional<MilliGpu> gpu_quota;  // cap on GPU shares held by this tenant's deployments
+  std::vector<std::string> models;    // empty = every model
+};
+
+const char* to_string(EngineType t);
+const char* to_string(TopologyPolicy t);
+const char* to_string(RolloutStrategy s);
+
+}  // namespace gf

@@ -1,0 +1,441 @@
+#include "placement/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+
+#include "placement/filters.h"
+#include "placement/gpu_picker.h"
+#include "placement/scores.h"
+
+namespace gf {
+namespace {
+
+constexpr const char* kHardFilters[] = {"health", "model", "memory", "topology"};
+
+// "6 insufficient memory, 4 wrong GPU model", most common first.
+std::string join_counts(const std::map<std::string, int>& counts) {
+  std::vector<std::pair<int, std::string>> v;
+  for (const auto& [reason, n] : counts)
+    v.emplace_back(-n, reason);
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (const auto& [n, reason] : v)
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", -n, reason);
+  return out;
+}
+
+Candidate from_mask(const Pool& pool, NodeIndex n, uint64_t mask) {
+  Candidate c{n, {}};
+  const Node& node = pool.node(n);
+  for (uint64_t m = mask; m != 0; m &= m - 1)
+    c.gpus.push_back(node.gpus[std::countr_zero(m)]);
+  return c;
+}
+
+bool contains(const std::vector<NodeIndex>& v, NodeIndex n) {
+  return std::find(v.begin(), v.end(), n) != v.end();
+}
+
+}  // namespace
+
+std::vector<GpuView> node_views(const Pool& pool, NodeIndex node) {
+  std::vector<GpuView> views;
+  for (GpuIndex gi : pool.node(node).gpus) {
+    const Gpu& g = pool.gpu(gi);
+    views.push_back(GpuView{gi, &g, g.memory_free(), g.compute_free(), g.shares});
+  }
+  return views;
+}
+
+Result<Scheduler> Scheduler::create(const PlacementSpec& spec) {
+  Scheduler s;
+  s.spec_ = spec;
+  auto has = [&](std::string_view f) {
+    return std::find(spec.filters.begin(), spec.filters.end(), f) != spec.filters.end();
+  };
+  for (const char* f : kHardFilters) {
+    if (!has(f)) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("placement filter \"{}\" enforces a hard rule and cannot be disabled", f));
+    }
+  }
+  for (const auto& f : spec.filters) {
+    if (f == "health") {
+      s.filters_.push_back(std::make_unique<HealthFilter>());
+    } else if (f == "model") {
+      s.filters_.push_back(std::make_unique<ModelFilter>());
+    } else if (f == "memory") {
+      s.filters_.push_back(std::make_unique<MemoryFilter>());
+    } else if (f == "tenant-quota") {
+      s.tenant_quota_ = true;
+    } else if (f != "topology") {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("unknown placement filter \"{}\" (known: health, model, "
+                                    "memory, topology, tenant-quota)",
+                                    f));
+    }
+  }
+  for (const auto& [name, weight] : spec.score_weights) {
+    if (weight < 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("score weight of \"{}\" must be >= 0, got {}", name, weight));
+    }
+    std::unique_ptr<ScorePlugin> p;
+    if (name == "binpack") {
+      p = std::make_unique<BinPackScore>();
+    } else if (name == "spread") {
+      p = std::make_unique<SpreadScore>();
+    } else if (name == "cost-efficiency") {
+      p = std::make_unique<CostEfficiencyScore>(spec.capacity_hints);
+    } else if (name == "warm-affinity") {
+      p = std::make_unique<WarmAffinityScore>();
+    } else if (name == "model-preference") {
+      p = std::make_unique<ModelPreferenceScore>();
+    } else {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("unknown score plugin \"{}\" (known: binpack, spread, cost-efficiency, "
+                      "warm-affinity, model-preference)",
+                      name));
+    }
+    if (weight > 0) s.scores_.push_back({std::move(p), weight});
+  }
+  if (spec.sample_nodes < 1)
+    return make_error(ErrorCode::kInvalidArgument, "sampleNodes must be at least 1");
+  return s;
+}
+
+uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex,
+                                const std::vector<GpuView>& views,
+                                std::map<std::string, int>* reasons) const {
+  uint64_t mask = 0;
+  for (const GpuView& v : views) {
+    const char* why = nullptr;
+    for (const auto& f : filters_) {
+      if ((why = f->filter(ctx, v)) != nullptr) break;
+    }
+    if (why == nullptr) {
+      mask |= uint64_t{1} << v.gpu->local_index;
+    } else if (reasons != nullptr) {
+      (*reasons)[why] += 1;
+    }
+  }
+  return mask;
+}
+
+std::optional<Candidate> Scheduler::try_node(const PlacementContext& ctx, NodeIndex n,
+                                             std::map<std::string, int>* reasons,
+                                             const char** topo_reason) const {
+  std::vector<GpuView> views = node_views(ctx.pool, n);
+  uint64_t usable = usable_gpus(ctx, n, views, reasons);
+  if (usable == 0) return std::nullopt;
+  GpuPick pick = pick_gpus(ctx.pool.node(n), usable, ctx.request.gpus, ctx.request.topology);
+  if (pick.mask == 0) {
+    if (topo_reason != nullptr) *topo_reason = pick.reason;
+    return std::nullopt;
+  }
+  return from_mask(ctx.pool, n, pick.mask);
+}
+
+std::optional<Candidate> Scheduler::try_gpu(const PlacementContext& ctx, GpuIndex gi) const {
+  const Gpu& g = ctx.pool.gpu(gi);
+  GpuView v{gi, &g, g.memory_free(), g.compute_free(), g.shares};
+  for (const auto& f : filters_) {
+    if (f->filter(ctx, v) != nullptr) return std::nullopt;
+  }
+  return Candidate{g.node, {gi}};
+}
+
+// Draws candidates from both ends of the capacity index: the fullest feasible nodes (what
+// bin-packing wants) and the emptiest (what spreading wants), `sample_nodes` of each per model.
+// Exhaustive mode walks every indexed entry, so a miss by sampling never becomes a false "no fit".
+std::vector<Candidate> Scheduler::candidates(const PlacementContext& ctx, bool exhaustive) const {
+  std::vector<Candidate> out;
+  std::vector<NodeIndex> seen_nodes;
+  const size_t s = static_cast<size_t>(spec_.sample_nodes);
+  const CapacityIndex& index = ctx.pool.index();
+  for (size_t m = 0; m < ctx.model_rank.size(); ++m) {
+    if (ctx.model_rank[m] < 0) continue;
+    ModelIndex model{static_cast<uint16_t>(m)};
+    if (!ctx.request.fractional()) {
+      const auto& set = index.nodes_by_empty(model, ctx.tier);
+      auto start = set.lower_bound({ctx.request.gpus, NodeIndex{0}});
+      auto visit = [&](NodeIndex n) {
+        if (contains(seen_nodes, n)) return;
+        seen_nodes.push_back(n);
+        if (auto c = try_node(ctx, n, nullptr, nullptr)) out.push_back(std::move(*c));
+      };
+      size_t taken = 0;
+      for (auto it = start; it != set.end() && (exhaustive || taken < s); ++it, ++taken)
+        visit(it->second);
+      taken = 0;
+      for (auto it = set.end(); it != start && !exhaustive && taken < s; ++taken)
+        visit((--it)->second);
+    } else {
+      const auto& set = index.gpus_by_free_memory(model, ctx.tier);
+      MiB need = ctx.request.memory_per_gpu.value_or(MiB(1));
+      auto start = set.lower_bound({need, GpuIndex{0}});
+      std::vector<GpuIndex> seen;
+      auto visit = [&](GpuIndex g) {
+        if (std::find(seen.begin(), seen.end(), g) != seen.end()) return;
+        seen.push_back(g);
+        if (auto c = try_gpu(ctx, g)) out.push_back(std::move(*c));
+      };
+      size_t taken = 0;
+      for (auto it = start; it != set.end() && (exhaustive || taken < s); ++it, ++taken)
+        visit(it->second);
+      taken = 0;
+      for (auto it = set.end(); it != start && !exhaustive && taken < s; ++taken)
+        visit((--it)->second);
+    }
+  }
+  return out;
+}
+
+size_t Scheduler::best(const PlacementContext& ctx, const std::vector<Candidate>& cands) const {
+  std::vector<int64_t> total(cands.size(), 0);
+  std::vector<int64_t> part(cands.size(), 0);
+  for (const auto& s : scores_) {
+    s.plugin->score(ctx, cands, part);
+    for (size_t i = 0; i < cands.size(); ++i)
+      total[i] += s.weight * part[i];
+  }
+  // Ties go to the lowest node, then GPU, index, so decisions are reproducible.
+  size_t best = 0;
+  for (size_t i = 1; i < cands.size(); ++i) {
+    if (total[i] > total[best] ||
+        (total[i] == total[best] && std::pair(cands[i].node, cands[i].gpus[0]) <
+                                        std::pair(cands[best].node, cands[best].gpus[0]))) {
+      best = i;
+    }
+  }
+  return best;
+}
+
+const char* Scheduler::tenant_quota_reason(const PlacementContext& ctx, std::string* detail) const {
+  const auto& r = ctx.request;
+  if (!tenant_quota_ || r.tenant.empty()) return nullptr;
+  auto it = spec_.tenant_quotas.find(r.tenant);
+  if (it == spec_.tenant_quotas.end()) return nullptr;
+  // A share's compute is known only per GPU; bound it by what it asks for, or a whole GPU.
+  MilliGpu need = r.fractional() ? r.compute.value_or(kWholeGpu) : kWholeGpu * r.gpus;
+  MilliGpu used = ctx.pool.tenant_usage(r.tenant);
+  if (used + need <= it->second) return nullptr;
+  *detail =
+      fmt::format("tenant \"{}\" is over its GPU quota: holds {}, asks {}, quota {}", r.tenant,
+                  format_milli_gpu(used), format_milli_gpu(need), format_milli_gpu(it->second));
+  return need > it->second ? "infeasible" : "unschedulable";
+}
+
+Decision Scheduler::place(const Pool& pool, const AllocationRequest& r) const {
+  return place_impl(pool, r, true);
+}
+
+Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, bool use_slots) const {
+  Decision d;
+  if (r.gpus < 1 || (r.fractional() && r.gpus != 1) ||
+      (r.memory_per_gpu && r.memory_per_gpu->value <= 0) ||
+      (r.compute && (r.compute->value <= 0 || r.compute->value > 1000))) {
+    d.code = ErrorCode::kInvalidArgument;
+    d.reason = fmt::format(
+        "invalid request: gpus must be >= 1 (got {}); a share needs gpus 1, memory > 0 and compute "
+        "in (0, 1000m]",
+        r.gpus);
+    return d;
+  }
+  if (auto slot = use_slots ? pool.free_slot_for(r) : std::nullopt) {
+    d.slot = slot;
+    return d;
+  }
+  PlacementContext ctx(pool, r);
+  std::string quota;
+  if (const char* q = tenant_quota_reason(ctx, &quota)) {
+    d.code =
+        std::string_view(q) == "infeasible" ? ErrorCode::kInfeasible : ErrorCode::kUnschedulable;
+    d.reason = quota;
+    return d;
+  }
+  std::vector<Candidate> cands = candidates(ctx, false);
+  if (cands.empty()) cands = candidates(ctx, true);
+  if (!cands.empty()) {
+    d.placement = std::move(cands[best(ctx, cands)]);
+    return d;
+  }
+  diagnose(ctx, d);
+  if (d.code == ErrorCode::kUnschedulable) d.preemption = plan_preemption(ctx);
+  return d;
+}
+
+void Scheduler::diagnose(const PlacementContext& ctx, Decision& d) const {
+  std::map<std::string, int> node_reasons;
+  for (uint32_t n = 0; n < ctx.pool.node_count(); ++n) {
+    const char* topo = nullptr;
+    (void)try_node(ctx, NodeIndex{n}, &d.gpu_reasons, &topo);
+    if (topo != nullptr) node_reasons[topo] += 1;
+  }
+  std::string need =
+      ctx.request.gpus > 1 ? fmt::format(" (need {} on one node)", ctx.request.gpus) : "";
+  d.reason = fmt::format("0/{} GPUs fit{}", ctx.pool.gpu_count(), need);
+  if (!d.gpu_reasons.empty()) d.reason += ": " + join_counts(d.gpu_reasons);
+  if (!node_reasons.empty()) d.reason += "; nodes with usable GPUs: " + join_counts(node_reasons);
+  if (feasible_on_empty_cluster(ctx)) {
+    d.code = ErrorCode::kUnschedulable;
+  } else {
+    d.code = ErrorCode::kInfeasible;
+    d.reason += fmt::format(
+        "; infeasible: no node could hold it even empty and healthy (gpus: {}, topology: {})",
+        ctx.request.gpus, to_string(ctx.request.topology));
+  }
+}
+
+bool Scheduler::feasible_on_empty_cluster(const PlacementContext& ctx) const {
+  for (uint32_t n = 0; n < ctx.pool.node_count(); ++n) {
+    const Node& node = ctx.pool.node(NodeIndex{n});
+    uint64_t mask = 0;
+    for (GpuIndex gi : node.gpus) {
+      const Gpu& g = ctx.pool.gpu(gi);
+      if (ctx.model_rank[g.model.value] < 0) continue;
+      if (ctx.request.fractional() && ctx.memory_needed(g) > g.memory_total) continue;
+      mask |= uint64_t{1} << g.local_index;
+    }
+    if (mask != 0 && pick_gpus(node, mask, ctx.request.gpus, ctx.request.topology).mask != 0)
+      return true;
+  }
+  return false;
+}
+
+std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext& ctx) const {
+  const Pool& pool = ctx.pool;
+  const int prio = ctx.request.priority;
+  // Victims: strictly lower priority only, so a victim can never preempt its preemptor back.
+  // Replicas running in a reservation slot free nothing (the slot keeps the capacity).
+  std::map<NodeIndex, std::vector<const Allocation*>> by_node;
+  for (const auto& [id, a] : pool.allocations()) {
+    if (a.request.priority >= prio || a.slot.valid() || (a.is_slot() && a.bound_replica.valid()))
+      continue;
+    by_node[a.node].push_back(&a);
+  }
+  struct Best {
+    std::optional<PreemptionPlan> plan;
+    std::tuple<size_t, int, int64_t> key;
+  } best;
+
+  for (auto& [n, victims] : by_node) {
+    std::sort(victims.begin(), victims.end(), [](const Allocation* a, const Allocation* b) {
+      return std::pair(a->request.priority, a->id) < std::pair(b->request.priority, b->id);
+    });
+    const std::vector<GpuView> base = node_views(pool, n);
+    auto fits_without = [&](const std::vector<const Allocation*>& set) -> std::optional<Candidate> {
+      std::vector<GpuView> views = base;
+      for (const Allocation* a : set) {
+        for (GpuIndex gi : a->gpus) {
+          GpuView& v = views[pool.gpu(gi).local_index];
+          v.memory_free += a->memory_per_gpu;
+          v.compute_free += a->compute_per_gpu;
+          v.shares -= 1;
+        }
+      }
+      uint64_t usable = usable_gpus(ctx, n, views, nullptr);
+      GpuPick pick = pick_gpus(pool.node(n), usable, ctx.request.gpus, ctx.request.topology);
+      if (pick.mask == 0) return std::nullopt;
+      return from_mask(pool, n, pick.mask);
+    };
+    if (!fits_without(victims)) continue;
+
+    std::vector<const Allocation*> chosen;
+    std::optional<Candidate> where;
+    if (victims.size() <= 16) {
+      // Exact: smallest subset first; among equals, the lowest (max, sum) of priorities.
+      const uint32_t all = (uint32_t{1} << victims.size()) - 1;
+      std::tuple<int, int64_t> key_best{INT32_MAX, INT64_MAX};
+      for (size_t size = 1; size <= victims.size() && !where; ++size) {
+        for (uint32_t mask = 1; mask <= all; ++mask) {
+          if (static_cast<size_t>(std::popcount(mask)) != size) continue;
+          std::vector<const Allocation*> set;
+          int maxp = INT32_MIN;
+          int64_t sum = 0;
+          for (size_t i = 0; i < victims.size(); ++i) {
+            if (mask & (uint32_t{1} << i)) {
+              set.push_back(victims[i]);
+              maxp = std::max(maxp, victims[i]->request.priority);
+              sum += victims[i]->request.priority;
+            }
+          }
+          if (std::tuple(maxp, sum) >= key_best) continue;
+          if (auto c = fits_without(set)) {
+            key_best = {maxp, sum};
+            where = std::move(c);
+            chosen = std::move(set);
+          }
+        }
+      }
+    } else {
+      // Greedy: lowest priority first until it fits, then drop any victim not needed.
+      for (const Allocation* a : victims) {
+        chosen.push_back(a);
+        if (fits_without(chosen)) break;
+      }
+      for (size_t i = chosen.size(); i-- > 0;) {
+        auto without = chosen;
+        without.erase(without.begin() + static_cast<std::ptrdiff_t>(i));
+        if (fits_without(without)) chosen = std::move(without);
+      }
+      where = fits_without(chosen);
+    }
+    if (!where) continue;
+    int maxp = INT32_MIN;
+    int64_t sum = 0;
+    for (const Allocation* a : chosen) {
+      maxp = std::max(maxp, a->request.priority);
+      sum += a->request.priority;
+    }
+    std::tuple<size_t, int, int64_t> key{chosen.size(), maxp, sum};
+    if (!best.plan || key < best.key) {
+      PreemptionPlan plan{std::move(*where), {}};
+      for (const Allocation* a : chosen)
+        plan.victims.push_back(a->id);
+      best.plan = std::move(plan);
+      best.key = key;
+    }
+  }
+  return best.plan;
+}
+
+Result<AllocationId> Scheduler::schedule(Pool& pool, const AllocationRequest& request,
+                                         TimePoint now) const {
+  Decision d = place(pool, request);
+  if (d.slot) return pool.bind_slot(*d.slot, request, now);
+  if (d.placement) return pool.commit(request, d.placement->node, d.placement->gpus, now);
+  std::string msg = d.reason;
+  if (d.preemption) {
+    msg += fmt::format("; preempting {} lower-priority allocation(s) would make room",
+                       d.preemption->victims.size());
+  }
+  return make_error(d.code, msg);
+}
+
+Result<ReservationId> Scheduler::reserve(Pool& pool, const AllocationRequest& request, int count,
+                                         TimePoint now) const {
+  if (count < 1)
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("a reservation needs at least 1 slot, got {}", count));
+  ReservationId rid = pool.create_reservation(request.deployment);
+  for (int i = 0; i < count; ++i) {
+    // Slots come from free capacity, never from this deployment's own slots.
+    Decision d = place_impl(pool, request, false);
+    Result<AllocationId> r =
+        d.placement ? pool.commit(request, d.placement->node, d.placement->gpus, now, rid)
+                    : Result<AllocationId>(make_error(d.code, d.reason));
+    if (!r) {
+      (void)pool.release_reservation(rid, now);
+      return make_error(r.error().code, fmt::format("could hold only {} of {} slots for {}: {}", i,
+                                                    count, request.deployment, r.error().message));
+    }
+  }
+  return rid;
+}
+
+}  // namespace gf

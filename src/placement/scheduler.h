@@ -1,0 +1,84 @@
+// Placement: runs the filter and score plugins over a few candidates drawn from the pool's
+// capacity index, explains every failure, and plans preemption. Pure: it reads the pool and
+// returns a decision; the caller commits it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/spec.h"
+#include "placement/plugin.h"
+#include "pool/pool.h"
+
+namespace gf {
+
+struct PreemptionPlan {
+  Candidate placement;                // where the request goes once the victims are gone
+  std::vector<AllocationId> victims;  // fewest possible, then lowest priorities
+};
+
+struct Decision {
+  std::optional<Candidate> placement;
+  std::optional<AllocationId> slot;  // placed in a reservation slot of its deployment
+  // When not placed: kUnschedulable (freeing capacity could help) or kInfeasible (nothing could).
+  ErrorCode code = ErrorCode::kUnschedulable;
+  std::string reason;  // "0/10 GPUs fit: 6 insufficient memory, 4 wrong GPU model"
+  std::map<std::string, int> gpu_reasons;  // reason -> GPU count
+  std::optional<PreemptionPlan> preemption;
+
+  bool placed() const { return placement.has_value() || slot.has_value(); }
+};
+
+class Scheduler {
+ public:
+  // Fails on unknown plugin names, negative weights or a missing hard-rule filter.
+  static Result<Scheduler> create(const PlacementSpec& spec);
+
+  // Where `request` should go now. Never mutates the pool.
+  Decision place(const Pool& pool, const AllocationRequest& request) const;
+
+  // place() and commit in one step: the common case for callers that own the pool. When preemption
+  // could help, the error carries the plan's victims in its message; use place() to act on it.
+  Result<AllocationId> schedule(Pool& pool, const AllocationRequest& request, TimePoint now) const;
+
+  // Holds `count` slots of request's shape for request.deployment only.
+  Result<ReservationId> reserve(Pool& pool, const AllocationRequest& request, int count,
+                                TimePoint now) const;
+
+  const PlacementSpec& spec() const { return spec_; }
+
+ private:
+  struct WeightedScore {
+    std::unique_ptr<ScorePlugin> plugin;
+    int weight = 0;
+  };
+
+  Decision place_impl(const Pool& pool, const AllocationRequest& request, bool use_slots) const;
+  // The GPUs of `node` that pass every filter, as a local-index mask; counts failures if asked.
+  uint64_t usable_gpus(const PlacementContext& ctx, NodeIndex node,
+                       const std::vector<GpuView>& views,
+                       std::map<std::string, int>* reasons) const;
+  std::optional<Candidate> try_node(const PlacementContext& ctx, NodeIndex node,
+                                    std::map<std::string, int>* reasons,
+                                    const char** topo_reason) const;
+  std::optional<Candidate> try_gpu(const PlacementContext& ctx, GpuIndex gpu) const;
+  std::vector<Candidate> candidates(const PlacementContext& ctx, bool exhaustive) const;
+  size_t best(const PlacementContext& ctx, const std::vector<Candidate>& cands) const;
+  const char* tenant_quota_reason(const PlacementContext& ctx, std::string* detail) const;
+  void diagnose(const PlacementContext& ctx, Decision& d) const;
+  bool feasible_on_empty_cluster(const PlacementContext& ctx) const;
+  std::optional<PreemptionPlan> plan_preemption(const PlacementContext& ctx) const;
+
+  PlacementSpec spec_;
+  std::vector<std::unique_ptr<FilterPlugin>> filters_;
+  std::vector<WeightedScore> scores_;
+  bool tenant_quota_ = false;
+};
+
+std::vector<GpuView> node_views(const Pool& pool, NodeIndex node);
+
+}  // namespace gf

@@ -1,0 +1,114 @@
+// The GPU pool: inventory, health and operator states, and exact integer accounting of what each
+// allocation holds. This is mechanism only; which GPUs to use is placement's decision (policy).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "common/spec.h"
+#include "pool/allocation.h"
+#include "pool/capacity_index.h"
+#include "pool/inventory.h"
+#include "pool/pool_event.h"
+
+namespace gf {
+
+struct PoolOptions {
+  int max_shares_per_gpu = 8;  // fractional replicas on one GPU, at most
+  size_t max_events = 10000;   // event buffer; the oldest are dropped when shells don't drain it
+};
+
+struct Reservation {
+  ReservationId id;
+  std::string deployment;
+  std::vector<AllocationId> slots;
+};
+
+class Pool {
+ public:
+  explicit Pool(PoolOptions options = {}) : options_(options) {}
+  static Result<Pool> from_spec(const ClusterSpec& spec, TimePoint now, PoolOptions options = {});
+
+  Result<NodeIndex> add_node(const NodeSpec& spec, TimePoint now);
+
+  // ---- lookups
+  size_t node_count() const { return nodes_.size(); }
+  size_t gpu_count() const { return gpus_.size(); }
+  size_t model_count() const { return model_names_.size(); }
+  const Node& node(NodeIndex n) const { return nodes_[n.value]; }
+  const Gpu& gpu(GpuIndex g) const { return gpus_[g.value]; }
+  const std::string& model_name(ModelIndex m) const { return model_names_[m.value]; }
+  std::optional<ModelIndex> find_model(const std::string& name) const;
+  std::optional<NodeIndex> find_node(const std::string& name) const;
+  std::optional<GpuIndex> find_gpu(const std::string& uuid) const;
+  const Allocation* allocation(AllocationId id) const;
+  const std::map<AllocationId, Allocation>& allocations() const { return allocations_; }
+  const CapacityIndex& index() const { return index_; }
+  const PoolOptions& options() const { return options_; }
+  MilliGpu tenant_usage(const std::string& tenant) const;
+  // Whether a replica serving `model` already runs on the node (its weights are likely cached).
+  bool warm(NodeIndex n, const std::string& model) const;
+
+  // ---- allocation mechanism
+  // Commits `request` on exactly these GPUs, after checking every rule again: one node, allowed
+  // states, capacity, share cap, distinct GPUs. Placement chooses the GPUs; this only applies.
+  Result<AllocationId> commit(const AllocationRequest& request, NodeIndex node,
+                              const std::vector<GpuIndex>& gpus, TimePoint now,
+                              ReservationId for_reservation = {});
+  // Frees exactly what commit took. A second release of the same id changes nothing and says so.
+  Status release(AllocationId id, TimePoint now, const std::string& reason = "released");
+
+  // ---- reservations: capacity held for one deployment
+  ReservationId create_reservation(const std::string& deployment);
+  const Reservation* reservation(ReservationId id) const;
+  // An unbound slot of `request.deployment` with the same shape, if any.
+  std::optional<AllocationId> free_slot_for(const AllocationRequest& request) const;
+  // Runs a replica in a held slot: no new capacity is committed.
+  Result<AllocationId> bind_slot(AllocationId slot, const AllocationRequest& request,
+                                 TimePoint now);
+  // Frees unbound slots now; bound ones are freed when their replica is released.
+  Status release_reservation(ReservationId id, TimePoint now);
+
+  // ---- health and operator actions
+  Status set_health(GpuIndex g, Health to, const std::string& reason, TimePoint now);
+  Status set_admin(GpuIndex g, AdminState to, const std::string& reason, TimePoint now);
+  Status set_node_admin(NodeIndex n, AdminState to, const std::string& reason, TimePoint now);
+  // Every GPU of the node becomes Lost. Returns the allocations that were running there, for the
+  // controller to release and place again.
+  std::vector<AllocationId> mark_node_lost(NodeIndex n, const std::string& reason, TimePoint now);
+  void update_telemetry(GpuIndex g, const GpuTelemetry& t) { gpus_[g.value].telemetry = t; }
+
+  // ---- events
+  std::vector<PoolEvent> take_events();
+  uint64_t dropped_events() const { return dropped_events_; }
+
+ private:
+  ModelIndex intern_model(const std::string& name);
+  void record(TimePoint now, PoolEventKind kind, std::string subject, std::string from,
+              std::string to, std::string reason);
+  void reindex(GpuIndex g) { index_.update(g, gpus_[g.value], options_.max_shares_per_gpu); }
+  void uncommit(const Allocation& a);
+
+  PoolOptions options_;
+  std::vector<Node> nodes_;
+  std::vector<Gpu> gpus_;
+  std::vector<std::string> model_names_;
+  std::unordered_map<std::string, NodeIndex> node_by_name_;
+  std::unordered_map<std::string, GpuIndex> gpu_by_uuid_;
+  std::map<AllocationId, Allocation> allocations_;
+  std::map<ReservationId, Reservation> reservations_;
+  std::unordered_map<std::string, MilliGpu> tenant_usage_;
+  std::vector<std::unordered_map<std::string, int>> warm_;  // per node: served model -> replicas
+  CapacityIndex index_;
+  uint64_t next_allocation_ = 1;
+  uint64_t next_reservation_ = 1;
+  std::deque<PoolEvent> events_;
+  uint64_t dropped_events_ = 0;
+};
+
+}  // namespace gf

@@ -1,0 +1,203 @@
+#include "common/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace gf {
+namespace {
+
+// True when some diagnostic has this path and its message contains `needle`.
+::testing::AssertionResult has_diag(const ParsedManifests& r, const std::string& path,
+                                    const std::string& needle, int line = -1) {
+  for (const auto& d : r.diagnostics) {
+    if (d.path == path && d.message.find(needle) != std::string::npos &&
+        (line < 0 || d.line == line)) {
+      return ::testing::AssertionSuccess();
+    }
+  }
+  std::string all;
+  for (const auto& d : r.diagnostics)
+    all += "\n  " + d.format();
+  return ::testing::AssertionFailure()
+         << "no diagnostic at " << path << " containing \"" << needle << "\"; got:" << all;
+}
+
+constexpr const char* kCluster = R"(apiVersion: gpufleet/v1
+kind: Cluster
+metadata:
+  name: lab
+spec:
+  nodes:
+    - name: node-1
+      labels: {zone: a}
+      gpus:
+        - model: A100-80GB
+          count: 4
+          memory: 80GiB
+          pricePerHour: 1.8
+      nvlink: all
+    - name: node-2
+      gpus:
+        - {model: H100-80GB, count: 2, memory: 80GiB, uuids: [GPU-a, GPU-b]}
+      nvlink: [[0, 1]]
+)";
+
+TEST(Manifest, ParsesAValidCluster) {
+  auto r = parse_manifests(kCluster, "c.yaml");
+  ASSERT_TRUE(r.ok()) << r.diagnostics[0].format();
+  ASSERT_EQ(r.manifests.clusters.size(), 1u);
+  const auto& c = r.manifests.clusters[0];
+  EXPECT_EQ(c.name, "lab");
+  ASSERT_EQ(c.nodes.size(), 2u);
+  EXPECT_EQ(c.nodes[0].labels.at("zone"), "a");
+  EXPECT_EQ(c.nodes[0].gpus[0].count, 4);
+  EXPECT_EQ(c.nodes[0].gpus[0].memory, MiB(81920));
+  EXPECT_DOUBLE_EQ(c.nodes[0].gpus[0].price_per_hour, 1.8);
+  EXPECT_EQ(c.nodes[0].nvlink_groups, (std::vector<std::vector<int>>{{0, 1, 2, 3}}));
+  EXPECT_EQ(c.nodes[1].gpus[0].uuids, (std::vector<std::string>{"GPU-a", "GPU-b"}));
+}
+
+TEST(Manifest, ParsesDeploymentAndTenantInOneFile) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: llama-70b}
+spec:
+  model: meta-llama/Llama-2-70b-hf
+  engine: {type: vllm, args: [--max-model-len, "8192"], env: {HF_HOME: /data}}
+  resources: {gpus: 4, gpuModels: [H100-80GB, A100-80GB], topology: nvlink-preferred}
+  replicas: {min: 1, max: 3}
+  priority: 100
+  reserveReplicas: 1
+  rollout: {strategy: canary, maxSurge: 1, maxUnavailable: 0, steps: [{weight: 10, pause: 5m}, {weight: 50}]}
+  routing: {policy: prefix-affinity}
+---
+apiVersion: gpufleet/v1
+kind: Tenant
+metadata: {name: team-a}
+spec:
+  weight: 3
+  apiKeys: ["sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"]
+  rateLimit: {requestsPerSecond: 20, tokensPerMinute: 100k}
+  maxConcurrency: 64
+  gpuQuota: "8"
+)";
+  auto r = parse_manifests(text, "d.yaml");
+  ASSERT_TRUE(r.ok()) << r.diagnostics[0].format();
+  ASSERT_EQ(r.manifests.deployments.size(), 1u);
+  const auto& d = r.manifests.deployments[0];
+  EXPECT_EQ(d.engine.type, EngineType::kVllm);
+  EXPECT_EQ(d.engine.args, (std::vector<std::string>{"--max-model-len", "8192"}));
+  EXPECT_EQ(d.resources.gpus, 4);
+  EXPECT_EQ(d.resources.topology, TopologyPolicy::kNvlinkPreferred);
+  EXPECT_EQ(d.replicas.min, 1);
+  EXPECT_EQ(d.replicas.max, 3);
+  ASSERT_EQ(d.rollout.steps.size(), 2u);
+  EXPECT_EQ(d.rollout.steps[0].pause, std::chrono::minutes(5));
+  EXPECT_EQ(d.routing, "prefix-affinity");
+  ASSERT_EQ(r.manifests.tenants.size(), 1u);
+  const auto& t = r.manifests.tenants[0];
+  EXPECT_EQ(t.weight, 3);
+  EXPECT_EQ(t.tokens_per_minute->value, 100000);
+  EXPECT_EQ(t.gpu_quota->value, 8000);
+}
+
+TEST(Manifest, ReportsEveryErrorWithLineColumnAndPath) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: lab}
+spec:
+  nodes:
+    - name: node-1
+      gpus:
+        - model: A100-80GB
+          count: "4"
+          memory: 80GiBs
+          colour: green
+    - name: node-1
+      gpus: [{model: H100, memory: 80GiB, count: 99}]
+      nvlink: [[0, 5]]
+)";
+  auto r = parse_manifests(text, "bad.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(
+      has_diag(r, "spec.nodes[0].gpus[0].count", "expected an integer, got a quoted string", 9));
+  EXPECT_TRUE(has_diag(r, "spec.nodes[0].gpus[0].memory", "unknown unit", 10));
+  EXPECT_TRUE(has_diag(r, "spec.nodes[0].gpus[0].colour", "unknown field \"colour\"", 11));
+  EXPECT_TRUE(has_diag(r, "spec.nodes[1].name", "duplicate node name \"node-1\"", 12));
+  EXPECT_TRUE(has_diag(r, "spec.nodes[1].gpus[0].count", "out of range [1, 64]", 13));
+  EXPECT_GE(r.diagnostics.size(), 5u);
+  // Columns are 1-based and point at the value.
+  auto it = std::find_if(r.diagnostics.begin(), r.diagnostics.end(), [](const Diagnostic& d) {
+    return d.path == "spec.nodes[0].gpus[0].memory";
+  });
+  ASSERT_NE(it, r.diagnostics.end());
+  EXPECT_EQ(it->column, 19);
+  EXPECT_EQ(it->format().rfind("bad.yaml:10:19: spec.nodes[0].gpus[0].memory: ", 0), 0u)
+      << it->format();
+}
+
+TEST(Manifest, RejectsWrongHeaderFields) {
+  auto r = parse_manifests(
+      "apiVersion: v2\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\nextra: 1\n", "h.yaml");
+  EXPECT_TRUE(has_diag(r, "apiVersion", "unsupported apiVersion \"v2\"", 1));
+  EXPECT_TRUE(has_diag(r, "kind", "expected one of: Cluster, Deployment, Tenant", 2));
+  EXPECT_TRUE(has_diag(r, "metadata.name", "invalid name \"Bad_Name\"", 3));
+  EXPECT_TRUE(has_diag(r, "extra", "unknown field", 5));
+}
+
+TEST(Manifest, ReportsMissingRequiredFieldsAndDuplicates) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: a}
+spec:
+  resources: {gpus: 2, memoryPerGpu: 10GiB}
+  replicas: {min: 3, max: 2}
+  rollout: {maxSurge: 0, maxUnavailable: 0}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: a}
+spec: {model: m, model: n}
+---
+apiVersion: gpufleet/v1
+kind: Tenant
+metadata: {name: t}
+spec: {apiKeys: [plaintext-key]}
+)";
+  auto r = parse_manifests(text, "x.yaml");
+  EXPECT_TRUE(has_diag(r, "spec.model", "missing required field \"model\""));
+  EXPECT_TRUE(has_diag(r, "spec.resources.memoryPerGpu", "fractional GPU shares need gpus: 1"));
+  EXPECT_TRUE(has_diag(r, "spec.replicas", "max (2) is less than min (3)"));
+  EXPECT_TRUE(has_diag(r, "spec.rollout", "cannot both be 0"));
+  EXPECT_TRUE(has_diag(r, "metadata.name",
+                       "duplicate Deployment name \"a\" (first defined at line 3)", 11));
+  EXPECT_TRUE(has_diag(r, "spec.model", "duplicate field \"model\"", 12));
+  EXPECT_TRUE(has_diag(r, "spec.apiKeys[0]", "stored hashed", 17));
+}
+
+TEST(Manifest, SyntaxErrorsHaveAPosition) {
+  auto r = parse_manifests("kind: [unclosed\n", "s.yaml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("YAML syntax error"), std::string::npos);
+  EXPECT_GT(r.diagnostics[0].line, 0);
+}
+
+TEST(Manifest, EmptyInputAndMissingFileAreErrors) {
+  EXPECT_FALSE(parse_manifests("", "e.yaml").ok());
+  EXPECT_FALSE(parse_manifests("---\n---\n", "e.yaml").ok());
+  auto r = load_manifest_file("/nonexistent/file.yaml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].format().find("cannot read file"), std::string::npos);
+}
+
+TEST(Manifest, ExampleFilesAreValid) {
+  for (const char* f : {"/examples/cluster.yaml", "/examples/cluster-large.yaml"}) {
+    auto r = load_manifest_file(std::string(GPUFLEET_SOURCE_DIR) + f);
+    EXPECT_TRUE(r.ok()) << f << ": " << (r.ok() ? "" : r.diagnostics[0].format());
+    EXPECT_EQ(r.manifests.clusters.size(), 1u) << f;
+  }
+}
+
+}  // namespace
+}  // namespace gf
