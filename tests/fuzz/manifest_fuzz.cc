@@ -1,0 +1,14 @@
+// libFuzzer target: the manifest parser must turn any input into specs or diagnostics, never a
+// crash, hang or sanitizer report.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "common/manifest.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  gf::ParsedManifests r = gf::parse_manifests(text, "fuzz.yaml");
+  for (const auto& d : r.diagnostics) (void)d.format();
+  return 0;
+}
