@@ -314,8 +314,17 @@ Status Pool::release(AllocationId id, TimePoint now, const std::string& reason) 
   }
   Allocation& a = it->second;
   if (a.is_slot()) {
-    return precondition(fmt::format("{} is a reservation slot; release reservation {} instead",
-                                    to_string(id), to_string(a.reservation)));
+    if (a.bound_replica.valid()) {
+      return precondition(fmt::format("{} is a reservation slot in use by {}; release that first",
+                                      to_string(id), to_string(a.bound_replica)));
+    }
+    // An idle slot may go (preemption shrinks the reservation); its capacity returns to the pool.
+    auto& slots = reservations_[a.reservation].slots;
+    slots.erase(std::remove(slots.begin(), slots.end(), id), slots.end());
+    uncommit(a);
+    record(now, PoolEventKind::kReleased, to_string(id), "", nodes_[a.node.value].name, reason);
+    allocations_.erase(it);
+    return {};
   }
   if (a.slot.valid()) {
     // The slot keeps the capacity for its deployment, unless its reservation is gone.

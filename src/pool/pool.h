@@ -61,6 +61,7 @@ class Pool {
                               const std::vector<GpuIndex>& gpus, TimePoint now,
                               ReservationId for_reservation = {});
   // Frees exactly what commit took. A second release of the same id changes nothing and says so.
+  // An idle reservation slot can be released too (its reservation shrinks); one in use cannot.
   Status release(AllocationId id, TimePoint now, const std::string& reason = "released");
 
   // ---- reservations: capacity held for one deployment

@@ -9,6 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   gf::ParsedManifests r = gf::parse_manifests(text, "fuzz.yaml");
-  for (const auto& d : r.diagnostics) (void)d.format();
+  for (const auto& d : r.diagnostics)
+    (void)d.format();
   return 0;
 }

@@ -59,7 +59,8 @@ TEST(Units, ParsesTokensAndGpuShares) {
 TEST(Units, FormatsForPeople) {
   EXPECT_EQ(format_bytes(*parse_bytes("80GiB")), "80GiB");
   EXPECT_EQ(format_mib(MiB(40960)), "40GiB");
-  EXPECT_EQ(format_mib(MiB(1536)), "1.5GiB");
+  EXPECT_EQ(format_mib(MiB(1536)), "1536MiB");  // exact beats pretty
+  EXPECT_EQ(format_bytes(Bytes(1610612737)), "1.5GiB");
   EXPECT_EQ(format_duration(std::chrono::minutes(2)), "2m");
   EXPECT_EQ(format_duration(std::chrono::milliseconds(1500)), "1.5s");
   EXPECT_EQ(format_milli_gpu(MilliGpu(250)), "0.25 GPU");
@@ -83,7 +84,9 @@ TEST(Clock, ManualClockMovesOnlyWhenTold) {
   clock.advance(std::chrono::seconds(3));
   EXPECT_EQ(clock.now() - t0, std::chrono::seconds(3));
   RealClock real;
-  EXPECT_LE(real.now(), real.now());
+  TimePoint a = real.now();
+  TimePoint b = real.now();
+  EXPECT_LE(a, b);
 }
 
 }  // namespace
