@@ -1,7 +1,7 @@
-// fragmentation_replay: replays one seeded arrival/departure sequence on examples/cluster-large.yaml
-// under three policies (bin-packing, spread, naive most-free-memory-first) and counts the requests
-// each rejects, in particular those rejected while the cluster as a whole had room: capacity lost
-// to fragmentation rather than to load.
+// fragmentation_replay: replays one seeded arrival/departure sequence on
+// examples/cluster-large.yaml under three policies (bin-packing, spread, naive
+// most-free-memory-first) and counts the requests each rejects, in particular those rejected while
+// the cluster as a whole had room: capacity lost to fragmentation rather than to load.
 //
 //   fragmentation_replay [cluster.yaml] [--seed N] [--arrivals N] [--load X]
 #include <algorithm>

@@ -33,8 +33,9 @@ inline std::vector<char> accepted_models(const Pool& pool, const AllocationReque
 inline std::pair<MiB, MilliGpu> share_need(const Gpu& g, const AllocationRequest& r) {
   int64_t total = g.memory_total.value;
   MiB mem = r.memory_per_gpu ? *r.memory_per_gpu : MiB(total * r.compute->value / 1000);
-  MilliGpu comp = r.compute ? *r.compute
-                            : MilliGpu(std::max<int64_t>(1, (mem.value * 1000 + total - 1) / total));
+  MilliGpu comp = r.compute
+                      ? *r.compute
+                      : MilliGpu(std::max<int64_t>(1, (mem.value * 1000 + total - 1) / total));
   return {mem, comp};
 }
 

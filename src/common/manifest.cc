@@ -18,12 +18,18 @@ namespace {
 
 constexpr std::string_view kApiVersion = "gpufleet/v1";
 
-// Where diagnostics go while one file is read.
+// Where diagnostics go while one file is read. Both the diagnostics and the work are bounded:
+// YAML aliases can make a small file expand to billions of list items ("billion laughs").
 class Ctx {
  public:
-  Ctx(std::string file, std::vector<Diagnostic>& out) : file_(std::move(file)), out_(out) {}
+  Ctx(std::string file, std::vector<Diagnostic>& out, ParseLimits limits)
+      : file_(std::move(file)), out_(out), limits_(limits) {}
 
   void error(const YAML::Mark& mark, const std::string& path, std::string message) {
+    if (out_.size() >= limits_.max_diagnostics) {
+      ++suppressed_;
+      return;
+    }
     Diagnostic d;
     d.file = file_;
     // yaml-cpp marks are 0-based and -1 for nodes that do not exist.
@@ -36,11 +42,36 @@ class Ctx {
   void error(const YAML::Node& at, const std::string& path, std::string message) {
     error(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), path, std::move(message));
   }
-  size_t error_count() const { return out_.size(); }
+
+  // Counts one list item; false once the file has used its budget (reported once), or once the
+  // diagnostics are full: the result is invalid anyway, so walking on only burns time.
+  bool spend(const YAML::Node& at, const std::string& path) {
+    if (out_.size() >= limits_.max_diagnostics) return false;
+    if (++items_ <= limits_.max_items) return true;
+    if (items_ == limits_.max_items + 1) {
+      error(at, path,
+            fmt::format("more than {} list items in one file (do YAML aliases expand it?)",
+                        limits_.max_items));
+    }
+    return false;
+  }
+
+  // Appends the count of diagnostics that were not kept.
+  void finish() {
+    if (suppressed_ > 0) {
+      Diagnostic d;
+      d.file = file_;
+      d.message = fmt::format("... and {} more problems not shown", suppressed_);
+      out_.push_back(std::move(d));
+    }
+  }
 
  private:
   std::string file_;
   std::vector<Diagnostic>& out_;
+  ParseLimits limits_;
+  size_t suppressed_ = 0;
+  size_t items_ = 0;
 };
 
 std::string join_path(const std::string& base, std::string_view key) {
@@ -276,8 +307,10 @@ bool for_each_item(Ctx& ctx, const YAML::Node& n, const std::string& path,
     ctx.error(n, path, fmt::format("expected a list, got {}", kind_of(n)));
     return false;
   }
-  for (size_t i = 0; i < n.size(); ++i)
+  for (size_t i = 0; i < n.size(); ++i) {
+    if (!ctx.spend(n[i], path)) return false;
     fn(n[i], index_path(path, i), i);
+  }
   return true;
 }
 
@@ -744,9 +777,45 @@ std::string Diagnostic::format() const {
   return fmt::format("{}: {}{}{}", where, path, path.empty() ? "" : ": ", message);
 }
 
-ParsedManifests parse_manifests(std::string_view text, const std::string& file) {
+// yaml-cpp recurses once per nesting level and overflows the stack on deeply nested flow
+// collections ("[[[[..."); no manifest needs more than a few levels, so refuse before parsing.
+bool too_deep(std::string_view text, YAML::Mark& where) {
+  constexpr int kMaxDepth = 64;
+  int depth = 0;
+  int line = 0;
+  int col = 0;
+  char quote = 0;
+  for (char c : text) {
+    ++col;
+    if (c == '\n') {
+      ++line;
+      col = 0;
+    }
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) {
+        where.line = line;
+        where.column = col - 1;
+        return true;
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+ParsedManifests parse_manifests(std::string_view text, const std::string& file,
+                                ParseLimits limits) {
   ParsedManifests result;
-  Ctx ctx(file, result.diagnostics);
+  Ctx ctx(file, result.diagnostics, limits);
+  if (YAML::Mark mark; too_deep(text, mark)) {
+    ctx.error(mark, "", "nesting deeper than 64 levels; manifests never need that");
+    return result;
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));
@@ -768,6 +837,7 @@ ParsedManifests parse_manifests(std::string_view text, const std::string& file) 
     ctx.error(YAML::Mark::null_mark(), "",
               "no manifests found (expected YAML documents with apiVersion, kind, metadata, spec)");
   }
+  ctx.finish();
   return result;
 }
 

@@ -34,8 +34,15 @@ struct ParsedManifests {
   bool ok() const { return diagnostics.empty(); }
 };
 
+// Bounds on one file's work: YAML aliases let a small file expand to billions of items.
+struct ParseLimits {
+  size_t max_items = 100000;     // list items walked
+  size_t max_diagnostics = 200;  // then "... and N more problems not shown"
+};
+
 // Parses every YAML document in `text` ("---" separated). `file` names the source in diagnostics.
-ParsedManifests parse_manifests(std::string_view text, const std::string& file);
+ParsedManifests parse_manifests(std::string_view text, const std::string& file,
+                                ParseLimits limits = {});
 
 // Reads and parses a file; a missing or unreadable file is one diagnostic.
 ParsedManifests load_manifest_file(const std::string& path);

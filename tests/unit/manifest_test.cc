@@ -183,6 +183,52 @@ TEST(Manifest, SyntaxErrorsHaveAPosition) {
   EXPECT_GT(r.diagnostics[0].line, 0);
 }
 
+TEST(Manifest, RefusesPathologicalNestingInsteadOfOverflowingTheStack) {
+  std::string deep = "spec: " + std::string(100000, '[');
+  auto r = parse_manifests(deep, "deep.yaml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("nesting deeper than 64"), std::string::npos);
+  EXPECT_EQ(r.diagnostics[0].line, 1);
+}
+
+TEST(Manifest, BoundsAliasExpansionAndTheNumberOfDiagnostics) {
+  // 1,000 bad GPU groups written once and referenced by 1,000 nodes: a million items to walk and a
+  // million errors from a 40KB file, unless the parser bounds both.
+  std::string bomb =
+      "apiVersion: gpufleet/v1\nkind: Cluster\nmetadata: {name: b}\nspec:\n  nodes:\n";
+  std::string groups = "&g [";
+  for (int i = 0; i < 1000; ++i)
+    groups += i ? ", {model: m}" : "{model: m}";
+  groups += "]";
+  for (int i = 0; i < 1000; ++i) {
+    bomb += "    - {name: n" + std::to_string(i) + ", gpus: " + (i ? std::string("*g") : groups) +
+            "}\n";
+  }
+  auto r = parse_manifests(bomb, "bomb.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_LE(r.diagnostics.size(), 201u);
+  EXPECT_GE(r.diagnostics.size(), 200u);
+
+  // Valid but enormous: a million well-formed groups hit the item budget (lowered to keep the test
+  // fast).
+  std::string good =
+      "apiVersion: gpufleet/v1\nkind: Cluster\nmetadata: {name: b}\nspec:\n  nodes:\n";
+  std::string g1 = "&g [";
+  for (int i = 0; i < 1000; ++i)
+    g1 += i ? ", {model: m, memory: 1GiB}" : "{model: m, memory: 1GiB}";
+  g1 += "]";
+  for (int i = 0; i < 1000; ++i) {
+    good +=
+        "    - {name: n" + std::to_string(i) + ", gpus: " + (i ? std::string("*g") : g1) + "}\n";
+  }
+  auto big = parse_manifests(good, "big.yaml", ParseLimits{5000, 200});
+  ASSERT_FALSE(big.ok());
+  bool budget = false;
+  for (const auto& d : big.diagnostics)
+    budget = budget || d.message.find("list items in one file") != std::string::npos;
+  EXPECT_TRUE(budget);
+}
+
 TEST(Manifest, EmptyInputAndMissingFileAreErrors) {
   EXPECT_FALSE(parse_manifests("", "e.yaml").ok());
   EXPECT_FALSE(parse_manifests("---\n---\n", "e.yaml").ok());
