@@ -147,7 +147,7 @@ Outcome replay(const ClusterSpec& spec, const std::vector<Arrival>& arrivals, co
     ++o.by_class[cls];
     o.demand += work;
     std::optional<Candidate> c = place(pool, a.request);
-    auto id = c ? pool.commit(a.request, c->node, c->gpus, TimePoint{})
+    auto id = c ? pool.commit(a.request, c->node, c->gpus(pool), TimePoint{})
                 : Result<AllocationId>(make_error(ErrorCode::kUnschedulable, "no fit"));
     if (c && !id) {
       std::fprintf(stderr, "commit refused a placement: %s\n", id.error().describe().c_str());

@@ -61,10 +61,11 @@ inline std::optional<Candidate> naive_place(const Pool& pool, const AllocationRe
       for (GpuIndex gi : node.gpus) {
         const Gpu& g = pool.gpu(gi);
         if (!gpu_fits(pool, g, r, accepted)) continue;
-        if (policy == NaivePolicy::kFirstFit) return Candidate{g.node, {gi}};
+        if (policy == NaivePolicy::kFirstFit)
+          return Candidate{g.node, uint64_t{1} << g.local_index, gi};
         if (g.memory_free() > best_free) {
           best_free = g.memory_free();
-          best = Candidate{g.node, {gi}};
+          best = Candidate{g.node, uint64_t{1} << g.local_index, gi};
         }
       }
       continue;
@@ -80,9 +81,7 @@ inline std::optional<Candidate> naive_place(const Pool& pool, const AllocationRe
     if (policy == NaivePolicy::kMostFreeMemory && node_free <= best_free) continue;
     GpuPick pick = pick_gpus(node, usable, r.gpus, r.topology);
     if (pick.mask == 0) continue;
-    Candidate c{NodeIndex{n}, {}};
-    for (uint64_t m = pick.mask; m != 0; m &= m - 1)
-      c.gpus.push_back(node.gpus[std::countr_zero(m)]);
+    Candidate c{NodeIndex{n}, pick.mask, node.gpus[std::countr_zero(pick.mask)]};
     if (policy == NaivePolicy::kFirstFit) return c;
     best = std::move(c);
     best_free = node_free;

@@ -166,7 +166,7 @@ void churn(benchmark::State& state, Place place) {
       continue;
     }
     placed_micros.push_back(seconds * 1e6);
-    auto id = pool.commit(r, c->node, c->gpus, TimePoint{});
+    auto id = pool.commit(r, c->node, c->gpus(pool), TimePoint{});
     if (!id) {
       state.SkipWithError(("commit refused a placement: " + id.error().describe()).c_str());
       return;

@@ -20,10 +20,10 @@ std::vector<ReplicaOutcome> place_deployments(Pool& pool, const Scheduler& sched
     for (int i = 0; i < d->replicas.min; ++i) {
       ReplicaOutcome o{d->name, i};
       Decision dec = scheduler.place(pool, req);
-      Result<AllocationId> r = dec.slot ? pool.bind_slot(*dec.slot, req, now)
-                               : dec.placement
-                                   ? pool.commit(req, dec.placement->node, dec.placement->gpus, now)
-                                   : Result<AllocationId>(make_error(dec.code, dec.reason));
+      Result<AllocationId> r =
+          dec.slot        ? pool.bind_slot(*dec.slot, req, now)
+          : dec.placement ? pool.commit(req, dec.placement->node, dec.placement->gpus(pool), now)
+                          : Result<AllocationId>(make_error(dec.code, dec.reason));
       if (r) {
         o.allocation = *r;
       } else {

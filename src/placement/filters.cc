@@ -33,6 +33,14 @@ MilliGpu PlacementContext::compute_needed(const Gpu& g) const {
   return MilliGpu(std::max<int64_t>(1, (request.memory_per_gpu->value * 1000 + total - 1) / total));
 }
 
+std::vector<GpuIndex> Candidate::gpus(const Pool& pool) const {
+  std::vector<GpuIndex> out;
+  const Node& n = pool.node(node);
+  for (uint64_t m = mask; m != 0; m &= m - 1)
+    out.push_back(n.gpus[std::countr_zero(m)]);
+  return out;
+}
+
 const char* HealthFilter::filter(const PlacementContext& ctx, const GpuView& v) const {
   const Gpu& g = *v.gpu;
   if (allows_new_allocation(g.health, g.admin, ctx.request.allow_reserved)) return nullptr;

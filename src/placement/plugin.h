@@ -2,6 +2,7 @@
 // and give a reason when it does not fit; Score plugins rank whole candidate placements.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -35,10 +36,15 @@ struct PlacementContext {
   MilliGpu compute_needed(const Gpu& g) const;
 };
 
-// A node and the GPUs a request would get there.
+// A node and the GPUs a request would get there, as a mask of local indices: candidates are made
+// and dropped by the dozen per decision, so they must not allocate.
 struct Candidate {
   NodeIndex node;
-  std::vector<GpuIndex> gpus;
+  uint64_t mask = 0;
+  GpuIndex first;  // the lowest chosen GPU
+
+  int count() const { return std::popcount(mask); }
+  std::vector<GpuIndex> gpus(const Pool& pool) const;
 };
 
 class FilterPlugin {

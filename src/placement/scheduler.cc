@@ -27,11 +27,7 @@ std::string join_counts(const std::map<std::string, int>& counts) {
 }
 
 Candidate from_mask(const Pool& pool, NodeIndex n, uint64_t mask) {
-  Candidate c{n, {}};
-  const Node& node = pool.node(n);
-  for (uint64_t m = mask; m != 0; m &= m - 1)
-    c.gpus.push_back(node.gpus[std::countr_zero(m)]);
-  return c;
+  return Candidate{n, mask, pool.node(n).gpus[std::countr_zero(mask)]};
 }
 
 bool contains(const std::vector<NodeIndex>& v, NodeIndex n) {
@@ -40,12 +36,15 @@ bool contains(const std::vector<NodeIndex>& v, NodeIndex n) {
 
 }  // namespace
 
+GpuView view_of(const Pool& pool, GpuIndex gi) {
+  const Gpu& g = pool.gpu(gi);
+  return GpuView{gi, &g, g.memory_free(), g.compute_free(), g.shares};
+}
+
 std::vector<GpuView> node_views(const Pool& pool, NodeIndex node) {
   std::vector<GpuView> views;
-  for (GpuIndex gi : pool.node(node).gpus) {
-    const Gpu& g = pool.gpu(gi);
-    views.push_back(GpuView{gi, &g, g.memory_free(), g.compute_free(), g.shares});
-  }
+  for (GpuIndex gi : pool.node(node).gpus)
+    views.push_back(view_of(pool, gi));
   return views;
 }
 
@@ -108,17 +107,23 @@ Result<Scheduler> Scheduler::create(const PlacementSpec& spec) {
   return s;
 }
 
-uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex,
-                                const std::vector<GpuView>& views,
+const char* Scheduler::first_failure(const PlacementContext& ctx, const GpuView& v) const {
+  for (const auto& f : filters_) {
+    if (const char* why = f->filter(ctx, v)) return why;
+  }
+  return nullptr;
+}
+
+uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex n,
+                                const std::vector<GpuView>* adjusted,
                                 std::map<std::string, int>* reasons) const {
   uint64_t mask = 0;
-  for (const GpuView& v : views) {
-    const char* why = nullptr;
-    for (const auto& f : filters_) {
-      if ((why = f->filter(ctx, v)) != nullptr) break;
-    }
+  const Node& node = ctx.pool.node(n);
+  for (size_t i = 0; i < node.gpus.size(); ++i) {
+    const char* why =
+        first_failure(ctx, adjusted ? (*adjusted)[i] : view_of(ctx.pool, node.gpus[i]));
     if (why == nullptr) {
-      mask |= uint64_t{1} << v.gpu->local_index;
+      mask |= uint64_t{1} << i;
     } else if (reasons != nullptr) {
       (*reasons)[why] += 1;
     }
@@ -129,8 +134,7 @@ uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex,
 std::optional<Candidate> Scheduler::try_node(const PlacementContext& ctx, NodeIndex n,
                                              std::map<std::string, int>* reasons,
                                              const char** topo_reason) const {
-  std::vector<GpuView> views = node_views(ctx.pool, n);
-  uint64_t usable = usable_gpus(ctx, n, views, reasons);
+  uint64_t usable = usable_gpus(ctx, n, nullptr, reasons);
   if (usable == 0) return std::nullopt;
   GpuPick pick = pick_gpus(ctx.pool.node(n), usable, ctx.request.gpus, ctx.request.topology);
   if (pick.mask == 0) {
@@ -141,12 +145,9 @@ std::optional<Candidate> Scheduler::try_node(const PlacementContext& ctx, NodeIn
 }
 
 std::optional<Candidate> Scheduler::try_gpu(const PlacementContext& ctx, GpuIndex gi) const {
+  if (first_failure(ctx, view_of(ctx.pool, gi)) != nullptr) return std::nullopt;
   const Gpu& g = ctx.pool.gpu(gi);
-  GpuView v{gi, &g, g.memory_free(), g.compute_free(), g.shares};
-  for (const auto& f : filters_) {
-    if (f->filter(ctx, v) != nullptr) return std::nullopt;
-  }
-  return Candidate{g.node, {gi}};
+  return Candidate{g.node, uint64_t{1} << g.local_index, gi};
 }
 
 // Draws candidates from both ends of the capacity index: the fullest feasible nodes (what
@@ -207,8 +208,8 @@ size_t Scheduler::best(const PlacementContext& ctx, const std::vector<Candidate>
   size_t best = 0;
   for (size_t i = 1; i < cands.size(); ++i) {
     if (total[i] > total[best] ||
-        (total[i] == total[best] && std::pair(cands[i].node, cands[i].gpus[0]) <
-                                        std::pair(cands[best].node, cands[best].gpus[0]))) {
+        (total[i] == total[best] && std::pair(cands[i].node, cands[i].first) <
+                                        std::pair(cands[best].node, cands[best].first))) {
       best = i;
     }
   }
@@ -230,11 +231,13 @@ const char* Scheduler::tenant_quota_reason(const PlacementContext& ctx, std::str
   return need > it->second ? "infeasible" : "unschedulable";
 }
 
-Decision Scheduler::place(const Pool& pool, const AllocationRequest& r) const {
-  return place_impl(pool, r, true);
+Decision Scheduler::place(const Pool& pool, const AllocationRequest& r,
+                          PlaceOptions options) const {
+  return place_impl(pool, r, true, options);
 }
 
-Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, bool use_slots) const {
+Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, bool use_slots,
+                               PlaceOptions options) const {
   Decision d;
   if (r.gpus < 1 || (r.fractional() && r.gpus != 1) ||
       (r.memory_per_gpu && r.memory_per_gpu->value <= 0) ||
@@ -264,8 +267,15 @@ Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, boo
     d.placement = std::move(cands[best(ctx, cands)]);
     return d;
   }
-  diagnose(ctx, d);
-  if (d.code == ErrorCode::kUnschedulable) d.preemption = plan_preemption(ctx);
+  d.code = feasible_on_empty_cluster(ctx) ? ErrorCode::kUnschedulable : ErrorCode::kInfeasible;
+  if (options.explain) {
+    diagnose(ctx, d);
+  } else {
+    d.reason = d.code == ErrorCode::kInfeasible
+                   ? "infeasible: no node could hold it even empty and healthy"
+                   : "no GPU fits now (placement ran without explanation)";
+  }
+  if (options.preempt && d.code == ErrorCode::kUnschedulable) d.preemption = plan_preemption(ctx);
   return d;
 }
 
@@ -281,10 +291,7 @@ void Scheduler::diagnose(const PlacementContext& ctx, Decision& d) const {
   d.reason = fmt::format("0/{} GPUs fit{}", ctx.pool.gpu_count(), need);
   if (!d.gpu_reasons.empty()) d.reason += ": " + join_counts(d.gpu_reasons);
   if (!node_reasons.empty()) d.reason += "; nodes with usable GPUs: " + join_counts(node_reasons);
-  if (feasible_on_empty_cluster(ctx)) {
-    d.code = ErrorCode::kUnschedulable;
-  } else {
-    d.code = ErrorCode::kInfeasible;
+  if (d.code == ErrorCode::kInfeasible) {
     d.reason += fmt::format(
         "; infeasible: no node could hold it even empty and healthy (gpus: {}, topology: {})",
         ctx.request.gpus, to_string(ctx.request.topology));
@@ -292,6 +299,23 @@ void Scheduler::diagnose(const PlacementContext& ctx, Decision& d) const {
 }
 
 bool Scheduler::feasible_on_empty_cluster(const PlacementContext& ctx) const {
+  // Fast: each accepted model's largest shape. Exact for requests of one model; a request that
+  // accepts several could still fit on a node mixing them, which the scan below checks.
+  const AllocationRequest& r = ctx.request;
+  int accepted = 0;
+  for (size_t m = 0; m < ctx.model_rank.size(); ++m) {
+    if (ctx.model_rank[m] < 0) continue;
+    ++accepted;
+    const ModelShape& s = ctx.pool.shape(ModelIndex{static_cast<uint16_t>(m)});
+    if (r.fractional()) {
+      if (!r.memory_per_gpu || *r.memory_per_gpu <= s.max_memory) return true;
+    } else if (r.topology == TopologyPolicy::kNvlinkRequired && r.gpus > 1
+                   ? s.max_linked >= r.gpus
+                   : s.max_on_node >= r.gpus) {
+      return true;
+    }
+  }
+  if (accepted <= 1) return false;
   for (uint32_t n = 0; n < ctx.pool.node_count(); ++n) {
     const Node& node = ctx.pool.node(NodeIndex{n});
     uint64_t mask = 0;
@@ -338,7 +362,7 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
           v.shares -= 1;
         }
       }
-      uint64_t usable = usable_gpus(ctx, n, views, nullptr);
+      uint64_t usable = usable_gpus(ctx, n, &views, nullptr);
       GpuPick pick = pick_gpus(pool.node(n), usable, ctx.request.gpus, ctx.request.topology);
       if (pick.mask == 0) return std::nullopt;
       return from_mask(pool, n, pick.mask);
@@ -408,7 +432,7 @@ Result<AllocationId> Scheduler::schedule(Pool& pool, const AllocationRequest& re
                                          TimePoint now) const {
   Decision d = place(pool, request);
   if (d.slot) return pool.bind_slot(*d.slot, request, now);
-  if (d.placement) return pool.commit(request, d.placement->node, d.placement->gpus, now);
+  if (d.placement) return pool.commit(request, d.placement->node, d.placement->gpus(pool), now);
   std::string msg = d.reason;
   if (d.preemption) {
     msg += fmt::format("; preempting {} lower-priority allocation(s) would make room",
@@ -425,9 +449,9 @@ Result<ReservationId> Scheduler::reserve(Pool& pool, const AllocationRequest& re
   ReservationId rid = pool.create_reservation(request.deployment);
   for (int i = 0; i < count; ++i) {
     // Slots come from free capacity, never from this deployment's own slots.
-    Decision d = place_impl(pool, request, false);
+    Decision d = place_impl(pool, request, false, PlaceOptions{});
     Result<AllocationId> r =
-        d.placement ? pool.commit(request, d.placement->node, d.placement->gpus, now, rid)
+        d.placement ? pool.commit(request, d.placement->node, d.placement->gpus(pool), now, rid)
                     : Result<AllocationId>(make_error(d.code, d.reason));
     if (!r) {
       (void)pool.release_reservation(rid, now);

@@ -33,13 +33,22 @@ struct Decision {
   bool placed() const { return placement.has_value() || slot.has_value(); }
 };
 
+// What place() computes beyond the decision. Both are full scans of the cluster (kube-scheduler
+// pays for them on every failure too); a caller that retries a pending request every second can
+// ask once and reuse the answer.
+struct PlaceOptions {
+  bool explain = true;  // per-GPU and per-node reasons in Decision::reason / gpu_reasons
+  bool preempt = true;  // a preemption plan when the request is unschedulable
+};
+
 class Scheduler {
  public:
   // Fails on unknown plugin names, negative weights or a missing hard-rule filter.
   static Result<Scheduler> create(const PlacementSpec& spec);
 
   // Where `request` should go now. Never mutates the pool.
-  Decision place(const Pool& pool, const AllocationRequest& request) const;
+  Decision place(const Pool& pool, const AllocationRequest& request,
+                 PlaceOptions options = {}) const;
 
   // place() and commit in one step: the common case for callers that own the pool. When preemption
   // could help, the error carries the plan's victims in its message; use place() to act on it.
@@ -57,10 +66,14 @@ class Scheduler {
     int weight = 0;
   };
 
-  Decision place_impl(const Pool& pool, const AllocationRequest& request, bool use_slots) const;
+  Decision place_impl(const Pool& pool, const AllocationRequest& request, bool use_slots,
+                      PlaceOptions options) const;
+  // The first filter's reason to reject this GPU, or nullptr.
+  const char* first_failure(const PlacementContext& ctx, const GpuView& v) const;
   // The GPUs of `node` that pass every filter, as a local-index mask; counts failures if asked.
+  // `adjusted` replaces the pool's numbers (preemption's what-if), by local index.
   uint64_t usable_gpus(const PlacementContext& ctx, NodeIndex node,
-                       const std::vector<GpuView>& views,
+                       const std::vector<GpuView>* adjusted,
                        std::map<std::string, int>* reasons) const;
   std::optional<Candidate> try_node(const PlacementContext& ctx, NodeIndex node,
                                     std::map<std::string, int>* reasons,
@@ -79,6 +92,7 @@ class Scheduler {
   bool tenant_quota_ = false;
 };
 
+GpuView view_of(const Pool& pool, GpuIndex gpu);
 std::vector<GpuView> node_views(const Pool& pool, NodeIndex node);
 
 }  // namespace gf

@@ -10,7 +10,7 @@ namespace {
 // node's GPUs of that model; for a share, the GPU's memory.
 int64_t used_after_percent(const PlacementContext& ctx, const Candidate& c) {
   const Pool& pool = ctx.pool;
-  const Gpu& first = pool.gpu(c.gpus[0]);
+  const Gpu& first = pool.gpu(c.first);
   if (ctx.request.fractional()) {
     int64_t used = first.memory_committed.value + ctx.memory_needed(first).value;
     return std::min<int64_t>(100, used * 100 / first.memory_total.value);
@@ -23,7 +23,7 @@ int64_t used_after_percent(const PlacementContext& ctx, const Candidate& c) {
     ++total;
     if (g.empty()) ++empty;
   }
-  int used = total - empty + static_cast<int>(c.gpus.size());
+  int used = total - empty + c.count();
   return total == 0 ? 0 : std::min<int64_t>(100, int64_t{used} * 100 / total);
 }
 
@@ -47,7 +47,7 @@ void CostEfficiencyScore::score(const PlacementContext& ctx, std::span<const Can
   std::vector<double> cost(c.size());
   double best = std::numeric_limits<double>::max();
   for (size_t i = 0; i < c.size(); ++i) {
-    const Gpu& g = ctx.pool.gpu(c[i].gpus[0]);
+    const Gpu& g = ctx.pool.gpu(c[i].first);
     auto it = hints_.find(ctx.pool.model_name(g.model));
     double capacity = it == hints_.end() ? 1.0 : it->second;
     cost[i] = g.price_per_hour / capacity;
@@ -60,15 +60,16 @@ void CostEfficiencyScore::score(const PlacementContext& ctx, std::span<const Can
 
 void WarmAffinityScore::score(const PlacementContext& ctx, std::span<const Candidate> c,
                               std::span<int64_t> out) const {
+  std::optional<uint32_t> served = ctx.pool.find_served(ctx.request.model);
   for (size_t i = 0; i < c.size(); ++i)
-    out[i] = ctx.pool.warm(c[i].node, ctx.request.model) ? 100 : 0;
+    out[i] = served && ctx.pool.warm(c[i].node, *served) ? 100 : 0;
 }
 
 void ModelPreferenceScore::score(const PlacementContext& ctx, std::span<const Candidate> c,
                                  std::span<int64_t> out) const {
   int64_t n = static_cast<int64_t>(ctx.request.gpu_models.size());
   for (size_t i = 0; i < c.size(); ++i) {
-    int rank = ctx.model_rank[ctx.pool.gpu(c[i].gpus[0]).model.value];
+    int rank = ctx.model_rank[ctx.pool.gpu(c[i].first).model.value];
     out[i] = n == 0 ? 100 : 100 * (n - rank) / n;
   }
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace gf {
 namespace {
@@ -69,6 +70,7 @@ ModelIndex Pool::intern_model(const std::string& name) {
   if (auto m = find_model(name)) return *m;
   model_names_.push_back(name);
   index_.add_model();
+  shapes_.emplace_back();
   return ModelIndex{static_cast<uint16_t>(model_names_.size() - 1)};
 }
 
@@ -143,6 +145,20 @@ Result<NodeIndex> Pool::add_node(const NodeSpec& spec, TimePoint now) {
       reindex(gidx);
     }
   }
+  // Grow each model's shape with what this node can offer.
+  std::map<uint16_t, uint64_t> by_model;
+  for (GpuIndex gi : node.gpus) {
+    const Gpu& g = gpus_[gi.value];
+    by_model[g.model.value] |= uint64_t{1} << g.local_index;
+    shapes_[g.model.value].max_memory = std::max(shapes_[g.model.value].max_memory, g.memory_total);
+  }
+  for (const auto& [m, mask] : by_model) {
+    ModelShape& s = shapes_[m];
+    s.max_on_node = std::max(s.max_on_node, std::popcount(mask));
+    s.max_linked = std::max(s.max_linked, 1);
+    for (uint64_t grp : node.nvlink_groups)
+      s.max_linked = std::max(s.max_linked, std::popcount(grp & mask));
+  }
   node_by_name_[spec.name] = ni;
   nodes_.push_back(std::move(node));
   record(now, PoolEventKind::kNodeAdded, spec.name, "", "", fmt::format("{} GPUs", total));
@@ -178,9 +194,34 @@ MilliGpu Pool::tenant_usage(const std::string& tenant) const {
   return it == tenant_usage_.end() ? MilliGpu(0) : it->second;
 }
 
+std::optional<uint32_t> Pool::find_served(const std::string& model) const {
+  auto it = served_ids_.find(model);
+  if (it == served_ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Pool::warm(NodeIndex n, uint32_t served) const {
+  for (const auto& [id, count] : warm_[n.value]) {
+    if (id == served) return count > 0;
+  }
+  return false;
+}
+
 bool Pool::warm(NodeIndex n, const std::string& model) const {
-  auto it = warm_[n.value].find(model);
-  return it != warm_[n.value].end() && it->second > 0;
+  auto id = find_served(model);
+  return id && warm(n, *id);
+}
+
+void Pool::add_warm(NodeIndex n, const std::string& model, int delta) {
+  auto [it, fresh] = served_ids_.emplace(model, static_cast<uint32_t>(served_ids_.size()));
+  auto& counts = warm_[n.value];
+  for (auto c = counts.begin(); c != counts.end(); ++c) {
+    if (c->first != it->second) continue;
+    c->second += delta;
+    if (c->second == 0) counts.erase(c);
+    return;
+  }
+  counts.emplace_back(it->second, delta);
 }
 
 Result<AllocationId> Pool::commit(const AllocationRequest& r, NodeIndex n,
@@ -284,7 +325,7 @@ Result<AllocationId> Pool::commit(const AllocationRequest& r, NodeIndex n,
     record(now, PoolEventKind::kReserved, to_string(a.id), "", node.name,
            fmt::format("held for deployment {}", r.deployment));
   } else {
-    warm_[n.value][r.model] += 1;
+    add_warm(n, r.model, 1);
     record(now, PoolEventKind::kAllocated, to_string(a.id), "", node.name, r.deployment);
   }
   AllocationId id = a.id;
@@ -337,8 +378,7 @@ Status Pool::release(AllocationId id, TimePoint now, const std::string& reason) 
   } else {
     uncommit(a);
   }
-  auto& w = warm_[a.node.value][a.request.model];
-  if (--w == 0) warm_[a.node.value].erase(a.request.model);
+  add_warm(a.node, a.request.model, -1);
   record(now, PoolEventKind::kReleased, to_string(id), "", nodes_[a.node.value].name, reason);
   allocations_.erase(it);
   return {};
@@ -399,7 +439,7 @@ Result<AllocationId> Pool::bind_slot(AllocationId slot, const AllocationRequest&
   a.compute_per_gpu = s.compute_per_gpu;
   a.slot = slot;
   s.bound_replica = a.id;
-  warm_[a.node.value][r.model] += 1;
+  add_warm(a.node, r.model, 1);
   record(now, PoolEventKind::kAllocated, to_string(a.id), "", nodes_[a.node.value].name,
          fmt::format("{} (in reserved {})", r.deployment, to_string(slot)));
   AllocationId id = a.id;

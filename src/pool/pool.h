@@ -23,6 +23,13 @@ struct PoolOptions {
   size_t max_events = 10000;   // event buffer; the oldest are dropped when shells don't drain it
 };
 
+// The largest request each GPU model could ever take, from the inventory alone (state ignored).
+struct ModelShape {
+  int max_on_node = 0;  // GPUs of the model on one node
+  int max_linked = 0;   // GPUs of the model in one NVLink clique (1 if PCIe only)
+  MiB max_memory{0};    // memory of the largest GPU of the model
+};
+
 struct Reservation {
   ReservationId id;
   std::string deployment;
@@ -49,10 +56,14 @@ class Pool {
   const Allocation* allocation(AllocationId id) const;
   const std::map<AllocationId, Allocation>& allocations() const { return allocations_; }
   const CapacityIndex& index() const { return index_; }
+  const ModelShape& shape(ModelIndex m) const { return shapes_[m.value]; }
   const PoolOptions& options() const { return options_; }
   MilliGpu tenant_usage(const std::string& tenant) const;
   // Whether a replica serving `model` already runs on the node (its weights are likely cached).
+  // Served models get small ids so that placement compares integers per candidate.
   bool warm(NodeIndex n, const std::string& model) const;
+  bool warm(NodeIndex n, uint32_t served) const;
+  std::optional<uint32_t> find_served(const std::string& model) const;
 
   // ---- allocation mechanism
   // Commits `request` on exactly these GPUs, after checking every rule again: one node, allowed
@@ -104,8 +115,12 @@ class Pool {
   std::map<AllocationId, Allocation> allocations_;
   std::map<ReservationId, Reservation> reservations_;
   std::unordered_map<std::string, MilliGpu> tenant_usage_;
-  std::vector<std::unordered_map<std::string, int>> warm_;  // per node: served model -> replicas
+  void add_warm(NodeIndex n, const std::string& model, int delta);
+
+  std::unordered_map<std::string, uint32_t> served_ids_;
+  std::vector<std::vector<std::pair<uint32_t, int>>> warm_;  // per node: (served id, replicas)
   CapacityIndex index_;
+  std::vector<ModelShape> shapes_;  // per model
   uint64_t next_allocation_ = 1;
   uint64_t next_reservation_ = 1;
   std::deque<PoolEvent> events_;

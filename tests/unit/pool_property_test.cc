@@ -6,6 +6,7 @@
 #include <random>
 
 #include "common/clock.h"
+#include "placement/gpu_picker.h"
 #include "placement/scheduler.h"
 #include "test_cluster.h"
 
@@ -109,6 +110,25 @@ void check_invariants(const Pool& pool, const std::string& where) {
   }
 }
 
+// Brute force: could the request fit some node if every GPU were empty and healthy?
+bool feasible_brute_force(const Pool& pool, const AllocationRequest& r) {
+  for (uint32_t n = 0; n < pool.node_count(); ++n) {
+    const Node& node = pool.node(NodeIndex{n});
+    uint64_t mask = 0;
+    for (GpuIndex gi : node.gpus) {
+      const Gpu& g = pool.gpu(gi);
+      const std::string& model = pool.model_name(g.model);
+      if (!r.gpu_models.empty() &&
+          std::find(r.gpu_models.begin(), r.gpu_models.end(), model) == r.gpu_models.end())
+        continue;
+      if (r.memory_per_gpu && *r.memory_per_gpu > g.memory_total) continue;
+      mask |= uint64_t{1} << g.local_index;
+    }
+    if (mask != 0 && pick_gpus(node, mask, r.gpus, r.topology).mask != 0) return true;
+  }
+  return false;
+}
+
 struct Snapshot {
   std::vector<std::tuple<int64_t, int64_t, int>> gpus;
   bool operator==(const Snapshot&) const = default;
@@ -150,13 +170,13 @@ TEST_P(PoolProperty, InvariantsHoldUnderRandomOperations) {
         AllocationRequest r = random_request(rng);
         Decision d = sched->place(pool, r);
         if (d.placement) {
-          for (GpuIndex g : d.placement->gpus) {
+          for (GpuIndex g : d.placement->gpus(pool)) {
             ASSERT_TRUE(
                 allows_new_allocation(pool.gpu(g).health, pool.gpu(g).admin, r.allow_reserved))
                 << where << ": placed on a " << to_string(pool.gpu(g).state()) << " GPU";
           }
           Snapshot before = snapshot(pool);
-          auto id = pool.commit(r, d.placement->node, d.placement->gpus, clock.now());
+          auto id = pool.commit(r, d.placement->node, d.placement->gpus(pool), clock.now());
           ASSERT_TRUE(id.ok()) << where
                                << ": placement chose what commit refused: " << id.error().message;
           if (rng() % 4 == 0) {  // release restores the exact prior state
@@ -175,13 +195,17 @@ TEST_P(PoolProperty, InvariantsHoldUnderRandomOperations) {
             ASSERT_TRUE(pool.release(v, clock.now(), "preempted").ok()) << where;
             live.erase(std::remove(live.begin(), live.end(), v), live.end());
           }
-          auto id = pool.commit(r, d.preemption->placement.node, d.preemption->placement.gpus,
+          auto id = pool.commit(r, d.preemption->placement.node, d.preemption->placement.gpus(pool),
                                 clock.now());
           ASSERT_TRUE(id.ok()) << where
                                << ": preemption plan did not make room: " << id.error().message;
           live.push_back(*id);
         } else {
           ASSERT_NE(d.reason.find("GPUs fit"), std::string::npos) << where << ": " << d.reason;
+        }
+        if (!d.placed() && d.reason.find("quota") == std::string::npos) {
+          ASSERT_EQ(d.code == ErrorCode::kInfeasible, !feasible_brute_force(pool, r))
+              << where << ": " << d.reason;
         }
         break;
       }

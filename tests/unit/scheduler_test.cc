@@ -30,7 +30,7 @@ Pool make_pool(std::vector<NodeSpec> nodes, PoolOptions opts = {}) {
 
 std::vector<int> locals(const Pool& pool, const Candidate& c) {
   std::vector<int> v;
-  for (GpuIndex g : c.gpus)
+  for (GpuIndex g : c.gpus(pool))
     v.push_back(pool.gpu(g).local_index);
   return v;
 }
@@ -145,6 +145,38 @@ TEST(Scheduler, TellsInfeasibleFromUnschedulable) {
   EXPECT_EQ(s.place(pool, whole(0)).code, ErrorCode::kInvalidArgument);
 }
 
+TEST(Scheduler, ExplanationAndPreemptionCanBeSkipped) {
+  Pool pool = make_pool({node("a", "A100-80GB", 2, 80, {all(2)})});
+  ManualClock clock;
+  ASSERT_TRUE(
+      pool.commit(whole(2, 1), NodeIndex{0}, pool.node(NodeIndex{0}).gpus, clock.now()).ok());
+  Scheduler s = make();
+  Decision quick = s.place(pool, whole(2, 5), PlaceOptions{false, false});
+  EXPECT_EQ(quick.code, ErrorCode::kUnschedulable);
+  EXPECT_TRUE(quick.gpu_reasons.empty());
+  EXPECT_FALSE(quick.preemption);
+  EXPECT_EQ(s.place(pool, whole(4), PlaceOptions{false, false}).code, ErrorCode::kInfeasible);
+  Decision full = s.place(pool, whole(2, 5));
+  EXPECT_EQ(full.gpu_reasons.at("in use"), 2);
+  EXPECT_TRUE(full.preemption);
+}
+
+TEST(Scheduler, WarmNodesWinTies) {
+  Pool pool =
+      make_pool({node("a", "A100-80GB", 4, 80, {all(4)}), node("b", "A100-80GB", 4, 80, {all(4)})});
+  ManualClock clock;
+  auto other = whole(1);
+  other.model = "other";
+  auto warm = whole(1);
+  warm.model = "llama";
+  // Both nodes equally full; only b already serves llama.
+  ASSERT_TRUE(
+      pool.commit(other, NodeIndex{0}, {pool.node(NodeIndex{0}).gpus[0]}, clock.now()).ok());
+  ASSERT_TRUE(pool.commit(warm, NodeIndex{1}, {pool.node(NodeIndex{1}).gpus[0]}, clock.now()).ok());
+  EXPECT_EQ(make().place(pool, warm).placement->node, NodeIndex{1});
+  EXPECT_EQ(make().place(pool, other).placement->node, NodeIndex{0});
+}
+
 TEST(Scheduler, SamplingNeverHidesAFeasibleNode) {
   // Nodes with 4 empty GPUs in two NVLink pairs (useless for TP=4) and one fully linked node in the
   // middle of the index order: sampling one node from each end misses it, the full walk must not.
@@ -197,7 +229,7 @@ TEST(Scheduler, PreemptsTheFewestLowerPriorityVictims) {
   // Apply the plan; the victim cannot preempt its preemptor back.
   ASSERT_TRUE(pool.release(*b1, clock.now(), "preempted").ok());
   auto winner = pool.commit(whole(2, 10), d.preemption->placement.node,
-                            d.preemption->placement.gpus, clock.now());
+                            d.preemption->placement.gpus(pool), clock.now());
   ASSERT_TRUE(winner.ok());
   Decision back = s.place(pool, whole(2, 5));
   ASSERT_TRUE(back.preemption);
