@@ -30,8 +30,23 @@ Candidate from_mask(const Pool& pool, NodeIndex n, uint64_t mask) {
   return Candidate{n, mask, pool.node(n).gpus[std::countr_zero(mask)]};
 }
 
-bool contains(const std::vector<NodeIndex>& v, NodeIndex n) {
-  return std::find(v.begin(), v.end(), n) != v.end();
+uint32_t next_same_popcount(uint32_t x) {
+  uint32_t c = x & (~x + 1);
+  uint32_t r = x + c;
+  if (r == 0) return 0;  // wrapped: no larger mask with as many bits
+  return (((r ^ x) >> 2) / c) | r;
+}
+
+// Visits the entries from `from` on: `s` from each end (the ends meet, so none twice), or all of
+// them when exhaustive.
+template <class Set, class Key, class Visit>
+void walk_ends(const Set& set, const Key& from, size_t s, bool exhaustive, Visit visit) {
+  auto lo = set.lower_bound(from);
+  auto hi = set.end();
+  for (size_t i = 0; lo != hi && (exhaustive || i < s); ++i, ++lo)
+    visit(lo->second);
+  for (size_t i = 0; hi != lo && i < s; ++i)
+    visit((--hi)->second);
 }
 
 }  // namespace
@@ -115,8 +130,7 @@ const char* Scheduler::first_failure(const PlacementContext& ctx, const GpuView&
 }
 
 uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex n,
-                                const std::vector<GpuView>* adjusted,
-                                std::map<std::string, int>* reasons) const {
+                                const std::vector<GpuView>* adjusted, ReasonCounts* reasons) const {
   uint64_t mask = 0;
   const Node& node = ctx.pool.node(n);
   for (size_t i = 0; i < node.gpus.size(); ++i) {
@@ -125,14 +139,14 @@ uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex n,
     if (why == nullptr) {
       mask |= uint64_t{1} << i;
     } else if (reasons != nullptr) {
-      (*reasons)[why] += 1;
+      reasons->add(why);
     }
   }
   return mask;
 }
 
 std::optional<Candidate> Scheduler::try_node(const PlacementContext& ctx, NodeIndex n,
-                                             std::map<std::string, int>* reasons,
+                                             ReasonCounts* reasons,
                                              const char** topo_reason) const {
   uint64_t usable = usable_gpus(ctx, n, nullptr, reasons);
   if (usable == 0) return std::nullopt;
@@ -155,42 +169,22 @@ std::optional<Candidate> Scheduler::try_gpu(const PlacementContext& ctx, GpuInde
 // Exhaustive mode walks every indexed entry, so a miss by sampling never becomes a false "no fit".
 std::vector<Candidate> Scheduler::candidates(const PlacementContext& ctx, bool exhaustive) const {
   std::vector<Candidate> out;
-  std::vector<NodeIndex> seen_nodes;
   const size_t s = static_cast<size_t>(spec_.sample_nodes);
   const CapacityIndex& index = ctx.pool.index();
   for (size_t m = 0; m < ctx.model_rank.size(); ++m) {
     if (ctx.model_rank[m] < 0) continue;
     ModelIndex model{static_cast<uint16_t>(m)};
     if (!ctx.request.fractional()) {
-      const auto& set = index.nodes_by_empty(model, ctx.tier);
-      auto start = set.lower_bound({ctx.request.gpus, NodeIndex{0}});
-      auto visit = [&](NodeIndex n) {
-        if (contains(seen_nodes, n)) return;
-        seen_nodes.push_back(n);
-        if (auto c = try_node(ctx, n, nullptr, nullptr)) out.push_back(std::move(*c));
-      };
-      size_t taken = 0;
-      for (auto it = start; it != set.end() && (exhaustive || taken < s); ++it, ++taken)
-        visit(it->second);
-      taken = 0;
-      for (auto it = set.end(); it != start && !exhaustive && taken < s; ++taken)
-        visit((--it)->second);
+      walk_ends(index.nodes_by_empty(model, ctx.tier), std::pair(ctx.request.gpus, NodeIndex{0}), s,
+                exhaustive, [&](NodeIndex n) {
+                  if (auto c = try_node(ctx, n, nullptr, nullptr)) out.push_back(*c);
+                });
     } else {
-      const auto& set = index.gpus_by_free_memory(model, ctx.tier);
       MiB need = ctx.request.memory_per_gpu.value_or(MiB(1));
-      auto start = set.lower_bound({need, GpuIndex{0}});
-      std::vector<GpuIndex> seen;
-      auto visit = [&](GpuIndex g) {
-        if (std::find(seen.begin(), seen.end(), g) != seen.end()) return;
-        seen.push_back(g);
-        if (auto c = try_gpu(ctx, g)) out.push_back(std::move(*c));
-      };
-      size_t taken = 0;
-      for (auto it = start; it != set.end() && (exhaustive || taken < s); ++it, ++taken)
-        visit(it->second);
-      taken = 0;
-      for (auto it = set.end(); it != start && !exhaustive && taken < s; ++taken)
-        visit((--it)->second);
+      walk_ends(index.gpus_by_free_memory(model, ctx.tier), std::pair(need, GpuIndex{0}), s,
+                exhaustive, [&](GpuIndex g) {
+                  if (auto c = try_gpu(ctx, g)) out.push_back(*c);
+                });
     }
   }
   return out;
@@ -280,17 +274,21 @@ Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, boo
 }
 
 void Scheduler::diagnose(const PlacementContext& ctx, Decision& d) const {
-  std::map<std::string, int> node_reasons;
+  ReasonCounts gpu_reasons;
+  ReasonCounts node_reasons;
   for (uint32_t n = 0; n < ctx.pool.node_count(); ++n) {
     const char* topo = nullptr;
-    (void)try_node(ctx, NodeIndex{n}, &d.gpu_reasons, &topo);
-    if (topo != nullptr) node_reasons[topo] += 1;
+    (void)try_node(ctx, NodeIndex{n}, &gpu_reasons, &topo);
+    if (topo != nullptr) node_reasons.add(topo);
   }
+  d.gpu_reasons = gpu_reasons.to_map();
   std::string need =
       ctx.request.gpus > 1 ? fmt::format(" (need {} on one node)", ctx.request.gpus) : "";
   d.reason = fmt::format("0/{} GPUs fit{}", ctx.pool.gpu_count(), need);
   if (!d.gpu_reasons.empty()) d.reason += ": " + join_counts(d.gpu_reasons);
-  if (!node_reasons.empty()) d.reason += "; nodes with usable GPUs: " + join_counts(node_reasons);
+  if (!node_reasons.empty()) {
+    d.reason += "; nodes with usable GPUs: " + join_counts(node_reasons.to_map());
+  }
   if (d.code == ErrorCode::kInfeasible) {
     d.reason += fmt::format(
         "; infeasible: no node could hold it even empty and healthy (gpus: {}, topology: {})",
@@ -376,8 +374,9 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
       const uint32_t all = (uint32_t{1} << victims.size()) - 1;
       std::tuple<int, int64_t> key_best{INT32_MAX, INT64_MAX};
       for (size_t size = 1; size <= victims.size() && !where; ++size) {
-        for (uint32_t mask = 1; mask <= all; ++mask) {
-          if (static_cast<size_t>(std::popcount(mask)) != size) continue;
+        // Gosper's hack: every mask with exactly `size` bits, in increasing order.
+        for (uint32_t mask = (uint32_t{1} << size) - 1; mask <= all && mask != 0;
+             mask = next_same_popcount(mask)) {
           std::vector<const Allocation*> set;
           int maxp = INT32_MIN;
           int64_t sum = 0;

@@ -41,6 +41,31 @@ struct PlaceOptions {
   bool preempt = true;  // a preemption plan when the request is unschedulable
 };
 
+// Counts rejections by reason. Reasons are static strings, so counting compares pointers: an
+// explanation walks every GPU and must not allocate per GPU.
+class ReasonCounts {
+ public:
+  void add(const char* reason) {
+    for (auto& [r, n] : counts_) {
+      if (r == reason) {
+        ++n;
+        return;
+      }
+    }
+    counts_.emplace_back(reason, 1);
+  }
+  bool empty() const { return counts_.empty(); }
+  std::map<std::string, int> to_map() const {
+    std::map<std::string, int> m;
+    for (const auto& [r, n] : counts_)
+      m[r] += n;
+    return m;
+  }
+
+ private:
+  std::vector<std::pair<const char*, int>> counts_;
+};
+
 class Scheduler {
  public:
   // Fails on unknown plugin names, negative weights or a missing hard-rule filter.
@@ -73,11 +98,9 @@ class Scheduler {
   // The GPUs of `node` that pass every filter, as a local-index mask; counts failures if asked.
   // `adjusted` replaces the pool's numbers (preemption's what-if), by local index.
   uint64_t usable_gpus(const PlacementContext& ctx, NodeIndex node,
-                       const std::vector<GpuView>* adjusted,
-                       std::map<std::string, int>* reasons) const;
+                       const std::vector<GpuView>* adjusted, ReasonCounts* reasons) const;
   std::optional<Candidate> try_node(const PlacementContext& ctx, NodeIndex node,
-                                    std::map<std::string, int>* reasons,
-                                    const char** topo_reason) const;
+                                    ReasonCounts* reasons, const char** topo_reason) const;
   std::optional<Candidate> try_gpu(const PlacementContext& ctx, GpuIndex gpu) const;
   std::vector<Candidate> candidates(const PlacementContext& ctx, bool exhaustive) const;
   size_t best(const PlacementContext& ctx, const std::vector<Candidate>& cands) const;
