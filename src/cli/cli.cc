@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "common/log.h"
 
 namespace gf {
 
@@ -10,6 +11,15 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   CLI::App app{"gpufleet: run LLM inference on a pool of GPUs", "gpufleet"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  std::string log_level = "warn";
+  std::string log_format = "text";
+  app.add_option("--log-level", log_level,
+                 "Log level: debug, info, warn, error (logs go to stderr)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}));
+  app.add_option("--log-format", log_format, "Log format: text or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.parse_complete_callback(
+      [&] { log::init(*log::parse_level(log_level), *log::parse_format(log_format)); });
 
   app.add_subcommand("version", "Print the gpufleet version")->callback([&] {
     out << "gpufleet " << GPUFLEET_VERSION << "\n";

@@ -7,6 +7,7 @@
 
 #include "cli/table.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "placement/batch.h"
 #include "pool/summary.h"
 
@@ -127,6 +128,14 @@ int cmd_pool(const std::vector<std::string>& files, const std::string& output, s
   }
   std::vector<ReplicaOutcome> outcomes =
       place_deployments(*pool, *scheduler, m.deployments, clock.now());
+  // The pool records what happened; this shell decides that it goes to the log.
+  for (const PoolEvent& e : pool->take_events()) {
+    log::debug("pool event", {{"kind", to_string(e.kind)},
+                              {"subject", e.subject},
+                              {"from", e.from},
+                              {"to", e.to},
+                              {"reason", e.reason}});
+  }
   PoolSummary summary = summarize(*pool);
 
   if (output == "json") {

@@ -14,8 +14,9 @@ struct CmdResult {
   std::string output;  // stdout and stderr together
 };
 
-CmdResult gpufleet(const std::string& args) {
-  std::string cmd = std::string(GPUFLEET_BINARY) + " " + args + " 2>&1";
+// `redirect` by default merges stderr into what is read; " 2>&1 1>/dev/null" reads stderr alone.
+CmdResult gpufleet(const std::string& args, const char* redirect = " 2>&1") {
+  std::string cmd = std::string(GPUFLEET_BINARY) + " " + args + redirect;
   CmdResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -96,6 +97,17 @@ TEST(Cli, PoolPlacesTheExampleAndExplainsWhatItCannot) {
   EXPECT_NE(table.output.find("0/10 GPUs fit (need 8 on one node)"), std::string::npos)
       << table.output;
   EXPECT_NE(table.output.find("ALLOCATION SUMMARY"), std::string::npos);
+}
+
+TEST(Cli, LogsPoolEventsAsJsonWhenAsked) {
+  CmdResult r = gpufleet("--log-level debug --log-format json pool -f " + example() + " -o json",
+                         " 2>&1 1>/dev/null");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(R"("msg":"pool event","kind":"Allocated")"), std::string::npos)
+      << r.output;
+  CmdResult bad = gpufleet("--log-level loud version");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("--log-level"), std::string::npos) << bad.output;
 }
 
 TEST(Cli, PoolNeedsExactlyOneCluster) {
