@@ -1,0 +1,115 @@
+// A continuous-batching LLM engine in the style of vLLM, as a pure state machine: requests come in,
+// step() runs one iteration (prefill or decode) and says how long it took and which tokens it
+// produced. engine-sim runs it against the wall clock; the simulator runs the same object in
+// virtual time.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "common/units.h"
+
+namespace gf {
+
+// What an iteration costs. PerfModel provides it; tests use simple formulas.
+class IterationCost {
+ public:
+  virtual ~IterationCost() = default;
+  virtual Duration prefill(Tokens prompt_tokens) const = 0;
+  virtual Duration decode(int batch, Tokens context_tokens) const = 0;
+};
+
+struct BatchEngineConfig {
+  Tokens kv_capacity{0};            // KV-cache tokens the replica holds
+  int block_tokens = 16;            // KV block size (vLLM's default)
+  int max_num_seqs = 256;           // sequences in one batch at most
+  Tokens max_batched_tokens{8192};  // prompt tokens in one prefill iteration at most
+  bool prefix_cache = false;
+  int prefix_block_tokens = 16;  // tokens per prefix hash (Mooncake traces use 512)
+};
+
+struct EngineRequest {
+  uint64_t id = 0;
+  Tokens prompt{0};
+  Tokens output{1};  // tokens to generate before stopping (max_tokens or the simulated EOS)
+  std::vector<uint64_t> prefix_hashes;  // chained hashes of the prompt's leading blocks
+};
+
+enum class EngineEventKind {
+  kScheduled,  // first admitted to the running batch (ends its queue time)
+  kToken,      // one output token; `tokens` counts them so far
+  kFinished,   // produced its last token
+  kPreempted,  // lost its KV blocks; will recompute when readmitted
+};
+
+struct EngineEvent {
+  uint64_t id = 0;
+  EngineEventKind kind = EngineEventKind::kToken;
+  int64_t tokens = 0;
+};
+
+struct EngineIteration {
+  Duration duration{0};  // zero when idle
+  bool prefill = false;
+  std::vector<EngineEvent> events;  // all happen at the end of the iteration (kScheduled at start)
+};
+
+struct EngineStats {
+  int running = 0;
+  int waiting = 0;
+  double kv_usage = 0.0;       // used blocks / total blocks
+  uint64_t prompt_tokens = 0;  // prefilled, counting recomputation
+  uint64_t generation_tokens = 0;
+  uint64_t finished = 0;
+  uint64_t preemptions = 0;
+  uint64_t prefix_queries = 0;  // tokens looked up in the prefix cache
+  uint64_t prefix_hits = 0;     // tokens found there
+};
+
+class BatchEngine {
+ public:
+  BatchEngine(const IterationCost& cost, BatchEngineConfig config);
+
+  // Queues a request. False when it could never fit in the KV cache (prompt + output).
+  bool submit(const EngineRequest& r);
+  // Drops a request wherever it is (client went away); frees its blocks. False if unknown.
+  bool cancel(uint64_t id);
+  // Runs one iteration. Idle (duration 0, no events) when nothing is queued or running.
+  EngineIteration step();
+
+  bool idle() const { return running_.empty() && waiting_.empty(); }
+  EngineStats stats() const;
+  int64_t total_blocks() const { return total_blocks_; }
+
+ private:
+  struct Seq {
+    EngineRequest req;
+    int64_t generated = 0;
+    int64_t blocks = 0;
+    bool prefilled = false;
+    bool scheduled_once = false;
+  };
+
+  int64_t blocks_for(int64_t tokens) const;
+  Tokens cached_prefix(const Seq& s);
+  void remember_prefix(const Seq& s);
+  void free_seq(Seq& s);
+
+  const IterationCost& cost_;
+  BatchEngineConfig config_;
+  int64_t total_blocks_ = 0;
+  int64_t used_blocks_ = 0;
+  std::unordered_map<uint64_t, Seq> seqs_;
+  std::deque<uint64_t> waiting_;   // FCFS; preempted sequences go back to the front
+  std::vector<uint64_t> running_;  // in admission order: the newest is preempted first
+  // Prefix cache: LRU of block hashes.
+  std::list<uint64_t> lru_;
+  std::unordered_map<uint64_t, std::list<uint64_t>::iterator> cached_;
+  EngineStats counters_;
+};
+
+}  // namespace gf

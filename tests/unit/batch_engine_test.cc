@@ -1,0 +1,173 @@
+#include "perfmodel/batch_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+namespace gf {
+namespace {
+
+using std::chrono::microseconds;
+
+// 1 µs per prompt token; decode 100 µs + 10 µs per sequence + 0.01 µs per context token.
+class LinearCost final : public IterationCost {
+ public:
+  Duration prefill(Tokens t) const override { return microseconds(t.value); }
+  Duration decode(int batch, Tokens ctx) const override {
+    return microseconds(100 + 10 * batch) + Duration(ctx.value * 10);
+  }
+};
+
+EngineRequest req(uint64_t id, int64_t prompt, int64_t output, std::vector<uint64_t> hashes = {}) {
+  return EngineRequest{id, Tokens(prompt), Tokens(output), std::move(hashes)};
+}
+
+// One step, recording token counts and checking that none is skipped or repeated.
+void step_and_record(BatchEngine& e, std::map<uint64_t, int64_t>& tokens) {
+  EngineIteration it = e.step();
+  EXPECT_LE(e.stats().kv_usage, 1.0);
+  for (const auto& ev : it.events) {
+    if (ev.kind == EngineEventKind::kToken) {
+      EXPECT_EQ(ev.tokens, tokens[ev.id] + 1)
+          << "request " << ev.id << " skipped or repeated a token";
+      tokens[ev.id] = ev.tokens;
+    }
+  }
+}
+
+// Runs to completion; returns the final token count per request.
+std::map<uint64_t, int64_t> drain(BatchEngine& e, std::map<uint64_t, int64_t> tokens = {}) {
+  for (int i = 0; i < 100000 && !e.idle(); ++i)
+    step_and_record(e, tokens);
+  EXPECT_TRUE(e.idle());
+  return tokens;
+}
+
+TEST(BatchEngine, PrefillThenOneTokenPerDecodeIteration) {
+  LinearCost cost;
+  BatchEngine e(cost, BatchEngineConfig{Tokens(1600)});
+  ASSERT_TRUE(e.submit(req(1, 100, 3)));
+  EngineIteration first = e.step();
+  EXPECT_TRUE(first.prefill);
+  EXPECT_EQ(first.duration, microseconds(100));
+  ASSERT_EQ(first.events.size(), 2u);
+  EXPECT_EQ(first.events[0].kind, EngineEventKind::kScheduled);
+  EXPECT_EQ(first.events[1].kind, EngineEventKind::kToken);
+  EngineIteration second = e.step();
+  EXPECT_FALSE(second.prefill);
+  EXPECT_EQ(second.duration, microseconds(110) + Duration(101 * 10));
+  EngineIteration third = e.step();
+  ASSERT_EQ(third.events.size(), 2u);
+  EXPECT_EQ(third.events[1].kind, EngineEventKind::kFinished);
+  EXPECT_EQ(third.events[1].tokens, 3);
+  EXPECT_TRUE(e.idle());
+  EXPECT_EQ(e.stats().generation_tokens, 3u);
+  EXPECT_EQ(e.stats().prompt_tokens, 100u);
+  EXPECT_EQ(e.step().duration, Duration(0));  // idle
+}
+
+TEST(BatchEngine, RespectsMaxNumSeqs) {
+  LinearCost cost;
+  BatchEngineConfig cfg{Tokens(100000)};
+  cfg.max_num_seqs = 2;
+  BatchEngine e(cost, cfg);
+  for (uint64_t i = 1; i <= 5; ++i)
+    ASSERT_TRUE(e.submit(req(i, 10, 50)));
+  std::map<uint64_t, int64_t> seen;
+  step_and_record(e, seen);
+  EXPECT_EQ(e.stats().running, 2);
+  EXPECT_EQ(e.stats().waiting, 3);
+  auto tokens = drain(e, seen);
+  for (uint64_t i = 1; i <= 5; ++i)
+    EXPECT_EQ(tokens[i], 50);
+}
+
+TEST(BatchEngine, PreemptsTheNewestWhenKvRunsOutAndStillFinishesEveryRequest) {
+  LinearCost cost;
+  // 8 blocks of 16 tokens: two 40-token prompts fit (3 blocks each), growing to 100 tokens do not.
+  BatchEngine e(cost, BatchEngineConfig{Tokens(128)});
+  ASSERT_TRUE(e.submit(req(1, 40, 60)));
+  ASSERT_TRUE(e.submit(req(2, 40, 60)));
+  bool preempted_2 = false;
+  std::map<uint64_t, int64_t> tokens;
+  while (!e.idle()) {
+    for (const auto& ev : e.step().events) {
+      if (ev.kind == EngineEventKind::kPreempted) {
+        EXPECT_EQ(ev.id, 2u) << "the newest sequence is preempted first";
+        preempted_2 = true;
+      }
+      if (ev.kind == EngineEventKind::kToken) tokens[ev.id] = ev.tokens;
+    }
+    ASSERT_LE(e.stats().kv_usage, 1.0);
+  }
+  EXPECT_TRUE(preempted_2);
+  EXPECT_GE(e.stats().preemptions, 1u);
+  EXPECT_EQ(tokens[1], 60);
+  EXPECT_EQ(tokens[2], 60);
+  EXPECT_GT(e.stats().prompt_tokens, 80u);  // recomputation counts as prompt work
+}
+
+TEST(BatchEngine, RejectsWhatCanNeverFitAndCancelsAnywhere) {
+  LinearCost cost;
+  BatchEngine e(cost, BatchEngineConfig{Tokens(160)});
+  EXPECT_FALSE(e.submit(req(1, 150, 20)));  // 170 tokens > 160
+  EXPECT_FALSE(e.submit(req(2, 0, 5)));
+  ASSERT_TRUE(e.submit(req(3, 50, 20)));
+  EXPECT_FALSE(e.submit(req(3, 50, 20)));  // duplicate id
+  ASSERT_TRUE(e.submit(req(4, 50, 20)));
+  e.step();
+  EXPECT_GT(e.stats().kv_usage, 0.0);
+  EXPECT_TRUE(e.cancel(3));
+  EXPECT_TRUE(e.cancel(4));
+  EXPECT_FALSE(e.cancel(4));
+  EXPECT_TRUE(e.idle());
+  EXPECT_EQ(e.stats().kv_usage, 0.0);
+}
+
+TEST(BatchEngine, PrefixCacheSkipsCachedPromptBlocks) {
+  LinearCost cost;
+  BatchEngineConfig cfg{Tokens(100000)};
+  cfg.prefix_cache = true;
+  cfg.prefix_block_tokens = 512;
+  BatchEngine e(cost, cfg);
+  ASSERT_TRUE(e.submit(req(1, 1100, 1, {7, 8})));
+  EXPECT_EQ(e.step().duration, microseconds(1100));
+  ASSERT_TRUE(e.submit(req(2, 1100, 1, {7, 8, 9})));
+  EXPECT_EQ(e.step().duration, microseconds(1100 - 1024));
+  ASSERT_TRUE(e.submit(req(3, 1100, 1, {7, 99})));  // diverges after the first block
+  EXPECT_EQ(e.step().duration, microseconds(1100 - 512));
+  EXPECT_EQ(e.stats().prefix_hits, 1024u + 512u);
+  EXPECT_EQ(e.stats().prefix_queries, 3u * 1100u);
+}
+
+TEST(BatchEngine, RandomLoadsFinishEveryRequestExactly) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    LinearCost cost;
+    BatchEngineConfig cfg{Tokens(std::uniform_int_distribution<int64_t>(256, 4096)(rng))};
+    cfg.max_num_seqs = static_cast<int>(1 + rng() % 16);
+    cfg.max_batched_tokens = Tokens(std::uniform_int_distribution<int64_t>(64, 2048)(rng));
+    cfg.prefix_cache = rng() % 2 == 0;
+    BatchEngine e(cost, cfg);
+    std::map<uint64_t, int64_t> want;
+    std::map<uint64_t, int64_t> seen;
+    for (uint64_t id = 1; id <= 60; ++id) {
+      int64_t prompt = std::uniform_int_distribution<int64_t>(1, 200)(rng);
+      int64_t out = std::uniform_int_distribution<int64_t>(1, 60)(rng);
+      if (e.submit(req(id, prompt, out, {rng() % 4, rng() % 4}))) want[id] = out;
+      if (id % 7 == 0) {
+        for (int k = 0; k < 3; ++k)
+          step_and_record(e, seen);
+      }
+      if (id % 13 == 0 && want.erase(id - 1) && !e.cancel(id - 1)) ADD_FAILURE() << "cancel failed";
+    }
+    auto got = drain(e, seen);
+    for (const auto& [id, out] : want)
+      EXPECT_EQ(got[id], out) << "seed " << seed << " request " << id;
+    EXPECT_EQ(e.stats().kv_usage, 0.0) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace gf
