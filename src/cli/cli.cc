@@ -43,6 +43,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   pool->add_option("-o,--output", output, "Output format")->check(CLI::IsMember({"table", "json"}));
   pool->callback([&] { status = cmd_pool(files, output, out, err); });
 
+  add_engine_sim_command(app, status);
+  add_perfmodel_command(app, status);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "common/manifest.h"
 
 namespace gf {
@@ -13,6 +15,11 @@ namespace gf {
 bool load_all(const std::vector<std::string>& files, Manifests& out, std::ostream& err);
 
 int cmd_validate(const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
+// Registers `engine-sim`; its callback runs the server until SIGINT/SIGTERM.
+void add_engine_sim_command(CLI::App& app, int& status);
+// Registers `perfmodel`: the fitted model's predictions for one configuration.
+void add_perfmodel_command(CLI::App& app, int& status);
+
 int cmd_pool(const std::vector<std::string>& files, const std::string& output, std::ostream& out,
              std::ostream& err);
 

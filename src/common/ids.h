@@ -9,10 +9,11 @@
 namespace gf {
 
 // A dense index into a pool's tables; cheap to copy and to hash. Tag keeps kinds apart.
+// (The NOLINTs below silence a clang-tidy 14 false positive on defaulted operator<=>.)
 template <class Tag>
 struct Index {
   uint32_t value = 0;
-  constexpr auto operator<=>(const Index&) const = default;
+  constexpr auto operator<=>(const Index&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 struct NodeTag {};
@@ -24,13 +25,14 @@ using GpuIndex = Index<GpuTag>;
 // GPUs.
 struct AllocationId {
   uint64_t value = 0;
-  constexpr auto operator<=>(const AllocationId&) const = default;
+  constexpr auto operator<=>(const AllocationId&) const = default;  // NOLINT(modernize-use-nullptr)
   constexpr bool valid() const { return value != 0; }
 };
 
 struct ReservationId {
   uint64_t value = 0;
-  constexpr auto operator<=>(const ReservationId&) const = default;
+  constexpr auto operator<=>(const ReservationId&) const =
+      default;  // NOLINT(modernize-use-nullptr)
   constexpr bool valid() const { return value != 0; }
 };
 

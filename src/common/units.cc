@@ -187,7 +187,9 @@ std::string format_bytes(Bytes b) {
     if (b.value >= mult && b.value % mult == 0) return fmt::format("{}{}", b.value / mult, name);
   }
   for (auto [mult, name] : kUnits) {
-    if (b.value >= mult) return fmt::format("{:.1f}{}", static_cast<double>(b.value) / mult, name);
+    if (b.value >= mult)
+      return fmt::format("{:.1f}{}", static_cast<double>(b.value) / static_cast<double>(mult),
+                         name);
   }
   return fmt::format("{}B", b.value);
 }

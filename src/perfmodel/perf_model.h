@@ -16,10 +16,10 @@ namespace gf {
 struct ModelArch {
   std::string name;  // canonical, e.g. "meta-llama/Llama-2-70b-hf"
   int layers = 0;
-  int hidden = 0;     // n_embd
-  int heads = 0;      // query heads
-  int kv_heads = 0;   // key/value heads (GQA)
-  int64_t params = 0;  // parameter count
+  int hidden = 0;       // n_embd
+  int heads = 0;        // query heads
+  int kv_heads = 0;     // key/value heads (GQA)
+  int64_t params = 0;   // parameter count
   int dtype_bytes = 2;  // fp16/bf16
   Tokens context_length{4096};
 
@@ -29,9 +29,11 @@ struct ModelArch {
 };
 
 // Iteration time = fixed + per-item terms, in milliseconds. Prefill of a batch with P prompt
-// tokens: prefill_base + prefill_per_token*P + prefill_per_token2*P^2 (attention is quadratic).
-// One decode iteration for B sequences holding C context tokens in all:
-// decode_base + decode_per_seq*B + decode_per_ctx_token*C.
+// tokens: prefill_base + prefill_per_token*P + prefill_per_token2*P^2 (attention is quadratic),
+// but never less than prefill_floor (a roofline: short prompts cost about one pass over the
+// weights, whatever their length; 0 turns the floor off). One decode iteration for B sequences
+// holding C context tokens in all: decode_base + decode_per_seq*B + decode_per_ctx_token*C.
+// All coefficients are >= 0, so more tokens, sequences or context never make an iteration faster.
 struct PerfCoefficients {
   double prefill_base_ms = 0;
   double prefill_per_token_ms = 0;
@@ -39,6 +41,23 @@ struct PerfCoefficients {
   double decode_base_ms = 0;
   double decode_per_seq_ms = 0;
   double decode_per_ctx_token_ms = 0;
+  double prefill_floor_ms = 0;
+
+  bool operator==(const PerfCoefficients&) const = default;
+  // Milliseconds, without rounding; zero for an empty prefill or batch.
+  double prefill_ms(double prompt_tokens) const;
+  double decode_ms(double batch, double context_tokens) const;
+  // kInvalidArgument unless every coefficient is finite and >= 0 and a decode iteration costs
+  // something (decode_base or decode_per_seq > 0). For manual coefficients from a manifest.
+  Status validate() const;
+};
+
+// One (GPU model, LLM, TP size) that has compiled-in coefficients.
+struct PerfKey {
+  std::string gpu;    // canonical, e.g. "H100-80GB"
+  std::string model;  // canonical Hugging Face name
+  int tp = 1;
+  std::string source;  // "splitwise", "vidur" or "vidur-extrapolated" (see docs/perfmodel.md)
 };
 
 struct SloTarget {
@@ -55,27 +74,44 @@ class PerfModel {
   static Result<ModelArch> arch_of(const std::string& model);
   static std::vector<std::string> known_gpus();
   static std::vector<std::string> known_models();
+  // Every combination with compiled-in coefficients, sorted by GPU, model, TP.
+  static std::vector<PerfKey> known_pairs();
+  // "a100-80gb", "A100_80GB", "NVIDIA A100-80GB" -> "A100-80GB"; kNotFound for others.
+  static Result<std::string> canonical_gpu(const std::string& gpu_model);
+  // Memory of one GPU of a known model (nominal 80 GiB for both); MiB(0) when unknown.
+  static MiB gpu_memory_of(const std::string& gpu_model);
 
   const ModelArch& arch() const { return arch_; }
   const PerfCoefficients& coefficients() const { return coef_; }
   int tensor_parallel() const { return tp_; }
+  const std::string& gpu() const { return gpu_; }        // canonical when known, else as given
+  const std::string& source() const { return source_; }  // PerfKey::source, or "manual"
 
   Duration prefill_time(Tokens prompt_tokens) const;
   Duration decode_iteration_time(int batch, Tokens context_tokens) const;
   // KV-cache tokens a replica holds: (GPU memory x fraction x TP - weights) / bytes per token.
   // Zero when the weights alone do not fit.
   Tokens kv_capacity(MiB gpu_memory, double memory_fraction) const;
-  // Weights over the load bandwidth (bytes/s), plus engine start-up.
+  // Weights over the load bandwidth (bytes/s, of the whole replica), plus engine start-up.
+  // Duration::max() for a bandwidth <= 0.
   Duration cold_start(double load_bytes_per_second, Duration engine_init) const;
   // Requests/s one replica sustains with p50 TTFT and TPOT within the target, for requests of
-  // this average size.
+  // this average size. The KV cache is this GPU's at kDefaultMemoryFraction (unlimited for an
+  // unknown GPU with manual coefficients). The queueing model is in docs/perfmodel.md.
   double sustainable_rps(const SloTarget& slo, Tokens avg_prompt, Tokens avg_output) const;
+  // The same with an explicit KV-cache size in tokens (<= 0: unlimited).
+  double sustainable_rps(const SloTarget& slo, Tokens avg_prompt, Tokens avg_output,
+                         Tokens kv_capacity_tokens) const;
+
+  static constexpr double kDefaultMemoryFraction = 0.9;  // vLLM's gpu_memory_utilization
+  static constexpr int kMaxBatch = 256;                  // vLLM's max_num_seqs
 
  private:
   ModelArch arch_;
   PerfCoefficients coef_;
   int tp_ = 1;
   std::string gpu_;
+  std::string source_;
 };
 
 }  // namespace gf

@@ -8,6 +8,7 @@ std::vector<ReplicaOutcome> place_deployments(Pool& pool, const Scheduler& sched
                                               const std::vector<DeploymentSpec>& deployments,
                                               TimePoint now) {
   std::vector<const DeploymentSpec*> order;
+  order.reserve(deployments.size());
   for (const auto& d : deployments)
     order.push_back(&d);
   std::stable_sort(

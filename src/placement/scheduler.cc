@@ -258,7 +258,7 @@ Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, boo
   std::vector<Candidate> cands = candidates(ctx, false);
   if (cands.empty()) cands = candidates(ctx, true);
   if (!cands.empty()) {
-    d.placement = std::move(cands[best(ctx, cands)]);
+    d.placement = cands[best(ctx, cands)];
     return d;
   }
   d.code = feasible_on_empty_cluster(ctx) ? ErrorCode::kUnschedulable : ErrorCode::kInfeasible;
@@ -345,7 +345,9 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
     std::tuple<size_t, int, int64_t> key;
   } best;
 
-  for (auto& [n, victims] : by_node) {
+  for (auto& entry : by_node) {
+    const NodeIndex n = entry.first;  // lambdas below capture it (clang 14 cannot capture bindings)
+    auto& victims = entry.second;
     std::sort(victims.begin(), victims.end(), [](const Allocation* a, const Allocation* b) {
       return std::pair(a->request.priority, a->id) < std::pair(b->request.priority, b->id);
     });
@@ -390,7 +392,7 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
           if (std::tuple(maxp, sum) >= key_best) continue;
           if (auto c = fits_without(set)) {
             key_best = {maxp, sum};
-            where = std::move(c);
+            where = c;
             chosen = std::move(set);
           }
         }
@@ -417,7 +419,7 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
     }
     std::tuple<size_t, int, int64_t> key{chosen.size(), maxp, sum};
     if (!best.plan || key < best.key) {
-      PreemptionPlan plan{std::move(*where), {}};
+      PreemptionPlan plan{*where, {}};
       for (const Allocation* a : chosen)
         plan.victims.push_back(a->id);
       best.plan = std::move(plan);

@@ -1,0 +1,84 @@
+// `gpufleet engine-sim`: flags to EngineSimOptions, then the event loop until SIGINT/SIGTERM.
+#include <utility>  // before asio (Boost 1.74 + GCC 12)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "engine_sim/engine_sim.h"
+
+namespace gf {
+
+void add_engine_sim_command(CLI::App& app, int& status) {
+  auto opts = std::make_shared<EngineSimOptions>();
+  auto cold = std::make_shared<std::string>();
+  auto prefix_off = std::make_shared<bool>(false);
+  auto* c = app.add_subcommand(
+      "engine-sim", "Run a simulated inference engine with vLLM's OpenAI API and metrics");
+  c->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
+  c->add_option("--port", opts->port, "Port (0 = any free port, printed on start)")
+      ->capture_default_str();
+  c->add_option("--gpu", opts->gpu, "GPU model the latency comes from (A100-80GB, H100-80GB)")
+      ->capture_default_str();
+  c->add_option("--model", opts->model, "Model (Hugging Face name or alias)")
+      ->capture_default_str();
+  c->add_option("--served-model-name", opts->served_model_name,
+                "Name clients use (default: --model)");
+  c->add_option("--tp,--tensor-parallel-size", opts->tensor_parallel, "Tensor-parallel size")
+      ->capture_default_str();
+  c->add_option("--memory-fraction,--gpu-memory-utilization", opts->memory_fraction,
+                "Share of GPU memory for weights and KV cache")
+      ->capture_default_str();
+  c->add_option("--max-num-seqs", opts->max_num_seqs, "Sequences per batch at most")
+      ->capture_default_str();
+  c->add_option("--max-num-batched-tokens", opts->max_batched_tokens.value,
+                "Prompt tokens per prefill iteration at most")
+      ->capture_default_str();
+  c->add_flag("--no-prefix-cache", *prefix_off, "Disable the prefix cache");
+  c->add_option("--time-scale", opts->time_scale,
+                "Wall seconds per model second (0 = as fast as possible)")
+      ->capture_default_str();
+  c->add_option("--eos-mean-tokens", opts->eos_mean_tokens,
+                "Mean output length when EOS is simulated")
+      ->capture_default_str();
+  c->add_option("--cold-start", *cold,
+                "Time to load weights, e.g. 0s or 30s (default: weights / 2 GB/s + 5s)");
+  c->add_option("--fail-after", opts->fail_after,
+                "Answer HTTP 500 to every request after this many (fault injection)");
+  c->add_option("--crash-at", opts->crash_at,
+                "Exit right after the first token of this request (fault injection)");
+  c->callback([&status, opts, cold, prefix_off] {
+    EngineSimOptions o = *opts;
+    o.prefix_cache = !*prefix_off;
+    if (!cold->empty()) {
+      auto d = parse_duration(*cold);
+      if (!d) {
+        std::cerr << "error: --cold-start: " << d.error().message << '\n';
+        status = 2;
+        return;
+      }
+      o.cold_start = *d;
+    }
+    boost::asio::io_context io(1);
+    auto sim = EngineSim::create(io, o);
+    if (!sim) {
+      std::cerr << "error: " << sim.error().message << '\n';
+      status = 2;
+      return;
+    }
+    (*sim)->start();
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int) {
+      (*sim)->stop();
+      io.stop();
+    });
+    std::cout << "engine-sim listening on http://" << o.host << ":" << (*sim)->port()
+              << " model=" << o.model << " gpu=" << o.gpu << " tp=" << o.tensor_parallel
+              << std::endl;
+    io.run();
+    status = 0;
+  });
+}
+
+}  // namespace gf

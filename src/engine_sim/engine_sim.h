@@ -1,0 +1,56 @@
+// `gpufleet engine-sim`: a stand-in inference engine that speaks vLLM's OpenAI API and metrics,
+// with latency from the fitted perf model. No GPU needed to run, test or demo gpufleet.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "common/units.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace gf {
+
+struct EngineSimOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0 = any free port
+  std::string gpu = "A100-80GB";
+  std::string model = "meta-llama/Llama-2-7b-hf";
+  std::string served_model_name;  // defaults to `model`
+  int tensor_parallel = 1;
+  double memory_fraction = 0.9;
+  int max_num_seqs = 256;
+  Tokens max_batched_tokens{8192};
+  bool prefix_cache = true;
+  // Wall time per model second: 1 = real time, 0.1 = ten times faster, 0 = as fast as possible.
+  double time_scale = 1.0;
+  // Mean output length when EOS is simulated (requests without ignore_eos stop earlier than
+  // max_tokens at a point drawn from their seed).
+  int eos_mean_tokens = 128;
+  std::optional<Duration> cold_start;  // default: weights / 2 GB/s + 5 s engine start-up
+  int64_t fail_after = -1;             // requests after this many get HTTP 500 (fault injection)
+  int64_t crash_at = -1;               // the process exits right after this request's first token
+  size_t max_body_bytes = 4 << 20;
+};
+
+class EngineSim {
+ public:
+  static Result<std::unique_ptr<EngineSim>> create(boost::asio::io_context& io,
+                                                   EngineSimOptions options);
+  ~EngineSim();
+  uint16_t port() const;
+  void start();
+  void stop();
+
+ private:
+  struct Impl;
+  explicit EngineSim(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gf

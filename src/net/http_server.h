@@ -1,0 +1,84 @@
+// A small HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive, body and header
+// limits, idle timeouts, and streamed (chunked) responses for Server-Sent Events. One io_context
+// thread runs every connection, so handlers need no locks.
+#pragma once
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange (GCC 12)
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace gf::net {
+
+namespace asio = boost::asio;
+
+struct HttpRequest {
+  std::string method;                          // "GET", "POST" ...
+  std::string target;                          // path and query as sent
+  std::string path;                            // without the query
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
+
+  std::string header(const std::string& lowercase_name) const {
+    auto it = headers.find(lowercase_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+using Headers = std::map<std::string, std::string>;
+
+// How a handler answers: one whole response, or a stream of chunks.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  virtual asio::awaitable<void> send(int status, std::string content_type, std::string body,
+                                     Headers extra = {}) = 0;
+  virtual asio::awaitable<bool> begin_stream(int status, std::string content_type,
+                                             Headers extra = {}) = 0;
+  // False once the client has gone; the handler should stop work for it.
+  virtual asio::awaitable<bool> write_chunk(std::string_view data) = 0;
+  virtual asio::awaitable<void> end_stream() = 0;
+  // Calls `on_gone` if the client closes the connection while the handler is still working on a
+  // non-streamed response (streams notice on their next write).
+  virtual void watch_disconnect(std::function<void()> on_gone) = 0;
+};
+
+using Handler = std::function<asio::awaitable<void>(HttpRequest&, ResponseWriter&)>;
+// Body of the error responses the server itself sends (413, 431, 400).
+using ErrorBody = std::function<std::string(int status, const std::string& message)>;
+
+struct ServerOptions {
+  size_t max_body_bytes = 8 << 20;
+  size_t max_header_bytes = 16 << 10;
+  std::chrono::seconds idle_timeout{60};
+  ErrorBody error_body;  // default: {"error":{"message":...}}
+};
+
+class HttpServer {
+ public:
+  // Binds now (port 0 = any free port) so the caller can print the port before running.
+  HttpServer(asio::io_context& io, const std::string& host, uint16_t port, Handler handler,
+             ServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  uint16_t port() const;
+  void start();  // accepts on the io_context
+  void stop();   // stops accepting; open connections finish
+
+  struct State;  // shared with the connections, which may outlive the server object
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace gf::net

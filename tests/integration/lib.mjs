@@ -1,0 +1,41 @@
+// Helpers for integration tests: start gpufleet processes on free loopback ports, wait for them,
+// and stop them, without sleeps.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import readline from "node:readline";
+
+export const BINARY = process.env.GPUFLEET_BINARY;
+if (!BINARY) throw new Error("GPUFLEET_BINARY must name the gpufleet binary");
+
+// Starts `gpufleet ...args`, resolves once it prints "listening on http://HOST:PORT".
+export async function start(args, { timeoutMs = 30000 } = {}) {
+  const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const lines = readline.createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening on" within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+    lines.on("line", (line) => {
+      const m = line.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening: ${stderr}`));
+    });
+  });
+  return {
+    url,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const [code] = await once(child, "exit");
+      return code;
+    },
+  };
+}

@@ -1,0 +1,399 @@
+#include "perfmodel/perf_model.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "perfmodel/fit.h"
+#include "perfmodel/profile_csv.h"
+#include "perfmodel/profile_fit.h"
+#include "perfmodel_io.h"
+
+namespace gf {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const std::string kSourceDir = GPUFLEET_SOURCE_DIR;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double ms(Duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// The fit from the real profile files, run once for the whole suite (about a second under ASan).
+class PerfModelFit : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto set = load_profiles(kSourceDir + "/../shared/data/profiles");
+    ASSERT_TRUE(set.ok()) << set.error().describe();
+    auto r = fit_profiles(*set);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    report_ = new FitReport(std::move(*r));
+  }
+  static void TearDownTestSuite() {
+    delete report_;
+    report_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(report_, nullptr) << "loading or fitting the profiles failed"; }
+  static const FitReport& report() { return *report_; }
+
+ private:
+  static inline FitReport* report_ = nullptr;
+};
+
+TEST_F(PerfModelFit, HeldOutMedianErrorIsAtMost15PercentForEveryKeyAndPhase) {
+  ASSERT_FALSE(report().keys.empty());
+  for (const auto& k : report().keys) {
+    SCOPED_TRACE(k.key.gpu + " " + k.key.model + " tp=" + std::to_string(k.key.tp));
+    EXPECT_GT(k.prefill_held_out.count, 0u);
+    EXPECT_GT(k.decode_held_out.count, 0u);
+    EXPECT_LE(k.prefill_held_out.median_pct, 15.0);
+    EXPECT_LE(k.decode_held_out.median_pct, 15.0);
+  }
+}
+
+TEST_F(PerfModelFit, CoversTheMeasuredAndTheVidurCombinations) {
+  std::set<std::tuple<std::string, std::string, int, std::string>> keys;
+  for (const auto& k : report().keys)
+    keys.insert({k.key.gpu, k.key.model, k.key.tp, k.key.source});
+  for (const char* gpu : {"A100-80GB", "H100-80GB"}) {
+    for (int tp : {2, 4, 8})
+      EXPECT_TRUE(keys.count({gpu, "meta-llama/Llama-2-70b-hf", tp, "splitwise"})) << gpu << tp;
+    EXPECT_TRUE(keys.count({gpu, "bigscience/bloom", 8, "splitwise"})) << gpu;
+    EXPECT_TRUE(keys.count({gpu, "meta-llama/Llama-2-7b-hf", 1, "vidur"})) << gpu;
+  }
+  EXPECT_TRUE(keys.count({"A100-80GB", "meta-llama/Meta-Llama-3-8B", 1, "vidur"}));
+  EXPECT_TRUE(keys.count({"H100-80GB", "meta-llama/Meta-Llama-3-8B", 1, "vidur-extrapolated"}));
+  // The ratio is H100 faster, more so when compute-bound.
+  EXPECT_GT(report().ratio_memory_bound, report().ratio_compute_bound);
+  EXPECT_LT(report().ratio_memory_bound, 1.0);
+  EXPECT_GT(report().ratio_compute_bound, 0.0);
+}
+
+TEST_F(PerfModelFit, CompiledInCoefficientsAreWhatTheFitGivesNow) {
+  const auto pairs = PerfModel::known_pairs();
+  ASSERT_EQ(pairs.size(), report().keys.size())
+      << "src/perfmodel/fitted_coefficients.inc is stale: run build/debug/tools/perfmodel_fit";
+  const auto close = [](double a, double b) {
+    return std::abs(a - b) <= 1e-9 * std::max({1.0, std::abs(a), std::abs(b)});
+  };
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const auto& k = report().keys[i];
+    SCOPED_TRACE(k.key.gpu + " " + k.key.model + " tp=" + std::to_string(k.key.tp));
+    EXPECT_EQ(pairs[i].gpu, k.key.gpu);
+    EXPECT_EQ(pairs[i].model, k.key.model);
+    EXPECT_EQ(pairs[i].tp, k.key.tp);
+    EXPECT_EQ(pairs[i].source, k.key.source);
+    auto pm = PerfModel::lookup(k.key.gpu, k.key.model, k.key.tp);
+    ASSERT_TRUE(pm.ok()) << pm.error().describe();
+    const auto& c = pm->coefficients();
+    EXPECT_TRUE(close(c.prefill_floor_ms, k.coef.prefill_floor_ms));
+    EXPECT_TRUE(close(c.prefill_base_ms, k.coef.prefill_base_ms));
+    EXPECT_TRUE(close(c.prefill_per_token_ms, k.coef.prefill_per_token_ms));
+    EXPECT_TRUE(close(c.prefill_per_token2_ms, k.coef.prefill_per_token2_ms));
+    EXPECT_TRUE(close(c.decode_base_ms, k.coef.decode_base_ms));
+    EXPECT_TRUE(close(c.decode_per_seq_ms, k.coef.decode_per_seq_ms));
+    EXPECT_TRUE(close(c.decode_per_ctx_token_ms, k.coef.decode_per_ctx_token_ms));
+  }
+}
+
+TEST_F(PerfModelFit, GeneratedFilesAreCurrent) {
+  EXPECT_TRUE(slurp(kSourceDir + "/src/perfmodel/fitted_coefficients.inc") ==
+              render_coefficients_inc(report()))
+      << "src/perfmodel/fitted_coefficients.inc is stale: run build/debug/tools/perfmodel_fit";
+  EXPECT_TRUE(slurp(kSourceDir + "/docs/perfmodel.md") == render_perfmodel_doc(report()))
+      << "docs/perfmodel.md is stale: run build/debug/tools/perfmodel_fit";
+}
+
+TEST_F(PerfModelFit, SplitwiseOutliersAreLeftOut) {
+  // Llama-2-70B at TP2, batch 64: 794 ms of prefill after 6633 ms at batch 32.
+  int tp2_batch64 = 0;
+  for (const auto& e : report().excluded)
+    if (e.key.model == "meta-llama/Llama-2-70b-hf" && e.key.tp == 2 && e.batch == 64) ++tp2_batch64;
+  EXPECT_EQ(tp2_batch64, 2);  // A100 and H100
+  EXPECT_EQ(report().excluded.size(), 2u);
+}
+
+TEST(PerfModel, NeverFasterWithMoreTokensSequencesOrContext) {
+  for (const auto& k : PerfModel::known_pairs()) {
+    SCOPED_TRACE(k.gpu + " " + k.model + " tp=" + std::to_string(k.tp));
+    auto pm = PerfModel::lookup(k.gpu, k.model, k.tp);
+    ASSERT_TRUE(pm.ok());
+    Duration last{0};
+    for (int64_t p = 1; p <= 65536; p = p * 3 / 2 + 1) {
+      const Duration t = pm->prefill_time(Tokens(p));
+      EXPECT_GE(t, last) << "prompt " << p;
+      EXPECT_GT(t, Duration(0));
+      last = t;
+    }
+    for (int64_t ctx : {0, 512, 4096}) {
+      last = Duration(0);
+      for (int b = 1; b <= 512; b *= 2) {
+        const Duration t = pm->decode_iteration_time(b, Tokens(ctx * b));
+        EXPECT_GE(t, last) << "batch " << b;
+        last = t;
+      }
+    }
+    last = Duration(0);
+    for (int64_t c = 0; c <= 1 << 20; c = c * 2 + 100) {
+      const Duration t = pm->decode_iteration_time(16, Tokens(c));
+      EXPECT_GE(t, last) << "context " << c;
+      last = t;
+    }
+    EXPECT_EQ(pm->prefill_time(Tokens(0)), Duration(0));
+    EXPECT_EQ(pm->decode_iteration_time(0, Tokens(0)), Duration(0));
+  }
+}
+
+TEST(PerfModel, KvCapacityMatchesAHandCalculation) {
+  auto arch = PerfModel::arch_of("meta-llama/Llama-2-7b-hf");
+  ASSERT_TRUE(arch.ok());
+  // 2 (K, V) x 32 layers x 32 KV heads x 128 head dim x 2 bytes.
+  EXPECT_EQ(arch->kv_bytes_per_token().value, 524'288);
+  EXPECT_EQ(arch->weight_bytes().value, 13'476'831'232);
+  auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(pm.ok());
+  // 80 GiB x 0.9 = 77,309,411,328 bytes; minus the weights; over 512 KiB a token.
+  EXPECT_EQ(pm->kv_capacity(MiB(81920), 0.9).value, (77'309'411'328 - 13'476'831'232) / 524'288);
+  EXPECT_EQ(pm->kv_capacity(MiB(81920), 0.9).value, 121'750);
+  EXPECT_EQ(pm->kv_capacity(MiB(8192), 0.9).value, 0);  // the weights do not fit
+  EXPECT_EQ(pm->kv_capacity(MiB(81920), 0).value, 0);
+
+  // GQA, and TP multiplies the memory: Llama-2-70B has 8 KV heads.
+  auto big = PerfModel::lookup("H100-80GB", "llama-2-70b", 2);
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->arch().kv_bytes_per_token().value, 2 * 80 * 8 * 128 * 2);
+  EXPECT_EQ(big->kv_capacity(MiB(81920), 0.9).value,
+            (2 * 77'309'411'328 - 137'953'296'384) / 327'680);
+}
+
+TEST(PerfModel, ColdStartIsWeightsOverBandwidthPlusInit) {
+  auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(pm.ok());
+  // 13,476,831,232 bytes at 2 GB/s = 6.738415616 s, plus 5 s.
+  EXPECT_EQ(pm->cold_start(2e9, seconds(5)), Duration(11'738'415'616));
+  EXPECT_EQ(pm->cold_start(1e18, seconds(3)), seconds(3) + Duration(13));
+  EXPECT_EQ(pm->cold_start(0, seconds(5)), Duration::max());
+}
+
+TEST(PerfModel, SustainableRpsFallsAsTargetsTighten) {
+  for (const auto& [gpu, model, tp] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"A100-80GB", "meta-llama/Llama-2-7b-hf", 1},
+           {"H100-80GB", "meta-llama/Llama-2-70b-hf", 4},
+           {"H100-80GB", "meta-llama/Meta-Llama-3-8B", 1}}) {
+    SCOPED_TRACE(gpu + " " + model);
+    auto pm = PerfModel::lookup(gpu, model, tp);
+    ASSERT_TRUE(pm.ok());
+    const Tokens prompt(1024), output(256);
+    const double loose =
+        pm->sustainable_rps(SloTarget{seconds(10), milliseconds(500)}, prompt, output);
+    EXPECT_GT(loose, 0.1);
+    double last = loose;
+    for (int ttft_ms = 10000; ttft_ms >= 50; ttft_ms = ttft_ms * 2 / 3) {
+      const double r =
+          pm->sustainable_rps(SloTarget{milliseconds(ttft_ms), milliseconds(500)}, prompt, output);
+      EXPECT_LE(r, last) << "ttft " << ttft_ms;
+      last = r;
+    }
+    last = loose;
+    for (int tpot_ms = 500; tpot_ms >= 5; tpot_ms = tpot_ms * 2 / 3) {
+      const double r =
+          pm->sustainable_rps(SloTarget{seconds(10), milliseconds(tpot_ms)}, prompt, output);
+      EXPECT_LE(r, last) << "tpot " << tpot_ms;
+      last = r;
+    }
+    // Below one prefill or one bare decode iteration nothing is sustainable.
+    const Duration prefill = pm->prefill_time(prompt);
+    EXPECT_EQ(pm->sustainable_rps(SloTarget{prefill / 2, seconds(1)}, prompt, output), 0);
+    EXPECT_EQ(pm->sustainable_rps(SloTarget{seconds(10), milliseconds(1)}, prompt, output), 0);
+    // A smaller KV cache caps the batch, so fewer requests.
+    EXPECT_LT(pm->sustainable_rps(SloTarget{seconds(10), milliseconds(500)}, prompt, output,
+                                  Tokens(4 * (1024 + 128))),
+              loose);
+    // Bigger requests: fewer of them.
+    EXPECT_LT(pm->sustainable_rps(SloTarget{seconds(10), milliseconds(500)}, Tokens(4096), output),
+              loose);
+  }
+}
+
+TEST(PerfModel, SustainableRpsIsConsistentWithItsOwnLatencies) {
+  // At the answer, a single request's TTFT (its prefill) fits, and the rate keeps the prefill
+  // share below one.
+  auto pm = PerfModel::lookup("A100-80GB", "llama-2-70b", 8);
+  ASSERT_TRUE(pm.ok());
+  const double rps = pm->sustainable_rps(SloTarget{}, Tokens(512), Tokens(128));
+  EXPECT_GT(rps, 0);
+  EXPECT_LT(rps * ms(pm->prefill_time(Tokens(512))) / 1000, 1.0);
+}
+
+TEST(PerfModel, UnknownCombinationsAreNotFoundAndNameTheKnownOnes) {
+  auto r = PerfModel::lookup("H100-80GB", "microsoft/phi-2", 2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(r.error().message.find("A100-80GB tp=1"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("H100-80GB tp=1"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("manifest"), std::string::npos) << r.error().message;
+
+  auto gpu = PerfModel::lookup("L40S", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_FALSE(gpu.ok());
+  EXPECT_EQ(gpu.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(gpu.error().message.find("A100-80GB, H100-80GB"), std::string::npos)
+      << gpu.error().message;
+
+  auto model = PerfModel::lookup("A100-80GB", "mistralai/Mistral-7B-v0.1", 1);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(model.error().message.find("meta-llama/Llama-2-7b-hf"), std::string::npos);
+
+  EXPECT_EQ(PerfModel::lookup("A100-80GB", "llama-2-7b", 0).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+TEST(PerfModel, ManualCoefficientsMakeAnyGpuUsable) {
+  PerfCoefficients c;
+  c.prefill_base_ms = 10;
+  c.prefill_per_token_ms = 0.1;
+  c.decode_base_ms = 20;
+  c.decode_per_seq_ms = 0.5;
+  c.decode_per_ctx_token_ms = 0.001;
+  auto pm = PerfModel::lookup("L40S", "phi-2", 1, c);
+  ASSERT_TRUE(pm.ok()) << pm.error().describe();
+  EXPECT_EQ(pm->source(), "manual");
+  EXPECT_EQ(pm->gpu(), "L40S");
+  EXPECT_EQ(pm->arch().name, "microsoft/phi-2");
+  EXPECT_EQ(pm->prefill_time(Tokens(100)), milliseconds(20));
+  EXPECT_EQ(pm->decode_iteration_time(4, Tokens(1000)), milliseconds(23));
+  // Unknown GPU: no default KV cache, but the latency targets still bound the rate.
+  const double rps = pm->sustainable_rps(SloTarget{}, Tokens(100), Tokens(50));
+  EXPECT_GT(rps, 0);
+  EXPECT_LT(rps, 1000.0 / 20);
+
+  // Manual coefficients also override fitted ones, and must make sense.
+  auto over = PerfModel::lookup("A100-80GB", "llama-2-7b", 1, c);
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->coefficients(), c);
+  PerfCoefficients bad = c;
+  bad.decode_per_seq_ms = -1;
+  auto r = PerfModel::lookup("L40S", "phi-2", 1, bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("decodePerSeqMs"), std::string::npos);
+  EXPECT_FALSE(PerfModel::lookup("L40S", "no-such-model", 1, c).ok());
+}
+
+TEST(PerfModel, AcceptsAliasesAndGpuSpellings) {
+  auto a = PerfModel::lookup("a100-80gb", "LLAMA-2-7B", 1);
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  EXPECT_EQ(a->gpu(), "A100-80GB");
+  EXPECT_EQ(a->arch().name, "meta-llama/Llama-2-7b-hf");
+  EXPECT_EQ(a->source(), "vidur");
+  EXPECT_TRUE(PerfModel::lookup("A100_80GB", "meta-llama/Meta-Llama-3-8B-Instruct", 1).ok());
+  EXPECT_TRUE(PerfModel::lookup("NVIDIA H100-80GB", "bloom", 8).ok());
+  EXPECT_EQ(*PerfModel::canonical_gpu("h100-80gb"), "H100-80GB");
+  EXPECT_EQ(PerfModel::gpu_memory_of("H100-80GB"), MiB(81920));
+  EXPECT_EQ(PerfModel::gpu_memory_of("L40S"), MiB(0));
+  EXPECT_EQ(PerfModel::arch_of("llama2-70b")->name, "meta-llama/Llama-2-70b-hf");
+  EXPECT_EQ(PerfModel::arch_of("qwen-72b")->kv_heads, 64);
+  EXPECT_EQ(PerfModel::known_models().size(), 9u);
+  EXPECT_EQ(PerfModel::known_gpus(), (std::vector<std::string>{"A100-80GB", "H100-80GB"}));
+}
+
+TEST(PerfModel, H100IsFasterThanA100ForTheSameCombination) {
+  for (const auto& k : PerfModel::known_pairs()) {
+    if (k.gpu != "A100-80GB") continue;
+    auto a = PerfModel::lookup("A100-80GB", k.model, k.tp);
+    auto h = PerfModel::lookup("H100-80GB", k.model, k.tp);
+    if (!h.ok()) continue;
+    SCOPED_TRACE(k.model + " tp=" + std::to_string(k.tp));
+    EXPECT_LT(h->prefill_time(Tokens(2048)), a->prefill_time(Tokens(2048)));
+    EXPECT_LT(h->decode_iteration_time(32, Tokens(32 * 1024)),
+              a->decode_iteration_time(32, Tokens(32 * 1024)));
+  }
+}
+
+TEST(PerfModelFitMath, RecoversExactNonNegativeCoefficients) {
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+  for (double b = 1; b <= 64; b *= 2)
+    for (double c = 100; c <= 10000; c *= 10) {
+      x.push_back({1, b, c});
+      y.push_back(20 + 0.5 * b + 0.003 * c);
+    }
+  auto w = fit_nonnegative_relative(x, y);
+  ASSERT_TRUE(w.ok());
+  EXPECT_NEAR((*w)[0], 20, 1e-9);
+  EXPECT_NEAR((*w)[1], 0.5, 1e-9);
+  EXPECT_NEAR((*w)[2], 0.003, 1e-12);
+
+  // A truly negative slope is clamped to 0 rather than fitted.
+  y.clear();
+  for (const auto& row : x)
+    y.push_back(100 - 0.5 * row[1] + 0.001 * row[2]);
+  w = fit_nonnegative_relative(x, y);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ((*w)[1], 0);
+  EXPECT_GE((*w)[0], 0);
+
+  EXPECT_FALSE(fit_nonnegative_relative({{1, 2}}, {0}).ok());
+  EXPECT_FALSE(fit_nonnegative_relative({{1, 2}, {1}}, {1, 2}).ok());
+}
+
+TEST(PerfModelFitMath, PrefillFitFindsTheRoofline) {
+  std::vector<PrefillPoint> pts;
+  for (double n = 64; n <= 8192; n *= 2)
+    pts.push_back({n, std::max(50.0, 0.1 * n + 1e-6 * n * n)});
+  auto c = fit_prefill(pts);
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  for (const auto& p : pts)
+    EXPECT_NEAR(c->prefill_ms(p.tokens), p.ms, 1e-6 * p.ms) << p.tokens;
+  EXPECT_NEAR(c->prefill_floor_ms, 50, 1e-9);
+  EXPECT_FALSE(fit_prefill({{1, 1}, {2, 2}}).ok());
+
+  const ErrorStats s = error_stats({1, 2, 3, 4, 100});
+  EXPECT_EQ(s.count, 5u);
+  EXPECT_EQ(s.median_pct, 3);
+  EXPECT_EQ(s.p90_pct, 100);
+  EXPECT_EQ(median_of({4, 1, 3, 2}), 2.5);
+}
+
+TEST(PerfModelCsv, ParsesAndNamesBadCells) {
+  auto rows = parse_splitwise_csv(
+      "model,hardware,prompt_size,batch_size,token_size,peak_power,average_power,prompt_time,"
+      "token_time,e2e_time,tensor_parallel\r\n"
+      "llama2-70b,a100-80gb,512,1,128,1.0,0.7,196.25,54.87,7168.9,2\r\n");
+  ASSERT_TRUE(rows.ok()) << rows.error().describe();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].hardware, "a100-80gb");
+  EXPECT_EQ((*rows)[0].tp, 2);
+  EXPECT_DOUBLE_EQ((*rows)[0].prompt_ms, 196.25);
+
+  auto bad = parse_splitwise_csv(
+      "model,hardware,prompt_size,batch_size,token_size,prompt_time,token_time,tensor_parallel\n"
+      "llama2-70b,a100-80gb,512,1,128,fast,54.87,2\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("row 2, column \"prompt_time\""), std::string::npos)
+      << bad.error().message;
+
+  auto missing = parse_vidur_all_reduce_csv(",rank,size\n0,0,2048\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("num_workers"), std::string::npos);
+
+  EXPECT_FALSE(CsvTable::parse("a,b\n1,2,3\n").ok());
+  EXPECT_FALSE(CsvTable::parse("").ok());
+}
+
+}  // namespace
+}  // namespace gf
