@@ -1,0 +1,181 @@
+#include "agent/engine_adapter.h"
+
+#include <fmt/format.h>
+
+namespace gf {
+namespace {
+
+std::string fraction(double f) {
+  return fmt::format("{:.4g}", f);
+}
+
+std::string tp(const ReplicaLaunch& l) {
+  return std::to_string(l.deployment->resources.gpus);
+}
+
+const EngineMetricNames kVllmMetrics{"vllm:num_requests_running", "vllm:num_requests_waiting",
+                                     "vllm:kv_cache_usage_perc",
+                                     "vllm:time_to_first_token_seconds"};
+
+// `vllm serve MODEL`; --gpu-memory-utilization is how a fractional share is enforced.
+class VllmAdapter final : public EngineAdapter {
+ public:
+  const char* name() const override { return "vllm"; }
+  ProcessSpec build(const ReplicaLaunch& l) const override {
+    ProcessSpec p;
+    p.argv = {"vllm",
+              "serve",
+              l.deployment->model,
+              "--host",
+              l.host,
+              "--port",
+              std::to_string(l.port),
+              "--tensor-parallel-size",
+              tp(l),
+              "--gpu-memory-utilization",
+              fraction(l.memory_fraction),
+              "--served-model-name",
+              l.deployment->model};
+    p.metrics = kVllmMetrics;
+    return p;
+  }
+};
+
+// `python3 -m sglang.launch_server`; metrics are off unless asked for.
+class SglangAdapter final : public EngineAdapter {
+ public:
+  const char* name() const override { return "sglang"; }
+  ProcessSpec build(const ReplicaLaunch& l) const override {
+    ProcessSpec p;
+    p.argv = {"python3",
+              "-m",
+              "sglang.launch_server",
+              "--model-path",
+              l.deployment->model,
+              "--host",
+              l.host,
+              "--port",
+              std::to_string(l.port),
+              "--tp",
+              tp(l),
+              "--mem-fraction-static",
+              fraction(l.memory_fraction),
+              "--enable-metrics"};
+    p.metrics = {"sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:token_usage",
+                 "sglang:time_to_first_token_seconds"};
+    return p;
+  }
+};
+
+// `trtllm-serve MODEL`; its fraction is of the memory left after the weights.
+class TrtllmAdapter final : public EngineAdapter {
+ public:
+  const char* name() const override { return "trtllm"; }
+  ProcessSpec build(const ReplicaLaunch& l) const override {
+    ProcessSpec p;
+    p.argv = {"trtllm-serve",
+              l.deployment->model,
+              "--host",
+              l.host,
+              "--port",
+              std::to_string(l.port),
+              "--tp_size",
+              tp(l),
+              "--kv_cache_free_gpu_memory_fraction",
+              fraction(l.memory_fraction)};
+    p.metrics = {"trtllm_num_active_requests", "trtllm_num_queued_requests",
+                 "trtllm_kv_cache_utilization", ""};
+    return p;
+  }
+};
+
+// `llama-server -m MODEL`: every layer on the GPU(s); it splits across visible GPUs by itself.
+class LlamaCppAdapter final : public EngineAdapter {
+ public:
+  const char* name() const override { return "llama.cpp"; }
+  ProcessSpec build(const ReplicaLaunch& l) const override {
+    ProcessSpec p;
+    p.argv = {"llama-server", "-m",       l.deployment->model,    "--host",
+              l.host,         "--port",   std::to_string(l.port), "--n-gpu-layers",
+              "999",          "--metrics"};
+    p.metrics = {"llamacpp:requests_processing", "llamacpp:requests_deferred",
+                 "llamacpp:kv_cache_usage_ratio", ""};
+    return p;
+  }
+};
+
+// gpufleet's own simulated engine: speaks vLLM's API and metrics.
+class EngineSimAdapter final : public EngineAdapter {
+ public:
+  const char* name() const override { return "engine-sim"; }
+  ProcessSpec build(const ReplicaLaunch& l) const override {
+    ProcessSpec p;
+    p.argv = {l.gpufleet_binary,
+              "engine-sim",
+              "--model",
+              l.deployment->model,
+              "--gpu",
+              l.gpu_model,
+              "--tp",
+              tp(l),
+              "--host",
+              l.host,
+              "--port",
+              std::to_string(l.port),
+              "--memory-fraction",
+              fraction(l.memory_fraction)};
+    p.metrics = kVllmMetrics;
+    return p;
+  }
+};
+
+}  // namespace
+
+const EngineAdapter& adapter_for(EngineType type) {
+  static const VllmAdapter vllm;
+  static const SglangAdapter sglang;
+  static const TrtllmAdapter trtllm;
+  static const LlamaCppAdapter llamacpp;
+  static const EngineSimAdapter sim;
+  switch (type) {
+    case EngineType::kVllm:
+      return vllm;
+    case EngineType::kSglang:
+      return sglang;
+    case EngineType::kTrtllm:
+      return trtllm;
+    case EngineType::kLlamaCpp:
+      return llamacpp;
+    case EngineType::kEngineSim:
+      return sim;
+  }
+  return sim;
+}
+
+Result<ProcessSpec> build_process(const ReplicaLaunch& l) {
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("cannot start replica {}: {}", l.replica, why));
+  };
+  if (l.deployment == nullptr) return bad("no deployment");
+  if (l.gpu_uuids.empty()) return bad("no GPUs allocated");
+  if (static_cast<int>(l.gpu_uuids.size()) != l.deployment->resources.gpus) {
+    return bad(fmt::format("{} GPUs allocated but the deployment asks for {}", l.gpu_uuids.size(),
+                           l.deployment->resources.gpus));
+  }
+  if (l.port == 0) return bad("no port allocated");
+  if (!(l.memory_fraction > 0.0 && l.memory_fraction <= 1.0)) {
+    return bad(fmt::format("memory fraction {} is not in (0, 1]", l.memory_fraction));
+  }
+  ProcessSpec p = adapter_for(l.deployment->engine.type).build(l);
+  p.argv.insert(p.argv.end(), l.deployment->engine.args.begin(), l.deployment->engine.args.end());
+  std::string devices;
+  for (const auto& u : l.gpu_uuids)
+    devices += (devices.empty() ? "" : ",") + u;
+  p.env["CUDA_VISIBLE_DEVICES"] = devices;
+  for (const auto& [k, v] : l.deployment->engine.env)
+    p.env[k] = v;  // the deployment has the last word
+  return p;
+}
+
+}  // namespace gf

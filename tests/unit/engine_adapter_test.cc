@@ -1,0 +1,166 @@
+// Each adapter's exact command line and environment, checked by starting a fake executable of the
+// engine's name that records what it received.
+#include "agent/engine_adapter.h"
+
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace gf {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Recorded {
+  std::vector<std::string> argv;  // argv[1..]
+  std::map<std::string, std::string> env;
+};
+
+class EngineAdapterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("adapters-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+    for (const char* name : {"vllm", "python3", "trtllm-serve", "llama-server", "gpufleet"}) {
+      fs::path p = dir_ / name;
+      std::ofstream(p)
+          << "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$RECORD.argv\"\n"
+             "env > \"$RECORD.env\"\n";
+      fs::permissions(p, fs::perms::owner_all);
+    }
+    dep_.name = "llama";
+    dep_.model = "meta-llama/Llama-2-7b-hf";
+    dep_.resources.gpus = 2;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs the spec the way the supervisor will: PATH lookup of argv[0], the spec's env on top.
+  Recorded run(const ProcessSpec& spec) {
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string kv = *e;
+      std::string key = kv.substr(0, kv.find('='));
+      if (key != "PATH" && spec.env.count(key) == 0) env_strings.push_back(kv);
+    }
+    env_strings.push_back("PATH=" + dir_.string() + ":/usr/bin:/bin");
+    env_strings.push_back("RECORD=" + (dir_ / "out").string());
+    for (const auto& [k, v] : spec.env)
+      env_strings.push_back(k + "=" + v);
+    std::vector<char*> argv, envp;
+    for (const auto& a : spec.argv)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : env_strings)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    // posix_spawnp searches the PATH of the *caller*; resolve in our directory explicitly.
+    std::string exe =
+        spec.argv[0].find('/') == std::string::npos ? (dir_ / spec.argv[0]).string() : spec.argv[0];
+    pid_t pid = 0;
+    EXPECT_EQ(posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()), 0) << exe;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    Recorded r;
+    std::ifstream a(dir_ / "out.argv");
+    for (std::string line; std::getline(a, line);)
+      r.argv.push_back(line);
+    std::ifstream e(dir_ / "out.env");
+    for (std::string line; std::getline(e, line);) {
+      auto eq = line.find('=');
+      if (eq != std::string::npos) r.env[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return r;
+  }
+
+  ReplicaLaunch launch(EngineType type) {
+    dep_.engine.type = type;
+    ReplicaLaunch l;
+    l.replica = "llama-0";
+    l.deployment = &dep_;
+    l.gpu_uuids = {"GPU-aaaa", "GPU-bbbb"};
+    l.gpu_model = "A100-80GB";
+    l.port = 31000;
+    l.memory_fraction = 0.45;
+    l.gpufleet_binary = (dir_ / "gpufleet").string();
+    return l;
+  }
+
+  fs::path dir_;
+  DeploymentSpec dep_;
+};
+
+TEST_F(EngineAdapterTest, Vllm) {
+  dep_.engine.args = {"--max-model-len", "4096"};
+  dep_.engine.env = {{"HF_HOME", "/models"}};
+  auto spec = build_process(launch(EngineType::kVllm));
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  EXPECT_EQ(spec->argv[0], "vllm");
+  Recorded r = run(*spec);
+  EXPECT_EQ(r.argv,
+            (std::vector<std::string>{"serve", "meta-llama/Llama-2-7b-hf", "--host", "127.0.0.1",
+                                      "--port", "31000", "--tensor-parallel-size", "2",
+                                      "--gpu-memory-utilization", "0.45", "--served-model-name",
+                                      "meta-llama/Llama-2-7b-hf", "--max-model-len", "4096"}));
+  EXPECT_EQ(r.env["CUDA_VISIBLE_DEVICES"], "GPU-aaaa,GPU-bbbb");
+  EXPECT_EQ(r.env["HF_HOME"], "/models");
+  EXPECT_EQ(spec->readiness_path, "/health");
+  EXPECT_EQ(spec->metrics.running, "vllm:num_requests_running");
+}
+
+TEST_F(EngineAdapterTest, Sglang) {
+  Recorded r = run(*build_process(launch(EngineType::kSglang)));
+  EXPECT_EQ(r.argv, (std::vector<std::string>{
+                        "-m", "sglang.launch_server", "--model-path", "meta-llama/Llama-2-7b-hf",
+                        "--host", "127.0.0.1", "--port", "31000", "--tp", "2",
+                        "--mem-fraction-static", "0.45", "--enable-metrics"}));
+  EXPECT_EQ(r.env["CUDA_VISIBLE_DEVICES"], "GPU-aaaa,GPU-bbbb");
+}
+
+TEST_F(EngineAdapterTest, TensorRtLlm) {
+  Recorded r = run(*build_process(launch(EngineType::kTrtllm)));
+  EXPECT_EQ(r.argv, (std::vector<std::string>{"meta-llama/Llama-2-7b-hf", "--host", "127.0.0.1",
+                                              "--port", "31000", "--tp_size", "2",
+                                              "--kv_cache_free_gpu_memory_fraction", "0.45"}));
+}
+
+TEST_F(EngineAdapterTest, LlamaCpp) {
+  Recorded r = run(*build_process(launch(EngineType::kLlamaCpp)));
+  EXPECT_EQ(r.argv,
+            (std::vector<std::string>{"-m", "meta-llama/Llama-2-7b-hf", "--host", "127.0.0.1",
+                                      "--port", "31000", "--n-gpu-layers", "999", "--metrics"}));
+}
+
+TEST_F(EngineAdapterTest, EngineSim) {
+  Recorded r = run(*build_process(launch(EngineType::kEngineSim)));
+  EXPECT_EQ(r.argv,
+            (std::vector<std::string>{"engine-sim", "--model", "meta-llama/Llama-2-7b-hf", "--gpu",
+                                      "A100-80GB", "--tp", "2", "--host", "127.0.0.1", "--port",
+                                      "31000", "--memory-fraction", "0.45"}));
+  EXPECT_EQ(r.env["CUDA_VISIBLE_DEVICES"], "GPU-aaaa,GPU-bbbb");
+}
+
+TEST_F(EngineAdapterTest, RefusesLaunchesThatMakeNoSense) {
+  ReplicaLaunch l = launch(EngineType::kVllm);
+  l.port = 0;
+  EXPECT_NE(build_process(l).error().message.find("no port allocated"), std::string::npos);
+  l = launch(EngineType::kVllm);
+  l.gpu_uuids = {"GPU-aaaa"};
+  EXPECT_NE(build_process(l).error().message.find("1 GPUs allocated but the deployment asks for 2"),
+            std::string::npos);
+  l = launch(EngineType::kVllm);
+  l.memory_fraction = 1.5;
+  EXPECT_FALSE(build_process(l).ok());
+}
+
+}  // namespace
+}  // namespace gf
