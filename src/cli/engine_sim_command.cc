@@ -14,6 +14,7 @@ void add_engine_sim_command(CLI::App& app, int& status) {
   auto opts = std::make_shared<EngineSimOptions>();
   auto cold = std::make_shared<std::string>();
   auto prefix_off = std::make_shared<bool>(false);
+  auto perf = std::make_shared<std::vector<double>>();
   auto* c = app.add_subcommand(
       "engine-sim", "Run a simulated inference engine with vLLM's OpenAI API and metrics");
   c->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
@@ -44,12 +45,27 @@ void add_engine_sim_command(CLI::App& app, int& status) {
       ->capture_default_str();
   c->add_option("--cold-start", *cold,
                 "Time to load weights, e.g. 0s or 30s (default: weights / 2 GB/s + 5s)");
+  c->add_option(
+       "--performance", *perf,
+       "Hand-given latency (ms) for a pair the perf model does not know: PREFILL_BASE,PER_TOKEN,"
+       "PER_TOKEN2,DECODE_BASE,PER_SEQ,PER_CTX_TOKEN")
+      ->delimiter(',');
   c->add_option("--fail-after", opts->fail_after,
                 "Answer HTTP 500 to every request after this many (fault injection)");
   c->add_option("--crash-at", opts->crash_at,
                 "Exit right after the first token of this request (fault injection)");
-  c->callback([&status, opts, cold, prefix_off] {
+  c->callback([&status, opts, cold, prefix_off, perf] {
     EngineSimOptions o = *opts;
+    if (!perf->empty()) {
+      if (perf->size() != 6) {
+        std::cerr << "error: --performance takes 6 comma-separated numbers, got " << perf->size()
+                  << '\n';
+        status = 2;
+        return;
+      }
+      const auto& v = *perf;
+      o.performance = PerformanceSpec{v[0], v[1], v[2], v[3], v[4], v[5]};
+    }
     o.prefix_cache = !*prefix_off;
     if (!cold->empty()) {
       auto d = parse_duration(*cold);

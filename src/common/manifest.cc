@@ -647,6 +647,29 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
     }
   }
 
+  if (YAML::Node perf = spec.get("performance"); perf.IsDefined()) {
+    MapReader m(ctx, perf, spec.path("performance"));
+    PerformanceSpec p;
+    auto ms = [&](const char* key, double& field) {
+      optional_field(m, key, field,
+                     [&](auto& x, auto q) { return read_double(ctx, x, q, 0.0, 1e7); });
+    };
+    ms("prefillBaseMs", p.prefill_base_ms);
+    ms("prefillPerTokenMs", p.prefill_per_token_ms);
+    ms("prefillPerToken2Ms", p.prefill_per_token2_ms);
+    ms("decodeBaseMs", p.decode_base_ms);
+    ms("decodePerSeqMs", p.decode_per_seq_ms);
+    ms("decodePerCtxTokenMs", p.decode_per_ctx_token_ms);
+    if (m.valid() && p.decode_base_ms <= 0 && p.decode_per_seq_ms <= 0) {
+      ctx.error(perf, spec.path("performance"),
+                "a decode iteration must cost something: set decodeBaseMs or decodePerSeqMs");
+    } else if (m.valid() && p.prefill_base_ms <= 0 && p.prefill_per_token_ms <= 0) {
+      ctx.error(perf, spec.path("performance"),
+                "a prefill must cost something: set prefillBaseMs or prefillPerTokenMs");
+    }
+    d.performance = p;
+  }
+
   if (YAML::Node r = spec.get("routing"); r.IsDefined()) {
     MapReader m(ctx, r, spec.path("routing"));
     optional_field(m, "policy", d.routing, [&](auto& x, auto p) {

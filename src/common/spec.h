@@ -94,6 +94,17 @@ struct RolloutSpec {
   std::vector<CanaryStep> steps;
 };
 
+// Engine latency given by hand, for a (GPU, model) pair the fitted perf model does not know.
+// Milliseconds; the meaning of each term is in src/perfmodel/perf_model.h (PerfCoefficients).
+struct PerformanceSpec {
+  double prefill_base_ms = 0;
+  double prefill_per_token_ms = 0;
+  double prefill_per_token2_ms = 0;
+  double decode_base_ms = 0;
+  double decode_per_seq_ms = 0;
+  double decode_per_ctx_token_ms = 0;
+};
+
 struct DeploymentSpec {
   std::string name;
   std::string model;
@@ -106,6 +117,7 @@ struct DeploymentSpec {
   int reserve_replicas = 0;          // burst headroom held for this deployment only
   RolloutSpec rollout;
   std::string routing = "least-outstanding";
+  std::optional<PerformanceSpec> performance;  // hand-given latency model
 };
 
 // ---- Tenant ----------------------------------------------------------------------------------

@@ -551,7 +551,13 @@ Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, Engin
   }
   if (o.max_num_seqs < 1)
     return make_error(ErrorCode::kInvalidArgument, "--max-num-seqs must be >= 1");
-  auto pm = PerfModel::lookup(o.gpu, o.model, o.tensor_parallel);
+  std::optional<PerfCoefficients> manual;
+  if (o.performance) {
+    const PerformanceSpec& p = *o.performance;
+    manual = PerfCoefficients{p.prefill_base_ms, p.prefill_per_token_ms, p.prefill_per_token2_ms,
+                              p.decode_base_ms,  p.decode_per_seq_ms,    p.decode_per_ctx_token_ms};
+  }
+  auto pm = PerfModel::lookup(o.gpu, o.model, o.tensor_parallel, manual);
   if (!pm) return pm.error();
   // GPU memory: the number in the model name ("A100-80GB" -> 80 GiB), 80 GiB when it has none.
   int64_t gib = 80;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/spec.h"
 #include "common/units.h"
 
 namespace boost::asio {
@@ -32,9 +33,10 @@ struct EngineSimOptions {
   // Mean output length when EOS is simulated (requests without ignore_eos stop earlier than
   // max_tokens at a point drawn from their seed).
   int eos_mean_tokens = 128;
-  std::optional<Duration> cold_start;  // default: weights / 2 GB/s + 5 s engine start-up
-  int64_t fail_after = -1;             // requests after this many get HTTP 500 (fault injection)
-  int64_t crash_at = -1;               // the process exits right after this request's first token
+  std::optional<Duration> cold_start;          // default: weights / 2 GB/s + 5 s engine start-up
+  std::optional<PerformanceSpec> performance;  // hand-given latency for an unknown (GPU, model)
+  int64_t fail_after = -1;  // requests after this many get HTTP 500 (fault injection)
+  int64_t crash_at = -1;    // the process exits right after this request's first token
   size_t max_body_bytes = 4 << 20;
 };
 

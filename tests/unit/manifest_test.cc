@@ -176,6 +176,29 @@ spec: {apiKeys: [plaintext-key]}
   EXPECT_TRUE(has_diag(r, "spec.apiKeys[0]", "stored hashed", 17));
 }
 
+TEST(Manifest, DeploymentsCanGiveTheirOwnLatencyModel) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: custom}
+spec:
+  model: my-org/my-model
+  performance: {prefillBaseMs: 20, prefillPerTokenMs: 0.05, decodeBaseMs: 12, decodePerSeqMs: 0.2}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: free}
+spec:
+  model: m
+  performance: {prefillPerTokenMs: 0.05, speed: fast}
+)";
+  auto r = parse_manifests(text, "p.yaml");
+  ASSERT_EQ(r.manifests.deployments.size(), 2u);
+  ASSERT_TRUE(r.manifests.deployments[0].performance);
+  EXPECT_DOUBLE_EQ(r.manifests.deployments[0].performance->decode_base_ms, 12);
+  EXPECT_TRUE(has_diag(r, "spec.performance", "a decode iteration must cost something", 13));
+  EXPECT_TRUE(has_diag(r, "spec.performance.speed", "unknown field", 13));
+}
+
 TEST(Manifest, SyntaxErrorsHaveAPosition) {
   auto r = parse_manifests("kind: [unclosed\n", "s.yaml");
   ASSERT_EQ(r.diagnostics.size(), 1u);
