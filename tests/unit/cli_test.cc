@@ -86,7 +86,9 @@ TEST(Cli, PoolPlacesTheExampleAndExplainsWhatItCannot) {
   EXPECT_EQ(status["codellama-34b"], "Unschedulable");
   // The H100 pair goes to the 70B model, which prefers H100.
   for (const auto& p : j["placements"]) {
-    if (p["deployment"] == "llama-2-70b" && p["replica"] == 0) EXPECT_EQ(p["node"], "node-3");
+    if (p["deployment"] == "llama-2-70b" && p["replica"] == 0) {
+      EXPECT_EQ(p["node"], "node-3");
+    }
   }
   EXPECT_EQ(j["summary"]["total"]["gpus"], 10);
   EXPECT_EQ(
