@@ -246,6 +246,18 @@ TEST(Manifest, BoundsAliasExpansionAndTheNumberOfDiagnostics) {
   EXPECT_TRUE(budget);
 }
 
+TEST(Manifest, InputThatMakesYamlCppLoopForeverIsRefused) {
+  // Found by the fuzzer: yaml-cpp 0.7's LoadAll never returns on this file and takes gigabytes.
+  auto r = load_manifest_file(std::string(GPUFLEET_SOURCE_DIR) +
+                              "/tests/fuzz/regressions/yaml-cpp-runaway.yaml");
+  ASSERT_FALSE(r.ok());
+  bool runaway = false;
+  for (const auto& d : r.diagnostics) {
+    runaway = runaway || d.message.find("does not terminate") != std::string::npos;
+  }
+  EXPECT_TRUE(runaway) << r.diagnostics[0].format();
+}
+
 TEST(Manifest, EmptyInputAndMissingFileAreErrors) {
   EXPECT_FALSE(parse_manifests("", "e.yaml").ok());
   EXPECT_FALSE(parse_manifests("---\n---\n", "e.yaml").ok());
