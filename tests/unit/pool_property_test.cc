@@ -244,8 +244,9 @@ TEST_P(PoolProperty, InvariantsHoldUnderRandomOperations) {
       default: {  // reservation churn
         AllocationRequest r = random_request(rng);
         auto rid = sched->reserve(pool, r, 1, clock.now());
-        if (rid && rng() % 2)
+        if (rid && rng() % 2) {
           ASSERT_TRUE(pool.release_reservation(*rid, clock.now()).ok()) << where;
+        }
         break;
       }
     }
