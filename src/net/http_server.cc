@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 namespace gf::net {
 
@@ -19,34 +20,8 @@ using asio::ip::tcp;
 
 namespace {
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 std::string default_error_body(int, const std::string& message) {
-  return "{\"error\":{\"message\":\"" + json_escape(message) + "\"}}";
+  return nlohmann::json{{"error", {{"message", message}}}}.dump();
 }
 
 }  // namespace
