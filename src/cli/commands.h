@@ -17,6 +17,8 @@ bool load_all(const std::vector<std::string>& files, Manifests& out, std::ostrea
 int cmd_validate(const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
 // Registers `engine-sim`; its callback runs the server until SIGINT/SIGTERM.
 void add_engine_sim_command(CLI::App& app, int& status);
+// Registers `agent`: GPU discovery, telemetry, health and metrics for one node.
+void add_agent_command(CLI::App& app, int& status);
 // Registers `perfmodel`: the fitted model's predictions for one configuration.
 void add_perfmodel_command(CLI::App& app, int& status);
 

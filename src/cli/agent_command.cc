@@ -1,0 +1,185 @@
+// `gpufleet agent`: one per GPU node. So far: GPU discovery and telemetry (NVML or fake GPUs
+// from the cluster manifest), the health policy, and an HTTP endpoint with /metrics, the GPU
+// list and fault injection. The engine supervisor and the controller protocol come next.
+#include <utility>  // before asio (Boost 1.74 + GCC 12)
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "agent/gpu_monitor.h"
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "gpu/fake_provider.h"
+#include "gpu/nvml_provider.h"
+#include "net/http_server.h"
+
+namespace gf {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct AgentArgs {
+  std::string cluster = "examples/cluster.yaml";
+  std::string node;
+  bool nvml = false;
+  std::string nvml_library = "libnvidia-ml.so.1";
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string interval = "1s";
+};
+
+// The HTTP side and the sampling timer, all on one io_context thread.
+struct Agent {
+  asio::io_context& io;
+  GpuProvider& provider;
+  FakeProvider* fake;  // null with NVML: no fault injection on real GPUs
+  GpuMonitor& monitor;
+  Registry& registry;
+  Duration interval;
+  RealClock clock;
+  std::map<std::string, std::string> reasons;  // last transition reason per GPU
+
+  asio::awaitable<void> sample_loop() {
+    asio::steady_timer timer(io);
+    auto next = std::chrono::steady_clock::now();
+    for (;;) {
+      for (const auto& n : monitor.take_notices())
+        log::warn("gpu provider notice", {{"notice", n}});
+      for (const auto& t : monitor.tick(clock.now())) {
+        reasons[t.gpu] = t.reason;
+        log::info("gpu health changed", {{"gpu", t.gpu},
+                                         {"from", to_string(t.from)},
+                                         {"to", to_string(t.to)},
+                                         {"reason", t.reason}});
+      }
+      next += interval;  // a fixed schedule: slow rounds do not push later ones back
+      timer.expires_at(next);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+    }
+  }
+
+  asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
+    int status = 200;
+    std::string type = "application/json";
+    std::string body;
+    if (req.path == "/healthz") {
+      body = R"({"status":"ok"})";
+    } else if (req.path == "/metrics" && req.method == "GET") {
+      type = "text/plain; version=0.0.4; charset=utf-8";
+      body = registry.render();
+    } else if (req.path == "/v1/gpus" && req.method == "GET") {
+      nlohmann::json gpus = nlohmann::json::array();
+      for (const auto& g : monitor.gpus()) {
+        gpus.push_back({{"index", g.index},
+                        {"uuid", g.uuid},
+                        {"name", g.name},
+                        {"memoryMiB", to_mib_floor(g.memory_total).value},
+                        {"health", to_string(monitor.health().health(g.uuid))},
+                        {"reason", reasons.count(g.uuid) ? reasons[g.uuid] : ""}});
+      }
+      body = nlohmann::json{{"provider", provider.name()}, {"gpus", gpus}}.dump();
+    } else if (req.path == "/admin/faults" && req.method == "POST") {
+      auto cmd = parse_fault_command(req.body);
+      Status applied =
+          !cmd ? Status(cmd.error())
+          : fake == nullptr
+              ? Status(
+                    make_error(ErrorCode::kFailedPrecondition,
+                               "fault injection needs the fake GPU provider (run without --nvml)"))
+              : fake->apply(*cmd);
+      status = applied.ok() ? 200 : 400;
+      body = applied.ok()
+                 ? R"({"status":"applied"})"
+                 : nlohmann::json{{"error", {{"message", applied.error().message}}}}.dump();
+    } else {
+      status = 404;
+      body = nlohmann::json{{"error", {{"message", "no route for " + req.method + " " + req.path}}}}
+                 .dump();
+    }
+    co_await w.send(status, std::move(type), std::move(body), net::Headers{});
+  }
+};
+
+int run_agent(const AgentArgs& a) {
+  auto interval = parse_duration(a.interval);
+  if (!interval || *interval < std::chrono::milliseconds(10)) {
+    std::cerr << "error: --sample-interval: "
+              << (interval ? "must be at least 10ms" : interval.error().message) << '\n';
+    return 2;
+  }
+  std::unique_ptr<GpuProvider> provider;
+  FakeProvider* fake = nullptr;
+  std::string hostname = a.node;
+  if (a.nvml) {
+    NvmlOptions o;
+    o.library = a.nvml_library;
+    provider = std::make_unique<NvmlProvider>(o);
+  } else {
+    auto node = load_node_spec(a.cluster, a.node);
+    if (!node) {
+      std::cerr << "error: " << node.error().message << '\n';
+      return 2;
+    }
+    auto f = FakeProvider::create(*node);
+    if (!f) {
+      std::cerr << "error: " << f.error().message << '\n';
+      return 2;
+    }
+    fake = f->get();
+    provider = std::move(*f);
+  }
+  Registry registry;
+  GpuMonitor monitor(*provider, HealthPolicyConfig{}, registry, hostname);
+  if (Status s = monitor.discover(); !s) {
+    // An agent without GPUs is still useful to report that fact; say what failed and go on.
+    log::error("GPU discovery failed", {{"error", s.error().message}});
+  }
+  asio::io_context io(1);
+  Agent agent{io, *provider, fake, monitor, registry, *interval, {}, {}};
+  net::HttpServer server(io, a.host, a.port, [&agent](net::HttpRequest& r, net::ResponseWriter& w) {
+    return agent.handle(r, w);
+  });
+  server.start();
+  asio::co_spawn(io, agent.sample_loop(), asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    server.stop();
+    io.stop();
+  });
+  std::cout << "agent listening on http://" << a.host << ":" << server.port() << " node=" << a.node
+            << " provider=" << provider->name() << " gpus=" << monitor.gpus().size() << std::endl;
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+void add_agent_command(CLI::App& app, int& status) {
+  auto a = std::make_shared<AgentArgs>();
+  auto* c = app.add_subcommand("agent",
+                               "Run the node agent: GPU discovery, telemetry, health and metrics");
+  c->add_option("--cluster", a->cluster, "Cluster manifest (fake GPUs come from the node's entry)")
+      ->capture_default_str();
+  c->add_option("--node", a->node, "This node's name in the cluster manifest")->required();
+  c->add_flag("--nvml", a->nvml, "Use the real GPUs through NVML instead of fake ones");
+  c->add_option("--nvml-library", a->nvml_library, "NVML library to dlopen")->capture_default_str();
+  c->add_option("--host", a->host, "Address to listen on")->capture_default_str();
+  c->add_option("--port", a->port, "Port (0 = any free port, printed on start)")
+      ->capture_default_str();
+  c->add_option("--sample-interval", a->interval, "Time between telemetry samples")
+      ->capture_default_str();
+  c->callback([a, &status] { status = run_agent(*a); });
+}
+
+}  // namespace gf

@@ -1,0 +1,83 @@
+// gpufleet agent as a process: fake GPUs from the cluster manifest with fault injection over HTTP,
+// and the real NVML dlopen path against the test-only fake libnvidia-ml.so.1.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, renameSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { start, BINARY } from "./lib.mjs";
+
+const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
+const FAKE_NVML = process.env.GPUFLEET_FAKE_NVML; // the fake library's path, from ctest
+
+// Polls `check` (an async predicate) every 20 ms, at most 5 s: the agent samples on its own timer.
+async function eventually(check, what) {
+  for (let i = 0; i < 250; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+const gpus = async (url) => (await (await fetch(`${url}/v1/gpus`)).json()).gpus;
+const fault = (url, body) =>
+  fetch(`${url}/admin/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+test("fake GPUs: faults become health transitions and metrics", async () => {
+  const agent = await start(["agent", "--cluster", CLUSTER, "--node", "node-3", "--port", "0", "--sample-interval", "20ms"]);
+  try {
+    const list = await gpus(agent.url);
+    assert.deepEqual(list.map((g) => [g.uuid, g.name, g.health]), [
+      ["GPU-node-3-0", "H100-80GB", "Healthy"],
+      ["GPU-node-3-1", "H100-80GB", "Healthy"],
+    ]);
+    assert.equal((await fault(agent.url, { gpu: 0, action: "set-temperature", value: 95 })).status, 200);
+    await eventually(async () => (await gpus(agent.url))[0].health === "Faulty", "GPU 0 to overheat");
+    assert.match((await gpus(agent.url))[0].reason, /overheat: 95°C >= 85°C/);
+    assert.equal((await fault(agent.url, { gpu: 1, action: "raise-xid", value: 79 })).status, 200);
+    await eventually(async () => (await gpus(agent.url))[1].reason === "XID 79 (fatal)", "XID 79 on GPU 1");
+    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    assert.match(metrics, /DCGM_FI_DEV_GPU_TEMP\{gpu="0",UUID="GPU-node-3-0",modelName="H100-80GB",Hostname="node-3"\} 95/);
+    assert.match(metrics, /gpufleet_gpu_xid_errors_total\{gpu="1",[^}]*xid="79"\} 1/);
+    const bad = await fault(agent.url, { gpu: 7, action: "set-temperature", value: 1 });
+    assert.equal(bad.status, 400);
+    assert.ok((await bad.json()).error.message.length > 0);
+  } finally {
+    assert.equal(await agent.stop(), 0);
+  }
+});
+
+test("an unknown node is a clear start-up error", () => {
+  const r = spawnSync(BINARY, ["agent", "--cluster", CLUSTER, "--node", "node-9"], { encoding: "utf8" });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /node-9/);
+});
+
+test("NVML through dlopen: discovery, a lost GPU, and a missing library", async (t) => {
+  assert.ok(FAKE_NVML, "GPUFLEET_FAKE_NVML must name the fake libnvidia-ml.so.1");
+  const dir = mkdtempSync(path.join(tmpdir(), "agent-nvml-"));
+  const state = path.join(dir, "state");
+  const write = (text) => {
+    writeFileSync(`${state}.tmp`, text);
+    renameSync(`${state}.tmp`, state);
+  };
+  write("count=2\ngpu0.uuid=GPU-real-0\ngpu0.temp=50\ngpu1.uuid=GPU-real-1\ngpu1.temp=50\n");
+  process.env.FAKE_NVML_STATE = state;
+  const agent = await start(["agent", "--node", "gpu-host", "--nvml", "--nvml-library", FAKE_NVML, "--port", "0", "--sample-interval", "20ms"]);
+  try {
+    assert.deepEqual((await gpus(agent.url)).map((g) => g.uuid), ["GPU-real-0", "GPU-real-1"]);
+    write("count=2\ngpu0.uuid=GPU-real-0\ngpu0.temp=50\ngpu1.uuid=GPU-real-1\ngpu1.lost=1\n");
+    await eventually(async () => (await gpus(agent.url))[1].health === "Lost", "GPU 1 to be lost");
+    assert.equal((await gpus(agent.url))[0].health, "Healthy");
+  } finally {
+    await agent.stop();
+  }
+  // No library at all: the agent says what failed and keeps serving.
+  const none = await start(["agent", "--node", "gpu-host", "--nvml", "--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--port", "0"]);
+  try {
+    assert.deepEqual(await gpus(none.url), []);
+    assert.match(none.stderr(), /GPU discovery failed.*libnvidia-ml/);
+  } finally {
+    await none.stop();
+  }
+});
