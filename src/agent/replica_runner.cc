@@ -1,0 +1,113 @@
+#include "agent/replica_runner.h"
+
+#include <fmt/format.h>
+
+namespace gf {
+
+const char* to_string(ReplicaProcessState s) {
+  switch (s) {
+    case ReplicaProcessState::kWaiting:
+      return "Waiting";
+    case ReplicaProcessState::kStarting:
+      return "Starting";
+    case ReplicaProcessState::kReady:
+      return "Ready";
+    case ReplicaProcessState::kCrashLoop:
+      return "CrashLoop";
+    case ReplicaProcessState::kStopping:
+      return "Stopping";
+    case ReplicaProcessState::kStopped:
+      return "Stopped";
+  }
+  return "?";
+}
+
+ReplicaRunner::ReplicaRunner(ProcessSupervisor& supervisor, std::string replica, ProcessSpec spec,
+                             uint16_t port, std::string log_path, ReplicaRunnerConfig config,
+                             Probe probe)
+    : sup_(supervisor),
+      replica_(std::move(replica)),
+      spec_(std::move(spec)),
+      port_(port),
+      log_(std::move(log_path)),
+      config_(config),
+      probe_(std::move(probe)),
+      policy_(config.restart) {}
+
+void ReplicaRunner::set(ReplicaProcessState s, std::string reason) {
+  state_ = s;
+  reason_ = std::move(reason);
+}
+
+void ReplicaRunner::tick(TimePoint now) {
+  switch (state_) {
+    case ReplicaProcessState::kWaiting:
+    case ReplicaProcessState::kCrashLoop: {
+      if (now < start_at_) return;
+      auto pid = sup_.start(replica_, spec_, port_, log_);
+      if (!pid) {
+        // Could not even start: count it as an exit so backoff and crash-loop rules apply.
+        on_exit(ProcessExit{replica_, 0, -1, 0}, now, 0.5);
+        reason_ = "cannot start: " + pid.error().message;
+        return;
+      }
+      started_ = now;
+      failed_probes_ = 0;
+      policy_.started(now);
+      set(ReplicaProcessState::kStarting, fmt::format("started, pid {}", *pid));
+      return;
+    }
+    case ReplicaProcessState::kStarting:
+      if (probe_(port_, spec_.readiness_path)) {
+        set(ReplicaProcessState::kReady, "ready");
+      } else if (now - started_ > config_.startup_timeout) {
+        restart_after_stop_ = true;
+        (void)sup_.stop(replica_, config_.restart_drain, now);
+        set(ReplicaProcessState::kStopping, fmt::format("not ready within {}; restarting",
+                                                        format_duration(config_.startup_timeout)));
+      }
+      return;
+    case ReplicaProcessState::kReady:
+      if (probe_(port_, spec_.readiness_path)) {
+        failed_probes_ = 0;
+      } else if (++failed_probes_ >= config_.liveness_failures) {
+        restart_after_stop_ = true;
+        (void)sup_.stop(replica_, config_.restart_drain, now);
+        set(ReplicaProcessState::kStopping,
+            fmt::format("{} probes failed in a row; restarting", failed_probes_));
+      }
+      return;
+    case ReplicaProcessState::kStopping:
+    case ReplicaProcessState::kStopped:
+      return;
+  }
+}
+
+void ReplicaRunner::on_exit(const ProcessExit& exit, TimePoint now, double uniform01) {
+  std::string how = exit.signal != 0      ? fmt::format("killed by signal {}", exit.signal)
+                    : exit.exit_code >= 0 ? fmt::format("exited with code {}", exit.exit_code)
+                                          : std::string("exited");
+  if (state_ == ReplicaProcessState::kStopping && !restart_after_stop_) {
+    set(ReplicaProcessState::kStopped, "stopped (" + how + ")");
+    return;
+  }
+  restart_after_stop_ = false;
+  Duration wait = policy_.exited(now, uniform01);
+  start_at_ = now + wait;
+  restarts_ += 1;
+  set(policy_.crash_looping() ? ReplicaProcessState::kCrashLoop : ReplicaProcessState::kWaiting,
+      fmt::format("{}; restart {} in {}", how, restarts_, format_duration(wait)));
+}
+
+void ReplicaRunner::stop(TimePoint now, Duration drain) {
+  if (state_ == ReplicaProcessState::kStarting || state_ == ReplicaProcessState::kReady ||
+      (state_ == ReplicaProcessState::kStopping && restart_after_stop_)) {
+    restart_after_stop_ = false;
+    (void)sup_.stop(replica_, drain, now);
+    set(ReplicaProcessState::kStopping, "stopping");
+  } else if (state_ != ReplicaProcessState::kStopping) {
+    set(ReplicaProcessState::kStopped, "stopped before it ran");
+  }
+}
+
+}  // namespace gf

@@ -1,0 +1,118 @@
+// A replica's engine kept alive for real: gpufleet engine-sim started through its adapter and the
+// supervisor, probed over HTTP until ready, killed, restarted after its backoff, and stopped.
+// Plus crash-loop detection with an engine that cannot start.
+#include "agent/replica_runner.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "net/http_probe.h"
+
+namespace gf {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool http_ok(uint16_t port, const std::string& path) {
+  auto r = net::probe_http("127.0.0.1", port, path, seconds(1));
+  return r.ok() && *r >= 200 && *r < 300;
+}
+
+class ReplicaRunnerTest : public ::testing::Test {
+ protected:
+  // Ticks until `want` (waiting on the supervisor's pidfds between ticks, never sleeping blind);
+  // hands exits to the runner.
+  bool drive_to(ReplicaRunner& r, ReplicaProcessState want) {
+    for (int i = 0; i < 400 && r.state() != want; ++i) {
+      r.tick(clock.now());
+      for (const auto& e : sup.poll(clock.now(), milliseconds(25)))
+        r.on_exit(e, clock.now(), 0.5);
+    }
+    return r.state() == want;
+  }
+  std::string dir = ::testing::TempDir() + "/runner-" + std::to_string(getpid());
+  ManualClock clock;
+  ProcessSupervisor sup{{}};
+};
+
+TEST_F(ReplicaRunnerTest, StartsProbesRestartsAndStopsAnEngine) {
+  DeploymentSpec dep;
+  dep.name = "llama";
+  dep.model = "meta-llama/Llama-2-7b-hf";
+  dep.engine.type = EngineType::kEngineSim;
+  dep.engine.args = {"--time-scale", "0", "--cold-start", "0s"};
+  ReplicaLaunch l;
+  l.replica = "llama-0";
+  l.deployment = &dep;
+  l.gpu_uuids = {"GPU-node-1-0"};
+  l.gpu_model = "A100-80GB";
+  l.port = free_port();
+  l.gpufleet_binary = GPUFLEET_BINARY;
+  auto spec = build_process(l);
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  ReplicaRunner r(sup, "llama-0", *spec, l.port, dir + "/llama-0.log", {}, http_ok);
+
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kReady)) << r.reason();
+  EXPECT_TRUE(http_ok(l.port, "/v1/models"));
+
+  // The engine dies: the runner waits its backoff (1 s, no jitter at 0.5), then starts it again.
+  ::kill(sup.processes().at("llama-0").pid, SIGKILL);
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kWaiting)) << r.reason();
+  EXPECT_EQ(r.reason(), "killed by signal 9; restart 1 in 1s");
+  r.tick(clock.now());
+  EXPECT_EQ(r.state(), ReplicaProcessState::kWaiting);  // not before the backoff
+  clock.advance(seconds(1));
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kReady)) << r.reason();
+  EXPECT_EQ(r.restarts(), 1);
+
+  r.stop(clock.now(), seconds(10));
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kStopped)) << r.reason();
+  EXPECT_FALSE(http_ok(l.port, "/health"));
+  EXPECT_TRUE(sup.processes().empty());
+}
+
+TEST_F(ReplicaRunnerTest, AnEngineThatKeepsDyingIsReportedAsCrashLooping) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/false"};
+  ReplicaRunner r(sup, "bad-0", spec, free_port(), dir + "/bad-0.log", {}, http_ok);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    r.tick(clock.now());
+    ASSERT_EQ(r.state(), ReplicaProcessState::kStarting);
+    auto exits = sup.poll(clock.now(), seconds(5));
+    ASSERT_EQ(exits.size(), 1u);
+    r.on_exit(exits[0], clock.now(), 0.5);
+    clock.advance(seconds(20));  // past any backoff so far
+  }
+  EXPECT_EQ(r.state(), ReplicaProcessState::kCrashLoop);
+  EXPECT_EQ(r.restarts(), 5);
+  EXPECT_NE(r.reason().find("exited with code 1"), std::string::npos) << r.reason();
+}
+
+TEST(HttpProbe, SaysWhatFailed) {
+  auto r = net::probe_http("127.0.0.1", free_port(), "/health", milliseconds(500));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("Connection refused"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(net::probe_http("not-an-ip", 80, "/", milliseconds(100)).ok());
+}
+
+}  // namespace
+}  // namespace gf
