@@ -10,15 +10,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "agent/gpu_monitor.h"
+#include "agent/replica_set.h"
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "gpu/fake_provider.h"
 #include "gpu/nvml_provider.h"
+#include "net/http_probe.h"
 #include "net/http_server.h"
 
 namespace gf {
@@ -35,6 +38,8 @@ struct AgentArgs {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string interval = "1s";
+  std::string log_dir = ".gpufleet/logs";
+  std::string self;  // this binary, for engine-sim replicas
 };
 
 // The HTTP side and the sampling timer, all on one io_context thread.
@@ -45,6 +50,7 @@ struct Agent {
   GpuMonitor& monitor;
   Registry& registry;
   Duration interval;
+  ReplicaSet& replicas;
   RealClock clock;
   std::map<std::string, std::string> reasons;  // last transition reason per GPU
 
@@ -61,12 +67,61 @@ struct Agent {
                                          {"to", to_string(t.to)},
                                          {"reason", t.reason}});
       }
+      replicas.tick(clock.now());
       next += interval;  // a fixed schedule: slow rounds do not push later ones back
       timer.expires_at(next);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
     }
+  }
+
+  // Until the controller exists this is how replicas are asked for; its heartbeat response will
+  // carry the same fields.
+  Status put_replica(const std::string& id, const std::string& text) {
+    auto bad = [](const std::string& m) { return make_error(ErrorCode::kInvalidArgument, m); };
+    if (id.empty() || id.find('/') != std::string::npos)
+      return bad("replica id must be one path segment");
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) return bad("body must be a JSON object");
+    if (!j.contains("model") || !j["model"].is_string())
+      return bad("field \"model\" (a string) is required");
+    if (!j.contains("gpus") || !j["gpus"].is_array() || j["gpus"].empty()) {
+      return bad("field \"gpus\" (a non-empty list of this node's GPU UUIDs) is required");
+    }
+    DesiredReplica r;
+    r.id = id;
+    r.deployment.name = id;
+    r.deployment.model = j["model"].get<std::string>();
+    for (const auto& g : j["gpus"]) {
+      if (!g.is_string()) return bad("gpus must be UUID strings");
+      const GpuInfo* found = nullptr;
+      for (const auto& info : monitor.gpus()) {
+        if (info.uuid == g.get<std::string>()) found = &info;
+      }
+      if (found == nullptr) return bad("GPU " + g.get<std::string>() + " is not on this node");
+      r.gpu_uuids.push_back(found->uuid);
+      r.gpu_model = found->name;
+    }
+    r.deployment.resources.gpus = static_cast<int>(r.gpu_uuids.size());
+    std::string engine = j.value("engine", "engine-sim");
+    static const std::map<std::string, EngineType> kEngines = {
+        {"vllm", EngineType::kVllm},
+        {"sglang", EngineType::kSglang},
+        {"trtllm", EngineType::kTrtllm},
+        {"llama.cpp", EngineType::kLlamaCpp},
+        {"engine-sim", EngineType::kEngineSim}};
+    auto e = kEngines.find(engine);
+    if (e == kEngines.end())
+      return bad("unknown engine \"" + engine + "\" (vllm, sglang, trtllm, llama.cpp, engine-sim)");
+    r.deployment.engine.type = e->second;
+    if (j.contains("args") && j["args"].is_array()) {
+      for (const auto& a : j["args"]) {
+        if (a.is_string()) r.deployment.engine.args.push_back(a.get<std::string>());
+      }
+    }
+    r.memory_fraction = j.value("memoryFraction", 0.9);
+    return replicas.ensure(r, clock.now());
   }
 
   asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
@@ -89,6 +144,27 @@ struct Agent {
                         {"reason", reasons.count(g.uuid) ? reasons[g.uuid] : ""}});
       }
       body = nlohmann::json{{"provider", provider.name()}, {"gpus", gpus}}.dump();
+    } else if (req.path == "/v1/replicas" && req.method == "GET") {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& r : replicas.list()) {
+        list.push_back({{"id", r.id},
+                        {"model", r.model},
+                        {"state", to_string(r.state)},
+                        {"reason", r.reason},
+                        {"port", r.port},
+                        {"restarts", r.restarts}});
+      }
+      body = nlohmann::json{{"replicas", list}}.dump();
+    } else if (req.path.rfind("/v1/replicas/", 0) == 0 &&
+               (req.method == "PUT" || req.method == "DELETE")) {
+      std::string id = req.path.substr(std::string("/v1/replicas/").size());
+      Status s = req.method == "PUT" ? put_replica(id, req.body)
+                                     : replicas.remove(id, clock.now(), std::chrono::seconds(10));
+      status = s.ok() ? 200 : s.error().code == ErrorCode::kNotFound ? 404 : 400;
+      body = s.ok() ? nlohmann::json{{"id", id},
+                                     {"status", req.method == "PUT" ? "accepted" : "stopping"}}
+                          .dump()
+                    : nlohmann::json{{"error", {{"message", s.error().message}}}}.dump();
     } else if (req.path == "/admin/faults" && req.method == "POST") {
       auto cmd = parse_fault_command(req.body);
       Status applied =
@@ -146,7 +222,13 @@ int run_agent(const AgentArgs& a) {
     log::error("GPU discovery failed", {{"error", s.error().message}});
   }
   asio::io_context io(1);
-  Agent agent{io, *provider, fake, monitor, registry, *interval, {}, {}};
+  ProcessSupervisor supervisor(SupervisorOptions{});
+  auto probe = [](uint16_t port, const std::string& path) {
+    auto r = net::probe_http("127.0.0.1", port, path, std::chrono::milliseconds(500));
+    return r.ok() && *r >= 200 && *r < 300;
+  };
+  ReplicaSet replicas(supervisor, a.log_dir, a.self, ReplicaRunnerConfig{}, probe);
+  Agent agent{io, *provider, fake, monitor, registry, *interval, replicas, {}, {}};
   net::HttpServer server(io, a.host, a.port, [&agent](net::HttpRequest& r, net::ResponseWriter& w) {
     return agent.handle(r, w);
   });
@@ -179,7 +261,13 @@ void add_agent_command(CLI::App& app, int& status) {
       ->capture_default_str();
   c->add_option("--sample-interval", a->interval, "Time between telemetry samples")
       ->capture_default_str();
-  c->callback([a, &status] { status = run_agent(*a); });
+  c->add_option("--log-dir", a->log_dir, "Where replica logs go")->capture_default_str();
+  c->callback([a, &status] {
+    std::error_code ec;
+    a->self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) a->self = "gpufleet";
+    status = run_agent(*a);
+  });
 }
 
 }  // namespace gf

@@ -81,3 +81,58 @@ test("NVML through dlopen: discovery, a lost GPU, and a missing library", async 
     await none.stop();
   }
 });
+
+test("runs an engine-sim replica on its GPUs, serves through it, and stops it", async () => {
+  const { default: OpenAI } = await import("openai");
+  const logs = mkdtempSync(path.join(tmpdir(), "agent-logs-"));
+  const agent = await start(["agent", "--cluster", CLUSTER, "--node", "node-1", "--port", "0", "--sample-interval", "20ms", "--log-dir", logs]);
+  let replicaPort = 0;
+  try {
+    const put = (id, body) =>
+      fetch(`${agent.url}/v1/replicas/${id}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const bad = await put("x", { model: "m", gpus: ["GPU-node-9-0"] });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /GPU-node-9-0 is not on this node/);
+
+    const ok = await put("llama-0", {
+      model: "meta-llama/Llama-2-7b-hf",
+      gpus: ["GPU-node-1-0"],
+      args: ["--time-scale", "0", "--cold-start", "0s"],
+    });
+    assert.equal(ok.status, 200);
+    const replicas = async () => (await (await fetch(`${agent.url}/v1/replicas`)).json()).replicas;
+    await eventually(async () => (await replicas())[0]?.state === "Ready", "the replica to be ready");
+    replicaPort = (await replicas())[0].port;
+
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${replicaPort}/v1`, apiKey: "unused", maxRetries: 0 });
+    const r = await client.chat.completions.create({
+      model: "meta-llama/Llama-2-7b-hf",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+      ignore_eos: true,
+    });
+    assert.equal(r.usage.completion_tokens, 3);
+
+    assert.equal((await fetch(`${agent.url}/v1/replicas/llama-0`, { method: "DELETE" })).status, 200);
+    await eventually(async () => (await replicas()).length === 0, "the replica to stop");
+    await assert.rejects(fetch(`http://127.0.0.1:${replicaPort}/health`), "the engine is gone");
+  } finally {
+    assert.equal(await agent.stop(), 0);
+  }
+});
+
+test("stopping the agent stops its replicas: no process is left behind", async () => {
+  const logs = mkdtempSync(path.join(tmpdir(), "agent-logs-"));
+  const agent = await start(["agent", "--cluster", CLUSTER, "--node", "node-2", "--port", "0", "--sample-interval", "20ms", "--log-dir", logs]);
+  const res = await fetch(`${agent.url}/v1/replicas/phi-0`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "microsoft/phi-2", gpus: ["GPU-node-2-3"], args: ["--time-scale", "0", "--cold-start", "0s"] }),
+  });
+  assert.equal(res.status, 200);
+  const replicas = async () => (await (await fetch(`${agent.url}/v1/replicas`)).json()).replicas;
+  await eventually(async () => (await replicas())[0]?.state === "Ready", "the replica to be ready");
+  const port = (await replicas())[0].port;
+  assert.equal(await agent.stop(), 0);
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "the engine must die with the agent");
+});

@@ -1,0 +1,92 @@
+#include "agent/replica_set.h"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace gf {
+
+Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+              ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    ::close(fd);
+    if (ok && taken.count(ntohs(a.sin_port)) == 0) return ntohs(a.sin_port);
+  }
+  return make_error(ErrorCode::kUnavailable, "no free port on the loopback interface");
+}
+
+Status ReplicaSet::ensure(const DesiredReplica& r, TimePoint now) {
+  auto it = entries_.find(r.id);
+  if (it != entries_.end() && !it->second.removed) return {};  // already running: nothing to do
+  if (it != entries_.end()) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      fmt::format("replica {} is still stopping", r.id));
+  }
+  std::set<uint16_t> taken;
+  for (const auto& [id, e] : entries_)
+    taken.insert(e.port);
+  auto port = pick_free_port(taken);
+  if (!port) return port.error();
+  Entry e;
+  e.desired = r;
+  e.port = *port;
+  ReplicaLaunch l;
+  l.replica = r.id;
+  l.deployment = &e.desired.deployment;
+  l.gpu_uuids = r.gpu_uuids;
+  l.gpu_model = r.gpu_model;
+  l.port = *port;
+  l.memory_fraction = r.memory_fraction;
+  l.gpufleet_binary = binary_;
+  auto spec = build_process(l);
+  if (!spec) return spec.error();
+  e.runner = std::make_unique<ReplicaRunner>(sup_, r.id, *spec, *port,
+                                             log_dir_ + "/" + r.id + ".log", config_, probe_);
+  e.runner->tick(now);
+  entries_.emplace(r.id, std::move(e));
+  return {};
+}
+
+Status ReplicaSet::remove(const std::string& id, TimePoint now, Duration drain) {
+  auto it = entries_.find(id);
+  if (it == entries_.end())
+    return make_error(ErrorCode::kNotFound, fmt::format("no replica {}", id));
+  it->second.removed = true;
+  it->second.runner->stop(now, drain);
+  return {};
+}
+
+void ReplicaSet::tick(TimePoint now) {
+  for (const auto& exit : sup_.poll(now)) {
+    auto it = entries_.find(exit.replica);
+    if (it != entries_.end())
+      it->second.runner->on_exit(exit, now, std::uniform_real_distribution<double>(0, 1)(rng_));
+  }
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it->second.runner->tick(now);
+    if (it->second.removed && it->second.runner->state() == ReplicaProcessState::kStopped) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<ReplicaView> ReplicaSet::list() const {
+  std::vector<ReplicaView> out;
+  for (const auto& [id, e] : entries_) {
+    out.push_back(ReplicaView{id, e.desired.deployment.model, e.runner->state(), e.runner->reason(),
+                              e.port, e.runner->restarts()});
+  }
+  return out;
+}
+
+}  // namespace gf

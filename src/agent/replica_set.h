@@ -1,0 +1,71 @@
+// The replicas one agent runs: what it was asked for (from the controller, or its admin endpoint
+// until the controller exists), each kept alive by a ReplicaRunner on a port of its own.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/replica_runner.h"
+
+namespace gf {
+
+struct DesiredReplica {
+  std::string id;
+  DeploymentSpec deployment;
+  std::vector<std::string> gpu_uuids;
+  std::string gpu_model;  // for engine-sim's latency
+  double memory_fraction = 0.9;
+};
+
+struct ReplicaView {
+  std::string id;
+  std::string model;
+  ReplicaProcessState state = ReplicaProcessState::kWaiting;
+  std::string reason;
+  uint16_t port = 0;
+  int restarts = 0;
+};
+
+class ReplicaSet {
+ public:
+  ReplicaSet(ProcessSupervisor& supervisor, std::string log_dir, std::string gpufleet_binary,
+             ReplicaRunnerConfig config, ReplicaRunner::Probe probe)
+      : sup_(supervisor),
+        log_dir_(std::move(log_dir)),
+        binary_(std::move(gpufleet_binary)),
+        config_(config),
+        probe_(std::move(probe)) {}
+
+  // Starts the replica unless it already runs. Idempotent: asking twice changes nothing.
+  Status ensure(const DesiredReplica& r, TimePoint now);
+  Status remove(const std::string& id, TimePoint now, Duration drain);
+  // Hands exits to their runners, advances every runner, forgets removed ones once stopped.
+  void tick(TimePoint now);
+  std::vector<ReplicaView> list() const;
+
+ private:
+  struct Entry {
+    DesiredReplica desired;
+    uint16_t port = 0;
+    std::unique_ptr<ReplicaRunner> runner;
+    bool removed = false;
+  };
+
+  ProcessSupervisor& sup_;
+  std::string log_dir_;
+  std::string binary_;
+  ReplicaRunnerConfig config_;
+  ReplicaRunner::Probe probe_;
+  std::map<std::string, Entry> entries_;
+  std::mt19937_64 rng_{
+      std::random_device{}()};  // backoff jitter: replicas must not restart in step
+};
+
+// A port no one listens on now (the kernel's choice for port 0), skipping `taken`.
+Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken);
+
+}  // namespace gf
