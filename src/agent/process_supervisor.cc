@@ -48,6 +48,17 @@ Error sys_error(const std::string& what) {
 
 }  // namespace
 
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    if (overrides.count(kv.substr(0, kv.find('='))) == 0) out.push_back(kv);
+  }
+  for (const auto& [k, v] : overrides)
+    out.push_back(k + "=" + v);
+  return out;
+}
+
 ProcessSupervisor::~ProcessSupervisor() {
   for (auto& [replica, p] : procs_) {
     ::kill(-p.pid, SIGKILL);
@@ -72,13 +83,7 @@ Result<pid_t> ProcessSupervisor::start(const std::string& replica, const Process
   if (log < 0) return sys_error("cannot open log " + log_path);
 
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    if (spec.env.count(kv.substr(0, kv.find('='))) == 0) env_strings.push_back(kv);
-  }
-  for (const auto& [k, v] : spec.env)
-    env_strings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings = merged_environment(spec.env);
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv)
     argv.push_back(const_cast<char*>(a.c_str()));

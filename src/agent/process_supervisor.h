@@ -40,6 +40,10 @@ struct SupervisorOptions {
   int64_t max_log_bytes = 64 << 20;  // then the log is copied to .1 and truncated
 };
 
+// The agent's environment with `overrides` replacing or adding variables, as "KEY=VALUE" strings:
+// what an engine process gets.
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides);
+
 class ProcessSupervisor {
  public:
   explicit ProcessSupervisor(SupervisorOptions options) : options_(std::move(options)) {}

@@ -138,9 +138,11 @@ Result<FaultCommand> parse_fault_command(std::string_view text) {
   return c;
 }
 
-Result<NodeSpec> parse_node_spec(std::string_view yaml, const std::string& file,
-                                 const std::string& node) {
-  ParsedManifests parsed = parse_manifests(yaml, file);
+namespace {
+
+// The named node from parsed manifests, or every diagnostic / the nodes that do exist.
+Result<NodeSpec> find_node(const ParsedManifests& parsed, const std::string& file,
+                           const std::string& node) {
   if (!parsed.ok()) {
     std::string all;
     for (const Diagnostic& d : parsed.diagnostics) {
@@ -149,38 +151,27 @@ Result<NodeSpec> parse_node_spec(std::string_view yaml, const std::string& file,
     }
     return invalid(all);
   }
-  std::vector<std::string> names;
+  std::string known;
   for (const ClusterSpec& c : parsed.manifests.clusters) {
     for (const NodeSpec& n : c.nodes) {
       if (n.name == node) return n;
-      names.push_back(n.name);
+      known += (known.empty() ? "" : ", ") + n.name;
     }
-  }
-  std::string known;
-  for (const auto& n : names) {
-    if (!known.empty()) known += ", ";
-    known += n;
   }
   return make_error(ErrorCode::kNotFound,
                     fmt::format("{}: no Cluster manifest has a node \"{}\" (nodes: {})", file, node,
                                 known.empty() ? "none" : known));
 }
 
+}  // namespace
+
+Result<NodeSpec> parse_node_spec(std::string_view yaml, const std::string& file,
+                                 const std::string& node) {
+  return find_node(parse_manifests(yaml, file), file, node);
+}
+
 Result<NodeSpec> load_node_spec(const std::string& manifest_path, const std::string& node) {
-  ParsedManifests parsed = load_manifest_file(manifest_path);
-  if (!parsed.ok()) {
-    std::string all;
-    for (const Diagnostic& d : parsed.diagnostics) {
-      if (!all.empty()) all += '\n';
-      all += d.format();
-    }
-    return invalid(all);
-  }
-  for (const ClusterSpec& c : parsed.manifests.clusters)
-    for (const NodeSpec& n : c.nodes)
-      if (n.name == node) return n;
-  return make_error(ErrorCode::kNotFound,
-                    fmt::format("{}: no Cluster manifest has a node \"{}\"", manifest_path, node));
+  return find_node(load_manifest_file(manifest_path), manifest_path, node);
 }
 
 FakeProvider::PowerRange FakeProvider::power_range(const std::string& model) {

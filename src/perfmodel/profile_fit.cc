@@ -98,14 +98,21 @@ struct SplitwiseFitted {
 // Held-out rule: the centre of the one-factor sweeps is the configuration with the most rows;
 // along each sweep (prompt, batch, output tokens), sorted ascending, the values at odd positions
 // are held out, so every held-out point lies between two fitted ones.
-std::set<SplitwiseConfig> splitwise_held_out(const SplitwiseKeyData& d) {
+// The centre of the one-factor sweeps: the configuration with the most rows.
+SplitwiseConfig splitwise_centre(const SplitwiseKeyData& d) {
   SplitwiseConfig centre{};
   int most = -1;
-  for (const auto& [cfg, n] : d.rows)
+  for (const auto& [cfg, n] : d.rows) {
     if (n > most) {
       most = n;
       centre = cfg;
     }
+  }
+  return centre;
+}
+
+std::set<SplitwiseConfig> splitwise_held_out(const SplitwiseKeyData& d) {
+  const SplitwiseConfig centre = splitwise_centre(d);
   std::vector<SplitwiseConfig> prompt_sweep, batch_sweep, token_sweep;
   for (const auto& [cfg, n] : d.rows) {
     if (cfg.batch == centre.batch && cfg.tokens == centre.tokens) prompt_sweep.push_back(cfg);
@@ -137,13 +144,7 @@ Result<SplitwiseFitted> fit_splitwise_key(const SplitwiseKeyData& d) {
     if (ms < 0.5 * slowest_smaller) out.excluded.insert(pb);
   }
   const auto held = splitwise_held_out(d);
-  SplitwiseConfig centre{};
-  int most = -1;
-  for (const auto& [cfg, n] : d.rows)
-    if (n > most) {
-      most = n;
-      centre = cfg;
-    }
+  const SplitwiseConfig centre = splitwise_centre(d);
 
   std::vector<PrefillPoint> prefill_fit;
   std::vector<DecodePoint> decode_fit;

@@ -2,6 +2,8 @@
 // engine's name that records what it received.
 #include "agent/engine_adapter.h"
 
+#include "agent/process_supervisor.h"
+
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -12,8 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-extern char** environ;
 
 namespace gf {
 namespace {
@@ -45,16 +45,10 @@ class EngineAdapterTest : public ::testing::Test {
 
   // Runs the spec the way the supervisor will: PATH lookup of argv[0], the spec's env on top.
   Recorded run(const ProcessSpec& spec) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv = *e;
-      std::string key = kv.substr(0, kv.find('='));
-      if (key != "PATH" && spec.env.count(key) == 0) env_strings.push_back(kv);
-    }
-    env_strings.push_back("PATH=" + dir_.string() + ":/usr/bin:/bin");
-    env_strings.push_back("RECORD=" + (dir_ / "out").string());
-    for (const auto& [k, v] : spec.env)
-      env_strings.push_back(k + "=" + v);
+    auto env = spec.env;
+    env["PATH"] = dir_.string() + ":/usr/bin:/bin";
+    env["RECORD"] = (dir_ / "out").string();
+    std::vector<std::string> env_strings = merged_environment(env);
     std::vector<char*> argv, envp;
     for (const auto& a : spec.argv)
       argv.push_back(const_cast<char*>(a.c_str()));
