@@ -95,6 +95,7 @@ std::vector<HealthTransition> GpuMonitor::tick(TimePoint now) {
     if (s.memory_free) fb_free_->with(l).set(mib(*s.memory_free));
     if (s.power_w) power_->with(l).set(*s.power_w);
     export_health(*g);
+    last_[s.uuid] = s;
   }
   return out;
 }

@@ -26,6 +26,8 @@ class GpuMonitor {
 
   const std::vector<GpuInfo>& gpus() const { return gpus_; }
   const HealthPolicy& health() const { return policy_; }
+  // The latest sample per GPU UUID (telemetry the heartbeat carries to the controller).
+  const std::map<std::string, GpuSample>& last_samples() const { return last_; }
   // Messages the provider gave once (a missing NVML function, a field not supported).
   std::vector<std::string> take_notices() { return provider_.take_notices(); }
 
@@ -37,6 +39,7 @@ class GpuMonitor {
   HealthPolicy policy_;
   std::string hostname_;
   std::vector<GpuInfo> gpus_;
+  std::map<std::string, GpuSample> last_;
   GaugeFamily* util_ = nullptr;
   GaugeFamily* temp_ = nullptr;
   GaugeFamily* fb_used_ = nullptr;

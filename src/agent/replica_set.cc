@@ -25,7 +25,10 @@ Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken) {
 
 Status ReplicaSet::ensure(const DesiredReplica& r, TimePoint now) {
   auto it = entries_.find(r.id);
-  if (it != entries_.end() && !it->second.removed) return {};  // already running: nothing to do
+  if (it != entries_.end() && !it->second.removed) {  // already running: nothing to do
+    it->second.desired.generation = std::max(it->second.desired.generation, r.generation);
+    return {};
+  }
   if (it != entries_.end()) {
     return make_error(ErrorCode::kFailedPrecondition,
                       fmt::format("replica {} is still stopping", r.id));
@@ -84,7 +87,7 @@ std::vector<ReplicaView> ReplicaSet::list() const {
   std::vector<ReplicaView> out;
   for (const auto& [id, e] : entries_) {
     out.push_back(ReplicaView{id, e.desired.deployment.model, e.runner->state(), e.runner->reason(),
-                              e.port, e.runner->restarts()});
+                              e.port, e.runner->restarts(), e.desired.generation});
   }
   return out;
 }

@@ -19,6 +19,7 @@ struct DesiredReplica {
   std::vector<std::string> gpu_uuids;
   std::string gpu_model;  // for engine-sim's latency
   double memory_fraction = 0.9;
+  int64_t generation = 0;  // of the controller's assignment (0 = asked for by hand)
 };
 
 struct ReplicaView {
@@ -28,6 +29,7 @@ struct ReplicaView {
   std::string reason;
   uint16_t port = 0;
   int restarts = 0;
+  int64_t generation = 0;
 };
 
 class ReplicaSet {
@@ -40,7 +42,8 @@ class ReplicaSet {
         config_(config),
         probe_(std::move(probe)) {}
 
-  // Starts the replica unless it already runs. Idempotent: asking twice changes nothing.
+  // Starts the replica unless it already runs. Idempotent: asking twice changes nothing (a newer
+  // generation of the same assignment is only recorded).
   Status ensure(const DesiredReplica& r, TimePoint now);
   Status remove(const std::string& id, TimePoint now, Duration drain);
   // Hands exits to their runners, advances every runner, forgets removed ones once stopped.

@@ -1,8 +1,9 @@
-// `gpufleet agent`: one per GPU node. So far: GPU discovery and telemetry (NVML or fake GPUs
-// from the cluster manifest), the health policy, and an HTTP endpoint with /metrics, the GPU
-// list and fault injection. The engine supervisor and the controller protocol come next.
+// `gpufleet agent`: one per GPU node. GPU discovery and telemetry (NVML or fake GPUs from the
+// cluster manifest), the health policy, the engine supervisor, the heartbeat to the controller,
+// and an HTTP endpoint with /metrics, the GPU and replica lists and fault injection.
 #include <utility>  // before asio (Boost 1.74 + GCC 12)
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,10 +11,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
 
+#include "agent/controller_link.h"
 #include "agent/gpu_monitor.h"
 #include "agent/replica_set.h"
 #include "cli/commands.h"
@@ -21,6 +26,7 @@
 #include "common/log.h"
 #include "gpu/fake_provider.h"
 #include "gpu/nvml_provider.h"
+#include "net/http_client.h"
 #include "net/http_probe.h"
 #include "net/http_server.h"
 
@@ -39,7 +45,10 @@ struct AgentArgs {
   uint16_t port = 0;
   std::string interval = "1s";
   std::string log_dir = ".gpufleet/logs";
-  std::string self;  // this binary, for engine-sim replicas
+  std::string self;        // this binary, for engine-sim replicas
+  std::string controller;  // http://host:port; empty = run alone (replicas via /v1/replicas)
+  std::string token;
+  std::string advertise_host = "127.0.0.1";
 };
 
 // The HTTP side and the sampling timer, all on one io_context thread.
@@ -53,6 +62,56 @@ struct Agent {
   ReplicaSet& replicas;
   RealClock clock;
   std::map<std::string, std::string> reasons;  // last transition reason per GPU
+  ControllerLink* link = nullptr;              // null without --controller
+  Gauge* connected = nullptr;
+
+  // Static stability: whatever happens to the controller, the replicas keep running as they are;
+  // the agent keeps heartbeating and reports everything once the controller answers again.
+  asio::awaitable<void> heartbeat_loop(net::HostPort controller, std::string token) {
+    net::HttpClient client(io, 2);
+    asio::steady_timer timer(io);
+    Duration every = std::chrono::seconds(1);
+    bool was_up = true;
+    for (;;) {
+      net::ClientRequest req;
+      req.method = "POST";
+      req.target = "/api/v1/agents/heartbeat";
+      req.headers["content-type"] = "application/json";
+      if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+      req.body = net::to_json(link->build(monitor, replicas));
+      net::CallOptions o;
+      o.timeout = std::chrono::seconds(5);
+      o.connect_timeout = std::chrono::seconds(1);
+      auto res = co_await client.call(controller.host, controller.port, std::move(req), o);
+      std::string problem;
+      if (!res) {
+        problem = res.error().message;
+      } else if (res->status != 200) {
+        problem = "controller answered " + std::to_string(res->status) + ": " + res->body;
+      } else if (auto reply = net::parse_heartbeat_reply(res->body); !reply) {
+        problem = "bad reply: " + reply.error().message;
+      } else {
+        link->acknowledged();
+        every = reply->heartbeat_interval;
+        auto applied = link->apply(*reply, replicas, monitor.gpus(), clock.now());
+        if (applied) {
+          for (const auto& p : *applied)
+            log::warn("cannot run an assigned replica", {{"problem", p}});
+        }
+      }
+      connected->set(problem.empty() ? 1 : 0);
+      if (!problem.empty() && was_up) {
+        log::warn("controller unreachable; replicas keep running", {{"error", problem}});
+      } else if (problem.empty() && !was_up) {
+        log::info("controller reachable again", {});
+      }
+      was_up = problem.empty();
+      timer.expires_after(every);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+    }
+  }
 
   asio::awaitable<void> sample_loop() {
     asio::steady_timer timer(io);
@@ -60,7 +119,9 @@ struct Agent {
     for (;;) {
       for (const auto& n : monitor.take_notices())
         log::warn("gpu provider notice", {{"notice", n}});
-      for (const auto& t : monitor.tick(clock.now())) {
+      auto transitions = monitor.tick(clock.now());
+      if (link != nullptr) link->add_events(transitions);
+      for (const auto& t : transitions) {
         reasons[t.gpu] = t.reason;
         log::info("gpu health changed", {{"gpu", t.gpu},
                                          {"from", to_string(t.from)},
@@ -152,7 +213,8 @@ struct Agent {
                         {"state", to_string(r.state)},
                         {"reason", r.reason},
                         {"port", r.port},
-                        {"restarts", r.restarts}});
+                        {"restarts", r.restarts},
+                        {"generation", r.generation}});
       }
       body = nlohmann::json{{"replicas", list}}.dump();
     } else if (req.path.rfind("/v1/replicas/", 0) == 0 &&
@@ -228,12 +290,37 @@ int run_agent(const AgentArgs& a) {
     return r.ok() && *r >= 200 && *r < 300;
   };
   ReplicaSet replicas(supervisor, a.log_dir, a.self, ReplicaRunnerConfig{}, probe);
-  Agent agent{io, *provider, fake, monitor, registry, *interval, replicas, {}, {}};
+  std::optional<net::HostPort> controller;
+  if (!a.controller.empty()) {
+    auto hp = net::parse_host_port(a.controller);
+    if (!hp) {
+      std::cerr << "error: --controller: " << hp.error().message << '\n';
+      return 2;
+    }
+    controller = *hp;
+  }
+  Agent agent{io,       *provider, fake, monitor, registry, *interval,
+              replicas, {},        {},   nullptr, nullptr};
+  auto up = registry.gauge("gpufleet_agent_controller_connected",
+                           "1 when the last heartbeat reached the controller");
+  agent.connected = &(*up)->with({});
   net::HttpServer server(io, a.host, a.port, [&agent](net::HttpRequest& r, net::ResponseWriter& w) {
     return agent.handle(r, w);
   });
   server.start();
   asio::co_spawn(io, agent.sample_loop(), asio::detached);
+  std::unique_ptr<ControllerLink> link;
+  if (controller) {
+    ControllerLinkConfig lc;
+    lc.node = a.node;
+    std::random_device rd;
+    lc.agent_id = fmt::format("{:08x}{:08x}", rd(), rd());
+    lc.host = a.advertise_host;
+    lc.port = server.port();
+    link = std::make_unique<ControllerLink>(lc);
+    agent.link = link.get();
+    asio::co_spawn(io, agent.heartbeat_loop(*controller, a.token), asio::detached);
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     server.stop();
@@ -262,10 +349,19 @@ void add_agent_command(CLI::App& app, int& status) {
   c->add_option("--sample-interval", a->interval, "Time between telemetry samples")
       ->capture_default_str();
   c->add_option("--log-dir", a->log_dir, "Where replica logs go")->capture_default_str();
+  c->add_option("--controller", a->controller,
+                "Controller URL (http://host:port); without it the agent runs alone");
+  c->add_option("--token", a->token, "Token for the controller (default: $GPUFLEET_TOKEN)");
+  c->add_option("--advertise-host", a->advertise_host,
+                "Address at which this node's replicas are reached")
+      ->capture_default_str();
   c->callback([a, &status] {
     std::error_code ec;
     a->self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     if (ec) a->self = "gpufleet";
+    if (a->token.empty()) {
+      if (const char* t = std::getenv("GPUFLEET_TOKEN")) a->token = t;
+    }
     status = run_agent(*a);
   });
 }

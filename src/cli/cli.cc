@@ -46,6 +46,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   add_engine_sim_command(app, status);
   add_perfmodel_command(app, status);
   add_agent_command(app, status);
+  add_controller_command(app, status);
+  add_gateway_command(app, status);
+  add_up_command(app, status);
 
   try {
     app.parse(argc, argv);

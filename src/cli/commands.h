@@ -19,6 +19,12 @@ int cmd_validate(const std::vector<std::string>& files, std::ostream& out, std::
 void add_engine_sim_command(CLI::App& app, int& status);
 // Registers `agent`: GPU discovery, telemetry, health and metrics for one node.
 void add_agent_command(CLI::App& app, int& status);
+// Registers `controller`: desired state, reconcile loops and the REST API.
+void add_controller_command(CLI::App& app, int& status);
+// Registers `gateway`: the OpenAI-compatible data plane.
+void add_gateway_command(CLI::App& app, int& status);
+// Registers `up`: controller, gateway and agents with fake GPUs, in one command.
+void add_up_command(CLI::App& app, int& status);
 // Registers `perfmodel`: the fitted model's predictions for one configuration.
 void add_perfmodel_command(CLI::App& app, int& status);
 

@@ -18,6 +18,8 @@ const char* to_string(ErrorCode code) {
       return "infeasible";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kCompacted:
+      return "revision compacted";
     case ErrorCode::kInternal:
       return "internal error";
   }

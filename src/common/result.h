@@ -17,6 +17,7 @@ enum class ErrorCode {
   kUnschedulable,       // does not fit now; freeing capacity could help
   kInfeasible,          // can never fit on this cluster
   kUnavailable,         // a dependency is down; retrying may help
+  kCompacted,           // the store's history before that revision was compacted away
   kInternal,            // a bug in gpufleet
 };
 

@@ -108,4 +108,12 @@ const char* to_string(GpuState s) {
   return "?";
 }
 
+std::optional<Health> parse_health(std::string_view name) {
+  for (Health h : {Health::kHealthy, Health::kSuspect, Health::kReserved, Health::kFaulty,
+                   Health::kProbation, Health::kLost}) {
+    if (name == to_string(h)) return h;
+  }
+  return std::nullopt;
+}
+
 }  // namespace gf

@@ -1,6 +1,9 @@
 // GPU health and operator states, and the rules for moving between them and for allocating.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include <string>
 
 #include "common/result.h"
@@ -47,6 +50,8 @@ bool health_transition_allowed(Health from, Health to);
 bool allows_new_allocation(Health h, AdminState a, bool request_allows_reserved);
 
 const char* to_string(Health h);
+// The inverse of to_string(Health), for states reported over the wire.
+std::optional<Health> parse_health(std::string_view name);
 const char* to_string(AdminState a);
 const char* to_string(GpuState s);
 

@@ -520,6 +520,15 @@ std::vector<AllocationId> Pool::mark_node_lost(NodeIndex n, const std::string& r
   return affected;
 }
 
+void Pool::mark_node_returned(NodeIndex n, TimePoint now) {
+  if (n.value >= nodes_.size() || !nodes_[n.value].lost) return;
+  nodes_[n.value].lost = false;
+  for (GpuIndex gi : nodes_[n.value].gpus) {
+    if (gpus_[gi.value].health == Health::kLost)
+      (void)set_health(gi, Health::kProbation, "node heartbeats again", now);
+  }
+}
+
 void Pool::record(TimePoint now, PoolEventKind kind, std::string subject, std::string from,
                   std::string to, std::string reason) {
   if (options_.max_events == 0) return;

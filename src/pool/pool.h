@@ -93,6 +93,8 @@ class Pool {
   // Every GPU of the node becomes Lost. Returns the allocations that were running there, for the
   // controller to release and place again.
   std::vector<AllocationId> mark_node_lost(NodeIndex n, const std::string& reason, TimePoint now);
+  // A lost node heartbeats again: its GPUs go to Probation (their reported health follows).
+  void mark_node_returned(NodeIndex n, TimePoint now);
   void update_telemetry(GpuIndex g, const GpuTelemetry& t) { gpus_[g.value].telemetry = t; }
 
   // ---- events

@@ -1,0 +1,116 @@
+#include "agent/controller_link.h"
+
+#include <algorithm>
+#include <set>
+
+namespace gf {
+
+std::vector<std::vector<int>> nvlink_groups(const std::vector<GpuInfo>& gpus) {
+  std::set<std::vector<int>> groups;
+  for (const auto& g : gpus) {
+    if (g.nvlink_peers.empty()) continue;
+    std::vector<int> group = g.nvlink_peers;
+    group.push_back(g.index);
+    std::sort(group.begin(), group.end());
+    group.erase(std::unique(group.begin(), group.end()), group.end());
+    groups.insert(group);
+  }
+  return {groups.begin(), groups.end()};
+}
+
+void ControllerLink::add_events(const std::vector<HealthTransition>& transitions) {
+  for (const auto& t : transitions)
+    pending_.push_back(net::HealthEventReport{t.gpu, to_string(t.from), to_string(t.to), t.reason});
+}
+
+net::Heartbeat ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& replicas) {
+  net::Heartbeat h;
+  h.node = cfg_.node;
+  h.agent_id = cfg_.agent_id;
+  h.seq = ++seq_;
+  h.host = cfg_.host;
+  h.port = cfg_.port;
+  h.labels = cfg_.labels;
+  h.nvlink_groups = nvlink_groups(monitor.gpus());
+  for (const auto& g : monitor.gpus()) {
+    if (g.lost) continue;
+    net::GpuReport r;
+    r.uuid = g.uuid;
+    r.index = g.index;
+    r.name = g.name;
+    r.memory = g.memory_total_mib();
+    r.health = to_string(monitor.health().health(g.uuid));
+    if (auto s = monitor.last_samples().find(g.uuid); s != monitor.last_samples().end()) {
+      r.utilization_pct = s->second.utilization_pct.value_or(0);
+      r.temperature_c = s->second.temperature_c.value_or(0);
+      r.power_w = static_cast<int>(s->second.power_w.value_or(0));
+      if (s->second.memory_used) r.memory_used = to_mib_floor(*s->second.memory_used);
+    }
+    h.gpus.push_back(std::move(r));
+  }
+  for (const auto& v : replicas.list()) {
+    h.replicas.push_back(
+        net::ReplicaReport{v.id, v.generation, to_string(v.state), v.reason, v.port, v.restarts});
+  }
+  h.events = pending_;
+  in_flight_ = pending_.size();
+  h.applied_generation = applied_;
+  return h;
+}
+
+void ControllerLink::acknowledged() {
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(
+                                                          std::min(in_flight_, pending_.size())));
+  in_flight_ = 0;
+}
+
+Result<std::vector<std::string>> ControllerLink::apply(const net::HeartbeatReply& reply,
+                                                       ReplicaSet& replicas,
+                                                       const std::vector<GpuInfo>& gpus,
+                                                       TimePoint now) {
+  if (reply.generation < applied_) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "reply generation " + std::to_string(reply.generation) +
+                          " is older than the applied " + std::to_string(applied_));
+  }
+  std::vector<std::string> problems;
+  std::set<std::string> wanted;
+  for (const auto& a : reply.replicas) {
+    wanted.insert(a.id);
+    DesiredReplica d;
+    d.id = a.id;
+    d.generation = a.generation;
+    d.deployment.name = a.deployment;
+    d.deployment.model = a.model;
+    d.deployment.engine.type = a.engine;
+    d.deployment.engine.args = a.args;
+    d.deployment.engine.env = a.env;
+    d.deployment.resources.gpus = static_cast<int>(a.gpus.size());
+    d.deployment.performance = a.performance;
+    d.gpu_model = a.gpu_model;
+    d.memory_fraction = a.memory_fraction;
+    bool ok = true;
+    for (const auto& u : a.gpus) {
+      bool here = std::any_of(gpus.begin(), gpus.end(),
+                              [&](const GpuInfo& g) { return g.uuid == u && !g.lost; });
+      if (!here) {
+        problems.push_back("replica " + a.id + ": GPU " + u + " is not on this node");
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    d.gpu_uuids = a.gpus;
+    if (Status s = replicas.ensure(d, now); !s)
+      problems.push_back("replica " + a.id + ": " + s.error().message);
+  }
+  for (const auto& v : replicas.list()) {
+    if (!wanted.count(v.id) && v.state != ReplicaProcessState::kStopping &&
+        v.state != ReplicaProcessState::kStopped) {
+      (void)replicas.remove(v.id, now, cfg_.drain);
+    }
+  }
+  applied_ = reply.generation;
+  return problems;
+}
+
+}  // namespace gf

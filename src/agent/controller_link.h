@@ -1,0 +1,56 @@
+// The agent's half of the agent <-> controller protocol (net/agent_protocol.h): builds each
+// heartbeat from the GPU monitor and the replica set, and applies the desired replicas a reply
+// carries. No I/O here: the agent command sends and receives; tests drive it directly.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/gpu_monitor.h"
+#include "agent/replica_set.h"
+#include "net/agent_protocol.h"
+
+namespace gf {
+
+struct ControllerLinkConfig {
+  std::string node;
+  std::string agent_id;  // random per agent process
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // the agent's HTTP port
+  std::map<std::string, std::string> labels;
+  Duration drain = std::chrono::seconds(10);  // SIGTERM grace for replicas the controller drops
+};
+
+class ControllerLink {
+ public:
+  explicit ControllerLink(ControllerLinkConfig config) : cfg_(std::move(config)) {}
+
+  // Health transitions to report; kept until a reply acknowledges the heartbeat that carried them.
+  void add_events(const std::vector<HealthTransition>& transitions);
+
+  net::Heartbeat build(const GpuMonitor& monitor, const ReplicaSet& replicas);
+  // The controller answered the last heartbeat built: its events were received.
+  void acknowledged();
+
+  // Applies the reply's desired set: starts what is missing, stops what is no longer listed. A
+  // reply older than the last one applied is ignored (kFailedPrecondition), so a late or
+  // duplicated reply cannot undo a newer decision. Per-replica problems (a GPU that is not on
+  // this node) are returned as messages; the rest of the set is still applied.
+  Result<std::vector<std::string>> apply(const net::HeartbeatReply& reply, ReplicaSet& replicas,
+                                         const std::vector<GpuInfo>& gpus, TimePoint now);
+
+  int64_t applied_generation() const { return applied_; }
+  uint64_t seq() const { return seq_; }
+
+ private:
+  ControllerLinkConfig cfg_;
+  uint64_t seq_ = 0;
+  int64_t applied_ = 0;
+  std::vector<net::HealthEventReport> pending_;
+  size_t in_flight_ = 0;  // events carried by the last heartbeat built
+};
+
+// NVLink cliques from each GPU's peer list: GPU i and its peers form one group.
+std::vector<std::vector<int>> nvlink_groups(const std::vector<GpuInfo>& gpus);
+
+}  // namespace gf

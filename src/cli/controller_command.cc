@@ -1,0 +1,117 @@
+// `gpufleet controller`: the desired state, reconcile loops and the REST API, on an embedded
+// SQLite store under --data-dir.
+#include <utility>  // before asio (Boost 1.74 + GCC 12)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "controller/controller_server.h"
+#include "store/sqlite_store.h"
+
+namespace gf {
+
+namespace {
+
+struct ControllerArgs {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7070;
+  std::string data_dir = ".gpufleet";
+  std::string cluster;
+  std::string admin_token;
+  bool auth_reads = false;
+  std::string node_lease = "10s";
+  std::string sync = "full";
+  std::string port_file;
+};
+
+int run_controller(ControllerArgs a) {
+  ControllerOptions o;
+  o.host = a.host;
+  o.port = a.port;
+  o.auth_reads = a.auth_reads;
+  o.admin_token = a.admin_token;
+  if (o.admin_token.empty()) {
+    if (const char* t = std::getenv("GPUFLEET_TOKEN")) o.admin_token = t;
+  }
+  auto lease = parse_duration(a.node_lease);
+  if (!lease || *lease < std::chrono::milliseconds(100)) {
+    std::cerr << "error: --node-lease: "
+              << (lease ? "must be at least 100ms" : lease.error().message) << '\n';
+    return 2;
+  }
+  o.fleet.node_lease = *lease;
+  if (!a.cluster.empty()) {
+    ParsedManifests p = load_manifest_file(a.cluster);
+    if (!p.ok()) {
+      for (const auto& d : p.diagnostics)
+        std::cerr << d.format() << '\n';
+      return 2;
+    }
+    if (!p.manifests.clusters.empty()) o.placement = p.manifests.clusters.front().placement;
+    o.tenants = p.manifests.tenants;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(a.data_dir, ec);
+  if (ec) {
+    std::cerr << "error: --data-dir " << a.data_dir << ": " << ec.message() << '\n';
+    return 2;
+  }
+  SqliteStoreOptions so;
+  so.sync = a.sync == "normal" ? SqliteSync::kNormal : SqliteSync::kFull;
+  std::string path = (std::filesystem::path(a.data_dir) / "state.db").string();
+  auto store = SqliteStore::open(path, so);
+  if (!store) {
+    std::cerr << "error: " << store.error().message << '\n';
+    return 2;
+  }
+  boost::asio::io_context io(1);
+  RealClock clock;
+  auto server = ControllerServer::create(io, o, std::move(*store), clock);
+  if (!server) {
+    std::cerr << "error: " << server.error().message << '\n';
+    return 2;
+  }
+  (*server)->start();
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    (*server)->stop();
+    io.stop();
+  });
+  std::cout << "controller listening on http://" << a.host << ":" << (*server)->port()
+            << " store=" << path << std::endl;
+  log::info("controller started", {{"port", std::to_string((*server)->port())}, {"store", path}});
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+void add_controller_command(CLI::App& app, int& status) {
+  auto a = std::make_shared<ControllerArgs>();
+  auto* c =
+      app.add_subcommand("controller", "Run the controller: desired state, placement, REST API");
+  c->add_option("--host", a->host, "Address to listen on")->capture_default_str();
+  c->add_option("--port", a->port, "Port (0 = any free port, printed on start)")
+      ->capture_default_str();
+  c->add_option("--data-dir", a->data_dir, "Where the state store (state.db) lives")
+      ->capture_default_str();
+  c->add_option("--cluster", a->cluster,
+                "Cluster manifest: placement settings and tenants (nodes come from agents)");
+  c->add_option(
+      "--admin-token", a->admin_token,
+      "Token that writes and agents must present (default: $GPUFLEET_TOKEN; none = open)");
+  c->add_flag("--auth-reads", a->auth_reads, "Require the token for reads too");
+  c->add_option("--node-lease", a->node_lease, "A node without heartbeats this long is Lost")
+      ->capture_default_str();
+  c->add_option("--sync", a->sync, "Store durability: full (fsync each commit) or normal")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  c->callback([a, &status] { status = run_controller(*a); });
+}
+
+}  // namespace gf

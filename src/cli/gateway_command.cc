@@ -1,0 +1,132 @@
+// `gpufleet gateway`: the OpenAI-compatible data plane. Follows the controller's routing table,
+// or serves fixed upstreams given with --upstream (benchmarks, a controller-less setup).
+#include <utility>  // before asio (Boost 1.74 + GCC 12)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "gateway/gateway_server.h"
+
+namespace gf {
+
+namespace {
+
+struct GatewayArgs {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  std::string controller;
+  std::string token;
+  std::string cluster;
+  std::vector<std::string> upstreams;
+  std::string queue_timeout = "30s";
+  std::string max_body = "4MiB";
+};
+
+int run_gateway(const GatewayArgs& a) {
+  GatewayOptions o;
+  o.host = a.host;
+  o.port = a.port;
+  o.controller_token = a.token;
+  if (o.controller_token.empty()) {
+    if (const char* t = std::getenv("GPUFLEET_TOKEN")) o.controller_token = t;
+  }
+  if (!a.controller.empty()) {
+    auto hp = net::parse_host_port(a.controller);
+    if (!hp) {
+      std::cerr << "error: --controller: " << hp.error().message << '\n';
+      return 2;
+    }
+    o.controller = *hp;
+  }
+  for (const auto& u : a.upstreams) {
+    size_t eq = u.find('=');
+    auto hp = eq == std::string::npos
+                  ? Result<net::HostPort>(make_error(ErrorCode::kInvalidArgument, "missing '='"))
+                  : net::parse_host_port(u.substr(eq + 1));
+    if (!hp) {
+      std::cerr << "error: --upstream " << u << ": " << hp.error().message
+                << " (expected MODEL=HOST:PORT)\n";
+      return 2;
+    }
+    std::string model = u.substr(0, eq);
+    RouteModel* m = nullptr;
+    for (auto& x : o.static_routes.models) {
+      if (x.model == model) m = &x;
+    }
+    if (m == nullptr) {
+      o.static_routes.models.push_back(RouteModel{model, model, "least-outstanding", {}, {}});
+      m = &o.static_routes.models.back();
+      m->revisions.push_back(RouteRevision{"static", 1, {}});
+    }
+    auto& reps = m->revisions.front().replicas;
+    reps.push_back(RouteReplica{model + "-" + std::to_string(reps.size()),
+                                hp->host + ":" + std::to_string(hp->port)});
+  }
+  if (o.controller && !o.static_routes.models.empty()) {
+    std::cerr << "error: give --controller or --upstream, not both\n";
+    return 2;
+  }
+  if (!a.cluster.empty()) {
+    ParsedManifests p = load_manifest_file(a.cluster);
+    if (!p.ok()) {
+      for (const auto& d : p.diagnostics)
+        std::cerr << d.format() << '\n';
+      return 2;
+    }
+    o.tenants = p.manifests.tenants;
+  }
+  auto qt = parse_duration(a.queue_timeout);
+  if (!qt || *qt <= Duration(0)) {
+    std::cerr << "error: --queue-timeout: " << (qt ? "must be positive" : qt.error().message)
+              << '\n';
+    return 2;
+  }
+  o.admission.queue_timeout = *qt;
+  auto mb = parse_bytes(a.max_body);
+  if (!mb || mb->value <= 0) {
+    std::cerr << "error: --max-body: " << (mb ? "must be positive" : mb.error().message) << '\n';
+    return 2;
+  }
+  o.max_body_bytes = static_cast<size_t>(mb->value);
+  boost::asio::io_context io(1);
+  RealClock clock;
+  auto server = GatewayServer::create(io, o, clock);
+  if (!server) {
+    std::cerr << "error: " << server.error().message << '\n';
+    return 2;
+  }
+  (*server)->start();
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    (*server)->stop();
+    io.stop();
+  });
+  std::cout << "gateway listening on http://" << a.host << ":" << (*server)->port() << std::endl;
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+void add_gateway_command(CLI::App& app, int& status) {
+  auto a = std::make_shared<GatewayArgs>();
+  auto* c = app.add_subcommand("gateway", "Run the OpenAI-compatible gateway");
+  c->add_option("--host", a->host, "Address to listen on")->capture_default_str();
+  c->add_option("--port", a->port, "Port (0 = any free port, printed on start)")
+      ->capture_default_str();
+  c->add_option("--controller", a->controller, "Controller URL whose routing table to follow");
+  c->add_option("--token", a->token, "Token for the controller (default: $GPUFLEET_TOKEN)");
+  c->add_option("--cluster", a->cluster, "Manifest with the Tenant documents (API keys, limits)");
+  c->add_option("--upstream", a->upstreams,
+                "A fixed replica, MODEL=HOST:PORT (repeatable), instead of --controller");
+  c->add_option("--queue-timeout", a->queue_timeout, "Longest wait for capacity")
+      ->capture_default_str();
+  c->add_option("--max-body", a->max_body, "Largest request body")->capture_default_str();
+  c->callback([a, &status] { status = run_gateway(*a); });
+}
+
+}  // namespace gf

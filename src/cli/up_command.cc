@@ -1,0 +1,259 @@
+// `gpufleet up`: the whole system on one machine in one command — a controller on an embedded
+// store under --data-dir, one agent per node of the cluster manifest with fake GPUs, a gateway,
+// and the example models on engine-sim replicas. Ctrl-C stops everything, leaving no process.
+#include <fmt/format.h>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "agent/process_supervisor.h"
+#include "agent/replica_set.h"
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "net/http_client.h"
+#include "net/routing_table_json.h"
+
+namespace gf {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) {
+  g_stop = true;
+}
+
+struct UpArgs {
+  std::string cluster = "examples/cluster.yaml";
+  std::string models = "examples/up.yaml";
+  std::string data_dir = ".gpufleet";
+  uint16_t port = 8080;
+  uint16_t controller_port = 7070;
+  std::string ready_timeout = "120s";
+  std::string self;
+};
+
+std::string random_token() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+}
+
+// Waits until `check` holds, the deadline passes, a child exits, or Ctrl-C.
+template <class F>
+bool wait_until(ProcessSupervisor& sup, const RealClock& clock, Duration timeout, F&& check,
+                std::string& failure) {
+  TimePoint deadline = clock.now() + timeout;
+  while (clock.now() < deadline && !g_stop) {
+    if (check()) return true;
+    for (const auto& e : sup.poll(clock.now(), std::chrono::milliseconds(200))) {
+      failure = fmt::format("{} exited (code {}); see its log", e.replica, e.exit_code);
+      return false;
+    }
+  }
+  if (failure.empty()) failure = g_stop ? "interrupted" : "timed out";
+  return false;
+}
+
+bool healthy(uint16_t port) {
+  auto r = net::http_call("127.0.0.1", port, net::ClientRequest{"GET", "/healthz", "", {}},
+                          std::chrono::seconds(1));
+  return r && r->status == 200;
+}
+
+int run_up(const UpArgs& a) {
+  ParsedManifests cluster = load_manifest_file(a.cluster);
+  if (!cluster.ok() || cluster.manifests.clusters.empty()) {
+    for (const auto& d : cluster.diagnostics)
+      std::cerr << d.format() << '\n';
+    if (cluster.ok()) std::cerr << "error: " << a.cluster << ": no Cluster document\n";
+    return 2;
+  }
+  std::ifstream mf(a.models);
+  if (!mf) {
+    std::cerr << "error: cannot read " << a.models << '\n';
+    return 2;
+  }
+  std::stringstream models_text;
+  models_text << mf.rdbuf();
+  ParsedManifests models = parse_manifests(models_text.str(), a.models);
+  if (!models.ok()) {
+    for (const auto& d : models.diagnostics)
+      std::cerr << d.format() << '\n';
+    return 2;
+  }
+  auto ready_timeout = parse_duration(a.ready_timeout);
+  if (!ready_timeout) {
+    std::cerr << "error: --ready-timeout: " << ready_timeout.error().message << '\n';
+    return 2;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(a.data_dir) / "logs" / "replicas", ec);
+  if (ec) {
+    std::cerr << "error: --data-dir " << a.data_dir << ": " << ec.message() << '\n';
+    return 2;
+  }
+  std::string logs = (fs::path(a.data_dir) / "logs").string();
+
+  std::set<uint16_t> taken;
+  auto choose = [&](uint16_t wanted) -> Result<uint16_t> {
+    if (wanted != 0) {
+      taken.insert(wanted);
+      return wanted;
+    }
+    auto p = pick_free_port(taken);
+    if (p) taken.insert(*p);
+    return p;
+  };
+  auto cport = choose(a.controller_port);
+  auto gport = choose(a.port);
+  if (!cport || !gport) {
+    std::cerr << "error: no free port\n";
+    return 1;
+  }
+  std::string token;
+  if (const char* t = std::getenv("GPUFLEET_TOKEN")) token = t;
+  if (token.empty()) token = random_token();
+  std::string controller = fmt::format("http://127.0.0.1:{}", *cport);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  RealClock clock;
+  ProcessSupervisor sup(SupervisorOptions{});
+  auto start = [&](const std::string& name, std::vector<std::string> argv) -> bool {
+    ProcessSpec spec;
+    spec.argv = std::move(argv);
+    spec.env["GPUFLEET_TOKEN"] = token;
+    auto pid = sup.start(name, spec, 0, logs + "/" + name + ".log");
+    if (!pid) std::cerr << "error: starting " << name << ": " << pid.error().message << '\n';
+    return pid.ok();
+  };
+  std::vector<std::string> order;  // stop in reverse
+  std::string failure;
+  auto shutdown = [&](int code) {
+    std::cout << "stopping..." << std::endl;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      // Agents stop their replicas on SIGTERM; give them time to drain.
+      (void)sup.stop(*it, std::chrono::seconds(15), clock.now());
+      TimePoint deadline = clock.now() + std::chrono::seconds(20);
+      while (sup.processes().count(*it) && clock.now() < deadline)
+        (void)sup.poll(clock.now(), std::chrono::milliseconds(100));
+    }
+    std::cout << "stopped" << std::endl;
+    return code;
+  };
+  auto fail = [&](const std::string& what) {
+    std::cerr << "error: " << what << " (logs in " << logs << ")\n";
+    return shutdown(1);
+  };
+
+  order.push_back("controller");
+  if (!start("controller",
+             {a.self, "controller", "--port", std::to_string(*cport), "--data-dir", a.data_dir,
+              "--cluster", a.cluster, "--sync", "normal", "--node-lease", "5s"}))
+    return shutdown(1);
+  if (!wait_until(
+          sup, clock, std::chrono::seconds(30), [&] { return healthy(*cport); }, failure))
+    return fail("controller did not start: " + failure);
+
+  for (const auto& n : cluster.manifests.clusters.front().nodes) {
+    std::string name = "agent-" + n.name;
+    order.insert(order.begin() + 1, name);
+    if (!start(name, {a.self, "agent", "--cluster", a.cluster, "--node", n.name, "--port", "0",
+                      "--controller", controller, "--log-dir", logs + "/replicas"}))
+      return shutdown(1);
+  }
+  order.push_back("gateway");
+  if (!start("gateway", {a.self, "gateway", "--port", std::to_string(*gport), "--controller",
+                         controller, "--cluster", a.cluster}))
+    return shutdown(1);
+  if (!wait_until(
+          sup, clock, std::chrono::seconds(30), [&] { return healthy(*gport); }, failure))
+    return fail("gateway did not start: " + failure);
+
+  net::ClientRequest apply{
+      "POST",
+      "/api/v1/apply",
+      models_text.str(),
+      {{"authorization", "Bearer " + token}, {"content-type", "application/yaml"}}};
+  auto applied = net::http_call("127.0.0.1", *cport, apply, std::chrono::seconds(10));
+  if (!applied || applied->status != 200) {
+    return fail("applying " + a.models + ": " +
+                (applied ? applied->body : applied.error().message));
+  }
+  std::cout << "waiting for replicas of " << models.manifests.deployments.size()
+            << " models to be ready..." << std::endl;
+  auto all_ready = [&] {
+    auto r =
+        net::http_call("127.0.0.1", *cport, net::ClientRequest{"GET", "/api/v1/routing", "", {}},
+                       std::chrono::seconds(2));
+    if (!r || r->status != 200) return false;
+    auto t = net::parse_routing_table(r->body);
+    if (!t) return false;
+    for (const auto& d : models.manifests.deployments) {
+      bool ok = false;
+      for (const auto& m : t->models) {
+        for (const auto& rev : m.revisions)
+          ok = ok || (m.model == d.model && !rev.replicas.empty());
+      }
+      if (!ok) return false;
+    }
+    return true;
+  };
+  if (!wait_until(sup, clock, *ready_timeout, all_ready, failure))
+    return fail("replicas did not become ready: " + failure);
+
+  const std::string model = models.manifests.deployments.front().model;
+  std::cout << "\ngpufleet is up.\n"
+            << "  gateway (OpenAI API): http://127.0.0.1:" << *gport << "/v1\n"
+            << "  controller API:       " << controller << "/api/v1  (try: gpufleet get replicas)\n"
+            << "  metrics:              " << controller << "/metrics, http://127.0.0.1:" << *gport
+            << "/metrics\n"
+            << "  admin token:          " << token << "  (export GPUFLEET_TOKEN=" << token << ")\n"
+            << "  logs:                 " << logs << "\n\n"
+            << "  curl http://127.0.0.1:" << *gport << "/v1/chat/completions \\\n"
+            << "    -H 'Authorization: Bearer team-a-key' -H 'Content-Type: application/json' \\\n"
+            << "    -d '{\"model\": \"" << model
+            << "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], "
+               "\"max_tokens\": 16}'\n\n"
+            << "Ctrl-C stops everything." << std::endl;
+  while (!g_stop) {
+    for (const auto& e : sup.poll(clock.now(), std::chrono::milliseconds(500))) {
+      std::cerr << "error: " << e.replica << " exited (code " << e.exit_code
+                << "); stopping everything (logs in " << logs << ")\n";
+      return shutdown(1);
+    }
+  }
+  return shutdown(0);
+}
+
+}  // namespace
+
+void add_up_command(CLI::App& app, int& status) {
+  auto a = std::make_shared<UpArgs>();
+  auto* c = app.add_subcommand(
+      "up", "Run controller, gateway and one agent per node (fake GPUs, engine-sim replicas)");
+  c->add_option("--cluster", a->cluster, "Cluster manifest: nodes, placement, tenants")
+      ->capture_default_str();
+  c->add_option("--models", a->models, "Deployments to apply once the fleet is up")
+      ->capture_default_str();
+  c->add_option("--data-dir", a->data_dir, "State store and logs")->capture_default_str();
+  c->add_option("--port", a->port, "Gateway port (0 = any free port)")->capture_default_str();
+  c->add_option("--controller-port", a->controller_port, "Controller port (0 = any free port)")
+      ->capture_default_str();
+  c->add_option("--ready-timeout", a->ready_timeout, "How long to wait for the first replicas")
+      ->capture_default_str();
+  c->callback([a, &status] {
+    std::error_code ec;
+    a->self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) a->self = "gpufleet";
+    status = run_up(*a);
+  });
+}
+
+}  // namespace gf

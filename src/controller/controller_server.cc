@@ -1,0 +1,626 @@
+#include "controller/controller_server.h"
+
+#include <fmt/format.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <list>
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "common/manifest.h"
+#include "common/metrics.h"
+#include "controller/fleet_persistence.h"
+#include "net/agent_protocol.h"
+#include "net/http_server.h"
+#include "net/routing_table_json.h"
+#include "pool/summary.h"
+
+namespace gf {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+struct Reply {
+  int status = 200;
+  std::string body;
+};
+
+const char* code_name(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorCode::kFailedPrecondition:
+      return "FailedPrecondition";
+    case ErrorCode::kUnschedulable:
+      return "Unschedulable";
+    case ErrorCode::kInfeasible:
+      return "Infeasible";
+    case ErrorCode::kUnavailable:
+      return "Unavailable";
+    default:
+      return "Internal";
+  }
+}
+
+int http_status(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kFailedPrecondition:
+      return 409;
+    case ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+Reply error_reply(int status, const std::string& code, const std::string& message) {
+  return Reply{status, json{{"error", {{"code", code}, {"message", message}}}}.dump()};
+}
+Reply error_reply(const Error& e) {
+  return error_reply(http_status(e.code), code_name(e.code), e.message);
+}
+Reply ok_json(const json& j) {
+  return Reply{200, j.dump()};
+}
+
+// Compares without an early exit, so response time says nothing about how much of a guess matched.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i)
+    diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
+  return diff == 0 && !b.empty();
+}
+
+std::string query_param(const std::string& target, const std::string& name) {
+  size_t q = target.find('?');
+  if (q == std::string::npos) return {};
+  std::string rest = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t amp = rest.find('&', pos);
+    std::string kv = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    size_t eq = kv.find('=');
+    if (kv.substr(0, eq) == name) return eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return {};
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct ControllerServer::Impl {
+  Impl(asio::io_context& io, ControllerOptions o, std::unique_ptr<StateStore> s, const Clock& c,
+       Fleet f)
+      : io(io),
+        opts(std::move(o)),
+        store(std::move(s)),
+        clock(c),
+        fleet(std::move(f)),
+        wall_offset(std::chrono::system_clock::now().time_since_epoch() -
+                    clock.now().time_since_epoch()) {}
+
+  asio::io_context& io;
+  ControllerOptions opts;
+  std::unique_ptr<StateStore> store;
+  const Clock& clock;
+  Fleet fleet;
+  Duration wall_offset;
+  std::unique_ptr<net::HttpServer> server;
+  FleetChanges unsaved;
+  bool stopped = false;
+  uint64_t published_version = 0;
+  std::list<std::shared_ptr<asio::steady_timer>> watchers;
+  Registry registry;
+  HistogramFamily* reconcile_seconds = nullptr;
+  CounterFamily* requests = nullptr;
+  CounterFamily* store_errors = nullptr;
+
+  int64_t wall_ms(TimePoint t) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch() + wall_offset)
+        .count();
+  }
+
+  // Writes what changed; wakes routing watchers when the table moved.
+  Status save() {
+    FleetChanges c = fleet.take_changes();
+    unsaved.replicas.insert(c.replicas.begin(), c.replicas.end());
+    unsaved.deployments.insert(c.deployments.begin(), c.deployments.end());
+    unsaved.generation = unsaved.generation || c.generation;
+    Status s = persist_changes(*store, fleet, unsaved);
+    if (!s) {
+      store_errors->with({}).inc();
+      log::error("state store write failed; will retry", {{"error", s.error().message}});
+    }
+    if (fleet.routing_table().version != published_version) {
+      published_version = fleet.routing_table().version;
+      for (auto& t : watchers)
+        t->cancel();
+    }
+    return s;
+  }
+
+  asio::awaitable<void> reconcile_loop() {
+    asio::steady_timer timer(io);
+    for (;;) {
+      auto t0 = std::chrono::steady_clock::now();
+      fleet.tick(clock.now());
+      (void)save();
+      (void)store->expire_leases();
+      reconcile_seconds->with({}).observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      timer.expires_after(opts.reconcile_interval);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopped) co_return;
+    }
+  }
+
+  bool authorized(const net::HttpRequest& req, bool write) const {
+    if (opts.admin_token.empty() || (!write && !opts.auth_reads)) return true;
+    std::string h = req.header("authorization");
+    const std::string prefix = "Bearer ";
+    if (h.compare(0, prefix.size(), prefix) != 0) return false;
+    return same_secret(h.substr(prefix.size()), opts.admin_token);
+  }
+
+  // ---- JSON views
+
+  json replica_json(const ReplicaRecord& r) const {
+    std::string address;
+    if (auto n = fleet.nodes().find(r.node); n != fleet.nodes().end() && r.port != 0)
+      address = fmt::format("{}:{}", n->second.host, r.port);
+    return json{{"id", r.id},
+                {"deployment", r.deployment},
+                {"revision", r.revision},
+                {"node", r.node},
+                {"gpus", r.gpus},
+                {"gpuModel", r.gpu_model},
+                {"state", to_string(r.state)},
+                {"reason", r.reason},
+                {"address", address},
+                {"restarts", r.restarts},
+                {"generation", r.generation},
+                {"sinceMs", wall_ms(r.since)}};
+  }
+
+  json deployment_json(const DeploymentRecord& d) const {
+    int ready = 0, total = 0;
+    for (const auto& [id, r] : fleet.replicas()) {
+      if (r.deployment != d.spec.name) continue;
+      ++total;
+      ready += r.state == ReplicaState::kReady;
+    }
+    json history = json::array();
+    for (const auto& h : d.history)
+      history.push_back(h.revision);
+    return json{{"name", d.spec.name},
+                {"model", d.spec.model},
+                {"engine", to_string(d.spec.engine.type)},
+                {"revision", d.revision},
+                {"replicas", d.replicas},
+                {"minReplicas", d.spec.replicas.min},
+                {"maxReplicas", d.spec.replicas.max},
+                {"readyReplicas", ready},
+                {"totalReplicas", total},
+                {"gpusPerReplica", d.spec.resources.gpus},
+                {"routing", d.spec.routing},
+                {"rolloutStrategy", to_string(d.spec.rollout.strategy)},
+                {"rollout", fleet.rollout_status(d.spec.name)},
+                {"history", history}};
+  }
+
+  json gpus_json(const std::string& node_filter) const {
+    const Pool& p = fleet.pool();
+    json out = json::array();
+    for (size_t i = 0; i < p.gpu_count(); ++i) {
+      const Gpu& g = p.gpu(GpuIndex{static_cast<uint32_t>(i)});
+      const std::string& node = p.node(g.node).name;
+      if (!node_filter.empty() && node != node_filter) continue;
+      out.push_back({{"uuid", g.uuid},
+                     {"node", node},
+                     {"index", g.local_index},
+                     {"model", p.model_name(g.model)},
+                     {"state", to_string(g.state())},
+                     {"reason", g.state_reason},
+                     {"memoryMiB", g.memory_total.value},
+                     {"memoryCommittedMiB", g.memory_committed.value},
+                     {"shares", g.shares},
+                     {"utilizationPct", g.telemetry.utilization_pct},
+                     {"temperatureC", g.telemetry.temperature_c},
+                     {"powerW", g.telemetry.power_w}});
+    }
+    return out;
+  }
+
+  static json totals_json(const CapacityTotals& t) {
+    return json{{"gpus", t.gpus},
+                {"allocated", t.allocated},
+                {"idle", t.idle},
+                {"unavailable", t.unavailable},
+                {"cordoned", t.cordoned},
+                {"memoryMiB", t.memory_total.value},
+                {"memoryCommittedMiB", t.memory_committed.value},
+                {"fragmentation", t.fragmentation}};
+  }
+
+  // ---- writes
+
+  Reply apply(const std::string& body, const std::string& content_type) {
+    if (body.empty()) return error_reply(400, "InvalidArgument", "empty body: send a manifest");
+    std::string file =
+        content_type.find("json") != std::string::npos ? "request.json" : "request.yaml";
+    ParsedManifests p = parse_manifests(body, file);
+    if (!p.ok()) {
+      json diags = json::array();
+      for (const auto& d : p.diagnostics)
+        diags.push_back(d.format());
+      Reply r = error_reply(400, "InvalidArgument", p.diagnostics.front().format());
+      json j = json::parse(r.body);
+      j["error"]["details"] = diags;
+      r.body = j.dump();
+      return r;
+    }
+    if (!p.manifests.clusters.empty()) {
+      return error_reply(400, "InvalidArgument",
+                         "a Cluster manifest is read when the controller starts (--cluster); "
+                         "apply takes Deployment documents");
+    }
+    if (p.manifests.deployments.empty())
+      return error_reply(400, "InvalidArgument", "no Deployment document in the body");
+    json applied = json::array();
+    for (const auto& d : p.manifests.deployments) {
+      Status s = fleet.apply(d, body, clock.now());
+      if (!s) return error_reply(s.error());
+      applied.push_back(d.name);
+    }
+    if (Status s = save(); !s) return error_reply(s.error());
+    return ok_json({{"applied", applied}, {"ignoredTenants", p.manifests.tenants.size()}});
+  }
+
+  Reply deployment_action(const std::vector<std::string>& parts, const net::HttpRequest& req) {
+    const std::string& name = parts[3];
+    TimePoint now = clock.now();
+    Status s;
+    if (parts.size() == 4 && req.method == "DELETE") {
+      s = fleet.remove_deployment(name, now);
+    } else if (parts.size() == 5 && parts[4] == "scale" && req.method == "POST") {
+      json j = json::parse(req.body, nullptr, false);
+      if (!j.is_object() || !j.contains("replicas") || !j["replicas"].is_number_integer())
+        return error_reply(400, "InvalidArgument", "body must be {\"replicas\": <integer>}");
+      s = fleet.scale(name, j["replicas"].get<int>(), now);
+    } else if (parts.size() == 6 && parts[4] == "rollout" && parts[5] == "undo" &&
+               req.method == "POST") {
+      auto m = fleet.previous_manifest(name);
+      if (!m) return error_reply(m.error());
+      auto spec = deployment_from_manifest(*m, name);
+      if (!spec) return error_reply(spec.error());
+      s = fleet.apply(*spec, *m, now);
+    } else {
+      return error_reply(405, "MethodNotAllowed", "no route for " + req.method + " " + req.path);
+    }
+    if (!s) return error_reply(s.error());
+    if (Status w = save(); !w) return error_reply(w.error());
+    auto it = fleet.deployments().find(name);
+    return it == fleet.deployments().end() ? ok_json({{"deleted", name}})
+                                           : ok_json(deployment_json(it->second));
+  }
+
+  Reply node_action(const std::string& node, const std::string& action) {
+    AdminState to = AdminState::kNone;
+    if (action == "cordon") {
+      to = AdminState::kCordoned;
+    } else if (action == "drain") {
+      to = AdminState::kDraining;
+    } else if (action != "uncordon") {
+      return error_reply(404, "NotFound",
+                         "unknown node action \"" + action + "\" (cordon, uncordon, drain)");
+    }
+    Status s = fleet.set_node_admin(node, to, clock.now());
+    if (!s) return error_reply(s.error());
+    if (Status w = save(); !w) return error_reply(w.error());
+    return ok_json({{"node", node}, {"admin", to_string(to)}});
+  }
+
+  Reply heartbeat(const std::string& body) {
+    auto hb = net::parse_heartbeat(body);
+    if (!hb) return error_reply(hb.error());
+    auto reply = fleet.heartbeat(*hb, clock.now());
+    if (!reply) return error_reply(reply.error());
+    // The reply promises replicas; they must be on disk before the agent starts them.
+    if (Status s = save(); !s) return error_reply(s.error());
+    return Reply{200, net::to_json(*reply)};
+  }
+
+  // ---- reads
+
+  Reply read(const std::vector<std::string>& parts, const net::HttpRequest& req) {
+    const std::string& what = parts[2];
+    if (what == "nodes" && parts.size() == 3) {
+      json out = json::array();
+      PoolSummary sum = summarize(fleet.pool());
+      for (const auto& [name, n] : fleet.nodes()) {
+        json x{{"name", name},
+               {"state", to_string(n.state)},
+               {"address", n.host.empty() ? "" : fmt::format("{}:{}", n.host, n.agent_port)},
+               {"lastSeenMs", n.last_seen == TimePoint{} ? 0 : wall_ms(n.last_seen)},
+               {"appliedGeneration", n.applied_generation}};
+        if (auto s = sum.by_node.find(name); s != sum.by_node.end())
+          x["gpus"] = totals_json(s->second);
+        out.push_back(std::move(x));
+      }
+      return ok_json({{"nodes", out}});
+    }
+    if (what == "gpus" && parts.size() == 3)
+      return ok_json({{"gpus", gpus_json(query_param(req.target, "node"))}});
+    if (what == "deployments" && parts.size() == 3) {
+      json out = json::array();
+      for (const auto& [name, d] : fleet.deployments())
+        out.push_back(deployment_json(d));
+      return ok_json({{"deployments", out}});
+    }
+    if (what == "deployments" && parts.size() >= 4) {
+      auto it = fleet.deployments().find(parts[3]);
+      if (it == fleet.deployments().end())
+        return error_reply(404, "NotFound", "no deployment named \"" + parts[3] + "\"");
+      if (parts.size() == 5 && parts[4] == "rollout") {
+        return ok_json({{"deployment", parts[3]},
+                        {"revision", it->second.revision},
+                        {"status", fleet.rollout_status(parts[3])}});
+      }
+      if (parts.size() == 5 && parts[4] == "manifest")
+        return Reply{200, json{{"manifest", it->second.manifest}}.dump()};
+      return ok_json(deployment_json(it->second));
+    }
+    if (what == "replicas" && parts.size() == 3) {
+      std::string dep = query_param(req.target, "deployment");
+      json out = json::array();
+      for (const auto& [id, r] : fleet.replicas()) {
+        if (dep.empty() || r.deployment == dep) out.push_back(replica_json(r));
+      }
+      return ok_json({{"replicas", out}});
+    }
+    if (what == "events" && parts.size() == 3) {
+      std::string subject = query_param(req.target, "subject");
+      json out = json::array();
+      for (const auto& e : fleet.events()) {
+        if (!subject.empty() && e.subject != subject) continue;
+        out.push_back({{"timeMs", wall_ms(e.time)},
+                       {"kind", e.kind},
+                       {"subject", e.subject},
+                       {"from", e.from},
+                       {"to", e.to},
+                       {"reason", e.reason}});
+      }
+      return ok_json({{"events", out}});
+    }
+    if (what == "summary" && parts.size() == 3) {
+      PoolSummary s = summarize(fleet.pool());
+      json nodes = json::object(), models = json::object();
+      for (const auto& [k, v] : s.by_node)
+        nodes[k] = totals_json(v);
+      for (const auto& [k, v] : s.by_model)
+        models[k] = totals_json(v);
+      double util = 0;
+      size_t n = fleet.pool().gpu_count();
+      for (size_t i = 0; i < n; ++i)
+        util += fleet.pool().gpu(GpuIndex{static_cast<uint32_t>(i)}).telemetry.utilization_pct;
+      return ok_json({{"total", totals_json(s.total)},
+                      {"utilizationPct", n ? util / static_cast<double>(n) : 0.0},
+                      {"byNode", nodes},
+                      {"byModel", models}});
+    }
+    if (what == "tenants" && parts.size() == 3) {
+      json out = json::array();
+      for (const auto& t : opts.tenants) {
+        out.push_back({{"name", t.name},
+                       {"weight", t.weight},
+                       {"priority", t.priority},
+                       {"models", t.models},
+                       {"apiKeys", t.api_key_hashes.size()}});
+      }
+      return ok_json({{"tenants", out}});
+    }
+    if (what == "scaling" && parts.size() == 3) {
+      json out = json::array();
+      for (const auto& [name, d] : fleet.deployments()) {
+        out.push_back({{"deployment", name},
+                       {"replicas", d.replicas},
+                       {"min", d.spec.replicas.min},
+                       {"max", d.spec.replicas.max},
+                       {"policy", "fixed"}});
+      }
+      return ok_json({{"scaling", out}});
+    }
+    return error_reply(404, "NotFound", "no route for GET " + req.path);
+  }
+
+  std::string render_metrics() {
+    auto gpus = registry.gauge("gpufleet_gpus", "GPUs by state and model", {"state", "model"});
+    auto reps = registry.gauge("gpufleet_replicas", "Replicas by deployment and state",
+                               {"deployment", "state"});
+    auto nodes = registry.gauge("gpufleet_nodes", "Nodes by state", {"state"});
+    auto alloc = registry.gauge("gpufleet_gpus_allocated", "GPUs holding an allocation", {});
+    auto rollout =
+        registry.gauge("gpufleet_rollout_in_progress",
+                       "1 while a deployment runs replicas of an older revision", {"deployment"});
+    auto desired = registry.gauge("gpufleet_deployment_replicas_desired",
+                                  "Target replica count per deployment", {"deployment"});
+    const Pool& p = fleet.pool();
+    std::map<std::pair<std::string, std::string>, int> by;
+    for (size_t i = 0; i < p.gpu_count(); ++i) {
+      const Gpu& g = p.gpu(GpuIndex{static_cast<uint32_t>(i)});
+      for (GpuState s :
+           {GpuState::kHealthy, GpuState::kSuspect, GpuState::kReserved, GpuState::kFaulty,
+            GpuState::kProbation, GpuState::kCordoned, GpuState::kDraining, GpuState::kLost})
+        by.try_emplace({to_string(s), p.model_name(g.model)}, 0);
+      ++by[{to_string(g.state()), p.model_name(g.model)}];
+    }
+    for (const auto& [k, v] : by)
+      (*gpus)->with({k.first, k.second}).set(v);
+    std::map<std::pair<std::string, std::string>, int> rs;
+    std::map<std::string, int> old;
+    for (const auto& [name, d] : fleet.deployments()) {
+      for (ReplicaState s :
+           {ReplicaState::kPending, ReplicaState::kPlaced, ReplicaState::kStarting,
+            ReplicaState::kReady, ReplicaState::kDraining, ReplicaState::kCrashLoop})
+        rs[{name, to_string(s)}] = 0;
+      old[name] = 0;
+      (*desired)->with({name}).set(d.replicas);
+    }
+    for (const auto& [id, r] : fleet.replicas()) {
+      ++rs[{r.deployment, to_string(r.state)}];
+      auto d = fleet.deployments().find(r.deployment);
+      if (d != fleet.deployments().end() && r.revision != d->second.revision) old[r.deployment] = 1;
+    }
+    for (const auto& [k, v] : rs)
+      (*reps)->with({k.first, k.second}).set(v);
+    for (const auto& [k, v] : old)
+      (*rollout)->with({k}).set(v);
+    std::map<std::string, int> ns{{"Unknown", 0}, {"Ready", 0}, {"Lost", 0}};
+    for (const auto& [name, n] : fleet.nodes())
+      ++ns[to_string(n.state)];
+    for (const auto& [k, v] : ns)
+      (*nodes)->with({k}).set(v);
+    (*alloc)->with({}).set(summarize(p).total.allocated);
+    return registry.render();
+  }
+
+  asio::awaitable<void> watch_routing(net::HttpRequest& req, net::ResponseWriter& w) {
+    uint64_t after = 0;
+    std::string a = query_param(req.target, "after");
+    bool bad = !a.empty() && a.find_first_not_of("0123456789") != std::string::npos;
+    if (bad || a.size() > 18) {
+      Reply r = error_reply(400, "InvalidArgument", "after must be a version number");
+      co_await w.send(r.status, "application/json", r.body);
+      co_return;
+    }
+    if (!a.empty()) after = std::stoull(a);
+    if (!a.empty() && fleet.routing_table().version <= after) {
+      auto timer = std::make_shared<asio::steady_timer>(io);
+      timer->expires_after(opts.max_watch_wait);
+      auto it = watchers.insert(watchers.end(), timer);
+      boost::system::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      watchers.erase(it);
+    }
+    co_await w.send(200, "application/json", net::to_json(fleet.routing_table()));
+  }
+
+  asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
+    requests->with({req.method}).inc();
+    Reply r;
+    auto parts = split_path(req.path);
+    const bool write = req.method != "GET" && req.method != "HEAD";
+    if (req.path == "/healthz") {
+      r = ok_json({{"status", "ok"}});
+    } else if (req.path == "/metrics" && req.method == "GET") {
+      co_await w.send(200, "text/plain; version=0.0.4; charset=utf-8", render_metrics());
+      co_return;
+    } else if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1") {
+      if (!authorized(req, write)) {
+        r = error_reply(401, "Unauthenticated",
+                        "this call needs \"Authorization: Bearer <admin token>\" (the token the "
+                        "controller was started with: --admin-token or $GPUFLEET_TOKEN)");
+      } else if (parts[2] == "routing" && parts.size() == 3 && req.method == "GET") {
+        co_await watch_routing(req, w);
+        co_return;
+      } else if (parts[2] == "agents" && parts.size() == 4 && parts[3] == "heartbeat" &&
+                 req.method == "POST") {
+        r = heartbeat(req.body);
+      } else if (parts[2] == "apply" && parts.size() == 3 && req.method == "POST") {
+        r = apply(req.body, req.header("content-type"));
+      } else if (parts[2] == "deployments" && parts.size() >= 4 && write) {
+        r = deployment_action(parts, req);
+      } else if (parts[2] == "nodes" && parts.size() == 5 && req.method == "POST") {
+        r = node_action(parts[3], parts[4]);
+      } else if (req.method == "GET") {
+        r = read(parts, req);
+      } else {
+        r = error_reply(405, "MethodNotAllowed", "no route for " + req.method + " " + req.path);
+      }
+    } else {
+      r = error_reply(
+          404, "NotFound",
+          "no route for " + req.method + " " + req.path + " (the API lives under /api/v1/)");
+    }
+    co_await w.send(r.status, "application/json", std::move(r.body));
+  }
+};
+
+Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
+    asio::io_context& io, ControllerOptions options, std::unique_ptr<StateStore> store,
+    const Clock& clock) {
+  auto fleet = Fleet::create(options.placement, options.fleet, clock.now());
+  if (!fleet) return fleet.error();
+  std::vector<std::string> problems;
+  if (Status s = restore_fleet(*store, *fleet, clock.now(), problems); !s) {
+    return make_error(s.error().code, "reading the state store: " + s.error().message);
+  }
+  for (const auto& p : problems)
+    log::error("skipped a stored record", {{"problem", p}});
+  auto impl =
+      std::make_unique<Impl>(io, std::move(options), std::move(store), clock, std::move(*fleet));
+  auto rs = impl->registry.histogram("gpufleet_reconcile_seconds",
+                                     "Time of one reconcile pass (placement included)", {},
+                                     {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5});
+  auto rq = impl->registry.counter("gpufleet_controller_requests_total", "API requests by method",
+                                   {"method"});
+  auto se = impl->registry.counter("gpufleet_store_errors_total", "State store writes that failed");
+  if (!rs || !rq || !se) return make_error(ErrorCode::kInternal, "metric registration failed");
+  impl->reconcile_seconds = *rs;
+  impl->requests = *rq;
+  impl->store_errors = *se;
+  Impl* raw = impl.get();
+  impl->server = std::make_unique<net::HttpServer>(
+      io, impl->opts.host, impl->opts.port,
+      [raw](net::HttpRequest& r, net::ResponseWriter& w) { return raw->handle(r, w); });
+  return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(impl)));
+}
+
+ControllerServer::ControllerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ControllerServer::~ControllerServer() = default;
+
+uint16_t ControllerServer::port() const {
+  return impl_->server->port();
+}
+
+void ControllerServer::start() {
+  impl_->server->start();
+  asio::co_spawn(impl_->io, impl_->reconcile_loop(), asio::detached);
+}
+
+void ControllerServer::stop() {
+  impl_->stopped = true;
+  impl_->server->stop();
+  for (auto& t : impl_->watchers)
+    t->cancel();
+}
+
+}  // namespace gf

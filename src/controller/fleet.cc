@@ -1,0 +1,639 @@
+#include "controller/fleet.h"
+
+#include <fmt/format.h>
+#include <algorithm>
+
+namespace gf {
+
+namespace {
+
+constexpr ReplicaState kAllStates[] = {ReplicaState::kPending,  ReplicaState::kPlaced,
+                                       ReplicaState::kStarting, ReplicaState::kReady,
+                                       ReplicaState::kDraining, ReplicaState::kStopped,
+                                       ReplicaState::kFailed,   ReplicaState::kCrashLoop};
+
+// Replicas that count toward a deployment's size: not on their way out.
+bool active(const ReplicaRecord& r) {
+  return r.state != ReplicaState::kDraining && r.state != ReplicaState::kStopped &&
+         r.state != ReplicaState::kFailed;
+}
+
+// Replicas an agent should be running.
+bool assigned(const ReplicaRecord& r) {
+  return active(r) && r.state != ReplicaState::kPending;
+}
+
+uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string base36(int64_t v) {
+  static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string out;
+  do {
+    out.insert(out.begin(), digits[v % 36]);
+    v /= 36;
+  } while (v > 0);
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(ReplicaState s) {
+  switch (s) {
+    case ReplicaState::kPending:
+      return "Pending";
+    case ReplicaState::kPlaced:
+      return "Placed";
+    case ReplicaState::kStarting:
+      return "Starting";
+    case ReplicaState::kReady:
+      return "Ready";
+    case ReplicaState::kDraining:
+      return "Draining";
+    case ReplicaState::kStopped:
+      return "Stopped";
+    case ReplicaState::kFailed:
+      return "Failed";
+    case ReplicaState::kCrashLoop:
+      return "CrashLoop";
+  }
+  return "?";
+}
+
+std::optional<ReplicaState> parse_replica_state(std::string_view s) {
+  for (ReplicaState x : kAllStates) {
+    if (s == to_string(x)) return x;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(NodeState s) {
+  switch (s) {
+    case NodeState::kUnknown:
+      return "Unknown";
+    case NodeState::kReady:
+      return "Ready";
+    case NodeState::kLost:
+      return "Lost";
+  }
+  return "?";
+}
+
+std::string deployment_revision(const DeploymentSpec& d) {
+  // Everything that changes what a replica runs or where it may run; not the replica count, the
+  // routing policy or the tenants (those apply to running replicas without a restart).
+  std::string key = d.model + '\n' + to_string(d.engine.type) + '\n';
+  for (const auto& a : d.engine.args)
+    key += a + '\x1f';
+  for (const auto& [k, v] : d.engine.env)
+    key += k + '=' + v + '\x1f';
+  const auto& r = d.resources;
+  key += fmt::format("\n{}|{}|{}|{}|{}|{}", r.gpus, r.memory_per_gpu ? r.memory_per_gpu->value : -1,
+                     r.compute ? r.compute->value : -1, r.allow_reserved,
+                     static_cast<int>(r.topology), d.priority);
+  for (const auto& m : r.gpu_models)
+    key += m + ',';
+  if (d.performance) {
+    const auto& p = *d.performance;
+    key += fmt::format("\n{}|{}|{}|{}|{}|{}", p.prefill_base_ms, p.prefill_per_token_ms,
+                       p.prefill_per_token2_ms, p.decode_base_ms, p.decode_per_seq_ms,
+                       p.decode_per_ctx_token_ms);
+  }
+  return fmt::format("{:010x}", fnv1a(key) & 0xffffffffffULL);
+}
+
+Result<Fleet> Fleet::create(const PlacementSpec& placement, FleetOptions options, TimePoint now) {
+  auto sched = Scheduler::create(placement);
+  if (!sched) return sched.error();
+  Fleet f(std::move(*sched), options);
+  f.started_ = now;
+  return f;
+}
+
+int64_t Fleet::bump_generation() {
+  changes_.generation = true;
+  return ++generation_;
+}
+
+std::string Fleet::new_replica_id(const std::string& deployment) {
+  // The generation is persisted and only grows, so ids never repeat across restarts.
+  return deployment + "-" + base36(bump_generation());
+}
+
+void Fleet::event(TimePoint now, std::string kind, std::string subject, std::string from,
+                  std::string to, std::string reason) {
+  if (opts_.max_events == 0) return;
+  if (events_.size() >= opts_.max_events) events_.pop_front();
+  events_.push_back(FleetEvent{now, std::move(kind), std::move(subject), std::move(from),
+                               std::move(to), std::move(reason)});
+}
+
+void Fleet::collect_pool_events() {
+  for (auto& e : pool_.take_events()) {
+    event(e.time, to_string(e.kind), e.subject, e.from, e.to, e.reason);
+  }
+}
+
+void Fleet::set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now) {
+  if (r.state == to && r.reason == reason) return;
+  if (r.state != to) {
+    event(now, "Replica", r.id, to_string(r.state), to_string(to), reason);
+    r.since = now;
+  }
+  r.state = to;
+  r.reason = std::move(reason);
+  changes_.replicas.insert(r.id);
+}
+
+FleetChanges Fleet::take_changes() {
+  return std::exchange(changes_, FleetChanges{});
+}
+
+// ---- desired state ---------------------------------------------------------------------------
+
+Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, TimePoint now) {
+  if (spec.name.empty())
+    return make_error(ErrorCode::kInvalidArgument, "deployment needs metadata.name");
+  std::string rev = deployment_revision(spec);
+  auto it = deployments_.find(spec.name);
+  if (it == deployments_.end()) {
+    DeploymentRecord d;
+    d.spec = spec;
+    d.manifest = manifest;
+    d.revision = rev;
+    d.replicas = spec.replicas.min;
+    deployments_.emplace(spec.name, std::move(d));
+    event(now, "DeploymentCreated", spec.name, "", rev, "revision " + rev);
+  } else {
+    DeploymentRecord& d = it->second;
+    if (!d.history.empty() && d.history.back().revision == rev) {
+      d.history.pop_back();  // an undo: the revision we return to leaves the history
+      d.history.push_back(RevisionRecord{d.revision, d.manifest});
+      event(now, "RolloutStarted", spec.name, d.revision, rev, "undo");
+    } else if (rev != d.revision) {
+      d.history.push_back(RevisionRecord{d.revision, d.manifest});
+      if (d.history.size() > opts_.max_history) d.history.erase(d.history.begin());
+      event(now, "RolloutStarted", spec.name, d.revision, rev,
+            std::string("strategy ") + to_string(spec.rollout.strategy));
+    }
+    d.spec = spec;
+    d.manifest = manifest;
+    d.revision = rev;
+    d.replicas = std::clamp(d.replicas, spec.replicas.min, spec.replicas.max);
+  }
+  changes_.deployments.insert(spec.name);
+  reconcile(deployments_.at(spec.name), now);
+  place_pending(now);
+  rebuild_routing();
+  return {};
+}
+
+Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
+  auto it = deployments_.find(name);
+  if (it == deployments_.end())
+    return make_error(ErrorCode::kNotFound, "no deployment named \"" + name + "\"");
+  for (auto& [id, r] : replicas_) {
+    if (r.deployment == name && active(r)) drain(r, "deployment deleted", now);
+  }
+  deployments_.erase(it);
+  changes_.deployments.insert(name);
+  event(now, "DeploymentDeleted", name, "", "", "");
+  rebuild_routing();
+  return {};
+}
+
+Status Fleet::scale(const std::string& name, int replicas, TimePoint now) {
+  auto it = deployments_.find(name);
+  if (it == deployments_.end())
+    return make_error(ErrorCode::kNotFound, "no deployment named \"" + name + "\"");
+  auto& d = it->second;
+  if (replicas < d.spec.replicas.min || replicas > d.spec.replicas.max) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{} replicas is outside {}'s range {}..{} (replicas.min/max)",
+                                  replicas, name, d.spec.replicas.min, d.spec.replicas.max));
+  }
+  if (d.replicas != replicas) {
+    event(now, "Scaled", name, std::to_string(d.replicas), std::to_string(replicas), "by request");
+    d.replicas = replicas;
+    changes_.deployments.insert(name);
+  }
+  reconcile(d, now);
+  place_pending(now);
+  rebuild_routing();
+  return {};
+}
+
+Result<std::string> Fleet::previous_manifest(const std::string& name) const {
+  auto it = deployments_.find(name);
+  if (it == deployments_.end())
+    return make_error(ErrorCode::kNotFound, "no deployment named \"" + name + "\"");
+  if (it->second.history.empty()) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "deployment \"" + name + "\" has no previous revision to go back to");
+  }
+  return it->second.history.back().manifest;
+}
+
+Status Fleet::set_node_admin(const std::string& node, AdminState to, TimePoint now) {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || !it->second.pool_index)
+    return make_error(ErrorCode::kNotFound, "no registered node named \"" + node + "\"");
+  Status s = pool_.set_node_admin(*it->second.pool_index, to, "by operator", now);
+  if (!s) return s;
+  if (to == AdminState::kDraining) {
+    for (auto& [id, r] : replicas_) {
+      if (r.node == node && active(r)) drain(r, "node " + node + " drained by operator", now);
+    }
+  }
+  collect_pool_events();
+  tick(now);
+  return {};
+}
+
+// ---- agents ----------------------------------------------------------------------------------
+
+Status Fleet::register_inventory(NodeRecord& n, const net::Heartbeat& hb, TimePoint now) {
+  NodeSpec spec;
+  spec.name = hb.node;
+  spec.labels = hb.labels;
+  spec.nvlink_groups = hb.nvlink_groups;
+  std::vector<net::GpuReport> gpus = hb.gpus;
+  std::sort(gpus.begin(), gpus.end(), [](auto& a, auto& b) { return a.index < b.index; });
+  for (const auto& g : gpus) {
+    GpuGroupSpec group;
+    group.model = g.name;
+    group.count = 1;
+    group.memory = g.memory;
+    group.uuids = {g.uuid};
+    spec.gpus.push_back(std::move(group));
+  }
+  auto idx = pool_.add_node(spec, now);
+  if (!idx) return idx.error();
+  n.pool_index = *idx;
+  event(now, "NodeRegistered", hb.node, "", "Ready", fmt::format("{} GPUs", gpus.size()));
+  recommit(n, now);
+  return {};
+}
+
+// Replicas read back from the store hold GPUs on a node the pool did not know yet; now it does.
+void Fleet::recommit(NodeRecord& n, TimePoint now) {
+  for (auto& [id, r] : replicas_) {
+    if (r.node != n.name || r.allocation.valid() || !active(r) || r.state == ReplicaState::kPending)
+      continue;
+    auto d = deployments_.find(r.deployment);
+    std::vector<GpuIndex> gpus;
+    bool all = true;
+    for (const auto& u : r.gpus) {
+      auto g = pool_.find_gpu(u);
+      if (!g) all = false;
+      if (g) gpus.push_back(*g);
+    }
+    Result<AllocationId> a = make_error(ErrorCode::kNotFound, "its GPUs are gone from the node");
+    if (d != deployments_.end() && all)
+      a = pool_.commit(request_for(d->second.spec, d->second.spec.owner), *n.pool_index, gpus, now);
+    if (a) {
+      r.allocation = *a;
+    } else {
+      set_state(r, ReplicaState::kFailed, "cannot hold its GPUs again: " + a.error().message, now);
+    }
+  }
+}
+
+Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint now) {
+  auto [it, inserted] = nodes_.try_emplace(hb.node);
+  NodeRecord& n = it->second;
+  if (inserted) n.name = hb.node;
+  // A message older than one already seen from the same agent changes nothing.
+  if (n.agent_id == hb.agent_id && hb.seq <= n.seq && !inserted) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      fmt::format("stale heartbeat {} (already saw {})", hb.seq, n.seq));
+  }
+  if (n.agent_id != hb.agent_id && !n.agent_id.empty())
+    event(now, "AgentRestarted", hb.node, n.agent_id, hb.agent_id, "new agent process");
+  n.agent_id = hb.agent_id;
+  n.seq = hb.seq;
+  n.host = hb.host;
+  n.agent_port = hb.port;
+  n.last_seen = now;
+  n.applied_generation = hb.applied_generation;
+  if (!n.pool_index) {
+    if (Status s = register_inventory(n, hb, now); !s) return s.error();
+  } else if (n.state == NodeState::kLost) {
+    pool_.mark_node_returned(*n.pool_index, now);
+  }
+  if (n.state != NodeState::kReady) {
+    event(now, "Node", n.name, to_string(n.state), "Ready", "heartbeat");
+    n.state = NodeState::kReady;
+  }
+
+  for (const auto& g : hb.gpus) {
+    auto gi = pool_.find_gpu(g.uuid);
+    if (!gi) continue;
+    GpuTelemetry t;
+    t.utilization_pct = g.utilization_pct;
+    t.temperature_c = g.temperature_c;
+    t.power_w = g.power_w;
+    t.memory_used = g.memory_used;
+    pool_.update_telemetry(*gi, t);
+    auto h = parse_health(g.health);
+    if (!h || pool_.gpu(*gi).health == *h) continue;
+    Health cur = pool_.gpu(*gi).health;
+    // The agent's health policy already made the GPU earn its way back; the pool's rule that a
+    // returning GPU passes through Probation is met by stepping through it here.
+    if (!health_transition_allowed(cur, *h) && health_transition_allowed(cur, Health::kProbation))
+      (void)pool_.set_health(*gi, Health::kProbation, g.reason, now);
+    (void)pool_.set_health(*gi, *h, g.reason.empty() ? "reported by agent" : g.reason, now);
+  }
+  for (const auto& e : hb.events)
+    event(now, "GpuHealth", e.gpu, e.from, e.to, e.reason);
+
+  std::set<std::string> reported;
+  for (const auto& rep : hb.replicas) {
+    reported.insert(rep.id);
+    auto r = replicas_.find(rep.id);
+    if (r == replicas_.end() || r->second.node != hb.node) continue;  // not ours: agent stops it
+    ReplicaRecord& rr = r->second;
+    if (rr.port != rep.port || rr.restarts != rep.restarts) {
+      rr.port = rep.port;
+      rr.restarts = rep.restarts;
+      changes_.replicas.insert(rr.id);
+    }
+    if (!active(rr)) continue;  // Draining: wait for it to disappear from the report
+    if (rep.state == "Ready") {
+      set_state(rr, ReplicaState::kReady, "answering its readiness probe", now);
+    } else if (rep.state == "CrashLoop") {
+      set_state(rr, ReplicaState::kCrashLoop, rep.reason, now);
+    } else if (rep.state == "Starting" || rep.state == "Waiting") {
+      set_state(rr, ReplicaState::kStarting, rep.reason, now);
+    }
+  }
+  // A replica the agent no longer runs, after it applied a generation without it, has stopped.
+  std::vector<std::string> gone;
+  for (auto& [id, r] : replicas_) {
+    if (r.node != hb.node || reported.count(id)) continue;
+    if (r.state == ReplicaState::kDraining || r.state == ReplicaState::kStopped) {
+      gone.push_back(id);
+    } else if ((r.state == ReplicaState::kStarting || r.state == ReplicaState::kReady) &&
+               hb.applied_generation >= r.generation) {
+      set_state(r, ReplicaState::kFailed, "the agent no longer runs it", now);
+      gone.push_back(id);
+    }
+  }
+  for (const auto& id : gone)
+    forget(id, now);
+  collect_pool_events();
+  rebuild_routing();
+
+  net::HeartbeatReply reply;
+  reply.generation = generation_;
+  reply.heartbeat_interval = opts_.heartbeat_interval;
+  for (const auto& [id, r] : replicas_) {
+    if (r.node != hb.node || !assigned(r)) continue;
+    auto d = deployments_.find(r.deployment);
+    if (d == deployments_.end()) continue;
+    const DeploymentSpec& s = d->second.spec;
+    net::ReplicaAssignment a;
+    a.id = r.id;
+    a.generation = r.generation;
+    a.deployment = r.deployment;
+    a.revision = r.revision;
+    a.model = s.model;
+    a.engine = s.engine.type;
+    a.args = s.engine.args;
+    a.env = s.engine.env;
+    a.gpus = r.gpus;
+    a.gpu_model = r.gpu_model;
+    a.memory_fraction = r.memory_fraction;
+    a.performance = s.performance;
+    reply.replicas.push_back(std::move(a));
+  }
+  return reply;
+}
+
+// ---- reconcile -------------------------------------------------------------------------------
+
+void Fleet::drain(ReplicaRecord& r, const std::string& reason, TimePoint now) {
+  if (r.state == ReplicaState::kPending) {
+    set_state(r, ReplicaState::kStopped, reason, now);
+    forget(r.id, now);
+    return;
+  }
+  set_state(r, ReplicaState::kDraining, reason, now);
+  bump_generation();  // the node's desired set shrank
+}
+
+void Fleet::forget(const std::string& id, TimePoint now) {
+  auto it = replicas_.find(id);
+  if (it == replicas_.end()) return;
+  if (it->second.allocation.valid())
+    (void)pool_.release(it->second.allocation, now, "replica " + id + " gone");
+  replicas_.erase(it);
+  changes_.replicas.insert(id);
+}
+
+void Fleet::node_lost(NodeRecord& n, TimePoint now) {
+  event(now, "Node", n.name, to_string(n.state), "Lost",
+        fmt::format(
+            "no heartbeat for {} ms",
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count()));
+  n.state = NodeState::kLost;
+  if (n.pool_index) (void)pool_.mark_node_lost(*n.pool_index, "node " + n.name + " lost", now);
+  std::vector<std::string> ids;
+  for (auto& [id, r] : replicas_) {
+    if (r.node == n.name && r.state != ReplicaState::kPending) {
+      set_state(r, ReplicaState::kFailed, "node " + n.name + " lost", now);
+      ids.push_back(id);
+    }
+  }
+  // Its GPUs are Lost, so nothing lands there again; when the node returns, its agent is told
+  // to stop these (they are no longer in its desired set): generation fencing.
+  for (const auto& id : ids)
+    forget(id, now);
+}
+
+void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
+  std::vector<ReplicaRecord*> current, old;
+  for (auto& [id, r] : replicas_) {
+    if (r.deployment != d.spec.name || !active(r)) continue;
+    (r.revision == d.revision ? current : old).push_back(&r);
+  }
+  const int target = d.replicas;
+  const int surge = std::max(1, d.spec.rollout.max_surge);
+  const int total = static_cast<int>(current.size() + old.size());
+  // Create: up to the target in the new revision, and never more than target + surge in all.
+  int can_create = std::min(target - static_cast<int>(current.size()),
+                            target + (old.empty() ? 0 : surge) - total);
+  for (int i = 0; i < can_create; ++i) {
+    ReplicaRecord r;
+    r.id = new_replica_id(d.spec.name);
+    r.deployment = d.spec.name;
+    r.revision = d.revision;
+    r.state = ReplicaState::kPending;
+    r.reason = "waiting for placement";
+    r.since = now;
+    event(now, "Replica", r.id, "", "Pending", "revision " + d.revision);
+    changes_.replicas.insert(r.id);
+    replicas_.emplace(r.id, std::move(r));
+  }
+  // Scale down the new revision: the least advanced replicas go first.
+  if (static_cast<int>(current.size()) > target) {
+    std::sort(current.begin(), current.end(), [](const ReplicaRecord* a, const ReplicaRecord* b) {
+      return static_cast<int>(a->state == ReplicaState::kReady) <
+             static_cast<int>(b->state == ReplicaState::kReady);
+    });
+    for (size_t i = 0; i < current.size() - static_cast<size_t>(target); ++i)
+      drain(*current[i], "scaled down", now);
+  }
+  // Retire the old revision: not-ready ones at once, ready ones only while enough ready replicas
+  // stay (max unavailable) — the surge replicas of the new revision take their place first.
+  int ready_new = 0;
+  for (auto* r : current)
+    ready_new += r->state == ReplicaState::kReady;
+  int ready_old = 0;
+  for (auto* r : old)
+    ready_old += r->state == ReplicaState::kReady;
+  const int floor = std::max(0, target - std::max(0, d.spec.rollout.max_unavailable));
+  for (auto* r : old) {
+    if (r->state != ReplicaState::kReady) {
+      drain(*r, "replaced by revision " + d.revision, now);
+    } else if (ready_new + ready_old - 1 >= floor || ready_new >= target) {
+      drain(*r, "replaced by revision " + d.revision, now);
+      --ready_old;
+    }
+  }
+}
+
+void Fleet::place_pending(TimePoint now) {
+  for (auto& [id, r] : replicas_) {
+    if (r.state != ReplicaState::kPending) continue;
+    auto d = deployments_.find(r.deployment);
+    if (d == deployments_.end()) continue;
+    AllocationRequest req = request_for(d->second.spec, d->second.spec.owner);
+    Decision dec = sched_.place(pool_, req, PlaceOptions{true, false});
+    if (!dec.placement) {
+      set_state(r, ReplicaState::kPending, dec.reason, now);
+      continue;
+    }
+    std::vector<GpuIndex> gpus = dec.placement->gpus(pool_);
+    auto a = pool_.commit(req, dec.placement->node, gpus, now);
+    if (!a) {
+      set_state(r, ReplicaState::kPending, a.error().message, now);
+      continue;
+    }
+    const Allocation* alloc = pool_.allocation(*a);
+    r.allocation = *a;
+    r.node = pool_.node(dec.placement->node).name;
+    r.gpus.clear();
+    for (GpuIndex g : gpus)
+      r.gpus.push_back(pool_.gpu(g).uuid);
+    r.gpu_model = pool_.model_name(pool_.gpu(gpus.front()).model);
+    MiB total = pool_.gpu(gpus.front()).memory_total;
+    r.memory_fraction =
+        req.fractional() && total.value > 0
+            ? static_cast<double>(alloc->memory_per_gpu.value) / static_cast<double>(total.value)
+            : 0.9;
+    r.generation = bump_generation();
+    set_state(r, ReplicaState::kPlaced, fmt::format("on {} GPU {}", r.node, fmt::join(r.gpus, ",")),
+              now);
+  }
+}
+
+void Fleet::tick(TimePoint now) {
+  for (auto& [name, n] : nodes_) {
+    // After a controller restart nodes are Unknown: they get one lease from the start to report.
+    TimePoint seen = std::max(n.last_seen, started_);
+    if (n.state != NodeState::kLost && now - seen > opts_.node_lease) node_lost(n, now);
+  }
+  for (auto& [name, d] : deployments_)
+    reconcile(d, now);
+  place_pending(now);
+  collect_pool_events();
+  rebuild_routing();
+}
+
+void Fleet::restore(DeploymentRecord d) {
+  std::string name = d.spec.name;
+  deployments_[name] = std::move(d);
+}
+
+void Fleet::restore(ReplicaRecord r, TimePoint now) {
+  r.since = now;
+  r.allocation = AllocationId{};
+  generation_ = std::max(generation_, r.generation);
+  if (!r.node.empty()) {
+    auto [it, inserted] = nodes_.try_emplace(r.node);
+    if (inserted) it->second.name = r.node;  // Unknown until its agent reports
+  }
+  std::string id = r.id;
+  replicas_[id] = std::move(r);
+}
+
+// ---- routing ---------------------------------------------------------------------------------
+
+void Fleet::rebuild_routing() {
+  RoutingTable t;
+  for (const auto& [name, d] : deployments_) {
+    RouteModel m;
+    m.model = d.spec.model;
+    m.deployment = name;
+    m.policy = d.spec.routing;
+    m.tenants = d.spec.tenants;
+    std::map<std::string, RouteRevision> revs;
+    for (const auto& [id, r] : replicas_) {
+      if (r.deployment != name || r.state != ReplicaState::kReady || r.port == 0) continue;
+      auto n = nodes_.find(r.node);
+      if (n == nodes_.end() || n->second.state != NodeState::kReady) continue;
+      auto& rev = revs[r.revision];
+      rev.revision = r.revision;
+      rev.replicas.push_back(RouteReplica{id, fmt::format("{}:{}", n->second.host, r.port)});
+    }
+    // Rolling updates split traffic by ready replicas: each revision weighs what it serves.
+    for (auto& [rev, x] : revs) {
+      x.weight = static_cast<int>(x.replicas.size());
+      m.revisions.push_back(std::move(x));
+    }
+    t.models.push_back(std::move(m));
+  }
+  std::string key;
+  for (const auto& m : t.models) {
+    key += m.model + '|' + m.deployment + '|' + m.policy + '|' +
+           fmt::format("{}", fmt::join(m.tenants, ","));
+    for (const auto& r : m.revisions) {
+      key += '#' + r.revision + ':' + std::to_string(r.weight);
+      for (const auto& x : r.replicas)
+        key += ';' + x.id + '@' + x.address;
+    }
+    key += '\n';
+  }
+  if (key == routing_key_) return;
+  routing_key_ = std::move(key);
+  t.version = routing_.version + 1;
+  routing_ = std::move(t);
+}
+
+std::string Fleet::rollout_status(const std::string& name) const {
+  auto it = deployments_.find(name);
+  if (it == deployments_.end()) return "no deployment named \"" + name + "\"";
+  const auto& d = it->second;
+  int ready = 0, current = 0, old = 0;
+  for (const auto& [id, r] : replicas_) {
+    if (r.deployment != name || !active(r)) continue;
+    if (r.revision == d.revision) {
+      ++current;
+      ready += r.state == ReplicaState::kReady;
+    } else {
+      ++old;
+    }
+  }
+  std::string s = fmt::format("revision {}: {}/{} replicas ready", d.revision, ready, d.replicas);
+  if (old > 0) s += fmt::format("; {} of older revisions still running", old);
+  if (ready >= d.replicas && old == 0) s += "; rollout complete";
+  return s;
+}
+
+}  // namespace gf

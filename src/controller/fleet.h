@@ -1,0 +1,109 @@
+// The controller's model of the fleet and its reconcile decisions: nodes from agent heartbeats,
+// deployments, replicas and their placement. Pure: no I/O, no threads, no clock; the shell passes
+// `now`, persists what take_changes() returns and serves the queries.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/fleet_types.h"
+#include "net/agent_protocol.h"
+#include "placement/scheduler.h"
+#include "pool/pool.h"
+
+namespace gf {
+
+struct FleetOptions {
+  Duration node_lease = std::chrono::seconds(10);  // heartbeats missing this long: node Lost
+  Duration heartbeat_interval = std::chrono::seconds(1);
+  size_t max_events = 2000;
+  size_t max_history = 10;
+};
+
+// What changed since the last take_changes(): records to write and keys to delete.
+struct FleetChanges {
+  std::set<std::string> replicas;     // ids to write (present) or delete (absent)
+  std::set<std::string> deployments;  // names to write or delete
+  bool generation = false;            // the generation counter moved
+  bool empty() const { return replicas.empty() && deployments.empty() && !generation; }
+};
+
+class Fleet {
+ public:
+  static Result<Fleet> create(const PlacementSpec& placement, FleetOptions options, TimePoint now);
+
+  // ---- desired state
+  // Create or replace. A change of anything but the replica count starts a rollout.
+  Status apply(const DeploymentSpec& spec, const std::string& manifest, TimePoint now);
+  Status remove_deployment(const std::string& name, TimePoint now);
+  Status scale(const std::string& name, int replicas, TimePoint now);
+  // The manifest of the revision before the current one, for `rollout undo` (the shell parses it
+  // and applies it like any other change).
+  Result<std::string> previous_manifest(const std::string& name) const;
+  Status set_node_admin(const std::string& node, AdminState to, TimePoint now);
+
+  // ---- agents
+  // Registers or refreshes the node, applies its reports, answers with its desired replicas.
+  Result<net::HeartbeatReply> heartbeat(const net::Heartbeat& hb, TimePoint now);
+
+  // Node leases, rollouts, replica counts, placement. Call a few times a second.
+  void tick(TimePoint now);
+
+  // ---- restart: records read back from the store before the first heartbeat
+  void restore(DeploymentRecord d);
+  void restore(ReplicaRecord r, TimePoint now);
+  void restore_generation(int64_t g) { generation_ = std::max(generation_, g); }
+
+  // ---- queries
+  const std::map<std::string, DeploymentRecord>& deployments() const { return deployments_; }
+  const std::map<std::string, ReplicaRecord>& replicas() const { return replicas_; }
+  const std::map<std::string, NodeRecord>& nodes() const { return nodes_; }
+  const std::deque<FleetEvent>& events() const { return events_; }
+  const Pool& pool() const { return pool_; }
+  int64_t generation() const { return generation_; }
+  const RoutingTable& routing_table() const { return routing_; }
+  // Where a deployment's rollout stands, in words ("2/3 replicas of a1b2c3 ready; 1 old left").
+  std::string rollout_status(const std::string& deployment) const;
+
+  FleetChanges take_changes();
+
+ private:
+  Fleet(Scheduler scheduler, FleetOptions options) : sched_(std::move(scheduler)), opts_(options) {}
+
+  void event(TimePoint now, std::string kind, std::string subject, std::string from, std::string to,
+             std::string reason);
+  void set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now);
+  void reconcile(DeploymentRecord& d, TimePoint now);
+  void place_pending(TimePoint now);
+  void drain(ReplicaRecord& r, const std::string& reason, TimePoint now);
+  void forget(const std::string& id, TimePoint now);  // releases GPUs, drops the record
+  void node_lost(NodeRecord& n, TimePoint now);
+  Status register_inventory(NodeRecord& n, const net::Heartbeat& hb, TimePoint now);
+  void recommit(NodeRecord& n, TimePoint now);
+  void rebuild_routing();
+  void collect_pool_events();
+  std::string new_replica_id(const std::string& deployment);
+  int64_t bump_generation();
+
+  Pool pool_;
+  Scheduler sched_;
+  FleetOptions opts_;
+  TimePoint started_{};
+  std::map<std::string, DeploymentRecord> deployments_;
+  std::map<std::string, ReplicaRecord> replicas_;
+  std::map<std::string, NodeRecord> nodes_;
+  std::deque<FleetEvent> events_;
+  int64_t generation_ = 0;
+  uint64_t id_counter_ = 0;
+  RoutingTable routing_;
+  std::string routing_key_;  // the last table's content, to bump the version only on change
+  FleetChanges changes_;
+};
+
+// Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.
+std::string deployment_revision(const DeploymentSpec& spec);
+
+}  // namespace gf

@@ -1,0 +1,89 @@
+// The controller's records as plain values: deployments, replicas and their lifecycle states,
+// and nodes and events.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/spec.h"
+#include "routing/routing_table.h"
+
+namespace gf {
+
+// A replica's life as the controller sees it. Pending carries the placement's reason; Failed is
+// terminal (its node was lost, its GPUs went away); CrashLoop is the agent's verdict and lasts
+// until the engine starts to answer again.
+enum class ReplicaState {
+  kPending,
+  kPlaced,
+  kStarting,
+  kReady,
+  kDraining,
+  kStopped,
+  kFailed,
+  kCrashLoop
+};
+const char* to_string(ReplicaState s);
+std::optional<ReplicaState> parse_replica_state(std::string_view s);
+
+struct ReplicaRecord {
+  std::string id;
+  std::string deployment;
+  std::string revision;
+  std::string node;               // empty while Pending
+  std::vector<std::string> gpus;  // UUIDs, CUDA_VISIBLE_DEVICES order
+  std::string gpu_model;
+  double memory_fraction = 0.9;
+  ReplicaState state = ReplicaState::kPending;
+  std::string reason;
+  int64_t generation = 0;  // the assignment's generation, set when placed
+  uint16_t port = 0;       // reported by the agent
+  int restarts = 0;
+  TimePoint since{};  // of the current state (controller clock; not persisted)
+  AllocationId allocation;
+};
+
+// Previous revisions are kept so `rollout undo` can go back.
+struct RevisionRecord {
+  std::string revision;
+  std::string manifest;
+};
+
+struct DeploymentRecord {
+  DeploymentSpec spec;
+  std::string manifest;  // as applied, so a restart re-reads exactly what the user gave
+  std::string revision;  // hash of what changes the running replicas (not the replica count)
+  int replicas = 1;      // target count, within spec.replicas.min..max
+  std::vector<RevisionRecord> history;  // oldest first, at most kMaxHistory
+};
+
+enum class NodeState { kUnknown, kReady, kLost };
+const char* to_string(NodeState s);
+
+struct NodeRecord {
+  std::string name;
+  std::string host;
+  uint16_t agent_port = 0;
+  std::string agent_id;
+  uint64_t seq = 0;
+  NodeState state = NodeState::kUnknown;
+  TimePoint last_seen{};
+  std::optional<NodeIndex> pool_index;  // once its inventory is known
+  int64_t applied_generation = 0;
+};
+
+struct FleetEvent {
+  TimePoint time{};
+  std::string kind;     // ReplicaState, NodeLost, DeploymentApplied, PoolEvent kinds ...
+  std::string subject;  // replica id, node or deployment name
+  std::string from;
+  std::string to;
+  std::string reason;
+};
+
+}  // namespace gf

@@ -1,0 +1,590 @@
+#include "gateway/gateway_server.h"
+
+#include <fmt/format.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cmath>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "admission/tenant_directory.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "gateway/request_info.h"
+#include "net/http_server.h"
+#include "net/openai_error.h"
+#include "net/routing_table_json.h"
+
+namespace gf {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string seconds_header(Duration d) {
+  double s = std::chrono::duration<double>(d).count();
+  return std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(s))));
+}
+
+std::string content_type_or(const net::Headers& h, const char* fallback) {
+  auto it = h.find("content-type");
+  return it == h.end() ? std::string(fallback) : it->second;
+}
+
+std::string mid_stream_error(const std::string& why) {
+  return net::openai_error(502, "the replica failed mid-stream: " + why, "upstream_error");
+}
+
+double secs(Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// What one request is waiting for while it sits in the admission queue.
+struct Waiter {
+  explicit Waiter(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  bool dispatched = false;
+  std::optional<Rejected> rejected;
+};
+
+}  // namespace
+
+struct GatewayServer::Impl {
+  Impl(asio::io_context& io, GatewayOptions o, const Clock& c, TenantDirectory t,
+       AdmissionController a)
+      : io(io),
+        opts(std::move(o)),
+        clock(c),
+        tenants(std::move(t)),
+        admission(std::move(a)),
+        router(opts.router),
+        client(io, 256) {}
+
+  asio::io_context& io;
+  GatewayOptions opts;
+  const Clock& clock;
+  TenantDirectory tenants;
+  AdmissionController admission;
+  Router router;
+  net::HttpClient client;
+  std::unique_ptr<net::HttpServer> server;
+  RoutingTable table;
+  std::unordered_map<std::string, std::string> addresses;  // replica id -> host:port
+  std::map<std::string, const RouteModel*> models;         // by model name, into `table`
+  std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiting;
+  uint64_t next_id = 1;
+  bool stopped = false;
+  // Retry budget: retries stay under a share of recent requests (Envoy's retry budget).
+  double recent_requests = 0;
+  double recent_retries = 0;
+
+  Registry registry;
+  CounterFamily* requests = nullptr;
+  GaugeFamily* in_flight = nullptr;
+  HistogramFamily* latency = nullptr;
+  HistogramFamily* ttft = nullptr;
+  HistogramFamily* queue_wait = nullptr;
+  CounterFamily* tokens_in = nullptr;
+  CounterFamily* retries = nullptr;
+  CounterFamily* watch_errors = nullptr;
+  CallbackGaugeFamily* queue_length = nullptr;
+
+  Status register_metrics() {
+    std::vector<double> lat = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    auto r = registry.counter("gpufleet_gateway_requests_total",
+                              "Requests by model, tenant and HTTP status",
+                              {"model", "tenant", "status"});
+    auto f =
+        registry.gauge("gpufleet_gateway_in_flight", "Requests being proxied", {"model", "tenant"});
+    auto l = registry.histogram("gpufleet_gateway_request_duration_seconds",
+                                "Whole request time through the gateway", {"model"}, lat);
+    auto t =
+        registry.histogram("gpufleet_gateway_ttft_seconds",
+                           "Time to the first streamed byte through the gateway", {"model"}, lat);
+    auto q = registry.histogram("gpufleet_gateway_queue_wait_seconds",
+                                "Time requests waited for capacity", {"model"}, lat);
+    auto ti = registry.counter("gpufleet_gateway_prompt_bytes_total",
+                               "Prompt bytes received, by model and tenant", {"model", "tenant"});
+    auto rt = registry.counter("gpufleet_gateway_retries_total",
+                               "Requests retried on another replica", {"model"});
+    auto we = registry.counter("gpufleet_gateway_routing_watch_errors_total",
+                               "Failed routing-table fetches (the last table stays in use)");
+    if (!r || !f || !l || !t || !q || !ti || !rt || !we)
+      return make_error(ErrorCode::kInternal, "metric registration failed");
+    requests = *r;
+    in_flight = *f;
+    latency = *l;
+    ttft = *t;
+    queue_wait = *q;
+    tokens_in = *ti;
+    retries = *rt;
+    watch_errors = *we;
+    auto demand = registry.callback_gauge("gpufleet_gateway_queue_length",
+                                          "Requests waiting for capacity, by model", {"model"});
+    if (!demand) return demand.error();
+    queue_length = *demand;
+    return {};
+  }
+
+  // ---- routing table
+
+  Status apply_table(const RoutingTable& t) {
+    std::set<std::string> seen;
+    for (const auto& m : t.models) {
+      ModelRoutes r;
+      r.model = m.model;
+      r.policy = m.policy.empty() ? "least-outstanding" : m.policy;
+      for (const auto& rev : m.revisions) {
+        r.revisions.push_back(RevisionEntry{rev.revision, rev.weight});
+        for (const auto& x : rev.replicas)
+          r.replicas.push_back(ReplicaEntry{x.id, rev.revision, true, false});
+      }
+      if (Status s = router.update(r); !s) return s;
+      seen.insert(m.model);
+    }
+    for (const auto& [name, m] : models) {
+      if (!seen.count(name)) router.remove(name);
+    }
+    table = t;
+    models.clear();
+    addresses.clear();
+    for (const auto& m : table.models) {
+      models[m.model] = &m;
+      int replicas = 0;
+      for (const auto& rev : m.revisions) {
+        for (const auto& x : rev.replicas)
+          addresses[x.id] = x.address;
+        replicas += static_cast<int>(rev.replicas.size());
+      }
+      // A model without replicas takes nothing at once: its requests wait in the queue (the
+      // activator) until replicas appear, and show up as demand.
+      std::string name = m.model;
+      queue_length->set({name}, [this, name] {
+        return static_cast<double>(admission.demand(name, clock.now()).queued.length);
+      });
+      admission.set_model_capacity(m.model, replicas == 0 ? std::optional<int>(0) : std::nullopt,
+                                   clock.now());
+    }
+    pump();
+    return {};
+  }
+
+  asio::awaitable<void> follow_controller() {
+    asio::steady_timer backoff(io);
+    bool warned = false;
+    while (!stopped) {
+      net::ClientRequest req;
+      req.target = fmt::format("/api/v1/routing?after={}", table.version);
+      if (table.version == 0) req.target = "/api/v1/routing";
+      if (!opts.controller_token.empty())
+        req.headers["authorization"] = "Bearer " + opts.controller_token;
+      net::CallOptions o;
+      o.timeout = std::chrono::seconds(40);  // the controller holds a watch up to 30 s
+      auto res = co_await client.call(opts.controller->host, opts.controller->port, req, o);
+      std::string problem;
+      if (!res) {
+        problem = res.error().message;
+      } else if (res->status != 200) {
+        problem = fmt::format("controller answered {}", res->status);
+      } else if (auto t = net::parse_routing_table(res->body); !t) {
+        problem = t.error().message;
+      } else if (t->version != table.version) {
+        if (Status s = apply_table(*t); !s) problem = s.error().message;
+      }
+      if (problem.empty()) {
+        if (warned) log::info("routing table watch restored", {});
+        warned = false;
+        continue;
+      }
+      watch_errors->with({}).inc();
+      if (!warned) {
+        log::warn("routing table watch failed; serving with the last table",
+                  {{"error", problem}, {"version", std::to_string(table.version)}});
+      }
+      warned = true;
+      backoff.expires_after(std::chrono::seconds(1));
+      boost::system::error_code ec;
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  // ---- admission queue
+
+  // Wakes queued requests that now hold a slot.
+  void pump() {
+    while (auto d = admission.dispatch()) {
+      auto it = waiting.find(d->id);
+      if (it == waiting.end()) continue;
+      it->second->dispatched = true;
+      it->second->timer.cancel();
+    }
+  }
+
+  asio::awaitable<void> expire_loop() {
+    asio::steady_timer timer(io);
+    while (!stopped) {
+      for (auto& e : admission.expire(clock.now())) {
+        auto it = waiting.find(e.id);
+        if (it == waiting.end()) continue;
+        it->second->rejected = e.rejection;
+        it->second->timer.cancel();
+      }
+      timer.expires_after(std::chrono::milliseconds(50));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  // ---- the front
+
+  asio::awaitable<void> send_error(net::ResponseWriter& w, int status, const std::string& message,
+                                   const std::string& code, net::Headers extra = {}) {
+    co_await w.send(status, "application/json", net::openai_error(status, message, code),
+                    std::move(extra));
+  }
+
+  // (Built outside a coroutine: GCC 12 rejects braced JSON initializers in coroutine frames.)
+  std::string models_json(const TenantSpec& tenant) const {
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& [name, m] : models) {
+      if (!tenant_allows_model(tenant, name)) continue;
+      if (!m->tenants.empty() &&
+          std::find(m->tenants.begin(), m->tenants.end(), tenant.name) == m->tenants.end())
+        continue;
+      data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "gpufleet"}});
+    }
+    return nlohmann::json{{"object", "list"}, {"data", data}}.dump();
+  }
+
+  asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
+    if (req.path == "/healthz") {
+      co_await w.send(200, "application/json", R"({"status":"ok"})");
+      co_return;
+    }
+    if (req.path == "/metrics" && req.method == "GET") {
+      co_await w.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.render());
+      co_return;
+    }
+    if (req.path == "/v1/routing" && req.method == "GET") {
+      co_await w.send(200, "application/json", net::to_json(table));
+      co_return;
+    }
+    std::string endpoint;
+    if (req.path == "/v1/chat/completions") {
+      endpoint = "chat";
+    } else if (req.path == "/v1/completions") {
+      endpoint = "completions";
+    } else if (req.path == "/v1/embeddings") {
+      endpoint = "embeddings";
+    } else if (req.path != "/v1/models") {
+      co_await send_error(w, 404, "no such endpoint: " + req.method + " " + req.path, "not_found");
+      co_return;
+    }
+    std::optional<std::string_view> key;
+    std::string auth = req.header("authorization");
+    if (auth.rfind("Bearer ", 0) == 0) key = std::string_view(auth).substr(7);
+    auto tenant = tenants.authenticate(key);
+    if (!tenant) {
+      co_await send_error(w, 401, tenant.error().message, "invalid_api_key");
+      co_return;
+    }
+    if (endpoint.empty()) {
+      if (req.method != "GET") {
+        co_await send_error(w, 405, "use GET /v1/models", "method_not_allowed");
+      } else {
+        co_await w.send(200, "application/json", models_json(**tenant));
+      }
+      co_return;
+    }
+    if (req.method != "POST") {
+      co_await send_error(w, 405, "use POST " + req.path, "method_not_allowed");
+      co_return;
+    }
+    co_await proxy(req, w, **tenant, endpoint);
+  }
+
+  asio::awaitable<void> proxy(net::HttpRequest& req, net::ResponseWriter& w,
+                              const TenantSpec& tenant, const std::string& endpoint) {
+    const auto started = std::chrono::steady_clock::now();
+    auto info = parse_request_info(req.body, endpoint,
+                                   static_cast<size_t>(opts.prefix.block_size.value) *
+                                       static_cast<size_t>(opts.prefix.max_blocks));
+    if (!info) {
+      requests->with({"", tenant.name, "400"}).inc();
+      co_await send_error(w, 400, info.error().message, "invalid_request_error");
+      co_return;
+    }
+    const std::string& model = info->model;
+    auto route = models.find(model);
+    if (route == models.end()) {
+      requests->with({model, tenant.name, "404"}).inc();
+      co_await send_error(w, 404, "The model `" + model + "` does not exist", "model_not_found");
+      co_return;
+    }
+    const auto& allowed = route->second->tenants;
+    if (!tenant_allows_model(tenant, model) ||
+        (!allowed.empty() &&
+         std::find(allowed.begin(), allowed.end(), tenant.name) == allowed.end())) {
+      requests->with({model, tenant.name, "403"}).inc();
+      co_await send_error(w, 403, "tenant " + tenant.name + " may not use model `" + model + "`",
+                          "model_not_allowed");
+      co_return;
+    }
+    tokens_in->with({model, tenant.name}).inc(static_cast<double>(info->prompt_bytes));
+    // Without tokenizing: about 4 bytes per token of English, plus the most it may generate.
+    Tokens estimate{static_cast<int64_t>(info->prompt_bytes / 4) +
+                    info->max_tokens.value_or(opts.default_max_tokens)};
+    uint64_t id = next_id++;
+    AdmitDecision decision =
+        admission.admit(AdmitRequest{id, tenant.name, model, estimate, std::nullopt}, clock.now());
+    if (auto* r = std::get_if<Rejected>(&decision)) {
+      requests->with({model, tenant.name, std::to_string(r->http_status)}).inc();
+      net::Headers h;
+      if (r->retry_after) h["Retry-After"] = seconds_header(*r->retry_after);
+      co_await send_error(w, r->http_status, r->reason, to_string(r->code), std::move(h));
+      co_return;
+    }
+    if (std::holds_alternative<Queued>(decision)) {
+      auto waiter = std::make_shared<Waiter>(io);
+      waiting[id] = waiter;
+      pump();  // it may have a slot already
+      bool client_gone = false;
+      w.watch_disconnect([waiter, &client_gone] {
+        client_gone = true;
+        waiter->timer.cancel();
+      });
+      while (!waiter->dispatched && !waiter->rejected && !client_gone && !stopped) {
+        waiter->timer.expires_after(std::chrono::seconds(3600));
+        boost::system::error_code ec;
+        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      w.watch_disconnect(nullptr);
+      waiting.erase(id);
+      queue_wait->with({model}).observe(secs(std::chrono::steady_clock::now() - started));
+      if (client_gone || (stopped && !waiter->dispatched)) {
+        (void)admission.cancel(id, clock.now());
+        pump();
+        requests->with({model, tenant.name, "499"}).inc();
+        co_return;
+      }
+      if (waiter->rejected) {
+        const Rejected& r = *waiter->rejected;
+        requests->with({model, tenant.name, std::to_string(r.http_status)}).inc();
+        net::Headers h;
+        if (r.retry_after) h["Retry-After"] = seconds_header(*r.retry_after);
+        co_await send_error(w, r.http_status, r.reason, to_string(r.code), std::move(h));
+        co_return;
+      }
+    }
+    in_flight->with({model, tenant.name}).inc();
+    int status = co_await forward(req, w, *info, estimate, started);
+    in_flight->with({model, tenant.name}).dec();
+    (void)admission.release(id, estimate, clock.now());
+    pump();
+    requests->with({model, tenant.name, std::to_string(status)}).inc();
+    latency->with({model}).observe(secs(std::chrono::steady_clock::now() - started));
+  }
+
+  // Sends the request to a replica, retrying on others while nothing reached the client. Returns
+  // the status the client saw (499 when it went away).
+  asio::awaitable<int> forward(net::HttpRequest& req, net::ResponseWriter& w,
+                               const RequestInfo& info, Tokens estimate,
+                               std::chrono::steady_clock::time_point started) {
+    std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
+    std::vector<std::string> tried;
+    recent_requests = recent_requests * 0.99 + 1;
+    recent_retries *= 0.99;
+    std::string last_error = "no replica answered";
+    for (int attempt = 0; attempt <= opts.max_retries; ++attempt) {
+      if (attempt > 0) {
+        if (recent_retries + 1 > std::max(1.0, opts.retry_budget_ratio * recent_requests)) break;
+        recent_retries += 1;
+        retries->with({info.model}).inc();
+      }
+      std::vector<std::string_view> avoid(tried.begin(), tried.end());
+      RouteRequest rr;
+      rr.model = info.model;
+      rr.session_key = info.user;
+      rr.prefix_blocks = blocks;
+      rr.estimated_tokens = estimate;
+      rr.avoid = avoid;
+      auto pick = router.pick(rr, clock.now());
+      if (!pick) {
+        last_error = pick.error().message;
+        break;
+      }
+      std::string replica(pick->replica);
+      Ticket ticket = pick->ticket;
+      tried.push_back(replica);
+      auto addr = net::parse_host_port(addresses[replica]);
+      if (!addr) {
+        router.finish(ticket, Outcome::kConnectFailure, clock.now());
+        continue;
+      }
+      net::ClientRequest up;
+      up.method = "POST";
+      up.target = req.target;
+      up.body = req.body;
+      up.headers["content-type"] = "application/json";
+      if (auto a = req.header("accept"); !a.empty()) up.headers["accept"] = a;
+      net::CallOptions o;
+      o.timeout = opts.upstream_timeout;
+      o.connect_timeout = opts.connect_timeout;
+      o.canceller = std::make_shared<net::CallCanceller>();
+      auto canceller = o.canceller;
+      w.watch_disconnect([canceller] { canceller->cancel(); });
+      auto opened = co_await client.open(addr->host, addr->port, std::move(up), o);
+      if (canceller->cancelled()) {
+        w.watch_disconnect(nullptr);
+        router.finish(ticket, Outcome::kCancelled, clock.now());
+        co_return 499;
+      }
+      if (!opened) {
+        w.watch_disconnect(nullptr);
+        bool timeout = opened.error().message.find("timed out") != std::string::npos;
+        router.finish(ticket, timeout ? Outcome::kTimeout : Outcome::kConnectFailure, clock.now());
+        last_error = opened.error().message;
+        if (timeout) {
+          co_await send_error(w, 504, "the replica did not answer in time", "upstream_timeout");
+          co_return 504;
+        }
+        continue;  // nothing reached the client: another replica may take it
+      }
+      auto& upstream = **opened;
+      const int status = upstream.status();
+      if (status >= 500 && attempt < opts.max_retries) {
+        w.watch_disconnect(nullptr);
+        router.finish(ticket, Outcome::kServerError, clock.now());
+        last_error = fmt::format("replica {} answered {}", replica, status);
+        continue;
+      }
+      const Outcome outcome = status >= 500   ? Outcome::kServerError
+                              : status >= 400 ? Outcome::kClientError
+                                              : Outcome::kSuccess;
+      std::string type = content_type_or(upstream.headers(), "application/json");
+      if (!(info.stream && status == 200)) {
+        // Whole responses pass through unchanged, with their length.
+        std::string body;
+        Status broken;
+        while (!upstream.complete()) {
+          auto piece = co_await upstream.next();
+          if (!piece) {
+            broken = piece.error();
+            break;
+          }
+          body += *piece;
+        }
+        w.watch_disconnect(nullptr);
+        if (canceller->cancelled()) {
+          router.finish(ticket, Outcome::kCancelled, clock.now());
+          co_return 499;
+        }
+        if (!broken) {
+          router.finish(ticket, Outcome::kServerError, clock.now());
+          last_error = broken.error().message;
+          continue;  // still nothing sent
+        }
+        router.finish(ticket, outcome, clock.now());
+        co_await w.send(status, type, std::move(body));
+        co_return status;
+      }
+      // A stream: every piece goes out as it arrives.
+      w.watch_disconnect(nullptr);
+      if (!co_await w.begin_stream(status,
+                                   content_type_or(upstream.headers(), "text/event-stream"))) {
+        router.finish(ticket, Outcome::kCancelled, clock.now());
+        co_return 499;
+      }
+      bool first = true;
+      while (!upstream.complete()) {
+        auto piece = co_await upstream.next();
+        if (!piece) {
+          // Bytes already went out: end the stream with an error event, never hang the client.
+          router.finish(ticket, Outcome::kServerError, clock.now());
+          std::string ev = "data: " + mid_stream_error(piece.error().message) + "\n\n";
+          co_await w.write_chunk(ev);
+          co_await w.end_stream();
+          co_return 502;
+        }
+        if (piece->empty()) continue;
+        if (first) {
+          ttft->with({info.model}).observe(secs(std::chrono::steady_clock::now() - started));
+          first = false;
+        }
+        if (!co_await w.write_chunk(*piece)) {
+          router.finish(ticket, Outcome::kCancelled,
+                        clock.now());  // the client left: drop upstream
+          co_return 499;
+        }
+      }
+      router.finish(ticket, outcome, clock.now());
+      co_await w.end_stream();
+      co_return status;
+    }
+    net::Headers retry_after;
+    retry_after.emplace("Retry-After", std::string(1, '1'));
+    std::string message =
+        "no replica of `" + info.model + "` could take the request: " + last_error;
+    co_await send_error(w, 503, message, std::string("no_capacity"), std::move(retry_after));
+    co_return 503;
+  }
+};
+
+Result<std::unique_ptr<GatewayServer>> GatewayServer::create(asio::io_context& io,
+                                                             GatewayOptions options,
+                                                             const Clock& clock) {
+  auto tenants = TenantDirectory::create(options.tenants);
+  if (!tenants) return tenants.error();
+  auto admission = AdmissionController::create(*tenants, options.admission, clock.now());
+  if (!admission) return admission.error();
+  if (Status s = validate(options.router); !s) return s.error();
+  if (Status s = validate(options.prefix); !s) return s.error();
+  auto impl = std::make_unique<Impl>(io, std::move(options), clock, std::move(*tenants),
+                                     std::move(*admission));
+  if (Status s = impl->register_metrics(); !s) return s.error();
+  if (!impl->opts.static_routes.models.empty()) {
+    RoutingTable t = impl->opts.static_routes;
+    if (t.version == 0) t.version = 1;
+    if (Status s = impl->apply_table(t); !s) return s.error();
+  }
+  net::ServerOptions so;
+  so.max_body_bytes = impl->opts.max_body_bytes;
+  so.max_header_bytes = impl->opts.max_header_bytes;
+  so.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.idle_timeout);
+  so.error_body = [](int status, const std::string& m) { return net::openai_error(status, m); };
+  Impl* raw = impl.get();
+  impl->server = std::make_unique<net::HttpServer>(
+      io, impl->opts.host, impl->opts.port,
+      [raw](net::HttpRequest& r, net::ResponseWriter& w) { return raw->handle(r, w); }, so);
+  return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
+}
+
+GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GatewayServer::~GatewayServer() = default;
+
+uint16_t GatewayServer::port() const {
+  return impl_->server->port();
+}
+
+void GatewayServer::start() {
+  impl_->server->start();
+  asio::co_spawn(impl_->io, impl_->expire_loop(), asio::detached);
+  if (impl_->opts.controller) asio::co_spawn(impl_->io, impl_->follow_controller(), asio::detached);
+}
+
+void GatewayServer::stop() {
+  impl_->stopped = true;
+  impl_->server->stop();
+  for (auto& [id, w] : impl_->waiting)
+    w->timer.cancel();
+}
+
+Status GatewayServer::set_routing_table(const RoutingTable& table) {
+  return impl_->apply_table(table);
+}
+
+}  // namespace gf

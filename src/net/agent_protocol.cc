@@ -1,0 +1,265 @@
+#include "net/agent_protocol.h"
+
+#include <nlohmann/json.hpp>
+
+namespace gf::net {
+
+using nlohmann::json;
+
+namespace {
+
+// Reads fields with errors that name the path ("replicas[1].port: must be a number").
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+  const std::optional<Error>& error() const { return error_; }
+
+  template <class T>
+  void get(const json& obj, const char* key, T& out, bool required = false) {
+    if (error_) return;
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) {
+      if (required) fail(key, "is required");
+      return;
+    }
+    try {
+      out = it->get<T>();
+    } catch (const json::exception&) {
+      fail(key, std::string("has the wrong type (") + it->type_name() + ")");
+    }
+  }
+  void fail(const std::string& key, const std::string& what) {
+    if (!error_) error_ = make_error(ErrorCode::kInvalidArgument, path_ + key + ": " + what);
+  }
+  Reader at(const std::string& key, size_t i) const {
+    return Reader(path_ + key + "[" + std::to_string(i) + "].");
+  }
+
+ private:
+  std::string path_;
+  std::optional<Error> error_;
+};
+
+Result<json> parse_object(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return make_error(ErrorCode::kInvalidArgument, "body is not valid JSON");
+  if (!j.is_object()) return make_error(ErrorCode::kInvalidArgument, "body must be a JSON object");
+  return j;
+}
+
+Status check_version(const json& j) {
+  int v = j.value("version", 0);
+  if (v != kAgentProtocolVersion) {
+    return make_error(ErrorCode::kInvalidArgument, "protocol version " + std::to_string(v) +
+                                                       " is not supported (this side " + "speaks " +
+                                                       std::to_string(kAgentProtocolVersion) + ")");
+  }
+  return {};
+}
+
+// Runs `each` on every element of an optional array field, with a reader for its path.
+template <class F>
+void each(Reader& r, const json& obj, const char* key, F&& f) {
+  if (r.error()) return;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return;
+  if (!it->is_array()) {
+    r.fail(key, "must be a list");
+    return;
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    Reader sub = r.at(key, i);
+    if (!(*it)[i].is_object()) {
+      r.fail(key, "[" + std::to_string(i) + "] must be an object");
+      return;
+    }
+    f(sub, (*it)[i]);
+    if (sub.error()) {
+      r.fail("", sub.error()->message);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+Result<EngineType> parse_engine_type(std::string_view name) {
+  for (EngineType t : {EngineType::kVllm, EngineType::kSglang, EngineType::kTrtllm,
+                       EngineType::kLlamaCpp, EngineType::kEngineSim}) {
+    if (name == to_string(t)) return t;
+  }
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      "unknown engine \"" + std::string(name) + "\" (vllm, sglang, trtllm, llama.cpp, engine-sim)");
+}
+
+std::string to_json(const Heartbeat& h) {
+  json gpus = json::array();
+  for (const auto& g : h.gpus) {
+    gpus.push_back({{"uuid", g.uuid},
+                    {"index", g.index},
+                    {"name", g.name},
+                    {"memoryMiB", g.memory.value},
+                    {"health", g.health},
+                    {"reason", g.reason},
+                    {"utilizationPct", g.utilization_pct},
+                    {"temperatureC", g.temperature_c},
+                    {"powerW", g.power_w},
+                    {"memoryUsedMiB", g.memory_used.value}});
+  }
+  json replicas = json::array();
+  for (const auto& r : h.replicas) {
+    replicas.push_back({{"id", r.id},
+                        {"generation", r.generation},
+                        {"state", r.state},
+                        {"reason", r.reason},
+                        {"port", r.port},
+                        {"restarts", r.restarts}});
+  }
+  json events = json::array();
+  for (const auto& e : h.events) {
+    events.push_back({{"gpu", e.gpu}, {"from", e.from}, {"to", e.to}, {"reason", e.reason}});
+  }
+  return json{{"version", h.version},  {"node", h.node},
+              {"agentId", h.agent_id}, {"seq", h.seq},
+              {"host", h.host},        {"port", h.port},
+              {"labels", h.labels},    {"nvlinkGroups", h.nvlink_groups},
+              {"gpus", gpus},          {"replicas", replicas},
+              {"events", events},      {"appliedGeneration", h.applied_generation}}
+      .dump();
+}
+
+Result<Heartbeat> parse_heartbeat(std::string_view text) {
+  auto j = parse_object(text);
+  if (!j) return j.error();
+  if (Status s = check_version(*j); !s) return s.error();
+  Heartbeat h;
+  Reader r("");
+  r.get(*j, "node", h.node, true);
+  r.get(*j, "agentId", h.agent_id, true);
+  r.get(*j, "seq", h.seq, true);
+  r.get(*j, "host", h.host, true);
+  r.get(*j, "port", h.port);
+  r.get(*j, "labels", h.labels);
+  r.get(*j, "nvlinkGroups", h.nvlink_groups);
+  r.get(*j, "appliedGeneration", h.applied_generation);
+  each(r, *j, "gpus", [&](Reader& g, const json& o) {
+    GpuReport x;
+    int64_t mem = 0, used = 0;
+    g.get(o, "uuid", x.uuid, true);
+    g.get(o, "index", x.index);
+    g.get(o, "name", x.name, true);
+    g.get(o, "memoryMiB", mem, true);
+    g.get(o, "health", x.health);
+    g.get(o, "reason", x.reason);
+    g.get(o, "utilizationPct", x.utilization_pct);
+    g.get(o, "temperatureC", x.temperature_c);
+    g.get(o, "powerW", x.power_w);
+    g.get(o, "memoryUsedMiB", used);
+    x.memory = MiB{mem};
+    x.memory_used = MiB{used};
+    h.gpus.push_back(std::move(x));
+  });
+  each(r, *j, "replicas", [&](Reader& g, const json& o) {
+    ReplicaReport x;
+    g.get(o, "id", x.id, true);
+    g.get(o, "generation", x.generation);
+    g.get(o, "state", x.state, true);
+    g.get(o, "reason", x.reason);
+    g.get(o, "port", x.port);
+    g.get(o, "restarts", x.restarts);
+    h.replicas.push_back(std::move(x));
+  });
+  each(r, *j, "events", [&](Reader& g, const json& o) {
+    HealthEventReport x;
+    g.get(o, "gpu", x.gpu, true);
+    g.get(o, "from", x.from);
+    g.get(o, "to", x.to, true);
+    g.get(o, "reason", x.reason);
+    h.events.push_back(std::move(x));
+  });
+  if (r.error()) return *r.error();
+  if (h.node.empty()) return make_error(ErrorCode::kInvalidArgument, "node: must not be empty");
+  return h;
+}
+
+std::string to_json(const HeartbeatReply& reply) {
+  json replicas = json::array();
+  for (const auto& a : reply.replicas) {
+    json x{{"id", a.id},
+           {"generation", a.generation},
+           {"deployment", a.deployment},
+           {"revision", a.revision},
+           {"model", a.model},
+           {"engine", to_string(a.engine)},
+           {"args", a.args},
+           {"env", a.env},
+           {"gpus", a.gpus},
+           {"gpuModel", a.gpu_model},
+           {"memoryFraction", a.memory_fraction}};
+    if (a.performance) {
+      const auto& p = *a.performance;
+      x["performance"] = {{"prefillBaseMs", p.prefill_base_ms},
+                          {"prefillPerTokenMs", p.prefill_per_token_ms},
+                          {"prefillPerToken2Ms", p.prefill_per_token2_ms},
+                          {"decodeBaseMs", p.decode_base_ms},
+                          {"decodePerSeqMs", p.decode_per_seq_ms},
+                          {"decodePerCtxTokenMs", p.decode_per_ctx_token_ms}};
+    }
+    replicas.push_back(std::move(x));
+  }
+  return json{
+      {"version", reply.version},
+      {"generation", reply.generation},
+      {"replicas", replicas},
+      {"heartbeatIntervalMs",
+       std::chrono::duration_cast<std::chrono::milliseconds>(reply.heartbeat_interval).count()}}
+      .dump();
+}
+
+Result<HeartbeatReply> parse_heartbeat_reply(std::string_view text) {
+  auto j = parse_object(text);
+  if (!j) return j.error();
+  if (Status s = check_version(*j); !s) return s.error();
+  HeartbeatReply out;
+  Reader r("");
+  r.get(*j, "generation", out.generation, true);
+  int64_t interval_ms = 1000;
+  r.get(*j, "heartbeatIntervalMs", interval_ms);
+  out.heartbeat_interval = std::chrono::milliseconds(std::max<int64_t>(interval_ms, 10));
+  each(r, *j, "replicas", [&](Reader& g, const json& o) {
+    ReplicaAssignment a;
+    std::string engine = "engine-sim";
+    g.get(o, "id", a.id, true);
+    g.get(o, "generation", a.generation);
+    g.get(o, "deployment", a.deployment);
+    g.get(o, "revision", a.revision);
+    g.get(o, "model", a.model, true);
+    g.get(o, "engine", engine);
+    g.get(o, "args", a.args);
+    g.get(o, "env", a.env);
+    g.get(o, "gpus", a.gpus, true);
+    g.get(o, "gpuModel", a.gpu_model);
+    g.get(o, "memoryFraction", a.memory_fraction);
+    if (auto e = parse_engine_type(engine); e) {
+      a.engine = *e;
+    } else {
+      g.fail("engine", e.error().message);
+    }
+    if (auto it = o.find("performance"); it != o.end() && it->is_object()) {
+      PerformanceSpec p;
+      g.get(*it, "prefillBaseMs", p.prefill_base_ms);
+      g.get(*it, "prefillPerTokenMs", p.prefill_per_token_ms);
+      g.get(*it, "prefillPerToken2Ms", p.prefill_per_token2_ms);
+      g.get(*it, "decodeBaseMs", p.decode_base_ms);
+      g.get(*it, "decodePerSeqMs", p.decode_per_seq_ms);
+      g.get(*it, "decodePerCtxTokenMs", p.decode_per_ctx_token_ms);
+      a.performance = p;
+    }
+    out.replicas.push_back(std::move(a));
+  });
+  if (r.error()) return *r.error();
+  return out;
+}
+
+}  // namespace gf::net

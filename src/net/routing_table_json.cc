@@ -1,0 +1,66 @@
+#include "net/routing_table_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace gf::net {
+
+using nlohmann::json;
+
+std::string to_json(const RoutingTable& t) {
+  json models = json::array();
+  for (const auto& m : t.models) {
+    json revs = json::array();
+    for (const auto& r : m.revisions) {
+      json reps = json::array();
+      for (const auto& x : r.replicas)
+        reps.push_back({{"id", x.id}, {"address", x.address}});
+      revs.push_back({{"revision", r.revision}, {"weight", r.weight}, {"replicas", reps}});
+    }
+    models.push_back({{"model", m.model},
+                      {"deployment", m.deployment},
+                      {"policy", m.policy},
+                      {"tenants", m.tenants},
+                      {"revisions", revs}});
+  }
+  return json{{"version", t.version}, {"models", models}}.dump();
+}
+
+Result<RoutingTable> parse_routing_table(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ErrorCode::kInvalidArgument, "routing table is not a JSON object");
+  RoutingTable t;
+  std::string where = "version";
+  try {
+    t.version = j.at("version").get<uint64_t>();
+    const json& models = j.at("models");
+    for (size_t i = 0; i < models.size(); ++i) {
+      where = "models[" + std::to_string(i) + "]";
+      const json& m = models.at(i);
+      RouteModel rm;
+      rm.model = m.at("model").get<std::string>();
+      rm.deployment = m.value("deployment", "");
+      rm.policy = m.value("policy", "least-outstanding");
+      rm.tenants = m.value("tenants", std::vector<std::string>{});
+      const json& revs = m.at("revisions");
+      for (size_t k = 0; k < revs.size(); ++k) {
+        where = "models[" + std::to_string(i) + "].revisions[" + std::to_string(k) + "]";
+        const json& r = revs.at(k);
+        RouteRevision rr;
+        rr.revision = r.at("revision").get<std::string>();
+        rr.weight = r.at("weight").get<int>();
+        for (const auto& x : r.at("replicas")) {
+          rr.replicas.push_back(
+              RouteReplica{x.at("id").get<std::string>(), x.at("address").get<std::string>()});
+        }
+        rm.revisions.push_back(std::move(rr));
+      }
+      t.models.push_back(std::move(rm));
+    }
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, "routing table " + where + ": " + e.what());
+  }
+  return t;
+}
+
+}  // namespace gf::net

@@ -1,0 +1,36 @@
+// The routing table the controller publishes and gateways follow: per model, its revisions with
+// traffic weights and the ready replicas of each. Plain values; the JSON form is in
+// net/routing_table_json.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gf {
+
+struct RouteReplica {
+  std::string id;
+  std::string address;  // host:port
+};
+
+struct RouteRevision {
+  std::string revision;
+  int weight = 0;  // share of traffic, relative to the model's other revisions
+  std::vector<RouteReplica> replicas;
+};
+
+struct RouteModel {
+  std::string model;
+  std::string deployment;
+  std::string policy;                // routing policy name (DeploymentSpec::routing)
+  std::vector<std::string> tenants;  // empty = every tenant
+  std::vector<RouteRevision> revisions;
+};
+
+struct RoutingTable {
+  uint64_t version = 0;  // grows with every change; gateways watch from the one they hold
+  std::vector<RouteModel> models;
+};
+
+}  // namespace gf

@@ -1,0 +1,348 @@
+// The router end to end: routing-table updates, the revision split, ejection through finish(),
+// tickets across updates, and the reasons a user reads when nothing can be picked.
+#include "routing/router.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace gf {
+namespace {
+
+using std::chrono::seconds;
+using testing::HasSubstr;
+
+ModelRoutes table(std::string policy, int n, std::string revision = "v1") {
+  ModelRoutes t;
+  t.model = "llama-70b";
+  t.policy = std::move(policy);
+  for (int i = 0; i < n; ++i)
+    t.replicas.push_back({"r" + std::to_string(i), revision, true, false});
+  return t;
+}
+
+RouteRequest request(std::string_view model = "llama-70b") {
+  RouteRequest r;
+  r.model = model;
+  r.estimated_tokens = Tokens(500);
+  return r;
+}
+
+TEST(Router, PicksAndCountsOutstandingUntilFinish) {
+  Router router;
+  ASSERT_TRUE(router.update(table("least-outstanding", 3)).ok());
+  ManualClock clock;
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 6; ++i) {
+    auto p = router.pick(request(), clock.now());
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->revision, "v1");
+    tickets.push_back(p->ticket);
+  }
+  for (const ReplicaStatus& s : router.replicas("llama-70b", clock.now())) {
+    EXPECT_EQ(s.view.outstanding, 2) << s.view.id;
+    EXPECT_EQ(s.view.outstanding_tokens, Tokens(1000));
+  }
+  for (const Ticket& t : tickets)
+    router.finish(t, Outcome::kSuccess, clock.now());
+  for (const ReplicaStatus& s : router.replicas("llama-70b", clock.now())) {
+    EXPECT_EQ(s.view.outstanding, 0);
+    EXPECT_EQ(s.view.outstanding_tokens, Tokens(0));
+  }
+}
+
+TEST(Router, UnknownModelAndUnknownPolicyAreClearErrors) {
+  Router router;
+  auto p = router.pick(request("mistral-7b"), TimePoint{});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(p.error().message, HasSubstr("no routes for model \"mistral-7b\""));
+
+  const Status s = router.update(table("fastest", 2));
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(
+      s.error().message,
+      HasSubstr("routing table for model \"llama-70b\": unknown routing policy \"fastest\""));
+  EXPECT_EQ(router.policy("llama-70b"), nullptr);  // nothing changed
+}
+
+TEST(Router, RejectsMalformedTablesWithoutChangingAnything) {
+  Router router;
+  ASSERT_TRUE(router.update(table("round-robin", 2)).ok());
+  ModelRoutes dup = table("round-robin", 2);
+  dup.replicas.push_back(dup.replicas[0]);
+  EXPECT_THAT(router.update(dup).error().message, HasSubstr("replica \"r0\" is listed twice"));
+  ModelRoutes neg = table("round-robin", 2);
+  neg.revisions = {{"v1", -1}};
+  EXPECT_THAT(router.update(neg).error().message, HasSubstr("negative weight"));
+  EXPECT_EQ(router.replicas("llama-70b", TimePoint{}).size(), 2u);
+}
+
+TEST(Router, ReasonSaysWhyNoReplicaIsReady) {
+  Router router;
+  ModelRoutes t = table("round-robin", 4);
+  t.replicas[0].draining = true;
+  t.replicas[1].draining = true;
+  t.replicas[2].ready = false;
+  t.replicas[3].ready = true;
+  ASSERT_TRUE(router.update(t).ok());
+  ManualClock clock;
+  // Eject r3 (the only routable one) — but a lone routable replica among 4 may be ejected:
+  // the cap counts the model's replicas.
+  for (int i = 0; i < 5; ++i) {
+    auto p = router.pick(request(), clock.now());
+    ASSERT_TRUE(p.ok());
+    router.finish(p->ticket, Outcome::kServerError, clock.now());
+  }
+  auto p = router.pick(request(), clock.now());
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(p.error().message,
+            "no ready replica for model \"llama-70b\": 1 starting (not ready), 2 draining, 1 "
+            "ejected after failures");
+  clock.advance(seconds(30));
+  EXPECT_TRUE(router.pick(request(), clock.now()).ok());  // back after its ejection time
+
+  ASSERT_TRUE(router.update(table("round-robin", 0)).ok());
+  EXPECT_EQ(router.pick(request(), clock.now()).error().message,
+            "no ready replica for model \"llama-70b\": it has no replicas");
+}
+
+TEST(Router, CanaryGetsExactlyItsWeightAndWeightZeroGetsNothing) {
+  Router router;
+  ModelRoutes t = table("least-outstanding", 8, "stable");
+  t.replicas.push_back({"canary-0", "canary", true, false});
+  t.replicas.push_back({"dark-0", "next", true, false});
+  t.revisions = {{"stable", 95}, {"canary", 5}, {"next", 0}};
+  ASSERT_TRUE(router.update(t).ok());
+  for (int window = 0; window < 20; ++window) {
+    std::map<std::string, int> by_revision;
+    for (int i = 0; i < 100; ++i) {
+      auto p = router.pick(request(), TimePoint{});
+      ASSERT_TRUE(p.ok());
+      ++by_revision[std::string(p->revision)];
+      router.finish(p->ticket, Outcome::kSuccess, TimePoint{});
+    }
+    EXPECT_EQ(by_revision["canary"], 5);
+    EXPECT_EQ(by_revision["stable"], 95);
+    EXPECT_EQ(by_revision["next"], 0);
+  }
+  // A replica of an unlisted revision is dark too.
+  t.replicas.push_back({"x-0", "unlisted", true, false});
+  ASSERT_TRUE(router.update(t).ok());
+  for (int i = 0; i < 200; ++i)
+    EXPECT_NE(router.pick(request(), TimePoint{})->replica, "x-0");
+}
+
+TEST(Router, WhenTheCanaryHasNoReadyReplicaStableTakesEverything) {
+  Router router;
+  ModelRoutes t = table("round-robin", 2, "stable");
+  t.replicas.push_back({"canary-0", "canary", false, false});
+  t.revisions = {{"stable", 90}, {"canary", 10}};
+  ASSERT_TRUE(router.update(t).ok());
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(router.pick(request(), TimePoint{})->revision, "stable");
+}
+
+TEST(Router, EjectionCapHoldsAcrossTheModel) {
+  Router router;  // max 50%
+  ASSERT_TRUE(router.update(table("round-robin", 4)).ok());
+  ManualClock clock;
+  // Every replica fails everything for a while.
+  for (int i = 0; i < 200; ++i) {
+    auto p = router.pick(request(), clock.now());
+    ASSERT_TRUE(p.ok()) << "the cap must leave replicas to route to";
+    router.finish(p->ticket, Outcome::kConnectFailure, clock.now());
+    int ejected = 0;
+    for (const ReplicaStatus& s : router.replicas("llama-70b", clock.now()))
+      ejected += s.ejected;
+    ASSERT_LE(ejected, 2);
+    clock.advance(std::chrono::milliseconds(500));
+  }
+  bool refused = false;
+  for (const RoutingEvent& e : router.take_events()) {
+    EXPECT_EQ(e.model, "llama-70b");
+    if (e.message.find("not ejected") != std::string::npos) refused = true;
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(router.take_events().empty());
+}
+
+TEST(Router, UpdateKeepsLoadOfReplicasThatStayAndTicketsOfRemovedOnesAreNoOps) {
+  Router router;
+  ASSERT_TRUE(router.update(table("least-outstanding", 2)).ok());
+  auto a = router.pick(request(), TimePoint{});
+  auto b = router.pick(request(), TimePoint{});
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string a_id(a->replica);
+  // Remove a's replica, add a new one (it may reuse the slot).
+  ModelRoutes t = table("least-outstanding", 0);
+  const std::string b_id(b->replica);
+  t.replicas = {{b_id, "v1", true, false}, {"r9", "v1", true, false}};
+  ASSERT_TRUE(router.update(t).ok());
+  router.finish(a->ticket, Outcome::kServerError, TimePoint{});  // a's replica is gone: no-op
+  for (const ReplicaStatus& s : router.replicas("llama-70b", TimePoint{})) {
+    if (s.view.id == b_id) {
+      EXPECT_EQ(s.view.outstanding, 1);
+    }
+    if (s.view.id == "r9") {
+      EXPECT_EQ(s.view.outstanding, 0);
+    }
+    EXPECT_NE(s.view.id, a_id);
+  }
+  router.finish(b->ticket, Outcome::kSuccess, TimePoint{});
+  EXPECT_EQ(router.replicas("llama-70b", TimePoint{})[0].view.outstanding, 0);
+  // Removing the model makes every ticket a no-op too.
+  EXPECT_TRUE(router.remove("llama-70b"));
+  EXPECT_FALSE(router.remove("llama-70b"));
+  router.finish(b->ticket, Outcome::kSuccess, TimePoint{});
+}
+
+// Through the router: a table update that removes or adds one replica moves only the sessions
+// that were on it (or go to it); everyone else keeps their replica and its KV cache.
+TEST(Router, RingStaysStableForUnchangedReplicas) {
+  PolicyConfig pc;
+  pc.load_factor = 1000;  // take bounded loads out of the picture: pure ring placement
+  Router router(RouterConfig{pc, {}});
+  ASSERT_TRUE(router.update(table("session-affinity", 10)).ok());
+  constexpr int kSessions = 5000;
+  auto place_all = [&] {
+    std::vector<std::string> where;
+    for (int s = 0; s < kSessions; ++s) {
+      const std::string key = "session-" + std::to_string(s);
+      RouteRequest r = request();
+      r.session_key = key;
+      auto p = router.pick(r, TimePoint{});
+      where.emplace_back(p->replica);
+      router.finish(p->ticket, Outcome::kSuccess, TimePoint{});
+    }
+    return where;
+  };
+  const auto before = place_all();
+  ModelRoutes t = table("session-affinity", 10);
+  t.replicas.erase(t.replicas.begin() + 4);
+  ASSERT_TRUE(router.update(t).ok());
+  const auto after_remove = place_all();
+  int moved = 0;
+  for (int s = 0; s < kSessions; ++s)
+    if (after_remove[s] != before[s]) {
+      ++moved;
+      EXPECT_EQ(before[s], "r4");
+    }
+  EXPECT_NEAR(static_cast<double>(moved) / kSessions, 0.1, 0.05);
+
+  t.replicas.push_back({"r10", "v1", true, false});
+  ASSERT_TRUE(router.update(t).ok());
+  const auto after_add = place_all();
+  moved = 0;
+  for (int s = 0; s < kSessions; ++s)
+    if (after_add[s] != after_remove[s]) {
+      ++moved;
+      EXPECT_EQ(after_add[s], "r10");
+    }
+  EXPECT_NEAR(static_cast<double>(moved) / kSessions, 0.1, 0.05);
+}
+
+TEST(Router, RetriesAvoidReplicasAlreadyTried) {
+  Router router;
+  ASSERT_TRUE(router.update(table("session-affinity", 3)).ok());
+  RouteRequest r = request();
+  r.session_key = "u1";
+  auto first = router.pick(r, TimePoint{});
+  const std::string tried(first->replica);
+  router.finish(first->ticket, Outcome::kConnectFailure, TimePoint{});
+  std::vector<std::string_view> avoid = {tried};
+  r.avoid = avoid;
+  auto retry = router.pick(r, TimePoint{});
+  ASSERT_TRUE(retry.ok());
+  EXPECT_NE(retry->replica, tried);
+  const std::string second(retry->replica);
+  avoid = {tried, second, "r0", "r1", "r2"};
+  r.avoid = avoid;
+  EXPECT_THAT(router.pick(r, TimePoint{}).error().message,
+              HasSubstr("3 already tried by this request"));
+}
+
+TEST(Router, LoadReportsAreValidatedAndReachKvAware) {
+  Router router;
+  ASSERT_TRUE(router.update(table("kv-aware", 3)).ok());
+  EXPECT_EQ(router.report_load("llama-70b", "r9", {0.5, 1}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(router.report_load("nope", "r0", {0.5, 1}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(router.report_load("llama-70b", "r0", {1.5, {}}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(router.report_load("llama-70b", "r0", {{}, -1}).error().code,
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(router.report_load("llama-70b", "r0", {0.95, 4}).ok());
+  ASSERT_TRUE(router.report_load("llama-70b", "r1", {0.10, 0}).ok());
+  ASSERT_TRUE(router.report_load("llama-70b", "r2", {0.20, 0}).ok());
+  auto p = router.pick(request(), TimePoint{});
+  EXPECT_EQ(p->replica, "r1");
+  ASSERT_TRUE(router.report_load("llama-70b", "r1", {{}, 2}).ok());  // kv usage kept
+  EXPECT_EQ(router.replicas("llama-70b", TimePoint{})[1].view.kv_cache_usage, 0.10);
+}
+
+TEST(Router, ChangingThePolicyTakesEffectOnUpdate) {
+  Router router;
+  ASSERT_TRUE(router.update(table("round-robin", 2)).ok());
+  EXPECT_EQ(router.policy("llama-70b")->name(), "round-robin");
+  ASSERT_TRUE(router.update(table("prefix-affinity", 2)).ok());
+  EXPECT_EQ(router.policy("llama-70b")->name(), "prefix-affinity");
+  std::vector<uint64_t> blocks = {1, 2, 3};
+  RouteRequest r = request();
+  r.prefix_blocks = blocks;
+  auto a = router.pick(r, TimePoint{});
+  router.finish(a->ticket, Outcome::kSuccess, TimePoint{});
+  auto b = router.pick(r, TimePoint{});
+  EXPECT_EQ(a->replica, b->replica);
+  EXPECT_EQ(b->prefix_blocks_matched, 3u);
+}
+
+// Property: random picks, finishes, failures, time and table updates never leave a negative
+// count, nor one above the tickets not yet finished for that replica.
+TEST(RouterProperty, OutstandingNeverNegativeNorAboveUnfinishedTickets) {
+  Router router;
+  ManualClock clock;
+  std::mt19937_64 rng(5);
+  ASSERT_TRUE(router.update(table("prefix-affinity", 6)).ok());
+  std::vector<std::pair<Ticket, std::string>> open;
+  std::vector<uint64_t> blocks;
+  for (int i = 0; i < 5000; ++i) {
+    const uint64_t op = rng() % 10;
+    if (op < 5) {
+      blocks = {rng() % 20, 100 + rng() % 5};
+      RouteRequest r = request();
+      r.prefix_blocks = blocks;
+      auto p = router.pick(r, clock.now());
+      if (p.ok()) open.emplace_back(p->ticket, std::string(p->replica));
+    } else if (op < 9 && !open.empty()) {
+      const size_t k = rng() % open.size();
+      const Outcome o = rng() % 4 == 0 ? Outcome::kServerError : Outcome::kSuccess;
+      router.finish(open[k].first, o, clock.now());
+      open.erase(open.begin() + static_cast<long>(k));
+    } else {
+      ModelRoutes t = table("prefix-affinity", 0);
+      for (int r = 0; r < 8; ++r)
+        if (rng() % 4 != 0) t.replicas.push_back({"r" + std::to_string(r), "v1", true, false});
+      ASSERT_TRUE(router.update(t).ok());
+    }
+    clock.advance(std::chrono::milliseconds(rng() % 2000));
+    std::map<std::string, int> expected;
+    for (const auto& [t, id] : open)
+      ++expected[id];
+    for (const ReplicaStatus& s : router.replicas("llama-70b", clock.now())) {
+      ASSERT_GE(s.view.outstanding, 0);
+      // Tickets of replicas removed and re-added are no-ops, so only count live generations:
+      // outstanding can be lower than open tickets naming that id, never higher.
+      ASSERT_LE(s.view.outstanding, expected[s.view.id]) << s.view.id;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gf
