@@ -83,10 +83,10 @@ void ReplicaSet::tick(TimePoint now) {
   }
 }
 
-std::vector<ReplicaView> ReplicaSet::list() const {
-  std::vector<ReplicaView> out;
+std::vector<RunningReplica> ReplicaSet::list() const {
+  std::vector<RunningReplica> out;
   for (const auto& [id, e] : entries_) {
-    out.push_back(ReplicaView{id, e.desired.deployment.model, e.runner->state(), e.runner->reason(),
+    out.push_back(RunningReplica{id, e.desired.deployment.model, e.runner->state(), e.runner->reason(),
                               e.port, e.runner->restarts(), e.desired.generation});
   }
   return out;

@@ -22,7 +22,7 @@ struct DesiredReplica {
   int64_t generation = 0;  // of the controller's assignment (0 = asked for by hand)
 };
 
-struct ReplicaView {
+struct RunningReplica {
   std::string id;
   std::string model;
   ReplicaProcessState state = ReplicaProcessState::kWaiting;
@@ -48,7 +48,7 @@ class ReplicaSet {
   Status remove(const std::string& id, TimePoint now, Duration drain);
   // Hands exits to their runners, advances every runner, forgets removed ones once stopped.
   void tick(TimePoint now);
-  std::vector<ReplicaView> list() const;
+  std::vector<RunningReplica> list() const;
 
  private:
   struct Entry {
