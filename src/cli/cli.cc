@@ -49,6 +49,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   add_controller_command(app, status);
   add_gateway_command(app, status);
   add_up_command(app, status);
+  add_client_commands(app, status);
 
   try {
     app.parse(argc, argv);

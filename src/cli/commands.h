@@ -27,6 +27,9 @@ void add_gateway_command(CLI::App& app, int& status);
 void add_up_command(CLI::App& app, int& status);
 // Registers `perfmodel`: the fitted model's predictions for one configuration.
 void add_perfmodel_command(CLI::App& app, int& status);
+// Registers the kubectl-style clients of the controller's REST API: get, apply, delete, scale,
+// rollout, cordon, uncordon, drain and top.
+void add_client_commands(CLI::App& app, int& status);
 
 int cmd_pool(const std::vector<std::string>& files, const std::string& output, std::ostream& out,
              std::ostream& err);

@@ -188,6 +188,7 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
   }
   changes_.deployments.insert(spec.name);
   reconcile(deployments_.at(spec.name), now);
+  sweep(now);
   place_pending(now);
   rebuild_routing();
   return {};
@@ -203,6 +204,7 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
   deployments_.erase(it);
   changes_.deployments.insert(name);
   event(now, "DeploymentDeleted", name, "", "", "");
+  sweep(now);
   rebuild_routing();
   return {};
 }
@@ -223,6 +225,7 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now) {
     changes_.deployments.insert(name);
   }
   reconcile(d, now);
+  sweep(now);
   place_pending(now);
   rebuild_routing();
   return {};
@@ -419,15 +422,24 @@ Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint
 
 void Fleet::drain(ReplicaRecord& r, const std::string& reason, TimePoint now) {
   if (r.state == ReplicaState::kPending) {
+    // Never placed: nothing to stop. sweep() drops it (callers may be iterating the map).
     set_state(r, ReplicaState::kStopped, reason, now);
-    forget(r.id, now);
     return;
   }
   set_state(r, ReplicaState::kDraining, reason, now);
   bump_generation();  // the node's desired set shrank
 }
 
-void Fleet::forget(const std::string& id, TimePoint now) {
+void Fleet::sweep(TimePoint now) {
+  std::vector<std::string> done;
+  for (const auto& [id, r] : replicas_) {
+    if (r.state == ReplicaState::kStopped && r.node.empty()) done.push_back(id);
+  }
+  for (const auto& id : done)
+    forget(id, now);
+}
+
+void Fleet::forget(std::string id, TimePoint now) {
   auto it = replicas_.find(id);
   if (it == replicas_.end()) return;
   if (it->second.allocation.valid())

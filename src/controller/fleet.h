@@ -79,7 +79,10 @@ class Fleet {
   void reconcile(DeploymentRecord& d, TimePoint now);
   void place_pending(TimePoint now);
   void drain(ReplicaRecord& r, const std::string& reason, TimePoint now);
-  void forget(const std::string& id, TimePoint now);  // releases GPUs, drops the record
+  // Releases the replica's GPUs and drops its record. Takes the id by value: callers often pass
+  // the record's own id, which the erase frees.
+  void forget(std::string id, TimePoint now);
+  void sweep(TimePoint now);  // drops Stopped replicas that were never placed
   void node_lost(NodeRecord& n, TimePoint now);
   Status register_inventory(NodeRecord& n, const net::Heartbeat& hb, TimePoint now);
   void recommit(NodeRecord& n, TimePoint now);

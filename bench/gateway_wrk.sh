@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# The gateway benchmark: the same wrk run through `gpufleet gateway`, through nginx proxy_pass and
+# directly, against the same upstream, then 10,000 concurrent streams held through the gateway.
+#
+#   bench/gateway_wrk.sh [seconds] [connections] [repeats] [streams]      (defaults 10 32 3 10000)
+#
+# Part 1 (throughput and added latency). Two upstreams, one after the other:
+#   - "fixed": a minimal fixed-response server (a second nginx whose only location is
+#     `return 200 '<a chat completion>'`),
+#   - "engine-sim": `gpufleet engine-sim --time-scale 0 --cold-start 0s` (no model time).
+# For each, three targets: direct (wrk -> upstream), nginx (wrk -> nginx proxy_pass with upstream
+# keepalive -> upstream) and gateway (wrk -> gpufleet gateway --upstream -> upstream). wrk posts a
+# small non-streamed chat completion (max_tokens 1) with `-t1 -c<connections> -d<seconds>`.
+# Pinning (2+ cores): the proxy alone on core 0; wrk and the upstream share core 1 in all three
+# targets, so the only difference between rows is the proxy hop. Each (target) runs <repeats>
+# times, interleaved; the table shows medians. The proxy's CPU use during the run is reported
+# (100% = the proxy's core was the bottleneck).
+#
+# Part 2 (streams): engine-sim made slow (--time-scale 10, so the streams stay open), a fresh
+# gateway, and a Node client that opens <streams> concurrent `stream:true` requests
+# (max_tokens 1000, ignore_eos) and holds them. Reports the gateway's RSS before and while they are
+# held (VmRSS), RSS per connection, its open descriptors, and /healthz latency during the hold.
+# The gateway needs two descriptors per stream (client + upstream), so <streams> is lowered to
+# what `ulimit -n` allows, with a warning.
+#
+# Needs: wrk, nginx (Debian's nginx-light is enough), node, curl, taskset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+CONNS=${2:-32}
+REPS=${3:-3}
+STREAMS=${4:-10000}
+MODEL=meta-llama/Llama-2-7b-hf
+
+for tool in wrk nginx node curl taskset; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 2; }
+done
+
+cmake --preset release >/dev/null
+cmake --build build/release --target gpufleet -j "$(nproc)" >/dev/null
+BIN=$PWD/build/release/gpufleet
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+
+if [ "$(nproc)" -ge 2 ]; then
+  PROXY_CPU="taskset -c 0"
+  OTHER_CPU="taskset -c 1"
+  PINNING="proxy on core 0; wrk and upstream on core 1"
+else
+  PROXY_CPU=""
+  OTHER_CPU=""
+  PINNING="one core: nothing pinned"
+fi
+
+TMP=$(mktemp -d /tmp/gateway_wrk.XXXXXX)
+chmod 755 "$TMP"  # nginx workers (nobody, when run as root) open files under it
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# Waits for "listening on http://..." in a log and prints the port.
+wait_port() {
+  local log=$1 i
+  for i in $(seq 200); do
+    if grep -q "listening on" "$log"; then
+      grep -o 'http://[^ ]*' "$log" | head -1 | sed 's/.*://'
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "error: no 'listening on' in $log:" >&2
+  cat "$log" >&2
+  return 1
+}
+
+wait_http() {  # url: until it answers at all
+  local i
+  for i in $(seq 200); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.05
+  done
+  echo "error: $1 never answered" >&2
+  return 1
+}
+
+stop_pid() {
+  local p=$1 i
+  kill "$p" 2>/dev/null || return 0
+  wait "$p" 2>/dev/null || true
+}
+
+# One nginx instance, foreground, in its own prefix directory. $1 name, $2 server block(s),
+# $3 the taskset prefix. Sets NGINX_PID (the master).
+start_nginx() {
+  local name=$1 servers=$2 dir="$TMP/nginx-$1" user=""
+  mkdir -p "$dir/logs"
+  chmod 755 "$dir"
+  [ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
+  cat >"$dir/nginx.conf" <<CONF
+$user
+worker_processes 1;
+error_log $dir/logs/error.log warn;
+pid $dir/nginx.pid;
+worker_rlimit_nofile $NOFILE;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/client_body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+$servers
+}
+CONF
+  # shellcheck disable=SC2086
+  $3 nginx -p "$dir" -c nginx.conf -g 'daemon off;' >"$dir/logs/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+}
+
+nginx_worker() {  # the worker process of a master
+  local i w
+  for i in $(seq 100); do
+    w=$(pgrep -P "$1" | head -1 || true)
+    [ -n "$w" ] && { echo "$w"; return 0; }
+    sleep 0.05
+  done
+  echo "$1"
+}
+
+cpu_ticks() {  # utime + stime of a process (all threads), in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------- upstreams
+
+FIXED_BODY='{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"'$MODEL'","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":7,"completion_tokens":1,"total_tokens":8}}'
+FIXED_PORT=$(free_port)
+start_nginx fixed "  server {
+    listen 127.0.0.1:$FIXED_PORT backlog=4096;
+    location / { default_type application/json; return 200 '$FIXED_BODY'; }
+  }" "$OTHER_CPU"
+wait_http "http://127.0.0.1:$FIXED_PORT/"
+
+SIM_LOG=$TMP/engine-sim.log
+$OTHER_CPU "$BIN" engine-sim --port 0 --model "$MODEL" --time-scale 0 --cold-start 0s \
+  --max-num-seqs 256 >"$SIM_LOG" 2>&1 &
+SIM_PID=$!
+PIDS+=("$SIM_PID")
+SIM_PORT=$(wait_port "$SIM_LOG")
+
+LUA=$TMP/chat.lua
+cat >"$LUA" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"model":"$MODEL","messages":[{"role":"user","content":"Hello there, how are you?"}],"max_tokens":1}'
+LUA
+
+# Runs wrk; prints "rps p50_us p99_us errors proxy_cpu_percent".
+run_wrk() {
+  local url=$1 secs=$2 proxy_pid=${3:-} out t0 t1
+  out=$TMP/wrk.out
+  [ -n "$proxy_pid" ] && t0=$(cpu_ticks "$proxy_pid")
+  # shellcheck disable=SC2086
+  $OTHER_CPU wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$LUA" "$url/v1/chat/completions" >"$out"
+  [ -n "$proxy_pid" ] && t1=$(cpu_ticks "$proxy_pid")
+  local cpu="-"
+  [ -n "$proxy_pid" ] && cpu=$(awk -v a="$t0" -v b="$t1" -v s="$secs" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.0f", (b - a) / hz / s * 100}')
+  awk -v cpu="$cpu" '
+    function us(v) {
+      if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
+      return v + 0
+    }
+    /Requests\/sec:/ {rps = $2}
+    $1 == "50%" {p50 = us($2)}
+    $1 == "99%" {p99 = us($2)}
+    /Non-2xx/ {err += $NF}
+    /Socket errors/ {gsub(/,/, ""); err += $4 + $6 + $8 + $10}
+    END {printf "%s %s %s %d %s\n", rps, p50, p99, err, cpu}' "$out"
+}
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+echo "gpufleet gateway benchmark: $(date -u +%FT%TZ), $(nproc) cores ($PINNING)"
+echo "wrk -t1 -c$CONNS -d${SECS}s, POST /v1/chat/completions (non-streamed, max_tokens 1), $REPS runs each, medians"
+echo
+
+SUMMARY=$TMP/summary
+: >"$SUMMARY"
+for upstream in fixed engine-sim; do
+  if [ "$upstream" = fixed ]; then UPORT=$FIXED_PORT; else UPORT=$SIM_PORT; fi
+
+  GW_LOG=$TMP/gateway-$upstream.log
+  # shellcheck disable=SC2086
+  $PROXY_CPU "$BIN" gateway --port 0 --upstream "$MODEL=127.0.0.1:$UPORT" >"$GW_LOG" 2>&1 &
+  GW_PID=$!
+  PIDS+=("$GW_PID")
+  GW_PORT=$(wait_port "$GW_LOG")
+
+  NGX_PORT=$(free_port)
+  start_nginx "proxy-$upstream" "  upstream up {
+    server 127.0.0.1:$UPORT;
+    keepalive 256;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$NGX_PORT backlog=4096;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }" "$PROXY_CPU"
+  NGX_PID=$NGINX_PID
+  wait_http "http://127.0.0.1:$NGX_PORT/"
+  NGX_WORKER=$(nginx_worker "$NGX_PID")
+
+  declare -A URL=([direct]="http://127.0.0.1:$UPORT" [nginx]="http://127.0.0.1:$NGX_PORT"
+                  [gateway]="http://127.0.0.1:$GW_PORT")
+  declare -A PROXY=([direct]="" [nginx]="$NGX_WORKER" [gateway]="$GW_PID")
+  for t in direct nginx gateway; do run_wrk "${URL[$t]}" 1 "${PROXY[$t]}" >/dev/null; done  # warm-up
+  for rep in $(seq "$REPS"); do
+    for t in direct nginx gateway; do
+      r=$(run_wrk "${URL[$t]}" "$SECS" "${PROXY[$t]}")
+      echo "$upstream $t $rep $r" >>"$SUMMARY"
+      printf '  run %d %-10s %-8s %s\n' "$rep" "$upstream" "$t" "$r" >&2
+    done
+  done
+  if grep -qiE 'error|crit|alert|emerg' "$TMP/nginx-proxy-$upstream/logs/error.log" 2>/dev/null; then
+    echo "nginx error log ($upstream):" >&2
+    tail -5 "$TMP/nginx-proxy-$upstream/logs/error.log" >&2
+  fi
+  if ! kill -0 "$GW_PID" 2>/dev/null; then
+    echo "error: the gateway exited during the $upstream runs; its log:" >&2
+    tail -20 "$GW_LOG" >&2
+  fi
+  stop_pid "$GW_PID"
+  stop_pid "$NGX_PID"
+  unset URL PROXY
+done
+
+printf '%-11s %-8s %10s %8s %8s %7s %9s %7s %14s\n' upstream target "req/s" "p50 µs" "p99 µs" errors "proxy CPU" ratio "added p50 µs"
+for upstream in fixed engine-sim; do
+  declare -A RPS P50 P99 ERR CPU
+  for t in direct nginx gateway; do
+    RPS[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $4}' "$SUMMARY" | median)
+    P50[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $5}' "$SUMMARY" | median)
+    P99[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $6}' "$SUMMARY" | median)
+    ERR[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {s += $7} END {print s + 0}' "$SUMMARY")
+    CPU[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $8}' "$SUMMARY" | median 2>/dev/null)
+  done
+  for t in direct nginx gateway; do
+    ratio="" added="" cpu="-"
+    [ "$t" = gateway ] && ratio=$(awk -v a="${RPS[gateway]}" -v b="${RPS[nginx]}" 'BEGIN {printf "%.2f", a / b}')
+    [ "$t" != direct ] && added=$(awk -v a="${P50[$t]}" -v b="${P50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
+    [ "$t" != direct ] && cpu="${CPU[$t]}%"
+    printf '%-11s %-8s %10.0f %8.0f %8.0f %7s %9s %7s %14s\n' "$upstream" "$t" "${RPS[$t]}" \
+      "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$ratio" "$added"
+  done
+  unset RPS P50 P99 ERR CPU
+done
+echo "(ratio = gateway req/s ÷ nginx req/s; added p50 = p50 through the proxy − p50 direct)"
+echo
+
+# ---------------------------------------------------------------- streams held
+
+stop_pid "$SIM_PID"
+MAX_STREAMS=$(((NOFILE - 64) / 2))
+if [ "$STREAMS" -gt "$MAX_STREAMS" ]; then
+  echo "warning: ulimit -n is $NOFILE (hard limit $(ulimit -Hn)); the gateway needs 2 descriptors" \
+    "per stream, so $MAX_STREAMS streams instead of $STREAMS" >&2
+  STREAMS=$MAX_STREAMS
+fi
+
+SLOW_LOG=$TMP/engine-sim-slow.log
+$OTHER_CPU "$BIN" engine-sim --port 0 --model "$MODEL" --time-scale 10 --cold-start 0s \
+  --max-num-seqs 256 >"$SLOW_LOG" 2>&1 &
+SLOW_PID=$!
+PIDS+=("$SLOW_PID")
+SLOW_PORT=$(wait_port "$SLOW_LOG")
+
+GW_LOG=$TMP/gateway-streams.log
+# shellcheck disable=SC2086
+$PROXY_CPU "$BIN" gateway --port 0 --upstream "$MODEL=127.0.0.1:$SLOW_PORT" >"$GW_LOG" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+GW_PORT=$(wait_port "$GW_LOG")
+GW=http://127.0.0.1:$GW_PORT
+for _ in 1 2 3; do  # touch the request path once before measuring
+  curl -s -o /dev/null "$GW/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"model":"'$MODEL'","messages":[{"role":"user","content":"hi"}],"max_tokens":1}'
+done
+sleep 1
+RSS0=$(rss_kib "$GW_PID")
+FD0=$(find "/proc/$GW_PID/fd" -mindepth 1 | wc -l)
+
+CLIENT=$TMP/streams.js
+cat >"$CLIENT" <<'JS'
+// Opens N concurrent streaming chat completions and holds them. Prints "HOLDING ..." once every
+// stream has its first bytes (or after 120 s), then "DONE ..." after HOLD seconds, then exits.
+const http = require('http');
+const [port, n, holdSecs] = process.argv.slice(2, 5).map(Number);
+const model = process.argv[5];
+const body = JSON.stringify({model, stream: true, max_tokens: 1000, ignore_eos: true,
+  messages: [{role: 'user', content: 'Tell me a long story.'}]});
+const agent = new http.Agent({keepAlive: false, maxSockets: Infinity});
+const reqs = [];
+const why = new Map();
+let started = 0, heads = 0, streaming = 0, ended = 0, failed = 0, chunks = 0, finished = false;
+const note = (k) => why.set(k, (why.get(k) || 0) + 1);
+const t0 = Date.now();
+function open() {
+  started++;
+  let settled = false, first = true;
+  const fail = (k) => { if (!settled && !finished) { settled = true; failed++; note(k); } };
+  const req = http.request({host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions',
+    agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body)}});
+  req.on('response', (res) => {
+    heads++;
+    if (res.statusCode !== 200) fail('HTTP ' + res.statusCode);
+    res.on('data', () => { chunks++; if (first) { first = false; streaming++; } });
+    res.on('end', () => { if (!finished) { ended++; settled = true; } });
+    res.on('error', (e) => fail(e.code || e.message));
+    pump();
+  });
+  req.on('error', (e) => { fail(e.code || e.message); pump(); });
+  req.end(body);
+  reqs.push(req);
+}
+function pump() {  // at most 256 requests waiting for their response head
+  while (started < n && started - heads - failed < 256) open();
+}
+const progress = setInterval(() => {
+  process.stderr.write(`  streams: ${streaming} streaming, ${failed} failed, ${started} started\n`);
+}, 2000);
+pump();
+const ready = setInterval(() => {
+  if (streaming + failed < n && Date.now() - t0 < 120000) return;
+  clearInterval(ready);
+  const chunks0 = chunks;
+  console.log(`HOLDING streaming=${streaming} failed=${failed} open=${streaming - ended} ` +
+              `ramp_ms=${Date.now() - t0} why=${JSON.stringify(Object.fromEntries(why))}`);
+  setTimeout(() => {
+    console.log(`DONE open=${streaming - ended} ended=${ended} failed=${failed} ` +
+                `chunks_during_hold=${chunks - chunks0} why=${JSON.stringify(Object.fromEntries(why))}`);
+    finished = true;
+    clearInterval(progress);
+    for (const r of reqs) r.destroy();
+    setTimeout(() => process.exit(0), 200);
+  }, holdSecs * 1000);
+}, 50);
+JS
+
+HOLD=10
+echo "streams: $STREAMS concurrent stream:true requests through the gateway (engine-sim --time-scale 10), held ${HOLD} s"
+CLIENT_OUT=$TMP/streams.out
+# shellcheck disable=SC2086
+$OTHER_CPU node "$CLIENT" "$GW_PORT" "$STREAMS" "$HOLD" "$MODEL" >"$CLIENT_OUT" &
+NODE_PID=$!
+PIDS+=("$NODE_PID")
+for _ in $(seq 1300); do
+  grep -q HOLDING "$CLIENT_OUT" && break
+  kill -0 "$NODE_PID" 2>/dev/null || break
+  sleep 0.1
+done
+sleep 2  # into the hold
+RSS1=$(rss_kib "$GW_PID")
+HWM1=$(hwm_kib "$GW_PID")
+FD1=$(find "/proc/$GW_PID/fd" -mindepth 1 | wc -l)
+T0=$(cpu_ticks "$GW_PID")
+HEALTH=()
+for _ in 1 2 3 4 5; do
+  HEALTH+=("$(curl -s -o /dev/null --max-time 5 -w '%{http_code}:%{time_total}' "$GW/healthz" || echo fail)")
+  sleep 0.5
+done
+sleep 2
+T1=$(cpu_ticks "$GW_PID")
+wait "$NODE_PID" || true
+sleep 2
+RSS2=$(rss_kib "$GW_PID")
+FD2=$(find "/proc/$GW_PID/fd" -mindepth 1 | wc -l)
+ALIVE=yes
+kill -0 "$GW_PID" 2>/dev/null || ALIVE=no
+POST=$(curl -s -o /dev/null --max-time 10 -w '%{http_code}:%{time_total}' "$GW/healthz" || echo fail)
+
+cat "$CLIENT_OUT"
+HELD=$(sed -n 's/^HOLDING .*open=\([0-9]*\).*/\1/p' "$CLIENT_OUT")
+HELD=${HELD:-0}
+echo "gateway RSS idle:            $RSS0 KiB ($FD0 descriptors)"
+echo "gateway RSS while held:      $RSS1 KiB (peak $HWM1 KiB, $FD1 descriptors)"
+if [ "$HELD" -gt 0 ]; then
+  awk -v a="$RSS0" -v b="$RSS1" -v n="$HELD" \
+    'BEGIN {printf "RSS per held stream:         %.1f KiB (%d streams)\n", (b - a) / n, n}'
+fi
+echo "gateway CPU while held:      $(awk -v a="$T0" -v b="$T1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f%%", (b - a) / hz / 4.5 * 100}')"
+echo "/healthz during the hold:    ${HEALTH[*]} (status:seconds)"
+echo "gateway RSS after release:   $RSS2 KiB ($FD2 descriptors); alive: $ALIVE; /healthz $POST"
+if [ "$ALIVE" = no ] || grep -qiE 'error|fatal|abort' "$GW_LOG"; then
+  echo "gateway log:" >&2
+  tail -20 "$GW_LOG" >&2
+fi

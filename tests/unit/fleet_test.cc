@@ -1,0 +1,391 @@
+// The controller's pure core: placement through heartbeats, the replica lifecycle, node loss and
+// fencing, scaling, rolling updates, and rebuilding from the store after a restart — all with a
+// manual clock and seeded randomness.
+#include "controller/fleet.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "controller/fleet_persistence.h"
+#include "store/sqlite_store.h"
+
+namespace gf {
+namespace {
+
+using namespace std::chrono_literals;
+
+DeploymentSpec deployment(const std::string& name, int replicas, int max = 8) {
+  DeploymentSpec d;
+  d.name = name;
+  d.model = "meta-llama/Llama-2-7b-hf";
+  d.engine.type = EngineType::kEngineSim;
+  d.resources.gpus = 1;
+  d.replicas.min = replicas;
+  d.replicas.max = max;
+  return d;
+}
+
+// A node agent as the controller sees it: it runs what the last reply asked for and reports it
+// Ready on the next beat (when `healthy_replicas`).
+struct FakeAgent {
+  std::string node;
+  int gpus = 4;
+  uint64_t seq = 0;
+  std::string agent_id = "agent-1";
+  int64_t applied = 0;
+  std::map<std::string, int64_t> running;  // id -> generation
+  bool healthy_replicas = true;
+
+  net::Heartbeat beat() {
+    net::Heartbeat h;
+    h.node = node;
+    h.agent_id = agent_id;
+    h.seq = ++seq;
+    h.host = "10.0.0." + node.substr(node.size() - 1);
+    h.port = 9000;
+    std::vector<int> all;
+    for (int i = 0; i < gpus; ++i) {
+      all.push_back(i);
+      net::GpuReport g;
+      g.uuid = "GPU-" + node + "-" + std::to_string(i);
+      g.index = i;
+      g.name = "A100-80GB";
+      g.memory = MiB{81920};
+      h.gpus.push_back(g);
+    }
+    h.nvlink_groups = {all};
+    int port = 20000;
+    for (const auto& [id, gen] : running) {
+      h.replicas.push_back(net::ReplicaReport{id, gen, healthy_replicas ? "Ready" : "CrashLoop", "",
+                                              static_cast<uint16_t>(port++), 0});
+    }
+    h.applied_generation = applied;
+    return h;
+  }
+
+  // One round trip; applies the reply like ControllerLink does.
+  net::HeartbeatReply exchange(Fleet& f, TimePoint now) {
+    auto r = f.heartbeat(beat(), now);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    if (!r.ok() || r->generation < applied) return {};
+    running.clear();
+    for (const auto& a : r->replicas)
+      running[a.id] = a.generation;
+    applied = r->generation;
+    return *r;
+  }
+};
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto f = Fleet::create(PlacementSpec{}, FleetOptions{}, clock.now());
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    fleet.emplace(std::move(*f));
+  }
+
+  void round(std::vector<FakeAgent*> agents, Duration step = 1s) {
+    for (auto* a : agents)
+      a->exchange(*fleet, clock.now());
+    fleet->tick(clock.now());
+    clock.advance(step);
+  }
+
+  int count(const std::string& dep, ReplicaState s) const {
+    int n = 0;
+    for (const auto& [id, r] : fleet->replicas())
+      n += r.deployment == dep && r.state == s;
+    return n;
+  }
+
+  ManualClock clock;
+  std::optional<Fleet> fleet;
+};
+
+TEST_F(FleetTest, ReplicasWaitWithAReasonUntilANodeRegistersThenGetPlaced) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 2), "m", clock.now()).ok());
+  ASSERT_EQ(count("llama", ReplicaState::kPending), 2);
+  EXPECT_NE(fleet->replicas().begin()->second.reason.find("0/0 GPUs"), std::string::npos)
+      << fleet->replicas().begin()->second.reason;
+
+  FakeAgent a{"node-1"};
+  a.exchange(*fleet, clock.now());
+  fleet->tick(clock.now());
+  EXPECT_EQ(count("llama", ReplicaState::kPlaced), 2);
+  auto reply = a.exchange(*fleet, clock.now());
+  ASSERT_EQ(reply.replicas.size(), 2u);
+  EXPECT_NE(reply.replicas[0].gpus, reply.replicas[1].gpus);  // whole GPUs are never shared
+  EXPECT_GT(reply.generation, 0);
+  EXPECT_EQ(reply.replicas[0].model, "meta-llama/Llama-2-7b-hf");
+}
+
+TEST_F(FleetTest, ReadyReplicasEnterTheRoutingTableAndTheVersionMovesOnlyOnChange) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 2), "m", clock.now()).ok());
+  FakeAgent a{"node-1"};
+  round({&a});
+  round({&a});
+  round({&a});
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 2);
+  const RoutingTable& t = fleet->routing_table();
+  ASSERT_EQ(t.models.size(), 1u);
+  ASSERT_EQ(t.models[0].revisions.size(), 1u);
+  EXPECT_EQ(t.models[0].revisions[0].replicas.size(), 2u);
+  EXPECT_EQ(t.models[0].revisions[0].replicas[0].address.rfind("10.0.0.1:", 0), 0u);
+  uint64_t v = t.version;
+  round({&a});
+  round({&a});
+  EXPECT_EQ(fleet->routing_table().version, v);
+}
+
+TEST_F(FleetTest, AnOlderHeartbeatOfTheSameAgentChangesNothing) {
+  FakeAgent a{"node-1"};
+  net::Heartbeat first = a.beat();
+  net::Heartbeat second = a.beat();
+  ASSERT_TRUE(fleet->heartbeat(second, clock.now()).ok());
+  auto late = fleet->heartbeat(first, clock.now());
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::kFailedPrecondition);
+  // A restarted agent (new id) starts its own sequence.
+  a.agent_id = "agent-2";
+  a.seq = 0;
+  EXPECT_TRUE(fleet->heartbeat(a.beat(), clock.now()).ok());
+}
+
+TEST_F(FleetTest, ALostNodesReplicasArePlacedElsewhereAndFencedWhenItReturns) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 2), "m", clock.now()).ok());
+  FakeAgent a{"node-1", 2};
+  round({&a});
+  FakeAgent b{"node-2", 2};
+  round({&a, &b});
+  round({&a, &b});
+  for (const auto& [id, r] : fleet->replicas())
+    EXPECT_EQ(r.node, "node-1");
+  std::set<std::string> before;
+  for (const auto& [id, r] : fleet->replicas())
+    before.insert(id);
+
+  // node-1 goes silent past its lease.
+  for (int i = 0; i < 14; ++i)
+    round({&b});
+  EXPECT_EQ(fleet->nodes().at("node-1").state, NodeState::kLost);
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 2);
+
+  for (const auto& [id, r] : fleet->replicas()) {
+    EXPECT_EQ(r.node, "node-2") << id << " " << to_string(r.state) << " " << r.reason;
+    EXPECT_EQ(before.count(id), 0u) << id << " should have been replaced";
+  }
+  // node-1 comes back still running the old replicas: it is told to run nothing.
+  auto reply = a.exchange(*fleet, clock.now());
+  EXPECT_TRUE(reply.replicas.empty());
+  EXPECT_EQ(fleet->nodes().at("node-1").state, NodeState::kReady);
+  for (const auto& [id, al] : fleet->pool().allocations()) {
+    EXPECT_EQ(fleet->pool().node(al.node).name, "node-2");
+  }
+}
+
+TEST_F(FleetTest, ScalingStaysInRangeAndDrainsBeforeFreeingGpus) {
+  auto d = deployment("llama", 1, 3);
+  ASSERT_TRUE(fleet->apply(d, "m", clock.now()).ok());
+  ASSERT_TRUE(fleet->scale("llama", 2, clock.now()).ok());
+  FakeAgent a{"node-1"};
+  round({&a});
+  round({&a});
+  auto s = fleet->scale("llama", 4, clock.now());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("1..3"), std::string::npos) << s.error().message;
+  EXPECT_EQ(fleet->scale("nope", 1, clock.now()).error().code, ErrorCode::kNotFound);
+
+  ASSERT_TRUE(fleet->scale("llama", 3, clock.now()).ok());
+  round({&a});
+  round({&a});
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 3);
+
+  ASSERT_TRUE(fleet->scale("llama", 1, clock.now()).ok());
+  EXPECT_EQ(count("llama", ReplicaState::kDraining), 2);
+  EXPECT_EQ(fleet->pool().allocations().size(), 3u);  // still held until the agent lets go
+  round({&a});                                        // the agent is told to stop them
+  round({&a});                                        // and no longer reports them
+  EXPECT_EQ(fleet->replicas().size(), 1u);
+  EXPECT_EQ(fleet->pool().allocations().size(), 1u);
+}
+
+TEST_F(FleetTest, RollingUpdateNeverDropsBelowTheTargetOfReadyReplicas) {
+  auto d = deployment("llama", 3);
+  d.replicas.min = 3;
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(count("llama", ReplicaState::kReady), 3);
+  std::string old_rev = fleet->deployments().at("llama").revision;
+
+  d.engine.args = {"--max-num-seqs", "64"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  std::string new_rev = fleet->deployments().at("llama").revision;
+  ASSERT_NE(old_rev, new_rev);
+  for (int i = 0; i < 20; ++i) {
+    round({&a});
+    int ready = 0, total = 0;
+    for (const auto& [id, r] : fleet->replicas()) {
+      ready += r.state == ReplicaState::kReady;
+      total += r.state != ReplicaState::kDraining;
+    }
+    EXPECT_GE(ready, 3) << "round " << i;
+    EXPECT_LE(total, 4) << "round " << i << ": max surge is 1";
+  }
+  for (const auto& [id, r] : fleet->replicas())
+    EXPECT_EQ(r.revision, new_rev);
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 3);
+  EXPECT_NE(fleet->rollout_status("llama").find("rollout complete"), std::string::npos);
+
+  auto prev = fleet->previous_manifest("llama");
+  ASSERT_TRUE(prev.ok());
+  EXPECT_EQ(*prev, "v1");
+}
+
+TEST_F(FleetTest, UndoWithoutHistorySaysSo) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 1), "v1", clock.now()).ok());
+  auto prev = fleet->previous_manifest("llama");
+  ASSERT_FALSE(prev.ok());
+  EXPECT_EQ(prev.error().code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(FleetTest, DrainingANodeMovesItsReplicas) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 2), "m", clock.now()).ok());
+  FakeAgent a{"node-1", 2};
+  round({&a});
+  FakeAgent b{"node-2", 2};
+  round({&a, &b});
+  round({&a, &b});
+  ASSERT_TRUE(fleet->set_node_admin("node-1", AdminState::kDraining, clock.now()).ok());
+  for (int i = 0; i < 4; ++i)
+    round({&a, &b});
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 2);
+  for (const auto& [id, r] : fleet->replicas())
+    EXPECT_EQ(r.node, "node-2");
+  EXPECT_FALSE(fleet->set_node_admin("node-9", AdminState::kCordoned, clock.now()).ok());
+}
+
+TEST_F(FleetTest, ARestartedControllerRebuildsFromTheStoreWithoutStartingAnythingTwice) {
+  auto dir = std::filesystem::temp_directory_path() / ("fleet-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "state.db").string();
+  std::set<std::string> ids;
+  int64_t generation = 0;
+  FakeAgent a{"node-1"};
+  {
+    auto store = SqliteStore::open(path, SqliteStoreOptions{&clock, SqliteSync::kNormal});
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_TRUE(fleet
+                    ->apply(deployment("llama", 3),
+                            std::string("apiVersion: gpufleet/v1\n") +
+                                "kind: Deployment\n"
+                                "metadata: {name: llama}\n"
+                                "spec:\n"
+                                "  model: meta-llama/Llama-2-7b-hf\n"
+                                "  engine: {type: engine-sim}\n"
+                                "  replicas: {min: 3, max: 8}\n",
+                            clock.now())
+                    .ok());
+    for (int i = 0; i < 3; ++i)
+      round({&a});
+    FleetChanges c = fleet->take_changes();
+    ASSERT_TRUE(persist_changes(**store, *fleet, c).ok());
+    for (const auto& [id, r] : fleet->replicas())
+      ids.insert(id);
+    generation = fleet->generation();
+    ASSERT_EQ(ids.size(), 3u);
+  }
+  // A new controller process: same store, same running agent.
+  auto f2 = Fleet::create(PlacementSpec{}, FleetOptions{}, clock.now());
+  ASSERT_TRUE(f2.ok());
+  auto store = SqliteStore::open(path, SqliteStoreOptions{&clock, SqliteSync::kNormal});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  std::vector<std::string> problems;
+  ASSERT_TRUE(restore_fleet(**store, *f2, clock.now(), problems).ok());
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(f2->nodes().at("node-1").state, NodeState::kUnknown);
+  f2->tick(clock.now());  // before the agent reports: nothing new may be created
+  EXPECT_EQ(f2->replicas().size(), 3u);
+  auto reply = a.exchange(*f2, clock.now());
+  f2->tick(clock.now());
+  std::set<std::string> after;
+  for (const auto& r : reply.replicas)
+    after.insert(r.id);
+  EXPECT_EQ(after, ids);  // the same replicas, not new ones
+  EXPECT_EQ(f2->pool().allocations().size(), 3u);
+  EXPECT_GE(f2->generation(), generation);
+  // New ids never reuse old ones.
+  ASSERT_TRUE(f2->scale("llama", 4, clock.now()).ok());
+  for (const auto& [id, r] : f2->replicas()) {
+    if (!ids.count(id)) EXPECT_EQ(r.state, ReplicaState::kPlaced);
+  }
+  EXPECT_EQ(f2->replicas().size(), 4u);
+  std::filesystem::remove_all(dir);
+}
+
+// Random operations; after each step no GPU is over-committed, every placed replica holds an
+// allocation on its own node, and no whole GPU carries two replicas.
+TEST(FleetProperty, RandomOperationsKeepAllocationsConsistent) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    ManualClock clock;
+    auto f = Fleet::create(PlacementSpec{}, FleetOptions{}, clock.now());
+    ASSERT_TRUE(f.ok());
+    std::mt19937_64 rng(seed);
+    std::vector<FakeAgent> agents = {{"node-1", 4}, {"node-2", 4}, {"node-3", 2}};
+    std::vector<bool> silent(agents.size(), false);
+    for (int step = 0; step < 120; ++step) {
+      switch (rng() % 6) {
+        case 0:
+          (void)f->apply(
+              deployment("d" + std::to_string(rng() % 3), 1 + static_cast<int>(rng() % 3)), "m",
+              clock.now());
+          break;
+        case 1:
+          (void)f->scale("d" + std::to_string(rng() % 3), 1 + static_cast<int>(rng() % 4),
+                         clock.now());
+          break;
+        case 2:
+          silent[rng() % silent.size()] = rng() % 4 == 0;
+          break;
+        case 3:
+          (void)f->remove_deployment("d" + std::to_string(rng() % 3), clock.now());
+          break;
+        default:
+          break;
+      }
+      for (size_t i = 0; i < agents.size(); ++i) {
+        if (!silent[i]) agents[i].exchange(*f, clock.now());
+      }
+      f->tick(clock.now());
+      clock.advance(std::chrono::milliseconds(500 + rng() % 2000));
+
+      std::map<std::string, int> holders;
+      for (const auto& [id, r] : f->replicas()) {
+        if (r.state == ReplicaState::kPending) continue;
+        if (r.state == ReplicaState::kFailed || r.state == ReplicaState::kStopped) continue;
+        if (r.allocation.valid()) {
+          const Allocation* al = f->pool().allocation(r.allocation);
+          ASSERT_NE(al, nullptr) << "seed " << seed << " step " << step << " " << id;
+          EXPECT_EQ(f->pool().node(al->node).name, r.node);
+        }
+        for (const auto& g : r.gpus)
+          ++holders[g];
+      }
+      for (const auto& [gpu, n] : holders) {
+        EXPECT_LE(n, 1) << "seed " << seed << " step " << step << ": " << gpu << " held " << n
+                        << " times";
+      }
+      for (size_t g = 0; g < f->pool().gpu_count(); ++g) {
+        const Gpu& gpu = f->pool().gpu(GpuIndex{static_cast<uint32_t>(g)});
+        EXPECT_LE(gpu.memory_committed.value, gpu.memory_total.value);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gf
