@@ -1,0 +1,159 @@
+// The agent <-> controller messages: round trips, errors that name the field, version checks, and
+// the agent side's rule that an older reply never undoes a newer one.
+#include "net/agent_protocol.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/controller_link.h"
+#include "gpu/fake_provider.h"
+
+namespace gf::net {
+namespace {
+
+Heartbeat sample_beat() {
+  Heartbeat h;
+  h.node = "node-1";
+  h.agent_id = "abc";
+  h.seq = 7;
+  h.host = "10.0.0.1";
+  h.port = 9100;
+  h.labels = {{"zone", "a"}};
+  h.nvlink_groups = {{0, 1}};
+  h.gpus.push_back(
+      GpuReport{"GPU-1", 0, "A100-80GB", MiB{81920}, "Healthy", "", 55, 61, 300, MiB{1024}});
+  h.replicas.push_back(ReplicaReport{"r-1", 4, "Ready", "ok", 20001, 2});
+  h.events.push_back(HealthEventReport{"GPU-1", "Healthy", "Suspect", "hot"});
+  h.applied_generation = 4;
+  return h;
+}
+
+TEST(AgentProtocol, HeartbeatRoundTripsEveryField) {
+  Heartbeat h = sample_beat();
+  auto back = parse_heartbeat(to_json(h));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->node, "node-1");
+  EXPECT_EQ(back->seq, 7u);
+  EXPECT_EQ(back->labels.at("zone"), "a");
+  EXPECT_EQ(back->nvlink_groups, h.nvlink_groups);
+  ASSERT_EQ(back->gpus.size(), 1u);
+  EXPECT_EQ(back->gpus[0].memory.value, 81920);
+  EXPECT_EQ(back->gpus[0].utilization_pct, 55);
+  EXPECT_EQ(back->gpus[0].memory_used.value, 1024);
+  ASSERT_EQ(back->replicas.size(), 1u);
+  EXPECT_EQ(back->replicas[0].port, 20001);
+  EXPECT_EQ(back->replicas[0].generation, 4);
+  ASSERT_EQ(back->events.size(), 1u);
+  EXPECT_EQ(back->events[0].to, "Suspect");
+  EXPECT_EQ(back->applied_generation, 4);
+}
+
+TEST(AgentProtocol, ReplyRoundTripsAssignments) {
+  HeartbeatReply r;
+  r.generation = 12;
+  ReplicaAssignment a;
+  a.id = "llama-c";
+  a.generation = 11;
+  a.model = "m";
+  a.engine = EngineType::kVllm;
+  a.args = {"--x"};
+  a.env = {{"A", "1"}};
+  a.gpus = {"GPU-1", "GPU-2"};
+  a.memory_fraction = 0.25;
+  a.performance = PerformanceSpec{1, 2, 0, 3, 4, 0};
+  r.replicas.push_back(a);
+  r.heartbeat_interval = std::chrono::milliseconds(500);
+  auto back = parse_heartbeat_reply(to_json(r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->generation, 12);
+  EXPECT_EQ(back->heartbeat_interval, std::chrono::milliseconds(500));
+  ASSERT_EQ(back->replicas.size(), 1u);
+  EXPECT_EQ(back->replicas[0].engine, EngineType::kVllm);
+  EXPECT_EQ(back->replicas[0].gpus, a.gpus);
+  EXPECT_DOUBLE_EQ(back->replicas[0].memory_fraction, 0.25);
+  ASSERT_TRUE(back->replicas[0].performance.has_value());
+  EXPECT_DOUBLE_EQ(back->replicas[0].performance->decode_per_seq_ms, 4);
+}
+
+TEST(AgentProtocol, ErrorsNameTheField) {
+  auto bad = parse_heartbeat(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+      "gpus":[{"uuid":"GPU-1","name":"A100","memoryMiB":1},{"uuid":5,"name":"x","memoryMiB":1}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("gpus[1].uuid"), std::string::npos) << bad.error().message;
+  auto missing = parse_heartbeat(R"({"version":1,"agentId":"a","seq":1,"host":"h"})");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("node: is required"), std::string::npos);
+  auto version = parse_heartbeat(R"({"version":2,"node":"n"})");
+  ASSERT_FALSE(version.ok());
+  EXPECT_NE(version.error().message.find("version 2"), std::string::npos);
+  EXPECT_FALSE(parse_heartbeat("not json").ok());
+  auto engine = parse_heartbeat_reply(
+      R"({"version":1,"generation":1,"replicas":[{"id":"r","model":"m","gpus":["g"],"engine":"tgi"}]})");
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.error().message.find("unknown engine \"tgi\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gf::net
+
+namespace gf {
+namespace {
+
+TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
+  ControllerLink link(ControllerLinkConfig{"node-1", "id", "127.0.0.1", 1, {}, {}});
+  ProcessSupervisor sup(SupervisorOptions{});
+  ReplicaSet replicas(sup, "/tmp", "gpufleet", ReplicaRunnerConfig{},
+                      [](uint16_t, const std::string&) { return false; });
+  std::vector<GpuInfo> gpus;
+  net::HeartbeatReply newer;
+  newer.generation = 5;
+  auto applied = link.apply(newer, replicas, gpus, TimePoint{});
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(link.applied_generation(), 5);
+  net::HeartbeatReply older;
+  older.generation = 4;
+  auto stale = link.apply(older, replicas, gpus, TimePoint{});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(link.applied_generation(), 5);
+
+  // An assignment naming a GPU this node does not have is refused with a reason.
+  net::HeartbeatReply wrong;
+  wrong.generation = 6;
+  net::ReplicaAssignment a;
+  a.id = "r-1";
+  a.model = "m";
+  a.gpus = {"GPU-elsewhere"};
+  wrong.replicas.push_back(a);
+  auto problems = link.apply(wrong, replicas, gpus, TimePoint{});
+  ASSERT_TRUE(problems.ok());
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_NE((*problems)[0].find("not on this node"), std::string::npos);
+  EXPECT_TRUE(replicas.list().empty());
+
+  HealthTransition t;
+  t.gpu = "GPU-1";
+  t.from = Health::kHealthy;
+  t.to = Health::kFaulty;
+  t.reason = "xid 79";
+  link.add_events({t});
+  NodeSpec node;
+  node.name = "node-1";
+  node.gpus.push_back(GpuGroupSpec{"A100-80GB", 2, MiB{81920}, 1.0, {}});
+  auto provider = FakeProvider::create(node);
+  ASSERT_TRUE(provider.ok()) << provider.error().message;
+  Registry registry;
+  GpuMonitor monitor(**provider, HealthPolicyConfig{}, registry, "node-1");
+  ASSERT_TRUE(monitor.discover().ok());
+  net::Heartbeat first = link.build(monitor, replicas);
+  EXPECT_EQ(first.gpus.size(), 2u);
+  EXPECT_EQ(first.applied_generation, 6);
+  ASSERT_EQ(first.events.size(), 1u);
+  net::Heartbeat retry = link.build(monitor, replicas);  // the first got no answer
+  EXPECT_EQ(retry.events.size(), 1u);
+  EXPECT_GT(retry.seq, first.seq);
+  link.acknowledged();
+  EXPECT_TRUE(link.build(monitor, replicas).events.empty());
+}
+
+}  // namespace
+}  // namespace gf

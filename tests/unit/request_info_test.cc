@@ -1,0 +1,57 @@
+// The gateway's one parse of an OpenAI body: the fields routing and admission need, and 400s that
+// say what was wrong.
+#include "gateway/request_info.h"
+
+#include <gtest/gtest.h>
+
+namespace gf {
+namespace {
+
+TEST(RequestInfo, ChatReadsModelStreamUserMaxTokensAndPrompt) {
+  auto r = parse_request_info(
+      R"({"model":"llama","stream":true,"user":"u1","max_tokens":64,
+          "messages":[{"role":"system","content":"You are terse."},
+                      {"role":"user","content":[{"type":"text","text":"Hello"}]}]})",
+      "chat", 1024);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->model, "llama");
+  EXPECT_TRUE(r->stream);
+  EXPECT_EQ(r->user, "u1");
+  EXPECT_EQ(r->max_tokens, 64);
+  EXPECT_EQ(r->prompt_prefix, "You are terse.Hello");
+  EXPECT_EQ(r->prompt_bytes, 19u);
+}
+
+TEST(RequestInfo, PrefixIsCappedButTheSizeCountsEverything) {
+  auto r = parse_request_info(R"({"model":"m","prompt":["abcdef","ghij"]})", "completions", 4);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->prompt_prefix, "abcd");
+  EXPECT_EQ(r->prompt_bytes, 10u);
+  EXPECT_FALSE(r->stream);
+  EXPECT_FALSE(r->max_tokens.has_value());
+  auto e = parse_request_info(R"({"model":"m","input":"text","max_completion_tokens":3})",
+                              "embeddings", 64);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->prompt_prefix, "text");
+  EXPECT_EQ(e->max_tokens, 3);
+}
+
+TEST(RequestInfo, BadBodiesSayWhatIsWrong) {
+  auto expect_error = [](std::string_view body, std::string_view endpoint, std::string what) {
+    auto r = parse_request_info(body, endpoint, 64);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
+  };
+  expect_error("{", "chat", "not valid JSON");
+  expect_error("[1]", "chat", "must be a JSON object");
+  expect_error(R"({"messages":[]})", "chat", "'model'");
+  expect_error(R"({"model":5,"messages":[]})", "chat", "'model' must be a string");
+  expect_error(R"({"model":"m"})", "chat", "'messages'");
+  expect_error(R"({"model":"m","messages":[1]})", "chat", "must be an object");
+  expect_error(R"({"model":"m","messages":[],"stream":"yes"})", "chat", "'stream'");
+  expect_error(R"({"model":"m","messages":[],"max_tokens":-1})", "chat", "'max_tokens'");
+  expect_error(R"({"model":"m"})", "completions", "'prompt'");
+}
+
+}  // namespace
+}  // namespace gf
