@@ -1,0 +1,153 @@
+// `gpufleet up` end to end: controller, gateway and three agents with fake GPUs start in one
+// command; the official openai client talks to the gateway (streaming and not, and the error
+// statuses); both /metrics pass promtool; Ctrl-C stops everything and leaves no process behind.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import OpenAI from "openai";
+import { BINARY } from "./lib.mjs";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+// Starts `gpufleet up` and resolves with its addresses once it prints "gpufleet is up".
+async function up(dir) {
+  const child = spawn(BINARY, ["up", "--data-dir", dir, "--port", "0", "--controller-port", "0", "--ready-timeout", "150s"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not up within 180 s:\n${out}\n${err}`)), 180000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("Ctrl-C stops everything")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gpufleet up exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+  return {
+    child,
+    out,
+    stderr: () => err,
+    gateway: out.match(/gateway \(OpenAI API\): (http:\/\/[^\s]+)/)[1],
+    controller: out.match(/controller API:\s+(http:\/\/[^\s]+)\/api\/v1/)[1],
+    token: out.match(/admin token:\s+([0-9a-f]+)/)[1],
+  };
+}
+
+const refused = (port) =>
+  new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.on("connect", () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on("error", () => resolve(true));
+  });
+
+function promtool(text) {
+  try {
+    execFileSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    return { code: 0, out: "" };
+  } catch (e) {
+    return { code: e.status, out: `${e.stdout}${e.stderr}` };
+  }
+}
+
+test("gpufleet up serves the openai client and stops cleanly", { timeout: 300000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-up-"));
+  const sys = await up(dir);
+  let ports = [];
+  try {
+    const client = new OpenAI({ baseURL: sys.gateway, apiKey: "team-a-key", maxRetries: 0 });
+    const models = (await client.models.list()).data.map((m) => m.id).sort();
+    assert.deepEqual(models, ["meta-llama/Llama-2-7b-hf", "meta-llama/Meta-Llama-3-8B"]);
+
+    for (const model of models) {
+      const r = await client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "Say hello" }],
+        max_tokens: 8,
+      });
+      assert.equal(r.model, model);
+      assert.equal(r.choices[0].finish_reason, "length");
+      assert.equal(r.usage.completion_tokens, 8);
+      assert.ok(r.choices[0].message.content.length > 0);
+    }
+
+    const stream = await client.chat.completions.create({
+      model: "meta-llama/Meta-Llama-3-8B",
+      messages: [{ role: "user", content: "Count" }],
+      max_tokens: 5,
+      stream: true,
+    });
+    let deltas = 0;
+    let finish = null;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta?.content) deltas++;
+      if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
+    }
+    assert.equal(deltas, 5);
+    assert.equal(finish, "length");
+
+    await assert.rejects(
+      client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }),
+      (e) => e.status === 404 && /does not exist/.test(e.message),
+    );
+    const stranger = new OpenAI({ baseURL: sys.gateway, apiKey: "wrong-key", maxRetries: 0 });
+    await assert.rejects(stranger.models.list(), (e) => e.status === 401);
+    const bad = await fetch(`${sys.gateway}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: "Bearer team-a-key", "content-type": "application/json" },
+      body: JSON.stringify({ model: "meta-llama/Meta-Llama-3-8B" }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /messages/);
+
+    // The controller knows where everything runs; writes need the token.
+    const replicas = (await (await fetch(`${sys.controller}/api/v1/replicas`)).json()).replicas;
+    assert.equal(replicas.length, 3);
+    assert.ok(replicas.every((r) => r.state === "Ready"));
+    ports = replicas.map((r) => Number(r.address.split(":")[1]));
+    const denied = await fetch(`${sys.controller}/api/v1/deployments/llama-2-7b/scale`, {
+      method: "POST",
+      body: JSON.stringify({ replicas: 2 }),
+    });
+    assert.equal(denied.status, 401);
+
+    for (const url of [sys.controller, sys.gateway.replace(/\/v1$/, "")]) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const { code, out } = promtool(text);
+      assert.equal(code, 0, `promtool on ${url}/metrics: ${out}`);
+    }
+    const cm = await (await fetch(`${sys.controller}/metrics`)).text();
+    assert.match(cm, /gpufleet_replicas\{deployment="llama-3-8b",state="Ready"\} 2/);
+    const gm = await (await fetch(`${sys.gateway.replace(/\/v1$/, "")}/metrics`)).text();
+    assert.match(gm, /gpufleet_gateway_requests_total\{model="meta-llama\/Meta-Llama-3-8B",tenant="team-a",status="200"\} 2/);
+  } finally {
+    sys.child.kill("SIGINT");
+    const [code] = await once(sys.child, "exit");
+    assert.equal(code, 0, sys.stderr());
+  }
+  // Nothing is left: no process names the data directory, and no replica port answers.
+  let left = "";
+  try {
+    left = execFileSync("pgrep", ["-af", dir], { encoding: "utf8" });
+  } catch {
+    left = "";
+  }
+  assert.equal(left.trim(), "");
+  for (const p of ports) assert.ok(await refused(p), `replica port ${p} still answers`);
+});
