@@ -173,34 +173,51 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"model":"$MODEL","messages":[{"role":"user","content":"Hello there, how are you?"}],"max_tokens":1}'
 LUA
 
-# Runs wrk; prints "rps p50_us p99_us errors proxy_cpu_percent".
+HZ=$(getconf CLK_TCK)
+
+# Runs wrk with $3 connections; prints
+# "rps p50_us p99_us errors proxy_cpu_percent proxy_cpu_us_per_request".
 run_wrk() {
-  local url=$1 secs=$2 proxy_pid=${3:-} out t0 t1
+  local url=$1 secs=$2 conns=$3 proxy_pid=${4:-} out t0=0 t1=0
   out=$TMP/wrk.out
   [ -n "$proxy_pid" ] && t0=$(cpu_ticks "$proxy_pid")
   # shellcheck disable=SC2086
-  $OTHER_CPU wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$LUA" "$url/v1/chat/completions" >"$out"
+  $OTHER_CPU wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$LUA" "$url/v1/chat/completions" >"$out"
   [ -n "$proxy_pid" ] && t1=$(cpu_ticks "$proxy_pid")
-  local cpu="-"
-  [ -n "$proxy_pid" ] && cpu=$(awk -v a="$t0" -v b="$t1" -v s="$secs" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN {printf "%.0f", (b - a) / hz / s * 100}')
-  awk -v cpu="$cpu" '
+  awk -v proxy="$proxy_pid" -v ticks=$((t1 - t0)) -v hz="$HZ" -v s="$secs" '
     function us(v) {
       if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
       return v + 0
     }
+    /requests in/ {n = $1}
     /Requests\/sec:/ {rps = $2}
     $1 == "50%" {p50 = us($2)}
     $1 == "99%" {p99 = us($2)}
     /Non-2xx/ {err += $NF}
     /Socket errors/ {gsub(/,/, ""); err += $4 + $6 + $8 + $10}
-    END {printf "%s %s %s %d %s\n", rps, p50, p99, err, cpu}' "$out"
+    END {
+      cpu = "-"; per = "-"
+      if (proxy != "") {
+        cpu = sprintf("%.0f", ticks / hz / s * 100)
+        per = n > 0 ? sprintf("%.1f", ticks / hz * 1e6 / n) : "-"
+      }
+      printf "%s %s %s %d %s %s\n", rps, p50, p99, err, cpu, per
+    }' "$out"
+  if grep -qE 'Non-2xx|Socket errors' "$out"; then
+    echo "  wrk $url: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ' | tr '\n' ';')" >&2
+  fi
 }
 
-median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+median() {
+  sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
+                                   else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
 
-echo "gpufleet gateway benchmark: $(date -u +%FT%TZ), $(nproc) cores ($PINNING)"
-echo "wrk -t1 -c$CONNS -d${SECS}s, POST /v1/chat/completions (non-streamed, max_tokens 1), $REPS runs each, medians"
+LAT_SECS=$((SECS < 5 ? SECS : 5))
+echo "gpufleet gateway benchmark: $(date -u +%FT%TZ), $(nproc) cores ($PINNING)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "POST /v1/chat/completions (non-streamed, max_tokens 1); throughput: wrk -t1 -c$CONNS -d${SECS}s;" \
+  "latency: wrk -t1 -c1 -d${LAT_SECS}s; $REPS runs of each, interleaved; medians"
 echo
 
 SUMMARY=$TMP/summary
@@ -236,12 +253,15 @@ for upstream in fixed engine-sim; do
   declare -A URL=([direct]="http://127.0.0.1:$UPORT" [nginx]="http://127.0.0.1:$NGX_PORT"
                   [gateway]="http://127.0.0.1:$GW_PORT")
   declare -A PROXY=([direct]="" [nginx]="$NGX_WORKER" [gateway]="$GW_PID")
-  for t in direct nginx gateway; do run_wrk "${URL[$t]}" 1 "${PROXY[$t]}" >/dev/null; done  # warm-up
+  for t in direct nginx gateway; do run_wrk "${URL[$t]}" 1 "$CONNS" "${PROXY[$t]}" >/dev/null; done
   for rep in $(seq "$REPS"); do
     for t in direct nginx gateway; do
-      r=$(run_wrk "${URL[$t]}" "$SECS" "${PROXY[$t]}")
-      echo "$upstream $t $rep $r" >>"$SUMMARY"
-      printf '  run %d %-10s %-8s %s\n' "$rep" "$upstream" "$t" "$r" >&2
+      r=$(run_wrk "${URL[$t]}" "$SECS" "$CONNS" "${PROXY[$t]}")
+      echo "$upstream $t tput $rep $r" >>"$SUMMARY"
+      printf '  run %d %-10s %-8s c%-3s %s\n' "$rep" "$upstream" "$t" "$CONNS" "$r" >&2
+      r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}")
+      echo "$upstream $t lat $rep $r" >>"$SUMMARY"
+      printf '  run %d %-10s %-8s c%-3s %s\n' "$rep" "$upstream" "$t" 1 "$r" >&2
     done
   done
   if grep -qiE 'error|crit|alert|emerg' "$TMP/nginx-proxy-$upstream/logs/error.log" 2>/dev/null; then
@@ -257,33 +277,50 @@ for upstream in fixed engine-sim; do
   unset URL PROXY
 done
 
-printf '%-11s %-8s %10s %8s %8s %7s %9s %7s %14s\n' upstream target "req/s" "p50 µs" "p99 µs" errors "proxy CPU" ratio "added p50 µs"
+col() {  # median of field $4 of the rows (upstream $1, target $2, kind $3)
+  awk -v u="$1" -v t="$2" -v k="$3" -v f="$4" '$1 == u && $2 == t && $3 == k && $f != "-" {print $f}' \
+    "$SUMMARY" | median
+}
+printf '%-11s %-8s | %9s %7s %7s %6s %5s %7s %6s %7s | %7s %7s %7s\n' "" "" \
+  "c$CONNS" "" "" "" "proxy" "proxy" "" "added" "c1" "" "added"
+printf '%-11s %-8s | %9s %7s %7s %6s %5s %7s %6s %7s | %7s %7s %7s\n' upstream target \
+  "req/s" "p50 µs" "p99 µs" errors "CPU" "µs/req" ratio "p50 µs" "p50 µs" "p99 µs" "p50 µs"
 for upstream in fixed engine-sim; do
-  declare -A RPS P50 P99 ERR CPU
+  declare -A RPS P50 P99 ERR CPU PER L50 L99
   for t in direct nginx gateway; do
-    RPS[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $4}' "$SUMMARY" | median)
-    P50[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $5}' "$SUMMARY" | median)
-    P99[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $6}' "$SUMMARY" | median)
-    ERR[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {s += $7} END {print s + 0}' "$SUMMARY")
-    CPU[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {print $8}' "$SUMMARY" | median 2>/dev/null)
+    RPS[$t]=$(col "$upstream" "$t" tput 5)
+    P50[$t]=$(col "$upstream" "$t" tput 6)
+    P99[$t]=$(col "$upstream" "$t" tput 7)
+    ERR[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {s += $8} END {print s + 0}' "$SUMMARY")
+    CPU[$t]=$(col "$upstream" "$t" tput 9)
+    PER[$t]=$(col "$upstream" "$t" tput 10)
+    L50[$t]=$(col "$upstream" "$t" lat 6)
+    L99[$t]=$(col "$upstream" "$t" lat 7)
   done
   for t in direct nginx gateway; do
-    ratio="" added="" cpu="-"
+    ratio="" added="" ladded="" cpu="" per=""
     [ "$t" = gateway ] && ratio=$(awk -v a="${RPS[gateway]}" -v b="${RPS[nginx]}" 'BEGIN {printf "%.2f", a / b}')
-    [ "$t" != direct ] && added=$(awk -v a="${P50[$t]}" -v b="${P50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
-    [ "$t" != direct ] && cpu="${CPU[$t]}%"
-    printf '%-11s %-8s %10.0f %8.0f %8.0f %7s %9s %7s %14s\n' "$upstream" "$t" "${RPS[$t]}" \
-      "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$ratio" "$added"
+    if [ "$t" != direct ]; then
+      added=$(awk -v a="${P50[$t]}" -v b="${P50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
+      ladded=$(awk -v a="${L50[$t]}" -v b="${L50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
+      cpu="${CPU[$t]}%"
+      per=${PER[$t]}
+    fi
+    printf '%-11s %-8s | %9.0f %7.0f %7.0f %6s %5s %7s %6s %7s | %7.0f %7.0f %7s\n' "$upstream" "$t" \
+      "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$per" "$ratio" "$added" \
+      "${L50[$t]}" "${L99[$t]}" "$ladded"
   done
-  unset RPS P50 P99 ERR CPU
+  unset RPS P50 P99 ERR CPU PER L50 L99
 done
-echo "(ratio = gateway req/s ÷ nginx req/s; added p50 = p50 through the proxy − p50 direct)"
+echo "ratio = gateway req/s ÷ nginx req/s; added p50 = p50 through the proxy − p50 direct;"
+echo "proxy CPU = the proxy process's user+system time over the run (100% = its core was the"
+echo "bottleneck); µs/req = that CPU time per request"
 echo
 
 # ---------------------------------------------------------------- streams held
 
 stop_pid "$SIM_PID"
-MAX_STREAMS=$(((NOFILE - 64) / 2))
+MAX_STREAMS=$(((NOFILE - 32) / 2))
 if [ "$STREAMS" -gt "$MAX_STREAMS" ]; then
   echo "warning: ulimit -n is $NOFILE (hard limit $(ulimit -Hn)); the gateway needs 2 descriptors" \
     "per stream, so $MAX_STREAMS streams instead of $STREAMS" >&2
@@ -324,7 +361,8 @@ const body = JSON.stringify({model, stream: true, max_tokens: 1000, ignore_eos: 
 const agent = new http.Agent({keepAlive: false, maxSockets: Infinity});
 const reqs = [];
 const why = new Map();
-let started = 0, heads = 0, streaming = 0, ended = 0, failed = 0, chunks = 0, finished = false;
+let started = 0, heads = 0, streaming = 0, ended = 0, failed = 0, chunks = 0;
+let finished = false, holding = false;
 const note = (k) => why.set(k, (why.get(k) || 0) + 1);
 const t0 = Date.now();
 function open() {
@@ -336,8 +374,11 @@ function open() {
   req.on('response', (res) => {
     heads++;
     if (res.statusCode !== 200) fail('HTTP ' + res.statusCode);
-    res.on('data', () => { chunks++; if (first) { first = false; streaming++; } });
-    res.on('end', () => { if (!finished) { ended++; settled = true; } });
+    res.on('data', () => {
+      chunks++;
+      if (first && res.statusCode === 200) { first = false; streaming++; }
+    });
+    res.on('end', () => { if (!finished && res.statusCode === 200) { ended++; settled = true; } });
     res.on('error', (e) => fail(e.code || e.message));
     pump();
   });
@@ -349,12 +390,13 @@ function pump() {  // at most 256 requests waiting for their response head
   while (started < n && started - heads - failed < 256) open();
 }
 const progress = setInterval(() => {
-  process.stderr.write(`  streams: ${streaming} streaming, ${failed} failed, ${started} started\n`);
+  if (!holding) process.stderr.write(`  streams: ${streaming} streaming, ${failed} failed, ${started} started\n`);
 }, 2000);
 pump();
 const ready = setInterval(() => {
   if (streaming + failed < n && Date.now() - t0 < 120000) return;
   clearInterval(ready);
+  holding = true;
   const chunks0 = chunks;
   console.log(`HOLDING streaming=${streaming} failed=${failed} open=${streaming - ended} ` +
               `ramp_ms=${Date.now() - t0} why=${JSON.stringify(Object.fromEntries(why))}`);
@@ -386,33 +428,37 @@ RSS1=$(rss_kib "$GW_PID")
 HWM1=$(hwm_kib "$GW_PID")
 FD1=$(find "/proc/$GW_PID/fd" -mindepth 1 | wc -l)
 T0=$(cpu_ticks "$GW_PID")
+W0=$(date +%s.%N)
 HEALTH=()
 for _ in 1 2 3 4 5; do
   HEALTH+=("$(curl -s -o /dev/null --max-time 5 -w '%{http_code}:%{time_total}' "$GW/healthz" || echo fail)")
   sleep 0.5
 done
-sleep 2
+sleep 1
 T1=$(cpu_ticks "$GW_PID")
+W1=$(date +%s.%N)
 wait "$NODE_PID" || true
-sleep 2
+sleep 3
 RSS2=$(rss_kib "$GW_PID")
 FD2=$(find "/proc/$GW_PID/fd" -mindepth 1 | wc -l)
 ALIVE=yes
 kill -0 "$GW_PID" 2>/dev/null || ALIVE=no
 POST=$(curl -s -o /dev/null --max-time 10 -w '%{http_code}:%{time_total}' "$GW/healthz" || echo fail)
 
-cat "$CLIENT_OUT"
+grep -E '^(HOLDING|DONE)' "$CLIENT_OUT" || echo "the stream client printed nothing (see above)"
 HELD=$(sed -n 's/^HOLDING .*open=\([0-9]*\).*/\1/p' "$CLIENT_OUT")
 HELD=${HELD:-0}
-echo "gateway RSS idle:            $RSS0 KiB ($FD0 descriptors)"
-echo "gateway RSS while held:      $RSS1 KiB (peak $HWM1 KiB, $FD1 descriptors)"
+echo "gateway RSS idle:              $RSS0 KiB ($FD0 descriptors)"
+echo "gateway RSS while held:        $RSS1 KiB (peak $HWM1 KiB, $FD1 descriptors)"
 if [ "$HELD" -gt 0 ]; then
   awk -v a="$RSS0" -v b="$RSS1" -v n="$HELD" \
-    'BEGIN {printf "RSS per held stream:         %.1f KiB (%d streams)\n", (b - a) / n, n}'
+    'BEGIN {printf "RSS per held stream:           %.1f KiB (%d streams)\n", (b - a) / n, n}'
 fi
-echo "gateway CPU while held:      $(awk -v a="$T0" -v b="$T1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f%%", (b - a) / hz / 4.5 * 100}')"
-echo "/healthz during the hold:    ${HEALTH[*]} (status:seconds)"
-echo "gateway RSS after release:   $RSS2 KiB ($FD2 descriptors); alive: $ALIVE; /healthz $POST"
+echo "gateway CPU while held:        $(awk -v a="$T0" -v b="$T1" -v hz="$HZ" -v w0="$W0" -v w1="$W1" \
+  'BEGIN {printf "%.0f%%", (b - a) / hz / (w1 - w0) * 100}')"
+echo "/healthz during the hold:      ${HEALTH[*]} (status:seconds)"
+echo "3 s after the client closed:   RSS $RSS2 KiB, $FD2 descriptors" \
+  "(~$(((FD2 - FD0) / 2)) streams still open in the gateway); alive: $ALIVE; /healthz $POST"
 if [ "$ALIVE" = no ] || grep -qiE 'error|fatal|abort' "$GW_LOG"; then
   echo "gateway log:" >&2
   tail -20 "$GW_LOG" >&2

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,6 +28,7 @@ spec:
   replicas: {min: 1, max: 2}
 `,
 );
+const V2 = path.join(dir, "demo-v2.yaml");
 const BAD = path.join(dir, "bad.yaml");
 writeFileSync(
   BAD,
@@ -176,7 +177,15 @@ test("the fleet through get, apply, scale, rollout, events, cordon, top and dele
   assert.equal(status.status, 0, status.stderr);
   assert.match(status.stdout, /^deployment\/demo: revision \w+: 1\/1 replicas ready; rollout complete\n$/);
 
-  // Scale up and wait for it with rollout status --watch.
+  // Undo with no earlier revision is the controller's precondition error.
+  const undo = await admin(["rollout", "undo", "demo"]);
+  assert.equal(undo.status, 1);
+  assert.match(undo.stderr, /no previous revision.*\(FailedPrecondition, HTTP 409\)/);
+
+  // Outside min..max is the controller's refusal; then scale up and wait with --watch.
+  const tooMany = await admin(["scale", "deployment", "demo", "--replicas", "5"]);
+  assert.equal(tooMany.status, 1);
+  assert.match(tooMany.stderr, /^error: 5 replicas is outside demo's range 1\.\.2 .*\(InvalidArgument, HTTP 400\)\n$/);
   const scaled = await admin(["scale", "deployment", "demo", "--replicas", "2"]);
   assert.deepEqual([scaled.status, scaled.stdout], [0, "deployment/demo scaled to 2 replicas\n"], scaled.stderr);
   const watched = await cli(["rollout", "status", "demo", "--watch", "--timeout", "20s"], { env: { GPUFLEET_CONTROLLER: controller.url }, timeoutMs: 25000 });
@@ -214,10 +223,18 @@ test("the fleet through get, apply, scale, rollout, events, cordon, top and dele
   assert.equal(topJson.gpus.length, 2);
   assert.equal(topJson.replicas.length, 2);
 
-  // Undo with no earlier revision is the controller's precondition error.
-  const undo = await admin(["rollout", "undo", "demo"]);
-  assert.equal(undo.status, 1);
-  assert.match(undo.stderr, /no previous revision.*\(FailedPrecondition, HTTP 409\)/);
+  // A new revision (one more engine argument), then undo back to the first.
+  const first = (await json(["get", "deployment", "demo"])).revision;
+  writeFileSync(V2, readFileSync(MANIFEST, "utf8").replace('"0s"]', '"0s", "--seed", "7"]'));
+  assert.equal((await admin(["apply", "-f", V2])).status, 0);
+  const second = (await json(["get", "deployment", "demo"])).revision;
+  assert.notEqual(second, first);
+  const undone = await admin(["rollout", "undo", "demo"]);
+  assert.deepEqual([undone.status, undone.stdout], [0, `deployment/demo rolled back to revision ${first}\n`], undone.stderr);
+  const back = await cli(["rollout", "status", "demo", "-w", "--timeout", "20s"], { env: { GPUFLEET_CONTROLLER: controller.url }, timeoutMs: 25000 });
+  assert.equal(back.status, 0, back.stderr);
+  assert.match(back.stdout, new RegExp(`revision ${first}: 2/2 replicas ready; rollout complete\n$`));
+
   const missing = await admin(["get", "deployment", "nope"]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^error: no deployment named "nope" \(NotFound, HTTP 404\)\n$/);

@@ -8,8 +8,9 @@ export const BINARY = process.env.GPUFLEET_BINARY;
 if (!BINARY) throw new Error("GPUFLEET_BINARY must name the gpufleet binary");
 
 // Starts `gpufleet ...args`, resolves once it prints "listening on http://HOST:PORT".
-export async function start(args, { timeoutMs = 30000 } = {}) {
-  const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
+// `env` adds to (and overrides) this process's environment.
+export async function start(args, { timeoutMs = 30000, env = {} } = {}) {
+  const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const lines = readline.createInterface({ input: child.stdout });
