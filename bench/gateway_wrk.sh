@@ -262,8 +262,25 @@ for upstream in fixed engine-sim; do
       r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}")
       echo "$upstream $t lat $rep $r" >>"$SUMMARY"
       printf '  run %d %-10s %-8s c%-3s %s\n' "$rep" "$upstream" "$t" 1 "$r" >&2
+      [ -n "$PROXY_CPU" ] || continue
+      # The same with the proxy moved onto wrk's and the upstream's core: no cross-core wake-ups.
+      if [ "$t" = direct ]; then
+        echo "$upstream $t lat1 $rep $r" >>"$SUMMARY"  # already all on one core
+        continue
+      fi
+      taskset -a -p -c 1 "${PROXY[$t]}" >/dev/null
+      r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}")
+      taskset -a -p -c 0 "${PROXY[$t]}" >/dev/null
+      echo "$upstream $t lat1 $rep $r" >>"$SUMMARY"
+      printf '  run %d %-10s %-8s c%-3s %s (one core)\n' "$rep" "$upstream" "$t" 1 "$r" >&2
     done
   done
+  if ! curl -s "http://127.0.0.1:$GW_PORT/metrics" | grep -E '^gpufleet_gateway_requests_total' |
+      grep -v 'status="200"' >"$TMP/non200"; then :; fi
+  if [ -s "$TMP/non200" ]; then
+    echo "  gateway ($upstream) answered other than 200 (499 = wrk closed a connection mid-request at the end of a run):" >&2
+    sed 's/^/    /' "$TMP/non200" >&2
+  fi
   if grep -qiE 'error|crit|alert|emerg' "$TMP/nginx-proxy-$upstream/logs/error.log" 2>/dev/null; then
     echo "nginx error log ($upstream):" >&2
     tail -5 "$TMP/nginx-proxy-$upstream/logs/error.log" >&2
@@ -281,40 +298,59 @@ col() {  # median of field $4 of the rows (upstream $1, target $2, kind $3)
   awk -v u="$1" -v t="$2" -v k="$3" -v f="$4" '$1 == u && $2 == t && $3 == k && $f != "-" {print $f}' \
     "$SUMMARY" | median
 }
-printf '%-11s %-8s | %9s %7s %7s %6s %5s %7s %6s %7s | %7s %7s %7s\n' "" "" \
-  "c$CONNS" "" "" "" "proxy" "proxy" "" "added" "c1" "" "added"
-printf '%-11s %-8s | %9s %7s %7s %6s %5s %7s %6s %7s | %7s %7s %7s\n' upstream target \
-  "req/s" "p50 µs" "p99 µs" errors "CPU" "µs/req" ratio "p50 µs" "p50 µs" "p99 µs" "p50 µs"
+echo "Throughput: wrk -c$CONNS"
+printf '%-11s %-8s %9s %7s %7s %6s %9s %11s %6s %12s\n' upstream target "req/s" "p50 µs" "p99 µs" \
+  errors "proxy CPU" "proxy µs/req" ratio "added p50 µs"
 for upstream in fixed engine-sim; do
-  declare -A RPS P50 P99 ERR CPU PER L50 L99
+  declare -A RPS P50 P99 ERR CPU PER
   for t in direct nginx gateway; do
     RPS[$t]=$(col "$upstream" "$t" tput 5)
     P50[$t]=$(col "$upstream" "$t" tput 6)
     P99[$t]=$(col "$upstream" "$t" tput 7)
-    ERR[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t {s += $8} END {print s + 0}' "$SUMMARY")
+    ERR[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t && $3 == "tput" {s += $8} END {print s + 0}' "$SUMMARY")
     CPU[$t]=$(col "$upstream" "$t" tput 9)
     PER[$t]=$(col "$upstream" "$t" tput 10)
-    L50[$t]=$(col "$upstream" "$t" lat 6)
-    L99[$t]=$(col "$upstream" "$t" lat 7)
   done
   for t in direct nginx gateway; do
-    ratio="" added="" ladded="" cpu="" per=""
+    ratio="" added="" cpu="" per=""
     [ "$t" = gateway ] && ratio=$(awk -v a="${RPS[gateway]}" -v b="${RPS[nginx]}" 'BEGIN {printf "%.2f", a / b}')
     if [ "$t" != direct ]; then
       added=$(awk -v a="${P50[$t]}" -v b="${P50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
-      ladded=$(awk -v a="${L50[$t]}" -v b="${L50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
       cpu="${CPU[$t]}%"
       per=${PER[$t]}
     fi
-    printf '%-11s %-8s | %9.0f %7.0f %7.0f %6s %5s %7s %6s %7s | %7.0f %7.0f %7s\n' "$upstream" "$t" \
-      "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$per" "$ratio" "$added" \
-      "${L50[$t]}" "${L99[$t]}" "$ladded"
+    printf '%-11s %-8s %9.0f %7.0f %7.0f %6s %9s %11s %6s %12s\n' "$upstream" "$t" "${RPS[$t]}" \
+      "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$per" "$ratio" "$added"
   done
-  unset RPS P50 P99 ERR CPU PER L50 L99
+  unset RPS P50 P99 ERR CPU PER
 done
 echo "ratio = gateway req/s ÷ nginx req/s; added p50 = p50 through the proxy − p50 direct;"
-echo "proxy CPU = the proxy process's user+system time over the run (100% = its core was the"
-echo "bottleneck); µs/req = that CPU time per request"
+echo "proxy CPU = the proxy's user+system time over the run (100% = its core was the bottleneck);"
+echo "proxy µs/req = that CPU time per request"
+echo
+echo "Latency: wrk -c1 (one request at a time)"
+printf '%-11s %-8s | %-26s | %-26s\n' "" "" "proxy on its own core" "everything on one core"
+printf '%-11s %-8s | %7s %7s %10s | %7s %7s %10s\n' upstream target "p50 µs" "p99 µs" "added p50" \
+  "p50 µs" "p99 µs" "added p50"
+for upstream in fixed engine-sim; do
+  declare -A L50 L99 O50 O99
+  for t in direct nginx gateway; do
+    L50[$t]=$(col "$upstream" "$t" lat 6)
+    L99[$t]=$(col "$upstream" "$t" lat 7)
+    O50[$t]=$(col "$upstream" "$t" lat1 6)
+    O99[$t]=$(col "$upstream" "$t" lat1 7)
+  done
+  for t in direct nginx gateway; do
+    la="" oa=""
+    if [ "$t" != direct ]; then
+      la=$(awk -v a="${L50[$t]}" -v b="${L50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
+      oa=$(awk -v a="${O50[$t]}" -v b="${O50[direct]}" 'BEGIN {if (a != "-") printf "%+.0f", a - b}')
+    fi
+    printf '%-11s %-8s | %7s %7s %10s | %7s %7s %10s\n' "$upstream" "$t" "${L50[$t]}" "${L99[$t]}" \
+      "$la" "${O50[$t]}" "${O99[$t]}" "$oa"
+  done
+  unset L50 L99 O50 O99
+done
 echo
 
 # ---------------------------------------------------------------- streams held

@@ -92,11 +92,24 @@ void ReplicaRunner::on_exit(const ProcessExit& exit, TimePoint now, double unifo
     return;
   }
   restart_after_stop_ = false;
+  if (!spec_known_) {
+    // An adopted engine whose command line never arrived: nothing to restart it with.
+    set(ReplicaProcessState::kStopped,
+        "adopted engine " + how + " before the controller described it");
+    return;
+  }
   Duration wait = policy_.exited(now, uniform01);
   start_at_ = now + wait;
   restarts_ += 1;
   set(policy_.crash_looping() ? ReplicaProcessState::kCrashLoop : ReplicaProcessState::kWaiting,
       fmt::format("{}; restart {} in {}", how, restarts_, format_duration(wait)));
+}
+
+void ReplicaRunner::adopt(TimePoint now) {
+  started_ = now;
+  failed_probes_ = 0;
+  policy_.started(now);
+  set(ReplicaProcessState::kStarting, "adopted from an earlier agent");
 }
 
 void ReplicaRunner::stop(TimePoint now, Duration drain) {

@@ -41,6 +41,14 @@ class ReplicaRunner {
   // The supervisor reported this replica's exit. `uniform01` jitters the backoff.
   void on_exit(const ProcessExit& exit, TimePoint now, double uniform01);
   void stop(TimePoint now, Duration drain);
+  // Takes over a process an earlier agent started (the supervisor adopted it): probes it like a
+  // fresh start. Its command line may be unknown until set_spec(); until then an exit is final.
+  void adopt(TimePoint now);
+  void set_spec(ProcessSpec spec) {
+    spec_ = std::move(spec);
+    spec_known_ = true;
+  }
+  bool spec_known() const { return spec_known_; }
 
   ReplicaProcessState state() const { return state_; }
   const std::string& reason() const { return reason_; }
@@ -65,6 +73,7 @@ class ReplicaRunner {
   int failed_probes_ = 0;
   bool restart_after_stop_ = false;
   int restarts_ = 0;
+  bool spec_known_ = true;
 };
 
 }  // namespace gf

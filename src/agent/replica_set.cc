@@ -23,10 +23,63 @@ Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken) {
   return make_error(ErrorCode::kUnavailable, "no free port on the loopback interface");
 }
 
+ReplicaLaunch ReplicaSet::launch_for(const DesiredReplica& r, uint16_t port) const {
+  ReplicaLaunch l;
+  l.replica = r.id;
+  l.deployment = &r.deployment;
+  l.gpu_uuids = r.gpu_uuids;
+  l.gpu_model = r.gpu_model;
+  l.port = port;
+  l.memory_fraction = r.memory_fraction;
+  l.gpufleet_binary = binary_;
+  return l;
+}
+
+std::vector<std::string> ReplicaSet::adopt(TimePoint now) {
+  std::vector<std::string> ids;
+  for (const auto& [id, p] : sup_.processes()) {
+    if (!p.adopted || entries_.count(id)) continue;
+    Entry e;
+    e.desired.id = id;
+    e.port = p.port;
+    e.adopted = true;
+    e.runner = std::make_unique<ReplicaRunner>(sup_, id, ProcessSpec{}, p.port, p.log_path, config_,
+                                               probe_);
+    e.runner->adopt(now);
+    entries_.emplace(id, std::move(e));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+void ReplicaSet::stop_all(TimePoint now, Duration drain) {
+  for (auto& [id, e] : entries_) {
+    e.removed = true;
+    e.runner->stop(now, drain);
+  }
+}
+
+bool ReplicaSet::all_stopped() const {
+  for (const auto& [id, e] : entries_) {
+    if (e.runner->state() != ReplicaProcessState::kStopped) return false;
+  }
+  return true;
+}
+
 Status ReplicaSet::ensure(const DesiredReplica& r, TimePoint now) {
   auto it = entries_.find(r.id);
   if (it != entries_.end() && !it->second.removed) {  // already running: nothing to do
-    it->second.desired.generation = std::max(it->second.desired.generation, r.generation);
+    Entry& e = it->second;
+    if (e.adopted) {
+      // An engine left by an earlier agent: now we know what it runs, and how to restart it.
+      ReplicaLaunch l = launch_for(r, e.port);
+      auto spec = build_process(l);
+      if (!spec) return spec.error();
+      e.runner->set_spec(*spec);
+      e.desired = r;
+      e.adopted = false;
+    }
+    e.desired.generation = std::max(e.desired.generation, r.generation);
     return {};
   }
   if (it != entries_.end()) {
@@ -41,14 +94,7 @@ Status ReplicaSet::ensure(const DesiredReplica& r, TimePoint now) {
   Entry e;
   e.desired = r;
   e.port = *port;
-  ReplicaLaunch l;
-  l.replica = r.id;
-  l.deployment = &e.desired.deployment;
-  l.gpu_uuids = r.gpu_uuids;
-  l.gpu_model = r.gpu_model;
-  l.port = *port;
-  l.memory_fraction = r.memory_fraction;
-  l.gpufleet_binary = binary_;
+  ReplicaLaunch l = launch_for(e.desired, *port);
   auto spec = build_process(l);
   if (!spec) return spec.error();
   e.runner = std::make_unique<ReplicaRunner>(sup_, r.id, *spec, *port,
@@ -75,7 +121,8 @@ void ReplicaSet::tick(TimePoint now) {
   }
   for (auto it = entries_.begin(); it != entries_.end();) {
     it->second.runner->tick(now);
-    if (it->second.removed && it->second.runner->state() == ReplicaProcessState::kStopped) {
+    if ((it->second.removed || it->second.adopted) &&
+        it->second.runner->state() == ReplicaProcessState::kStopped) {
       it = entries_.erase(it);
     } else {
       ++it;
@@ -86,8 +133,9 @@ void ReplicaSet::tick(TimePoint now) {
 std::vector<RunningReplica> ReplicaSet::list() const {
   std::vector<RunningReplica> out;
   for (const auto& [id, e] : entries_) {
-    out.push_back(RunningReplica{id, e.desired.deployment.model, e.runner->state(), e.runner->reason(),
-                              e.port, e.runner->restarts(), e.desired.generation});
+    out.push_back(RunningReplica{id, e.desired.deployment.model, e.runner->state(),
+                                 e.runner->reason(), e.port, e.runner->restarts(),
+                                 e.desired.generation});
   }
   return out;
 }

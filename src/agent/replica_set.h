@@ -46,6 +46,12 @@ class ReplicaSet {
   // generation of the same assignment is only recorded).
   Status ensure(const DesiredReplica& r, TimePoint now);
   Status remove(const std::string& id, TimePoint now, Duration drain);
+  // Runners for the processes the supervisor adopted from an earlier agent's state file: they are
+  // probed like fresh starts, and ensure() later fills in what they run. Returns their ids.
+  std::vector<std::string> adopt(TimePoint now);
+  // Stops every replica (SIGTERM, SIGKILL after `drain`).
+  void stop_all(TimePoint now, Duration drain);
+  bool all_stopped() const;
   // Hands exits to their runners, advances every runner, forgets removed ones once stopped.
   void tick(TimePoint now);
   std::vector<RunningReplica> list() const;
@@ -56,7 +62,10 @@ class ReplicaSet {
     uint16_t port = 0;
     std::unique_ptr<ReplicaRunner> runner;
     bool removed = false;
+    bool adopted = false;  // desired holds only the id until ensure() describes it
   };
+
+  ReplicaLaunch launch_for(const DesiredReplica& r, uint16_t port) const;
 
   ProcessSupervisor& sup_;
   std::string log_dir_;

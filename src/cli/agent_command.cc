@@ -49,6 +49,8 @@ struct AgentArgs {
   std::string controller;  // http://host:port; empty = run alone (replicas via /v1/replicas)
   std::string token;
   std::string advertise_host = "127.0.0.1";
+  std::string state_file;  // default: <log-dir>/agent-<node>.state
+  bool keep_replicas = false;
 };
 
 // The HTTP side and the sampling timer, all on one io_context thread.
@@ -137,8 +139,31 @@ struct Agent {
     }
   }
 
-  // Until the controller exists this is how replicas are asked for; its heartbeat response will
-  // carry the same fields.
+  // Replica state per replica (one-hot, like the GPU health gauge) and restarts, refreshed at
+  // scrape time from the replica set.
+  void export_replica_metrics() {
+    auto state =
+        registry.gauge("gpufleet_agent_replica_state", "1 for the state each replica is in",
+                       {"replica", "model", "state"});
+    auto restarts = registry.gauge("gpufleet_agent_replica_restarts",
+                                   "Engine restarts of each replica", {"replica", "model"});
+    auto ready = registry.gauge("gpufleet_agent_replicas_ready", "Replicas answering readiness");
+    if (!state || !restarts || !ready) return;
+    int n_ready = 0;
+    for (const auto& r : replicas.list()) {
+      for (auto s : {ReplicaProcessState::kWaiting, ReplicaProcessState::kStarting,
+                     ReplicaProcessState::kReady, ReplicaProcessState::kCrashLoop,
+                     ReplicaProcessState::kStopping, ReplicaProcessState::kStopped}) {
+        (*state)->with({r.id, r.model, to_string(s)}).set(r.state == s ? 1 : 0);
+      }
+      (*restarts)->with({r.id, r.model}).set(r.restarts);
+      n_ready += r.state == ReplicaProcessState::kReady;
+    }
+    (*ready)->with({}).set(n_ready);
+  }
+
+  // The admin endpoint's way to ask for a replica (an agent without a controller); heartbeat
+  // replies carry the same fields.
   Status put_replica(const std::string& id, const std::string& text) {
     auto bad = [](const std::string& m) { return make_error(ErrorCode::kInvalidArgument, m); };
     if (id.empty() || id.find('/') != std::string::npos)
@@ -193,6 +218,7 @@ struct Agent {
       body = R"({"status":"ok"})";
     } else if (req.path == "/metrics" && req.method == "GET") {
       type = "text/plain; version=0.0.4; charset=utf-8";
+      export_replica_metrics();
       body = registry.render();
     } else if (req.path == "/v1/gpus" && req.method == "GET") {
       nlohmann::json gpus = nlohmann::json::array();
@@ -284,12 +310,25 @@ int run_agent(const AgentArgs& a) {
     log::error("GPU discovery failed", {{"error", s.error().message}});
   }
   asio::io_context io(1);
-  ProcessSupervisor supervisor(SupervisorOptions{});
+  SupervisorOptions so;
+  so.state_file = a.state_file.empty() ? a.log_dir + "/agent-" + a.node + ".state" : a.state_file;
+  std::error_code dir_ec;
+  std::filesystem::create_directories(std::filesystem::path(so.state_file).parent_path(), dir_ec);
+  ProcessSupervisor supervisor(so);
+  // Loopback probes of a healthy engine answer in well under a millisecond; the timeout only
+  // bounds how long a hung engine holds the agent's loop (see docs/agent.md).
   auto probe = [](uint16_t port, const std::string& path) {
-    auto r = net::probe_http("127.0.0.1", port, path, std::chrono::milliseconds(500));
+    auto r = net::probe_http("127.0.0.1", port, path, std::chrono::milliseconds(200));
     return r.ok() && *r >= 200 && *r < 300;
   };
   ReplicaSet replicas(supervisor, a.log_dir, a.self, ReplicaRunnerConfig{}, probe);
+  // Engines a crashed or restarted agent left running are taken over, not started twice; the
+  // controller's next reply says which to keep (the rest are stopped).
+  std::vector<std::string> adopted_ids = supervisor.adopt_from_state();
+  RealClock start_clock;
+  (void)replicas.adopt(start_clock.now());
+  for (const auto& id : adopted_ids)
+    log::info("adopted a running replica", {{"replica", id}});
   std::optional<net::HostPort> controller;
   if (!a.controller.empty()) {
     auto hp = net::parse_host_port(a.controller);
@@ -329,6 +368,19 @@ int run_agent(const AgentArgs& a) {
   std::cout << "agent listening on http://" << a.host << ":" << server.port() << " node=" << a.node
             << " provider=" << provider->name() << " gpus=" << monitor.gpus().size() << std::endl;
   io.run();
+  if (a.keep_replicas) {
+    // An agent upgrade or restart: the engines keep serving; the next agent adopts them.
+    supervisor.detach_all();
+    return 0;
+  }
+  // A graceful stop: SIGTERM every engine, SIGKILL what is still there after the drain time.
+  RealClock clock;
+  replicas.stop_all(clock.now(), std::chrono::seconds(10));
+  TimePoint deadline = clock.now() + std::chrono::seconds(12);
+  while (!replicas.all_stopped() && clock.now() < deadline) {
+    (void)supervisor.poll(clock.now(), std::chrono::milliseconds(100));
+    replicas.tick(clock.now());
+  }
   return 0;
 }
 
@@ -352,6 +404,11 @@ void add_agent_command(CLI::App& app, int& status) {
   c->add_option("--controller", a->controller,
                 "Controller URL (http://host:port); without it the agent runs alone");
   c->add_option("--token", a->token, "Token for the controller (default: $GPUFLEET_TOKEN)");
+  c->add_option(
+      "--state-file", a->state_file,
+      "Where running engines are recorded for adoption (default <log-dir>/agent-<node>.state)");
+  c->add_flag("--keep-replicas-on-exit", a->keep_replicas,
+              "Leave engines running on exit, for the next agent to adopt (upgrades)");
   c->add_option("--advertise-host", a->advertise_host,
                 "Address at which this node's replicas are reached")
       ->capture_default_str();

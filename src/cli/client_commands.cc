@@ -77,8 +77,7 @@ const CLI::Validator kDeploymentKind(
       auto k = client::parse_kind(s);
       return k && *k == Kind::kDeployments
                  ? std::string()
-                 : "only deployments can be " + std::string("deleted or scaled, not \"") + s +
-                       "\"";
+                 : "only deployments can be " + std::string("deleted or scaled, not \"") + s + "\"";
     },
     "deployment");
 
@@ -166,8 +165,9 @@ void add_get(CLI::App& app, int& status) {
   c->add_option("name", a->name,
                 "Only this one: node name, GPU UUID, deployment name or replica id (for events: "
                 "the subject)");
-  c->add_option("--subject", a->subject, "events: only those about this replica, node or "
-                                         "deployment");
+  c->add_option("--subject", a->subject,
+                "events: only those about this replica, node or "
+                "deployment");
   c->add_option("--deployment", a->deployment, "replicas: only this deployment's");
   c->add_option("--node", a->node, "gpus: only this node's");
   add_common_flags(c, a->common);
@@ -206,8 +206,8 @@ int run_apply(const ApplyArgs& a) {
     }
     bool is_json = file.size() > 5 && file.compare(file.size() - 5, 5, ".json") == 0;
     std::string source = file == "-" ? "<stdin>" : file;
-    auto res = c->post("/api/v1/apply", *text, is_json ? "application/json" : "application/yaml",
-                       source);
+    auto res =
+        c->post("/api/v1/apply", *text, is_json ? "application/json" : "application/yaml", source);
     if (!res) {
       // Nothing further can work against a controller that does not answer.
       if (res.error().code == ErrorCode::kUnavailable) return fail(res.error().message);
@@ -273,8 +273,8 @@ int run_scale(const DeploymentArgs& a) {
     std::cout << client::render_data(*res, f);
   } else {
     int n = res->value("replicas", a.replicas);
-    std::cout << "deployment/" << a.name << " scaled to " << n << " replica"
-              << (n == 1 ? "" : "s") << '\n';
+    std::cout << "deployment/" << a.name << " scaled to " << n << " replica" << (n == 1 ? "" : "s")
+              << '\n';
   }
   return 0;
 }
@@ -341,7 +341,8 @@ int run_rollout_status(const RolloutArgs& a) {
 int run_rollout_undo(const RolloutArgs& a) {
   auto c = ControllerClient::create({a.common.controller, a.common.token});
   if (!c) return fail(c.error().message);
-  auto res = c->post("/api/v1/deployments/" + client::escape_url_part(a.name) + "/rollout/undo", "");
+  auto res =
+      c->post("/api/v1/deployments/" + client::escape_url_part(a.name) + "/rollout/undo", "");
   if (!res) return fail(res.error().message);
   OutputFormat f = format_of(a.common);
   if (f != OutputFormat::kTable) {
@@ -455,10 +456,9 @@ int run_top(const TopArgs& a) {
       }
       frame = "error: " + e.message + "\n(retrying every " + a.interval + ")\n";
     } else if (f != OutputFormat::kTable) {
-      frame = client::render_data(
-          json{{"gpus", gpus->value("gpus", json::array())},
-               {"replicas", replicas->value("replicas", json::array())}},
-          f);
+      frame = client::render_data(json{{"gpus", gpus->value("gpus", json::array())},
+                                       {"replicas", replicas->value("replicas", json::array())}},
+                                  f);
     } else {
       frame = client::render_top(c->endpoint().url, gpus->value("gpus", json::array()),
                                  replicas->value("replicas", json::array()), now_ms());

@@ -28,9 +28,9 @@ Result<Kind> parse_kind(std::string_view t) {
   if (t == "deployments" || t == "deployment" || t == "deploy") return Kind::kDeployments;
   if (t == "replicas" || t == "replica" || t == "rs") return Kind::kReplicas;
   if (t == "events" || t == "event" || t == "ev") return Kind::kEvents;
-  return make_error(ErrorCode::kInvalidArgument,
-                    "unknown resource \"" + std::string(t) +
-                        "\" (nodes, gpus, deployments, replicas, events)");
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      "unknown resource \"" + std::string(t) + "\" (nodes, gpus, deployments, replicas, events)");
 }
 
 const char* kind_name(Kind k) {
@@ -89,7 +89,8 @@ bool numeric_looking(const std::string& s) {
   for (char c : s)
     lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower == ".inf" || lower == "-.inf" || lower == "+.inf" || lower == ".nan") return true;
-  if (lower.size() > 1 && lower[0] == '0' && (lower[1] == 'x' || lower[1] == 'o' || lower[1] == 'b'))
+  if (lower.size() > 1 && lower[0] == '0' &&
+      (lower[1] == 'x' || lower[1] == 'o' || lower[1] == 'b'))
     return true;
   // Integers, floats, YAML 1.1 sexagesimals ("1:30") and dates ("2024-01-01") are all made of
   // these characters; quoting a few strings that would have been safe costs nothing.
@@ -107,7 +108,7 @@ bool numeric_looking(const std::string& s) {
 bool needs_quotes(const std::string& s) {
   if (s.empty()) return true;
   // Words that YAML 1.1 (yaml-cpp, PyYAML) reads as booleans or null.
-  static const char* const kWords[] = {"true", "false", "yes", "no", "on",   "off",
+  static const char* const kWords[] = {"true", "false", "yes",  "no", "on",  "off",
                                        "y",    "n",     "null", "~",  "none"};
   std::string lower;
   for (char c : s)
@@ -297,9 +298,9 @@ Table replicas_table(const json& items, int64_t now_ms) {
   Table t({"ID", "DEPLOYMENT", "STATE", "NODE", "GPUS", "REVISION", "RESTARTS", "AGE", "ADDRESS",
            "REASON"});
   for (const auto& r : items) {
-    t.add({text(r, "id"), text(r, "deployment"), text(r, "state"), text(r, "node"),
-           text(r, "gpus"), text(r, "revision"), text(r, "restarts"),
-           format_age(millis(r, "sinceMs"), now_ms), text(r, "address"), text(r, "reason")});
+    t.add({text(r, "id"), text(r, "deployment"), text(r, "state"), text(r, "node"), text(r, "gpus"),
+           text(r, "revision"), text(r, "restarts"), format_age(millis(r, "sinceMs"), now_ms),
+           text(r, "address"), text(r, "reason")});
   }
   return t;
 }
@@ -407,8 +408,7 @@ std::string format_api_error(int http_status, const std::string& body, const std
   const json* e = nullptr;
   if (j.is_object()) {
     auto it = j.find("error");
-    if (it != j.end() && it->is_object() && it->contains("message") &&
-        (*it)["message"].is_string())
+    if (it != j.end() && it->is_object() && it->contains("message") && (*it)["message"].is_string())
       e = &*it;
   }
   if (e == nullptr) {

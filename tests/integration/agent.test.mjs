@@ -136,3 +136,45 @@ test("stopping the agent stops its replicas: no process is left behind", async (
   assert.equal(await agent.stop(), 0);
   await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "the engine must die with the agent");
 });
+
+test("a restarted agent adopts the engines it left running instead of starting them twice", async () => {
+  const logs = mkdtempSync(path.join(tmpdir(), "agent-logs-"));
+  const args = ["agent", "--cluster", CLUSTER, "--node", "node-3", "--port", "0", "--sample-interval", "20ms", "--log-dir", logs];
+  let agent = await start(args);
+  const body = JSON.stringify({ model: "meta-llama/Llama-2-7b-hf", gpus: ["GPU-node-3-1"], args: ["--time-scale", "0", "--cold-start", "0s"] });
+  const put = (url) => fetch(`${url}/v1/replicas/keep-0`, { method: "PUT", headers: { "content-type": "application/json" }, body });
+  const replicas = async (url) => (await (await fetch(`${url}/v1/replicas`)).json()).replicas;
+  const engines = (port) => {
+    const r = spawnSync("pgrep", ["-f", `engine-sim.*--port ${port}`], { encoding: "utf8" });
+    return r.stdout.trim().split("\n").filter(Boolean);
+  };
+  let port = 0;
+  try {
+    assert.equal((await put(agent.url)).status, 200);
+    await eventually(async () => (await replicas(agent.url))[0]?.state === "Ready", "the replica to be ready");
+    port = (await replicas(agent.url))[0].port;
+    const pids = engines(port);
+    assert.equal(pids.length, 1);
+
+    agent.child.kill("SIGKILL"); // a crash: the engine keeps running in its own process group
+    await new Promise((r) => agent.child.once("exit", r));
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+
+    agent = await start(args);
+    await eventually(async () => (await replicas(agent.url))[0]?.state === "Ready", "the adopted replica to be ready");
+    const list = await replicas(agent.url);
+    assert.equal(list.length, 1);
+    assert.equal(list[0].id, "keep-0");
+    assert.equal(list[0].port, port);
+    assert.equal((await put(agent.url)).status, 200); // described again: still one engine
+    assert.deepEqual(engines(port), pids);
+    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    assert.match(metrics, /gpufleet_agent_replica_state\{replica="keep-0",model="meta-llama\/Llama-2-7b-hf",state="Ready"\} 1/);
+
+    assert.equal((await fetch(`${agent.url}/v1/replicas/keep-0`, { method: "DELETE" })).status, 200);
+    await eventually(async () => (await replicas(agent.url)).length === 0, "the adopted replica to stop");
+    assert.deepEqual(engines(port), []);
+  } finally {
+    assert.equal(await agent.stop(), 0);
+  }
+});

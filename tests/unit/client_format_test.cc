@@ -172,18 +172,24 @@ void expect_same(const json& j, const YAML::Node& y, const std::string& where) {
 }
 
 TEST(ClientFormatTest, YamlReadsBackToTheSameValues) {
-  json tricky = json::array({"", "true", "no", "Yes", "on", "null", "~", "1", "1.5", "-3", "1e3",
-                             "0x1F", ".inf", "1:30", "2024-01-01", "a: b", "a #b", "- x", "x:",
-                             " lead", "trail ", "[x]", "{x}", "a,b", "'q'", "\"dq\"", "#c",
-                             "*alias", "&anchor", "!tag", "%d", "@x", "`x", "|", ">", "?",
-                             "line\nbreak", "tab\there", "ünïcode", "plain words"});
+  json tricky = json::array(
+      {"",     "true",   "no",  "Yes",    "on",          "null",      "~",          "1",
+       "1.5",  "-3",     "1e3", "0x1F",   ".inf",        "1:30",      "2024-01-01", "a: b",
+       "a #b", "- x",    "x:",  " lead",  "trail ",      "[x]",       "{x}",        "a,b",
+       "'q'",  "\"dq\"", "#c",  "*alias", "&anchor",     "!tag",      "%d",         "@x",
+       "`x",   "|",      ">",   "?",      "line\nbreak", "tab\there", "ünïcode",    "plain words"});
   json doc = {
       {"replicas", replica_fixture()},
       {"gpus", gpu_fixture()},
       {"tricky", tricky},
-      {"nested", {{"empty_list", json::array()}, {"empty_map", json::object()},
-                  {"list_of_lists", json::array({json::array({1, 2}), json::array()})},
-                  {"n", nullptr}, {"b", false}, {"f", 0.25}, {"big", 1e20}}},
+      {"nested",
+       {{"empty_list", json::array()},
+        {"empty_map", json::object()},
+        {"list_of_lists", json::array({json::array({1, 2}), json::array()})},
+        {"n", nullptr},
+        {"b", false},
+        {"f", 0.25},
+        {"big", 1e20}}},
       {"weird key: yes", 1},
   };
   std::string yaml = to_yaml(doc);
@@ -210,9 +216,8 @@ TEST(ClientFormatTest, ApiErrorWithMessageAndCode) {
   EXPECT_EQ(format_api_error(
                 404, R"({"error":{"code":"NotFound","message":"no deployment named \"x\""}})"),
             "no deployment named \"x\" (NotFound, HTTP 404)");
-  EXPECT_EQ(format_api_error(401, R"({"error":{"code":"Unauthenticated","message":"needs "
-                                  "a token"}})"),
-            "needs a token (Unauthenticated, HTTP 401)");
+  std::string unauthenticated = R"({"error":{"code":"Unauthenticated","message":"needs a token"}})";
+  EXPECT_EQ(format_api_error(401, unauthenticated), "needs a token (Unauthenticated, HTTP 401)");
 }
 
 TEST(ClientFormatTest, ApiErrorListsEveryDiagnosticWithTheUsersFileName) {
@@ -229,7 +234,8 @@ TEST(ClientFormatTest, ApiErrorListsEveryDiagnosticWithTheUsersFileName) {
 }
 
 TEST(ClientFormatTest, ApiErrorThatIsNotTheApisShape) {
-  EXPECT_EQ(format_api_error(502, "Bad Gateway\n"), "the controller answered HTTP 502: Bad Gateway");
+  EXPECT_EQ(format_api_error(502, "Bad Gateway\n"),
+            "the controller answered HTTP 502: Bad Gateway");
   EXPECT_EQ(format_api_error(500, ""), "the controller answered HTTP 500 with no body");
   EXPECT_EQ(format_api_error(500, R"({"error":"flat"})"),
             "the controller answered HTTP 500: {\"error\":\"flat\"}");
