@@ -158,6 +158,7 @@ start_nginx fixed "  server {
     location / { default_type application/json; return 200 '$FIXED_BODY'; }
   }" "$OTHER_CPU"
 wait_http "http://127.0.0.1:$FIXED_PORT/"
+FIXED_WORKER=$(nginx_worker "$NGINX_PID")
 
 SIM_LOG=$TMP/engine-sim.log
 $OTHER_CPU "$BIN" engine-sim --port 0 --model "$MODEL" --time-scale 0 --cold-start 0s \
@@ -175,19 +176,38 @@ LUA
 
 HZ=$(getconf CLK_TCK)
 
-# Runs wrk with $3 connections; prints
-# "rps p50_us p99_us errors proxy_cpu_percent proxy_cpu_us_per_request".
+NCPU=$(nproc)
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $9}' /proc/stat; }  # user nice system steal
+
+# Runs wrk with $3 connections; $4 the proxy's pid (none for direct), $5 the upstream's. Prints
+# "rps p50_us p99_us errors proxy_cpu_percent proxy_cpu_us_per_request other_load_percent", the
+# last being CPU time used by everything but wrk, the proxy and the upstream (other jobs on the
+# machine, steal), as a share of all cores: it says how much a run was disturbed.
 run_wrk() {
-  local url=$1 secs=$2 conns=$3 proxy_pid=${4:-} out t0=0 t1=0
+  local url=$1 secs=$2 conns=$3 proxy_pid=${4:-} up_pid=$5 out t0=0 t1=0 b0 b1 u0 u1 w0 w1
   out=$TMP/wrk.out
   [ -n "$proxy_pid" ] && t0=$(cpu_ticks "$proxy_pid")
+  u0=$(cpu_ticks "$up_pid")
+  b0=$(busy_ticks)
+  times >"$TMP/times"  # not in a pipe: a subshell's `times` would not see wrk
+  w0=$(tail -1 "$TMP/times")
   # shellcheck disable=SC2086
   $OTHER_CPU wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$LUA" "$url/v1/chat/completions" >"$out"
+  times >"$TMP/times"
+  w1=$(tail -1 "$TMP/times")
+  b1=$(busy_ticks)
+  u1=$(cpu_ticks "$up_pid")
   [ -n "$proxy_pid" ] && t1=$(cpu_ticks "$proxy_pid")
-  awk -v proxy="$proxy_pid" -v ticks=$((t1 - t0)) -v hz="$HZ" -v s="$secs" '
+  awk -v proxy="$proxy_pid" -v ticks=$((t1 - t0)) -v hz="$HZ" -v s="$secs" -v ncpu="$NCPU" \
+      -v up=$((u1 - u0)) -v busy=$((b1 - b0)) -v w0="$w0" -v w1="$w1" '
     function us(v) {
       if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
       return v + 0
+    }
+    function secs(t,   a, i, sum, m) {  # "0m1.250s 0m0.300s" -> 1.55
+      split(t, a, " ")
+      for (i = 1; i <= 2; i++) { m = a[i]; sub(/s$/, "", m); split(m, mm, "m"); sum += mm[1] * 60 + mm[2] }
+      return sum
     }
     /requests in/ {n = $1}
     /Requests\/sec:/ {rps = $2}
@@ -201,7 +221,9 @@ run_wrk() {
         cpu = sprintf("%.0f", ticks / hz / s * 100)
         per = n > 0 ? sprintf("%.1f", ticks / hz * 1e6 / n) : "-"
       }
-      printf "%s %s %s %d %s %s\n", rps, p50, p99, err, cpu, per
+      other = (busy - ticks - up) / hz - (secs(w1) - secs(w0))
+      if (other < 0) other = 0
+      printf "%s %s %s %d %s %s %.0f\n", rps, p50, p99, err, cpu, per, other / (s * ncpu) * 100
     }' "$out"
   if grep -qE 'Non-2xx|Socket errors' "$out"; then
     echo "  wrk $url: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ' | tr '\n' ';')" >&2
@@ -223,7 +245,11 @@ echo
 SUMMARY=$TMP/summary
 : >"$SUMMARY"
 for upstream in fixed engine-sim; do
-  if [ "$upstream" = fixed ]; then UPORT=$FIXED_PORT; else UPORT=$SIM_PORT; fi
+  if [ "$upstream" = fixed ]; then
+    UPORT=$FIXED_PORT UPID=$FIXED_WORKER
+  else
+    UPORT=$SIM_PORT UPID=$SIM_PID
+  fi
 
   GW_LOG=$TMP/gateway-$upstream.log
   # shellcheck disable=SC2086
@@ -253,13 +279,13 @@ for upstream in fixed engine-sim; do
   declare -A URL=([direct]="http://127.0.0.1:$UPORT" [nginx]="http://127.0.0.1:$NGX_PORT"
                   [gateway]="http://127.0.0.1:$GW_PORT")
   declare -A PROXY=([direct]="" [nginx]="$NGX_WORKER" [gateway]="$GW_PID")
-  for t in direct nginx gateway; do run_wrk "${URL[$t]}" 1 "$CONNS" "${PROXY[$t]}" >/dev/null; done
+  for t in direct nginx gateway; do run_wrk "${URL[$t]}" 1 "$CONNS" "${PROXY[$t]}" "$UPID" >/dev/null; done
   for rep in $(seq "$REPS"); do
     for t in direct nginx gateway; do
-      r=$(run_wrk "${URL[$t]}" "$SECS" "$CONNS" "${PROXY[$t]}")
+      r=$(run_wrk "${URL[$t]}" "$SECS" "$CONNS" "${PROXY[$t]}" "$UPID")
       echo "$upstream $t tput $rep $r" >>"$SUMMARY"
       printf '  run %d %-10s %-8s c%-3s %s\n' "$rep" "$upstream" "$t" "$CONNS" "$r" >&2
-      r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}")
+      r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}" "$UPID")
       echo "$upstream $t lat $rep $r" >>"$SUMMARY"
       printf '  run %d %-10s %-8s c%-3s %s\n' "$rep" "$upstream" "$t" 1 "$r" >&2
       [ -n "$PROXY_CPU" ] || continue
@@ -269,7 +295,7 @@ for upstream in fixed engine-sim; do
         continue
       fi
       taskset -a -p -c 1 "${PROXY[$t]}" >/dev/null
-      r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}")
+      r=$(run_wrk "${URL[$t]}" "$LAT_SECS" 1 "${PROXY[$t]}" "$UPID")
       taskset -a -p -c 0 "${PROXY[$t]}" >/dev/null
       echo "$upstream $t lat1 $rep $r" >>"$SUMMARY"
       printf '  run %d %-10s %-8s c%-3s %s (one core)\n' "$rep" "$upstream" "$t" 1 "$r" >&2
@@ -299,10 +325,10 @@ col() {  # median of field $4 of the rows (upstream $1, target $2, kind $3)
     "$SUMMARY" | median
 }
 echo "Throughput: wrk -c$CONNS"
-printf '%-11s %-8s %9s %7s %7s %6s %9s %11s %6s %12s\n' upstream target "req/s" "p50 µs" "p99 µs" \
-  errors "proxy CPU" "proxy µs/req" ratio "added p50 µs"
+printf '%-11s %-8s %9s %7s %7s %6s %9s %12s %6s %12s %6s\n' upstream target "req/s" "p50 µs" \
+  "p99 µs" errors "proxy CPU" "proxy µs/req" ratio "added p50 µs" other
 for upstream in fixed engine-sim; do
-  declare -A RPS P50 P99 ERR CPU PER
+  declare -A RPS P50 P99 ERR CPU PER OTH
   for t in direct nginx gateway; do
     RPS[$t]=$(col "$upstream" "$t" tput 5)
     P50[$t]=$(col "$upstream" "$t" tput 6)
@@ -310,6 +336,7 @@ for upstream in fixed engine-sim; do
     ERR[$t]=$(awk -v u="$upstream" -v t="$t" '$1 == u && $2 == t && $3 == "tput" {s += $8} END {print s + 0}' "$SUMMARY")
     CPU[$t]=$(col "$upstream" "$t" tput 9)
     PER[$t]=$(col "$upstream" "$t" tput 10)
+    OTH[$t]=$(col "$upstream" "$t" tput 11)
   done
   for t in direct nginx gateway; do
     ratio="" added="" cpu="" per=""
@@ -319,14 +346,16 @@ for upstream in fixed engine-sim; do
       cpu="${CPU[$t]}%"
       per=${PER[$t]}
     fi
-    printf '%-11s %-8s %9.0f %7.0f %7.0f %6s %9s %11s %6s %12s\n' "$upstream" "$t" "${RPS[$t]}" \
-      "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$per" "$ratio" "$added"
+    printf '%-11s %-8s %9.0f %7.0f %7.0f %6s %9s %12s %6s %12s %5s%%\n' "$upstream" "$t" \
+      "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERR[$t]}" "$cpu" "$per" "$ratio" "$added" "${OTH[$t]}"
   done
-  unset RPS P50 P99 ERR CPU PER
+  unset RPS P50 P99 ERR CPU PER OTH
 done
 echo "ratio = gateway req/s ÷ nginx req/s; added p50 = p50 through the proxy − p50 direct;"
 echo "proxy CPU = the proxy's user+system time over the run (100% = its core was the bottleneck);"
-echo "proxy µs/req = that CPU time per request"
+echo "proxy µs/req = that CPU time per request; other = CPU used meanwhile by anything but wrk, the"
+echo "proxy and the upstream (other jobs, steal), as a share of all $NCPU cores: runs with a high"
+echo "figure were disturbed"
 echo
 echo "Latency: wrk -c1 (one request at a time)"
 printf '%-11s %-8s | %-26s | %-26s\n' "" "" "proxy on its own core" "everything on one core"

@@ -54,7 +54,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e, out, err);
+    // --help and --version are "errors" that exit 0; every real usage error exits 2, as the
+    // README promises, not with CLI11's internal codes (105, 106 ...).
+    int code = app.exit(e, out, err);
+    return code == 0 ? 0 : 2;
   }
   return status;
 }

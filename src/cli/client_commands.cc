@@ -328,8 +328,7 @@ int run_rollout_status(const RolloutArgs& a) {
       }
       last = status;
     }
-    // The controller states completion in words only; this is the phrase it uses.
-    bool complete = status.find("rollout complete") != std::string::npos;
+    bool complete = res->value("complete", false);
     if (!a.watch || complete) return 0;
     if (std::chrono::steady_clock::now() >= deadline) {
       return fail("timed out after " + a.timeout + " waiting for the rollout of " + a.name);

@@ -85,6 +85,20 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0 && !b.empty();
 }
 
+std::string percent_decode(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i] == '+' ? ' ' : in[i];
+    }
+  }
+  return out;
+}
+
 std::string query_param(const std::string& target, const std::string& name) {
   size_t q = target.find('?');
   if (q == std::string::npos) return {};
@@ -94,7 +108,8 @@ std::string query_param(const std::string& target, const std::string& name) {
     size_t amp = rest.find('&', pos);
     std::string kv = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
     size_t eq = kv.find('=');
-    if (kv.substr(0, eq) == name) return eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (kv.substr(0, eq) == name)
+      return eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1));
     if (amp == std::string::npos) break;
     pos = amp + 1;
   }
@@ -211,11 +226,12 @@ struct ControllerServer::Impl {
   }
 
   json deployment_json(const DeploymentRecord& d) const {
-    int ready = 0, total = 0;
+    int ready = 0, ready_all = 0, total = 0;
     for (const auto& [id, r] : fleet.replicas()) {
       if (r.deployment != d.spec.name) continue;
       ++total;
-      ready += r.state == ReplicaState::kReady;
+      ready_all += r.state == ReplicaState::kReady;
+      ready += r.state == ReplicaState::kReady && r.revision == d.revision;
     }
     json history = json::array();
     for (const auto& h : d.history)
@@ -227,13 +243,27 @@ struct ControllerServer::Impl {
                 {"replicas", d.replicas},
                 {"minReplicas", d.spec.replicas.min},
                 {"maxReplicas", d.spec.replicas.max},
-                {"readyReplicas", ready},
+                {"readyReplicas", ready},  // of the current revision
+                {"readyAllRevisions", ready_all},
                 {"totalReplicas", total},
                 {"gpusPerReplica", d.spec.resources.gpus},
                 {"routing", d.spec.routing},
                 {"rolloutStrategy", to_string(d.spec.rollout.strategy)},
                 {"rollout", fleet.rollout_status(d.spec.name)},
                 {"history", history}};
+  }
+
+  // The operator's word on a node: what its GPUs all say (they are set together by node calls).
+  std::string node_admin(const NodeRecord& n) const {
+    if (!n.pool_index) return to_string(AdminState::kNone);
+    const Pool& p = fleet.pool();
+    const auto& gpus = p.node(*n.pool_index).gpus;
+    if (gpus.empty()) return to_string(AdminState::kNone);
+    AdminState a = p.gpu(gpus.front()).admin;
+    for (GpuIndex g : gpus) {
+      if (p.gpu(g).admin != a) return "Mixed";
+    }
+    return to_string(a);
   }
 
   json gpus_json(const std::string& node_filter) const {
@@ -362,10 +392,11 @@ struct ControllerServer::Impl {
 
   Reply read(const std::vector<std::string>& parts, const net::HttpRequest& req) {
     const std::string& what = parts[2];
-    if (what == "nodes" && parts.size() == 3) {
+    if (what == "nodes" && (parts.size() == 3 || parts.size() == 4)) {
       json out = json::array();
       PoolSummary sum = summarize(fleet.pool());
       for (const auto& [name, n] : fleet.nodes()) {
+        if (parts.size() == 4 && name != parts[3]) continue;
         json x{{"name", name},
                {"state", to_string(n.state)},
                {"address", n.host.empty() ? "" : fmt::format("{}:{}", n.host, n.agent_port)},
@@ -390,13 +421,20 @@ struct ControllerServer::Impl {
       if (it == fleet.deployments().end())
         return error_reply(404, "NotFound", "no deployment named \"" + parts[3] + "\"");
       if (parts.size() == 5 && parts[4] == "rollout") {
+        RolloutProgress p = fleet.rollout_progress(parts[3]);
         return ok_json({{"deployment", parts[3]},
                         {"revision", it->second.revision},
+                        {"target", p.target},
+                        {"readyCurrent", p.ready_current},
+                        {"current", p.current},
+                        {"old", p.old},
+                        {"complete", p.complete()},
                         {"status", fleet.rollout_status(parts[3])}});
       }
       if (parts.size() == 5 && parts[4] == "manifest")
         return Reply{200, json{{"manifest", it->second.manifest}}.dump()};
-      return ok_json(deployment_json(it->second));
+      if (parts.size() == 4) return ok_json(deployment_json(it->second));
+      return error_reply(404, "NotFound", "no route for GET " + req.path);
     }
     if (what == "replicas" && parts.size() == 3) {
       std::string dep = query_param(req.target, "deployment");

@@ -628,23 +628,32 @@ void Fleet::rebuild_routing() {
   routing_ = std::move(t);
 }
 
-std::string Fleet::rollout_status(const std::string& name) const {
+RolloutProgress Fleet::rollout_progress(const std::string& name) const {
+  RolloutProgress p;
   auto it = deployments_.find(name);
-  if (it == deployments_.end()) return "no deployment named \"" + name + "\"";
+  if (it == deployments_.end()) return p;
   const auto& d = it->second;
-  int ready = 0, current = 0, old = 0;
+  p.target = d.replicas;
   for (const auto& [id, r] : replicas_) {
     if (r.deployment != name || !active(r)) continue;
     if (r.revision == d.revision) {
-      ++current;
-      ready += r.state == ReplicaState::kReady;
+      ++p.current;
+      p.ready_current += r.state == ReplicaState::kReady;
     } else {
-      ++old;
+      ++p.old;
     }
   }
-  std::string s = fmt::format("revision {}: {}/{} replicas ready", d.revision, ready, d.replicas);
-  if (old > 0) s += fmt::format("; {} of older revisions still running", old);
-  if (ready >= d.replicas && old == 0) s += "; rollout complete";
+  return p;
+}
+
+std::string Fleet::rollout_status(const std::string& name) const {
+  auto it = deployments_.find(name);
+  if (it == deployments_.end()) return "no deployment named \"" + name + "\"";
+  RolloutProgress p = rollout_progress(name);
+  std::string s = fmt::format("revision {}: {}/{} replicas ready", it->second.revision,
+                              p.ready_current, p.target);
+  if (p.old > 0) s += fmt::format("; {} of older revisions still running", p.old);
+  if (p.complete()) s += "; rollout complete";
   return s;
 }
 

@@ -31,6 +31,14 @@ struct FleetChanges {
   bool empty() const { return replicas.empty() && deployments.empty() && !generation; }
 };
 
+struct RolloutProgress {
+  int target = 0;         // replicas wanted
+  int current = 0;        // active replicas of the current revision
+  int ready_current = 0;  // of which Ready
+  int old = 0;            // active replicas of older revisions
+  bool complete() const { return ready_current >= target && old == 0 && current == target; }
+};
+
 class Fleet {
  public:
   static Result<Fleet> create(const PlacementSpec& placement, FleetOptions options, TimePoint now);
@@ -67,6 +75,7 @@ class Fleet {
   const RoutingTable& routing_table() const { return routing_; }
   // Where a deployment's rollout stands, in words ("2/3 replicas of a1b2c3 ready; 1 old left").
   std::string rollout_status(const std::string& deployment) const;
+  RolloutProgress rollout_progress(const std::string& deployment) const;
 
   FleetChanges take_changes();
 
