@@ -10,20 +10,24 @@
 #   - "engine-sim": `gpufleet engine-sim --time-scale 0 --cold-start 0s` (no model time).
 # For each, three targets: direct (wrk -> upstream), nginx (wrk -> nginx proxy_pass with upstream
 # keepalive -> upstream) and gateway (wrk -> gpufleet gateway --upstream -> upstream). wrk posts a
-# small non-streamed chat completion (max_tokens 1) with `-t1 -c<connections> -d<seconds>`.
+# small non-streamed chat completion (max_tokens 1): throughput with `-t1 -c<connections>
+# -d<seconds>`, latency with `-t1 -c1` (one request at a time, at most 5 s).
 # Pinning (2+ cores): the proxy alone on core 0; wrk and the upstream share core 1 in all three
-# targets, so the only difference between rows is the proxy hop. Each (target) runs <repeats>
-# times, interleaved; the table shows medians. The proxy's CPU use during the run is reported
-# (100% = the proxy's core was the bottleneck).
+# targets, so the only difference between rows is the proxy hop. The latency run is repeated with
+# the proxy moved onto core 1 too, which takes the VM's cross-core wake-up time out of the figure.
+# Each run repeats <repeats> times, interleaved; the tables show medians. Also reported: the
+# proxy's CPU use and CPU time per request, and the CPU that anything else used meanwhile
+# ("other": a run disturbed by other jobs shows it).
 #
 # Part 2 (streams): engine-sim made slow (--time-scale 10, so the streams stay open), a fresh
 # gateway, and a Node client that opens <streams> concurrent `stream:true` requests
-# (max_tokens 1000, ignore_eos) and holds them. Reports the gateway's RSS before and while they are
-# held (VmRSS), RSS per connection, its open descriptors, and /healthz latency during the hold.
-# The gateway needs two descriptors per stream (client + upstream), so <streams> is lowered to
-# what `ulimit -n` allows, with a warning.
+# (max_tokens 1000, ignore_eos) and holds them for 10 s. Reports the gateway's RSS before and
+# while they are held (VmRSS), RSS per stream, its open descriptors, its CPU, /healthz latency
+# during the hold, and what is still open 3 s after the client closed them. The gateway needs two
+# descriptors per stream (client + upstream), so <streams> is lowered to what `ulimit -n` allows,
+# with a warning.
 #
-# Needs: wrk, nginx (Debian's nginx-light is enough), node, curl, taskset.
+# Needs: wrk, nginx (Debian's nginx-light is enough), node, curl, taskset. Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -177,7 +181,20 @@ LUA
 HZ=$(getconf CLK_TCK)
 
 NCPU=$(nproc)
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $9}' /proc/stat; }  # user nice system steal
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  # all but idle, iowait
+
+# Between runs: waits (up to 20 s) until the machine is quiet, under 10% busy over half a second,
+# so that other jobs on a shared machine disturb fewer runs. The "other" column says how it went.
+wait_quiet() {
+  local i b0 b1
+  for i in $(seq 40); do
+    b0=$(busy_ticks)
+    sleep 0.5
+    b1=$(busy_ticks)
+    [ $(((b1 - b0) * 100)) -lt $((HZ * NCPU * 5)) ] && return 0  # < 10% of 0.5 s
+  done
+  return 0
+}
 
 # Runs wrk with $3 connections; $4 the proxy's pid (none for direct), $5 the upstream's. Prints
 # "rps p50_us p99_us errors proxy_cpu_percent proxy_cpu_us_per_request other_load_percent", the
@@ -186,6 +203,7 @@ busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $9}' /proc/stat; }  # user nic
 run_wrk() {
   local url=$1 secs=$2 conns=$3 proxy_pid=${4:-} up_pid=$5 out t0=0 t1=0 b0 b1 u0 u1 w0 w1
   out=$TMP/wrk.out
+  wait_quiet
   [ -n "$proxy_pid" ] && t0=$(cpu_ticks "$proxy_pid")
   u0=$(cpu_ticks "$up_pid")
   b0=$(busy_ticks)

@@ -24,6 +24,8 @@ struct GatewayArgs {
   std::vector<std::string> upstreams;
   std::string queue_timeout = "30s";
   std::string max_body = "4MiB";
+  std::string upstream_timeout = "10m";
+  int replica_concurrency = 0;
 };
 
 int run_gateway(const GatewayArgs& a) {
@@ -92,6 +94,18 @@ int run_gateway(const GatewayArgs& a) {
     return 2;
   }
   o.max_body_bytes = static_cast<size_t>(mb->value);
+  auto ut = parse_duration(a.upstream_timeout);
+  if (!ut || *ut <= Duration(0)) {
+    std::cerr << "error: --upstream-timeout: " << (ut ? "must be positive" : ut.error().message)
+              << '\n';
+    return 2;
+  }
+  o.upstream_timeout = *ut;
+  if (a.replica_concurrency < 0) {
+    std::cerr << "error: --replica-concurrency: must be 0 (no limit) or more\n";
+    return 2;
+  }
+  o.replica_concurrency = a.replica_concurrency;
   boost::asio::io_context io(1);
   RealClock clock;
   auto server = GatewayServer::create(io, o, clock);
@@ -126,6 +140,12 @@ void add_gateway_command(CLI::App& app, int& status) {
   c->add_option("--queue-timeout", a->queue_timeout, "Longest wait for capacity")
       ->capture_default_str();
   c->add_option("--max-body", a->max_body, "Largest request body")->capture_default_str();
+  c->add_option("--upstream-timeout", a->upstream_timeout,
+                "Longest a replica may take for a whole response")
+      ->capture_default_str();
+  c->add_option("--replica-concurrency", a->replica_concurrency,
+                "Requests one replica takes at once before requests queue (0 = no limit)")
+      ->capture_default_str();
   c->callback([a, &status] { status = run_gateway(*a); });
 }
 

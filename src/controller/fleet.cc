@@ -181,6 +181,13 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
       event(now, "RolloutStarted", spec.name, d.revision, rev,
             std::string("strategy ") + to_string(spec.rollout.strategy));
     }
+    if (rev != d.revision) {
+      // The revision that served until now is what a canary shares traffic with.
+      if (d.stable_revision.empty() || d.stable_revision == rev) d.stable_revision = d.revision;
+      d.canary_step = 0;
+      d.step_started = now;
+      d.switched_at.reset();
+    }
     d.spec = spec;
     d.manifest = manifest;
     d.revision = rev;
@@ -468,18 +475,84 @@ void Fleet::node_lost(NodeRecord& n, TimePoint now) {
     forget(id, now);
 }
 
+int Fleet::wanted_current(const DeploymentRecord& d) const {
+  const auto& ro = d.spec.rollout;
+  if (ro.strategy != RolloutStrategy::kCanary || d.stable_revision.empty() ||
+      d.canary_step >= static_cast<int>(ro.steps.size()))
+    return d.replicas;
+  // A canary step runs the new revision's share of the replicas, at least one.
+  int w = ro.steps[static_cast<size_t>(d.canary_step)].weight_percent;
+  if (w >= 100) return d.replicas;
+  return std::clamp((d.replicas * w + 99) / 100, 1, d.replicas);
+}
+
+void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now) {
+  if (d.stable_revision.empty()) return;
+  const auto& ro = d.spec.rollout;
+  if (ro.strategy == RolloutStrategy::kCanary &&
+      d.canary_step < static_cast<int>(ro.steps.size())) {
+    // A step ends once its replicas are ready and its pause has passed.
+    if (ready_current >= wanted_current(d) &&
+        now - d.step_started >= ro.steps[static_cast<size_t>(d.canary_step)].pause) {
+      ++d.canary_step;
+      d.step_started = now;
+      changes_.deployments.insert(d.spec.name);
+      int w = d.canary_step < static_cast<int>(ro.steps.size())
+                  ? ro.steps[static_cast<size_t>(d.canary_step)].weight_percent
+                  : 100;
+      event(
+          now, "CanaryStep", d.spec.name, d.stable_revision, d.revision,
+          fmt::format("step {} of {}: {}% of traffic", d.canary_step + 1, ro.steps.size() + 1, w));
+    }
+  }
+  if (ro.strategy == RolloutStrategy::kBlueGreen && !d.switched_at && ready_current >= d.replicas) {
+    d.switched_at = now;
+    changes_.deployments.insert(d.spec.name);
+    event(now, "TrafficSwitched", d.spec.name, d.stable_revision, d.revision,
+          "every replica of the new revision is ready; the old one stays for undo");
+  }
+}
+
+int Fleet::revision_weight(const DeploymentRecord& d, const std::string& revision,
+                           int ready) const {
+  const auto& ro = d.spec.rollout;
+  if (d.stable_revision.empty() || ro.strategy == RolloutStrategy::kRolling) return ready;
+  const bool current = revision == d.revision;
+  if (ro.strategy == RolloutStrategy::kBlueGreen) {
+    // All traffic on one side: the old revision until the new one is complete, then the new.
+    return (current == d.switched_at.has_value()) ? ready : 0;
+  }
+  // Canary: the step's percentage to the new revision, the rest to the stable one.
+  int w = d.canary_step < static_cast<int>(ro.steps.size())
+              ? ro.steps[static_cast<size_t>(d.canary_step)].weight_percent
+              : 100;
+  if (ready == 0) return 0;
+  return current ? w : (revision == d.stable_revision ? 100 - w : 0);
+}
+
 void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
   std::vector<ReplicaRecord*> current, old;
   for (auto& [id, r] : replicas_) {
     if (r.deployment != d.spec.name || !active(r)) continue;
     (r.revision == d.revision ? current : old).push_back(&r);
   }
+  if (old.empty() && !d.stable_revision.empty()) {
+    // The rollout is over (or was undone onto replicas still running): back to steady state.
+    d.stable_revision.clear();
+    d.canary_step = 0;
+    d.switched_at.reset();
+    changes_.deployments.insert(d.spec.name);
+  }
+  const auto strategy = d.spec.rollout.strategy;
   const int target = d.replicas;
+  const int wanted = wanted_current(d);
   const int surge = std::max(1, d.spec.rollout.max_surge);
   const int total = static_cast<int>(current.size() + old.size());
-  // Create: up to the target in the new revision, and never more than target + surge in all.
-  int can_create = std::min(target - static_cast<int>(current.size()),
-                            target + (old.empty() ? 0 : surge) - total);
+  // Create: rolling keeps the total within target + surge; blue-green brings the whole new
+  // revision up beside the old; a canary step brings up its share.
+  int can_create = wanted - static_cast<int>(current.size());
+  if (strategy == RolloutStrategy::kRolling)
+    can_create = std::min(can_create, target + (old.empty() ? 0 : surge) - total);
   for (int i = 0; i < can_create; ++i) {
     ReplicaRecord r;
     r.id = new_replica_id(d.spec.name);
@@ -493,19 +566,34 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     replicas_.emplace(r.id, std::move(r));
   }
   // Scale down the new revision: the least advanced replicas go first.
-  if (static_cast<int>(current.size()) > target) {
+  if (static_cast<int>(current.size()) > wanted) {
     std::sort(current.begin(), current.end(), [](const ReplicaRecord* a, const ReplicaRecord* b) {
       return static_cast<int>(a->state == ReplicaState::kReady) <
              static_cast<int>(b->state == ReplicaState::kReady);
     });
-    for (size_t i = 0; i < current.size() - static_cast<size_t>(target); ++i)
+    for (size_t i = 0; i < current.size() - static_cast<size_t>(wanted); ++i)
       drain(*current[i], "scaled down", now);
   }
-  // Retire the old revision: not-ready ones at once, ready ones only while enough ready replicas
-  // stay (max unavailable) — the surge replicas of the new revision take their place first.
   int ready_new = 0;
   for (auto* r : current)
     ready_new += r->state == ReplicaState::kReady;
+  advance_rollout(d, ready_new, now);
+  if (old.empty()) return;
+
+  // Retire older revisions.
+  if (strategy == RolloutStrategy::kBlueGreen) {
+    // Old replicas keep serving until the switch, then stay dark for the retention time.
+    if (d.switched_at && now - *d.switched_at >= opts_.blue_green_retention) {
+      for (auto* r : old)
+        drain(*r, "blue-green retention over; revision " + d.revision + " serves", now);
+    }
+    return;
+  }
+  if (strategy == RolloutStrategy::kCanary &&
+      d.canary_step < static_cast<int>(d.spec.rollout.steps.size()))
+    return;  // the stable revision serves the rest of the traffic until the last step
+  // Rolling (and a canary past its last step): not-ready ones at once, ready ones only while
+  // enough ready replicas stay (max unavailable); the new revision's replicas take their place.
   int ready_old = 0;
   for (auto* r : old)
     ready_old += r->state == ReplicaState::kReady;
@@ -604,9 +692,9 @@ void Fleet::rebuild_routing() {
       rev.revision = r.revision;
       rev.replicas.push_back(RouteReplica{id, fmt::format("{}:{}", n->second.host, r.port)});
     }
-    // Rolling updates split traffic by ready replicas: each revision weighs what it serves.
+    // Rolling updates split traffic by ready replicas; blue-green and canary by their stage.
     for (auto& [rev, x] : revs) {
-      x.weight = static_cast<int>(x.replicas.size());
+      x.weight = revision_weight(d, rev, static_cast<int>(x.replicas.size()));
       m.revisions.push_back(std::move(x));
     }
     t.models.push_back(std::move(m));

@@ -21,6 +21,9 @@ struct FleetOptions {
   Duration heartbeat_interval = std::chrono::seconds(1);
   size_t max_events = 2000;
   size_t max_history = 10;
+  // Blue-green: how long the old revision keeps running (dark) after the switch, so that
+  // `rollout undo` is instant.
+  Duration blue_green_retention = std::chrono::minutes(10);
 };
 
 // What changed since the last take_changes(): records to write and keys to delete.
@@ -86,6 +89,12 @@ class Fleet {
              std::string reason);
   void set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now);
   void reconcile(DeploymentRecord& d, TimePoint now);
+  // How many replicas of the current revision the strategy wants now, and whether replicas of
+  // older revisions may be retired yet.
+  int wanted_current(const DeploymentRecord& d) const;
+  void advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now);
+  // Traffic weight of `revision` among the deployment's ready replicas.
+  int revision_weight(const DeploymentRecord& d, const std::string& revision, int ready) const;
   void place_pending(TimePoint now);
   void drain(ReplicaRecord& r, const std::string& reason, TimePoint now);
   // Releases the replica's GPUs and drops its record. Takes the id by value: callers often pass

@@ -18,11 +18,10 @@ std::string encode(const DeploymentRecord& d) {
   json history = json::array();
   for (const auto& h : d.history)
     history.push_back({{"revision", h.revision}, {"manifest", h.manifest}});
-  return json{{"name", d.spec.name},
-              {"manifest", d.manifest},
-              {"revision", d.revision},
-              {"replicas", d.replicas},
-              {"history", history}}
+  return json{{"name", d.spec.name},         {"manifest", d.manifest},
+              {"revision", d.revision},      {"replicas", d.replicas},
+              {"history", history},          {"stableRevision", d.stable_revision},
+              {"canaryStep", d.canary_step}, {"switched", d.switched_at.has_value()}}
       .dump();
 }
 
@@ -128,6 +127,10 @@ Status restore_fleet(StateStore& store, Fleet& fleet, TimePoint now,
         d.history.push_back(RevisionRecord{h.value("revision", ""), h.value("manifest", "")});
       }
     }
+    d.stable_revision = j.value("stableRevision", "");
+    d.canary_step = j.value("canaryStep", 0);
+    d.step_started = now;  // a pause in progress starts again: the safe direction
+    if (j.value("switched", false)) d.switched_at = now;
     fleet.restore(std::move(d));
   }
   auto reps = store.get_prefix(kReplicas);

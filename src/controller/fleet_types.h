@@ -60,6 +60,11 @@ struct DeploymentRecord {
   std::string revision;  // hash of what changes the running replicas (not the replica count)
   int replicas = 1;      // target count, within spec.replicas.min..max
   std::vector<RevisionRecord> history;  // oldest first, at most kMaxHistory
+  // Where a blue-green or canary rollout stands (persisted, so a restart resumes it).
+  std::string stable_revision;  // the revision serving before this rollout; empty when none
+  int canary_step = 0;          // index into spec.rollout.steps; steps.size() = past the last
+  TimePoint step_started{};     // controller clock; a restart starts the pause again
+  std::optional<TimePoint> switched_at;  // blue-green: when traffic moved to the new revision
 };
 
 enum class NodeState { kUnknown, kReady, kLost };

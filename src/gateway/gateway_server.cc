@@ -78,9 +78,10 @@ struct GatewayServer::Impl {
   std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiting;
   uint64_t next_id = 1;
   bool stopped = false;
-  // Retry budget: retries stay under a share of recent requests (Envoy's retry budget).
-  double recent_requests = 0;
-  double recent_retries = 0;
+  // Retry budget (Envoy's): requests retrying at once stay under a share of the requests in
+  // flight, with a floor so that a quiet gateway can still retry.
+  int active_requests = 0;
+  int active_retries = 0;
 
   Registry registry;
   CounterFamily* requests = nullptr;
@@ -166,8 +167,13 @@ struct GatewayServer::Impl {
       queue_length->set({name}, [this, name] {
         return static_cast<double>(admission.demand(name, clock.now()).queued.length);
       });
-      admission.set_model_capacity(m.model, replicas == 0 ? std::optional<int>(0) : std::nullopt,
-                                   clock.now());
+      std::optional<int> capacity;
+      if (replicas == 0) {
+        capacity = 0;
+      } else if (opts.replica_concurrency > 0) {
+        capacity = replicas * opts.replica_concurrency;
+      }
+      admission.set_model_capacity(m.model, capacity, clock.now());
     }
     pump();
     return {};
@@ -396,13 +402,24 @@ struct GatewayServer::Impl {
                                std::chrono::steady_clock::time_point started) {
     std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
     std::vector<std::string> tried;
-    recent_requests = recent_requests * 0.99 + 1;
-    recent_retries *= 0.99;
+    struct Counted {  // active_requests / active_retries for this request's lifetime
+      Impl& g;
+      bool retrying = false;
+      explicit Counted(Impl& gw) : g(gw) { ++g.active_requests; }
+      ~Counted() {
+        --g.active_requests;
+        if (retrying) --g.active_retries;
+      }
+    } counted(*this);
     std::string last_error = "no replica answered";
     for (int attempt = 0; attempt <= opts.max_retries; ++attempt) {
       if (attempt > 0) {
-        if (recent_retries + 1 > std::max(1.0, opts.retry_budget_ratio * recent_requests)) break;
-        recent_retries += 1;
+        if (!counted.retrying) {
+          double budget = std::max(3.0, opts.retry_budget_ratio * active_requests);
+          if (active_retries + 1 > budget) break;
+          ++active_retries;
+          counted.retrying = true;
+        }
         retries->with({info.model}).inc();
       }
       std::vector<std::string_view> avoid(tried.begin(), tried.end());

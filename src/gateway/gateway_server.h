@@ -38,9 +38,13 @@ struct GatewayOptions {
   Duration idle_timeout = std::chrono::seconds(60);
   Duration upstream_timeout = std::chrono::minutes(10);  // whole response, long generations too
   Duration connect_timeout = std::chrono::seconds(2);
-  int max_retries = 2;              // other replicas tried while no byte reached the client
-  double retry_budget_ratio = 0.2;  // retries at most this share of recent requests
+  int max_retries = 2;  // other replicas tried while no byte reached the client
+  double retry_budget_ratio =
+      0.2;  // requests retrying at once: this share of those in flight (min 3)
   int64_t default_max_tokens = 256;
+  // Requests one replica takes at once (its engine's batch limit, e.g. vLLM's max-num-seqs);
+  // beyond replicas x this, requests wait in the fair queue. 0 = no limit.
+  int replica_concurrency = 0;
 };
 
 class GatewayServer {

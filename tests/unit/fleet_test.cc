@@ -245,6 +245,99 @@ TEST_F(FleetTest, RollingUpdateNeverDropsBelowTheTargetOfReadyReplicas) {
   EXPECT_EQ(*prev, "v1");
 }
 
+// Weights per revision in the routing table, by revision.
+std::map<std::string, int> weights(const Fleet& f) {
+  std::map<std::string, int> out;
+  for (const auto& m : f.routing_table().models) {
+    for (const auto& r : m.revisions)
+      out[r.revision] = r.weight;
+  }
+  return out;
+}
+
+TEST_F(FleetTest, BlueGreenSwitchesAllTrafficAtOnceAndKeepsTheOldForUndo) {
+  auto d = deployment("llama", 2);
+  d.rollout.strategy = RolloutStrategy::kBlueGreen;
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  std::string blue = fleet->deployments().at("llama").revision;
+  d.engine.args = {"--v2"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  std::string green = fleet->deployments().at("llama").revision;
+  // The whole new revision comes up beside the old one, with no traffic until it is complete.
+  EXPECT_EQ(count("llama", ReplicaState::kPlaced) + count("llama", ReplicaState::kPending), 2);
+  round({&a});
+  EXPECT_EQ(weights(*fleet)[blue], 2);
+  EXPECT_EQ(weights(*fleet).count(green) ? weights(*fleet)[green] : 0, 0);
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  EXPECT_EQ(weights(*fleet)[green], 2);
+  EXPECT_EQ(weights(*fleet)[blue], 0);  // dark, still running
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 4);
+
+  // Undo is instant: the old replicas are still there and take the traffic back.
+  auto prev = fleet->previous_manifest("llama");
+  ASSERT_TRUE(prev.ok());
+  d.engine.args = {};
+  ASSERT_TRUE(fleet->apply(d, *prev, clock.now()).ok());
+  round({&a});
+  EXPECT_EQ(weights(*fleet)[blue], 2);
+  EXPECT_EQ(weights(*fleet)[green], 0);
+
+  // Forward again, and after the retention time the old revision is drained.
+  d.engine.args = {"--v2"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  clock.advance(std::chrono::minutes(11));
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  for (const auto& [id, r] : fleet->replicas())
+    EXPECT_EQ(r.revision, green) << id;
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 2);
+}
+
+TEST_F(FleetTest, CanaryStepsTrafficByWeightThenCompletes) {
+  auto d = deployment("llama", 4);
+  d.rollout.strategy = RolloutStrategy::kCanary;
+  d.rollout.steps = {CanaryStep{10, std::chrono::seconds(30)},
+                     CanaryStep{50, std::chrono::seconds(30)}};
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  std::string stable = fleet->deployments().at("llama").revision;
+  d.engine.args = {"--v2"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  std::string canary = fleet->deployments().at("llama").revision;
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  // Step 1: one canary replica (10% of 4, rounded up) takes 10% of the traffic.
+  EXPECT_EQ(weights(*fleet)[canary], 10);
+  EXPECT_EQ(weights(*fleet)[stable], 90);
+  int canaries = 0;
+  for (const auto& [id, r] : fleet->replicas())
+    canaries += r.revision == canary;
+  EXPECT_EQ(canaries, 1);
+  // The pause holds the step.
+  for (int i = 0; i < 10; ++i)
+    round({&a});
+  EXPECT_EQ(weights(*fleet)[canary], 10);
+  for (int i = 0; i < 25; ++i)
+    round({&a});
+  EXPECT_EQ(weights(*fleet)[canary], 50);
+  EXPECT_EQ(weights(*fleet)[stable], 50);
+  for (int i = 0; i < 40; ++i)
+    round({&a});
+  for (const auto& [id, r] : fleet->replicas())
+    EXPECT_EQ(r.revision, canary) << id;
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 4);
+  EXPECT_TRUE(fleet->rollout_progress("llama").complete());
+  EXPECT_EQ(weights(*fleet)[canary], 4);  // steady state: weight by ready replicas again
+}
+
 TEST_F(FleetTest, UndoWithoutHistorySaysSo) {
   ASSERT_TRUE(fleet->apply(deployment("llama", 1), "v1", clock.now()).ok());
   auto prev = fleet->previous_manifest("llama");
