@@ -98,6 +98,20 @@ wait_http() {  # url: until it answers at all
   return 1
 }
 
+# Exits with a clear message when a process the runs depend on is gone (a crash, or something
+# else on the machine killed it): figures measured without it would be garbage.
+require_alive() {  # name pid log
+  kill -0 "$2" 2>/dev/null && return 0
+  local rc=0
+  wait "$2" 2>/dev/null || rc=$?
+  local how="exit status $rc"
+  [ "$rc" -gt 128 ] && how="killed by signal $((rc - 128))"
+  [ "$rc" -eq 127 ] && how="exit status unknown"
+  echo "error: $1 (pid $2) is gone, $how" >&2
+  [ -n "${3:-}" ] && tail -20 "$3" >&2
+  exit 1
+}
+
 stop_pid() {
   local p=$1 i
   kill "$p" 2>/dev/null || return 0
@@ -126,7 +140,9 @@ http {
   uwsgi_temp_path $dir/uwsgi;
   scgi_temp_path $dir/scgi;
   keepalive_requests 1000000;
-  keepalive_timeout 75s;
+  # Longer than the whole run: an upstream that closes idle keep-alive connections between runs
+  # makes the gateway answer 503 (see the keep-alive check at the end of part 1).
+  keepalive_timeout 1h;
 $servers
 }
 CONF
@@ -300,6 +316,9 @@ for upstream in fixed engine-sim; do
   for t in direct nginx gateway; do run_wrk "${URL[$t]}" 1 "$CONNS" "${PROXY[$t]}" "$UPID" >/dev/null; done
   for rep in $(seq "$REPS"); do
     for t in direct nginx gateway; do
+      require_alive "the $upstream upstream" "$UPID" "$([ "$upstream" = fixed ] || echo "$SIM_LOG")"
+      require_alive "gateway" "$GW_PID" "$GW_LOG"
+      require_alive "nginx (proxy)" "$NGX_WORKER" "$TMP/nginx-proxy-$upstream/logs/error.log"
       r=$(run_wrk "${URL[$t]}" "$SECS" "$CONNS" "${PROXY[$t]}" "$UPID")
       echo "$upstream $t tput $rep $r" >>"$SUMMARY"
       printf '  run %d %-10s %-8s c%-3s %s\n' "$rep" "$upstream" "$t" "$CONNS" "$r" >&2
@@ -399,6 +418,39 @@ for upstream in fixed engine-sim; do
   unset L50 L99 O50 O99
 done
 echo
+
+# ---------------------------------------------------------------- keep-alive check
+
+# An upstream that closes idle keep-alive connections (uvicorn, which vLLM uses, after 5 s):
+# fill the gateway's pool, let the upstream close it, then send requests one at a time.
+SHORT_PORT=$(free_port)
+start_nginx short "  server {
+    listen 127.0.0.1:$SHORT_PORT;
+    keepalive_timeout 1s;
+    location / { default_type application/json; return 200 '$FIXED_BODY'; }
+  }" "$OTHER_CPU"
+SHORT_PID=$NGINX_PID
+wait_http "http://127.0.0.1:$SHORT_PORT/"
+GW_LOG=$TMP/gateway-keepalive.log
+# shellcheck disable=SC2086
+$PROXY_CPU "$BIN" gateway --port 0 --upstream "$MODEL=127.0.0.1:$SHORT_PORT" >"$GW_LOG" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+GW_PORT=$(wait_port "$GW_LOG")
+$OTHER_CPU wrk -t1 -c"$CONNS" -d1s -s "$LUA" "http://127.0.0.1:$GW_PORT/v1/chat/completions" >/dev/null
+sleep 2.5
+CODES=()
+for _ in $(seq 10); do
+  CODES+=("$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$GW_PORT/v1/chat/completions" \
+    -H 'content-type: application/json' \
+    -d '{"model":"'$MODEL'","messages":[{"role":"user","content":"hi"}],"max_tokens":1}' || true)")
+done
+FAILED=$(printf '%s\n' "${CODES[@]}" | grep -vc '^200$' || true)
+echo "Keep-alive check: upstream keepalive_timeout 1s, $CONNS pooled connections left idle 2.5 s, then"
+echo "10 requests one at a time through the gateway: $FAILED failed (status codes: ${CODES[*]})"
+echo
+stop_pid "$GW_PID"
+stop_pid "$SHORT_PID"
 
 # ---------------------------------------------------------------- streams held
 

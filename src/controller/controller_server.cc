@@ -16,6 +16,7 @@
 #include "net/agent_protocol.h"
 #include "net/http_server.h"
 #include "net/routing_table_json.h"
+#include "net/traffic_report.h"
 #include "pool/summary.h"
 
 namespace gf {
@@ -156,6 +157,8 @@ struct ControllerServer::Impl {
   HistogramFamily* reconcile_seconds = nullptr;
   CounterFamily* requests = nullptr;
   CounterFamily* store_errors = nullptr;
+  // Requests waiting per model, per gateway (the activator's demand), from traffic reports.
+  std::map<std::string, std::map<std::string, int64_t>> queued;
 
   int64_t wall_ms(TimePoint t) const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch() + wall_offset)
@@ -298,6 +301,15 @@ struct ControllerServer::Impl {
                 {"memoryMiB", t.memory_total.value},
                 {"memoryCommittedMiB", t.memory_committed.value},
                 {"fragmentation", t.fragmentation}};
+  }
+
+  int64_t queued_for(const std::string& model) const {
+    int64_t n = 0;
+    if (auto it = queued.find(model); it != queued.end()) {
+      for (const auto& [gw, q] : it->second)
+        n += q;
+    }
+    return n;
   }
 
   // ---- writes
@@ -492,7 +504,8 @@ struct ControllerServer::Impl {
                        {"replicas", d.replicas},
                        {"min", d.spec.replicas.min},
                        {"max", d.spec.replicas.max},
-                       {"policy", "fixed"}});
+                       {"policy", "fixed"},
+                       {"queued", queued_for(d.spec.model)}});
       }
       return ok_json({{"scaling", out}});
     }
@@ -592,6 +605,17 @@ struct ControllerServer::Impl {
       } else if (parts[2] == "agents" && parts.size() == 4 && parts[3] == "heartbeat" &&
                  req.method == "POST") {
         r = heartbeat(req.body);
+      } else if (parts[2] == "gateways" && parts.size() == 4 && parts[3] == "report" &&
+                 req.method == "POST") {
+        auto report = net::parse_traffic_report(req.body);
+        if (!report) {
+          r = error_reply(report.error());
+        } else {
+          fleet.record_traffic(*report);
+          for (const auto& d : report->demand)
+            queued[d.model][report->gateway] = d.queued;
+          r = ok_json({{"accepted", report->revisions.size()}});
+        }
       } else if (parts[2] == "apply" && parts.size() == 3 && req.method == "POST") {
         r = apply(req.body, req.header("content-type"));
       } else if (parts[2] == "deployments" && parts.size() >= 4 && write) {

@@ -173,20 +173,30 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
     DeploymentRecord& d = it->second;
     if (!d.history.empty() && d.history.back().revision == rev) {
       d.history.pop_back();  // an undo: the revision we return to leaves the history
-      d.history.push_back(RevisionRecord{d.revision, d.manifest});
+      d.history.push_back(RevisionRecord{d.revision, d.manifest, d.spec});
       event(now, "RolloutStarted", spec.name, d.revision, rev, "undo");
     } else if (rev != d.revision) {
-      d.history.push_back(RevisionRecord{d.revision, d.manifest});
+      d.history.push_back(RevisionRecord{d.revision, d.manifest, d.spec});
       if (d.history.size() > opts_.max_history) d.history.erase(d.history.begin());
       event(now, "RolloutStarted", spec.name, d.revision, rev,
             std::string("strategy ") + to_string(spec.rollout.strategy));
     }
-    if (rev != d.revision) {
+    if (rev != d.revision && rev == d.stable_revision) {
+      // Back to the revision that served before this rollout (undo, or a canary rollback): its
+      // replicas are still there, so traffic returns at once and the other revision retires.
+      d.stable_revision.clear();
+      d.canary_step = static_cast<int>(spec.rollout.steps.size());
+      d.switched_at = now;
+      d.traffic.clear();
+      d.rollback_reason.clear();
+    } else if (rev != d.revision) {
       // The revision that served until now is what a canary shares traffic with.
-      if (d.stable_revision.empty() || d.stable_revision == rev) d.stable_revision = d.revision;
+      if (d.stable_revision.empty()) d.stable_revision = d.revision;
       d.canary_step = 0;
       d.step_started = now;
       d.switched_at.reset();
+      d.traffic.clear();
+      d.rollback_reason.clear();
     }
     d.spec = spec;
     d.manifest = manifest;
@@ -489,6 +499,10 @@ int Fleet::wanted_current(const DeploymentRecord& d) const {
 void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now) {
   if (d.stable_revision.empty()) return;
   const auto& ro = d.spec.rollout;
+  if (ro.strategy == RolloutStrategy::kCanary && d.rollback_reason.empty()) {
+    d.rollback_reason = canary_verdict(d);
+    if (!d.rollback_reason.empty()) return;  // tick() rolls back
+  }
   if (ro.strategy == RolloutStrategy::kCanary &&
       d.canary_step < static_cast<int>(ro.steps.size())) {
     // A step ends once its replicas are ready and its pause has passed.
@@ -513,11 +527,51 @@ void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint no
   }
 }
 
+std::string Fleet::canary_verdict(const DeploymentRecord& d) const {
+  auto c = d.traffic.find(d.revision);
+  auto s = d.traffic.find(d.stable_revision);
+  if (c == d.traffic.end() || s == d.traffic.end()) return "";
+  const RevisionStats& canary = c->second;
+  const RevisionStats& stable = s->second;
+  if (canary.requests < opts_.canary_min_requests || stable.requests < opts_.canary_min_requests)
+    return "";
+  double ce = static_cast<double>(canary.errors) / static_cast<double>(canary.requests);
+  double se = static_cast<double>(stable.errors) / static_cast<double>(stable.requests);
+  if (canary.errors >= opts_.canary_min_errors && ce > se + opts_.canary_error_margin) {
+    return fmt::format("canary {} error rate {:.1f}% vs stable {:.1f}% (margin {:.1f} points)",
+                       d.revision, ce * 100, se * 100, opts_.canary_error_margin * 100);
+  }
+  int64_t cp = net::ttft_p95_ms(canary.ttft_counts);
+  int64_t sp = net::ttft_p95_ms(stable.ttft_counts);
+  if (cp >= 0 && sp >= 0 &&
+      static_cast<double>(cp) > static_cast<double>(sp) * (1 + opts_.canary_ttft_margin)) {
+    return fmt::format("canary {} TTFT p95 {} ms vs stable {} ms (margin {:.0f}%)", d.revision, cp,
+                       sp, opts_.canary_ttft_margin * 100);
+  }
+  return "";
+}
+
+void Fleet::record_traffic(const net::TrafficReport& report) {
+  for (const auto& t : report.revisions) {
+    for (auto& [name, d] : deployments_) {
+      if (d.spec.model != t.model || d.stable_revision.empty()) continue;
+      RevisionStats& st = d.traffic[t.revision];
+      st.requests += t.requests;
+      st.errors += t.errors;
+      if (st.ttft_counts.size() < t.ttft_counts.size()) st.ttft_counts.resize(t.ttft_counts.size());
+      for (size_t i = 0; i < t.ttft_counts.size(); ++i)
+        st.ttft_counts[i] += t.ttft_counts[i];
+    }
+  }
+}
+
 int Fleet::revision_weight(const DeploymentRecord& d, const std::string& revision,
                            int ready) const {
   const auto& ro = d.spec.rollout;
-  if (d.stable_revision.empty() || ro.strategy == RolloutStrategy::kRolling) return ready;
   const bool current = revision == d.revision;
+  if (ro.strategy == RolloutStrategy::kRolling) return ready;
+  // No rollout in progress (or one just undone): only the current revision serves.
+  if (d.stable_revision.empty()) return current ? ready : 0;
   if (ro.strategy == RolloutStrategy::kBlueGreen) {
     // All traffic on one side: the old revision until the new one is complete, then the new.
     return (current == d.switched_at.has_value()) ? ready : 0;
@@ -651,6 +705,25 @@ void Fleet::tick(TimePoint now) {
   }
   for (auto& [name, d] : deployments_)
     reconcile(d, now);
+  // Canary analysis said roll back: return to the stable revision (its replicas still serve).
+  std::vector<std::pair<std::string, std::string>> rollbacks;
+  for (auto& [name, d] : deployments_) {
+    if (!d.rollback_reason.empty()) rollbacks.emplace_back(name, d.rollback_reason);
+  }
+  for (const auto& [name, reason] : rollbacks) {
+    DeploymentRecord& d = deployments_.at(name);
+    const RevisionRecord* prev = nullptr;
+    for (const auto& h : d.history) {
+      if (h.revision == d.stable_revision && h.spec) prev = &h;
+    }
+    d.rollback_reason.clear();
+    if (prev == nullptr) continue;
+    event(now, "RolloutRolledBack", name, d.revision, prev->revision, reason);
+    DeploymentSpec spec = *prev->spec;
+    std::string manifest = prev->manifest;
+    (void)apply(spec, manifest, now);
+  }
+  sweep(now);
   place_pending(now);
   collect_pool_events();
   rebuild_routing();

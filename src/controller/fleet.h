@@ -11,6 +11,7 @@
 
 #include "controller/fleet_types.h"
 #include "net/agent_protocol.h"
+#include "net/traffic_report.h"
 #include "placement/scheduler.h"
 #include "pool/pool.h"
 
@@ -24,6 +25,16 @@ struct FleetOptions {
   // Blue-green: how long the old revision keeps running (dark) after the switch, so that
   // `rollout undo` is instant.
   Duration blue_green_retention = std::chrono::minutes(10);
+  // Canary analysis: once both revisions have served canary_min_requests, the canary is rolled
+  // back when its error rate exceeds the stable one's by more than error_margin (absolute) with
+  // at least canary_min_errors errors, or its TTFT p95 exceeds the stable one's by more than
+  // ttft_margin (relative). The minimums are small on purpose: gateways eject a failing replica
+  // after 5 errors in a row, so a broken canary stops getting traffic almost at once; the error
+  // count keeps a single unlucky error from rolling back a healthy one.
+  int64_t canary_min_requests = 5;
+  int64_t canary_min_errors = 3;
+  double canary_error_margin = 0.05;
+  double canary_ttft_margin = 0.25;
 };
 
 // What changed since the last take_changes(): records to write and keys to delete.
@@ -59,6 +70,8 @@ class Fleet {
   // ---- agents
   // Registers or refreshes the node, applies its reports, answers with its desired replicas.
   Result<net::HeartbeatReply> heartbeat(const net::Heartbeat& hb, TimePoint now);
+  // A gateway's traffic since its last report; feeds canary analysis.
+  void record_traffic(const net::TrafficReport& report);
 
   // Node leases, rollouts, replica counts, placement. Call a few times a second.
   void tick(TimePoint now);
@@ -95,6 +108,8 @@ class Fleet {
   void advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now);
   // Traffic weight of `revision` among the deployment's ready replicas.
   int revision_weight(const DeploymentRecord& d, const std::string& revision, int ready) const;
+  // Why the canary is worse than the stable revision, or "" while it is not (or not known yet).
+  std::string canary_verdict(const DeploymentRecord& d) const;
   void place_pending(TimePoint now);
   void drain(ReplicaRecord& r, const std::string& reason, TimePoint now);
   // Releases the replica's GPUs and drops its record. Takes the id by value: callers often pass

@@ -124,7 +124,9 @@ Status restore_fleet(StateStore& store, Fleet& fleet, TimePoint now,
     d.replicas = j.value("replicas", d.spec.replicas.min);
     if (j.contains("history") && j["history"].is_array()) {
       for (const auto& h : j["history"]) {
-        d.history.push_back(RevisionRecord{h.value("revision", ""), h.value("manifest", "")});
+        RevisionRecord r{h.value("revision", ""), h.value("manifest", ""), std::nullopt};
+        if (auto spec = deployment_from_manifest(r.manifest, name); spec) r.spec = std::move(*spec);
+        d.history.push_back(std::move(r));
       }
     }
     d.stable_revision = j.value("stableRevision", "");

@@ -52,6 +52,14 @@ struct ReplicaRecord {
 struct RevisionRecord {
   std::string revision;
   std::string manifest;
+  std::optional<DeploymentSpec> spec;  // what an automatic rollback applies
+};
+
+// What gateways reported for one revision during the current rollout.
+struct RevisionStats {
+  int64_t requests = 0;
+  int64_t errors = 0;
+  std::vector<uint64_t> ttft_counts;  // net::kTtftBoundsMs buckets
 };
 
 struct DeploymentRecord {
@@ -65,6 +73,8 @@ struct DeploymentRecord {
   int canary_step = 0;          // index into spec.rollout.steps; steps.size() = past the last
   TimePoint step_started{};     // controller clock; a restart starts the pause again
   std::optional<TimePoint> switched_at;  // blue-green: when traffic moved to the new revision
+  std::map<std::string, RevisionStats> traffic;  // by revision, since the rollout started
+  std::string rollback_reason;                   // set by canary analysis; tick() rolls back
 };
 
 enum class NodeState { kUnknown, kReady, kLost };

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <unordered_map>
 
 #include "admission/tenant_directory.h"
@@ -18,6 +19,7 @@
 #include "net/http_server.h"
 #include "net/openai_error.h"
 #include "net/routing_table_json.h"
+#include "net/traffic_report.h"
 
 namespace gf {
 
@@ -82,6 +84,56 @@ struct GatewayServer::Impl {
   // flight, with a floor so that a quiet gateway can still retry.
   int active_requests = 0;
   int active_retries = 0;
+  // Traffic per (model, revision) since the last report to the controller (canary analysis).
+  std::map<std::pair<std::string, std::string>, net::RevisionTraffic> traffic;
+  std::string gateway_id;
+
+  void count(const std::string& model, const std::string& revision, bool error,
+             Duration first_byte) {
+    auto& t = traffic[{model, revision}];
+    if (t.ttft_counts.empty()) {
+      t.model = model;
+      t.revision = revision;
+      t.ttft_counts.assign(net::kTtftBoundsMs.size() + 1, 0);
+    }
+    ++t.requests;
+    if (error) ++t.errors;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(first_byte).count();
+    ++t.ttft_counts[net::ttft_bucket(ms)];
+  }
+
+  asio::awaitable<void> report_loop() {
+    asio::steady_timer timer(io);
+    while (!stopped) {
+      timer.expires_after(std::chrono::seconds(2));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopped) co_return;
+      net::TrafficReport report;
+      report.gateway = gateway_id;
+      for (auto& [key, t] : traffic)
+        report.revisions.push_back(std::move(t));
+      traffic.clear();
+      for (const auto& [model, d] : admission.demand(clock.now())) {
+        report.demand.push_back(
+            net::ModelDemand{model, static_cast<int64_t>(d.queued.length), d.in_flight});
+      }
+      net::ClientRequest req;
+      req.method = "POST";
+      req.target = "/api/v1/gateways/report";
+      req.body = net::to_json(report);
+      req.headers["content-type"] = "application/json";
+      if (!opts.controller_token.empty())
+        req.headers["authorization"] = "Bearer " + opts.controller_token;
+      net::CallOptions o;
+      o.timeout = std::chrono::seconds(2);
+      auto res = co_await client.call(opts.controller->host, opts.controller->port, req, o);
+      if (!res || res->status != 200) {
+        // Lost with the controller down: canary analysis waits for fresh numbers.
+        watch_errors->with({}).inc();
+      }
+    }
+  }
 
   Registry registry;
   CounterFamily* requests = nullptr;
@@ -435,7 +487,9 @@ struct GatewayServer::Impl {
         break;
       }
       std::string replica(pick->replica);
+      std::string revision(pick->revision);
       Ticket ticket = pick->ticket;
+      auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
       tried.push_back(replica);
       auto addr = net::parse_host_port(addresses[replica]);
       if (!addr) {
@@ -464,6 +518,7 @@ struct GatewayServer::Impl {
         w.watch_disconnect(nullptr);
         bool timeout = opened.error().message.find("timed out") != std::string::npos;
         router.finish(ticket, timeout ? Outcome::kTimeout : Outcome::kConnectFailure, clock.now());
+        count(info.model, revision, true, elapsed());
         last_error = opened.error().message;
         if (timeout) {
           co_await send_error(w, 504, "the replica did not answer in time", "upstream_timeout");
@@ -476,6 +531,7 @@ struct GatewayServer::Impl {
       if (status >= 500 && attempt < opts.max_retries) {
         w.watch_disconnect(nullptr);
         router.finish(ticket, Outcome::kServerError, clock.now());
+        count(info.model, revision, true, elapsed());
         last_error = fmt::format("replica {} answered {}", replica, status);
         continue;
       }
@@ -502,10 +558,12 @@ struct GatewayServer::Impl {
         }
         if (!broken) {
           router.finish(ticket, Outcome::kServerError, clock.now());
+          count(info.model, revision, true, elapsed());
           last_error = broken.error().message;
           continue;  // still nothing sent
         }
         router.finish(ticket, outcome, clock.now());
+        count(info.model, revision, status >= 500, elapsed());
         co_await w.send(status, type, std::move(body));
         co_return status;
       }
@@ -517,11 +575,13 @@ struct GatewayServer::Impl {
         co_return 499;
       }
       bool first = true;
+      Duration first_byte{0};
       while (!upstream.complete()) {
         auto piece = co_await upstream.next();
         if (!piece) {
           // Bytes already went out: end the stream with an error event, never hang the client.
           router.finish(ticket, Outcome::kServerError, clock.now());
+          count(info.model, revision, true, elapsed());
           std::string ev = "data: " + mid_stream_error(piece.error().message) + "\n\n";
           co_await w.write_chunk(ev);
           co_await w.end_stream();
@@ -529,7 +589,8 @@ struct GatewayServer::Impl {
         }
         if (piece->empty()) continue;
         if (first) {
-          ttft->with({info.model}).observe(secs(std::chrono::steady_clock::now() - started));
+          first_byte = elapsed();
+          ttft->with({info.model}).observe(secs(first_byte));
           first = false;
         }
         if (!co_await w.write_chunk(*piece)) {
@@ -539,6 +600,7 @@ struct GatewayServer::Impl {
         }
       }
       router.finish(ticket, outcome, clock.now());
+      count(info.model, revision, false, first_byte);
       co_await w.end_stream();
       co_return status;
     }
@@ -563,6 +625,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::create(asio::io_context& i
   auto impl = std::make_unique<Impl>(io, std::move(options), clock, std::move(*tenants),
                                      std::move(*admission));
   if (Status s = impl->register_metrics(); !s) return s.error();
+  std::random_device rd;
+  impl->gateway_id = fmt::format("gw-{:08x}", rd());
   if (!impl->opts.static_routes.models.empty()) {
     RoutingTable t = impl->opts.static_routes;
     if (t.version == 0) t.version = 1;
@@ -590,7 +654,10 @@ uint16_t GatewayServer::port() const {
 void GatewayServer::start() {
   impl_->server->start();
   asio::co_spawn(impl_->io, impl_->expire_loop(), asio::detached);
-  if (impl_->opts.controller) asio::co_spawn(impl_->io, impl_->follow_controller(), asio::detached);
+  if (impl_->opts.controller) {
+    asio::co_spawn(impl_->io, impl_->follow_controller(), asio::detached);
+    asio::co_spawn(impl_->io, impl_->report_loop(), asio::detached);
+  }
 }
 
 void GatewayServer::stop() {

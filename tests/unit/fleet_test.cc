@@ -338,6 +338,94 @@ TEST_F(FleetTest, CanaryStepsTrafficByWeightThenCompletes) {
   EXPECT_EQ(weights(*fleet)[canary], 4);  // steady state: weight by ready replicas again
 }
 
+net::TrafficReport traffic(const std::string& model, const std::string& rev, int64_t requests,
+                           int64_t errors, int64_t ttft_ms) {
+  net::RevisionTraffic t;
+  t.model = model;
+  t.revision = rev;
+  t.requests = requests;
+  t.errors = errors;
+  t.ttft_counts.assign(net::kTtftBoundsMs.size() + 1, 0);
+  t.ttft_counts[net::ttft_bucket(ttft_ms)] = static_cast<uint64_t>(requests);
+  return net::TrafficReport{"gw-1", {t}, {}};
+}
+
+TEST_F(FleetTest, ACanaryWorseThanStableIsRolledBackAutomatically) {
+  auto d = deployment("llama", 4);
+  d.rollout.strategy = RolloutStrategy::kCanary;
+  d.rollout.steps = {CanaryStep{25, std::chrono::minutes(5)}};
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  std::string stable = fleet->deployments().at("llama").revision;
+  d.engine.args = {"--bad"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  std::string canary = fleet->deployments().at("llama").revision;
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(weights(*fleet)[canary], 25);
+
+  // Too few requests to judge: nothing happens.
+  fleet->record_traffic(traffic(d.model, canary, 4, 4, 100));
+  fleet->record_traffic(traffic(d.model, stable, 5, 0, 100));
+  round({&a});
+  EXPECT_EQ(fleet->deployments().at("llama").revision, canary);
+  // Enough to judge: 7 errors in 25 (28%) against 0% is past the 5-point margin.
+  fleet->record_traffic(traffic(d.model, canary, 21, 3, 100));
+  fleet->record_traffic(traffic(d.model, stable, 60, 0, 100));
+  round({&a});
+  EXPECT_EQ(fleet->deployments().at("llama").revision, stable);
+  bool logged = false;
+  for (const auto& e : fleet->events())
+    logged = logged ||
+             (e.kind == "RolloutRolledBack" && e.reason.find("error rate") != std::string::npos);
+  EXPECT_TRUE(logged);
+  EXPECT_EQ(weights(*fleet)[stable], 4);
+  EXPECT_EQ(weights(*fleet).count(canary) ? weights(*fleet)[canary] : 0, 0);
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  for (const auto& [id, r] : fleet->replicas())
+    EXPECT_EQ(r.revision, stable) << id;
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 4);
+}
+
+TEST_F(FleetTest, ACanaryWithSlowerTtftIsRolledBackAndAHealthyOneIsNot) {
+  auto d = deployment("llama", 2);
+  d.rollout.strategy = RolloutStrategy::kCanary;
+  d.rollout.steps = {CanaryStep{50, std::chrono::minutes(5)}};
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  std::string stable = fleet->deployments().at("llama").revision;
+  d.engine.args = {"--v2"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  std::string good = fleet->deployments().at("llama").revision;
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  // One unlucky error (10% of 10, against 0%) is not enough to blame a canary.
+  fleet->record_traffic(traffic(d.model, good, 10, 1, 100));
+  fleet->record_traffic(traffic(d.model, stable, 50, 0, 100));
+  round({&a});
+  EXPECT_EQ(fleet->deployments().at("llama").revision, good);
+  fleet->record_traffic(traffic(d.model, good, 40, 0, 100));
+  round({&a});
+  EXPECT_EQ(fleet->deployments().at("llama").revision, good);  // as good as stable: kept
+
+  d.engine.args = {"--v3"};
+  // A newer canary while `good` is still in its pause: it is judged against the revision that
+  // served in full before (stable), and a rollback returns there.
+  ASSERT_TRUE(fleet->apply(d, "v3", clock.now()).ok());
+  std::string slow = fleet->deployments().at("llama").revision;
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  fleet->record_traffic(traffic(d.model, slow, 50, 0, 1000));
+  fleet->record_traffic(traffic(d.model, stable, 50, 0, 100));
+  round({&a});
+  EXPECT_EQ(fleet->deployments().at("llama").revision, stable);
+}
+
 TEST_F(FleetTest, UndoWithoutHistorySaysSo) {
   ASSERT_TRUE(fleet->apply(deployment("llama", 1), "v1", clock.now()).ok());
   auto prev = fleet->previous_manifest("llama");

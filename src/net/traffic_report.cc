@@ -1,0 +1,90 @@
+#include "net/traffic_report.h"
+
+#include <nlohmann/json.hpp>
+
+namespace gf::net {
+
+using nlohmann::json;
+
+size_t ttft_bucket(int64_t ms) {
+  for (size_t i = 0; i < kTtftBoundsMs.size(); ++i) {
+    if (ms <= kTtftBoundsMs[i]) return i;
+  }
+  return kTtftBoundsMs.size();
+}
+
+int64_t ttft_p95_ms(const std::vector<uint64_t>& counts) {
+  uint64_t total = 0;
+  for (uint64_t c : counts)
+    total += c;
+  if (total == 0) return -1;
+  uint64_t seen = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    seen += counts[i];
+    // Nearest rank: the first bucket holding the 95th percentile sample.
+    if (seen * 100 >= total * 95) {
+      return i < kTtftBoundsMs.size() ? kTtftBoundsMs[i] : kTtftBoundsMs.back() * 2;
+    }
+  }
+  return kTtftBoundsMs.back() * 2;
+}
+
+std::string to_json(const TrafficReport& r) {
+  json revs = json::array();
+  for (const auto& t : r.revisions) {
+    revs.push_back({{"model", t.model},
+                    {"revision", t.revision},
+                    {"requests", t.requests},
+                    {"errors", t.errors},
+                    {"ttftCounts", t.ttft_counts}});
+  }
+  json demand = json::array();
+  for (const auto& d : r.demand)
+    demand.push_back({{"model", d.model}, {"queued", d.queued}, {"inFlight", d.in_flight}});
+  return json{{"gateway", r.gateway}, {"revisions", revs}, {"demand", demand}}.dump();
+}
+
+Result<TrafficReport> parse_traffic_report(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ErrorCode::kInvalidArgument, "traffic report is not a JSON object");
+  TrafficReport r;
+  std::string where = "gateway";
+  try {
+    r.gateway = j.value("gateway", "");
+    if (j.contains("revisions")) {
+      for (size_t i = 0; i < j.at("revisions").size(); ++i) {
+        where = "revisions[" + std::to_string(i) + "]";
+        const json& x = j.at("revisions").at(i);
+        RevisionTraffic t;
+        t.model = x.at("model").get<std::string>();
+        t.revision = x.at("revision").get<std::string>();
+        t.requests = x.value("requests", int64_t{0});
+        t.errors = x.value("errors", int64_t{0});
+        t.ttft_counts = x.value("ttftCounts", std::vector<uint64_t>{});
+        if (t.ttft_counts.size() != kTtftBoundsMs.size() + 1) {
+          return make_error(
+              ErrorCode::kInvalidArgument,
+              where + ".ttftCounts: want " + std::to_string(kTtftBoundsMs.size() + 1) + " buckets");
+        }
+        if (t.requests < 0 || t.errors < 0 || t.errors > t.requests)
+          return make_error(ErrorCode::kInvalidArgument, where + ": counts out of range");
+        r.revisions.push_back(std::move(t));
+      }
+    }
+    if (j.contains("demand")) {
+      for (size_t i = 0; i < j.at("demand").size(); ++i) {
+        where = "demand[" + std::to_string(i) + "]";
+        const json& x = j.at("demand").at(i);
+        r.demand.push_back(ModelDemand{x.at("model").get<std::string>(),
+                                       x.value("queued", int64_t{0}),
+                                       x.value("inFlight", int64_t{0})});
+      }
+    }
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, "traffic report " + where + ": " + e.what());
+  }
+  return r;
+}
+
+}  // namespace gf::net
