@@ -3,12 +3,12 @@
 #include <utility>  // before asio (Boost 1.74 + GCC 12)
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/run_until_signal.h"
 #include "common/log.h"
 #include "controller/controller_server.h"
 #include "store/sqlite_store.h"
@@ -77,15 +77,10 @@ int run_controller(ControllerArgs a) {
     return 2;
   }
   (*server)->start();
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    (*server)->stop();
-    io.stop();
-  });
   std::cout << "controller listening on http://" << a.host << ":" << (*server)->port()
             << " store=" << path << std::endl;
   log::info("controller started", {{"port", std::to_string((*server)->port())}, {"store", path}});
-  io.run();
+  run_until_signal(io, [&] { (*server)->stop(); });
   return 0;
 }
 

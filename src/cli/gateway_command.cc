@@ -3,11 +3,11 @@
 #include <utility>  // before asio (Boost 1.74 + GCC 12)
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/run_until_signal.h"
 #include "common/log.h"
 #include "gateway/gateway_server.h"
 
@@ -114,13 +114,8 @@ int run_gateway(const GatewayArgs& a) {
     return 2;
   }
   (*server)->start();
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    (*server)->stop();
-    io.stop();
-  });
   std::cout << "gateway listening on http://" << a.host << ":" << (*server)->port() << std::endl;
-  io.run();
+  run_until_signal(io, [&] { (*server)->stop(); });
   return 0;
 }
 
