@@ -117,6 +117,14 @@ std::string query_param(const std::string& target, const std::string& name) {
   return {};
 }
 
+// A sequence or version number from a query parameter; empty text means 0.
+std::optional<uint64_t> parse_after(const std::string& text) {
+  if (text.empty()) return 0;
+  if (text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(text);
+}
+
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> out;
   size_t pos = 0;
@@ -152,11 +160,13 @@ struct ControllerServer::Impl {
   FleetChanges unsaved;
   bool stopped = false;
   uint64_t published_version = 0;
+  uint64_t published_event = 0;
   std::list<std::shared_ptr<asio::steady_timer>> watchers;
   Registry registry;
   HistogramFamily* reconcile_seconds = nullptr;
   CounterFamily* requests = nullptr;
   CounterFamily* store_errors = nullptr;
+  CounterFamily* scaling_events = nullptr;
   // Requests waiting per model, per gateway (the activator's demand), from traffic reports.
   std::map<std::string, std::map<std::string, int64_t>> queued;
 
@@ -176,8 +186,11 @@ struct ControllerServer::Impl {
       store_errors->with({}).inc();
       log::error("state store write failed; will retry", {{"error", s.error().message}});
     }
-    if (fleet.routing_table().version != published_version) {
+    // Wake watchers (routing table and events) when what they wait for moved.
+    if (fleet.routing_table().version != published_version ||
+        fleet.last_event_seq() != published_event) {
       published_version = fleet.routing_table().version;
+      published_event = fleet.last_event_seq();
       for (auto& t : watchers)
         t->cancel();
     }
@@ -356,7 +369,11 @@ struct ControllerServer::Impl {
       json j = json::parse(req.body, nullptr, false);
       if (!j.is_object() || !j.contains("replicas") || !j["replicas"].is_number_integer())
         return error_reply(400, "InvalidArgument", "body must be {\"replicas\": <integer>}");
+      int from = fleet.deployments().count(name) ? fleet.deployments().at(name).replicas : 0;
       s = fleet.scale(name, j["replicas"].get<int>(), now);
+      if (s.ok() && from != j["replicas"].get<int>()) {
+        scaling_events->with({name, from < j["replicas"].get<int>() ? "up" : "down"}).inc();
+      }
     } else if (parts.size() == 6 && parts[4] == "rollout" && parts[5] == "undo" &&
                req.method == "POST") {
       auto m = fleet.previous_manifest(name);
@@ -458,17 +475,20 @@ struct ControllerServer::Impl {
     }
     if (what == "events" && parts.size() == 3) {
       std::string subject = query_param(req.target, "subject");
+      uint64_t after = parse_after(query_param(req.target, "after")).value_or(0);
       json out = json::array();
       for (const auto& e : fleet.events()) {
         if (!subject.empty() && e.subject != subject) continue;
-        out.push_back({{"timeMs", wall_ms(e.time)},
+        if (e.seq <= after) continue;
+        out.push_back({{"seq", e.seq},
+                       {"timeMs", wall_ms(e.time)},
                        {"kind", e.kind},
                        {"subject", e.subject},
                        {"from", e.from},
                        {"to", e.to},
                        {"reason", e.reason}});
       }
-      return ok_json({{"events", out}});
+      return ok_json({{"events", out}, {"last", fleet.last_event_seq()}});
     }
     if (what == "summary" && parts.size() == 3) {
       PoolSummary s = summarize(fleet.pool());
@@ -563,6 +583,27 @@ struct ControllerServer::Impl {
     return registry.render();
   }
 
+  // Long-poll for events: GET /api/v1/events?after=SEQ&wait=1 answers once there are newer
+  // events, or after the watch limit with none.
+  asio::awaitable<void> watch_events(net::HttpRequest& req, net::ResponseWriter& w) {
+    auto after = parse_after(query_param(req.target, "after"));
+    if (!after) {
+      Reply r = error_reply(400, "InvalidArgument", "after must be an event sequence number");
+      co_await w.send(r.status, "application/json", r.body);
+      co_return;
+    }
+    if (fleet.last_event_seq() <= *after) {
+      auto timer = std::make_shared<asio::steady_timer>(io);
+      timer->expires_after(opts.max_watch_wait);
+      auto it = watchers.insert(watchers.end(), timer);
+      boost::system::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      watchers.erase(it);
+    }
+    Reply r = read(split_path(req.path), req);
+    co_await w.send(r.status, "application/json", std::move(r.body));
+  }
+
   asio::awaitable<void> watch_routing(net::HttpRequest& req, net::ResponseWriter& w) {
     uint64_t after = 0;
     std::string a = query_param(req.target, "after");
@@ -601,6 +642,10 @@ struct ControllerServer::Impl {
                         "controller was started with: --admin-token or $GPUFLEET_TOKEN)");
       } else if (parts[2] == "routing" && parts.size() == 3 && req.method == "GET") {
         co_await watch_routing(req, w);
+        co_return;
+      } else if (parts[2] == "events" && parts.size() == 3 && req.method == "GET" &&
+                 query_param(req.target, "wait") == "1") {
+        co_await watch_events(req, w);
         co_return;
       } else if (parts[2] == "agents" && parts.size() == 4 && parts[3] == "heartbeat" &&
                  req.method == "POST") {
@@ -655,7 +700,12 @@ Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
   auto rq = impl->registry.counter("gpufleet_controller_requests_total", "API requests by method",
                                    {"method"});
   auto se = impl->registry.counter("gpufleet_store_errors_total", "State store writes that failed");
-  if (!rs || !rq || !se) return make_error(ErrorCode::kInternal, "metric registration failed");
+  auto sc = impl->registry.counter("gpufleet_scaling_events_total",
+                                   "Changes of a deployment's target replica count",
+                                   {"deployment", "direction"});
+  if (!rs || !rq || !se || !sc)
+    return make_error(ErrorCode::kInternal, "metric registration failed");
+  impl->scaling_events = *sc;
   impl->reconcile_seconds = *rs;
   impl->requests = *rq;
   impl->store_errors = *se;

@@ -130,7 +130,7 @@ void Fleet::event(TimePoint now, std::string kind, std::string subject, std::str
   if (opts_.max_events == 0) return;
   if (events_.size() >= opts_.max_events) events_.pop_front();
   events_.push_back(FleetEvent{now, std::move(kind), std::move(subject), std::move(from),
-                               std::move(to), std::move(reason)});
+                               std::move(to), std::move(reason), ++event_seq_});
 }
 
 void Fleet::collect_pool_events() {

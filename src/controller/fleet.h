@@ -86,6 +86,7 @@ class Fleet {
   const std::map<std::string, ReplicaRecord>& replicas() const { return replicas_; }
   const std::map<std::string, NodeRecord>& nodes() const { return nodes_; }
   const std::deque<FleetEvent>& events() const { return events_; }
+  uint64_t last_event_seq() const { return event_seq_; }
   const Pool& pool() const { return pool_; }
   int64_t generation() const { return generation_; }
   const RoutingTable& routing_table() const { return routing_; }
@@ -132,6 +133,7 @@ class Fleet {
   std::map<std::string, ReplicaRecord> replicas_;
   std::map<std::string, NodeRecord> nodes_;
   std::deque<FleetEvent> events_;
+  uint64_t event_seq_ = 0;
   int64_t generation_ = 0;
   uint64_t id_counter_ = 0;
   RoutingTable routing_;

@@ -99,6 +99,7 @@ struct FleetEvent {
   std::string from;
   std::string to;
   std::string reason;
+  uint64_t seq = 0;  // 1, 2, 3 ... in the order they happened: watchers resume after one
 };
 
 }  // namespace gf

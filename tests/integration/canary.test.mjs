@@ -81,6 +81,16 @@ test("a failing canary is rolled back automatically", { timeout: 180000 }, async
     stop = true;
     await Promise.all(load);
     assert.deepEqual(Object.keys(statuses), ["200"], JSON.stringify(statuses));
+
+    // The events watch answers as soon as something happens after the sequence number given.
+    const last = (await (await api("/events")).json()).last;
+    const waiting = api(`/events?after=${last}&wait=1`).then((r) => r.json());
+    assert.equal((await api("/deployments/llama/scale", { method: "POST", body: JSON.stringify({ replicas: 3 }) })).status, 200);
+    const got = await waiting;
+    assert.ok(got.events.length > 0 && got.events.every((e) => e.seq > last), JSON.stringify(got));
+    assert.ok(got.events.some((e) => e.kind === "Scaled" && e.to === "3"), JSON.stringify(got));
+    const metrics = await (await fetch(`${controller.url}/metrics`)).text();
+    assert.match(metrics, /gpufleet_scaling_events_total\{deployment="llama",direction="up"\} 1/);
   } finally {
     stop = true;
     await gateway.stop();

@@ -17,7 +17,7 @@ const dir = mkdtempSync(path.join(tmpdir(), "gateway-test-"));
 const TENANTS = path.join(dir, "tenants.yaml");
 writeFileSync(
   TENANTS,
-  ["a", "b", "slow"]
+  ["a", "b", "slow", "narrow"]
     .map(
       (t) => `apiVersion: gpufleet/v1
 kind: Tenant
@@ -25,7 +25,7 @@ metadata: {name: ${t}}
 spec:
   weight: ${t === "b" ? 3 : 1}
   apiKeys: ["${sha(`key-${t}`)}"]
-${t === "slow" ? "  rateLimit: {requestsPerSecond: 1}\n" : ""}`,
+${t === "slow" ? "  rateLimit: {requestsPerSecond: 1}\n" : ""}${t === "narrow" ? "  models: [some-other-model]\n" : ""}`,
     )
     .join("---\n"),
 );
@@ -64,11 +64,14 @@ async function expectError(res, status, pattern) {
   return body;
 }
 
-test("errors: 400, 401, 404, 413 and 429 with Retry-After, in OpenAI's shape", async () => {
+test("errors: 400, 401, 403, 404, 413 and 429 with Retry-After, in OpenAI's shape", async () => {
   const g = await gateway(["--upstream", `${MODEL}=${hostPort(fast.url)}`, "--max-body", "2KiB"]);
   await expectError(await chat(g.url, "key-a", "{not json"), 400, /not valid JSON/);
   await expectError(await chat(g.url, "nobody", hello), 401, /key/);
   await expectError(await chat(g.url, "key-a", { ...hello, model: "gpt-nothing" }), 404, /does not exist/);
+  await expectError(await chat(g.url, "key-narrow", hello), 403, /may not use/);
+  const models = await (await fetch(`${g.url}/v1/models`, { headers: { authorization: "Bearer key-narrow" } })).json();
+  assert.deepEqual(models.data, []);
   await expectError(
     await chat(g.url, "key-a", { ...hello, messages: [{ role: "user", content: "x".repeat(4096) }] }),
     413,
