@@ -113,9 +113,8 @@ require_alive() {  # name pid log
 }
 
 stop_pid() {
-  local p=$1 i
-  kill "$p" 2>/dev/null || return 0
-  wait "$p" 2>/dev/null || true
+  kill "$1" 2>/dev/null || return 0
+  wait "$1" 2>/dev/null || true
 }
 
 # One nginx instance, foreground, in its own prefix directory. $1 name, $2 server block(s),

@@ -23,13 +23,21 @@ using asio::ip::tcp;
 struct HttpClient::Pool {
   asio::io_context& io;
   size_t max_idle;
-  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle;
+  struct Idle {
+    std::unique_ptr<beast::tcp_stream> conn;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<std::string, std::vector<Idle>> idle;
 };
 
 HttpClient::HttpClient(asio::io_context& io, size_t max_idle_per_upstream)
     : pool_(std::make_shared<Pool>(Pool{io, max_idle_per_upstream, {}})) {}
 
 HttpClient::~HttpClient() = default;
+
+namespace {
+constexpr auto kMaxIdleAge = std::chrono::seconds(4);
+}  // namespace
 
 size_t HttpClient::idle_connections() const {
   size_t n = 0;
@@ -102,7 +110,8 @@ class Stream final : public ResponseStream {
     if (done_ && parser_.keep_alive() && pool_->max_idle > 0) {
       conn_->expires_never();
       auto& idle = pool_->idle[key_];
-      if (idle.size() < pool_->max_idle) idle.push_back(std::move(conn_));
+      if (idle.size() < pool_->max_idle)
+        idle.push_back(HttpClient::Pool::Idle{std::move(conn_), std::chrono::steady_clock::now()});
     }
   }
 
@@ -153,15 +162,16 @@ class Stream final : public ResponseStream {
   asio::awaitable<Result<std::string>> next() override {
     std::string out;
     while (!done_ && out.empty()) {
-      out.resize(16384);
-      parser_.get().body().data = out.data();
-      parser_.get().body().size = out.size();
+      // One read buffer per response, reused: a fresh zero-filled 16 KiB per read was most of
+      // the gateway's per-request page faults (bench/gateway_wrk.sh, docs/performance.md).
+      parser_.get().body().data = piece_.data();
+      parser_.get().body().size = piece_.size();
       beast::error_code ec;
       conn_->expires_at(deadline_);
       co_await http::async_read_some(*conn_, buffer_, parser_,
                                      asio::redirect_error(use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
-      out.resize(out.size() - parser_.get().body().size);
+      out.assign(piece_.data(), piece_.size() - parser_.get().body().size);
       bytes_ += out.size();
       done_ = parser_.is_done();
       if (ec && !done_) {
@@ -191,6 +201,7 @@ class Stream final : public ResponseStream {
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
   Headers headers_;
+  std::array<char, 16384> piece_;
   size_t bytes_ = 0;
   bool done_ = false;
 };
@@ -212,8 +223,14 @@ asio::awaitable<Result<std::unique_ptr<ResponseStream>>> HttpClient::open(std::s
     std::unique_ptr<beast::tcp_stream> conn;
     bool reused = false;
     auto& idle = pool->idle[key];
+    // Servers close idle keep-alive connections (uvicorn, which serves vLLM, after 5 s): older
+    // ones are dropped rather than tried. After a stale one failed, the rest of that upstream's
+    // idle connections are as old or older, so the retry opens a fresh connection.
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle.empty() && (tries > 0 || now - idle.back().since > kMaxIdleAge))
+      idle.pop_back();
     if (!idle.empty()) {
-      conn = std::move(idle.back());
+      conn = std::move(idle.back().conn);
       idle.pop_back();
       reused = true;
     } else {

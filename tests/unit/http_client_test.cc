@@ -9,6 +9,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <functional>
 #include <thread>
 
 #include "net/http_server.h"
@@ -21,8 +22,8 @@ namespace asio = boost::asio;
 // A server on its own thread: /hello answers whole, /stream sends 5 chunks, /slow never answers.
 class ServerThread {
  public:
-  ServerThread()
-      : server_(io_, "127.0.0.1", 0,
+  explicit ServerThread(uint16_t port = 0)
+      : server_(io_, "127.0.0.1", port,
                 [this](HttpRequest& r, ResponseWriter& w) { return handle(r, w); }) {
     server_.start();
     thread_ = std::thread([this] { io_.run(); });
@@ -137,6 +138,48 @@ TEST(HttpClient, StreamsPiecesAndReusesTheConnection) {
     all += c;
   EXPECT_EQ(all, "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n");
   EXPECT_EQ(idle, 1u);  // kept alive after a complete chunked body
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->status, 200);
+}
+
+asio::awaitable<void> two_calls(HttpClient& c, uint16_t port, std::function<void()> between,
+                                Result<ClientResponse>& first, Result<ClientResponse>& second) {
+  ClientRequest req{"GET", "/hello", "", {}};
+  {
+    // Two responses open at once: two connections, both pooled when their bodies are read.
+    auto a = co_await c.open("127.0.0.1", port, req);
+    auto b = co_await c.open("127.0.0.1", port, req);
+    if (!a || !b) co_return;
+    while (!(*a)->complete())
+      (void)co_await (*a)->next();
+    while (!(*b)->complete())
+      (void)co_await (*b)->next();
+  }
+  first = co_await c.call("127.0.0.1", port, req);
+  between();
+  second = co_await c.call("127.0.0.1", port, req);
+}
+
+// The upstream restarted (or closed its idle keep-alive connections) between two calls: the
+// pooled connection is dead, and the second call must still succeed on a fresh one.
+TEST(HttpClient, AStalePooledConnectionIsReplacedByAFreshOne) {
+  auto server = std::make_unique<ServerThread>();
+  const uint16_t port = server->port();
+  asio::io_context io(1);
+  HttpClient c(io);
+  Result<ClientResponse> first = make_error(ErrorCode::kInternal, "not run");
+  Result<ClientResponse> second = make_error(ErrorCode::kInternal, "not run");
+  size_t idle_between = 0;
+  auto restart = [&] {
+    idle_between = c.idle_connections();
+    server.reset();  // closes every connection it had
+    server = std::make_unique<ServerThread>(port);
+  };
+  asio::co_spawn(io, two_calls(c, port, restart, first, second), asio::detached);
+  io.run();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  // Both pooled connections went stale: a retry on the other pooled one would fail too.
+  EXPECT_EQ(idle_between, 2u);
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(second->status, 200);
 }
