@@ -26,6 +26,9 @@ struct ControllerArgs {
   bool auth_reads = false;
   std::string node_lease = "10s";
   std::string sync = "full";
+  double canary_error_margin = 0.05;
+  double canary_ttft_margin = 0.25;
+  std::string blue_green_retention = "10m";
   std::string port_file;
 };
 
@@ -45,6 +48,19 @@ int run_controller(ControllerArgs a) {
     return 2;
   }
   o.fleet.node_lease = *lease;
+  if (a.canary_error_margin < 0 || a.canary_error_margin > 1 || a.canary_ttft_margin < 0) {
+    std::cerr << "error: --canary-error-margin must be in [0, 1] and --canary-ttft-margin >= 0\n";
+    return 2;
+  }
+  o.fleet.canary_error_margin = a.canary_error_margin;
+  o.fleet.canary_ttft_margin = a.canary_ttft_margin;
+  auto retention = parse_duration(a.blue_green_retention);
+  if (!retention || *retention < Duration(0)) {
+    std::cerr << "error: --blue-green-retention: "
+              << (retention ? "must not be negative" : retention.error().message) << '\n';
+    return 2;
+  }
+  o.fleet.blue_green_retention = *retention;
   if (!a.cluster.empty()) {
     ParsedManifests p = load_manifest_file(a.cluster);
     if (!p.ok()) {
@@ -102,6 +118,15 @@ void add_controller_command(CLI::App& app, int& status) {
       "Token that writes and agents must present (default: $GPUFLEET_TOKEN; none = open)");
   c->add_flag("--auth-reads", a->auth_reads, "Require the token for reads too");
   c->add_option("--node-lease", a->node_lease, "A node without heartbeats this long is Lost")
+      ->capture_default_str();
+  c->add_option("--canary-error-margin", a->canary_error_margin,
+                "Roll a canary back when its error rate exceeds the stable one's by this much")
+      ->capture_default_str();
+  c->add_option("--canary-ttft-margin", a->canary_ttft_margin,
+                "... or its TTFT p95 exceeds the stable one's by this fraction")
+      ->capture_default_str();
+  c->add_option("--blue-green-retention", a->blue_green_retention,
+                "How long the old revision stays (dark) after a blue-green switch")
       ->capture_default_str();
   c->add_option("--sync", a->sync, "Store durability: full (fsync each commit) or normal")
       ->check(CLI::IsMember({"full", "normal"}))

@@ -126,6 +126,36 @@ test("a replica crashing mid-stream ends the stream with an error event, not a h
   await assert.rejects(client.chat.completions.create(hello), (e) => e.status === 503);
 });
 
+test("a client that goes away cancels its request on the replica", async () => {
+  const slow = await engine(["--time-scale", "1"]);
+  procs.push(slow);
+  const g = await gateway(["--upstream", `${MODEL}=${hostPort(slow.url)}`]);
+  const running = async () => {
+    const text = await (await fetch(`${slow.url}/metrics`)).text();
+    return Number(text.match(/^vllm:num_requests_running\{[^}]*\} (\d+)/m)?.[1] ?? -1);
+  };
+  const until = async (want, what) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await running()) === want) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+  const abort = new AbortController();
+  const pending = chat(g.url, "key-a", { ...hello, max_tokens: 4000, ignore_eos: true }, {}).catch(() => null);
+  void pending;
+  const req = fetch(`${g.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: "Bearer key-a", "content-type": "application/json" },
+    body: JSON.stringify({ ...hello, max_tokens: 4000, ignore_eos: true }),
+    signal: abort.signal,
+  }).catch((e) => e);
+  await until(2, "both requests to run on the replica");
+  abort.abort();
+  assert.equal((await req).name, "AbortError");
+  await until(1, "the abandoned request to be cancelled on the replica");
+});
+
 test("fair queuing: a flooding tenant gets its weight's share, not more", async () => {
   // One replica that takes 2 requests at a time; tenants a (weight 1) and b (weight 3) each
   // keep 8 requests waiting. Served counts must follow the weights within 10%.
