@@ -89,9 +89,9 @@ std::string deployment_revision(const DeploymentSpec& d) {
   // routing policy or the tenants (those apply to running replicas without a restart).
   std::string key = d.model + '\n' + to_string(d.engine.type) + '\n';
   for (const auto& a : d.engine.args)
-    key += a + '\x1f';
+    key.append(a).push_back('\x1f');
   for (const auto& [k, v] : d.engine.env)
-    key += k + '=' + v + '\x1f';
+    key.append(k).append("=").append(v).push_back('\x1f');
   const auto& r = d.resources;
   key += fmt::format("\n{}|{}|{}|{}|{}|{}", r.gpus, r.memory_per_gpu ? r.memory_per_gpu->value : -1,
                      r.compute ? r.compute->value : -1, r.allow_reserved,
@@ -456,6 +456,7 @@ void Fleet::sweep(TimePoint now) {
     forget(id, now);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): a copy on purpose, see fleet.h.
 void Fleet::forget(std::string id, TimePoint now) {
   auto it = replicas_.find(id);
   if (it == replicas_.end()) return;
