@@ -502,7 +502,9 @@ TEST_F(FleetTest, ARestartedControllerRebuildsFromTheStoreWithoutStartingAnythin
   // New ids never reuse old ones.
   ASSERT_TRUE(f2->scale("llama", 4, clock.now()).ok());
   for (const auto& [id, r] : f2->replicas()) {
-    if (!ids.count(id)) EXPECT_EQ(r.state, ReplicaState::kPlaced);
+    if (!ids.count(id)) {
+      EXPECT_EQ(r.state, ReplicaState::kPlaced);
+    }
   }
   EXPECT_EQ(f2->replicas().size(), 4u);
   std::filesystem::remove_all(dir);
