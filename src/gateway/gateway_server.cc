@@ -145,6 +145,15 @@ struct GatewayServer::Impl {
   CounterFamily* retries = nullptr;
   CounterFamily* watch_errors = nullptr;
   CallbackGaugeFamily* queue_length = nullptr;
+  CounterFamily* replica_requests = nullptr;
+
+  // Every pick ends here: the router learns the outcome (outlier ejection), and the per-replica
+  // counter records it.
+  void finish(const Ticket& ticket, Outcome outcome, const std::string& model,
+              const std::string& replica) {
+    router.finish(ticket, outcome, clock.now());
+    replica_requests->with({model, replica, to_string(outcome)}).inc();
+  }
 
   Status register_metrics() {
     std::vector<double> lat = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -164,6 +173,11 @@ struct GatewayServer::Impl {
                                "Prompt bytes received, by model and tenant", {"model", "tenant"});
     auto rt = registry.counter("gpufleet_gateway_retries_total",
                                "Requests retried on another replica", {"model"});
+    auto rr = registry.counter("gpufleet_gateway_replica_requests_total",
+                               "Requests sent to each replica, by outcome",
+                               {"model", "replica", "outcome"});
+    if (!rr) return rr.error();
+    replica_requests = *rr;
     auto we = registry.counter("gpufleet_gateway_routing_watch_errors_total",
                                "Failed routing-table fetches (the last table stays in use)");
     if (!r || !f || !l || !t || !q || !ti || !rt || !we)
@@ -493,7 +507,7 @@ struct GatewayServer::Impl {
       tried.push_back(replica);
       auto addr = net::parse_host_port(addresses[replica]);
       if (!addr) {
-        router.finish(ticket, Outcome::kConnectFailure, clock.now());
+        finish(ticket, Outcome::kConnectFailure, info.model, replica);
         continue;
       }
       net::ClientRequest up;
@@ -511,13 +525,13 @@ struct GatewayServer::Impl {
       auto opened = co_await client.open(addr->host, addr->port, std::move(up), o);
       if (canceller->cancelled()) {
         w.watch_disconnect(nullptr);
-        router.finish(ticket, Outcome::kCancelled, clock.now());
+        finish(ticket, Outcome::kCancelled, info.model, replica);
         co_return 499;
       }
       if (!opened) {
         w.watch_disconnect(nullptr);
         bool timeout = opened.error().message.find("timed out") != std::string::npos;
-        router.finish(ticket, timeout ? Outcome::kTimeout : Outcome::kConnectFailure, clock.now());
+        finish(ticket, timeout ? Outcome::kTimeout : Outcome::kConnectFailure, info.model, replica);
         count(info.model, revision, true, elapsed());
         last_error = opened.error().message;
         if (timeout) {
@@ -530,7 +544,7 @@ struct GatewayServer::Impl {
       const int status = upstream.status();
       if (status >= 500 && attempt < opts.max_retries) {
         w.watch_disconnect(nullptr);
-        router.finish(ticket, Outcome::kServerError, clock.now());
+        finish(ticket, Outcome::kServerError, info.model, replica);
         count(info.model, revision, true, elapsed());
         last_error = fmt::format("replica {} answered {}", replica, status);
         continue;
@@ -553,16 +567,16 @@ struct GatewayServer::Impl {
         }
         w.watch_disconnect(nullptr);
         if (canceller->cancelled()) {
-          router.finish(ticket, Outcome::kCancelled, clock.now());
+          finish(ticket, Outcome::kCancelled, info.model, replica);
           co_return 499;
         }
         if (!broken) {
-          router.finish(ticket, Outcome::kServerError, clock.now());
+          finish(ticket, Outcome::kServerError, info.model, replica);
           count(info.model, revision, true, elapsed());
           last_error = broken.error().message;
           continue;  // still nothing sent
         }
-        router.finish(ticket, outcome, clock.now());
+        finish(ticket, outcome, info.model, replica);
         count(info.model, revision, status >= 500, elapsed());
         co_await w.send(status, type, std::move(body));
         co_return status;
@@ -571,7 +585,7 @@ struct GatewayServer::Impl {
       w.watch_disconnect(nullptr);
       if (!co_await w.begin_stream(status,
                                    content_type_or(upstream.headers(), "text/event-stream"))) {
-        router.finish(ticket, Outcome::kCancelled, clock.now());
+        finish(ticket, Outcome::kCancelled, info.model, replica);
         co_return 499;
       }
       bool first = true;
@@ -580,7 +594,7 @@ struct GatewayServer::Impl {
         auto piece = co_await upstream.next();
         if (!piece) {
           // Bytes already went out: end the stream with an error event, never hang the client.
-          router.finish(ticket, Outcome::kServerError, clock.now());
+          finish(ticket, Outcome::kServerError, info.model, replica);
           count(info.model, revision, true, elapsed());
           std::string ev = "data: " + mid_stream_error(piece.error().message) + "\n\n";
           co_await w.write_chunk(ev);
@@ -594,12 +608,12 @@ struct GatewayServer::Impl {
           first = false;
         }
         if (!co_await w.write_chunk(*piece)) {
-          router.finish(ticket, Outcome::kCancelled,
-                        clock.now());  // the client left: drop upstream
+          finish(ticket, Outcome::kCancelled, info.model,
+                 replica);  // the client left: drop upstream
           co_return 499;
         }
       }
-      router.finish(ticket, outcome, clock.now());
+      finish(ticket, outcome, info.model, replica);
       count(info.model, revision, false, first_byte);
       co_await w.end_stream();
       co_return status;

@@ -96,6 +96,12 @@ test("a dead replica is retried on a live one; none left is a 503", async () => 
     "--upstream", `${MODEL}=${hostPort(fast.url)}`,
   ]);
   for (let i = 0; i < 6; i++) assert.equal((await chat(g.url, "key-a", hello)).status, 200);
+  // Per replica: the dead one's connect failures, the live one's six successes.
+  const metrics = await (await fetch(`${g.url}/metrics`)).text();
+  const count = (replica, outcome) =>
+    Number(metrics.match(new RegExp(`gpufleet_gateway_replica_requests_total\\{model="${MODEL}",replica="${MODEL}-${replica}",outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
+  assert.equal(count(1, "success"), 6, metrics);
+  assert.ok(count(0, "connect failure") >= 1, metrics);
   const only = await gateway(["--upstream", `${MODEL}=127.0.0.1:${closed}`]);
   const res = await chat(only.url, "key-a", hello);
   await expectError(res, 503, /Connection refused|no ready replica/);
