@@ -22,6 +22,7 @@
 #include "agent/gpu_monitor.h"
 #include "agent/replica_set.h"
 #include "cli/commands.h"
+#include "cli/duration_flag.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "gpu/fake_provider.h"
@@ -276,10 +277,9 @@ struct Agent {
 };
 
 int run_agent(const AgentArgs& a) {
-  auto interval = parse_duration(a.interval);
-  if (!interval || *interval < std::chrono::milliseconds(10)) {
-    std::cerr << "error: --sample-interval: "
-              << (interval ? "must be at least 10ms" : interval.error().message) << '\n';
+  auto interval = duration_flag("--sample-interval", a.interval, std::chrono::milliseconds(10));
+  if (!interval) {
+    std::cerr << "error: " << interval.error().message << '\n';
     return 2;
   }
   std::unique_ptr<GpuProvider> provider;

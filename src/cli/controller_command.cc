@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/duration_flag.h"
 #include "cli/run_until_signal.h"
 #include "common/log.h"
 #include "controller/controller_server.h"
@@ -41,10 +42,12 @@ int run_controller(ControllerArgs a) {
   if (o.admin_token.empty()) {
     if (const char* t = std::getenv("GPUFLEET_TOKEN")) o.admin_token = t;
   }
-  auto lease = parse_duration(a.node_lease);
-  if (!lease || *lease < std::chrono::milliseconds(100)) {
-    std::cerr << "error: --node-lease: "
-              << (lease ? "must be at least 100ms" : lease.error().message) << '\n';
+  auto lease = duration_flag("--node-lease", a.node_lease, std::chrono::milliseconds(100));
+  auto retention = duration_flag("--blue-green-retention", a.blue_green_retention, Duration(0));
+  for (const Error* e :
+       {lease ? nullptr : &lease.error(), retention ? nullptr : &retention.error()}) {
+    if (e == nullptr) continue;
+    std::cerr << "error: " << e->message << '\n';
     return 2;
   }
   o.fleet.node_lease = *lease;
@@ -54,22 +57,12 @@ int run_controller(ControllerArgs a) {
   }
   o.fleet.canary_error_margin = a.canary_error_margin;
   o.fleet.canary_ttft_margin = a.canary_ttft_margin;
-  auto retention = parse_duration(a.blue_green_retention);
-  if (!retention || *retention < Duration(0)) {
-    std::cerr << "error: --blue-green-retention: "
-              << (retention ? "must not be negative" : retention.error().message) << '\n';
-    return 2;
-  }
   o.fleet.blue_green_retention = *retention;
   if (!a.cluster.empty()) {
-    ParsedManifests p = load_manifest_file(a.cluster);
-    if (!p.ok()) {
-      for (const auto& d : p.diagnostics)
-        std::cerr << d.format() << '\n';
-      return 2;
-    }
-    if (!p.manifests.clusters.empty()) o.placement = p.manifests.clusters.front().placement;
-    o.tenants = p.manifests.tenants;
+    Manifests m;
+    if (!load_all({a.cluster}, m, std::cerr)) return 2;
+    if (!m.clusters.empty()) o.placement = m.clusters.front().placement;
+    o.tenants = m.tenants;
   }
   std::error_code ec;
   std::filesystem::create_directories(a.data_dir, ec);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/duration_flag.h"
 #include "cli/run_until_signal.h"
 #include "common/log.h"
 #include "gateway/gateway_server.h"
@@ -73,18 +74,15 @@ int run_gateway(const GatewayArgs& a) {
     return 2;
   }
   if (!a.cluster.empty()) {
-    ParsedManifests p = load_manifest_file(a.cluster);
-    if (!p.ok()) {
-      for (const auto& d : p.diagnostics)
-        std::cerr << d.format() << '\n';
-      return 2;
-    }
-    o.tenants = p.manifests.tenants;
+    Manifests m;
+    if (!load_all({a.cluster}, m, std::cerr)) return 2;
+    o.tenants = m.tenants;
   }
-  auto qt = parse_duration(a.queue_timeout);
-  if (!qt || *qt <= Duration(0)) {
-    std::cerr << "error: --queue-timeout: " << (qt ? "must be positive" : qt.error().message)
-              << '\n';
+  auto qt = duration_flag("--queue-timeout", a.queue_timeout, std::chrono::milliseconds(1));
+  auto ut = duration_flag("--upstream-timeout", a.upstream_timeout, std::chrono::milliseconds(1));
+  for (const Error* e : {qt ? nullptr : &qt.error(), ut ? nullptr : &ut.error()}) {
+    if (e == nullptr) continue;
+    std::cerr << "error: " << e->message << '\n';
     return 2;
   }
   o.admission.queue_timeout = *qt;
@@ -94,12 +92,6 @@ int run_gateway(const GatewayArgs& a) {
     return 2;
   }
   o.max_body_bytes = static_cast<size_t>(mb->value);
-  auto ut = parse_duration(a.upstream_timeout);
-  if (!ut || *ut <= Duration(0)) {
-    std::cerr << "error: --upstream-timeout: " << (ut ? "must be positive" : ut.error().message)
-              << '\n';
-    return 2;
-  }
   o.upstream_timeout = *ut;
   if (a.replica_concurrency < 0) {
     std::cerr << "error: --replica-concurrency: must be 0 (no limit) or more\n";

@@ -15,6 +15,7 @@
 #include "agent/process_supervisor.h"
 #include "agent/replica_set.h"
 #include "cli/commands.h"
+#include "cli/duration_flag.h"
 #include "common/clock.h"
 #include "net/http_client.h"
 #include "net/routing_table_json.h"
@@ -86,9 +87,9 @@ int run_up(const UpArgs& a) {
       std::cerr << d.format() << '\n';
     return 2;
   }
-  auto ready_timeout = parse_duration(a.ready_timeout);
+  auto ready_timeout = duration_flag("--ready-timeout", a.ready_timeout, std::chrono::seconds(1));
   if (!ready_timeout) {
-    std::cerr << "error: --ready-timeout: " << ready_timeout.error().message << '\n';
+    std::cerr << "error: " << ready_timeout.error().message << '\n';
     return 2;
   }
   namespace fs = std::filesystem;

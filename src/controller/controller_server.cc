@@ -227,18 +227,10 @@ struct ControllerServer::Impl {
     std::string address;
     if (auto n = fleet.nodes().find(r.node); n != fleet.nodes().end() && r.port != 0)
       address = fmt::format("{}:{}", n->second.host, r.port);
-    return json{{"id", r.id},
-                {"deployment", r.deployment},
-                {"revision", r.revision},
-                {"node", r.node},
-                {"gpus", r.gpus},
-                {"gpuModel", r.gpu_model},
-                {"state", to_string(r.state)},
-                {"reason", r.reason},
-                {"address", address},
-                {"restarts", r.restarts},
-                {"generation", r.generation},
-                {"sinceMs", wall_ms(r.since)}};
+    json j = replica_fields(r);
+    j["address"] = address;
+    j["sinceMs"] = wall_ms(r.since);
+    return j;
   }
 
   json deployment_json(const DeploymentRecord& d) const {

@@ -25,7 +25,9 @@ std::string encode(const DeploymentRecord& d) {
       .dump();
 }
 
-std::string encode(const ReplicaRecord& r) {
+}  // namespace
+
+json replica_fields(const ReplicaRecord& r) {
   return json{{"id", r.id},
               {"deployment", r.deployment},
               {"revision", r.revision},
@@ -37,8 +39,13 @@ std::string encode(const ReplicaRecord& r) {
               {"reason", r.reason},
               {"generation", r.generation},
               {"port", r.port},
-              {"restarts", r.restarts}}
-      .dump();
+              {"restarts", r.restarts}};
+}
+
+namespace {
+
+std::string encode(const ReplicaRecord& r) {
+  return replica_fields(r).dump();
 }
 
 }  // namespace

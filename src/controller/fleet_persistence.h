@@ -5,6 +5,8 @@
 // Node liveness is not stored: after a restart every node gets one lease to report again.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "controller/fleet.h"
 #include "store/state_store.h"
 
@@ -18,6 +20,9 @@ Status persist_changes(StateStore& store, const Fleet& fleet, FleetChanges& pend
 // and skipped, never silently dropped.
 Status restore_fleet(StateStore& store, Fleet& fleet, TimePoint now,
                      std::vector<std::string>& problems);
+
+// A replica's record as JSON: its stored form, and the base of the API's view of it.
+nlohmann::json replica_fields(const ReplicaRecord& r);
 
 // Picks the Deployment named `name` out of a manifest text (which may hold several documents).
 Result<DeploymentSpec> deployment_from_manifest(const std::string& manifest,
