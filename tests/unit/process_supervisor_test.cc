@@ -49,9 +49,11 @@ class SupervisorTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    // The trap is set before the pid file is written: the test sends SIGTERM as soon as it reads
+    // that file, and a TERM that came before the trap would kill the shell outright (a flake).
     script("sleeper",
-           "echo started\nsleep 1000 &\necho $! > \"$CHILD_PID\"\ntrap 'echo got TERM; kill $!; "
-           "exit 0' TERM\nwait\n");
+           "echo started\nsleep 1000 &\ntrap 'echo got TERM; kill $!; exit 0' TERM\n"
+           "echo $! > \"$CHILD_PID\"\nwait\n");
     script("stubborn", "trap '' TERM\nsleep 1000 &\necho $! > \"$CHILD_PID\"\nwait\nwait\n");
     script("crash", "echo boom >&2\nexit 3\n");
     script("chatty",
