@@ -26,6 +26,10 @@ struct GatewayArgs {
   std::string queue_timeout = "30s";
   std::string max_body = "4MiB";
   std::string upstream_timeout = "10m";
+  std::string drain_timeout = "30s";
+  std::string idle_timeout = "60s";
+  std::string body_timeout = "30s";
+  std::string write_timeout = "30s";
   int replica_concurrency = 0;
 };
 
@@ -80,11 +84,20 @@ int run_gateway(const GatewayArgs& a) {
   }
   auto qt = duration_flag("--queue-timeout", a.queue_timeout, std::chrono::milliseconds(1));
   auto ut = duration_flag("--upstream-timeout", a.upstream_timeout, std::chrono::milliseconds(1));
-  for (const Error* e : {qt ? nullptr : &qt.error(), ut ? nullptr : &ut.error()}) {
-    if (e == nullptr) continue;
-    std::cerr << "error: " << e->message << '\n';
+  auto dt = duration_flag("--drain-timeout", a.drain_timeout, std::chrono::milliseconds(1));
+  // The client side counts whole seconds.
+  auto it = duration_flag("--idle-timeout", a.idle_timeout, std::chrono::seconds(1));
+  auto bt = duration_flag("--body-timeout", a.body_timeout, std::chrono::seconds(1));
+  auto wt = duration_flag("--write-timeout", a.write_timeout, std::chrono::seconds(1));
+  for (const auto* d : {&qt, &ut, &dt, &it, &bt, &wt}) {
+    if (*d) continue;
+    std::cerr << "error: " << d->error().message << '\n';
     return 2;
   }
+  o.drain_timeout = *dt;
+  o.idle_timeout = *it;
+  o.body_timeout = *bt;
+  o.write_timeout = *wt;
   o.admission.queue_timeout = *qt;
   auto mb = parse_bytes(a.max_body);
   if (!mb || mb->value <= 0) {
@@ -129,6 +142,17 @@ void add_gateway_command(CLI::App& app, int& status) {
   c->add_option("--max-body", a->max_body, "Largest request body")->capture_default_str();
   c->add_option("--upstream-timeout", a->upstream_timeout,
                 "Longest a replica may take for a whole response")
+      ->capture_default_str();
+  c->add_option("--drain-timeout", a->drain_timeout,
+                "How long requests in flight to a replica that left the routing table may run")
+      ->capture_default_str();
+  c->add_option("--idle-timeout", a->idle_timeout, "Close a client connection idle this long")
+      ->capture_default_str();
+  c->add_option("--body-timeout", a->body_timeout,
+                "Longest time to receive a request body once its head arrived")
+      ->capture_default_str();
+  c->add_option("--write-timeout", a->write_timeout,
+                "A client that takes longer than this to accept one write is treated as gone")
       ->capture_default_str();
   c->add_option("--replica-concurrency", a->replica_concurrency,
                 "Requests one replica takes at once before requests queue (0 = no limit)")

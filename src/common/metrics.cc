@@ -257,6 +257,16 @@ Metric& Family<Metric>::with(const LabelValues& values) {
 }
 
 template <class Metric>
+void Family<Metric>::erase_label(const std::string& label, const std::string& value) {
+  const auto& names = label_names();
+  auto pos = std::find(names.begin(), names.end(), label);
+  if (pos == names.end()) return;
+  const size_t i = static_cast<size_t>(pos - names.begin());
+  std::lock_guard lock(mu_);
+  std::erase_if(children_, [&](const auto& child) { return child.first[i] == value; });
+}
+
+template <class Metric>
 void Family<Metric>::render_samples(std::string& out) const {
   std::lock_guard lock(mu_);
   for (const auto& [values, m] : children_) {

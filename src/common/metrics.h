@@ -102,6 +102,9 @@ class Family final : public MetricFamily {
   // The child for these label values, created on first use. It lives as long as the registry, so
   // hot paths should keep the reference instead of paying for this lookup on every update.
   Metric& with(const LabelValues& values);
+  // Drops every child whose `label` is `value` (a replica that left), so label sets that never
+  // come back do not pile up. References from with() to those children dangle afterwards.
+  void erase_label(const std::string& label, const std::string& value);
 
  protected:
   void render_samples(std::string& out) const override;

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "gateway/request_info.h"
+#include "gateway/token_usage.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
 #include "net/routing_table_json.h"
@@ -140,19 +141,99 @@ struct GatewayServer::Impl {
   GaugeFamily* in_flight = nullptr;
   HistogramFamily* latency = nullptr;
   HistogramFamily* ttft = nullptr;
+  HistogramFamily* replica_latency = nullptr;
+  HistogramFamily* replica_ttft = nullptr;
   HistogramFamily* queue_wait = nullptr;
   CounterFamily* tokens_in = nullptr;
+  CounterFamily* prompt_tokens = nullptr;
+  CounterFamily* completion_tokens = nullptr;
   CounterFamily* retries = nullptr;
   CounterFamily* watch_errors = nullptr;
   CallbackGaugeFamily* queue_length = nullptr;
   CounterFamily* replica_requests = nullptr;
 
   // Every pick ends here: the router learns the outcome (outlier ejection), and the per-replica
-  // counter records it.
+  // metrics record it.
   void finish(const Ticket& ticket, Outcome outcome, const std::string& model,
-              const std::string& replica) {
+              const std::string& replica, std::chrono::steady_clock::time_point sent) {
     router.finish(ticket, outcome, clock.now());
     replica_requests->with({model, replica, to_string(outcome)}).inc();
+    replica_latency->with({model, replica}).observe(secs(std::chrono::steady_clock::now() - sent));
+  }
+
+  // Tokens in and out of one answered request: the replica's usage when it reported one, else
+  // the prompt estimate (bytes / 4) and the streamed chunks that carried text.
+  void count_tokens(const RequestInfo& info, const std::string& tenant, Tokens estimate,
+                    const std::optional<TokenUsage>& usage) {
+    int64_t in = static_cast<int64_t>(info.prompt_bytes / 4);
+    if (usage && usage->prompt_tokens) in = *usage->prompt_tokens;
+    (void)estimate;
+    prompt_tokens->with({info.model, tenant}).inc(static_cast<double>(in));
+    if (usage)
+      completion_tokens->with({info.model, tenant})
+          .inc(static_cast<double>(usage->completion_tokens));
+  }
+
+  // ---- drain: requests in flight to each replica, so that one leaving the routing table gets no
+  // new requests (the router no longer has it) and those still running after the drain timeout
+  // are cut (a stream ends with an error event; a request with nothing sent yet is retried).
+
+  struct Attempt {
+    std::shared_ptr<net::CallCanceller> canceller;
+    bool drained = false;
+  };
+  std::unordered_map<std::string, std::set<Attempt*>> attempts;  // by replica id
+
+  struct Tracked {  // one attempt's registration, for its lifetime in forward()
+    Tracked(Impl& gw, std::string id, std::shared_ptr<net::CallCanceller> c)
+        : g(gw), replica(std::move(id)) {
+      attempt.canceller = std::move(c);
+      g.attempts[replica].insert(&attempt);
+    }
+    ~Tracked() {
+      auto it = g.attempts.find(replica);
+      if (it == g.attempts.end()) return;
+      it->second.erase(&attempt);
+      if (!it->second.empty()) return;
+      g.attempts.erase(it);
+      if (!g.addresses.count(replica)) g.forget_replica_metrics(replica);
+    }
+    Tracked(const Tracked&) = delete;
+    Tracked& operator=(const Tracked&) = delete;
+    Impl& g;
+    std::string replica;
+    Attempt attempt;
+  };
+
+  std::string drain_message(const std::string& replica) const {
+    return fmt::format(
+        "replica {} left the routing table and did not finish within the {} s "
+        "drain timeout",
+        replica, secs(opts.drain_timeout));
+  }
+
+  // A replica gone for good takes its label sets with it, so churn does not grow /metrics.
+  void forget_replica_metrics(const std::string& replica) {
+    replica_requests->erase_label("replica", replica);
+    replica_latency->erase_label("replica", replica);
+    replica_ttft->erase_label("replica", replica);
+  }
+
+  asio::awaitable<void> drain(std::string replica) {
+    asio::steady_timer timer(io);
+    timer.expires_after(opts.drain_timeout);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (addresses.count(replica)) co_return;  // it came back
+    auto it = attempts.find(replica);
+    if (it == attempts.end()) co_return;  // all finished in time
+    log::warn("cutting requests to a replica that left the routing table",
+              {{"replica", replica}, {"requests", std::to_string(it->second.size())}});
+    std::vector<Attempt*> cut(it->second.begin(), it->second.end());
+    for (Attempt* a : cut) {
+      a->drained = true;
+      a->canceller->cancel();
+    }
   }
 
   Status register_metrics() {
@@ -163,14 +244,37 @@ struct GatewayServer::Impl {
     auto f =
         registry.gauge("gpufleet_gateway_in_flight", "Requests being proxied", {"model", "tenant"});
     auto l = registry.histogram("gpufleet_gateway_request_duration_seconds",
-                                "Whole request time through the gateway", {"model"}, lat);
-    auto t =
-        registry.histogram("gpufleet_gateway_ttft_seconds",
-                           "Time to the first streamed byte through the gateway", {"model"}, lat);
+                                "Whole request time through the gateway, queue wait included",
+                                {"model", "tenant"}, lat);
+    auto t = registry.histogram("gpufleet_gateway_ttft_seconds",
+                                "Time to the first streamed byte through the gateway, queue wait "
+                                "included",
+                                {"model", "tenant"}, lat);
+    auto rl = registry.histogram("gpufleet_gateway_replica_duration_seconds",
+                                 "Time one replica took to answer one attempt, by replica",
+                                 {"model", "replica"}, lat);
+    auto rtt = registry.histogram("gpufleet_gateway_replica_ttft_seconds",
+                                  "Time from sending a streamed request to a replica to its first "
+                                  "byte",
+                                  {"model", "replica"}, lat);
     auto q = registry.histogram("gpufleet_gateway_queue_wait_seconds",
-                                "Time requests waited for capacity", {"model"}, lat);
+                                "Time requests waited for capacity", {"model", "tenant"}, lat);
     auto ti = registry.counter("gpufleet_gateway_prompt_bytes_total",
                                "Prompt bytes received, by model and tenant", {"model", "tenant"});
+    auto pt = registry.counter("gpufleet_gateway_prompt_tokens_total",
+                               "Prompt tokens of answered requests: the replica's usage when it "
+                               "reports one, else prompt bytes / 4",
+                               {"model", "tenant"});
+    auto ct = registry.counter("gpufleet_gateway_completion_tokens_total",
+                               "Generated tokens passed to clients: the replica's usage when it "
+                               "reports one, else streamed chunks that carried text",
+                               {"model", "tenant"});
+    if (!rl || !rtt || !pt || !ct)
+      return make_error(ErrorCode::kInternal, "metric registration failed");
+    replica_latency = *rl;
+    replica_ttft = *rtt;
+    prompt_tokens = *pt;
+    completion_tokens = *ct;
     auto rt = registry.counter("gpufleet_gateway_retries_total",
                                "Requests retried on another replica", {"model"});
     auto rr = registry.counter("gpufleet_gateway_replica_requests_total",
@@ -216,9 +320,10 @@ struct GatewayServer::Impl {
     for (const auto& [name, m] : models) {
       if (!seen.count(name)) router.remove(name);
     }
+    std::unordered_map<std::string, std::string> before = std::move(addresses);
+    addresses.clear();
     table = t;
     models.clear();
-    addresses.clear();
     for (const auto& m : table.models) {
       models[m.model] = &m;
       int replicas = 0;
@@ -240,6 +345,14 @@ struct GatewayServer::Impl {
         capacity = replicas * opts.replica_concurrency;
       }
       admission.set_model_capacity(m.model, capacity, clock.now());
+    }
+    for (const auto& [id, address] : before) {
+      if (addresses.count(id)) continue;
+      if (attempts.count(id)) {
+        asio::co_spawn(io, drain(id), asio::detached);
+      } else {
+        forget_replica_metrics(id);
+      }
     }
     pump();
     return {};
@@ -436,7 +549,8 @@ struct GatewayServer::Impl {
       }
       w.watch_disconnect(nullptr);
       waiting.erase(id);
-      queue_wait->with({model}).observe(secs(std::chrono::steady_clock::now() - started));
+      queue_wait->with({model, tenant.name})
+          .observe(secs(std::chrono::steady_clock::now() - started));
       if (client_gone || (stopped && !waiter->dispatched)) {
         (void)admission.cancel(id, clock.now());
         pump();
@@ -453,19 +567,20 @@ struct GatewayServer::Impl {
       }
     }
     in_flight->with({model, tenant.name}).inc();
-    int status = co_await forward(req, w, *info, estimate, started);
+    int status = co_await forward(req, w, *info, estimate, started, tenant.name);
     in_flight->with({model, tenant.name}).dec();
     (void)admission.release(id, estimate, clock.now());
     pump();
     requests->with({model, tenant.name, std::to_string(status)}).inc();
-    latency->with({model}).observe(secs(std::chrono::steady_clock::now() - started));
+    latency->with({model, tenant.name}).observe(secs(std::chrono::steady_clock::now() - started));
   }
 
   // Sends the request to a replica, retrying on others while nothing reached the client. Returns
   // the status the client saw (499 when it went away).
   asio::awaitable<int> forward(net::HttpRequest& req, net::ResponseWriter& w,
                                const RequestInfo& info, Tokens estimate,
-                               std::chrono::steady_clock::time_point started) {
+                               std::chrono::steady_clock::time_point started,
+                               const std::string& tenant) {
     std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
     std::vector<std::string> tried;
     struct Counted {  // active_requests / active_retries for this request's lifetime
@@ -500,14 +615,16 @@ struct GatewayServer::Impl {
         last_error = pick.error().message;
         break;
       }
-      std::string replica(pick->replica);
-      std::string revision(pick->revision);
-      Ticket ticket = pick->ticket;
+      const std::string replica(pick->replica);
+      const std::string revision(pick->revision);
+      const Ticket ticket = pick->ticket;
+      const auto sent = std::chrono::steady_clock::now();
       auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
+      auto done = [&](Outcome outcome) { finish(ticket, outcome, info.model, replica, sent); };
       tried.push_back(replica);
       auto addr = net::parse_host_port(addresses[replica]);
       if (!addr) {
-        finish(ticket, Outcome::kConnectFailure, info.model, replica);
+        done(Outcome::kConnectFailure);
         continue;
       }
       net::ClientRequest up;
@@ -521,19 +638,24 @@ struct GatewayServer::Impl {
       o.connect_timeout = opts.connect_timeout;
       o.canceller = std::make_shared<net::CallCanceller>();
       auto canceller = o.canceller;
+      // Registered for the drain of a replica that leaves the routing table.
+      Tracked tracked(*this, replica, canceller);
+      const bool& drained = tracked.attempt.drained;
+      // Armed until the response is complete, streams included: a client that leaves cancels the
+      // upstream request at once, even while the replica sends nothing (queued in the engine).
       w.watch_disconnect([canceller] { canceller->cancel(); });
       auto opened = co_await client.open(addr->host, addr->port, std::move(up), o);
-      if (canceller->cancelled()) {
+      if (canceller->cancelled() && !drained) {
         w.watch_disconnect(nullptr);
-        finish(ticket, Outcome::kCancelled, info.model, replica);
+        done(Outcome::kCancelled);
         co_return 499;
       }
       if (!opened) {
         w.watch_disconnect(nullptr);
         bool timeout = opened.error().message.find("timed out") != std::string::npos;
-        finish(ticket, timeout ? Outcome::kTimeout : Outcome::kConnectFailure, info.model, replica);
+        done(timeout ? Outcome::kTimeout : Outcome::kConnectFailure);
         count(info.model, revision, true, elapsed());
-        last_error = opened.error().message;
+        last_error = drained ? drain_message(replica) : opened.error().message;
         if (timeout) {
           co_await send_error(w, 504, "the replica did not answer in time", "upstream_timeout");
           co_return 504;
@@ -544,7 +666,7 @@ struct GatewayServer::Impl {
       const int status = upstream.status();
       if (status >= 500 && attempt < opts.max_retries) {
         w.watch_disconnect(nullptr);
-        finish(ticket, Outcome::kServerError, info.model, replica);
+        done(Outcome::kServerError);
         count(info.model, revision, true, elapsed());
         last_error = fmt::format("replica {} answered {}", replica, status);
         continue;
@@ -566,55 +688,65 @@ struct GatewayServer::Impl {
           body += *piece;
         }
         w.watch_disconnect(nullptr);
-        if (canceller->cancelled()) {
-          finish(ticket, Outcome::kCancelled, info.model, replica);
+        if (canceller->cancelled() && !drained) {
+          done(Outcome::kCancelled);
           co_return 499;
         }
         if (!broken) {
-          finish(ticket, Outcome::kServerError, info.model, replica);
+          done(Outcome::kServerError);
           count(info.model, revision, true, elapsed());
-          last_error = broken.error().message;
+          last_error = drained ? drain_message(replica) : broken.error().message;
           continue;  // still nothing sent
         }
-        finish(ticket, outcome, info.model, replica);
+        done(outcome);
         count(info.model, revision, status >= 500, elapsed());
+        if (status == 200) count_tokens(info, tenant, estimate, parse_usage(body));
         co_await w.send(status, type, std::move(body));
         co_return status;
       }
       // A stream: every piece goes out as it arrives.
-      w.watch_disconnect(nullptr);
       if (!co_await w.begin_stream(status,
                                    content_type_or(upstream.headers(), "text/event-stream"))) {
-        finish(ticket, Outcome::kCancelled, info.model, replica);
+        done(Outcome::kCancelled);
         co_return 499;
       }
       bool first = true;
       Duration first_byte{0};
+      StreamTokenCounter tokens;
       while (!upstream.complete()) {
         auto piece = co_await upstream.next();
         if (!piece) {
+          if (canceller->cancelled() && !drained) {
+            done(Outcome::kCancelled);  // the client left
+            co_return 499;
+          }
           // Bytes already went out: end the stream with an error event, never hang the client.
-          finish(ticket, Outcome::kServerError, info.model, replica);
+          done(Outcome::kServerError);
           count(info.model, revision, true, elapsed());
-          std::string ev = "data: " + mid_stream_error(piece.error().message) + "\n\n";
+          std::string why = drained ? drain_message(replica) : piece.error().message;
+          std::string ev = "data: " + mid_stream_error(why) + "\n\n";
           co_await w.write_chunk(ev);
           co_await w.end_stream();
+          count_tokens(info, tenant, estimate, tokens.usage());
           co_return 502;
         }
         if (piece->empty()) continue;
         if (first) {
           first_byte = elapsed();
-          ttft->with({info.model}).observe(secs(first_byte));
+          ttft->with({info.model, tenant}).observe(secs(first_byte));
+          replica_ttft->with({info.model, replica})
+              .observe(secs(std::chrono::steady_clock::now() - sent));
           first = false;
         }
+        tokens.feed(*piece);
         if (!co_await w.write_chunk(*piece)) {
-          finish(ticket, Outcome::kCancelled, info.model,
-                 replica);  // the client left: drop upstream
+          done(Outcome::kCancelled);  // the client left (or stopped reading): drop upstream
           co_return 499;
         }
       }
-      finish(ticket, outcome, info.model, replica);
+      done(outcome);
       count(info.model, revision, false, first_byte);
+      count_tokens(info, tenant, estimate, tokens.usage());
       co_await w.end_stream();
       co_return status;
     }
@@ -650,6 +782,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::create(asio::io_context& i
   so.max_body_bytes = impl->opts.max_body_bytes;
   so.max_header_bytes = impl->opts.max_header_bytes;
   so.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.idle_timeout);
+  so.body_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.body_timeout);
+  so.write_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.write_timeout);
   so.error_body = [](int status, const std::string& m) { return net::openai_error(status, m); };
   Impl* raw = impl.get();
   impl->server = std::make_unique<net::HttpServer>(

@@ -35,7 +35,12 @@ struct GatewayOptions {
   PrefixHashConfig prefix;
   size_t max_body_bytes = 4 << 20;
   size_t max_header_bytes = 16 << 10;
-  Duration idle_timeout = std::chrono::seconds(60);
+  Duration idle_timeout = std::chrono::seconds(60);   // a kept-alive client connection, unused
+  Duration body_timeout = std::chrono::seconds(30);   // reading a request body once its head came
+  Duration write_timeout = std::chrono::seconds(30);  // one write to a client that stopped reading
+  // A replica that leaves the routing table finishes its requests in flight up to this long;
+  // then they are cut (streams end with an error event, unsent ones are retried elsewhere).
+  Duration drain_timeout = std::chrono::seconds(30);
   Duration upstream_timeout = std::chrono::minutes(10);  // whole response, long generations too
   Duration connect_timeout = std::chrono::seconds(2);
   int max_retries = 2;  // other replicas tried while no byte reached the client

@@ -4,11 +4,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <list>
 #include <nlohmann/json.hpp>
 
 namespace gf::net {
@@ -26,13 +28,22 @@ std::string default_error_body(int, const std::string& message) {
 
 }  // namespace
 
+namespace {
+class Session;
+constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+// How often deadlines are checked: a timeout fires up to this much late.
+constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+}  // namespace
+
 struct HttpServer::State {
   State(asio::io_context& io, Handler h, ServerOptions o)
-      : io(io), acceptor(io), handler(std::move(h)), options(std::move(o)) {
+      : io(io), acceptor(io), sweep(io), handler(std::move(h)), options(std::move(o)) {
     if (!options.error_body) options.error_body = default_error_body;
   }
   asio::io_context& io;
   tcp::acceptor acceptor;
+  asio::steady_timer sweep;
+  std::list<Session*> sessions;  // live connections, for the deadline sweep
   Handler handler;
   ServerOptions options;
   bool stopped = false;
@@ -43,7 +54,21 @@ namespace {
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<HttpServer::State> st, tcp::socket socket)
-      : st_(std::move(st)), stream_(std::move(socket)) {}
+      : st_(std::move(st)), socket_(std::move(socket)) {
+    registered_ = st_->sessions.insert(st_->sessions.end(), this);
+  }
+  ~Session() override { st_->sessions.erase(registered_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Called by the sweep: the operation in progress took too long.
+  void expire_if_due(std::chrono::steady_clock::time_point now) {
+    if (now < deadline_) return;
+    deadline_ = kNever;
+    timed_out_ = true;
+    beast::error_code ec;
+    socket_.close(ec);  // the pending read or write completes with operation_aborted
+  }
 
   // The coroutine's parameter keeps the session alive until it returns: coroutines start lazily,
   // after the caller's own shared_ptr is gone.
@@ -51,13 +76,20 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
 
   asio::awaitable<void> serve() {
     beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);  // SSE chunks are small: no Nagle delay
+    socket_.set_option(tcp::no_delay(true), ec);  // SSE chunks are small: no Nagle delay
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(st_->options.max_body_bytes);
       parser.header_limit(static_cast<std::uint32_t>(st_->options.max_header_bytes));
-      stream_.expires_after(st_->options.idle_timeout);
-      co_await http::async_read(stream_, buffer_, parser, asio::redirect_error(use_awaitable, ec));
+      arm(st_->options.idle_timeout);
+      co_await http::async_read_header(socket_, buffer_, parser,
+                                       asio::redirect_error(use_awaitable, ec));
+      if (!ec && !parser.is_done()) {
+        arm(st_->options.body_timeout);
+        co_await http::async_read(socket_, buffer_, parser,
+                                  asio::redirect_error(use_awaitable, ec));
+        if (timed_out_) break;  // the sweep closed the connection
+      }
       if (ec == http::error::body_limit) {
         keep_alive_ = false;
         std::string body = st_->options.error_body(
@@ -74,16 +106,15 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
         break;
       }
       if (ec) {
-        if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-            ec != asio::error::eof && ec != asio::error::connection_reset &&
-            ec != asio::error::operation_aborted) {
+        if (!timed_out_ && ec != http::error::end_of_stream && ec != asio::error::eof &&
+            ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
           keep_alive_ = false;
           co_await send(400, "application/json",
                         st_->options.error_body(400, "malformed HTTP request: " + ec.message()));
         }
         break;
       }
-      stream_.expires_never();  // a handler may take minutes (long generations)
+      disarm();  // a handler may take minutes (long generations)
       auto& raw = parser.get();
       HttpRequest req;
       req.method = std::string(raw.method_string());
@@ -101,13 +132,14 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       responded_ = false;
       ++generation_;
       co_await st_->handler(req, *this);
+      stop_watching();
       on_gone_ = nullptr;
       if (!responded_ && !gone_)
         co_await send(500, "application/json", st_->options.error_body(500, "no response"));
       if (gone_ || !keep_alive_) break;
     }
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
   asio::awaitable<void> send(int status, std::string content_type, std::string body,
@@ -123,14 +155,15 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     res.body() = std::move(body);
     res.prepare_payload();
     beast::error_code ec;
-    co_await http::async_write(stream_, res, asio::redirect_error(use_awaitable, ec));
+    arm(st_->options.write_timeout);
+    co_await http::async_write(socket_, res, asio::redirect_error(use_awaitable, ec));
+    disarm();
     if (ec) gone_ = true;
   }
 
   asio::awaitable<bool> begin_stream(int status, std::string content_type,
                                      Headers extra = {}) override {
-    stop_watching();
-    responded_ = true;
+    responded_ = true;  // a disconnect watch stays armed through the stream
     http::response<http::empty_body> res{static_cast<http::status>(status), version_};
     res.set(http::field::server, "gpufleet");
     res.set(http::field::content_type, content_type);
@@ -141,7 +174,9 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     res.chunked(true);
     http::response_serializer<http::empty_body> sr{res};
     beast::error_code ec;
-    co_await http::async_write_header(stream_, sr, asio::redirect_error(use_awaitable, ec));
+    arm(st_->options.write_timeout);
+    co_await http::async_write_header(socket_, sr, asio::redirect_error(use_awaitable, ec));
+    disarm();
     if (ec) gone_ = true;
     co_return !gone_;
   }
@@ -149,36 +184,51 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   asio::awaitable<bool> write_chunk(std::string_view data) override {
     if (gone_) co_return false;
     beast::error_code ec;
-    co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data.data(), data.size())),
+    arm(st_->options.write_timeout);
+    co_await asio::async_write(socket_, http::make_chunk(asio::buffer(data.data(), data.size())),
                                asio::redirect_error(use_awaitable, ec));
+    disarm();
     if (ec) gone_ = true;
     co_return !gone_;
   }
 
   asio::awaitable<void> end_stream() override {
+    stop_watching();
     if (gone_) co_return;
     beast::error_code ec;
-    co_await asio::async_write(stream_, http::make_chunk_last(),
+    arm(st_->options.write_timeout);
+    co_await asio::async_write(socket_, http::make_chunk_last(),
                                asio::redirect_error(use_awaitable, ec));
+    disarm();
     if (ec) gone_ = true;
   }
 
   void watch_disconnect(std::function<void()> on_gone) override {
+    if (!on_gone) {
+      stop_watching();
+      on_gone_ = nullptr;
+      return;
+    }
     on_gone_ = std::move(on_gone);
+    if (watching_) return;  // the armed wait will call the new callback
+    if (gone_) {
+      if (auto f = std::move(on_gone_)) f();
+      return;
+    }
     watching_ = true;
     uint64_t gen = generation_;
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this(), gen](beast::error_code ec) {
-                                  if (ec || !self->watching_ || gen != self->generation_) return;
-                                  beast::error_code ec2;
-                                  // Readable with nothing to read means the peer closed; pipelined
-                                  // bytes mean it did not.
-                                  if (self->stream_.socket().available(ec2) == 0) {
-                                    self->gone_ = true;
-                                    self->watching_ = false;
-                                    if (auto f = std::move(self->on_gone_)) f();
-                                  }
-                                });
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this(), gen](beast::error_code ec) {
+                         if (ec || !self->watching_ || gen != self->generation_) return;
+                         beast::error_code ec2;
+                         // Readable with nothing to read means the peer closed; pipelined
+                         // bytes mean it did not.
+                         if (self->socket_.available(ec2) == 0) {
+                           self->gone_ = true;
+                           self->watching_ = false;
+                           if (auto f = std::move(self->on_gone_)) f();
+                         }
+                       });
   }
 
  private:
@@ -186,25 +236,35 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   // the client still sends (bounded), so it sees our response instead of a reset connection.
   asio::awaitable<void> linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
     std::array<char, 16384> scratch;
     size_t drained = 0;
-    stream_.expires_after(std::chrono::seconds(5));
+    arm(std::chrono::seconds(5));
     while (!ec && drained < (64u << 20)) {
-      drained += co_await stream_.async_read_some(asio::buffer(scratch),
+      drained += co_await socket_.async_read_some(asio::buffer(scratch),
                                                   asio::redirect_error(use_awaitable, ec));
     }
   }
+
+  void arm(std::chrono::steady_clock::duration d) {
+    deadline_ = std::chrono::steady_clock::now() + d;
+  }
+  void disarm() { deadline_ = kNever; }
 
   void stop_watching() {
     if (!watching_) return;
     watching_ = false;
     beast::error_code ec;
-    stream_.socket().cancel(ec);
+    socket_.cancel(ec);
   }
 
   std::shared_ptr<HttpServer::State> st_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  // When the operation in progress times out (max: none); the server's sweep closes the socket
+  // then. One store per operation instead of a timer armed and cancelled per operation.
+  std::chrono::steady_clock::time_point deadline_ = kNever;
+  bool timed_out_ = false;
+  std::list<Session*>::iterator registered_;
   beast::flat_buffer buffer_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
@@ -214,6 +274,19 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   uint64_t generation_ = 0;
   std::function<void()> on_gone_;
 };
+
+asio::awaitable<void> sweep_loop(std::shared_ptr<HttpServer::State> st) {
+  while (!st->stopped) {
+    st->sweep.expires_after(kSweepEvery);
+    beast::error_code ec;
+    co_await st->sweep.async_wait(asio::redirect_error(use_awaitable, ec));
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = st->sessions.begin(); it != st->sessions.end();) {
+      Session* s = *it++;  // closing may not free it now, but keep the walk safe anyway
+      s->expire_if_due(now);
+    }
+  }
+}
 
 asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st) {
   for (;;) {
@@ -249,6 +322,7 @@ uint16_t HttpServer::port() const {
 
 void HttpServer::start() {
   asio::co_spawn(state_->io, accept_loop(state_), asio::detached);
+  asio::co_spawn(state_->io, sweep_loop(state_), asio::detached);
 }
 
 void HttpServer::stop() {
@@ -256,6 +330,7 @@ void HttpServer::stop() {
   state_->stopped = true;
   beast::error_code ec;
   state_->acceptor.close(ec);
+  state_->sweep.cancel();
 }
 
 }  // namespace gf::net

@@ -46,8 +46,10 @@ class ResponseWriter {
   // False once the client has gone; the handler should stop work for it.
   virtual asio::awaitable<bool> write_chunk(std::string_view data) = 0;
   virtual asio::awaitable<void> end_stream() = 0;
-  // Calls `on_gone` if the client closes the connection while the handler is still working on a
-  // non-streamed response (streams notice on their next write).
+  // Calls `on_gone` if the client closes the connection while the handler is still working: before
+  // the response, and during a stream between chunks (a client that leaves while the upstream is
+  // silent, e.g. queued in the engine, is noticed at once, not at the next chunk). Stays armed
+  // until send(), end_stream(), the end of the request, or watch_disconnect(nullptr).
   virtual void watch_disconnect(std::function<void()> on_gone) = 0;
 };
 
@@ -58,7 +60,12 @@ using ErrorBody = std::function<std::string(int status, const std::string& messa
 struct ServerOptions {
   size_t max_body_bytes = 8 << 20;
   size_t max_header_bytes = 16 << 10;
-  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds idle_timeout{60};  // waiting for a request's head on a kept-alive connection
+  // Reading a request's body once its head arrived: a client that trickles it (slowloris) is cut.
+  std::chrono::seconds body_timeout{30};
+  // One write of a response or chunk: a client that stops reading is treated as gone, so a slow
+  // reader cannot pin the handler (and its upstream request) for ever.
+  std::chrono::seconds write_timeout{30};
   ErrorBody error_body;  // default: {"error":{"message":...}}
 };
 

@@ -107,6 +107,39 @@ test("a dead replica is retried on a live one; none left is a 503", async () => 
   await expectError(res, 503, /Connection refused|no ready replica/);
 });
 
+test("a replica killed while requests queue for it: every request is served by the survivor", async () => {
+  // Two replicas taking one request each; eight requests, so six wait in the gateway's queue.
+  // One replica is SIGKILLed while they wait: its request in flight and those dispatched to it
+  // afterwards must be retried on the survivor (nothing had reached their clients).
+  const doomed = await engine(["--time-scale", "1"]);
+  const survivor = await engine(["--time-scale", "1"]);
+  procs.push(doomed, survivor);
+  const g = await gateway([
+    "--upstream", `${MODEL}=${hostPort(doomed.url)}`,
+    "--upstream", `${MODEL}=${hostPort(survivor.url)}`,
+    "--replica-concurrency", "1",
+  ]);
+  const body = { ...hello, max_tokens: 30, ignore_eos: true };
+  const results = Array.from({ length: 8 }, () => chat(g.url, "key-a", body).then(async (r) => [r.status, await r.text()]));
+  const queued = async () => {
+    const text = await (await fetch(`${g.url}/metrics`)).text();
+    return Number(text.match(/^gpufleet_gateway_queue_length\{[^}]*\} (\d+)/m)?.[1] ?? 0);
+  };
+  let waiting = 0;
+  for (let i = 0; i < 200 && waiting < 4; i++) {
+    waiting = await queued();
+    if (waiting < 4) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(waiting >= 4, `only ${waiting} requests queued`);
+  doomed.child.kill("SIGKILL");
+  for (const [status, text] of await Promise.all(results)) assert.equal(status, 200, text);
+  const metrics = await (await fetch(`${g.url}/metrics`)).text();
+  const count = (replica, outcome) =>
+    Number(metrics.match(new RegExp(`gpufleet_gateway_replica_requests_total\\{model="${MODEL}",replica="${MODEL}-${replica}",outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
+  assert.equal(count(1, "success"), 8 - count(0, "success"), metrics);
+  assert.ok(count(0, "connect failure") + count(0, "server error") >= 1, metrics);
+});
+
 test("a replica that never answers is a 504", async () => {
   const sockets = [];
   const silent = net.createServer((s) => sockets.push(s));

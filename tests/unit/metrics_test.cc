@@ -53,6 +53,21 @@ TEST(MetricsTest, RendersExactText) {
   EXPECT_EQ(h.sum(), 4.375);
 }
 
+TEST(MetricsTest, EraseLabelDropsOnlyThatValuesChildren) {
+  Registry reg;
+  CounterFamily* c = reg.counter("gf_replica_total", "Per replica.", {"model", "replica"}).value();
+  c->with({"m", "r1"}).inc();
+  c->with({"m", "r2"}).inc(2);
+  c->with({"r1", "r3"}).inc(3);  // "r1" as a model name is not the replica r1
+  c->erase_label("replica", "r1");
+  c->erase_label("no-such-label", "r2");
+  EXPECT_EQ(reg.render(),
+            "# HELP gf_replica_total Per replica.\n"
+            "# TYPE gf_replica_total counter\n"
+            "gf_replica_total{model=\"m\",replica=\"r2\"} 2\n"
+            "gf_replica_total{model=\"r1\",replica=\"r3\"} 3\n");
+}
+
 TEST(MetricsTest, FormatsValues) {
   EXPECT_EQ(format_metric_value(3), "3");
   EXPECT_EQ(format_metric_value(-2), "-2");

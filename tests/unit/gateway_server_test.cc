@@ -1,0 +1,310 @@
+// GatewayServer in-process against fake replicas on loopback, all on one io_context: a replica
+// leaving the routing table is drained (requests finish up to the drain timeout, then are cut), a
+// client that leaves a silent stream cancels its upstream request at once, and the tokens-in/out
+// and per-replica metrics.
+#include "gateway/gateway_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+
+namespace gf {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+constexpr const char* kModel = "m";
+
+std::string sse(const std::string& content) {
+  return "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content +
+         "\"},\"finish_reason\":null}]}\n\n";
+}
+
+// A replica that answers non-streamed requests at once (with a usage object) and streams one
+// chunk, then holds the stream until released; it records who went away while held.
+class FakeReplica {
+ public:
+  explicit FakeReplica(asio::io_context& io)
+      : io_(io), server_(io, "127.0.0.1", 0, [this](net::HttpRequest& r, net::ResponseWriter& w) {
+          return handle(r, w);
+        }) {
+    server_.start();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(server_.port()); }
+  // Lets the oldest held stream finish.
+  void release_one() {
+    ASSERT_FALSE(held_.empty());
+    held_.front()->cancel();
+    held_.pop_front();
+  }
+
+  int requests = 0;
+  int held = 0;      // streams waiting to be released
+  int gone = 0;      // streams whose client (the gateway) closed while they were held
+  int finished = 0;  // streams that ran to the end
+
+ private:
+  asio::awaitable<void> handle(net::HttpRequest& r, net::ResponseWriter& w) {
+    ++requests;
+    if (r.body.find("\"stream\":true") == std::string::npos) {
+      co_await w.send(200, "application/json",
+                      R"({"choices":[{"message":{"content":"hi"}}],)"
+                      R"("usage":{"prompt_tokens":11,"completion_tokens":7}})");
+      co_return;
+    }
+    co_await w.begin_stream(200, "text/event-stream");
+    co_await w.write_chunk(sse("a"));
+    auto timer = std::make_shared<asio::steady_timer>(io_);
+    timer->expires_after(30s);
+    bool client_gone = false;
+    w.watch_disconnect([timer, &client_gone] {
+      client_gone = true;
+      timer->cancel();
+    });
+    held_.push_back(timer);
+    ++held;
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    --held;
+    if (client_gone) {
+      ++gone;
+      co_return;
+    }
+    w.watch_disconnect(nullptr);
+    co_await w.write_chunk(sse("b"));
+    co_await w.write_chunk(sse("c"));
+    co_await w.write_chunk("data: [DONE]\n\n");
+    co_await w.end_stream();
+    ++finished;
+  }
+
+  asio::io_context& io_;
+  net::HttpServer server_;
+  std::deque<std::shared_ptr<asio::steady_timer>> held_;
+};
+
+RoutingTable table_of(const std::string& id, const std::string& address) {
+  RoutingTable t;
+  t.version = 1;
+  t.models.push_back(RouteModel{kModel, kModel, "least-outstanding", {}, {}});
+  t.models.back().revisions.push_back(RouteRevision{"r1", 1, {RouteReplica{id, address}}});
+  return t;
+}
+
+net::ClientRequest chat(bool stream) {
+  net::ClientRequest r;
+  r.method = "POST";
+  r.target = "/v1/chat/completions";
+  r.headers["content-type"] = "application/json";
+  r.body = std::string(R"({"model":"m","messages":[{"role":"user","content":"hello there"}],)") +
+           (stream ? R"("stream":true,)" : "") + R"("max_tokens":8})";
+  return r;
+}
+
+// Waits (polling the io_context's own timers) until `done` holds; false after `limit`.
+asio::awaitable<bool> until(std::function<bool()> done, Duration limit = 5s) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (auto waited = 0ms; waited < limit; waited += 5ms) {
+    if (done()) co_return true;
+    t.expires_after(5ms);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return done();
+}
+
+// Reads the rest of a stream; the body read so far is appended to `out`.
+asio::awaitable<Status> drain_body(net::ResponseStream& s, std::string& out) {
+  while (!s.complete()) {
+    auto piece = co_await s.next();
+    if (!piece) co_return piece.error();
+    out += *piece;
+  }
+  co_return Status{};
+}
+
+double metric(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+struct Harness {
+  asio::io_context io{1};
+  RealClock clock;
+  net::HttpClient client{io, 0};
+  std::unique_ptr<GatewayServer> gateway;
+
+  void start(GatewayOptions o) {
+    o.port = 0;
+    auto g = GatewayServer::create(io, std::move(o), clock);
+    ASSERT_TRUE(g) << g.error().message;
+    gateway = std::move(*g);
+    gateway->start();
+  }
+  net::CallOptions call_options(std::shared_ptr<net::CallCanceller> c = nullptr) {
+    net::CallOptions o;
+    o.timeout = 20s;
+    o.canceller = std::move(c);
+    return o;
+  }
+  // Runs the test coroutine to its end (bounded); rethrows what it threw.
+  void run(asio::awaitable<void> body) {
+    bool finished = false;
+    std::exception_ptr error;
+    asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
+      finished = true;
+      error = e;
+      gateway->stop();
+      io.stop();
+    });
+    io.run_for(30s);
+    ASSERT_TRUE(finished) << "the test did not finish in 30 s";
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+// (A named coroutine, not a lambda: GCC 12 loses a lambda coroutine's captures.)
+asio::awaitable<void> drain_case(Harness& h, FakeReplica& a, FakeReplica& b, uint16_t port) {
+  // (Named arguments: GCC 12 mishandles class temporaries inside co_await expressions.)
+  const std::string kHost = "127.0.0.1";
+  net::ClientRequest stream_req = chat(true), whole_req = chat(false);
+  net::CallOptions opts = h.call_options();
+  auto s1 = co_await h.client.open(kHost, port, stream_req, opts);
+  auto s2 = co_await h.client.open(kHost, port, stream_req, opts);
+  EXPECT_TRUE(s1 && s2);
+  if (!s1 || !s2) co_return;
+  std::function<bool()> cond1 = [&] { return a.held == 2; };
+  bool ok1 = co_await until(cond1);
+  EXPECT_TRUE(ok1);
+  // a leaves; b takes new requests. a's two streams are in flight: one finishes in time.
+  EXPECT_TRUE(h.gateway->set_routing_table(table_of("b", b.address())));
+  a.release_one();
+  std::string body1, body2;
+  Status st1 = co_await drain_body(**s1, body1);
+  Status st2 = co_await drain_body(**s2, body2);
+  EXPECT_TRUE(st1 && st2);
+  EXPECT_NE(body1.find("[DONE]"), std::string::npos) << body1;
+  EXPECT_EQ(body1.find("error"), std::string::npos) << body1;
+  // The other outlived the drain timeout: cut, with an error event naming why.
+  EXPECT_NE(body2.find("drain timeout"), std::string::npos) << body2;
+  EXPECT_EQ(body2.find("[DONE]"), std::string::npos) << body2;
+  std::function<bool()> cond2 = [&] { return a.gone == 1; };
+  bool ok2 = co_await until(cond2);
+  EXPECT_TRUE(ok2);
+  EXPECT_EQ(a.finished, 1);
+  auto r = co_await h.client.call(kHost, port, whole_req, opts);
+  EXPECT_TRUE(r && r->status == 200);
+  EXPECT_EQ(a.requests, 2);
+  EXPECT_EQ(b.requests, 1);
+  // a is gone for good: its per-replica series went with it; b's are there.
+  net::ClientRequest m;
+  m.target = "/metrics";
+  auto text = co_await h.client.call(kHost, port, m, opts);
+  EXPECT_TRUE(text);
+  if (!text) co_return;
+  EXPECT_EQ(text->body.find("replica=\"a\""), std::string::npos);
+  EXPECT_NE(text->body.find("replica=\"b\""), std::string::npos);
+}
+
+asio::awaitable<void> silent_case(Harness& h, FakeReplica& a, uint16_t port) {
+  const std::string kHost = "127.0.0.1";
+  net::ClientRequest stream_req = chat(true);
+  auto canceller = std::make_shared<net::CallCanceller>();
+  net::CallOptions opts = h.call_options(canceller);
+  auto s = co_await h.client.open(kHost, port, stream_req, opts);
+  EXPECT_TRUE(s);
+  if (!s) co_return;
+  auto first = co_await (*s)->next();
+  EXPECT_TRUE(first && first->find("data:") != std::string::npos);
+  std::function<bool()> cond3 = [&] { return a.held == 1; };
+  bool ok3 = co_await until(cond3);
+  EXPECT_TRUE(ok3);
+  // The replica now sends nothing (as while a request waits in the engine's queue). The client
+  // leaves: the gateway must close its upstream request without waiting for a next chunk.
+  canceller->cancel();
+  std::function<bool()> cond4 = [&] { return a.gone == 1; };
+  bool ok4 = co_await until(cond4);
+  EXPECT_TRUE(ok4) << "the replica still holds the request of a client that left";
+  EXPECT_EQ(a.finished, 0);
+}
+
+asio::awaitable<void> tokens_case(Harness& h, FakeReplica& a, uint16_t port) {
+  const std::string kHost = "127.0.0.1";
+  net::ClientRequest stream_req = chat(true), whole_req = chat(false);
+  net::CallOptions opts = h.call_options();
+  auto whole = co_await h.client.call(kHost, port, whole_req, opts);
+  EXPECT_TRUE(whole && whole->status == 200);
+  auto s = co_await h.client.open(kHost, port, stream_req, opts);
+  EXPECT_TRUE(s);
+  if (!s) co_return;
+  std::function<bool()> cond5 = [&] { return a.held == 1; };
+  bool ok5 = co_await until(cond5);
+  EXPECT_TRUE(ok5);
+  a.release_one();
+  std::string body;
+  Status ok6 = co_await drain_body(**s, body);
+  EXPECT_TRUE(ok6.ok());
+  net::ClientRequest m;
+  m.target = "/metrics";
+  auto text = co_await h.client.call(kHost, port, m, opts);
+  EXPECT_TRUE(text);
+  if (!text) co_return;
+  const std::string labels = "{model=\"m\",tenant=\"anonymous\"}";
+  // 7 from the whole response's usage + 3 streamed chunks with text (a, b, c).
+  EXPECT_EQ(metric(text->body, "gpufleet_gateway_completion_tokens_total" + labels), 10);
+  // 11 from usage + the stream's estimate, "hello there" (11 bytes) / 4 = 2.
+  EXPECT_EQ(metric(text->body, "gpufleet_gateway_prompt_tokens_total" + labels), 13);
+  EXPECT_EQ(metric(text->body,
+                   "gpufleet_gateway_replica_duration_seconds_count{model=\"m\",replica=\"a\"}"),
+            2);
+  EXPECT_EQ(
+      metric(text->body, "gpufleet_gateway_replica_ttft_seconds_count{model=\"m\",replica=\"a\"}"),
+      1);
+}
+
+TEST(GatewayServer, AReplicaLeavingTheTableFinishesWithinTheDrainTimeoutOrIsCut) {
+  Harness h;
+  FakeReplica a(h.io), b(h.io);
+  GatewayOptions o;
+  o.drain_timeout = 300ms;
+  h.start(o);
+  ASSERT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
+  const uint16_t port = h.gateway->port();
+  h.run(drain_case(h, a, b, port));
+}
+
+TEST(GatewayServer, AClientLeavingASilentStreamCancelsTheUpstreamRequestAtOnce) {
+  Harness h;
+  FakeReplica a(h.io);
+  h.start(GatewayOptions{});
+  ASSERT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
+  const uint16_t port = h.gateway->port();
+  h.run(silent_case(h, a, port));
+}
+
+TEST(GatewayServer, CountsTokensInAndOutFromUsageOrStreamedChunks) {
+  Harness h;
+  FakeReplica a(h.io);
+  h.start(GatewayOptions{});
+  ASSERT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
+  const uint16_t port = h.gateway->port();
+  h.run(tokens_case(h, a, port));
+}
+
+}  // namespace
+}  // namespace gf
