@@ -15,6 +15,7 @@
 #include "admission/tenant_directory.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/request_info.h"
 #include "gateway/token_usage.h"
 #include "net/http_server.h"
@@ -131,47 +132,31 @@ struct GatewayServer::Impl {
       auto res = co_await client.call(opts.controller->host, opts.controller->port, req, o);
       if (!res || res->status != 200) {
         // Lost with the controller down: canary analysis waits for fresh numbers.
-        watch_errors->with({}).inc();
+        metrics.watch_errors->with({}).inc();
       }
     }
   }
 
-  Registry registry;
-  CounterFamily* requests = nullptr;
-  GaugeFamily* in_flight = nullptr;
-  HistogramFamily* latency = nullptr;
-  HistogramFamily* ttft = nullptr;
-  HistogramFamily* replica_latency = nullptr;
-  HistogramFamily* replica_ttft = nullptr;
-  HistogramFamily* queue_wait = nullptr;
-  CounterFamily* tokens_in = nullptr;
-  CounterFamily* prompt_tokens = nullptr;
-  CounterFamily* completion_tokens = nullptr;
-  CounterFamily* retries = nullptr;
-  CounterFamily* watch_errors = nullptr;
-  CallbackGaugeFamily* queue_length = nullptr;
-  CounterFamily* replica_requests = nullptr;
+  GatewayMetrics metrics;
 
   // Every pick ends here: the router learns the outcome (outlier ejection), and the per-replica
   // metrics record it.
   void finish(const Ticket& ticket, Outcome outcome, const std::string& model,
               const std::string& replica, std::chrono::steady_clock::time_point sent) {
     router.finish(ticket, outcome, clock.now());
-    replica_requests->with({model, replica, to_string(outcome)}).inc();
-    replica_latency->with({model, replica}).observe(secs(std::chrono::steady_clock::now() - sent));
+    auto& r = metrics.replica(model, replica);
+    metrics.outcome(r, model, replica, outcome).inc();
+    r.duration->observe(secs(std::chrono::steady_clock::now() - sent));
   }
 
   // Tokens in and out of one answered request: the replica's usage when it reported one, else
   // the prompt estimate (bytes / 4) and the streamed chunks that carried text.
-  void count_tokens(const RequestInfo& info, const std::string& tenant, Tokens estimate,
-                    const std::optional<TokenUsage>& usage) {
+  static void count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
+                           const std::optional<TokenUsage>& usage) {
     int64_t in = static_cast<int64_t>(info.prompt_bytes / 4);
     if (usage && usage->prompt_tokens) in = *usage->prompt_tokens;
-    (void)estimate;
-    prompt_tokens->with({info.model, tenant}).inc(static_cast<double>(in));
-    if (usage)
-      completion_tokens->with({info.model, tenant})
-          .inc(static_cast<double>(usage->completion_tokens));
+    tm.prompt_tokens->inc(static_cast<double>(in));
+    if (usage) tm.completion_tokens->inc(static_cast<double>(usage->completion_tokens));
   }
 
   // ---- drain: requests in flight to each replica, so that one leaving the routing table gets no
@@ -196,7 +181,7 @@ struct GatewayServer::Impl {
       it->second.erase(&attempt);
       if (!it->second.empty()) return;
       g.attempts.erase(it);
-      if (!g.addresses.count(replica)) g.forget_replica_metrics(replica);
+      if (!g.addresses.count(replica)) g.metrics.forget_replica(replica);
     }
     Tracked(const Tracked&) = delete;
     Tracked& operator=(const Tracked&) = delete;
@@ -210,13 +195,6 @@ struct GatewayServer::Impl {
         "replica {} left the routing table and did not finish within the {} s "
         "drain timeout",
         replica, secs(opts.drain_timeout));
-  }
-
-  // A replica gone for good takes its label sets with it, so churn does not grow /metrics.
-  void forget_replica_metrics(const std::string& replica) {
-    replica_requests->erase_label("replica", replica);
-    replica_latency->erase_label("replica", replica);
-    replica_ttft->erase_label("replica", replica);
   }
 
   asio::awaitable<void> drain(std::string replica) {
@@ -234,71 +212,6 @@ struct GatewayServer::Impl {
       a->drained = true;
       a->canceller->cancel();
     }
-  }
-
-  Status register_metrics() {
-    std::vector<double> lat = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-    auto r = registry.counter("gpufleet_gateway_requests_total",
-                              "Requests by model, tenant and HTTP status",
-                              {"model", "tenant", "status"});
-    auto f =
-        registry.gauge("gpufleet_gateway_in_flight", "Requests being proxied", {"model", "tenant"});
-    auto l = registry.histogram("gpufleet_gateway_request_duration_seconds",
-                                "Whole request time through the gateway, queue wait included",
-                                {"model", "tenant"}, lat);
-    auto t = registry.histogram("gpufleet_gateway_ttft_seconds",
-                                "Time to the first streamed byte through the gateway, queue wait "
-                                "included",
-                                {"model", "tenant"}, lat);
-    auto rl = registry.histogram("gpufleet_gateway_replica_duration_seconds",
-                                 "Time one replica took to answer one attempt, by replica",
-                                 {"model", "replica"}, lat);
-    auto rtt = registry.histogram("gpufleet_gateway_replica_ttft_seconds",
-                                  "Time from sending a streamed request to a replica to its first "
-                                  "byte",
-                                  {"model", "replica"}, lat);
-    auto q = registry.histogram("gpufleet_gateway_queue_wait_seconds",
-                                "Time requests waited for capacity", {"model", "tenant"}, lat);
-    auto ti = registry.counter("gpufleet_gateway_prompt_bytes_total",
-                               "Prompt bytes received, by model and tenant", {"model", "tenant"});
-    auto pt = registry.counter("gpufleet_gateway_prompt_tokens_total",
-                               "Prompt tokens of answered requests: the replica's usage when it "
-                               "reports one, else prompt bytes / 4",
-                               {"model", "tenant"});
-    auto ct = registry.counter("gpufleet_gateway_completion_tokens_total",
-                               "Generated tokens passed to clients: the replica's usage when it "
-                               "reports one, else streamed chunks that carried text",
-                               {"model", "tenant"});
-    if (!rl || !rtt || !pt || !ct)
-      return make_error(ErrorCode::kInternal, "metric registration failed");
-    replica_latency = *rl;
-    replica_ttft = *rtt;
-    prompt_tokens = *pt;
-    completion_tokens = *ct;
-    auto rt = registry.counter("gpufleet_gateway_retries_total",
-                               "Requests retried on another replica", {"model"});
-    auto rr = registry.counter("gpufleet_gateway_replica_requests_total",
-                               "Requests sent to each replica, by outcome",
-                               {"model", "replica", "outcome"});
-    if (!rr) return rr.error();
-    replica_requests = *rr;
-    auto we = registry.counter("gpufleet_gateway_routing_watch_errors_total",
-                               "Failed routing-table fetches (the last table stays in use)");
-    if (!r || !f || !l || !t || !q || !ti || !rt || !we)
-      return make_error(ErrorCode::kInternal, "metric registration failed");
-    requests = *r;
-    in_flight = *f;
-    latency = *l;
-    ttft = *t;
-    queue_wait = *q;
-    tokens_in = *ti;
-    retries = *rt;
-    watch_errors = *we;
-    auto demand = registry.callback_gauge("gpufleet_gateway_queue_length",
-                                          "Requests waiting for capacity, by model", {"model"});
-    if (!demand) return demand.error();
-    queue_length = *demand;
-    return {};
   }
 
   // ---- routing table
@@ -335,7 +248,7 @@ struct GatewayServer::Impl {
       // A model without replicas takes nothing at once: its requests wait in the queue (the
       // activator) until replicas appear, and show up as demand.
       std::string name = m.model;
-      queue_length->set({name}, [this, name] {
+      metrics.queue_length->set({name}, [this, name] {
         return static_cast<double>(admission.demand(name, clock.now()).queued.length);
       });
       std::optional<int> capacity;
@@ -351,7 +264,7 @@ struct GatewayServer::Impl {
       if (attempts.count(id)) {
         asio::co_spawn(io, drain(id), asio::detached);
       } else {
-        forget_replica_metrics(id);
+        metrics.forget_replica(id);
       }
     }
     pump();
@@ -385,7 +298,7 @@ struct GatewayServer::Impl {
         warned = false;
         continue;
       }
-      watch_errors->with({}).inc();
+      metrics.watch_errors->with({}).inc();
       if (!warned) {
         log::warn("routing table watch failed; serving with the last table",
                   {{"error", problem}, {"version", std::to_string(table.version)}});
@@ -451,7 +364,7 @@ struct GatewayServer::Impl {
       co_return;
     }
     if (req.path == "/metrics" && req.method == "GET") {
-      co_await w.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.render());
+      co_await w.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.registry().render());
       co_return;
     }
     if (req.path == "/v1/routing" && req.method == "GET") {
@@ -499,14 +412,14 @@ struct GatewayServer::Impl {
                                    static_cast<size_t>(opts.prefix.block_size.value) *
                                        static_cast<size_t>(opts.prefix.max_blocks));
     if (!info) {
-      requests->with({"", tenant.name, "400"}).inc();
+      metrics.refused(tenant.name, 400);
       co_await send_error(w, 400, info.error().message, "invalid_request_error");
       co_return;
     }
     const std::string& model = info->model;
     auto route = models.find(model);
     if (route == models.end()) {
-      requests->with({model, tenant.name, "404"}).inc();
+      metrics.refused(tenant.name, 404);
       co_await send_error(w, 404, "The model `" + model + "` does not exist", "model_not_found");
       co_return;
     }
@@ -514,12 +427,14 @@ struct GatewayServer::Impl {
     if (!tenant_allows_model(tenant, model) ||
         (!allowed.empty() &&
          std::find(allowed.begin(), allowed.end(), tenant.name) == allowed.end())) {
-      requests->with({model, tenant.name, "403"}).inc();
+      metrics.requests(metrics.tenant(model, tenant.name), model, tenant.name, 403).inc();
       co_await send_error(w, 403, "tenant " + tenant.name + " may not use model `" + model + "`",
                           "model_not_allowed");
       co_return;
     }
-    tokens_in->with({model, tenant.name}).inc(static_cast<double>(info->prompt_bytes));
+    auto& tm = metrics.tenant(model, tenant.name);
+    auto count_status = [&](int status) { metrics.requests(tm, model, tenant.name, status).inc(); };
+    tm.prompt_bytes->inc(static_cast<double>(info->prompt_bytes));
     // Without tokenizing: about 4 bytes per token of English, plus the most it may generate.
     Tokens estimate{static_cast<int64_t>(info->prompt_bytes / 4) +
                     info->max_tokens.value_or(opts.default_max_tokens)};
@@ -527,7 +442,7 @@ struct GatewayServer::Impl {
     AdmitDecision decision =
         admission.admit(AdmitRequest{id, tenant.name, model, estimate, std::nullopt}, clock.now());
     if (auto* r = std::get_if<Rejected>(&decision)) {
-      requests->with({model, tenant.name, std::to_string(r->http_status)}).inc();
+      count_status(r->http_status);
       net::Headers h;
       if (r->retry_after) h["Retry-After"] = seconds_header(*r->retry_after);
       co_await send_error(w, r->http_status, r->reason, to_string(r->code), std::move(h));
@@ -549,30 +464,29 @@ struct GatewayServer::Impl {
       }
       w.watch_disconnect(nullptr);
       waiting.erase(id);
-      queue_wait->with({model, tenant.name})
-          .observe(secs(std::chrono::steady_clock::now() - started));
+      tm.queue_wait->observe(secs(std::chrono::steady_clock::now() - started));
       if (client_gone || (stopped && !waiter->dispatched)) {
         (void)admission.cancel(id, clock.now());
         pump();
-        requests->with({model, tenant.name, "499"}).inc();
+        count_status(499);
         co_return;
       }
       if (waiter->rejected) {
         const Rejected& r = *waiter->rejected;
-        requests->with({model, tenant.name, std::to_string(r.http_status)}).inc();
+        count_status(r.http_status);
         net::Headers h;
         if (r.retry_after) h["Retry-After"] = seconds_header(*r.retry_after);
         co_await send_error(w, r.http_status, r.reason, to_string(r.code), std::move(h));
         co_return;
       }
     }
-    in_flight->with({model, tenant.name}).inc();
-    int status = co_await forward(req, w, *info, estimate, started, tenant.name);
-    in_flight->with({model, tenant.name}).dec();
+    tm.in_flight->inc();
+    int status = co_await forward(req, w, *info, estimate, started, tm);
+    tm.in_flight->dec();
     (void)admission.release(id, estimate, clock.now());
     pump();
-    requests->with({model, tenant.name, std::to_string(status)}).inc();
-    latency->with({model, tenant.name}).observe(secs(std::chrono::steady_clock::now() - started));
+    count_status(status);
+    tm.duration->observe(secs(std::chrono::steady_clock::now() - started));
   }
 
   // Sends the request to a replica, retrying on others while nothing reached the client. Returns
@@ -580,7 +494,7 @@ struct GatewayServer::Impl {
   asio::awaitable<int> forward(net::HttpRequest& req, net::ResponseWriter& w,
                                const RequestInfo& info, Tokens estimate,
                                std::chrono::steady_clock::time_point started,
-                               const std::string& tenant) {
+                               GatewayMetrics::ForTenant& tm) {
     std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
     std::vector<std::string> tried;
     struct Counted {  // active_requests / active_retries for this request's lifetime
@@ -601,7 +515,7 @@ struct GatewayServer::Impl {
           ++active_retries;
           counted.retrying = true;
         }
-        retries->with({info.model}).inc();
+        metrics.retries->with({info.model}).inc();
       }
       std::vector<std::string_view> avoid(tried.begin(), tried.end());
       RouteRequest rr;
@@ -700,7 +614,7 @@ struct GatewayServer::Impl {
         }
         done(outcome);
         count(info.model, revision, status >= 500, elapsed());
-        if (status == 200) count_tokens(info, tenant, estimate, parse_usage(body));
+        if (status == 200) count_tokens(info, tm, parse_usage(body));
         co_await w.send(status, type, std::move(body));
         co_return status;
       }
@@ -727,15 +641,15 @@ struct GatewayServer::Impl {
           std::string ev = "data: " + mid_stream_error(why) + "\n\n";
           co_await w.write_chunk(ev);
           co_await w.end_stream();
-          count_tokens(info, tenant, estimate, tokens.usage());
+          count_tokens(info, tm, tokens.usage());
           co_return 502;
         }
         if (piece->empty()) continue;
         if (first) {
           first_byte = elapsed();
-          ttft->with({info.model, tenant}).observe(secs(first_byte));
-          replica_ttft->with({info.model, replica})
-              .observe(secs(std::chrono::steady_clock::now() - sent));
+          tm.ttft->observe(secs(first_byte));
+          metrics.replica(info.model, replica)
+              .ttft->observe(secs(std::chrono::steady_clock::now() - sent));
           first = false;
         }
         tokens.feed(*piece);
@@ -746,7 +660,7 @@ struct GatewayServer::Impl {
       }
       done(outcome);
       count(info.model, revision, false, first_byte);
-      count_tokens(info, tenant, estimate, tokens.usage());
+      count_tokens(info, tm, tokens.usage());
       co_await w.end_stream();
       co_return status;
     }
@@ -770,7 +684,7 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::create(asio::io_context& i
   if (Status s = validate(options.prefix); !s) return s.error();
   auto impl = std::make_unique<Impl>(io, std::move(options), clock, std::move(*tenants),
                                      std::move(*admission));
-  if (Status s = impl->register_metrics(); !s) return s.error();
+  if (Status s = impl->metrics.init(); !s) return s.error();
   std::random_device rd;
   impl->gateway_id = fmt::format("gw-{:08x}", rd());
   if (!impl->opts.static_routes.models.empty()) {

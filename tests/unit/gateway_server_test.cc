@@ -249,6 +249,11 @@ asio::awaitable<void> tokens_case(Harness& h, FakeReplica& a, uint16_t port) {
   net::CallOptions opts = h.call_options();
   auto whole = co_await h.client.call(kHost, port, whole_req, opts);
   EXPECT_TRUE(whole && whole->status == 200);
+  // A made-up model is a 404 that must not add a series per name to /metrics.
+  net::ClientRequest bogus = whole_req;
+  bogus.body = R"({"model":"made-up-model-123","messages":[{"role":"user","content":"x"}]})";
+  auto missing = co_await h.client.call(kHost, port, bogus, opts);
+  EXPECT_TRUE(missing && missing->status == 404);
   auto s = co_await h.client.open(kHost, port, stream_req, opts);
   EXPECT_TRUE(s);
   if (!s) co_return;
@@ -274,6 +279,11 @@ asio::awaitable<void> tokens_case(Harness& h, FakeReplica& a, uint16_t port) {
             2);
   EXPECT_EQ(
       metric(text->body, "gpufleet_gateway_replica_ttft_seconds_count{model=\"m\",replica=\"a\"}"),
+      1);
+  EXPECT_EQ(text->body.find("made-up-model"), std::string::npos);
+  EXPECT_EQ(
+      metric(text->body,
+             "gpufleet_gateway_requests_total{model=\"\",tenant=\"anonymous\",status=\"404\"}"),
       1);
 }
 
