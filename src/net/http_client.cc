@@ -5,10 +5,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
 #include <charconv>
 #include <limits>
 #include <vector>
@@ -20,24 +21,58 @@ namespace http = beast::http;
 using asio::use_awaitable;
 using asio::ip::tcp;
 
+namespace {
+constexpr auto kMaxIdleAge = std::chrono::seconds(4);
+// Bytes asked of one read. The connection keeps its read buffer this size across requests, so
+// a request allocates no read buffer; pieces of body go straight from it into the string
+// next() returns.
+constexpr size_t kReadSize = 16384;
+}  // namespace
+
+// One upstream connection with what it keeps between requests: its read buffer, the buffer the
+// request head is written into, and one timer for the whole call's deadline (armed once per
+// call, where a beast::tcp_stream armed and cancelled one for every read and write).
+struct UpstreamConnection {
+  explicit UpstreamConnection(asio::io_context& io) : socket(io), timer(io) {}
+  tcp::socket socket;
+  asio::steady_timer timer;
+  beast::flat_buffer buffer;
+  std::string head;
+  uint64_t generation = 0;  // which call the armed timer belongs to
+  bool timed_out = false;
+};
+
 struct HttpClient::Pool {
+  Pool(asio::io_context& io_context, size_t max_idle_per_upstream)
+      : io(io_context), max_idle(max_idle_per_upstream) {}
   asio::io_context& io;
   size_t max_idle;
   struct Idle {
-    std::unique_ptr<beast::tcp_stream> conn;
+    std::shared_ptr<UpstreamConnection> conn;
     std::chrono::steady_clock::time_point since;
   };
+  using Slot = std::pair<const std::string, std::vector<Idle>>;  // "host:port" and its idle
   std::map<std::string, std::vector<Idle>> idle;
+  // The last upstream looked up: most calls go to the same few, and this skips building the
+  // "host:port" key and the map lookup.
+  std::string last_host;
+  uint16_t last_port = 0;
+  Slot* last_slot = nullptr;
+
+  Slot& slot(const std::string& host, uint16_t port) {
+    if (last_slot != nullptr && port == last_port && host == last_host) return *last_slot;
+    auto it = idle.try_emplace(host + ":" + std::to_string(port)).first;
+    last_host = host;
+    last_port = port;
+    last_slot = &*it;
+    return *it;
+  }
 };
 
 HttpClient::HttpClient(asio::io_context& io, size_t max_idle_per_upstream)
-    : pool_(std::make_shared<Pool>(Pool{io, max_idle_per_upstream, {}})) {}
+    : pool_(std::make_shared<Pool>(io, max_idle_per_upstream)) {}
 
 HttpClient::~HttpClient() = default;
-
-namespace {
-constexpr auto kMaxIdleAge = std::chrono::seconds(4);
-}  // namespace
 
 size_t HttpClient::idle_connections() const {
   size_t n = 0;
@@ -57,10 +92,11 @@ Error unavailable(const std::string& key, const std::string& what) {
 }
 
 // Opens a connection within the connect timeout. Numeric addresses skip the resolver.
-asio::awaitable<Result<std::unique_ptr<beast::tcp_stream>>> connect(asio::io_context& io,
-                                                                    std::string host, uint16_t port,
-                                                                    Duration timeout) {
-  auto s = std::make_unique<beast::tcp_stream>(io);
+asio::awaitable<Result<std::shared_ptr<UpstreamConnection>>> connect(asio::io_context& io,
+                                                                     std::string host,
+                                                                     uint16_t port,
+                                                                     Duration timeout) {
+  beast::tcp_stream s(io);
   beast::error_code ec;
   std::vector<tcp::endpoint> endpoints;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
@@ -74,42 +110,146 @@ asio::awaitable<Result<std::unique_ptr<beast::tcp_stream>>> connect(asio::io_con
     for (const auto& r : results)
       endpoints.push_back(r.endpoint());
   }
-  s->expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-  co_await s->async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
+  s.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+  co_await s.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
   if (ec) {
     co_return unavailable(upstream_key(host, port),
                           ec == beast::error::timeout ? "connect timed out" : ec.message());
   }
-  s->socket().set_option(tcp::no_delay(true), ec);
-  co_return std::move(s);
+  s.socket().set_option(tcp::no_delay(true), ec);
+  auto c = std::make_shared<UpstreamConnection>(io);
+  c->socket = s.release_socket();
+  co_return c;
 }
+
+bool has_crlf(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+// The request head, written into `out` (its capacity is kept with the connection). Host,
+// Content-Length and Connection are the client's, except that a Host given by the caller wins,
+// as it did when Beast's fields built the head.
+Status write_head(const ClientRequest& in, http::verb verb, const std::string& key,
+                  std::string& out) {
+  out.clear();
+  out += in.method;
+  out += ' ';
+  out += in.target;
+  out += " HTTP/1.1\r\n";
+  bool host_given = false;
+  for (const auto& [k, v] : in.headers) {
+    if (k.empty() || has_crlf(k) || has_crlf(v) || k.find(':') != std::string::npos)
+      return make_error(ErrorCode::kInvalidArgument, "bad header \"" + k + "\"");
+    if (beast::iequals(k, "content-length") || beast::iequals(k, "connection") ||
+        beast::iequals(k, "transfer-encoding"))
+      continue;
+    if (beast::iequals(k, "host")) host_given = true;
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+  if (!host_given) {
+    out += "Host: ";
+    out += key;
+    out += "\r\n";
+  }
+  if (!in.body.empty() || verb == http::verb::post || verb == http::verb::put) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, in.body.size());
+    out += "Content-Length: ";
+    out.append(digits, end);
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return {};
+}
+
+// A response parser that keeps nothing of its own: fields go straight into the stream's header
+// map (names lowercased), body bytes straight into the string next() hands out.
+class ResponseParser final : public http::basic_parser<false> {
+ public:
+  ResponseParser(Headers& headers, std::string& body) : headers_(headers), body_(body) {}
+  int status = 0;
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+    status = code;
+  }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    std::string lower(name.data(), name.size());
+    for (char& c : lower)  // ASCII only, as HTTP field names are; std::tolower is a libc call
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    headers_.insert_or_assign(std::move(lower), std::string(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    if (length && *length <= kReadSize) body_.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Headers& headers_;
+  std::string& body_;
+};
 
 class Stream final : public ResponseStream {
  public:
-  Stream(std::shared_ptr<HttpClient::Pool> pool, std::string key,
-         std::unique_ptr<beast::tcp_stream> conn, std::shared_ptr<CallCanceller> canceller,
+  Stream(std::shared_ptr<HttpClient::Pool> pool, HttpClient::Pool::Slot& slot,
+         std::shared_ptr<UpstreamConnection> conn, std::shared_ptr<CallCanceller> canceller,
          std::chrono::steady_clock::time_point deadline)
       : pool_(std::move(pool)),
-        key_(std::move(key)),
+        slot_(slot),
         conn_(std::move(conn)),
         canceller_(std::move(canceller)),
-        deadline_(deadline) {
+        parser_(headers_, pending_) {
     // Bodies stream through; nothing accumulates here.
     parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser_.eager(true);
     if (canceller_) {
-      beast::tcp_stream* raw = conn_.get();
+      UpstreamConnection* raw = conn_.get();
       canceller_->set_hook([raw] {
         beast::error_code ec;
-        raw->socket().close(ec);
+        raw->socket.close(ec);
       });
     }
+    // One deadline for the whole call: when it passes, the socket is closed and whatever read or
+    // write is pending fails. The handler holds the connection weakly and checks the generation,
+    // so a late expiry can touch neither a freed connection nor a later call on a reused one.
+    UpstreamConnection& c = *conn_;
+    c.timed_out = false;
+    const uint64_t generation = ++c.generation;
+    c.timer.expires_at(deadline);
+    c.timer.async_wait(
+        [weak = std::weak_ptr<UpstreamConnection>(conn_), generation](const beast::error_code& ec) {
+          if (ec) return;
+          auto c = weak.lock();
+          if (!c || c->generation != generation) return;
+          c->timed_out = true;
+          beast::error_code ignored;
+          c->socket.close(ignored);
+        });
   }
   ~Stream() override {
     if (canceller_) canceller_->set_hook(nullptr);
+    ++conn_->generation;  // a timer expiry already queued no longer applies
+    conn_->timer.cancel();
     // A complete body leaves the connection ready for the next request.
-    if (done_ && parser_.keep_alive() && pool_->max_idle > 0) {
-      conn_->expires_never();
-      auto& idle = pool_->idle[key_];
+    if (done_ && parser_.keep_alive() && pool_->max_idle > 0 && conn_->socket.is_open() &&
+        conn_->buffer.size() == 0) {
+      auto& idle = slot_.second;
       if (idle.size() < pool_->max_idle)
         idle.push_back(HttpClient::Pool::Idle{std::move(conn_), std::chrono::steady_clock::now()});
     }
@@ -122,107 +262,139 @@ class Stream final : public ResponseStream {
     http::verb verb = http::string_to_verb(in.method);
     if (verb == http::verb::unknown)
       co_return make_error(ErrorCode::kInvalidArgument, "unknown HTTP method " + in.method);
-    http::request<http::string_body> req{verb, in.target, 11};
-    req.set(http::field::host, key_);
-    for (const auto& [k, v] : in.headers)
-      req.set(k, v);
-    req.body() = in.body;
-    req.keep_alive(true);
-    if (!in.body.empty() || verb == http::verb::post || verb == http::verb::put)
-      req.prepare_payload();
-    conn_->expires_at(deadline_);
-    co_await http::async_write(*conn_, req, asio::redirect_error(use_awaitable, ec));
+    if (verb == http::verb::head) parser_.skip(true);
+    if (Status st = write_head(in, verb, slot_.first, conn_->head); !st) co_return st;
+    // Head and body in one gather write: the body is not copied.
+    std::array<asio::const_buffer, 2> out;
+    out[0] = asio::buffer(conn_->head);
+    out[1] = asio::buffer(in.body);
+    co_await asio::async_write(conn_->socket, out, asio::redirect_error(use_awaitable, ec));
     if (ec) {
-      retryable = reused && !cancelled();
-      co_return failure("sending the request failed: " + ec.message(), ec);
+      retryable = reused && !cancelled() && !conn_->timed_out;
+      co_return failure("sending the request failed: " + ec.message());
     }
-    co_await http::async_read_header(*conn_, buffer_, parser_,
-                                     asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      retryable = reused && !cancelled() &&
-                  (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-                   ec == asio::error::eof || ec == asio::error::broken_pipe);
-      co_return failure("no response: " + ec.message(), ec);
-    }
-    for (const auto& f : parser_.get()) {
-      std::string name(f.name_string());
-      for (char& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      headers_[name] = std::string(f.value());
+    while (!parser_.is_header_done()) {
+      co_await read_some(ec);
+      if (ec) {
+        retryable = reused && !cancelled() && !conn_->timed_out &&
+                    (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                     ec == asio::error::eof || ec == asio::error::broken_pipe);
+        co_return failure("no response: " + ec.message());
+      }
     }
     done_ = parser_.is_done();
     co_return Status{};
   }
 
-  int status() const override { return static_cast<int>(parser_.get().result_int()); }
+  int status() const override { return parser_.status; }
   const Headers& headers() const override { return headers_; }
-  bool complete() const override { return done_; }
+  // The whole body parsed and handed out (with eager parsing, the head's read often brings the
+  // whole body along: it waits in pending_ for next()).
+  bool complete() const override { return done_ && pending_.empty(); }
   size_t body_bytes() const override { return bytes_; }
 
   asio::awaitable<Result<std::string>> next() override {
-    std::string out;
-    while (!done_ && out.empty()) {
-      // One read buffer per response, reused: a fresh zero-filled 16 KiB per read was most of
-      // the gateway's per-request page faults (bench/gateway_wrk.sh, docs/performance.md).
-      parser_.get().body().data = piece_.data();
-      parser_.get().body().size = piece_.size();
+    while (!done_ && pending_.empty()) {
       beast::error_code ec;
-      conn_->expires_at(deadline_);
-      co_await http::async_read_some(*conn_, buffer_, parser_,
-                                     asio::redirect_error(use_awaitable, ec));
-      if (ec == http::error::need_buffer) ec = {};
-      out.assign(piece_.data(), piece_.size() - parser_.get().body().size);
-      bytes_ += out.size();
+      co_await read_some(ec);
       done_ = parser_.is_done();
       if (ec && !done_) {
-        Error e = failure(
-            ec == beast::error::timeout ? "timed out mid-body" : "body broken: " + ec.message(),
-            ec);
+        bytes_ += pending_.size();
+        pending_.clear();
+        Error e = failure(conn_->timed_out ? "timed out mid-body" : "body broken: " + ec.message());
         e.message += " after " + std::to_string(bytes_) + " bytes";
         co_return e;
       }
     }
+    std::string out = std::move(pending_);
+    pending_.clear();
+    bytes_ += out.size();
     co_return out;
   }
 
+  Headers take_headers() { return std::move(headers_); }
+
  private:
+  // Parses what the buffer holds; when that is not enough for the parser's next step, reads
+  // once more and parses that. A clean close ends a body that runs to the end of the stream.
+  asio::awaitable<void> read_some(beast::error_code& ec) {
+    ec = {};
+    auto& b = conn_->buffer;
+    if (b.size() > 0) {
+      parse_buffered(ec);
+      if (ec || progressed_) co_return;
+    }
+    const size_t want = b.size() < kReadSize ? kReadSize - b.size() : kReadSize;
+    auto space = b.prepare(want);
+    size_t n =
+        co_await conn_->socket.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+    b.commit(n);
+    if (ec == asio::error::eof) {
+      if (!parser_.got_some()) {
+        ec = http::error::end_of_stream;
+        co_return;
+      }
+      ec = {};
+      parser_.put_eof(ec);
+      co_return;
+    }
+    if (ec) co_return;
+    parse_buffered(ec);
+  }
+
+  // Feeds the buffer to the parser. progressed_ tells whether it got anywhere (a header done, or
+  // body bytes, or the end); without that, the caller reads more.
+  void parse_buffered(beast::error_code& ec) {
+    auto& b = conn_->buffer;
+    const bool header_was_done = parser_.is_header_done();
+    const size_t pending_before = pending_.size();
+    while (b.size() > 0 && !parser_.is_done()) {
+      const size_t used = parser_.put(b.data(), ec);
+      b.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    progressed_ = parser_.is_done() || pending_.size() != pending_before ||
+                  parser_.is_header_done() != header_was_done;
+  }
+
   bool cancelled() const { return canceller_ && canceller_->cancelled(); }
-  Error failure(const std::string& what, const beast::error_code& ec) const {
-    if (cancelled()) return unavailable(key_, "cancelled");
-    if (ec == beast::error::timeout) return unavailable(key_, "timed out waiting for the response");
-    return unavailable(key_, what);
+  Error failure(const std::string& what) const {
+    if (cancelled()) return unavailable(slot_.first, "cancelled");
+    if (conn_->timed_out) return unavailable(slot_.first, "timed out waiting for the response");
+    return unavailable(slot_.first, what);
   }
 
   std::shared_ptr<HttpClient::Pool> pool_;
-  std::string key_;
-  std::unique_ptr<beast::tcp_stream> conn_;
+  HttpClient::Pool::Slot& slot_;  // the pool's entry for this upstream (map nodes do not move)
+  std::shared_ptr<UpstreamConnection> conn_;
   std::shared_ptr<CallCanceller> canceller_;
-  std::chrono::steady_clock::time_point deadline_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::buffer_body> parser_;
   Headers headers_;
-  std::array<char, 16384> piece_;
+  std::string pending_;  // body parsed but not yet handed out
+  ResponseParser parser_;
   size_t bytes_ = 0;
-  bool done_ = false;
+  bool done_ = false;  // the parser has the whole response
+  bool progressed_ = false;
 };
 
-}  // namespace
-
-asio::awaitable<Result<std::unique_ptr<ResponseStream>>> HttpClient::open(std::string host,
-                                                                          uint16_t port,
-                                                                          ClientRequest req,
-                                                                          CallOptions options) {
-  auto pool = pool_;  // the client may go away while this call is suspended
-  const std::string key = upstream_key(host, port);
+// open(), returning the concrete stream so that call() can take its headers.
+asio::awaitable<Result<std::unique_ptr<Stream>>> open_stream(std::shared_ptr<HttpClient::Pool> pool,
+                                                             const std::string& host, uint16_t port,
+                                                             const ClientRequest& req,
+                                                             const CallOptions& options) {
+  auto& slot = pool->slot(host, port);
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.timeout);
   for (int tries = 0; tries < 2; ++tries) {
     if (options.canceller && options.canceller->cancelled())
-      co_return unavailable(key, "cancelled");
-    std::unique_ptr<beast::tcp_stream> conn;
+      co_return unavailable(slot.first, "cancelled");
+    std::shared_ptr<UpstreamConnection> conn;
     bool reused = false;
-    auto& idle = pool->idle[key];
+    auto& idle = slot.second;
     // Servers close idle keep-alive connections (uvicorn, which serves vLLM, after 5 s): older
     // ones are dropped rather than tried. After a stale one failed, the rest of that upstream's
     // idle connections are as old or older, so the retry opens a fresh connection.
@@ -238,26 +410,42 @@ asio::awaitable<Result<std::unique_ptr<ResponseStream>>> HttpClient::open(std::s
       if (!c) co_return c.error();
       conn = std::move(*c);
     }
-    auto s = std::make_unique<Stream>(pool, key, std::move(conn), options.canceller, deadline);
+    auto s = std::make_unique<Stream>(pool, slot, std::move(conn), options.canceller, deadline);
     bool retryable = false;
     Status st = co_await s->start(req, reused, retryable);
-    if (st) co_return std::unique_ptr<ResponseStream>(std::move(s));
+    if (st) co_return std::move(s);
     if (!retryable) co_return st.error();
   }
-  co_return unavailable(key, "connection closed before the response");
+  co_return unavailable(slot.first, "connection closed before the response");
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::unique_ptr<ResponseStream>>> HttpClient::open(std::string host,
+                                                                          uint16_t port,
+                                                                          ClientRequest req,
+                                                                          CallOptions options) {
+  auto pool = pool_;  // the client may go away while this call is suspended
+  auto s = co_await open_stream(std::move(pool), host, port, req, options);
+  if (!s) co_return s.error();
+  co_return std::unique_ptr<ResponseStream>(std::move(*s));
 }
 
 asio::awaitable<Result<ClientResponse>> HttpClient::call(std::string host, uint16_t port,
                                                          ClientRequest req, CallOptions options) {
-  auto s = co_await open(std::move(host), port, std::move(req), std::move(options));
+  auto pool = pool_;
+  auto s = co_await open_stream(std::move(pool), host, port, req, options);
   if (!s) co_return s.error();
   ClientResponse out;
   out.status = (*s)->status();
-  out.headers = (*s)->headers();
+  out.headers = (*s)->take_headers();
   while (!(*s)->complete()) {
     auto piece = co_await (*s)->next();
     if (!piece) co_return piece.error();
-    out.body += *piece;
+    if (out.body.empty())
+      out.body = std::move(*piece);
+    else
+      out.body += *piece;
   }
   co_return out;
 }

@@ -8,8 +8,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "net/http_server.h"
@@ -19,7 +21,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-// A server on its own thread: /hello answers whole, /stream sends 5 chunks, /slow never answers.
+// A server on its own thread: /hello answers whole, /stream sends 5 chunks, /slow never answers
+// (5 s), /echo describes the request it got, /big answers 100,000 bytes, /stall sends one chunk
+// and then nothing for 5 s, /delay answers after 300 ms.
 class ServerThread {
  public:
   explicit ServerThread(uint16_t port = 0)
@@ -55,6 +59,33 @@ class ServerThread {
       boost::system::error_code ec;
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       co_await w.send(200, "text/plain", "late");
+    } else if (r.path == "/echo") {
+      std::string d = r.method + " host=" + r.header("host") + " cl=" + r.header("content-length") +
+                      " conn=" + r.header("connection") + " x-a=" + r.header("x-a") +
+                      " body=" + r.body;
+      co_await w.send(200, "text/plain", d);
+    } else if (r.path == "/big") {
+      std::string big;
+      for (int i = 0; big.size() < 100000; ++i)
+        big += std::to_string(i) + ",";
+      big.resize(100000);
+      co_await w.send(200, "text/plain", big);
+    } else if (r.path == "/stall" || r.path == "/delay") {
+      const bool stall = r.path == "/stall";
+      if (stall) {
+        co_await w.begin_stream(200, "text/event-stream");
+        std::string chunk = "data: 0\n\n";
+        co_await w.write_chunk(chunk);
+      }
+      asio::steady_timer t(io_);
+      t.expires_after(stall ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(300));
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stall) {
+        co_await w.end_stream();
+      } else {
+        co_await w.send(200, "text/plain", "late ok");
+      }
     } else {
       co_await w.send(404, "text/plain", "nope");
     }
@@ -182,6 +213,162 @@ TEST(HttpClient, AStalePooledConnectionIsReplacedByAFreshOne) {
   EXPECT_EQ(idle_between, 2u);
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(second->status, 200);
+}
+
+// The client writes the request head itself: the caller's headers pass, Host names the upstream,
+// Content-Length is the body's own, and a caller's Connection does not stop the reuse.
+asio::awaitable<void> echo_twice(HttpClient& c, uint16_t port, Result<ClientResponse>& first,
+                                 Result<ClientResponse>& second, size_t& idle_after) {
+  ClientRequest req{"POST", "/echo", "abc", {}};
+  req.headers["x-a"] = "1";
+  req.headers["Content-Length"] = "999";
+  req.headers["connection"] = "close";
+  first = co_await c.call("127.0.0.1", port, req);
+  ClientRequest get{"GET", "/echo", "", {}};
+  get.headers["host"] = "example.test";
+  second = co_await c.call("127.0.0.1", port, get);
+  idle_after = c.idle_connections();
+}
+
+TEST(HttpClient, WritesTheRequestHeadAndKeepsTheConnection) {
+  ServerThread s;
+  asio::io_context io(1);
+  HttpClient c(io);
+  Result<ClientResponse> first = make_error(ErrorCode::kInternal, "not run");
+  Result<ClientResponse> second = make_error(ErrorCode::kInternal, "not run");
+  size_t idle = 0;
+  asio::co_spawn(io, echo_twice(c, s.port(), first, second, idle), asio::detached);
+  io.run();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->body,
+            "POST host=127.0.0.1:" + std::to_string(s.port()) + " cl=3 conn= x-a=1 body=abc");
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  // A GET without a body has no Content-Length; a Host given by the caller wins.
+  EXPECT_EQ(second->body, "GET host=example.test cl= conn= x-a= body=");
+  EXPECT_EQ(second->header("content-type"), "text/plain");
+  EXPECT_EQ(idle, 1u);  // both calls on one kept-alive connection
+}
+
+TEST(HttpClient, AHeaderWithALineBreakIsRefused) {
+  ServerThread s;
+  ClientRequest req{"GET", "/hello", "", {}};
+  req.headers["x-a"] = "1\r\nx-b: 2";
+  auto r = http_call("127.0.0.1", s.port(), req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(HttpClient, ALargeBodyArrivesWholeOverManyReads) {
+  ServerThread s;
+  auto r = http_call("127.0.0.1", s.port(), ClientRequest{"GET", "/big", "", {}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->body.size(), 100000u);
+  EXPECT_EQ(r->body.substr(0, 8), "0,1,2,3,");
+}
+
+// Opens /stall, takes its first chunk, then reads again: that read ends by the call's deadline
+// or, when `cancel_after` is set, by the canceller.
+asio::awaitable<void> stall(HttpClient& c, uint16_t port, Duration timeout,
+                            std::optional<Duration> cancel_after, std::string& first,
+                            Result<std::string>& second, size_t& bytes) {
+  ClientRequest req{"GET", "/stall", "", {}};
+  CallOptions o;
+  o.timeout = timeout;
+  o.canceller = std::make_shared<CallCanceller>();
+  auto s = co_await c.open("127.0.0.1", port, req, o);
+  if (!s) {
+    second = s.error();
+    co_return;
+  }
+  while (first.empty()) {
+    auto piece = co_await (*s)->next();
+    if (!piece) co_return;
+    first = *piece;
+  }
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex);
+  if (cancel_after) {
+    // The canceller fires from another handler while next() waits.
+    t.expires_after(*cancel_after);
+    auto canceller = o.canceller;
+    t.async_wait([canceller](boost::system::error_code ec) {
+      if (!ec) canceller->cancel();
+    });
+  }
+  second = co_await (*s)->next();
+  bytes = (*s)->body_bytes();
+}
+
+TEST(HttpClient, TheDeadlineEndsABodyThatStalls) {
+  ServerThread s;
+  asio::io_context io(1);
+  HttpClient c(io);
+  std::string first;
+  Result<std::string> second = make_error(ErrorCode::kInternal, "not run");
+  size_t bytes = 0;
+  asio::co_spawn(
+      io, stall(c, s.port(), std::chrono::milliseconds(300), std::nullopt, first, second, bytes),
+      asio::detached);
+  io.run();
+  EXPECT_EQ(first, "data: 0\n\n");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(second.error().message.find("timed out"), std::string::npos) << second.error().message;
+  EXPECT_NE(second.error().message.find("after 9 bytes"), std::string::npos)
+      << second.error().message;
+  EXPECT_EQ(bytes, 9u);
+  EXPECT_EQ(c.idle_connections(), 0u);  // a broken-off body does not go back to the pool
+}
+
+TEST(HttpClient, CancelEndsABodyThatStalls) {
+  ServerThread s;
+  asio::io_context io(1);
+  HttpClient c(io);
+  std::string first;
+  Result<std::string> second = make_error(ErrorCode::kInternal, "not run");
+  size_t bytes = 0;
+  asio::co_spawn(io,
+                 stall(c, s.port(), std::chrono::seconds(10), std::chrono::milliseconds(100), first,
+                       second, bytes),
+                 asio::detached);
+  io.run();
+  EXPECT_EQ(first, "data: 0\n\n");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("cancelled"), std::string::npos) << second.error().message;
+  EXPECT_EQ(c.idle_connections(), 0u);
+}
+
+// Many calls one after another, the first ones with a short deadline, then one that takes longer
+// than those deadlines on the same kept-alive connection: a finished call's deadline must not
+// close the connection under a later call.
+asio::awaitable<void> short_then_slow(HttpClient& c, uint16_t port, int& ok, size_t& idle_between,
+                                      Result<ClientResponse>& slow) {
+  ClientRequest hello{"GET", "/hello", "", {}};
+  CallOptions o;
+  o.timeout = std::chrono::milliseconds(100);
+  for (int i = 0; i < 50; ++i) {
+    auto r = co_await c.call("127.0.0.1", port, hello, o);
+    if (r && r->body == "hello GET ") ++ok;
+  }
+  idle_between = c.idle_connections();
+  ClientRequest delay{"GET", "/delay", "", {}};
+  slow = co_await c.call("127.0.0.1", port, delay);
+}
+
+TEST(HttpClient, AFinishedCallsDeadlineLeavesTheReusedConnectionAlone) {
+  ServerThread s;
+  asio::io_context io(1);
+  HttpClient c(io);
+  int ok = 0;
+  size_t idle_between = 0;
+  Result<ClientResponse> slow = make_error(ErrorCode::kInternal, "not run");
+  asio::co_spawn(io, short_then_slow(c, s.port(), ok, idle_between, slow), asio::detached);
+  io.run();
+  EXPECT_EQ(ok, 50);
+  EXPECT_EQ(idle_between, 1u);  // one connection for all 50
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  EXPECT_EQ(slow->body, "late ok");
+  EXPECT_EQ(c.idle_connections(), 1u);
 }
 
 TEST(HttpClient, ParseHostPort) {
