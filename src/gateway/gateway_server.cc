@@ -77,8 +77,9 @@ struct GatewayServer::Impl {
   net::HttpClient client;
   std::unique_ptr<net::HttpServer> server;
   RoutingTable table;
-  std::unordered_map<std::string, std::string> addresses;  // replica id -> host:port
-  std::map<std::string, const RouteModel*> models;         // by model name, into `table`
+  // Replica id -> where it listens, parsed once per table (port 0: the table's address was bad).
+  std::unordered_map<std::string, net::HostPort> addresses;
+  std::map<std::string, const RouteModel*> models;  // by model name, into `table`
   std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiting;
   uint64_t next_id = 1;
   bool stopped = false;
@@ -87,12 +88,18 @@ struct GatewayServer::Impl {
   int active_requests = 0;
   int active_retries = 0;
   // Traffic per (model, revision) since the last report to the controller (canary analysis).
-  std::map<std::pair<std::string, std::string>, net::RevisionTraffic> traffic;
+  // By model, then revision; transparent comparators find an entry without building strings.
+  std::map<std::string, std::map<std::string, net::RevisionTraffic, std::less<>>, std::less<>>
+      traffic;
   std::string gateway_id;
 
   void count(const std::string& model, const std::string& revision, bool error,
              Duration first_byte) {
-    auto& t = traffic[{model, revision}];
+    auto m = traffic.find(model);
+    if (m == traffic.end()) m = traffic.try_emplace(model).first;
+    auto r = m->second.find(revision);
+    if (r == m->second.end()) r = m->second.try_emplace(revision).first;
+    auto& t = r->second;
     if (t.ttft_counts.empty()) {
       t.model = model;
       t.revision = revision;
@@ -113,8 +120,9 @@ struct GatewayServer::Impl {
       if (stopped) co_return;
       net::TrafficReport report;
       report.gateway = gateway_id;
-      for (auto& [key, t] : traffic)
-        report.revisions.push_back(std::move(t));
+      for (auto& [model, revisions] : traffic)
+        for (auto& [revision, t] : revisions)
+          report.revisions.push_back(std::move(t));
       traffic.clear();
       for (const auto& [model, d] : admission.demand(clock.now())) {
         report.demand.push_back(
@@ -167,21 +175,24 @@ struct GatewayServer::Impl {
     std::shared_ptr<net::CallCanceller> canceller;
     bool drained = false;
   };
-  std::unordered_map<std::string, std::set<Attempt*>> attempts;  // by replica id
+  // By replica id. An entry stays while its replica is in the table, so that the steady state
+  // allocates nothing here.
+  std::unordered_map<std::string, std::vector<Attempt*>> attempts;
 
   struct Tracked {  // one attempt's registration, for its lifetime in forward()
     Tracked(Impl& gw, std::string id, std::shared_ptr<net::CallCanceller> c)
         : g(gw), replica(std::move(id)) {
       attempt.canceller = std::move(c);
-      g.attempts[replica].insert(&attempt);
+      g.attempts[replica].push_back(&attempt);
     }
     ~Tracked() {
       auto it = g.attempts.find(replica);
       if (it == g.attempts.end()) return;
-      it->second.erase(&attempt);
-      if (!it->second.empty()) return;
+      auto& list = it->second;
+      list.erase(std::find(list.begin(), list.end(), &attempt));
+      if (!list.empty() || g.addresses.count(replica)) return;
       g.attempts.erase(it);
-      if (!g.addresses.count(replica)) g.metrics.forget_replica(replica);
+      g.metrics.forget_replica(replica);
     }
     Tracked(const Tracked&) = delete;
     Tracked& operator=(const Tracked&) = delete;
@@ -216,6 +227,14 @@ struct GatewayServer::Impl {
 
   // ---- routing table
 
+  static net::HostPort address_of(const RouteReplica& r) {
+    auto hp = net::parse_host_port(r.address);
+    if (hp) return *hp;
+    log::warn("routing table names a replica address that is not host:port; it gets no requests",
+              {{"replica", r.id}, {"error", hp.error().message}});
+    return net::HostPort{};
+  }
+
   Status apply_table(const RoutingTable& t) {
     std::set<std::string> seen;
     for (const auto& m : t.models) {
@@ -233,7 +252,7 @@ struct GatewayServer::Impl {
     for (const auto& [name, m] : models) {
       if (!seen.count(name)) router.remove(name);
     }
-    std::unordered_map<std::string, std::string> before = std::move(addresses);
+    std::unordered_map<std::string, net::HostPort> before = std::move(addresses);
     addresses.clear();
     table = t;
     models.clear();
@@ -242,7 +261,7 @@ struct GatewayServer::Impl {
       int replicas = 0;
       for (const auto& rev : m.revisions) {
         for (const auto& x : rev.replicas)
-          addresses[x.id] = x.address;
+          addresses[x.id] = address_of(x);
         replicas += static_cast<int>(rev.replicas.size());
       }
       // A model without replicas takes nothing at once: its requests wait in the queue (the
@@ -261,9 +280,11 @@ struct GatewayServer::Impl {
     }
     for (const auto& [id, address] : before) {
       if (addresses.count(id)) continue;
-      if (attempts.count(id)) {
+      auto a = attempts.find(id);
+      if (a != attempts.end() && !a->second.empty()) {
         asio::co_spawn(io, drain(id), asio::detached);
       } else {
+        if (a != attempts.end()) attempts.erase(a);
         metrics.forget_replica(id);
       }
     }
@@ -536,8 +557,8 @@ struct GatewayServer::Impl {
       auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
       auto done = [&](Outcome outcome) { finish(ticket, outcome, info.model, replica, sent); };
       tried.push_back(replica);
-      auto addr = net::parse_host_port(addresses[replica]);
-      if (!addr) {
+      const net::HostPort addr = addresses[replica];  // a copy: the table may change meanwhile
+      if (addr.port == 0) {
         done(Outcome::kConnectFailure);
         continue;
       }
@@ -558,7 +579,7 @@ struct GatewayServer::Impl {
       // Armed until the response is complete, streams included: a client that leaves cancels the
       // upstream request at once, even while the replica sends nothing (queued in the engine).
       w.watch_disconnect([canceller] { canceller->cancel(); });
-      auto opened = co_await client.open(addr->host, addr->port, std::move(up), o);
+      auto opened = co_await client.open(addr.host, addr.port, std::move(up), o);
       if (canceller->cancelled() && !drained) {
         w.watch_disconnect(nullptr);
         done(Outcome::kCancelled);

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <charconv>
+
 namespace gf {
 
 namespace {
@@ -42,9 +44,37 @@ bool has_text(std::string_view chunk, std::string_view field) {
   return false;
 }
 
+// The number after the last `"key":` in `body`, if any.
+std::optional<int64_t> number_after(std::string_view body, std::string_view key) {
+  size_t at = body.rfind(key);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* p = body.data() + at + key.size();
+  const char* end = body.data() + body.size();
+  while (p < end && *p == ' ')
+    ++p;
+  int64_t v = 0;
+  auto [q, ec] = std::from_chars(p, end, v);
+  if (ec != std::errc() || q == p) return std::nullopt;
+  return v;
+}
+
 }  // namespace
 
 std::optional<TokenUsage> parse_usage(std::string_view body) {
+  // On the hot path for every non-streamed response: scan for the usage keys instead of parsing
+  // the whole body (a full parse was 5% of the gateway's instructions per request). Inside a JSON
+  // string a quote is escaped, so `"completion_tokens":` can only be a key; the usage object comes
+  // last in OpenAI-shaped bodies, hence the last occurrence. Bodies without it get a real parse.
+  size_t u = body.rfind("\"usage\"");
+  if (u == std::string_view::npos) return std::nullopt;
+  std::string_view tail = body.substr(u);
+  TokenUsage out;
+  if (auto c = number_after(tail, "\"completion_tokens\":")) {
+    out.completion_tokens = *c;
+    out.reported = true;
+  }
+  out.prompt_tokens = number_after(tail, "\"prompt_tokens\":");
+  if (out.reported || out.prompt_tokens) return out;
   return parse_json_usage(body);
 }
 

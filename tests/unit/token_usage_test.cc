@@ -35,6 +35,13 @@ TEST(TokenUsage, NonStreamedBodyReportsItsUsage) {
   EXPECT_EQ(u->prompt_tokens, 5);
   EXPECT_TRUE(u->reported);
   EXPECT_FALSE(parse_usage(R"({"choices":[]})"));
+  // Keys inside a string are escaped, so they are not mistaken for the usage object's.
+  auto tricky = parse_usage(
+      R"({"usage": {"prompt_tokens": 3, "completion_tokens": 4}, "choices":[{"message":)"
+      R"({"content":"\"completion_tokens\": 99, \"usage\": {}"}}]})");
+  ASSERT_TRUE(tricky);
+  EXPECT_EQ(tricky->completion_tokens, 4);
+  EXPECT_EQ(tricky->prompt_tokens, 3);
   EXPECT_FALSE(parse_usage("not json"));
   EXPECT_FALSE(parse_usage(R"({"usage":null})"));
 }
