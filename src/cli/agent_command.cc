@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 
+#include "agent/async_prober.h"
 #include "agent/controller_link.h"
 #include "agent/gpu_monitor.h"
 #include "agent/replica_set.h"
@@ -309,17 +310,17 @@ int run_agent(const AgentArgs& a) {
     // An agent without GPUs is still useful to report that fact; say what failed and go on.
     log::error("GPU discovery failed", {{"error", s.error().message}});
   }
-  asio::io_context io(1);
   SupervisorOptions so;
   so.state_file = a.state_file.empty() ? a.log_dir + "/agent-" + a.node + ".state" : a.state_file;
   std::error_code dir_ec;
   std::filesystem::create_directories(std::filesystem::path(so.state_file).parent_path(), dir_ec);
   ProcessSupervisor supervisor(so);
-  // Loopback probes of a healthy engine answer in well under a millisecond; the timeout only
-  // bounds how long a hung engine holds the agent's loop (see docs/agent.md).
-  auto probe = [](uint16_t port, const std::string& path) {
-    auto r = net::probe_http("127.0.0.1", port, path, std::chrono::milliseconds(200));
-    return r.ok() && *r >= 200 && *r < 300;
+  asio::io_context io(1);
+  // Probes run on the io_context; the runners read the last result each round, so a hung engine
+  // fails a probe per round without holding the loop (see docs/agent.md).
+  AsyncProber prober(io, std::max<Duration>(*interval, std::chrono::seconds(1)));
+  auto probe = [&prober](uint16_t port, const std::string& path) {
+    return prober.probe(port, path);
   };
   ReplicaSet replicas(supervisor, a.log_dir, a.self, ReplicaRunnerConfig{}, probe);
   // Engines a crashed or restarted agent left running are taken over, not started twice; the

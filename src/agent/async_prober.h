@@ -1,0 +1,49 @@
+// Readiness and liveness probes that never block the agent's loop: ReplicaRunner asks
+// synchronously (probe(port, path) -> bool), and this answers from the last probe that finished
+// while the next one runs on the io_context. A probe still unanswered when asked again counts as
+// a failure, so a hung engine fails one probe per round without holding the loop, where a
+// blocking GET held it for its whole timeout.
+#pragma once
+
+#include <utility>  // before asio (Boost 1.74 + GCC 12)
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/units.h"
+#include "net/http_client.h"
+
+namespace gf {
+
+class AsyncProber {
+ public:
+  AsyncProber(boost::asio::io_context& io, Duration timeout);
+
+  // The result of the probe of `path` on 127.0.0.1:port that finished since the last call (false
+  // if none has finished yet, or it is still running), and starts the next one.
+  bool probe(uint16_t port, const std::string& path);
+
+  // Probes running now (for tests and metrics).
+  int in_flight() const;
+
+ private:
+  struct Target {
+    bool running = false;
+    bool finished = false;  // a result arrived since the last probe() call
+    bool ok = false;
+  };
+  // Owns what it touches, so it may outlive the prober.
+  static boost::asio::awaitable<void> run(uint16_t port, std::string path,
+                                          std::shared_ptr<Target> target, Duration timeout,
+                                          std::shared_ptr<net::HttpClient> client);
+
+  boost::asio::io_context& io_;
+  Duration timeout_;
+  std::shared_ptr<net::HttpClient> client_;
+  std::map<std::pair<uint16_t, std::string>, std::shared_ptr<Target>> targets_;
+};
+
+}  // namespace gf
