@@ -29,7 +29,6 @@
 #include "gpu/fake_provider.h"
 #include "gpu/nvml_provider.h"
 #include "net/http_client.h"
-#include "net/http_probe.h"
 #include "net/http_server.h"
 
 namespace gf {
