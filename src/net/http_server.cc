@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,9 +10,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
+#include <charconv>
 #include <list>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace gf::net {
 
@@ -33,6 +35,13 @@ class Session;
 constexpr auto kNever = std::chrono::steady_clock::time_point::max();
 // How often deadlines are checked: a timeout fires up to this much late.
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+// Bytes asked of one read. The session keeps its read buffer across requests, so a request
+// allocates no read buffer; body bytes go straight from it into the request's body.
+constexpr size_t kReadSize = 16384;
+// A request body's capacity is kept for the next request on the connection up to this size.
+constexpr size_t kKeepBodyCapacity = 64 << 10;
+// Header nodes kept for reuse by the next request on the connection, at most.
+constexpr size_t kSpareHeaderNodes = 32;
 }  // namespace
 
 struct HttpServer::State {
@@ -44,12 +53,103 @@ struct HttpServer::State {
   tcp::acceptor acceptor;
   asio::steady_timer sweep;
   std::list<Session*> sessions;  // live connections, for the deadline sweep
+  uint64_t sweep_round = 0;      // how many sweeps have run
   Handler handler;
   ServerOptions options;
   bool stopped = false;
 };
 
 namespace {
+
+bool has_crlf(std::string_view s) {
+  for (char c : s)  // (find_first_of calls memchr once per character of `s`)
+    if (c == '\r' || c == '\n') return true;
+  return false;
+}
+
+// Header names and values a handler passes in `extra`: one with CR or LF (or a name with a colon
+// or space) would let a value forge headers or a whole response, so it is not sent.
+bool valid_header(std::string_view name, std::string_view value) {
+  if (name.empty() || has_crlf(value)) return false;
+  for (char c : name)
+    if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') return false;
+  return true;
+}
+
+// Appends a string literal without measuring it.
+template <size_t N>
+void put(std::string& out, const char (&literal)[N]) {
+  out.append(literal, N - 1);
+}
+
+void assign_lowercase(std::string& out, std::string_view in) {
+  out.assign(in.data(), in.size());
+  for (char& c : out)  // ASCII only, as HTTP field names are; std::tolower is a libc call
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+}
+
+void append_number(std::string& out, uint64_t v, int base = 10) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v, base);
+  out.append(digits, end);
+}
+
+// A request parser that keeps nothing of its own: the request line, the fields (names lowercased)
+// and the body go straight into the session's HttpRequest. Header map nodes come from `spare`,
+// the nodes of the connection's previous request, so a kept-alive connection parses its requests'
+// headers without allocating.
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  RequestParser(HttpRequest& req, std::vector<Headers::node_type>& spare)
+      : req_(req), spare_(spare) {}
+  unsigned version = 11;
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int v,
+                       beast::error_code&) override {
+    req_.method.assign(method.data(), method.size());
+    req_.target.assign(target.data(), target.size());
+    req_.path.assign(target.data(), std::min(target.find('?'), target.size()));
+    version = static_cast<unsigned>(v);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    auto& headers = req_.headers;
+    if (spare_.empty()) {
+      std::string lower;
+      assign_lowercase(lower, std::string_view(name.data(), name.size()));
+      headers.insert_or_assign(std::move(lower), std::string(value.data(), value.size()));
+      return;
+    }
+    Headers::node_type node = std::move(spare_.back());
+    spare_.pop_back();
+    assign_lowercase(node.key(), std::string_view(name.data(), name.size()));
+    auto r = headers.insert(std::move(node));
+    r.position->second.assign(value.data(), value.size());  // a repeated name: the last wins
+    if (!r.inserted) spare_.push_back(std::move(r.node));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    // The length is within the body limit already; a client that announces a large body but
+    // sends little gets no more than 1 MiB reserved ahead.
+    if (length) req_.body.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 1 << 20)));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  HttpRequest& req_;
+  std::vector<Headers::node_type>& spare_;
+};
 
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
  public:
@@ -70,6 +170,29 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     socket_.close(ec);  // the pending read or write completes with operation_aborted
   }
 
+  // Called by the sweep: arms the disconnect watch of a handler that asked for it at least one
+  // whole sweep period ago. Most requests end sooner and never pay for the wait (an epoll_ctl
+  // call to arm it, and another to cancel it); a client that leaves a long one is still noticed
+  // within two sweep periods.
+  void arm_watch_if_due(uint64_t round) {
+    if (!watch_wanted_ || watching_ || round < watch_round_ + 2) return;
+    watch_wanted_ = false;
+    watching_ = true;
+    uint64_t gen = generation_;
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this(), gen](beast::error_code ec) {
+                         if (ec || !self->watching_ || gen != self->generation_) return;
+                         self->watching_ = false;
+                         beast::error_code ec2;
+                         // Readable with nothing to read means the peer closed; pipelined
+                         // bytes mean it did not.
+                         if (self->socket_.available(ec2) == 0) {
+                           self->gone_ = true;
+                           if (auto f = std::move(self->on_gone_)) f();
+                         }
+                       });
+  }
+
   // The coroutine's parameter keeps the session alive until it returns: coroutines start lazily,
   // after the caller's own shared_ptr is gone.
   static asio::awaitable<void> run(std::shared_ptr<Session> self) { co_await self->serve(); }
@@ -77,24 +200,54 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   asio::awaitable<void> serve() {
     beast::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);  // SSE chunks are small: no Nagle delay
+    const auto& opt = st_->options;
     for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(st_->options.max_body_bytes);
-      parser.header_limit(static_cast<std::uint32_t>(st_->options.max_header_bytes));
-      arm(st_->options.idle_timeout);
-      co_await http::async_read_header(socket_, buffer_, parser,
-                                       asio::redirect_error(use_awaitable, ec));
-      if (!ec && !parser.is_done()) {
-        arm(st_->options.body_timeout);
-        co_await http::async_read(socket_, buffer_, parser,
-                                  asio::redirect_error(use_awaitable, ec));
-        if (timed_out_) break;  // the sweep closed the connection
+      reset_request();
+      RequestParser parser(req_, spare_headers_);
+      parser.body_limit(opt.max_body_bytes);
+      parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+      parser.eager(true);
+      arm(opt.idle_timeout);
+      // Parses what the buffer holds (bytes a client pipelined after its previous request come
+      // first), reading more while the parser needs it. What follows this request stays.
+      bool body_armed = false;
+      for (;;) {
+        ec = {};
+        while (buffer_.size() > 0 && !parser.is_done()) {
+          const size_t used = parser.put(buffer_.data(), ec);
+          buffer_.consume(used);
+          if (ec == http::error::need_more) {
+            ec = {};
+            break;
+          }
+          if (ec || used == 0) break;
+        }
+        if (ec || parser.is_done()) break;
+        if (!body_armed && parser.is_header_done()) {
+          arm(opt.body_timeout);
+          body_armed = true;
+        }
+        const size_t want = buffer_.size() < kReadSize ? kReadSize - buffer_.size() : kReadSize;
+        auto space = buffer_.prepare(want);
+        const size_t n =
+            co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+        buffer_.commit(n);
+        if (ec == asio::error::eof) {
+          if (!parser.got_some()) {
+            ec = http::error::end_of_stream;
+          } else {
+            ec = {};
+            parser.put_eof(ec);  // a request cut short: partial_message
+            if (!ec && !parser.is_done()) ec = http::error::partial_message;
+          }
+        }
+        if (ec) break;
       }
+      if (timed_out_) break;  // the sweep closed the connection
       if (ec == http::error::body_limit) {
         keep_alive_ = false;
-        std::string body = st_->options.error_body(
-            413, "request body is larger than " + std::to_string(st_->options.max_body_bytes) +
-                     " bytes");
+        std::string body = opt.error_body(
+            413, "request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes");
         co_await send(413, "application/json", std::move(body), Headers{});
         co_await linger();
         break;
@@ -102,40 +255,31 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       if (ec == http::error::header_limit) {
         keep_alive_ = false;
         co_await send(431, "application/json",
-                      st_->options.error_body(431, "request headers are too large"));
+                      opt.error_body(431, "request headers are too large"));
         break;
       }
       if (ec) {
-        if (!timed_out_ && ec != http::error::end_of_stream && ec != asio::error::eof &&
+        if (ec != http::error::end_of_stream && ec != asio::error::eof &&
             ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
           keep_alive_ = false;
           co_await send(400, "application/json",
-                        st_->options.error_body(400, "malformed HTTP request: " + ec.message()));
+                        opt.error_body(400, "malformed HTTP request: " + ec.message()));
         }
         break;
       }
       disarm();  // a handler may take minutes (long generations)
-      auto& raw = parser.get();
-      HttpRequest req;
-      req.method = std::string(raw.method_string());
-      req.target = std::string(raw.target());
-      req.path = req.target.substr(0, req.target.find('?'));
-      for (const auto& f : raw) {
-        std::string name(f.name_string());
-        for (char& c : name)
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        req.headers[name] = std::string(f.value());
-      }
-      req.body = std::move(raw.body());
-      keep_alive_ = raw.keep_alive();
-      version_ = raw.version();
+      keep_alive_ = parser.keep_alive();
+      version_ = parser.version;
       responded_ = false;
+      streaming_ = false;
       ++generation_;
-      co_await st_->handler(req, *this);
+      co_await st_->handler(req_, *this);
       stop_watching();
       on_gone_ = nullptr;
       if (!responded_ && !gone_)
-        co_await send(500, "application/json", st_->options.error_body(500, "no response"));
+        co_await send(500, "application/json", opt.error_body(500, "no response"));
+      // A stream the handler left unended cannot be followed by another response.
+      if (streaming_) keep_alive_ = false;
       if (gone_ || !keep_alive_) break;
     }
     socket_.shutdown(tcp::socket::shutdown_send, ec);
@@ -146,17 +290,14 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
                              Headers extra = {}) override {
     stop_watching();
     responded_ = true;
-    http::response<http::string_body> res{static_cast<http::status>(status), version_};
-    res.set(http::field::server, "gpufleet");
-    res.set(http::field::content_type, content_type);
-    for (const auto& [k, v] : extra)
-      res.set(k, v);
-    res.keep_alive(keep_alive_);
-    res.body() = std::move(body);
-    res.prepare_payload();
+    write_head(status, content_type, extra, false, body.size());
+    // Head and body in one gather write: the body is not copied.
+    std::array<asio::const_buffer, 2> out;
+    out[0] = asio::buffer(head_);
+    out[1] = asio::buffer(body);
     beast::error_code ec;
     arm(st_->options.write_timeout);
-    co_await http::async_write(socket_, res, asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket_, out, asio::redirect_error(use_awaitable, ec));
     disarm();
     if (ec) gone_ = true;
   }
@@ -164,18 +305,14 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   asio::awaitable<bool> begin_stream(int status, std::string content_type,
                                      Headers extra = {}) override {
     responded_ = true;  // a disconnect watch stays armed through the stream
-    http::response<http::empty_body> res{static_cast<http::status>(status), version_};
-    res.set(http::field::server, "gpufleet");
-    res.set(http::field::content_type, content_type);
-    res.set(http::field::cache_control, "no-cache");
-    for (const auto& [k, v] : extra)
-      res.set(k, v);
-    res.keep_alive(keep_alive_);
-    res.chunked(true);
-    http::response_serializer<http::empty_body> sr{res};
+    streaming_ = true;
+    // HTTP/1.0 has no chunked encoding: the body runs to the end of the connection.
+    if (version_ == 10) keep_alive_ = false;
+    write_head(status, content_type, extra, true, 0);
     beast::error_code ec;
     arm(st_->options.write_timeout);
-    co_await http::async_write_header(socket_, sr, asio::redirect_error(use_awaitable, ec));
+    const asio::const_buffer head = asio::buffer(head_);
+    co_await asio::async_write(socket_, head, asio::redirect_error(use_awaitable, ec));
     disarm();
     if (ec) gone_ = true;
     co_return !gone_;
@@ -183,10 +320,25 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
 
   asio::awaitable<bool> write_chunk(std::string_view data) override {
     if (gone_) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the stream
     beast::error_code ec;
     arm(st_->options.write_timeout);
-    co_await asio::async_write(socket_, http::make_chunk(asio::buffer(data.data(), data.size())),
-                               asio::redirect_error(use_awaitable, ec));
+    if (version_ == 10) {
+      const asio::const_buffer raw(data.data(), data.size());
+      co_await asio::async_write(socket_, raw, asio::redirect_error(use_awaitable, ec));
+    } else {
+      // "<size in hex>\r\n", the data and "\r\n" in one gather write.
+      char* end = std::to_chars(chunk_head_, chunk_head_ + sizeof chunk_head_ - 2,
+                                static_cast<uint64_t>(data.size()), 16)
+                      .ptr;
+      end[0] = '\r';
+      end[1] = '\n';
+      std::array<asio::const_buffer, 3> out;
+      out[0] = asio::buffer(chunk_head_, static_cast<size_t>(end + 2 - chunk_head_));
+      out[1] = asio::buffer(data.data(), data.size());
+      out[2] = asio::buffer("\r\n", 2);
+      co_await asio::async_write(socket_, out, asio::redirect_error(use_awaitable, ec));
+    }
     disarm();
     if (ec) gone_ = true;
     co_return !gone_;
@@ -194,11 +346,13 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
 
   asio::awaitable<void> end_stream() override {
     stop_watching();
-    if (gone_) co_return;
+    if (!streaming_) co_return;
+    streaming_ = false;
+    if (gone_ || version_ == 10) co_return;  // 1.0: closing the connection ends the body
     beast::error_code ec;
     arm(st_->options.write_timeout);
-    co_await asio::async_write(socket_, http::make_chunk_last(),
-                               asio::redirect_error(use_awaitable, ec));
+    const asio::const_buffer last("0\r\n\r\n", 5);  // the last chunk, no trailers
+    co_await asio::async_write(socket_, last, asio::redirect_error(use_awaitable, ec));
     disarm();
     if (ec) gone_ = true;
   }
@@ -210,28 +364,88 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       return;
     }
     on_gone_ = std::move(on_gone);
-    if (watching_) return;  // the armed wait will call the new callback
     if (gone_) {
       if (auto f = std::move(on_gone_)) f();
       return;
     }
-    watching_ = true;
-    uint64_t gen = generation_;
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this(), gen](beast::error_code ec) {
-                         if (ec || !self->watching_ || gen != self->generation_) return;
-                         beast::error_code ec2;
-                         // Readable with nothing to read means the peer closed; pipelined
-                         // bytes mean it did not.
-                         if (self->socket_.available(ec2) == 0) {
-                           self->gone_ = true;
-                           self->watching_ = false;
-                           if (auto f = std::move(self->on_gone_)) f();
-                         }
-                       });
+    if (watching_ || watch_wanted_) return;  // the watch calls the new callback
+    // Armed by the sweep once this has lasted a sweep period: see arm_watch_if_due().
+    watch_wanted_ = true;
+    watch_round_ = st_->sweep_round;
   }
 
  private:
+  // Makes req_ ready for the next request, keeping its strings' capacity and its header nodes.
+  void reset_request() {
+    req_.method.clear();
+    req_.target.clear();
+    req_.path.clear();
+    if (req_.body.capacity() > kKeepBodyCapacity)
+      req_.body = std::string();
+    else
+      req_.body.clear();
+    auto& h = req_.headers;
+    while (!h.empty() && spare_headers_.size() < kSpareHeaderNodes)
+      spare_headers_.push_back(h.extract(h.begin()));
+    h.clear();
+  }
+
+  // The response head, written into head_ (its capacity is kept with the connection). Framing
+  // and Connection are the server's; a Content-Type, Server or Cache-Control in `extra` replaces
+  // the server's own, as it did when Beast's fields built the head.
+  void write_head(int status, std::string_view content_type, const Headers& extra, bool stream,
+                  size_t content_length) {
+    bool own_type = true, own_server = true, own_cache = stream;
+    for (const auto& [k, v] : extra) {
+      if (!valid_header(k, v)) continue;
+      if (beast::iequals(k, "content-type"))
+        own_type = false;
+      else if (beast::iequals(k, "server"))
+        own_server = false;
+      else if (beast::iequals(k, "cache-control"))
+        own_cache = false;
+    }
+    std::string& out = head_;
+    out.clear();
+    if (version_ == 10)
+      put(out, "HTTP/1.0 ");
+    else
+      put(out, "HTTP/1.1 ");
+    append_number(out, static_cast<uint64_t>(status));
+    out += ' ';
+    const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    out.append(reason.data(), reason.size());
+    put(out, "\r\n");
+    if (own_server) put(out, "Server: gpufleet\r\n");
+    if (own_type && !has_crlf(content_type)) {
+      put(out, "Content-Type: ");
+      out += content_type;
+      put(out, "\r\n");
+    }
+    if (own_cache) put(out, "Cache-Control: no-cache\r\n");
+    for (const auto& [k, v] : extra) {
+      if (!valid_header(k, v) || beast::iequals(k, "content-length") ||
+          beast::iequals(k, "transfer-encoding") || beast::iequals(k, "connection"))
+        continue;
+      out += k;
+      put(out, ": ");
+      out += v;
+      put(out, "\r\n");
+    }
+    if (!keep_alive_)
+      put(out, "Connection: close\r\n");
+    else if (version_ == 10)
+      put(out, "Connection: keep-alive\r\n");
+    if (!stream) {
+      put(out, "Content-Length: ");
+      append_number(out, content_length);
+      put(out, "\r\n");
+    } else if (version_ != 10) {
+      put(out, "Transfer-Encoding: chunked\r\n");
+    }
+    put(out, "\r\n");
+  }
+
   // After refusing a request whose body is still arriving: stop sending, then read and drop what
   // the client still sends (bounded), so it sees our response instead of a reset connection.
   asio::awaitable<void> linger() {
@@ -252,6 +466,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   void disarm() { deadline_ = kNever; }
 
   void stop_watching() {
+    watch_wanted_ = false;
     if (!watching_) return;
     watching_ = false;
     beast::error_code ec;
@@ -265,12 +480,21 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   std::chrono::steady_clock::time_point deadline_ = kNever;
   bool timed_out_ = false;
   std::list<Session*>::iterator registered_;
+  // Kept across the connection's requests: the read buffer, the request (its strings' capacity),
+  // header nodes for the next request, and the buffers response heads are written into.
   beast::flat_buffer buffer_;
+  HttpRequest req_;
+  std::vector<Headers::node_type> spare_headers_;
+  std::string head_;
+  char chunk_head_[20];
   bool keep_alive_ = true;
   unsigned version_ = 11;
   bool responded_ = false;
+  bool streaming_ = false;  // begun, not ended
   bool gone_ = false;
-  bool watching_ = false;
+  bool watching_ = false;      // the disconnect wait is armed
+  bool watch_wanted_ = false;  // asked for, to be armed by the sweep
+  uint64_t watch_round_ = 0;   // the sweep round it was asked for in
   uint64_t generation_ = 0;
   std::function<void()> on_gone_;
 };
@@ -281,9 +505,11 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<HttpServer::State> st) {
     beast::error_code ec;
     co_await st->sweep.async_wait(asio::redirect_error(use_awaitable, ec));
     const auto now = std::chrono::steady_clock::now();
+    const uint64_t round = ++st->sweep_round;
     for (auto it = st->sessions.begin(); it != st->sessions.end();) {
       Session* s = *it++;  // closing may not free it now, but keep the walk safe anyway
       s->expire_if_due(now);
+      s->arm_watch_if_due(round);
     }
   }
 }

@@ -1,6 +1,7 @@
-// A small HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive, body and header
-// limits, idle timeouts, and streamed (chunked) responses for Server-Sent Events. One io_context
-// thread runs every connection, so handlers need no locks.
+// A small HTTP/1.1 server on Boost.Asio with C++20 coroutines (Beast's parser reads requests):
+// keep-alive and pipelining, body and header limits, idle timeouts, and streamed (chunked)
+// responses for Server-Sent Events; HTTP/1.0 clients get a stream as a body that ends with the
+// connection. One io_context thread runs every connection, so handlers need no locks.
 #pragma once
 
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange (GCC 12)
@@ -48,8 +49,10 @@ class ResponseWriter {
   virtual asio::awaitable<void> end_stream() = 0;
   // Calls `on_gone` if the client closes the connection while the handler is still working: before
   // the response, and during a stream between chunks (a client that leaves while the upstream is
-  // silent, e.g. queued in the engine, is noticed at once, not at the next chunk). Stays armed
-  // until send(), end_stream(), the end of the request, or watch_disconnect(nullptr).
+  // silent, e.g. queued in the engine, is noticed within half a second, not at the next chunk); at
+  // once if the client is known to be gone already. Stays armed until send(), end_stream(), the end
+  // of the request, or watch_disconnect(nullptr). Cheap to ask for: the socket is only watched
+  // once the request has lasted a quarter of a second, so short requests never pay for it.
   virtual void watch_disconnect(std::function<void()> on_gone) = 0;
 };
 
