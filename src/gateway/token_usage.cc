@@ -44,9 +44,9 @@ bool has_text(std::string_view chunk, std::string_view field) {
   return false;
 }
 
-// The number after the last `"key":` in `body`, if any.
+// The number after the first `"key":` in `body`, if any.
 std::optional<int64_t> number_after(std::string_view body, std::string_view key) {
-  size_t at = body.rfind(key);
+  size_t at = body.find(key);  // find is memchr-driven; rfind compared at every position
   if (at == std::string_view::npos) return std::nullopt;
   const char* p = body.data() + at + key.size();
   const char* end = body.data() + body.size();
@@ -64,7 +64,8 @@ std::optional<TokenUsage> parse_usage(std::string_view body) {
   // On the hot path for every non-streamed response: scan for the usage keys instead of parsing
   // the whole body (a full parse was 5% of the gateway's instructions per request). Inside a JSON
   // string a quote is escaped, so `"completion_tokens":` can only be a key; the usage object comes
-  // last in OpenAI-shaped bodies, hence the last occurrence. Bodies without it get a real parse.
+  // last in OpenAI-shaped bodies, hence the last `"usage"` and the first keys after it. Bodies
+  // without them get a real parse.
   size_t u = body.rfind("\"usage\"");
   if (u == std::string_view::npos) return std::nullopt;
   std::string_view tail = body.substr(u);
