@@ -1,5 +1,7 @@
 #include "net/http_server.h"
 
+#include "net/request_parser.h"
+
 #include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -82,74 +84,11 @@ void put(std::string& out, const char (&literal)[N]) {
   out.append(literal, N - 1);
 }
 
-void assign_lowercase(std::string& out, std::string_view in) {
-  out.assign(in.data(), in.size());
-  for (char& c : out)  // ASCII only, as HTTP field names are; std::tolower is a libc call
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-}
-
 void append_number(std::string& out, uint64_t v, int base = 10) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v, base);
   out.append(digits, end);
 }
-
-// A request parser that keeps nothing of its own: the request line, the fields (names lowercased)
-// and the body go straight into the session's HttpRequest. Header map nodes come from `spare`,
-// the nodes of the connection's previous request, so a kept-alive connection parses its requests'
-// headers without allocating.
-class RequestParser final : public http::basic_parser<true> {
- public:
-  RequestParser(HttpRequest& req, std::vector<Headers::node_type>& spare)
-      : req_(req), spare_(spare) {}
-  unsigned version = 11;
-
- private:
-  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int v,
-                       beast::error_code&) override {
-    req_.method.assign(method.data(), method.size());
-    req_.target.assign(target.data(), target.size());
-    req_.path.assign(target.data(), std::min(target.find('?'), target.size()));
-    version = static_cast<unsigned>(v);
-  }
-  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
-                     beast::error_code&) override {
-    auto& headers = req_.headers;
-    if (spare_.empty()) {
-      std::string lower;
-      assign_lowercase(lower, std::string_view(name.data(), name.size()));
-      headers.insert_or_assign(std::move(lower), std::string(value.data(), value.size()));
-      return;
-    }
-    Headers::node_type node = std::move(spare_.back());
-    spare_.pop_back();
-    assign_lowercase(node.key(), std::string_view(name.data(), name.size()));
-    auto r = headers.insert(std::move(node));
-    r.position->second.assign(value.data(), value.size());  // a repeated name: the last wins
-    if (!r.inserted) spare_.push_back(std::move(r.node));
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         beast::error_code&) override {
-    // The length is within the body limit already; a client that announces a large body but
-    // sends little gets no more than 1 MiB reserved ahead.
-    if (length) req_.body.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 1 << 20)));
-  }
-  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    req_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
-    req_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  HttpRequest& req_;
-  std::vector<Headers::node_type>& spare_;
-};
 
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
  public:

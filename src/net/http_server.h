@@ -17,24 +17,11 @@
 #include <string>
 #include <string_view>
 
+#include "net/http_request.h"
+
 namespace gf::net {
 
 namespace asio = boost::asio;
-
-struct HttpRequest {
-  std::string method;                          // "GET", "POST" ...
-  std::string target;                          // path and query as sent
-  std::string path;                            // without the query
-  std::map<std::string, std::string> headers;  // names lowercased
-  std::string body;
-
-  std::string header(const std::string& lowercase_name) const {
-    auto it = headers.find(lowercase_name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
-
-using Headers = std::map<std::string, std::string>;
 
 // How a handler answers: one whole response, or a stream of chunks.
 class ResponseWriter {
