@@ -1,5 +1,7 @@
 #include "net/http_client.h"
 
+#include "net/http_text.h"
+
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -122,10 +124,6 @@ asio::awaitable<Result<std::shared_ptr<UpstreamConnection>>> connect(asio::io_co
   co_return c;
 }
 
-bool has_crlf(std::string_view s) {
-  return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
 // The request head, written into `out` (its capacity is kept with the connection). Host,
 // Content-Length and Connection are the client's, except that a Host given by the caller wins,
 // as it did when Beast's fields built the head.
@@ -138,7 +136,7 @@ Status write_head(const ClientRequest& in, http::verb verb, const std::string& k
   out += " HTTP/1.1\r\n";
   bool host_given = false;
   for (const auto& [k, v] : in.headers) {
-    if (k.empty() || has_crlf(k) || has_crlf(v) || k.find(':') != std::string::npos)
+    if (!valid_header(k, v))
       return make_error(ErrorCode::kInvalidArgument, "bad header \"" + k + "\"");
     if (beast::iequals(k, "content-length") || beast::iequals(k, "connection") ||
         beast::iequals(k, "transfer-encoding"))
@@ -155,10 +153,8 @@ Status write_head(const ClientRequest& in, http::verb verb, const std::string& k
     out += "\r\n";
   }
   if (!in.body.empty() || verb == http::verb::post || verb == http::verb::put) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, in.body.size());
     out += "Content-Length: ";
-    out.append(digits, end);
+    append_number(out, in.body.size());
     out += "\r\n";
   }
   out += "\r\n";
@@ -180,9 +176,8 @@ class ResponseParser final : public http::basic_parser<false> {
   }
   void on_field_impl(http::field, beast::string_view name, beast::string_view value,
                      beast::error_code&) override {
-    std::string lower(name.data(), name.size());
-    for (char& c : lower)  // ASCII only, as HTTP field names are; std::tolower is a libc call
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    std::string lower;
+    assign_lowercase(lower, std::string_view(name.data(), name.size()));
     headers_.insert_or_assign(std::move(lower), std::string(value.data(), value.size()));
   }
   void on_header_impl(beast::error_code&) override {}

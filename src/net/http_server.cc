@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include "net/http_text.h"
 #include "net/request_parser.h"
 
 #include <algorithm>
@@ -63,31 +64,10 @@ struct HttpServer::State {
 
 namespace {
 
-bool has_crlf(std::string_view s) {
-  for (char c : s)  // (find_first_of calls memchr once per character of `s`)
-    if (c == '\r' || c == '\n') return true;
-  return false;
-}
-
-// Header names and values a handler passes in `extra`: one with CR or LF (or a name with a colon
-// or space) would let a value forge headers or a whole response, so it is not sent.
-bool valid_header(std::string_view name, std::string_view value) {
-  if (name.empty() || has_crlf(value)) return false;
-  for (char c : name)
-    if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') return false;
-  return true;
-}
-
 // Appends a string literal without measuring it.
 template <size_t N>
 void put(std::string& out, const char (&literal)[N]) {
   out.append(literal, N - 1);
-}
-
-void append_number(std::string& out, uint64_t v, int base = 10) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v, base);
-  out.append(digits, end);
 }
 
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {

@@ -2,17 +2,9 @@
 
 #include <algorithm>
 
+#include "net/http_text.h"
+
 namespace gf::net {
-
-namespace {
-
-void assign_lowercase(std::string& out, std::string_view in) {
-  out.assign(in.data(), in.size());
-  for (char& c : out)  // ASCII only, as HTTP field names are; std::tolower is a libc call
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-}
-
-}  // namespace
 
 void RequestParser::on_request_impl(boost::beast::http::verb, string_view method,
                                     string_view target, int v, error_code&) {
