@@ -161,7 +161,7 @@ struct GatewayServer::Impl {
   // the prompt estimate (bytes / 4) and the streamed chunks that carried text.
   static void count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
                            const std::optional<TokenUsage>& usage) {
-    int64_t in = static_cast<int64_t>(info.prompt_bytes / 4);
+    int64_t in = info.estimated_prompt_tokens();
     if (usage && usage->prompt_tokens) in = *usage->prompt_tokens;
     tm.prompt_tokens->inc(static_cast<double>(in));
     if (usage) tm.completion_tokens->inc(static_cast<double>(usage->completion_tokens));
@@ -456,8 +456,8 @@ struct GatewayServer::Impl {
     auto& tm = metrics.tenant(model, tenant.name);
     auto count_status = [&](int status) { metrics.requests(tm, model, tenant.name, status).inc(); };
     tm.prompt_bytes->inc(static_cast<double>(info->prompt_bytes));
-    // Without tokenizing: about 4 bytes per token of English, plus the most it may generate.
-    Tokens estimate{static_cast<int64_t>(info->prompt_bytes / 4) +
+    // The prompt estimate plus the most it may generate.
+    Tokens estimate{info->estimated_prompt_tokens() +
                     info->max_tokens.value_or(opts.default_max_tokens)};
     uint64_t id = next_id++;
     AdmitDecision decision =
@@ -557,7 +557,9 @@ struct GatewayServer::Impl {
       auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
       auto done = [&](Outcome outcome) { finish(ticket, outcome, info.model, replica, sent); };
       tried.push_back(replica);
-      const net::HostPort addr = addresses[replica];  // a copy: the table may change meanwhile
+      auto known = addresses.find(replica);
+      // A copy: the table may change while this attempt runs.
+      const net::HostPort addr = known == addresses.end() ? net::HostPort{} : known->second;
       if (addr.port == 0) {
         done(Outcome::kConnectFailure);
         continue;
@@ -577,7 +579,8 @@ struct GatewayServer::Impl {
       Tracked tracked(*this, replica, canceller);
       const bool& drained = tracked.attempt.drained;
       // Armed until the response is complete, streams included: a client that leaves cancels the
-      // upstream request at once, even while the replica sends nothing (queued in the engine).
+      // upstream request (within the server's half-second watch), even while the replica sends
+      // nothing (queued in the engine).
       w.watch_disconnect([canceller] { canceller->cancel(); });
       auto opened = co_await client.open(addr.host, addr.port, std::move(up), o);
       if (canceller->cancelled() && !drained) {

@@ -18,6 +18,9 @@ struct RequestInfo {
   std::optional<int64_t> max_tokens;
   std::string prompt_prefix;  // leading prompt text (chat: message contents joined), capped
   size_t prompt_bytes = 0;    // the whole prompt's size, for the token estimate
+
+  // Without tokenizing: about 4 bytes per token of English.
+  int64_t estimated_prompt_tokens() const { return static_cast<int64_t>(prompt_bytes / 4); }
 };
 
 // Errors say what is wrong in the body and where, for a 400 with OpenAI's error object.

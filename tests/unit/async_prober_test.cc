@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <memory>
 
 #include "net/http_server.h"
 
@@ -34,6 +35,15 @@ asio::awaitable<void> engine(Engine& e, net::HttpRequest& r, net::ResponseWriter
   co_await w.send(status, "text/plain", "");
 }
 
+// An engine on a free loopback port, serving on e.io.
+std::unique_ptr<net::HttpServer> engine_server(Engine& e) {
+  auto server = std::make_unique<net::HttpServer>(
+      e.io, "127.0.0.1", 0,
+      [&e](net::HttpRequest& r, net::ResponseWriter& w) { return engine(e, r, w); });
+  server->start();
+  return server;
+}
+
 // Runs the io_context until `done` holds (bounded): the probes finish in the background.
 template <class F>
 bool run_until(asio::io_context& io, F done) {
@@ -45,12 +55,9 @@ bool run_until(asio::io_context& io, F done) {
 TEST(AsyncProber, AnswersFromTheProbeThatFinishedSinceTheLastCall) {
   asio::io_context io(1);
   Engine e{io};
-  net::HttpServer server(io, "127.0.0.1", 0, [&](net::HttpRequest& r, net::ResponseWriter& w) {
-    return engine(e, r, w);
-  });
-  server.start();
+  auto server = engine_server(e);
   AsyncProber prober(io, 1s);
-  const uint16_t port = server.port();
+  const uint16_t port = server->port();
   EXPECT_FALSE(prober.probe(port, "/ready"));  // nothing has finished yet
   ASSERT_TRUE(run_until(io, [&] { return prober.in_flight() == 0; }));
   EXPECT_TRUE(prober.probe(port, "/ready"));
@@ -65,12 +72,9 @@ TEST(AsyncProber, AnswersFromTheProbeThatFinishedSinceTheLastCall) {
 TEST(AsyncProber, AHungEngineFailsEachRoundWithoutBlockingTheCaller) {
   asio::io_context io(1);
   Engine e{io};
-  net::HttpServer server(io, "127.0.0.1", 0, [&](net::HttpRequest& r, net::ResponseWriter& w) {
-    return engine(e, r, w);
-  });
-  server.start();
+  auto server = engine_server(e);
   AsyncProber prober(io, 10s);
-  const uint16_t port = server.port();
+  const uint16_t port = server->port();
   EXPECT_FALSE(prober.probe(port, "/hung"));
   ASSERT_TRUE(run_until(io, [&] { return e.hung_requests == 1; }));
   // The engine holds the probe. Each call returns at once (it runs no I/O itself) and fails,

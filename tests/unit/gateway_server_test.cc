@@ -149,12 +149,14 @@ struct Harness {
   net::HttpClient client{io, 0};
   std::unique_ptr<GatewayServer> gateway;
 
-  void start(GatewayOptions o) {
+  // Starts the gateway with `first` as the model's only replica, as "a".
+  void start(GatewayOptions o, const FakeReplica& first) {
     o.port = 0;
     auto g = GatewayServer::create(io, std::move(o), clock);
     ASSERT_TRUE(g) << g.error().message;
     gateway = std::move(*g);
     gateway->start();
+    ASSERT_TRUE(gateway->set_routing_table(table_of("a", first.address())));
   }
   net::CallOptions call_options(std::shared_ptr<net::CallCanceller> c = nullptr) {
     net::CallOptions o;
@@ -292,28 +294,22 @@ TEST(GatewayServer, AReplicaLeavingTheTableFinishesWithinTheDrainTimeoutOrIsCut)
   FakeReplica a(h.io), b(h.io);
   GatewayOptions o;
   o.drain_timeout = 300ms;
-  h.start(o);
-  ASSERT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
-  const uint16_t port = h.gateway->port();
-  h.run(drain_case(h, a, b, port));
+  h.start(o, a);
+  h.run(drain_case(h, a, b, h.gateway->port()));
 }
 
 TEST(GatewayServer, AClientLeavingASilentStreamCancelsTheUpstreamRequestAtOnce) {
   Harness h;
   FakeReplica a(h.io);
-  h.start(GatewayOptions{});
-  ASSERT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
-  const uint16_t port = h.gateway->port();
-  h.run(silent_case(h, a, port));
+  h.start(GatewayOptions{}, a);
+  h.run(silent_case(h, a, h.gateway->port()));
 }
 
 TEST(GatewayServer, CountsTokensInAndOutFromUsageOrStreamedChunks) {
   Harness h;
   FakeReplica a(h.io);
-  h.start(GatewayOptions{});
-  ASSERT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
-  const uint16_t port = h.gateway->port();
-  h.run(tokens_case(h, a, port));
+  h.start(GatewayOptions{}, a);
+  h.run(tokens_case(h, a, h.gateway->port()));
 }
 
 }  // namespace
