@@ -111,7 +111,9 @@ int run_gateway(const GatewayArgs& a) {
     return 2;
   }
   o.replica_concurrency = a.replica_concurrency;
-  boost::asio::io_context io(1);
+  // One thread runs everything, so socket operations need no lock of their own; the scheduler
+  // keeps its lock, which the resolver's background thread needs.
+  boost::asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   RealClock clock;
   auto server = GatewayServer::create(io, o, clock);
   if (!server) {

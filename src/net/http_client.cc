@@ -1,6 +1,7 @@
 #include "net/http_client.h"
 
 #include "net/http_text.h"
+#include "net/response_parser.h"
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -40,6 +41,7 @@ struct UpstreamConnection {
   asio::steady_timer timer;
   beast::flat_buffer buffer;
   std::string head;
+  Headers spare_headers;    // the last response's, its strings kept for the next one
   uint64_t generation = 0;  // which call the armed timer belongs to
   bool timed_out = false;
 };
@@ -161,45 +163,6 @@ Status write_head(const ClientRequest& in, http::verb verb, const std::string& k
   return {};
 }
 
-// A response parser that keeps nothing of its own: fields go straight into the stream's header
-// map (names lowercased), body bytes straight into the string next() hands out.
-class ResponseParser final : public http::basic_parser<false> {
- public:
-  ResponseParser(Headers& headers, std::string& body) : headers_(headers), body_(body) {}
-  int status = 0;
-
- private:
-  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
-                       beast::error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
-    status = code;
-  }
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
-                     beast::error_code&) override {
-    std::string lower;
-    assign_lowercase(lower, std::string_view(name.data(), name.size()));
-    headers_.insert_or_assign(std::move(lower), std::string(value.data(), value.size()));
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         beast::error_code&) override {
-    if (length && *length <= kReadSize) body_.reserve(static_cast<size_t>(*length));
-  }
-  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    body_.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
-    body_.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  Headers& headers_;
-  std::string& body_;
-};
-
 class Stream final : public ResponseStream {
  public:
   Stream(std::shared_ptr<HttpClient::Pool> pool, HttpClient::Pool::Slot& slot,
@@ -209,10 +172,9 @@ class Stream final : public ResponseStream {
         slot_(slot),
         conn_(std::move(conn)),
         canceller_(std::move(canceller)),
+        headers_(std::move(conn_->spare_headers)),
         parser_(headers_, pending_) {
-    // Bodies stream through; nothing accumulates here.
-    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
-    parser_.eager(true);
+    headers_.clear();
     if (canceller_) {
       UpstreamConnection* raw = conn_.get();
       canceller_->set_hook([raw] {
@@ -241,6 +203,7 @@ class Stream final : public ResponseStream {
     if (canceller_) canceller_->set_hook(nullptr);
     ++conn_->generation;  // a timer expiry already queued no longer applies
     conn_->timer.cancel();
+    conn_->spare_headers = std::move(headers_);
     // A complete body leaves the connection ready for the next request.
     if (done_ && parser_.keep_alive() && pool_->max_idle > 0 && conn_->socket.is_open() &&
         conn_->buffer.size() == 0) {
@@ -257,7 +220,7 @@ class Stream final : public ResponseStream {
     http::verb verb = http::string_to_verb(in.method);
     if (verb == http::verb::unknown)
       co_return make_error(ErrorCode::kInvalidArgument, "unknown HTTP method " + in.method);
-    if (verb == http::verb::head) parser_.skip(true);
+    if (verb == http::verb::head) parser_.no_body();
     if (Status st = write_head(in, verb, slot_.first, conn_->head); !st) co_return st;
     // Head and body in one gather write: the body is not copied.
     std::array<asio::const_buffer, 2> out;
@@ -268,20 +231,20 @@ class Stream final : public ResponseStream {
       retryable = reused && !cancelled() && !conn_->timed_out;
       co_return failure("sending the request failed: " + ec.message());
     }
-    while (!parser_.is_header_done()) {
+    while (!parser_.header_done()) {
       co_await read_some(ec);
       if (ec) {
         retryable = reused && !cancelled() && !conn_->timed_out &&
                     (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
                      ec == asio::error::eof || ec == asio::error::broken_pipe);
-        co_return failure("no response: " + ec.message());
+        co_return failure("no response: " + describe(ec));
       }
     }
-    done_ = parser_.is_done();
+    done_ = parser_.done();
     co_return Status{};
   }
 
-  int status() const override { return parser_.status; }
+  int status() const override { return parser_.code(); }
   const Headers& headers() const override { return headers_; }
   // The whole body parsed and handed out (with eager parsing, the head's read often brings the
   // whole body along: it waits in pending_ for next()).
@@ -292,11 +255,11 @@ class Stream final : public ResponseStream {
     while (!done_ && pending_.empty()) {
       beast::error_code ec;
       co_await read_some(ec);
-      done_ = parser_.is_done();
+      done_ = parser_.done();
       if (ec && !done_) {
         bytes_ += pending_.size();
         pending_.clear();
-        Error e = failure(conn_->timed_out ? "timed out mid-body" : "body broken: " + ec.message());
+        Error e = failure(conn_->timed_out ? "timed out mid-body" : "body broken: " + describe(ec));
         e.message += " after " + std::to_string(bytes_) + " bytes";
         co_return e;
       }
@@ -316,6 +279,7 @@ class Stream final : public ResponseStream {
     ec = {};
     auto& b = conn_->buffer;
     if (b.size() > 0) {
+      received_ = true;
       parse_buffered(ec);
       if (ec || progressed_) co_return;
     }
@@ -324,13 +288,15 @@ class Stream final : public ResponseStream {
     size_t n =
         co_await conn_->socket.async_read_some(space, asio::redirect_error(use_awaitable, ec));
     b.commit(n);
+    received_ = received_ || n > 0;
     if (ec == asio::error::eof) {
-      if (!parser_.got_some()) {
+      if (!received_) {
         ec = http::error::end_of_stream;
         co_return;
       }
       ec = {};
-      parser_.put_eof(ec);
+      parser_.put_eof();
+      if (parser_.status() == ParseStatus::kPartial) ec = http::error::partial_message;
       co_return;
     }
     if (ec) co_return;
@@ -341,19 +307,27 @@ class Stream final : public ResponseStream {
   // body bytes, or the end); without that, the caller reads more.
   void parse_buffered(beast::error_code& ec) {
     auto& b = conn_->buffer;
-    const bool header_was_done = parser_.is_header_done();
+    const bool header_was_done = parser_.header_done();
     const size_t pending_before = pending_.size();
-    while (b.size() > 0 && !parser_.is_done()) {
-      const size_t used = parser_.put(b.data(), ec);
-      b.consume(used);
-      if (ec == http::error::need_more) {
-        ec = {};
-        break;
-      }
-      if (ec || used == 0) break;
+    const auto* data = static_cast<const char*>(b.data().data());
+    b.consume(parser_.put(std::string_view(data, b.size())));
+    const ParseStatus st = parser_.status();
+    if (st != ParseStatus::kNeedMore && st != ParseStatus::kDone)
+      ec = asio::error::invalid_argument;  // describe() says what was wrong
+    progressed_ = parser_.done() || pending_.size() != pending_before ||
+                  parser_.header_done() != header_was_done;
+  }
+
+  // What went wrong, in words: the parser's reason for a response it refused.
+  std::string describe(const beast::error_code& ec) const {
+    switch (parser_.status()) {
+      case ParseStatus::kMalformed:
+        return "bad response: " + parser_.error();
+      case ParseStatus::kHeaderTooLarge:
+        return "bad response: head too large";
+      default:
+        return ec.message();
     }
-    progressed_ = parser_.is_done() || pending_.size() != pending_before ||
-                  parser_.is_header_done() != header_was_done;
   }
 
   bool cancelled() const { return canceller_ && canceller_->cancelled(); }
@@ -371,7 +345,8 @@ class Stream final : public ResponseStream {
   std::string pending_;  // body parsed but not yet handed out
   ResponseParser parser_;
   size_t bytes_ = 0;
-  bool done_ = false;  // the parser has the whole response
+  bool received_ = false;  // some of the response arrived
+  bool done_ = false;      // the parser has the whole response
   bool progressed_ = false;
 };
 

@@ -2,12 +2,11 @@
 // server so that the request parser (and its fuzz target) need no Asio.
 #pragma once
 
-#include <map>
 #include <string>
 
-namespace gf::net {
+#include "net/headers.h"
 
-using Headers = std::map<std::string, std::string>;
+namespace gf::net {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST" ...
@@ -17,8 +16,7 @@ struct HttpRequest {
   std::string body;
 
   std::string header(const std::string& lowercase_name) const {
-    auto it = headers.find(lowercase_name);
-    return it == headers.end() ? std::string() : it->second;
+    return std::string(headers.get(lowercase_name));
   }
 };
 

@@ -43,8 +43,8 @@ constexpr auto kSweepEvery = std::chrono::milliseconds(250);
 constexpr size_t kReadSize = 16384;
 // A request body's capacity is kept for the next request on the connection up to this size.
 constexpr size_t kKeepBodyCapacity = 64 << 10;
-// Header nodes kept for reuse by the next request on the connection, at most.
-constexpr size_t kSpareHeaderNodes = 32;
+// The header fields a connection keeps for reuse by its next request, at most.
+constexpr size_t kKeepHeaderFields = 32;
 }  // namespace
 
 struct HttpServer::State {
@@ -122,27 +122,20 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     const auto& opt = st_->options;
     for (;;) {
       reset_request();
-      RequestParser parser(req_, spare_headers_);
-      parser.body_limit(opt.max_body_bytes);
-      parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-      parser.eager(true);
+      RequestParser parser(req_, opt.max_header_bytes, opt.max_body_bytes);
       arm(opt.idle_timeout);
       // Parses what the buffer holds (bytes a client pipelined after its previous request come
       // first), reading more while the parser needs it. What follows this request stays.
       bool body_armed = false;
+      bool got_some = buffer_.size() > 0;
       for (;;) {
         ec = {};
-        while (buffer_.size() > 0 && !parser.is_done()) {
-          const size_t used = parser.put(buffer_.data(), ec);
-          buffer_.consume(used);
-          if (ec == http::error::need_more) {
-            ec = {};
-            break;
-          }
-          if (ec || used == 0) break;
+        if (buffer_.size() > 0) {
+          const auto* data = static_cast<const char*>(buffer_.data().data());
+          buffer_.consume(parser.put(std::string_view(data, buffer_.size())));
         }
-        if (ec || parser.is_done()) break;
-        if (!body_armed && parser.is_header_done()) {
+        if (parser.status() != ParseStatus::kNeedMore) break;
+        if (!body_armed && parser.header_done()) {
           arm(opt.body_timeout);
           body_armed = true;
         }
@@ -151,19 +144,16 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
         const size_t n =
             co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
         buffer_.commit(n);
+        got_some = got_some || n > 0;
         if (ec == asio::error::eof) {
-          if (!parser.got_some()) {
-            ec = http::error::end_of_stream;
-          } else {
-            ec = {};
-            parser.put_eof(ec);  // a request cut short: partial_message
-            if (!ec && !parser.is_done()) ec = http::error::partial_message;
-          }
+          ec = {};
+          if (!got_some) break;  // the client closed between requests
+          parser.put_eof();      // a request cut short
         }
         if (ec) break;
       }
       if (timed_out_) break;  // the sweep closed the connection
-      if (ec == http::error::body_limit) {
+      if (parser.status() == ParseStatus::kBodyTooLarge) {
         keep_alive_ = false;
         std::string body = opt.error_body(
             413, "request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes");
@@ -171,24 +161,25 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
         co_await linger();
         break;
       }
-      if (ec == http::error::header_limit) {
+      if (parser.status() == ParseStatus::kHeaderTooLarge) {
         keep_alive_ = false;
         co_await send(431, "application/json",
                       opt.error_body(431, "request headers are too large"));
         break;
       }
-      if (ec) {
-        if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-            ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
-          keep_alive_ = false;
-          co_await send(400, "application/json",
-                        opt.error_body(400, "malformed HTTP request: " + ec.message()));
-        }
+      if (parser.status() == ParseStatus::kMalformed || parser.status() == ParseStatus::kPartial) {
+        keep_alive_ = false;
+        std::string why = parser.status() == ParseStatus::kPartial
+                              ? std::string("the connection ended mid-request")
+                              : parser.error();
+        co_await send(400, "application/json",
+                      opt.error_body(400, "malformed HTTP request: " + why));
         break;
       }
-      disarm();  // a handler may take minutes (long generations)
+      if (!parser.done()) break;  // closed, reset or timed out
+      disarm();                   // a handler may take minutes (long generations)
       keep_alive_ = parser.keep_alive();
-      version_ = parser.version;
+      version_ = parser.version();
       responded_ = false;
       streaming_ = false;
       ++generation_;
@@ -303,10 +294,11 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       req_.body = std::string();
     else
       req_.body.clear();
-    auto& h = req_.headers;
-    while (!h.empty() && spare_headers_.size() < kSpareHeaderNodes)
-      spare_headers_.push_back(h.extract(h.begin()));
-    h.clear();
+    // Header strings are kept for the next request, unless a request brought unusually many.
+    if (req_.headers.size() > kKeepHeaderFields)
+      req_.headers = Headers();
+    else
+      req_.headers.clear();
   }
 
   // The response head, written into head_ (its capacity is kept with the connection). Framing
@@ -403,7 +395,6 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   // header nodes for the next request, and the buffers response heads are written into.
   beast::flat_buffer buffer_;
   HttpRequest req_;
-  std::vector<Headers::node_type> spare_headers_;
   std::string head_;
   char chunk_head_[20];
   bool keep_alive_ = true;
