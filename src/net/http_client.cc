@@ -2,6 +2,7 @@
 
 #include "net/http_text.h"
 #include "net/response_parser.h"
+#include "net/socket_write.h"
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -123,6 +124,7 @@ asio::awaitable<Result<std::shared_ptr<UpstreamConnection>>> connect(asio::io_co
   s.socket().set_option(tcp::no_delay(true), ec);
   auto c = std::make_shared<UpstreamConnection>(io);
   c->socket = s.release_socket();
+  c->socket.non_blocking(true, ec);  // for write_now
   co_return c;
 }
 
@@ -226,7 +228,8 @@ class Stream final : public ResponseStream {
     std::array<asio::const_buffer, 2> out;
     out[0] = asio::buffer(conn_->head);
     out[1] = asio::buffer(in.body);
-    co_await asio::async_write(conn_->socket, out, asio::redirect_error(use_awaitable, ec));
+    const size_t sent = write_now(conn_->socket, out, ec);
+    if (!ec && !all_sent(out, sent)) co_await write_rest(conn_->socket, out, sent, ec);
     if (ec) {
       retryable = reused && !cancelled() && !conn_->timed_out;
       co_return failure("sending the request failed: " + ec.message());

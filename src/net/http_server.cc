@@ -2,6 +2,7 @@
 
 #include "net/http_text.h"
 #include "net/request_parser.h"
+#include "net/socket_write.h"
 
 #include <algorithm>
 #include <array>
@@ -119,6 +120,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   asio::awaitable<void> serve() {
     beast::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);  // SSE chunks are small: no Nagle delay
+    socket_.non_blocking(true, ec);               // for write_now
     const auto& opt = st_->options;
     for (;;) {
       reset_request();
@@ -205,11 +207,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     std::array<asio::const_buffer, 2> out;
     out[0] = asio::buffer(head_);
     out[1] = asio::buffer(body);
-    beast::error_code ec;
-    arm(st_->options.write_timeout);
-    co_await asio::async_write(socket_, out, asio::redirect_error(use_awaitable, ec));
-    disarm();
-    if (ec) gone_ = true;
+    co_await write(out);
   }
 
   asio::awaitable<bool> begin_stream(int status, std::string content_type,
@@ -219,23 +217,17 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     // HTTP/1.0 has no chunked encoding: the body runs to the end of the connection.
     if (version_ == 10) keep_alive_ = false;
     write_head(status, content_type, extra, true, 0);
-    beast::error_code ec;
-    arm(st_->options.write_timeout);
-    const asio::const_buffer head = asio::buffer(head_);
-    co_await asio::async_write(socket_, head, asio::redirect_error(use_awaitable, ec));
-    disarm();
-    if (ec) gone_ = true;
+    const std::array<asio::const_buffer, 1> out{asio::buffer(head_)};
+    co_await write(out);
     co_return !gone_;
   }
 
   asio::awaitable<bool> write_chunk(std::string_view data) override {
     if (gone_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the stream
-    beast::error_code ec;
-    arm(st_->options.write_timeout);
     if (version_ == 10) {
-      const asio::const_buffer raw(data.data(), data.size());
-      co_await asio::async_write(socket_, raw, asio::redirect_error(use_awaitable, ec));
+      const std::array<asio::const_buffer, 1> raw{asio::buffer(data.data(), data.size())};
+      co_await write(raw);
     } else {
       // "<size in hex>\r\n", the data and "\r\n" in one gather write.
       char* end = std::to_chars(chunk_head_, chunk_head_ + sizeof chunk_head_ - 2,
@@ -247,10 +239,8 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       out[0] = asio::buffer(chunk_head_, static_cast<size_t>(end + 2 - chunk_head_));
       out[1] = asio::buffer(data.data(), data.size());
       out[2] = asio::buffer("\r\n", 2);
-      co_await asio::async_write(socket_, out, asio::redirect_error(use_awaitable, ec));
+      co_await write(out);
     }
-    disarm();
-    if (ec) gone_ = true;
     co_return !gone_;
   }
 
@@ -259,11 +249,22 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     if (!streaming_) co_return;
     streaming_ = false;
     if (gone_ || version_ == 10) co_return;  // 1.0: closing the connection ends the body
+    // The last chunk, no trailers.
+    const std::array<asio::const_buffer, 1> last{asio::const_buffer("0\r\n\r\n", 5)};
+    co_await write(last);
+  }
+
+  // Writes within the write timeout; a failed write means the client is gone. What the socket
+  // takes at once goes without a round through the scheduler.
+  template <size_t N>
+  asio::awaitable<void> write(std::array<asio::const_buffer, N> out) {
     beast::error_code ec;
-    arm(st_->options.write_timeout);
-    const asio::const_buffer last("0\r\n\r\n", 5);  // the last chunk, no trailers
-    co_await asio::async_write(socket_, last, asio::redirect_error(use_awaitable, ec));
-    disarm();
+    const size_t sent = write_now(socket_, out, ec);
+    if (!ec && !all_sent(out, sent)) {
+      arm(st_->options.write_timeout);
+      co_await write_rest(socket_, out, sent, ec);
+      disarm();
+    }
     if (ec) gone_ = true;
   }
 

@@ -21,9 +21,24 @@ namespace {
 
 namespace asio = boost::asio;
 
+// Bytes that differ with their position, so that a skipped or repeated piece changes the sum.
+std::string patterned(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 2654435761u) >> 13);
+  return s;
+}
+uint64_t checksum(std::string_view s) {  // FNV-1a
+  uint64_t h = 1469598103934665603u;
+  for (char c : s)
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211u;
+  return h;
+}
+
 // A server on its own thread: /hello answers whole, /stream sends 5 chunks, /slow never answers
 // (5 s), /echo describes the request it got, /big answers 100,000 bytes, /stall sends one chunk
-// and then nothing for 5 s, /delay answers after 300 ms.
+// and then nothing for 5 s, /delay answers after 300 ms, /sum answers the size and checksum of
+// the body it got, /huge answers 32 MiB.
 class ServerThread {
  public:
   explicit ServerThread(uint16_t port = 0)
@@ -70,6 +85,11 @@ class ServerThread {
         big += std::to_string(i) + ",";
       big.resize(100000);
       co_await w.send(200, "text/plain", big);
+    } else if (r.path == "/sum") {
+      std::string d = std::to_string(r.body.size()) + " " + std::to_string(checksum(r.body));
+      co_await w.send(200, "text/plain", d);
+    } else if (r.path == "/huge") {
+      co_await w.send(200, "application/octet-stream", patterned(32 << 20));
     } else if (r.path == "/stall" || r.path == "/delay") {
       const bool stall = r.path == "/stall";
       if (stall) {
@@ -264,6 +284,20 @@ TEST(HttpClient, ALargeBodyArrivesWholeOverManyReads) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->body.size(), 100000u);
   EXPECT_EQ(r->body.substr(0, 8), "0,1,2,3,");
+}
+
+// More than a socket buffer takes at once, both ways: the first send is partial and the rest
+// waits for the peer to read.
+TEST(HttpClient, BodiesLargerThanTheSocketBufferGoWholeBothWays) {
+  ServerThread s;
+  const std::string body = patterned(7 << 20);
+  auto up = http_call("127.0.0.1", s.port(), ClientRequest{"POST", "/sum", body, {}});
+  ASSERT_TRUE(up.ok()) << up.error().message;
+  EXPECT_EQ(up->body, std::to_string(body.size()) + " " + std::to_string(checksum(body)));
+  auto down = http_call("127.0.0.1", s.port(), ClientRequest{"GET", "/huge", "", {}});
+  ASSERT_TRUE(down.ok()) << down.error().message;
+  ASSERT_EQ(down->body.size(), 32u << 20);
+  EXPECT_EQ(checksum(down->body), checksum(patterned(32 << 20)));
 }
 
 // Opens /stall, takes its first chunk, then reads again: that read ends by the call's deadline
