@@ -94,9 +94,9 @@ Result<AdmissionController> AdmissionController::create(const TenantDirectory& t
   return c;
 }
 
-AdmissionController::ModelState& AdmissionController::model_state(std::string_view model) {
+AdmissionController::Models::value_type& AdmissionController::model_state(std::string_view model) {
   auto it = models_.find(model);
-  if (it != models_.end()) return it->second;
+  if (it != models_.end()) return *it;
   it = models_
            .emplace(std::string(model), ModelState{ConcurrencyLimit(config_.default_model_capacity),
                                                    FairQueue(config_.queue)})
@@ -104,7 +104,7 @@ AdmissionController::ModelState& AdmissionController::model_state(std::string_vi
   for (const auto& [name, t] : tenants_) {
     (void)it->second.queue.set_weight(name, t.spec.weight);  // weights were checked >= 1
   }
-  return it->second;
+  return *it;
 }
 
 AdmitDecision AdmissionController::admit(const AdmitRequest& r, TimePoint now) {
@@ -151,7 +151,8 @@ AdmitDecision AdmissionController::admit(const AdmitRequest& r, TimePoint now) {
                   wait_tokens);
   }
 
-  ModelState& m = model_state(r.model);
+  Models::value_type& model = model_state(r.model);
+  ModelState& m = model.second;
   const bool fits = m.slots.has_room() && t.concurrency.has_room();
   const TimePoint deadline = r.deadline.value_or(now + config_.queue_timeout);
   if (!fits) {
@@ -178,7 +179,7 @@ AdmitDecision AdmissionController::admit(const AdmitRequest& r, TimePoint now) {
 
   if (t.requests) (void)t.requests->try_take(1, now);  // cannot fail: time_until was zero
   if (t.tokens) (void)t.tokens->try_take(estimate, now);
-  Pending p{r.tenant, r.model, Tokens(estimate), now, Phase::kInFlight};
+  Pending p{&t, &model, Tokens(estimate), now, Phase::kInFlight};
   if (fits) {
     m.slots.try_acquire();
     t.concurrency.try_acquire();
@@ -186,7 +187,8 @@ AdmitDecision AdmissionController::admit(const AdmitRequest& r, TimePoint now) {
     return Admitted{};
   }
   // Cannot fail: the id is new to the controller (so to the queue) and the bounds were checked.
-  (void)m.queue.push(QueueEntry{r.id, r.tenant, t.spec.priority, Tokens(estimate), now, deadline});
+  (void)m.queue.push(
+      QueueEntry{r.id, std::string(r.tenant), t.spec.priority, Tokens(estimate), now, deadline});
   p.phase = Phase::kQueued;
   requests_.emplace(r.id, std::move(p));
   return Queued{deadline};
@@ -194,13 +196,12 @@ AdmitDecision AdmissionController::admit(const AdmitRequest& r, TimePoint now) {
 
 void AdmissionController::free_slots(const Pending& p) {
   // Both were acquired when the request was admitted or handed to dispatch().
-  if (auto t = tenants_.find(p.tenant); t != tenants_.end()) (void)t->second.concurrency.release();
-  if (auto m = models_.find(p.model); m != models_.end()) (void)m->second.slots.release();
+  (void)p.tenant->concurrency.release();
+  (void)p.model->second.slots.release();
 }
 
 void AdmissionController::refund_tokens(const Pending& p, TimePoint now) {
-  auto t = tenants_.find(p.tenant);
-  if (t != tenants_.end() && t->second.tokens) t->second.tokens->refund(p.estimate.value, now);
+  if (p.tenant->tokens) p.tenant->tokens->refund(p.estimate.value, now);
 }
 
 Status AdmissionController::release(uint64_t id, Tokens actual_tokens, TimePoint now) {
@@ -212,20 +213,19 @@ Status AdmissionController::release(uint64_t id, Tokens actual_tokens, TimePoint
     return make_error(ErrorCode::kFailedPrecondition,
                       fmt::format("request {} is still queued; cancel it instead", id));
   }
-  const Pending p = std::move(it->second);
+  const Pending p = it->second;
   if (p.phase == Phase::kReady) {
     ready_.erase(std::find_if(ready_.begin(), ready_.end(),
                               [&](const Dispatched& d) { return d.id == id; }));
   }
   requests_.erase(it);
   free_slots(p);
-  auto t = tenants_.find(p.tenant);
-  if (t != tenants_.end() && t->second.tokens) {
+  if (auto& tokens = p.tenant->tokens) {
     const int64_t actual = std::max<int64_t>(0, actual_tokens.value);
-    if (actual < p.estimate.value) t->second.tokens->refund(p.estimate.value - actual, now);
-    if (actual > p.estimate.value) t->second.tokens->charge(actual - p.estimate.value, now);
+    if (actual < p.estimate.value) tokens->refund(p.estimate.value - actual, now);
+    if (actual > p.estimate.value) tokens->charge(actual - p.estimate.value, now);
   }
-  pump(p.model, now);
+  pump(p.model->first, now);
   return {};
 }
 
@@ -241,7 +241,7 @@ Status AdmissionController::cancel(uint64_t id, TimePoint now) {
           ErrorCode::kFailedPrecondition,
           fmt::format("request {} is in flight; release it with its token count", id));
     case Phase::kQueued:
-      (void)models_.find(p.model)->second.queue.cancel(id);
+      (void)p.model->second.queue.cancel(id);
       requests_.erase(it);
       refund_tokens(p, now);
       return {};
@@ -251,7 +251,7 @@ Status AdmissionController::cancel(uint64_t id, TimePoint now) {
       requests_.erase(it);
       free_slots(p);
       refund_tokens(p, now);
-      pump(p.model, now);
+      pump(p.model->first, now);
       return {};
   }
   return {};
@@ -262,7 +262,7 @@ std::vector<Expired> AdmissionController::expire(TimePoint now) {
   for (auto& [model, m] : models_) {
     for (QueueEntry& e : m.queue.expire(now)) {
       auto it = requests_.find(e.id);
-      const Pending p = std::move(it->second);
+      const Pending p = it->second;
       requests_.erase(it);
       refund_tokens(p, now);
       const Duration waited = now - e.enqueued;
@@ -338,7 +338,7 @@ void AdmissionController::pump(std::string_view first, TimePoint now) {
 void AdmissionController::set_model_capacity(std::string_view model, std::optional<int> slots,
                                              TimePoint now) {
   if (slots && *slots < 0) slots = 0;
-  model_state(model).slots.set_limit(slots);
+  model_state(model).second.slots.set_limit(slots);
   pump(model, now);
 }
 

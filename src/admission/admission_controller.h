@@ -45,8 +45,10 @@ struct AdmissionConfig {
 
 struct AdmitRequest {
   uint64_t id = 0;  // the gateway's handle; unique among requests the controller holds
-  std::string tenant;
-  std::string model;
+  // Read during admit() only (the controller keeps its own copies), so views: a request on the
+  // gateway's hot path copies no names.
+  std::string_view tenant;
+  std::string_view model;
   Tokens estimated_tokens{0};         // prompt tokens + max_tokens: the most it can use
   std::optional<TimePoint> deadline;  // default: now + queue_timeout
 };
@@ -108,6 +110,11 @@ class AdmissionController {
   // Errors: a tenant whose limits cannot be represented exactly (see TokenBucket::create).
   static Result<AdmissionController> create(const TenantDirectory& tenants, AdmissionConfig config,
                                             TimePoint now);
+  // Move-only: held requests point into the controller's own tables (moving keeps them valid).
+  AdmissionController(AdmissionController&&) = default;
+  AdmissionController& operator=(AdmissionController&&) = default;
+  AdmissionController(const AdmissionController&) = delete;
+  AdmissionController& operator=(const AdmissionController&) = delete;
 
   // Checks, in order: tenant known, model allowed, estimate within the tenant's token bucket,
   // request and token rates (both, so Retry-After satisfies both), then capacity. Rate limits are
@@ -153,17 +160,20 @@ class AdmissionController {
     ConcurrencyLimit slots;
     FairQueue queue;
   };
+  using Models = std::map<std::string, ModelState, std::less<>>;
   enum class Phase { kQueued, kReady, kInFlight };
   struct Pending {
-    std::string tenant;
-    std::string model;
+    // Into tenants_ and models_, whose entries are never erased and whose nodes never move: the
+    // request's release finds them without a lookup by name.
+    TenantState* tenant = nullptr;
+    Models::value_type* model = nullptr;
     Tokens estimate{0};
     TimePoint arrived{};
     Phase phase = Phase::kInFlight;
   };
 
   AdmissionController() = default;
-  ModelState& model_state(std::string_view model);
+  Models::value_type& model_state(std::string_view model);
   // Hands queued requests that now fit a slot to dispatch(), one per model in turn, starting
   // with `first`.
   void pump(std::string_view first, TimePoint now);
@@ -172,7 +182,7 @@ class AdmissionController {
 
   AdmissionConfig config_;
   std::map<std::string, TenantState, std::less<>> tenants_;
-  std::map<std::string, ModelState, std::less<>> models_;
+  Models models_;
   std::unordered_map<uint64_t, Pending> requests_;
   std::deque<Dispatched> ready_;
 };

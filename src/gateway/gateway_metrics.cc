@@ -6,15 +6,6 @@ namespace gf {
 
 namespace {
 
-std::string key(const std::string& a, const std::string& b) {
-  std::string k;
-  k.reserve(a.size() + b.size() + 1);
-  k += a;
-  k += '\n';  // cannot occur in a model name, tenant or replica id
-  k += b;
-  return k;
-}
-
 template <class T>
 Status take(Result<T*> r, T*& into) {
   if (!r) return r.error();
@@ -88,20 +79,25 @@ Status GatewayMetrics::init() {
   return {};
 }
 
+size_t GatewayMetrics::LabelPairHash::operator()(LabelPairView k) const {
+  const size_t a = std::hash<std::string_view>{}(k.model);
+  const size_t b = std::hash<std::string_view>{}(k.name);
+  return a ^ (b + 0x9e3779b97f4a7c15 + (a << 6) + (a >> 2));  // boost::hash_combine
+}
+
 GatewayMetrics::ForTenant& GatewayMetrics::tenant(const std::string& model,
                                                   const std::string& tenant) {
-  auto [it, fresh] = tenants_.try_emplace(key(model, tenant));
-  ForTenant& t = it->second;
-  if (fresh) {
-    const LabelValues l = {model, tenant};
-    t.in_flight = &in_flight_->with(l);
-    t.duration = &duration_->with(l);
-    t.ttft = &ttft_->with(l);
-    t.queue_wait = &queue_wait_->with(l);
-    t.prompt_bytes = &prompt_bytes_->with(l);
-    t.prompt_tokens = &prompt_tokens_->with(l);
-    t.completion_tokens = &completion_tokens_->with(l);
-  }
+  if (auto it = tenants_.find(LabelPairView(model, tenant)); it != tenants_.end())
+    return it->second;
+  ForTenant& t = tenants_.try_emplace(LabelPair{model, tenant}).first->second;
+  const LabelValues l = {model, tenant};
+  t.in_flight = &in_flight_->with(l);
+  t.duration = &duration_->with(l);
+  t.ttft = &ttft_->with(l);
+  t.queue_wait = &queue_wait_->with(l);
+  t.prompt_bytes = &prompt_bytes_->with(l);
+  t.prompt_tokens = &prompt_tokens_->with(l);
+  t.completion_tokens = &completion_tokens_->with(l);
   return t;
 }
 
@@ -119,13 +115,12 @@ void GatewayMetrics::refused(const std::string& tenant, int status) {
 
 GatewayMetrics::ForReplica& GatewayMetrics::replica(const std::string& model,
                                                     const std::string& replica) {
-  auto [it, fresh] = replicas_.try_emplace(key(model, replica));
-  ForReplica& r = it->second;
-  if (fresh) {
-    const LabelValues l = {model, replica};
-    r.duration = &replica_duration_->with(l);
-    r.ttft = &replica_ttft_->with(l);
-  }
+  if (auto it = replicas_.find(LabelPairView(model, replica)); it != replicas_.end())
+    return it->second;
+  ForReplica& r = replicas_.try_emplace(LabelPair{model, replica}).first->second;
+  const LabelValues l = {model, replica};
+  r.duration = &replica_duration_->with(l);
+  r.ttft = &replica_ttft_->with(l);
   return r;
 }
 
@@ -138,12 +133,7 @@ Counter& GatewayMetrics::outcome(ForReplica& r, const std::string& model,
 
 void GatewayMetrics::forget_replica(const std::string& replica) {
   // The cached pointers go first: erase_label frees the children they point to.
-  std::erase_if(replicas_, [&](const auto& e) {
-    const std::string& k = e.first;
-    return k.size() > replica.size() &&
-           k.compare(k.size() - replica.size(), replica.size(), replica) == 0 &&
-           k[k.size() - replica.size() - 1] == '\n';
-  });
+  std::erase_if(replicas_, [&](const auto& e) { return e.first.name == replica; });
   replica_requests_->erase_label("replica", replica);
   replica_duration_->erase_label("replica", replica);
   replica_ttft_->erase_label("replica", replica);

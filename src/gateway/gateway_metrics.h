@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/metrics.h"
@@ -62,8 +63,31 @@ class GatewayMetrics {
   CounterFamily* prompt_tokens_ = nullptr;
   CounterFamily* completion_tokens_ = nullptr;
   CounterFamily* replica_requests_ = nullptr;
-  std::unordered_map<std::string, ForTenant> tenants_;    // key: model '\n' tenant
-  std::unordered_map<std::string, ForReplica> replicas_;  // key: model '\n' replica
+  // Keyed by (model, tenant) and (model, replica). A lookup hashes and compares the two parts
+  // where they lie: it builds no joined key string.
+  struct LabelPair {
+    std::string model;
+    std::string name;
+  };
+  struct LabelPairView {
+    LabelPairView(std::string_view m, std::string_view n) : model(m), name(n) {}
+    // Implicit, so that stored keys hash and compare as views too.
+    LabelPairView(const LabelPair& k) : model(k.model), name(k.name) {}  // NOLINT
+    std::string_view model;
+    std::string_view name;
+  };
+  struct LabelPairHash {
+    using is_transparent = void;
+    size_t operator()(LabelPairView k) const;
+  };
+  struct LabelPairEq {
+    using is_transparent = void;
+    bool operator()(LabelPairView a, LabelPairView b) const {
+      return a.model == b.model && a.name == b.name;
+    }
+  };
+  std::unordered_map<LabelPair, ForTenant, LabelPairHash, LabelPairEq> tenants_;
+  std::unordered_map<LabelPair, ForReplica, LabelPairHash, LabelPairEq> replicas_;
 };
 
 }  // namespace gf

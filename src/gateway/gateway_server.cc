@@ -77,9 +77,23 @@ struct GatewayServer::Impl {
   net::HttpClient client;
   std::unique_ptr<net::HttpServer> server;
   RoutingTable table;
-  // Replica id -> where it listens, parsed once per table (port 0: the table's address was bad).
-  std::unordered_map<std::string, net::HostPort> addresses;
-  std::map<std::string, const RouteModel*> models;  // by model name, into `table`
+  // What one routing table says of each replica, by id. Its metrics are looked up on its first
+  // attempt and kept here for the next ones: a replica's metrics are forgotten only once it has
+  // left the table (this entry is gone) and its last attempt has ended.
+  struct Upstream {
+    net::HostPort address;                          // port 0: the table's address was bad
+    std::string model;                              // whose entry lists it
+    GatewayMetrics::ForReplica* metrics = nullptr;  // for `model`
+  };
+  std::unordered_map<std::string, Upstream> addresses;
+  // One routing table's models, by name. A model's per-tenant metrics are looked up on each
+  // tenant's first request and kept here (a tenant's metrics are never forgotten).
+  struct ServedModel {
+    const RouteModel* route = nullptr;  // into `table`
+    // By tenant: the directory's entries are fixed for the gateway's life.
+    std::unordered_map<const TenantSpec*, GatewayMetrics::ForTenant*> tenant_metrics;
+  };
+  std::map<std::string, ServedModel> models;
   std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiting;
   uint64_t next_id = 1;
   bool stopped = false;
@@ -149,12 +163,27 @@ struct GatewayServer::Impl {
 
   // Every pick ends here: the router learns the outcome (outlier ejection), and the per-replica
   // metrics record it.
-  void finish(const Ticket& ticket, Outcome outcome, const std::string& model,
-              const std::string& replica, std::chrono::steady_clock::time_point sent) {
+  void finish(const Ticket& ticket, Outcome outcome, GatewayMetrics::ForReplica& r,
+              const std::string& model, const std::string& replica,
+              std::chrono::steady_clock::time_point sent) {
     router.finish(ticket, outcome, clock.now());
-    auto& r = metrics.replica(model, replica);
     metrics.outcome(r, model, replica, outcome).inc();
     r.duration->observe(secs(std::chrono::steady_clock::now() - sent));
+  }
+
+  GatewayMetrics::ForTenant& tenant_metrics(ServedModel& m, const std::string& model,
+                                            const TenantSpec& tenant) {
+    auto [it, fresh] = m.tenant_metrics.try_emplace(&tenant, nullptr);
+    if (fresh) it->second = &metrics.tenant(model, tenant.name);
+    return *it->second;
+  }
+
+  // `u`: the replica's entry in `addresses`, if it has one.
+  GatewayMetrics::ForReplica& replica_metrics(Upstream* u, const std::string& model,
+                                              const std::string& replica) {
+    if (u == nullptr || u->model != model) return metrics.replica(model, replica);
+    if (u->metrics == nullptr) u->metrics = &metrics.replica(model, replica);
+    return *u->metrics;
   }
 
   // Tokens in and out of one answered request: the replica's usage when it reported one, else
@@ -180,24 +209,25 @@ struct GatewayServer::Impl {
   std::unordered_map<std::string, std::vector<Attempt*>> attempts;
 
   struct Tracked {  // one attempt's registration, for its lifetime in forward()
-    Tracked(Impl& gw, std::string id, std::shared_ptr<net::CallCanceller> c)
-        : g(gw), replica(std::move(id)) {
+    // `id` outlives this: forward() keeps it in the request's list of tried replicas.
+    Tracked(Impl& gw, const std::string& id, std::shared_ptr<net::CallCanceller> c)
+        : g(gw), replica(id), list(gw.attempts[id]) {
       attempt.canceller = std::move(c);
-      g.attempts[replica].push_back(&attempt);
+      list.push_back(&attempt);
     }
     ~Tracked() {
-      auto it = g.attempts.find(replica);
-      if (it == g.attempts.end()) return;
-      auto& list = it->second;
       list.erase(std::find(list.begin(), list.end(), &attempt));
       if (!list.empty() || g.addresses.count(replica)) return;
-      g.attempts.erase(it);
+      g.attempts.erase(replica);
       g.metrics.forget_replica(replica);
     }
     Tracked(const Tracked&) = delete;
     Tracked& operator=(const Tracked&) = delete;
     Impl& g;
-    std::string replica;
+    const std::string& replica;
+    // Held rather than looked up again: an entry is erased only once its list is empty, and this
+    // attempt is on it until here (map rehashes keep elements in place).
+    std::vector<Attempt*>& list;
     Attempt attempt;
   };
 
@@ -252,16 +282,16 @@ struct GatewayServer::Impl {
     for (const auto& [name, m] : models) {
       if (!seen.count(name)) router.remove(name);
     }
-    std::unordered_map<std::string, net::HostPort> before = std::move(addresses);
+    std::unordered_map<std::string, Upstream> before = std::move(addresses);
     addresses.clear();
     table = t;
     models.clear();
     for (const auto& m : table.models) {
-      models[m.model] = &m;
+      models[m.model].route = &m;
       int replicas = 0;
       for (const auto& rev : m.revisions) {
         for (const auto& x : rev.replicas)
-          addresses[x.id] = address_of(x);
+          addresses[x.id] = Upstream{address_of(x), m.model};
         replicas += static_cast<int>(rev.replicas.size());
       }
       // A model without replicas takes nothing at once: its requests wait in the queue (the
@@ -278,7 +308,7 @@ struct GatewayServer::Impl {
       }
       admission.set_model_capacity(m.model, capacity, clock.now());
     }
-    for (const auto& [id, address] : before) {
+    for (const auto& [id, upstream] : before) {
       if (addresses.count(id)) continue;
       auto a = attempts.find(id);
       if (a != attempts.end() && !a->second.empty()) {
@@ -371,8 +401,9 @@ struct GatewayServer::Impl {
     nlohmann::json data = nlohmann::json::array();
     for (const auto& [name, m] : models) {
       if (!tenant_allows_model(tenant, name)) continue;
-      if (!m->tenants.empty() &&
-          std::find(m->tenants.begin(), m->tenants.end(), tenant.name) == m->tenants.end())
+      const auto& allowed = m.route->tenants;
+      if (!allowed.empty() &&
+          std::find(allowed.begin(), allowed.end(), tenant.name) == allowed.end())
         continue;
       data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "gpufleet"}});
     }
@@ -380,26 +411,30 @@ struct GatewayServer::Impl {
   }
 
   asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
-    if (req.path == "/healthz") {
+    // Views: against a literal, a view compares the length and then the bytes; std::string's
+    // operator== would run strlen and compare() for each literal.
+    const std::string_view path = req.path;
+    const std::string_view method = req.method;
+    if (path == "/healthz") {
       co_await w.send(200, "application/json", R"({"status":"ok"})");
       co_return;
     }
-    if (req.path == "/metrics" && req.method == "GET") {
+    if (path == "/metrics" && method == "GET") {
       co_await w.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.registry().render());
       co_return;
     }
-    if (req.path == "/v1/routing" && req.method == "GET") {
+    if (path == "/v1/routing" && method == "GET") {
       co_await w.send(200, "application/json", net::to_json(table));
       co_return;
     }
-    std::string endpoint;
-    if (req.path == "/v1/chat/completions") {
+    std::string_view endpoint;
+    if (path == "/v1/chat/completions") {
       endpoint = "chat";
-    } else if (req.path == "/v1/completions") {
+    } else if (path == "/v1/completions") {
       endpoint = "completions";
-    } else if (req.path == "/v1/embeddings") {
+    } else if (path == "/v1/embeddings") {
       endpoint = "embeddings";
-    } else if (req.path != "/v1/models") {
+    } else if (path != "/v1/models") {
       co_await send_error(w, 404, "no such endpoint: " + req.method + " " + req.path, "not_found");
       co_return;
     }
@@ -412,14 +447,14 @@ struct GatewayServer::Impl {
       co_return;
     }
     if (endpoint.empty()) {
-      if (req.method != "GET") {
+      if (method != "GET") {
         co_await send_error(w, 405, "use GET /v1/models", "method_not_allowed");
       } else {
         co_await w.send(200, "application/json", models_json(**tenant));
       }
       co_return;
     }
-    if (req.method != "POST") {
+    if (method != "POST") {
       co_await send_error(w, 405, "use POST " + req.path, "method_not_allowed");
       co_return;
     }
@@ -427,7 +462,7 @@ struct GatewayServer::Impl {
   }
 
   asio::awaitable<void> proxy(net::HttpRequest& req, net::ResponseWriter& w,
-                              const TenantSpec& tenant, const std::string& endpoint) {
+                              const TenantSpec& tenant, std::string_view endpoint) {
     const auto started = std::chrono::steady_clock::now();
     auto info = parse_request_info(req.body, endpoint,
                                    static_cast<size_t>(opts.prefix.block_size.value) *
@@ -444,7 +479,7 @@ struct GatewayServer::Impl {
       co_await send_error(w, 404, "The model `" + model + "` does not exist", "model_not_found");
       co_return;
     }
-    const auto& allowed = route->second->tenants;
+    const auto& allowed = route->second.route->tenants;
     if (!tenant_allows_model(tenant, model) ||
         (!allowed.empty() &&
          std::find(allowed.begin(), allowed.end(), tenant.name) == allowed.end())) {
@@ -453,7 +488,7 @@ struct GatewayServer::Impl {
                           "model_not_allowed");
       co_return;
     }
-    auto& tm = metrics.tenant(model, tenant.name);
+    auto& tm = tenant_metrics(route->second, model, tenant);
     auto count_status = [&](int status) { metrics.requests(tm, model, tenant.name, status).inc(); };
     tm.prompt_bytes->inc(static_cast<double>(info->prompt_bytes));
     // The prompt estimate plus the most it may generate.
@@ -527,7 +562,7 @@ struct GatewayServer::Impl {
         if (retrying) --g.active_retries;
       }
     } counted(*this);
-    std::string last_error = "no replica answered";
+    std::string last_error;  // empty until an attempt fails: most requests need none
     for (int attempt = 0; attempt <= opts.max_retries; ++attempt) {
       if (attempt > 0) {
         if (!counted.retrying) {
@@ -550,16 +585,20 @@ struct GatewayServer::Impl {
         last_error = pick.error().message;
         break;
       }
-      const std::string replica(pick->replica);
+      // The id is kept for the retries to avoid; this attempt names it from there.
+      const std::string& replica = tried.emplace_back(pick->replica);
       const std::string revision(pick->revision);
       const Ticket ticket = pick->ticket;
       const auto sent = std::chrono::steady_clock::now();
       auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
-      auto done = [&](Outcome outcome) { finish(ticket, outcome, info.model, replica, sent); };
-      tried.push_back(replica);
       auto known = addresses.find(replica);
+      const bool listed = known != addresses.end();
       // A copy: the table may change while this attempt runs.
-      const net::HostPort addr = known == addresses.end() ? net::HostPort{} : known->second;
+      const net::HostPort addr = listed ? known->second.address : net::HostPort{};
+      // Stays valid while this attempt runs, even if the replica leaves the table (see Upstream).
+      GatewayMetrics::ForReplica& rm =
+          replica_metrics(listed ? &known->second : nullptr, info.model, replica);
+      auto done = [&](Outcome outcome) { finish(ticket, outcome, rm, info.model, replica, sent); };
       if (addr.port == 0) {
         done(Outcome::kConnectFailure);
         continue;
@@ -623,7 +662,11 @@ struct GatewayServer::Impl {
             broken = piece.error();
             break;
           }
-          body += *piece;
+          if (body.empty()) {
+            body = std::move(*piece);  // most bodies come in one piece: take it, copy nothing
+          } else {
+            body += *piece;
+          }
         }
         w.watch_disconnect(nullptr);
         if (canceller->cancelled() && !drained) {
@@ -639,7 +682,7 @@ struct GatewayServer::Impl {
         done(outcome);
         count(info.model, revision, status >= 500, elapsed());
         if (status == 200) count_tokens(info, tm, parse_usage(body));
-        co_await w.send(status, type, std::move(body));
+        co_await w.send(status, std::move(type), std::move(body));
         co_return status;
       }
       // A stream: every piece goes out as it arrives.
@@ -672,8 +715,7 @@ struct GatewayServer::Impl {
         if (first) {
           first_byte = elapsed();
           tm.ttft->observe(secs(first_byte));
-          metrics.replica(info.model, replica)
-              .ttft->observe(secs(std::chrono::steady_clock::now() - sent));
+          rm.ttft->observe(secs(std::chrono::steady_clock::now() - sent));
           first = false;
         }
         tokens.feed(*piece);
@@ -688,6 +730,7 @@ struct GatewayServer::Impl {
       co_await w.end_stream();
       co_return status;
     }
+    if (last_error.empty()) last_error = "no replica answered";
     net::Headers retry_after;
     retry_after.emplace("Retry-After", std::string(1, '1'));
     std::string message =

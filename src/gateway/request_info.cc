@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <optional>
+#include <utility>
+
 namespace gf {
 
 namespace {
@@ -12,6 +15,41 @@ void append_capped(std::string& out, std::string_view s, size_t cap) {
 
 Error bad(const std::string& m) {
   return make_error(ErrorCode::kInvalidArgument, m);
+}
+
+// The top-level fields parse_request_info reads, each unset when the body lacks it.
+struct Fields {
+  std::optional<simdjson::dom::element> model, stream, user, max_tokens, max_completion_tokens,
+      prompt;
+};
+
+// One walk over the object's keys: looking each field up by name walks them once per name. The
+// first of repeated keys counts, as it does for a lookup.
+Fields find_fields(simdjson::dom::object obj, std::string_view prompt_field) {
+  Fields f;
+  for (simdjson::dom::key_value_pair kv : obj) {
+    std::optional<simdjson::dom::element>* slot = nullptr;
+    if (kv.key == "model") {
+      slot = &f.model;
+    } else if (kv.key == "stream") {
+      slot = &f.stream;
+    } else if (kv.key == "user") {
+      slot = &f.user;
+    } else if (kv.key == "max_tokens") {
+      slot = &f.max_tokens;
+    } else if (kv.key == "max_completion_tokens") {
+      slot = &f.max_completion_tokens;
+    } else if (kv.key == prompt_field) {
+      slot = &f.prompt;
+    }
+    if (slot != nullptr && !*slot) *slot = kv.value;
+  }
+  return f;
+}
+
+// Present and not null.
+bool given(const std::optional<simdjson::dom::element>& e) {
+  return e && !e->is_null();
 }
 
 }  // namespace
@@ -26,27 +64,30 @@ Result<RequestInfo> parse_request_info(std::string_view body, std::string_view e
   }
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) return bad("request body must be a JSON object");
+  const char* prompt_field = endpoint == "chat"         ? "messages"
+                             : endpoint == "embeddings" ? "input"
+                                                        : "prompt";
+  const Fields f = find_fields(obj, prompt_field);
   RequestInfo info;
   std::string_view model;
-  auto m = obj["model"];
-  if (m.error() == simdjson::NO_SUCH_FIELD) return bad("missing required parameter: 'model'");
-  if (m.get_string().get(model)) return bad("'model' must be a string");
+  if (!f.model) return bad("missing required parameter: 'model'");
+  if (f.model->get_string().get(model)) return bad("'model' must be a string");
   info.model = std::string(model);
-  if (auto s = obj["stream"]; s.error() != simdjson::NO_SUCH_FIELD && !s.is_null()) {
+  if (given(f.stream)) {
     bool v = false;
-    if (s.get_bool().get(v)) return bad("'stream' must be a boolean");
+    if (f.stream->get_bool().get(v)) return bad("'stream' must be a boolean");
     info.stream = v;
   }
-  if (auto u = obj["user"]; u.error() != simdjson::NO_SUCH_FIELD && !u.is_null()) {
+  if (given(f.user)) {
     std::string_view v;
-    if (u.get_string().get(v)) return bad("'user' must be a string");
+    if (f.user->get_string().get(v)) return bad("'user' must be a string");
     info.user = std::string(v);
   }
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    auto t = obj[key];
-    if (t.error() == simdjson::NO_SUCH_FIELD || t.is_null()) continue;
+  for (const auto& [key, t] : {std::pair{"max_tokens", &f.max_tokens},
+                               std::pair{"max_completion_tokens", &f.max_completion_tokens}}) {
+    if (!given(*t)) continue;
     int64_t v = 0;
-    if (t.get_int64().get(v) || v < 0)
+    if ((*t)->get_int64().get(v) || v < 0)
       return bad(std::string("'") + key + "' must be a non-negative integer");
     info.max_tokens = v;
   }
@@ -57,11 +98,10 @@ Result<RequestInfo> parse_request_info(std::string_view body, std::string_view e
       append_capped(info.prompt_prefix, s, max_prefix_bytes);
     }
   };
+  if (!f.prompt) return bad(std::string("missing required parameter: '") + prompt_field + "'");
   if (endpoint == "chat") {
     simdjson::dom::array messages;
-    auto ms = obj["messages"];
-    if (ms.error() == simdjson::NO_SUCH_FIELD) return bad("missing required parameter: 'messages'");
-    if (ms.get_array().get(messages)) return bad("'messages' must be an array");
+    if (f.prompt->get_array().get(messages)) return bad("'messages' must be an array");
     for (simdjson::dom::element msg : messages) {
       simdjson::dom::object mo;
       if (msg.get_object().get(mo)) return bad("each entry of 'messages' must be an object");
@@ -77,16 +117,12 @@ Result<RequestInfo> parse_request_info(std::string_view body, std::string_view e
       }
     }
   } else {
-    const char* field = endpoint == "embeddings" ? "input" : "prompt";
-    auto p = obj[field];
-    if (p.error() == simdjson::NO_SUCH_FIELD)
-      return bad(std::string("missing required parameter: '") + field + "'");
     simdjson::dom::array arr;
-    if (!p.get_array().get(arr)) {
+    if (!f.prompt->get_array().get(arr)) {
       for (simdjson::dom::element e : arr)
         add_text(e);
     } else {
-      add_text(p.value());
+      add_text(*f.prompt);
     }
   }
   return info;

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace gf {
 
@@ -44,9 +45,31 @@ bool has_text(std::string_view chunk, std::string_view field) {
   return false;
 }
 
+// Where a quoted key (`key` starts with '"') occurs in `s`. Searching by the key's first byte
+// would stop at every quote, the commonest byte in JSON, so these search (memchr, memrchr) for the
+// byte after it and then check the quote; string_view::rfind would compare at every position.
+size_t find_key(std::string_view s, std::string_view key) {
+  const std::string_view rest = key.substr(1);
+  for (size_t at = s.find(rest, 1); at != std::string_view::npos; at = s.find(rest, at + 1))
+    if (s[at - 1] == '"') return at - 1;
+  return std::string_view::npos;
+}
+
+size_t rfind_key(std::string_view s, std::string_view key) {
+  const std::string_view rest = key.substr(1);
+  for (size_t end = s.size(); end > 0;) {
+    const void* p = memrchr(s.data(), rest.front(), end);
+    if (p == nullptr) break;
+    const size_t at = static_cast<size_t>(static_cast<const char*>(p) - s.data());
+    if (at > 0 && s[at - 1] == '"' && s.substr(at, rest.size()) == rest) return at - 1;
+    end = at;
+  }
+  return std::string_view::npos;
+}
+
 // The number after the first `"key":` in `body`, if any.
 std::optional<int64_t> number_after(std::string_view body, std::string_view key) {
-  size_t at = body.find(key);  // find is memchr-driven; rfind compared at every position
+  size_t at = find_key(body, key);
   if (at == std::string_view::npos) return std::nullopt;
   const char* p = body.data() + at + key.size();
   const char* end = body.data() + body.size();
@@ -66,7 +89,7 @@ std::optional<TokenUsage> parse_usage(std::string_view body) {
   // string a quote is escaped, so `"completion_tokens":` can only be a key; the usage object comes
   // last in OpenAI-shaped bodies, hence the last `"usage"` and the first keys after it. Bodies
   // without them get a real parse.
-  size_t u = body.rfind("\"usage\"");
+  size_t u = rfind_key(body, "\"usage\"");
   if (u == std::string_view::npos) return std::nullopt;
   std::string_view tail = body.substr(u);
   TokenUsage out;

@@ -36,6 +36,19 @@ TEST(RequestInfo, PrefixIsCappedButTheSizeCountsEverything) {
   EXPECT_EQ(e->max_tokens, 3);
 }
 
+TEST(RequestInfo, FirstOfRepeatedKeysCountsAndNullMeansUnset) {
+  auto r =
+      parse_request_info(R"({"user":null,"model":"a","stream":null,"model":"b","max_tokens":null,)"
+                         R"("prompt":"p","prompt":"longer","max_completion_tokens":7})",
+                         "completions", 64);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->model, "a");
+  EXPECT_FALSE(r->stream);
+  EXPECT_EQ(r->user, "");
+  EXPECT_EQ(r->max_tokens, 7);
+  EXPECT_EQ(r->prompt_prefix, "p");
+}
+
 TEST(RequestInfo, BadBodiesSayWhatIsWrong) {
   auto expect_error = [](std::string_view body, std::string_view endpoint, std::string what) {
     auto r = parse_request_info(body, endpoint, 64);
@@ -51,6 +64,12 @@ TEST(RequestInfo, BadBodiesSayWhatIsWrong) {
   expect_error(R"({"model":"m","messages":[],"stream":"yes"})", "chat", "'stream'");
   expect_error(R"({"model":"m","messages":[],"max_tokens":-1})", "chat", "'max_tokens'");
   expect_error(R"({"model":"m"})", "completions", "'prompt'");
+  expect_error(R"({"model":"m"})", "embeddings", "'input'");
+  // Checked in a fixed order, whatever the order of the keys.
+  expect_error(R"({"stream":1,"messages":[]})", "chat", "'model'");
+  expect_error(R"({"max_tokens":"x","stream":1,"model":"m"})", "chat", "'stream'");
+  expect_error(R"({"messages":7,"max_completion_tokens":-2,"model":"m"})", "chat",
+               "'max_completion_tokens'");
 }
 
 }  // namespace

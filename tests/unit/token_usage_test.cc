@@ -46,6 +46,25 @@ TEST(TokenUsage, NonStreamedBodyReportsItsUsage) {
   EXPECT_FALSE(parse_usage(R"({"usage":null})"));
 }
 
+// The keys are searched by the letter after their quote: a longer key ending in the same name, or
+// the name without its quotes, is not theirs.
+TEST(TokenUsage, OnlyWholeQuotedKeysCount) {
+  auto u = parse_usage(
+      R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"x":"a usage","y":{"myusage":)"
+      R"({"xcompletion_tokens":70,"prompt_tokens_x":80,"completion_tokens":5,"prompt_tokens":6}}})");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->completion_tokens, 2);
+  EXPECT_EQ(u->prompt_tokens, 1);
+  auto last =
+      parse_usage(R"({"usage":{"completion_tokens":1},"choices":[],"usage" : {"xprompt_tokens":9,)"
+                  R"("completion_tokens": 3}})");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->completion_tokens, 3);
+  EXPECT_FALSE(last->prompt_tokens);
+  EXPECT_FALSE(parse_usage(R"({"choices":[{"text":"usage"}]})"));
+  EXPECT_FALSE(parse_usage(""));
+}
+
 TEST(TokenUsage, StreamCountsChunksThatCarryText) {
   StreamTokenCounter c;
   c.feed(vllm_stream(12, false));
