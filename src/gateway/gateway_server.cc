@@ -563,6 +563,14 @@ struct GatewayServer::Impl {
       }
     } counted(*this);
     std::string last_error;  // empty until an attempt fails: most requests need none
+    // One upstream request for every attempt. The client's body is not read again (the request
+    // info has what it needs), so it moves in rather than being copied.
+    net::ClientRequest up;
+    up.method = "POST";
+    up.target = req.target;
+    up.body = std::move(req.body);
+    up.headers.append("content-type", "application/json");
+    if (auto a = req.headers.get("accept"); !a.empty()) up.headers.append("accept", a);
     for (int attempt = 0; attempt <= opts.max_retries; ++attempt) {
       if (attempt > 0) {
         if (!counted.retrying) {
@@ -603,12 +611,6 @@ struct GatewayServer::Impl {
         done(Outcome::kConnectFailure);
         continue;
       }
-      net::ClientRequest up;
-      up.method = "POST";
-      up.target = req.target;
-      up.body = req.body;
-      up.headers["content-type"] = "application/json";
-      if (auto a = req.header("accept"); !a.empty()) up.headers["accept"] = a;
       net::CallOptions o;
       o.timeout = opts.upstream_timeout;
       o.connect_timeout = opts.connect_timeout;
@@ -621,7 +623,7 @@ struct GatewayServer::Impl {
       // upstream request (within the server's half-second watch), even while the replica sends
       // nothing (queued in the engine).
       w.watch_disconnect([canceller] { canceller->cancel(); });
-      auto opened = co_await client.open(addr.host, addr.port, std::move(up), o);
+      auto opened = co_await client.open(addr.host, addr.port, up, o);
       if (canceller->cancelled() && !drained) {
         w.watch_disconnect(nullptr);
         done(Outcome::kCancelled);
@@ -654,7 +656,8 @@ struct GatewayServer::Impl {
       std::string type = content_type_or(upstream.headers(), "application/json");
       if (!(info.stream && status == 200)) {
         // Whole responses pass through unchanged, with their length.
-        std::string body;
+        // Most bodies arrived with the head: taken as they are, copied nothing, awaited nothing.
+        std::string body = upstream.take_ready();
         Status broken;
         while (!upstream.complete()) {
           auto piece = co_await upstream.next();
@@ -662,11 +665,7 @@ struct GatewayServer::Impl {
             broken = piece.error();
             break;
           }
-          if (body.empty()) {
-            body = std::move(*piece);  // most bodies come in one piece: take it, copy nothing
-          } else {
-            body += *piece;
-          }
+          body += *piece;
         }
         w.watch_disconnect(nullptr);
         if (canceller->cancelled() && !drained) {

@@ -235,7 +235,12 @@ class Stream final : public ResponseStream {
       co_return failure("sending the request failed: " + ec.message());
     }
     while (!parser_.header_done()) {
-      co_await read_some(ec);
+      if (!parse_first(ec)) {
+        auto space = read_space();
+        const size_t n =
+            co_await conn_->socket.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+        after_read(n, ec);
+      }
       if (ec) {
         retryable = reused && !cancelled() && !conn_->timed_out &&
                     (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
@@ -254,10 +259,22 @@ class Stream final : public ResponseStream {
   bool complete() const override { return done_ && pending_.empty(); }
   size_t body_bytes() const override { return bytes_; }
 
+  std::string take_ready() override {
+    std::string out = std::move(pending_);
+    pending_.clear();
+    bytes_ += out.size();
+    return out;
+  }
+
   asio::awaitable<Result<std::string>> next() override {
     while (!done_ && pending_.empty()) {
       beast::error_code ec;
-      co_await read_some(ec);
+      if (!parse_first(ec)) {
+        auto space = read_space();
+        const size_t n =
+            co_await conn_->socket.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+        after_read(n, ec);
+      }
       done_ = parser_.done();
       if (ec && !done_) {
         bytes_ += pending_.size();
@@ -267,43 +284,42 @@ class Stream final : public ResponseStream {
         co_return e;
       }
     }
-    std::string out = std::move(pending_);
-    pending_.clear();
-    bytes_ += out.size();
-    co_return out;
+    co_return take_ready();
   }
 
   Headers take_headers() { return std::move(headers_); }
 
  private:
-  // Parses what the buffer holds; when that is not enough for the parser's next step, reads
-  // once more and parses that. A clean close ends a body that runs to the end of the stream.
-  asio::awaitable<void> read_some(beast::error_code& ec) {
+  // A read is two plain steps around the socket's async_read_some, written out at each call
+  // site rather than wrapped in a coroutine of its own (a frame and a resume per response):
+  // parse_first() parses what the buffer already holds and says whether that got the parser
+  // anywhere; if not, read into read_space() and hand the count to after_read().
+  bool parse_first(beast::error_code& ec) {
     ec = {};
+    if (conn_->buffer.size() == 0) return false;
+    received_ = true;
+    parse_buffered(ec);
+    return ec || progressed_;
+  }
+  asio::mutable_buffer read_space() {
     auto& b = conn_->buffer;
-    if (b.size() > 0) {
-      received_ = true;
-      parse_buffered(ec);
-      if (ec || progressed_) co_return;
-    }
-    const size_t want = b.size() < kReadSize ? kReadSize - b.size() : kReadSize;
-    auto space = b.prepare(want);
-    size_t n =
-        co_await conn_->socket.async_read_some(space, asio::redirect_error(use_awaitable, ec));
-    b.commit(n);
+    return b.prepare(b.size() < kReadSize ? kReadSize - b.size() : kReadSize);
+  }
+  // A clean close ends a body that runs to the end of the stream.
+  void after_read(size_t n, beast::error_code& ec) {
+    conn_->buffer.commit(n);
     received_ = received_ || n > 0;
     if (ec == asio::error::eof) {
       if (!received_) {
         ec = http::error::end_of_stream;
-        co_return;
+        return;
       }
       ec = {};
       parser_.put_eof();
       if (parser_.status() == ParseStatus::kPartial) ec = http::error::partial_message;
-      co_return;
+      return;
     }
-    if (ec) co_return;
-    parse_buffered(ec);
+    if (!ec) parse_buffered(ec);
   }
 
   // Feeds the buffer to the parser. progressed_ tells whether it got anywhere (a header done, or
@@ -353,11 +369,11 @@ class Stream final : public ResponseStream {
   bool progressed_ = false;
 };
 
-// open(), returning the concrete stream so that call() can take its headers.
-asio::awaitable<Result<std::unique_ptr<Stream>>> open_stream(std::shared_ptr<HttpClient::Pool> pool,
-                                                             const std::string& host, uint16_t port,
-                                                             const ClientRequest& req,
-                                                             const CallOptions& options) {
+// open() and call(). open() hands this coroutine straight to its caller instead of awaiting it in
+// a frame of its own, so all but the request are taken by value.
+asio::awaitable<Result<std::unique_ptr<ResponseStream>>> open_stream(
+    std::shared_ptr<HttpClient::Pool> pool, std::string host, uint16_t port,
+    const ClientRequest& req, CallOptions options) {
   auto& slot = pool->slot(host, port);
   const auto deadline =
       std::chrono::steady_clock::now() +
@@ -386,7 +402,7 @@ asio::awaitable<Result<std::unique_ptr<Stream>>> open_stream(std::shared_ptr<Htt
     auto s = std::make_unique<Stream>(pool, slot, std::move(conn), options.canceller, deadline);
     bool retryable = false;
     Status st = co_await s->start(req, reused, retryable);
-    if (st) co_return std::move(s);
+    if (st) co_return std::unique_ptr<ResponseStream>(std::move(s));
     if (!retryable) co_return st.error();
   }
   co_return unavailable(slot.first, "connection closed before the response");
@@ -396,29 +412,25 @@ asio::awaitable<Result<std::unique_ptr<Stream>>> open_stream(std::shared_ptr<Htt
 
 asio::awaitable<Result<std::unique_ptr<ResponseStream>>> HttpClient::open(std::string host,
                                                                           uint16_t port,
-                                                                          ClientRequest req,
+                                                                          const ClientRequest& req,
                                                                           CallOptions options) {
-  auto pool = pool_;  // the client may go away while this call is suspended
-  auto s = co_await open_stream(std::move(pool), host, port, req, options);
-  if (!s) co_return s.error();
-  co_return std::unique_ptr<ResponseStream>(std::move(*s));
+  // The pool is shared: the client may go away while the call is suspended.
+  return open_stream(pool_, std::move(host), port, req, std::move(options));
 }
 
 asio::awaitable<Result<ClientResponse>> HttpClient::call(std::string host, uint16_t port,
                                                          ClientRequest req, CallOptions options) {
-  auto pool = pool_;
-  auto s = co_await open_stream(std::move(pool), host, port, req, options);
+  auto s = co_await open_stream(pool_, std::move(host), port, req, std::move(options));
   if (!s) co_return s.error();
+  auto& stream = static_cast<Stream&>(**s);  // open_stream makes only these
   ClientResponse out;
-  out.status = (*s)->status();
-  out.headers = (*s)->take_headers();
-  while (!(*s)->complete()) {
-    auto piece = co_await (*s)->next();
+  out.status = stream.status();
+  out.headers = stream.take_headers();
+  out.body = stream.take_ready();
+  while (!stream.complete()) {
+    auto piece = co_await stream.next();
     if (!piece) co_return piece.error();
-    if (out.body.empty())
-      out.body = std::move(*piece);
-    else
-      out.body += *piece;
+    out.body += *piece;
   }
   co_return out;
 }

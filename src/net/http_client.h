@@ -70,6 +70,9 @@ class ResponseStream {
   // The next piece of body as it arrived; an empty string at the end of the body. An error when
   // the body broke off (kUnavailable: reset, timeout, cancelled), naming the bytes received.
   virtual asio::awaitable<Result<std::string>> next() = 0;
+  // The body that has arrived and is not yet handed out, without waiting (often all of it: the
+  // read that brings a head brings a short body along). Saves next()'s round for such bodies.
+  virtual std::string take_ready() = 0;
   virtual bool complete() const = 0;
   virtual size_t body_bytes() const = 0;
 };
@@ -84,9 +87,10 @@ class HttpClient {
 
   // Sends the request and waits for the response head. An error here means no byte of a
   // response was seen, so the caller may retry elsewhere. A kept-alive connection that turns out
-  // closed is retried once on a fresh one.
+  // closed is retried once on a fresh one. `req` is read until the head arrives: it must outlive
+  // the awaited call (a caller that retries sends the same request again, copied nowhere).
   asio::awaitable<Result<std::unique_ptr<ResponseStream>>> open(std::string host, uint16_t port,
-                                                                ClientRequest req,
+                                                                const ClientRequest& req,
                                                                 CallOptions options = {});
 
   // The whole response in memory. Fails (kUnavailable) on connect errors, timeouts and

@@ -81,19 +81,24 @@ size_t lowercase_name_prefix(const char* p, const char* end, char* out, size_t n
   return done;
 }
 
-// The next LF in [p, end), or end.
-const char* find_lf(const char* p, const char* end) {
+// Where "\r\n\r\n" starts in [p, end), or end. SSE2 tests sixteen starting positions at once:
+// each of the four bytes is compared at its offset, and a position where all four match is it.
+const char* find_blank_line(const char* p, const char* end) {
 #ifdef __SSE2__
+  const __m128i cr = _mm_set1_epi8('\r');
   const __m128i lf = _mm_set1_epi8('\n');
-  while (end - p >= 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(x, lf));
+  while (end - p >= 19) {
+    const auto at = [&](int k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k)); };
+    const __m128i hit =
+        _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(at(0), cr), _mm_cmpeq_epi8(at(1), lf)),
+                      _mm_and_si128(_mm_cmpeq_epi8(at(2), cr), _mm_cmpeq_epi8(at(3), lf)));
+    const int mask = _mm_movemask_epi8(hit);
     if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
     p += 16;
   }
 #endif
-  for (; p < end; ++p)
-    if (*p == '\n') return p;
+  for (; end - p >= 4; ++p)
+    if (p[0] == '\r' && p[1] == '\n' && p[2] == '\r' && p[3] == '\n') return p;
   return end;
 }
 
@@ -173,14 +178,9 @@ size_t find_head_end(std::string_view buf, size_t& from) {
   // The blank line may straddle what was scanned before and what is new.
   const char* const begin = buf.data();
   const char* const end = begin + buf.size();
-  const char* p = begin + (from > 3 ? from - 3 : 0);
+  const char* const hit = find_blank_line(begin + (from > 3 ? from - 3 : 0), end);
   from = buf.size();
-  // Only LFs can end it; a head has a dozen, so each is checked by hand.
-  for (p = find_lf(p, end); p != end; p = find_lf(p + 1, end)) {
-    if (p - begin >= 3 && p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r')
-      return static_cast<size_t>(p + 1 - begin);
-  }
-  return 0;
+  return hit == end ? 0 : static_cast<size_t>(hit + 4 - begin);
 }
 
 std::string_view whole_head(std::string_view in, size_t& scanned, size_t limit,
