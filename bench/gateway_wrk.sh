@@ -14,7 +14,9 @@
 # -d<seconds>`, latency with `-t1 -c1` (one request at a time, at most 5 s).
 # Pinning (2+ cores): the proxy alone on core 0; wrk and the upstream share core 1 in all three
 # targets, so the only difference between rows is the proxy hop. The latency run is repeated with
-# the proxy moved onto core 1 too, which takes the VM's cross-core wake-up time out of the figure.
+# the proxy moved onto core 1 too, which takes the VM's cross-core wake-up time out of the figure,
+# and on its own core for a second gateway started with --busy-poll ("gw spin";
+# GPUFLEET_BENCH_BUSY_POLL, default 200us).
 # Each run repeats <repeats> times, interleaved; the tables show medians. Also reported: the
 # proxy's CPU use and CPU time per request, and the CPU that anything else used meanwhile
 # ("other": a run disturbed by other jobs shows it).
@@ -34,6 +36,7 @@ SECS=${1:-10}
 CONNS=${2:-32}
 REPS=${3:-3}
 STREAMS=${4:-10000}
+BUSY_POLL=${GPUFLEET_BENCH_BUSY_POLL:-200us}
 MODEL=meta-llama/Llama-2-7b-hf
 
 for tool in wrk nginx node curl taskset; do
@@ -120,7 +123,7 @@ stop_pid() {
 # One nginx instance, foreground, in its own prefix directory. $1 name, $2 server block(s),
 # $3 the taskset prefix. Sets NGINX_PID (the master).
 start_nginx() {
-  local name=$1 servers=$2 dir="$TMP/nginx-$1" user=""
+  local servers=$2 dir="$TMP/nginx-$1" user=""
   mkdir -p "$dir/logs"
   chmod 755 "$dir"
   [ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
@@ -201,8 +204,8 @@ busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  
 # Between runs: waits (up to 20 s) until the machine is quiet, under 10% busy over half a second,
 # so that other jobs on a shared machine disturb fewer runs. The "other" column says how it went.
 wait_quiet() {
-  local i b0 b1
-  for i in $(seq 40); do
+  local b0 b1
+  for _ in $(seq 40); do
     b0=$(busy_ticks)
     sleep 0.5
     b1=$(busy_ticks)
@@ -290,6 +293,18 @@ for upstream in fixed engine-sim; do
   GW_PID=$!
   PIDS+=("$GW_PID")
   GW_PORT=$(wait_port "$GW_LOG")
+  # The same gateway with --busy-poll, for the latency run on its own core only: it spins, which
+  # on a core shared with wrk and the upstream would take their time.
+  SPIN_PID="" SPIN_PORT=""
+  if [ -n "$PROXY_CPU" ]; then
+    SPIN_LOG=$TMP/gateway-spin-$upstream.log
+    # shellcheck disable=SC2086
+    $PROXY_CPU "$BIN" gateway --port 0 --busy-poll "$BUSY_POLL" \
+      --upstream "$MODEL=127.0.0.1:$UPORT" >"$SPIN_LOG" 2>&1 &
+    SPIN_PID=$!
+    PIDS+=("$SPIN_PID")
+    SPIN_PORT=$(wait_port "$SPIN_LOG")
+  fi
 
   NGX_PORT=$(free_port)
   start_nginx "proxy-$upstream" "  upstream up {
@@ -336,6 +351,13 @@ for upstream in fixed engine-sim; do
       echo "$upstream $t lat1 $rep $r" >>"$SUMMARY"
       printf '  run %d %-10s %-8s c%-3s %s (one core)\n' "$rep" "$upstream" "$t" 1 "$r" >&2
     done
+    if [ -n "$SPIN_PID" ]; then
+      require_alive "gateway (busy-poll)" "$SPIN_PID" "$SPIN_LOG"
+      r=$(run_wrk "http://127.0.0.1:$SPIN_PORT" "$LAT_SECS" 1 "$SPIN_PID" "$UPID")
+      echo "$upstream spin lat $rep $r" >>"$SUMMARY"
+      printf '  run %d %-10s %-8s c%-3s %s (--busy-poll %s)\n' "$rep" "$upstream" gateway 1 "$r" \
+        "$BUSY_POLL" >&2
+    fi
   done
   if ! curl -s "http://127.0.0.1:$GW_PORT/metrics" | grep -E '^gpufleet_gateway_requests_total' |
       grep -v 'status="200"' >"$TMP/non200"; then :; fi
@@ -352,6 +374,7 @@ for upstream in fixed engine-sim; do
     tail -20 "$GW_LOG" >&2
   fi
   stop_pid "$GW_PID"
+  [ -z "$SPIN_PID" ] || stop_pid "$SPIN_PID"
   stop_pid "$NGX_PID"
   unset URL PROXY
 done
@@ -414,8 +437,17 @@ for upstream in fixed engine-sim; do
     printf '%-11s %-8s | %7s %7s %10s | %7s %7s %10s\n' "$upstream" "$t" "${L50[$t]}" "${L99[$t]}" \
       "$la" "${O50[$t]}" "${O99[$t]}" "$oa"
   done
+  if grep -q "^$upstream spin lat " "$SUMMARY"; then
+    s50=$(col "$upstream" spin lat 6)
+    s99=$(col "$upstream" spin lat 7)
+    sa=$(awk -v a="$s50" -v b="${L50[direct]}" 'BEGIN {printf "%+.0f", a - b}')
+    printf '%-11s %-8s | %7s %7s %10s | %7s %7s %10s\n' "$upstream" "gw spin" "$s50" "$s99" "$sa" \
+      - - -
+  fi
   unset L50 L99 O50 O99
 done
+echo "gw spin = the gateway with --busy-poll $BUSY_POLL (polls its sockets that long after the last"
+echo "event before it sleeps: no wake-up of its core, at the cost of a core that spins)"
 echo
 
 # ---------------------------------------------------------------- keep-alive check

@@ -31,6 +31,7 @@ struct GatewayArgs {
   std::string body_timeout = "30s";
   std::string write_timeout = "30s";
   int replica_concurrency = 0;
+  std::string busy_poll = "0s";
 };
 
 int run_gateway(const GatewayArgs& a) {
@@ -89,7 +90,8 @@ int run_gateway(const GatewayArgs& a) {
   auto it = duration_flag("--idle-timeout", a.idle_timeout, std::chrono::seconds(1));
   auto bt = duration_flag("--body-timeout", a.body_timeout, std::chrono::seconds(1));
   auto wt = duration_flag("--write-timeout", a.write_timeout, std::chrono::seconds(1));
-  for (const auto* d : {&qt, &ut, &dt, &it, &bt, &wt}) {
+  auto bp = duration_flag("--busy-poll", a.busy_poll, Duration(0));
+  for (const auto* d : {&qt, &ut, &dt, &it, &bt, &wt, &bp}) {
     if (*d) continue;
     std::cerr << "error: " << d->error().message << '\n';
     return 2;
@@ -122,7 +124,8 @@ int run_gateway(const GatewayArgs& a) {
   }
   (*server)->start();
   std::cout << "gateway listening on http://" << a.host << ":" << (*server)->port() << std::endl;
-  run_until_signal(io, [&] { (*server)->stop(); });
+  run_until_signal(
+      io, [&] { (*server)->stop(); }, *bp);
   return 0;
 }
 
@@ -158,6 +161,10 @@ void add_gateway_command(CLI::App& app, int& status) {
       ->capture_default_str();
   c->add_option("--replica-concurrency", a->replica_concurrency,
                 "Requests one replica takes at once before requests queue (0 = no limit)")
+      ->capture_default_str();
+  c->add_option("--busy-poll", a->busy_poll,
+                "Poll the sockets this long after the last event before sleeping: lower latency "
+                "on a dedicated core, at the cost of a core that spins (0 = off)")
       ->capture_default_str();
   c->callback([a, &status] { status = run_gateway(*a); });
 }

@@ -47,6 +47,12 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(none.output.find("subcommand"), std::string::npos) << none.output;
 }
 
+TEST(Cli, GatewayRefusesABadBusyPollSayingWhichFlag) {
+  CmdResult r = gpufleet("gateway --port 0 --busy-poll often --upstream m=127.0.0.1:1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--busy-poll"), std::string::npos) << r.output;
+}
+
 TEST(Cli, ValidateAcceptsTheExamples) {
   CmdResult r = gpufleet("validate -f " + example() + " -f " + GPUFLEET_SOURCE_DIR +
                          "/examples/cluster-large.yaml");
