@@ -78,8 +78,8 @@ free_port() {
 
 # Waits for "listening on http://..." in a log and prints the port.
 wait_port() {
-  local log=$1 i
-  for i in $(seq 200); do
+  local log=$1
+  for _ in $(seq 200); do
     if grep -q "listening on" "$log"; then
       grep -o 'http://[^ ]*' "$log" | head -1 | sed 's/.*://'
       return 0
@@ -92,8 +92,7 @@ wait_port() {
 }
 
 wait_http() {  # url: until it answers at all
-  local i
-  for i in $(seq 200); do
+  for _ in $(seq 200); do
     curl -s -o /dev/null --max-time 1 "$1" && return 0
     sleep 0.05
   done
@@ -155,8 +154,8 @@ CONF
 }
 
 nginx_worker() {  # the worker process of a master
-  local i w
-  for i in $(seq 100); do
+  local w
+  for _ in $(seq 100); do
     w=$(pgrep -P "$1" | head -1 || true)
     [ -n "$w" ] && { echo "$w"; return 0; }
     sleep 0.05
