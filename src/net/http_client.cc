@@ -2,7 +2,7 @@
 
 #include "net/http_text.h"
 #include "net/response_parser.h"
-#include "net/socket_write.h"
+#include "net/socket_io.h"
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -234,11 +234,18 @@ class Stream final : public ResponseStream {
       retryable = reused && !cancelled() && !conn_->timed_out;
       co_return failure("sending the request failed: " + ec.message());
     }
+    // The first read cannot find the response yet: it waits a turn of the event loop.
+    bool first = true;
     while (!parser_.header_done()) {
       if (!parse_first(ec)) {
         auto space = read_space();
-        const size_t n =
-            co_await conn_->socket.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+        size_t n = 0;
+        if (first)
+          n = co_await read_after_turn(conn_->socket, space, ec);
+        else
+          n = co_await conn_->socket.async_read_some(space,
+                                                     asio::redirect_error(use_awaitable, ec));
+        first = false;
         after_read(n, ec);
       }
       if (ec) {

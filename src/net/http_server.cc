@@ -2,7 +2,7 @@
 
 #include "net/http_text.h"
 #include "net/request_parser.h"
-#include "net/socket_write.h"
+#include "net/socket_io.h"
 
 #include <algorithm>
 #include <array>
@@ -143,8 +143,13 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
         }
         const size_t want = buffer_.size() < kReadSize ? kReadSize - buffer_.size() : kReadSize;
         auto space = buffer_.prepare(want);
-        const size_t n =
-            co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+        // Right after an answer, the client's next request cannot be here yet: wait a turn.
+        const bool after_answer = answered_ && buffer_.size() == 0 && !got_some;
+        size_t n = 0;
+        if (after_answer)
+          n = co_await read_after_turn(socket_, space, ec);
+        else
+          n = co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
         buffer_.commit(n);
         got_some = got_some || n > 0;
         if (ec == asio::error::eof) {
@@ -186,6 +191,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       streaming_ = false;
       ++generation_;
       co_await st_->handler(req_, *this);
+      answered_ = true;
       stop_watching();
       on_gone_ = nullptr;
       if (!responded_ && !gone_)
@@ -397,6 +403,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   HttpRequest req_;
   std::string head_;
+  bool answered_ = false;  // a response went out on this connection
   char chunk_head_[20];
   bool keep_alive_ = true;
   unsigned version_ = 11;
