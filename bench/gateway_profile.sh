@@ -20,6 +20,8 @@ cmake --preset release >/dev/null
 cmake --build build/release --target gpufleet -j "$(nproc)" >/dev/null
 BIN=$PWD/build/release/gpufleet
 MODEL=meta-llama/Llama-2-7b-hf
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 TMP=$(mktemp -d)
 chmod 755 "$TMP"  # nginx workers (nobody, when run as root) open files under it
 PIDS=()
@@ -30,39 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-wait_http() {
-  for _ in $(seq 200); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.05
-  done
-  echo "error: $1 never answered" >&2
-  exit 1
-}
-# $1 name, $2 server block, $3 extra top-level lines. Foreground nginx in its own prefix.
-start_nginx() {
-  local dir="$TMP/nginx-$1" user=""
-  mkdir -p "$dir/logs"
-  chmod 755 "$dir"
-  [ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
-  cat >"$dir/nginx.conf" <<CONF
-$user
-$3
-worker_processes 1;
-error_log $dir/logs/error.log warn;
-pid $dir/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $dir/cb; proxy_temp_path $dir/px; fastcgi_temp_path $dir/fc;
-  uwsgi_temp_path $dir/uw; scgi_temp_path $dir/sc;
-  keepalive_requests 1000000; keepalive_timeout 1h;
-$2
-}
-CONF
-}
+# $1 name, $2 server block, $3 extra top-level lines: a configuration in its own prefix.
+start_nginx() { nginx_conf "$TMP/nginx-$1" "$2" "${3:-}"; }
 
 BODY='{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"'$MODEL'","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":7,"completion_tokens":1,"total_tokens":8}}'
 UPORT=$(free_port)
@@ -70,7 +41,7 @@ start_nginx fixed "  server { listen 127.0.0.1:$UPORT backlog=4096;
     location / { default_type application/json; return 200 '$BODY'; } }" ""
 taskset -c 0 nginx -p "$TMP/nginx-fixed" -c nginx.conf -g 'daemon off;' >/dev/null 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$UPORT/"
+wait_http "http://127.0.0.1:$UPORT/" || exit 1
 cat >"$TMP/chat.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -136,7 +107,7 @@ taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out.%p" ngi
   -p "$TMP/nginx-proxy-cg" -c nginx.conf >/dev/null 2>&1 &
 NG=$!
 PIDS+=("$NG")
-wait_http "http://127.0.0.1:$NGX_PORT/"
+wait_http "http://127.0.0.1:$NGX_PORT/" || exit 1
 callgrind_count nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$NG"
 kill "$NG"
 wait "$NG" 2>/dev/null || true
@@ -150,13 +121,12 @@ echo "System calls per request (perf tracepoints):"
 taskset -c 1 "$BIN" gateway --port 0 --upstream "$MODEL=127.0.0.1:$UPORT" >"$TMP/gw.log" 2>&1 &
 GW=$!
 PIDS+=("$GW")
-for _ in $(seq 200); do grep -q "listening on" "$TMP/gw.log" && break; sleep 0.05; done
-GW_PORT=$(grep -o 'http://[^ ]*' "$TMP/gw.log" | head -1 | sed 's/.*://')
+GW_PORT=$(wait_port "$TMP/gw.log")
 syscall_count gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$GW"
 start_nginx proxy "$PROXY_BLOCK" ""
 taskset -c 1 nginx -p "$TMP/nginx-proxy" -c nginx.conf -g 'daemon off;' >/dev/null 2>&1 &
 MASTER=$!
 PIDS+=("$MASTER")
-wait_http "http://127.0.0.1:$NGX_PORT/"
+wait_http "http://127.0.0.1:$NGX_PORT/" || exit 1
 WORKER=$(pgrep -P "$MASTER" | head -1)
 syscall_count nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORKER"

@@ -38,6 +38,8 @@ REPS=${3:-3}
 STREAMS=${4:-10000}
 BUSY_POLL=${GPUFLEET_BENCH_BUSY_POLL:-200us}
 MODEL=meta-llama/Llama-2-7b-hf
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 for tool in wrk nginx node curl taskset; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 2; }
@@ -72,34 +74,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-# Waits for "listening on http://..." in a log and prints the port.
-wait_port() {
-  local log=$1
-  for _ in $(seq 200); do
-    if grep -q "listening on" "$log"; then
-      grep -o 'http://[^ ]*' "$log" | head -1 | sed 's/.*://'
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "error: no 'listening on' in $log:" >&2
-  cat "$log" >&2
-  return 1
-}
-
-wait_http() {  # url: until it answers at all
-  for _ in $(seq 200); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.05
-  done
-  echo "error: $1 never answered" >&2
-  return 1
-}
-
 # Exits with a clear message when a process the runs depend on is gone (a crash, or something
 # else on the machine killed it): figures measured without it would be garbage.
 require_alive() {  # name pid log
@@ -114,39 +88,11 @@ require_alive() {  # name pid log
   exit 1
 }
 
-stop_pid() {
-  kill "$1" 2>/dev/null || return 0
-  wait "$1" 2>/dev/null || true
-}
-
 # One nginx instance, foreground, in its own prefix directory. $1 name, $2 server block(s),
 # $3 the taskset prefix. Sets NGINX_PID (the master).
 start_nginx() {
-  local servers=$2 dir="$TMP/nginx-$1" user=""
-  mkdir -p "$dir/logs"
-  chmod 755 "$dir"
-  [ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
-  cat >"$dir/nginx.conf" <<CONF
-$user
-worker_processes 1;
-error_log $dir/logs/error.log warn;
-pid $dir/nginx.pid;
-worker_rlimit_nofile $NOFILE;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path $dir/client_body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  keepalive_requests 1000000;
-  # Longer than the whole run: an upstream that closes idle keep-alive connections between runs
-  # makes the gateway answer 503 (see the keep-alive check at the end of part 1).
-  keepalive_timeout 1h;
-$servers
-}
-CONF
+  local dir="$TMP/nginx-$1"
+  nginx_conf "$dir" "$2"
   # shellcheck disable=SC2086
   $3 nginx -p "$dir" -c nginx.conf -g 'daemon off;' >"$dir/logs/stdout.log" 2>&1 &
   NGINX_PID=$!
