@@ -466,7 +466,8 @@ struct GatewayServer::Impl {
     const auto started = std::chrono::steady_clock::now();
     auto info = parse_request_info(req.body, endpoint,
                                    static_cast<size_t>(opts.prefix.block_size.value) *
-                                       static_cast<size_t>(opts.prefix.max_blocks));
+                                       static_cast<size_t>(opts.prefix.max_blocks),
+                                   req.body.capacity() - req.body.size());
     if (!info) {
       metrics.refused(tenant.name, 400);
       co_await send_error(w, 400, info.error().message, "invalid_request_error");

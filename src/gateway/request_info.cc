@@ -55,11 +55,12 @@ bool given(const std::optional<simdjson::dom::element>& e) {
 }  // namespace
 
 Result<RequestInfo> parse_request_info(std::string_view body, std::string_view endpoint,
-                                       size_t max_prefix_bytes) {
+                                       size_t max_prefix_bytes, size_t readable_past_end) {
   // One parser per thread: simdjson reuses its buffers, so steady-state parsing allocates little.
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
+  const bool copy = readable_past_end < simdjson::SIMDJSON_PADDING;
+  if (auto err = parser.parse(body.data(), body.size(), copy).get(doc); err) {
     return bad(std::string("request body is not valid JSON: ") + simdjson::error_message(err));
   }
   simdjson::dom::object obj;

@@ -25,7 +25,10 @@ struct RequestInfo {
 
 // Errors say what is wrong in the body and where, for a 400 with OpenAI's error object.
 // `endpoint` is "chat", "completions" or "embeddings" (which field holds the prompt).
+// `readable_past_end`: how many bytes after the body may be read (not written), such as a
+// std::string's capacity beyond its size; with simdjson's padding there the body is parsed where it
+// is, not copied first.
 Result<RequestInfo> parse_request_info(std::string_view body, std::string_view endpoint,
-                                       size_t max_prefix_bytes);
+                                       size_t max_prefix_bytes, size_t readable_past_end = 0);
 
 }  // namespace gf

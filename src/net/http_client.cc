@@ -1,6 +1,7 @@
 #include "net/http_client.h"
 
 #include "net/http_text.h"
+#include "net/resolve.h"
 #include "net/response_parser.h"
 #include "net/socket_io.h"
 
@@ -108,12 +109,9 @@ asio::awaitable<Result<std::shared_ptr<UpstreamConnection>>> connect(asio::io_co
   if (!ec) {
     endpoints.emplace_back(addr, port);
   } else {
-    tcp::resolver resolver(io);
-    auto results = co_await resolver.async_resolve(host, std::to_string(port),
-                                                   asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return unavailable(upstream_key(host, port), "cannot resolve: " + ec.message());
-    for (const auto& r : results)
-      endpoints.push_back(r.endpoint());
+    auto found = co_await resolve(io, host, port);
+    if (!found) co_return unavailable(upstream_key(host, port), found.error().message);
+    endpoints = std::move(*found);
   }
   s.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
   co_await s.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));

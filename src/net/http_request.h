@@ -2,11 +2,17 @@
 // server so that the request parser (and its fuzz target) need no Asio.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "net/headers.h"
 
 namespace gf::net {
+
+// Bytes kept allocated past a request body whose length was announced. Readers that load whole
+// SIMD blocks may read that far past the end (simdjson: 64), and then parse the body in place
+// instead of copying it into a padded buffer first.
+inline constexpr size_t kBodySlack = 64;
 
 struct HttpRequest {
   std::string method;  // "GET", "POST" ...

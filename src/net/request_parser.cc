@@ -87,7 +87,8 @@ size_t RequestParser::parse_head(std::string_view in) {
   // The length is within the body limit; a client that announces a large body but sends little
   // gets no more than 1 MiB reserved ahead.
   if (framing.content_length && *framing.content_length > 0)
-    req_.body.reserve(static_cast<size_t>(std::min<uint64_t>(*framing.content_length, 1 << 20)));
+    req_.body.reserve(static_cast<size_t>(std::min<uint64_t>(*framing.content_length, 1 << 20)) +
+                      kBodySlack);
   return head.size();
 }
 

@@ -72,5 +72,34 @@ TEST(RequestInfo, BadBodiesSayWhatIsWrong) {
                "'max_completion_tokens'");
 }
 
+// With slack past the body, simdjson parses in place and reads into it: whatever those bytes
+// hold (here quotes, backslashes and a closing brace, as a previous body could leave them), the
+// result is the one a padded copy gives.
+TEST(RequestInfo, InPlaceParseIgnoresWhatFollowsTheBody) {
+  const std::string bodies[] = {
+      R"({"model":"m","messages":[{"role":"user","content":"hi \"there\""}],"max_tokens":3})",
+      R"({"model":"m","prompt":"abc","stream":true,"user":"u"})",
+      R"({"model":"m","prompt":"unterminated)",
+      R"({"model":"m","prompt":"x"} trailing)",
+  };
+  for (const std::string& body : bodies) {
+    std::string buf = body + std::string(64, '"') + "\\}";
+    const std::string_view in_place(buf.data(), body.size());
+    auto a = parse_request_info(body, "completions", 64);
+    auto b = parse_request_info(in_place, "completions", 64, buf.size() - body.size());
+    ASSERT_EQ(a.ok(), b.ok()) << body;
+    if (!a.ok()) {
+      EXPECT_EQ(a.error().message, b.error().message);
+      continue;
+    }
+    EXPECT_EQ(a->model, b->model);
+    EXPECT_EQ(a->stream, b->stream);
+    EXPECT_EQ(a->user, b->user);
+    EXPECT_EQ(a->max_tokens, b->max_tokens);
+    EXPECT_EQ(a->prompt_prefix, b->prompt_prefix);
+    EXPECT_EQ(a->prompt_bytes, b->prompt_bytes);
+  }
+}
+
 }  // namespace
 }  // namespace gf
