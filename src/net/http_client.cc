@@ -135,7 +135,7 @@ Status write_head(const ClientRequest& in, http::verb verb, const std::string& k
   out += in.method;
   out += ' ';
   out += in.target;
-  out += " HTTP/1.1\r\n";
+  put(out, " HTTP/1.1\r\n");
   bool host_given = false;
   for (const auto& [k, v] : in.headers) {
     if (!valid_header(k, v))
@@ -145,21 +145,21 @@ Status write_head(const ClientRequest& in, http::verb verb, const std::string& k
       continue;
     if (beast::iequals(k, "host")) host_given = true;
     out += k;
-    out += ": ";
+    put(out, ": ");
     out += v;
-    out += "\r\n";
+    put(out, "\r\n");
   }
   if (!host_given) {
-    out += "Host: ";
+    put(out, "Host: ");
     out += key;
-    out += "\r\n";
+    put(out, "\r\n");
   }
   if (!in.body.empty() || verb == http::verb::post || verb == http::verb::put) {
-    out += "Content-Length: ";
+    put(out, "Content-Length: ");
     append_number(out, in.body.size());
-    out += "\r\n";
+    put(out, "\r\n");
   }
-  out += "\r\n";
+  put(out, "\r\n");
   return {};
 }
 
@@ -239,7 +239,8 @@ class Stream final : public ResponseStream {
         auto space = read_space();
         size_t n = 0;
         if (first)
-          n = co_await read_after_turn(conn_->socket, space, ec);
+          n = co_await async_read_after_turn(conn_->socket, space,
+                                             asio::redirect_error(use_awaitable, ec));
         else
           n = co_await conn_->socket.async_read_some(space,
                                                      asio::redirect_error(use_awaitable, ec));

@@ -65,12 +65,6 @@ struct HttpServer::State {
 
 namespace {
 
-// Appends a string literal without measuring it.
-template <size_t N>
-void put(std::string& out, const char (&literal)[N]) {
-  out.append(literal, N - 1);
-}
-
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<HttpServer::State> st, tcp::socket socket)
@@ -147,7 +141,8 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
         const bool after_answer = answered_ && buffer_.size() == 0 && !got_some;
         size_t n = 0;
         if (after_answer)
-          n = co_await read_after_turn(socket_, space, ec);
+          n = co_await async_read_after_turn(socket_, space,
+                                             asio::redirect_error(use_awaitable, ec));
         else
           n = co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
         buffer_.commit(n);
@@ -213,7 +208,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     std::array<asio::const_buffer, 2> out;
     out[0] = asio::buffer(head_);
     out[1] = asio::buffer(body);
-    co_await write(out);
+    if (size_t sent = 0; !write_at_once(out, sent)) co_await write_rest_in_time(out, sent);
   }
 
   asio::awaitable<bool> begin_stream(int status, std::string content_type,
@@ -224,7 +219,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     if (version_ == 10) keep_alive_ = false;
     write_head(status, content_type, extra, true, 0);
     const std::array<asio::const_buffer, 1> out{asio::buffer(head_)};
-    co_await write(out);
+    if (size_t sent = 0; !write_at_once(out, sent)) co_await write_rest_in_time(out, sent);
     co_return !gone_;
   }
 
@@ -233,7 +228,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     if (data.empty()) co_return true;  // an empty chunk would end the stream
     if (version_ == 10) {
       const std::array<asio::const_buffer, 1> raw{asio::buffer(data.data(), data.size())};
-      co_await write(raw);
+      if (size_t sent = 0; !write_at_once(raw, sent)) co_await write_rest_in_time(raw, sent);
     } else {
       // "<size in hex>\r\n", the data and "\r\n" in one gather write.
       char* end = std::to_chars(chunk_head_, chunk_head_ + sizeof chunk_head_ - 2,
@@ -245,7 +240,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
       out[0] = asio::buffer(chunk_head_, static_cast<size_t>(end + 2 - chunk_head_));
       out[1] = asio::buffer(data.data(), data.size());
       out[2] = asio::buffer("\r\n", 2);
-      co_await write(out);
+      if (size_t sent = 0; !write_at_once(out, sent)) co_await write_rest_in_time(out, sent);
     }
     co_return !gone_;
   }
@@ -257,20 +252,27 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
     if (gone_ || version_ == 10) co_return;  // 1.0: closing the connection ends the body
     // The last chunk, no trailers.
     const std::array<asio::const_buffer, 1> last{asio::const_buffer("0\r\n\r\n", 5)};
-    co_await write(last);
+    if (size_t sent = 0; !write_at_once(last, sent)) co_await write_rest_in_time(last, sent);
   }
 
-  // Writes within the write timeout; a failed write means the client is gone. What the socket
-  // takes at once goes without a round through the scheduler.
+  // A write is two steps, written out at each call site rather than wrapped in a coroutine of
+  // its own (a frame and a resume per response):
+  //   if (size_t sent = 0; !write_at_once(out, sent)) co_await write_rest_in_time(out, sent);
+  // What the socket takes at once goes without a round through the scheduler; the rest goes
+  // within the write timeout. A failed write means the client is gone.
   template <size_t N>
-  asio::awaitable<void> write(std::array<asio::const_buffer, N> out) {
+  bool write_at_once(const std::array<asio::const_buffer, N>& out, size_t& sent) {
     beast::error_code ec;
-    const size_t sent = write_now(socket_, out, ec);
-    if (!ec && !all_sent(out, sent)) {
-      arm(st_->options.write_timeout);
-      co_await write_rest(socket_, out, sent, ec);
-      disarm();
-    }
+    sent = write_now(socket_, out, ec);
+    if (ec) gone_ = true;
+    return ec || all_sent(out, sent);
+  }
+  template <size_t N>
+  asio::awaitable<void> write_rest_in_time(std::array<asio::const_buffer, N> out, size_t sent) {
+    beast::error_code ec;
+    arm(st_->options.write_timeout);
+    co_await write_rest(socket_, out, sent, ec);
+    disarm();
     if (ec) gone_ = true;
   }
 

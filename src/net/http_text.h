@@ -31,6 +31,12 @@ inline void assign_lowercase(std::string& out, std::string_view in) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
 }
 
+// Appends a string literal without measuring it (operator+= runs strlen on one).
+template <size_t N>
+void put(std::string& out, const char (&literal)[N]) {
+  out.append(literal, N - 1);
+}
+
 inline void append_number(std::string& out, uint64_t v, int base = 10) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v, base);
