@@ -355,6 +355,13 @@ for upstream in fixed engine-sim; do
   done
   unset RPS P50 P99 ERR CPU PER OTH
 done
+for upstream in fixed engine-sim; do
+  # Each repetition's nginx and gateway runs follow each other: their ratio shows the spread.
+  awk -v u="$upstream" '$1 == u && $3 == "tput" && $2 == "nginx" {n[$4] = $5}
+    $1 == u && $3 == "tput" && $2 == "gateway" {g[$4] = $5}
+    END {printf "ratio per repetition, %s:", u
+         for (r = 1; r in g; r++) printf " %.2f", g[r] / n[r]; print ""}' "$SUMMARY"
+done
 echo "ratio = gateway req/s ÷ nginx req/s; added p50 = p50 through the proxy − p50 direct;"
 echo "proxy CPU = the proxy's user+system time over the run (100% = its core was the bottleneck);"
 echo "proxy µs/req = that CPU time per request; other = CPU used meanwhile by anything but wrk, the"
