@@ -207,6 +207,11 @@ struct GatewayServer::Impl {
   // By replica id. An entry stays while its replica is in the table, so that the steady state
   // allocates nothing here.
   std::unordered_map<std::string, std::vector<Attempt*>> attempts;
+  // Each departure of a replica from the table, numbered: a drain timer acts only for the latest
+  // one. A replica that leaves, comes back and leaves again within one drain timeout must get a
+  // whole drain timeout from its last departure, not be cut by the first one's timer.
+  std::unordered_map<std::string, uint64_t> departures;
+  uint64_t last_departure = 0;
 
   struct Tracked {  // one attempt's registration, for its lifetime in forward()
     // `id` outlives this: forward() keeps it in the request's list of tried replicas.
@@ -238,11 +243,14 @@ struct GatewayServer::Impl {
         replica, secs(opts.drain_timeout));
   }
 
-  asio::awaitable<void> drain(std::string replica) {
+  asio::awaitable<void> drain(std::string replica, uint64_t departure) {
     asio::steady_timer timer(io);
     timer.expires_after(opts.drain_timeout);
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    auto d = departures.find(replica);
+    if (d == departures.end() || d->second != departure) co_return;  // it left again since
+    departures.erase(d);
     if (addresses.count(replica)) co_return;  // it came back
     auto it = attempts.find(replica);
     if (it == attempts.end()) co_return;  // all finished in time
@@ -312,7 +320,9 @@ struct GatewayServer::Impl {
       if (addresses.count(id)) continue;
       auto a = attempts.find(id);
       if (a != attempts.end() && !a->second.empty()) {
-        asio::co_spawn(io, drain(id), asio::detached);
+        const uint64_t departure = ++last_departure;
+        departures[id] = departure;
+        asio::co_spawn(io, drain(id, departure), asio::detached);
       } else {
         if (a != attempts.end()) attempts.erase(a);
         metrics.forget_replica(id);

@@ -223,6 +223,42 @@ asio::awaitable<void> drain_case(Harness& h, FakeReplica& a, FakeReplica& b, uin
   EXPECT_NE(text->body.find("replica=\"b\""), std::string::npos);
 }
 
+// Waits `d` on the io_context's clock: for a test of what a timer does when.
+asio::awaitable<void> pause(Duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// The drain timeout is 1 s. a leaves at 0 ms, comes back and leaves again at 300 ms: its stream
+// must live on past 1 s (the first departure's timer) and finish when released at 1.1 s.
+asio::awaitable<void> leave_twice_case(Harness& h, FakeReplica& a, FakeReplica& b, uint16_t port) {
+  const std::string kHost = "127.0.0.1";
+  net::ClientRequest stream_req = chat(true);
+  net::CallOptions opts = h.call_options();
+  auto s = co_await h.client.open(kHost, port, stream_req, opts);
+  EXPECT_TRUE(s);
+  if (!s) co_return;
+  std::function<bool()> held = [&] { return a.held == 1; };
+  bool ok = co_await until(held);
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(h.gateway->set_routing_table(table_of("b", b.address())));
+  EXPECT_TRUE(h.gateway->set_routing_table(table_of("a", a.address())));
+  const Duration before_second = 300ms, after_second = 800ms;  // named: GCC 12, see above
+  co_await pause(before_second);
+  EXPECT_TRUE(h.gateway->set_routing_table(table_of("b", b.address())));
+  co_await pause(after_second);  // 1.1 s after the first departure, 0.8 s after the second
+  EXPECT_EQ(a.gone, 0) << "cut by the first departure's drain timer";
+  a.release_one();
+  std::string body;
+  Status st = co_await drain_body(**s, body);
+  EXPECT_TRUE(st.ok());
+  EXPECT_NE(body.find("[DONE]"), std::string::npos) << body;
+  EXPECT_EQ(body.find("drain timeout"), std::string::npos) << body;
+  EXPECT_EQ(a.finished, 1);
+}
+
 asio::awaitable<void> silent_case(Harness& h, FakeReplica& a, uint16_t port) {
   const std::string kHost = "127.0.0.1";
   net::ClientRequest stream_req = chat(true);
@@ -296,6 +332,15 @@ TEST(GatewayServer, AReplicaLeavingTheTableFinishesWithinTheDrainTimeoutOrIsCut)
   o.drain_timeout = 300ms;
   h.start(o, a);
   h.run(drain_case(h, a, b, h.gateway->port()));
+}
+
+TEST(GatewayServer, AReplicaThatLeavesAgainGetsAWholeDrainTimeoutFromItsLastDeparture) {
+  Harness h;
+  FakeReplica a(h.io), b(h.io);
+  GatewayOptions o;
+  o.drain_timeout = 1s;
+  h.start(o, a);
+  h.run(leave_twice_case(h, a, b, h.gateway->port()));
 }
 
 TEST(GatewayServer, AClientLeavingASilentStreamCancelsTheUpstreamRequestAtOnce) {
