@@ -10,7 +10,7 @@
 // Reads: asio 1.74 tries every read at once (it marks a socket drained only when a read returns
 // 0 bytes), so a read started right after sending a request, or right after answering one, finds
 // nothing: a failed recvfrom, two per proxied request, about a tenth of the gateway's system time.
-// async_read_after_turn lets the event loop run once first; by then the answer has usually arrived.
+// read_after_turn lets the event loop run once first; by then the answer has usually arrived.
 #pragma once
 
 #include <array>
@@ -57,38 +57,10 @@ bool all_sent(const std::array<asio::const_buffer, N>& buffers, size_t sent) {
   return sent == asio::buffer_size(buffers);
 }
 
-namespace detail {
-// The completion of a wait for readability: reads outside the reactor, and waits again when the
-// readiness was stale (epoll can report an edge for bytes that an earlier read already took).
-template <typename MutableBuffer, typename Handler>
-struct ReadWhenReady {
-  asio::ip::tcp::socket& socket;
-  MutableBuffer space;
-  Handler handler;
-
-  void operator()(boost::system::error_code ec) {
-    size_t n = 0;
-    if (!ec) {
-      n = socket.read_some(space, ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        socket.async_wait(asio::socket_base::wait_read, std::move(*this));
-        return;
-      }
-    }
-    std::move(handler)(ec, n);
-  }
-};
-}  // namespace detail
-
 // Reads into `space` after one turn of the event loop (see above); when nothing has arrived by
-// then, waits for the reactor's readiness event and reads then. (Not async_read_some: asio would
-// try the read at once again, a second recvfrom that fails.) Completes with (error_code, bytes
-// read), as async_read_some does. A composed operation rather than a coroutine: a coroutine
-// would cost a frame and a resume of its own for every request, twice per proxied request.
-//
-// Why not wait for readiness from the start, with no read that can fail: measured, it costs more
-// system time than the failed reads it saves (about 1 us per proxied request more, in four
-// alternating pairs), as the answer is then read a round of the event loop later.
+// then, waits for it with an ordinary asynchronous read. Completes with (error_code, bytes read),
+// as async_read_some does. A composed operation rather than a coroutine: a coroutine would cost
+// a frame and a resume of its own for every request, twice per proxied request.
 template <typename MutableBuffer, typename CompletionToken>
 auto async_read_after_turn(asio::ip::tcp::socket& socket, MutableBuffer space,
                            CompletionToken&& token) {
@@ -96,9 +68,14 @@ auto async_read_after_turn(asio::ip::tcp::socket& socket, MutableBuffer space,
   return asio::async_initiate<CompletionToken, Signature>(
       [&socket, space](auto handler) {
         asio::post(socket.get_executor(), [&socket, space, h = std::move(handler)]() mutable {
+          boost::system::error_code ec;
+          const size_t n = socket.read_some(space, ec);
+          if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            socket.async_read_some(space, std::move(h));
+            return;
+          }
           // Already on the socket's executor, in a handler of its own: no dispatch needed.
-          detail::ReadWhenReady<MutableBuffer, decltype(h)>{
-              socket, space, std::move(h)}(boost::system::error_code());
+          std::move(h)(ec, n);
         });
       },
       token);
