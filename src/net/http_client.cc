@@ -109,7 +109,7 @@ asio::awaitable<Result<std::shared_ptr<UpstreamConnection>>> connect(asio::io_co
   if (!ec) {
     endpoints.emplace_back(addr, port);
   } else {
-    auto found = co_await resolve(io, host, port);
+    auto found = co_await resolve(io, host, port, timeout);
     if (!found) co_return unavailable(upstream_key(host, port), found.error().message);
     endpoints = std::move(*found);
   }

@@ -16,7 +16,8 @@ using Endpoints = std::vector<asio::ip::tcp::endpoint>;
 
 asio::awaitable<void> lookup(asio::io_context& io, std::string host, uint16_t port,
                              std::optional<Result<Endpoints>>& out) {
-  out = co_await resolve(io, std::move(host), port);
+  const Duration limit = std::chrono::seconds(10);
+  out = co_await resolve(io, std::move(host), port, limit);
 }
 
 Result<Endpoints> resolve_on_unlocked_loop(const std::string& host, uint16_t port) {
