@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace gf::net {
 namespace {
 
@@ -43,10 +45,7 @@ Result<int> probe_http(const std::string& host, uint16_t port, const std::string
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return fail("not an IPv4 address");
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  const UniqueFd closer(fd);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
     return fail(std::strerror(errno));
   }

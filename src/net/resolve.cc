@@ -16,6 +16,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/unique_fd.h"
+
 namespace gf::net {
 
 namespace asio = boost::asio;
@@ -107,15 +109,6 @@ class LookupQueue {
   bool started_ = false;
 };
 
-// Closes a descriptor unless released.
-struct FdOwner {
-  int fd = -1;
-  ~FdOwner() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
 Error lookup_failed(const std::string& host, const std::string& why) {
   return make_error(ErrorCode::kUnavailable, "cannot resolve " + host + ": " + why);
 }
@@ -127,16 +120,16 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(asio::io_context& io
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     co_return lookup_failed(host, std::string("socketpair: ") + std::strerror(errno));
-  FdOwner ours{fds[0]}, theirs{fds[1]};
+  UniqueFd ours(fds[0]), theirs(fds[1]);
   std::shared_ptr<Lookup> lookup;
   std::unique_ptr<asio::posix::stream_descriptor> wake;
   try {
-    wake = std::make_unique<asio::posix::stream_descriptor>(io, ours.fd);
+    wake = std::make_unique<asio::posix::stream_descriptor>(io, ours.get());
     ours.release();  // the stream_descriptor owns it now
     lookup = std::make_shared<Lookup>();
     lookup->host = host;
     lookup->port = port;
-    lookup->notify_fd = theirs.fd;
+    lookup->notify_fd = theirs.get();
     LookupQueue::instance().push(lookup);
     theirs.release();  // the lookup thread closes it
   } catch (const std::exception& e) {
