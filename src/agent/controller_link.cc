@@ -20,11 +20,11 @@ std::vector<std::vector<int>> nvlink_groups(const std::vector<GpuInfo>& gpus) {
 
 void ControllerLink::add_events(const std::vector<HealthTransition>& transitions) {
   for (const auto& t : transitions)
-    pending_.push_back(net::HealthEventReport{t.gpu, to_string(t.from), to_string(t.to), t.reason});
+    pending_.push_back(HealthEventReport{t.gpu, t.from, t.to, t.reason});
 }
 
-net::Heartbeat ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& replicas) {
-  net::Heartbeat h;
+NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& replicas) {
+  NodeReport h;
   h.node = cfg_.node;
   h.agent_id = cfg_.agent_id;
   h.seq = ++seq_;
@@ -34,12 +34,12 @@ net::Heartbeat ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet
   h.nvlink_groups = nvlink_groups(monitor.gpus());
   for (const auto& g : monitor.gpus()) {
     if (g.lost) continue;
-    net::GpuReport r;
+    GpuReport r;
     r.uuid = g.uuid;
     r.index = g.index;
     r.name = g.name;
     r.memory = g.memory_total_mib();
-    r.health = to_string(monitor.health().health(g.uuid));
+    r.health = monitor.health().health(g.uuid);
     if (auto s = monitor.last_samples().find(g.uuid); s != monitor.last_samples().end()) {
       r.utilization_pct = s->second.utilization_pct.value_or(0);
       r.temperature_c = s->second.temperature_c.value_or(0);
@@ -49,8 +49,7 @@ net::Heartbeat ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet
     h.gpus.push_back(std::move(r));
   }
   for (const auto& v : replicas.list()) {
-    h.replicas.push_back(
-        net::ReplicaReport{v.id, v.generation, to_string(v.state), v.reason, v.port, v.restarts});
+    h.replicas.push_back(ReplicaReport{v.id, v.generation, v.state, v.reason, v.port, v.restarts});
   }
   h.events = pending_;
   in_flight_ = pending_.size();
@@ -64,7 +63,7 @@ void ControllerLink::acknowledged() {
   in_flight_ = 0;
 }
 
-Result<std::vector<std::string>> ControllerLink::apply(const net::HeartbeatReply& reply,
+Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& reply,
                                                        ReplicaSet& replicas,
                                                        const std::vector<GpuInfo>& gpus,
                                                        TimePoint now) {

@@ -1,6 +1,7 @@
-// The agent's half of the agent <-> controller protocol (net/agent_protocol.h): builds each
-// heartbeat from the GPU monitor and the replica set, and applies the desired replicas a reply
-// carries. No I/O here: the agent command sends and receives; tests drive it directly.
+// The agent's half of the agent <-> controller protocol (fleet/node_report.h,
+// fleet/node_assignment.h): builds each heartbeat from the GPU monitor and the replica set, and
+// applies the desired replicas a reply carries. No I/O here: the agent command sends and receives;
+// tests drive it directly.
 #pragma once
 
 #include <string>
@@ -8,7 +9,8 @@
 
 #include "agent/gpu_monitor.h"
 #include "agent/replica_set.h"
-#include "net/agent_protocol.h"
+#include "fleet/node_assignment.h"
+#include "fleet/node_report.h"
 
 namespace gf {
 
@@ -28,7 +30,7 @@ class ControllerLink {
   // Health transitions to report; kept until a reply acknowledges the heartbeat that carried them.
   void add_events(const std::vector<HealthTransition>& transitions);
 
-  net::Heartbeat build(const GpuMonitor& monitor, const ReplicaSet& replicas);
+  NodeReport build(const GpuMonitor& monitor, const ReplicaSet& replicas);
   // The controller answered the last heartbeat built: its events were received.
   void acknowledged();
 
@@ -36,7 +38,7 @@ class ControllerLink {
   // reply older than the last one applied is ignored (kFailedPrecondition), so a late or
   // duplicated reply cannot undo a newer decision. Per-replica problems (a GPU that is not on
   // this node) are returned as messages; the rest of the set is still applied.
-  Result<std::vector<std::string>> apply(const net::HeartbeatReply& reply, ReplicaSet& replicas,
+  Result<std::vector<std::string>> apply(const NodeAssignment& reply, ReplicaSet& replicas,
                                          const std::vector<GpuInfo>& gpus, TimePoint now);
 
   int64_t applied_generation() const { return applied_; }
@@ -46,7 +48,7 @@ class ControllerLink {
   ControllerLinkConfig cfg_;
   uint64_t seq_ = 0;
   int64_t applied_ = 0;
-  std::vector<net::HealthEventReport> pending_;
+  std::vector<HealthEventReport> pending_;
   size_t in_flight_ = 0;  // events carried by the last heartbeat built
 };
 

@@ -4,24 +4,6 @@
 
 namespace gf {
 
-const char* to_string(ReplicaProcessState s) {
-  switch (s) {
-    case ReplicaProcessState::kWaiting:
-      return "Waiting";
-    case ReplicaProcessState::kStarting:
-      return "Starting";
-    case ReplicaProcessState::kReady:
-      return "Ready";
-    case ReplicaProcessState::kCrashLoop:
-      return "CrashLoop";
-    case ReplicaProcessState::kStopping:
-      return "Stopping";
-    case ReplicaProcessState::kStopped:
-      return "Stopped";
-  }
-  return "?";
-}
-
 ReplicaRunner::ReplicaRunner(ProcessSupervisor& supervisor, std::string replica, ProcessSpec spec,
                              uint16_t port, std::string log_path, ReplicaRunnerConfig config,
                              Probe probe)

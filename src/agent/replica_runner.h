@@ -8,19 +8,9 @@
 
 #include "agent/process_supervisor.h"
 #include "agent/restart_policy.h"
+#include "fleet/replica_process_state.h"
 
 namespace gf {
-
-enum class ReplicaProcessState {
-  kWaiting,    // not running; starts at start_at (first start, or backoff after an exit)
-  kStarting,   // running, not ready yet
-  kReady,      // running and answering its readiness path
-  kCrashLoop,  // waiting too, after too many exits in a short time
-  kStopping,   // SIGTERM sent, waiting for the exit
-  kStopped,
-};
-
-const char* to_string(ReplicaProcessState s);
 
 struct ReplicaRunnerConfig {
   RestartPolicyConfig restart;

@@ -30,6 +30,7 @@
 #include "gpu/nvml_provider.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "wire/agent_protocol.h"
 
 namespace gf {
 
@@ -81,7 +82,7 @@ struct Agent {
       req.target = "/api/v1/agents/heartbeat";
       req.headers["content-type"] = "application/json";
       if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-      req.body = net::to_json(link->build(monitor, replicas));
+      req.body = wire::to_json(link->build(monitor, replicas));
       net::CallOptions o;
       o.timeout = std::chrono::seconds(5);
       o.connect_timeout = std::chrono::seconds(1);
@@ -91,7 +92,7 @@ struct Agent {
         problem = res.error().message;
       } else if (res->status != 200) {
         problem = "controller answered " + std::to_string(res->status) + ": " + res->body;
-      } else if (auto reply = net::parse_heartbeat_reply(res->body); !reply) {
+      } else if (auto reply = wire::parse_node_assignment(res->body); !reply) {
         problem = "bad reply: " + reply.error().message;
       } else {
         link->acknowledged();

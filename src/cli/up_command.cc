@@ -18,7 +18,7 @@
 #include "cli/duration_flag.h"
 #include "common/clock.h"
 #include "net/http_client.h"
-#include "net/routing_table_json.h"
+#include "wire/routing_table_json.h"
 
 namespace gf {
 
@@ -194,7 +194,7 @@ int run_up(const UpArgs& a) {
         net::http_call("127.0.0.1", *cport, net::ClientRequest{"GET", "/api/v1/routing", "", {}},
                        std::chrono::seconds(2));
     if (!r || r->status != 200) return false;
-    auto t = net::parse_routing_table(r->body);
+    auto t = wire::parse_routing_table(r->body);
     if (!t) return false;
     for (const auto& d : models.manifests.deployments) {
       bool ok = false;

@@ -13,11 +13,11 @@
 #include "common/manifest.h"
 #include "common/metrics.h"
 #include "controller/fleet_persistence.h"
-#include "net/agent_protocol.h"
 #include "net/http_server.h"
-#include "net/routing_table_json.h"
-#include "net/traffic_report.h"
 #include "pool/summary.h"
+#include "wire/agent_protocol.h"
+#include "wire/routing_table_json.h"
+#include "wire/traffic_report_json.h"
 
 namespace gf {
 
@@ -400,13 +400,13 @@ struct ControllerServer::Impl {
   }
 
   Reply heartbeat(const std::string& body) {
-    auto hb = net::parse_heartbeat(body);
+    auto hb = wire::parse_node_report(body);
     if (!hb) return error_reply(hb.error());
     auto reply = fleet.heartbeat(*hb, clock.now());
     if (!reply) return error_reply(reply.error());
     // The reply promises replicas; they must be on disk before the agent starts them.
     if (Status s = save(); !s) return error_reply(s.error());
-    return Reply{200, net::to_json(*reply)};
+    return Reply{200, wire::to_json(*reply)};
   }
 
   // ---- reads
@@ -614,7 +614,7 @@ struct ControllerServer::Impl {
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
       watchers.erase(it);
     }
-    co_await w.send(200, "application/json", net::to_json(fleet.routing_table()));
+    co_await w.send(200, "application/json", wire::to_json(fleet.routing_table()));
   }
 
   asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
@@ -644,7 +644,7 @@ struct ControllerServer::Impl {
         r = heartbeat(req.body);
       } else if (parts[2] == "gateways" && parts.size() == 4 && parts[3] == "report" &&
                  req.method == "POST") {
-        auto report = net::parse_traffic_report(req.body);
+        auto report = wire::parse_traffic_report(req.body);
         if (!report) {
           r = error_reply(report.error());
         } else {

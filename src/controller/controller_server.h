@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/clock.h"
-#include "controller/fleet.h"
+#include "fleet/fleet.h"
 #include "store/state_store.h"
 
 namespace gf {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "controller/fleet.h"
+#include "fleet/fleet.h"
 #include "store/state_store.h"
 
 namespace gf {

@@ -20,8 +20,8 @@
 #include "gateway/token_usage.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
-#include "net/routing_table_json.h"
-#include "net/traffic_report.h"
+#include "wire/routing_table_json.h"
+#include "wire/traffic_report_json.h"
 
 namespace gf {
 
@@ -103,8 +103,7 @@ struct GatewayServer::Impl {
   int active_retries = 0;
   // Traffic per (model, revision) since the last report to the controller (canary analysis).
   // By model, then revision; transparent comparators find an entry without building strings.
-  std::map<std::string, std::map<std::string, net::RevisionTraffic, std::less<>>, std::less<>>
-      traffic;
+  std::map<std::string, std::map<std::string, RevisionTraffic, std::less<>>, std::less<>> traffic;
   std::string gateway_id;
 
   void count(const std::string& model, const std::string& revision, bool error,
@@ -117,12 +116,12 @@ struct GatewayServer::Impl {
     if (t.ttft_counts.empty()) {
       t.model = model;
       t.revision = revision;
-      t.ttft_counts.assign(net::kTtftBoundsMs.size() + 1, 0);
+      t.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
     }
     ++t.requests;
     if (error) ++t.errors;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(first_byte).count();
-    ++t.ttft_counts[net::ttft_bucket(ms)];
+    ++t.ttft_counts[ttft_bucket(ms)];
   }
 
   asio::awaitable<void> report_loop() {
@@ -132,7 +131,7 @@ struct GatewayServer::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped) co_return;
-      net::TrafficReport report;
+      TrafficReport report;
       report.gateway = gateway_id;
       for (auto& [model, revisions] : traffic)
         for (auto& [revision, t] : revisions)
@@ -140,12 +139,12 @@ struct GatewayServer::Impl {
       traffic.clear();
       for (const auto& [model, d] : admission.demand(clock.now())) {
         report.demand.push_back(
-            net::ModelDemand{model, static_cast<int64_t>(d.queued.length), d.in_flight});
+            ReportedDemand{model, static_cast<int64_t>(d.queued.length), d.in_flight});
       }
       net::ClientRequest req;
       req.method = "POST";
       req.target = "/api/v1/gateways/report";
-      req.body = net::to_json(report);
+      req.body = wire::to_json(report);
       req.headers["content-type"] = "application/json";
       if (!opts.controller_token.empty())
         req.headers["authorization"] = "Bearer " + opts.controller_token;
@@ -349,7 +348,7 @@ struct GatewayServer::Impl {
         problem = res.error().message;
       } else if (res->status != 200) {
         problem = fmt::format("controller answered {}", res->status);
-      } else if (auto t = net::parse_routing_table(res->body); !t) {
+      } else if (auto t = wire::parse_routing_table(res->body); !t) {
         problem = t.error().message;
       } else if (t->version != table.version) {
         if (Status s = apply_table(*t); !s) problem = s.error().message;
@@ -437,7 +436,7 @@ struct GatewayServer::Impl {
       return w.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.registry().render());
     }
     if (path == "/v1/routing" && method == "GET") {
-      return w.send(200, "application/json", net::to_json(table));
+      return w.send(200, "application/json", wire::to_json(table));
     }
     std::string_view endpoint;
     if (path == "/v1/chat/completions") {

@@ -1,7 +1,7 @@
 // The controller's pure core: placement through heartbeats, the replica lifecycle, node loss and
 // fencing, scaling, rolling updates, and rebuilding from the store after a restart — all with a
 // manual clock and seeded randomness.
-#include "controller/fleet.h"
+#include "fleet/fleet.h"
 
 #include <gtest/gtest.h>
 
@@ -38,8 +38,8 @@ struct FakeAgent {
   std::map<std::string, int64_t> running;  // id -> generation
   bool healthy_replicas = true;
 
-  net::Heartbeat beat() {
-    net::Heartbeat h;
+  NodeReport beat() {
+    NodeReport h;
     h.node = node;
     h.agent_id = agent_id;
     h.seq = ++seq;
@@ -48,7 +48,7 @@ struct FakeAgent {
     std::vector<int> all;
     for (int i = 0; i < gpus; ++i) {
       all.push_back(i);
-      net::GpuReport g;
+      GpuReport g;
       g.uuid = "GPU-" + node + "-" + std::to_string(i);
       g.index = i;
       g.name = "A100-80GB";
@@ -58,15 +58,16 @@ struct FakeAgent {
     h.nvlink_groups = {all};
     int port = 20000;
     for (const auto& [id, gen] : running) {
-      h.replicas.push_back(net::ReplicaReport{id, gen, healthy_replicas ? "Ready" : "CrashLoop", "",
-                                              static_cast<uint16_t>(port++), 0});
+      h.replicas.push_back(ReplicaReport{
+          id, gen, healthy_replicas ? ReplicaProcessState::kReady : ReplicaProcessState::kCrashLoop,
+          "", static_cast<uint16_t>(port++), 0});
     }
     h.applied_generation = applied;
     return h;
   }
 
   // One round trip; applies the reply like ControllerLink does.
-  net::HeartbeatReply exchange(Fleet& f, TimePoint now) {
+  NodeAssignment exchange(Fleet& f, TimePoint now) {
     auto r = f.heartbeat(beat(), now);
     EXPECT_TRUE(r.ok()) << r.error().message;
     if (!r.ok() || r->generation < applied) return {};
@@ -141,8 +142,8 @@ TEST_F(FleetTest, ReadyReplicasEnterTheRoutingTableAndTheVersionMovesOnlyOnChang
 
 TEST_F(FleetTest, AnOlderHeartbeatOfTheSameAgentChangesNothing) {
   FakeAgent a{"node-1"};
-  net::Heartbeat first = a.beat();
-  net::Heartbeat second = a.beat();
+  NodeReport first = a.beat();
+  NodeReport second = a.beat();
   ASSERT_TRUE(fleet->heartbeat(second, clock.now()).ok());
   auto late = fleet->heartbeat(first, clock.now());
   ASSERT_FALSE(late.ok());
@@ -338,16 +339,16 @@ TEST_F(FleetTest, CanaryStepsTrafficByWeightThenCompletes) {
   EXPECT_EQ(weights(*fleet)[canary], 4);  // steady state: weight by ready replicas again
 }
 
-net::TrafficReport traffic(const std::string& model, const std::string& rev, int64_t requests,
-                           int64_t errors, int64_t ttft_ms) {
-  net::RevisionTraffic t;
+TrafficReport traffic(const std::string& model, const std::string& rev, int64_t requests,
+                      int64_t errors, int64_t ttft_ms) {
+  RevisionTraffic t;
   t.model = model;
   t.revision = rev;
   t.requests = requests;
   t.errors = errors;
-  t.ttft_counts.assign(net::kTtftBoundsMs.size() + 1, 0);
-  t.ttft_counts[net::ttft_bucket(ttft_ms)] = static_cast<uint64_t>(requests);
-  return net::TrafficReport{"gw-1", {t}, {}};
+  t.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
+  t.ttft_counts[ttft_bucket(ttft_ms)] = static_cast<uint64_t>(requests);
+  return TrafficReport{"gw-1", {t}, {}};
 }
 
 TEST_F(FleetTest, ACanaryWorseThanStableIsRolledBackAutomatically) {

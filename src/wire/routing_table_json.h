@@ -5,11 +5,11 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "routing/routing_table.h"
+#include "common/routing_table.h"
 
-namespace gf::net {
+namespace gf::wire {
 
 std::string to_json(const RoutingTable& t);
 Result<RoutingTable> parse_routing_table(std::string_view json);
 
-}  // namespace gf::net
+}  // namespace gf::wire

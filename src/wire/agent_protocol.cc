@@ -1,8 +1,8 @@
-#include "net/agent_protocol.h"
+#include "wire/agent_protocol.h"
 
 #include <nlohmann/json.hpp>
 
-namespace gf::net {
+namespace gf::wire {
 
 using nlohmann::json;
 
@@ -81,6 +81,18 @@ void each(Reader& r, const json& obj, const char* key, F&& f) {
   }
 }
 
+// A name read from the wire into its enum; an unknown name is an error that names the field, so
+// an agent newer than its controller is told what it sent that is not understood.
+template <class E, class Parse>
+void read_enum(Reader& r, const char* key, const std::string& name, Parse parse, E& out) {
+  if (r.error()) return;
+  if (auto v = parse(name)) {
+    out = *v;
+  } else {
+    r.fail(key, "unknown value \"" + name + "\"");
+  }
+}
+
 }  // namespace
 
 Result<EngineType> parse_engine_type(std::string_view name) {
@@ -93,14 +105,14 @@ Result<EngineType> parse_engine_type(std::string_view name) {
       "unknown engine \"" + std::string(name) + "\" (vllm, sglang, trtllm, llama.cpp, engine-sim)");
 }
 
-std::string to_json(const Heartbeat& h) {
+std::string to_json(const NodeReport& h) {
   json gpus = json::array();
   for (const auto& g : h.gpus) {
     gpus.push_back({{"uuid", g.uuid},
                     {"index", g.index},
                     {"name", g.name},
                     {"memoryMiB", g.memory.value},
-                    {"health", g.health},
+                    {"health", to_string(g.health)},
                     {"reason", g.reason},
                     {"utilizationPct", g.utilization_pct},
                     {"temperatureC", g.temperature_c},
@@ -111,29 +123,38 @@ std::string to_json(const Heartbeat& h) {
   for (const auto& r : h.replicas) {
     replicas.push_back({{"id", r.id},
                         {"generation", r.generation},
-                        {"state", r.state},
+                        {"state", to_string(r.state)},
                         {"reason", r.reason},
                         {"port", r.port},
                         {"restarts", r.restarts}});
   }
   json events = json::array();
   for (const auto& e : h.events) {
-    events.push_back({{"gpu", e.gpu}, {"from", e.from}, {"to", e.to}, {"reason", e.reason}});
+    events.push_back({{"gpu", e.gpu},
+                      {"from", to_string(e.from)},
+                      {"to", to_string(e.to)},
+                      {"reason", e.reason}});
   }
-  return json{{"version", h.version},  {"node", h.node},
-              {"agentId", h.agent_id}, {"seq", h.seq},
-              {"host", h.host},        {"port", h.port},
-              {"labels", h.labels},    {"nvlinkGroups", h.nvlink_groups},
-              {"gpus", gpus},          {"replicas", replicas},
-              {"events", events},      {"appliedGeneration", h.applied_generation}}
+  return json{{"version", kAgentProtocolVersion},
+              {"node", h.node},
+              {"agentId", h.agent_id},
+              {"seq", h.seq},
+              {"host", h.host},
+              {"port", h.port},
+              {"labels", h.labels},
+              {"nvlinkGroups", h.nvlink_groups},
+              {"gpus", gpus},
+              {"replicas", replicas},
+              {"events", events},
+              {"appliedGeneration", h.applied_generation}}
       .dump();
 }
 
-Result<Heartbeat> parse_heartbeat(std::string_view text) {
+Result<NodeReport> parse_node_report(std::string_view text) {
   auto j = parse_object(text);
   if (!j) return j.error();
   if (Status s = check_version(*j); !s) return s.error();
-  Heartbeat h;
+  NodeReport h;
   Reader r("");
   r.get(*j, "node", h.node, true);
   r.get(*j, "agentId", h.agent_id, true);
@@ -150,7 +171,9 @@ Result<Heartbeat> parse_heartbeat(std::string_view text) {
     g.get(o, "index", x.index);
     g.get(o, "name", x.name, true);
     g.get(o, "memoryMiB", mem, true);
-    g.get(o, "health", x.health);
+    std::string health = "Healthy";
+    g.get(o, "health", health);
+    read_enum(g, "health", health, parse_health, x.health);
     g.get(o, "reason", x.reason);
     g.get(o, "utilizationPct", x.utilization_pct);
     g.get(o, "temperatureC", x.temperature_c);
@@ -164,7 +187,9 @@ Result<Heartbeat> parse_heartbeat(std::string_view text) {
     ReplicaReport x;
     g.get(o, "id", x.id, true);
     g.get(o, "generation", x.generation);
-    g.get(o, "state", x.state, true);
+    std::string state;
+    g.get(o, "state", state, true);
+    read_enum(g, "state", state, parse_replica_process_state, x.state);
     g.get(o, "reason", x.reason);
     g.get(o, "port", x.port);
     g.get(o, "restarts", x.restarts);
@@ -173,8 +198,11 @@ Result<Heartbeat> parse_heartbeat(std::string_view text) {
   each(r, *j, "events", [&](Reader& g, const json& o) {
     HealthEventReport x;
     g.get(o, "gpu", x.gpu, true);
-    g.get(o, "from", x.from);
-    g.get(o, "to", x.to, true);
+    std::string from = "Healthy", to;
+    g.get(o, "from", from);
+    g.get(o, "to", to, true);
+    read_enum(g, "from", from, parse_health, x.from);
+    read_enum(g, "to", to, parse_health, x.to);
     g.get(o, "reason", x.reason);
     h.events.push_back(std::move(x));
   });
@@ -183,7 +211,7 @@ Result<Heartbeat> parse_heartbeat(std::string_view text) {
   return h;
 }
 
-std::string to_json(const HeartbeatReply& reply) {
+std::string to_json(const NodeAssignment& reply) {
   json replicas = json::array();
   for (const auto& a : reply.replicas) {
     json x{{"id", a.id},
@@ -209,7 +237,7 @@ std::string to_json(const HeartbeatReply& reply) {
     replicas.push_back(std::move(x));
   }
   return json{
-      {"version", reply.version},
+      {"version", kAgentProtocolVersion},
       {"generation", reply.generation},
       {"replicas", replicas},
       {"heartbeatIntervalMs",
@@ -217,11 +245,11 @@ std::string to_json(const HeartbeatReply& reply) {
       .dump();
 }
 
-Result<HeartbeatReply> parse_heartbeat_reply(std::string_view text) {
+Result<NodeAssignment> parse_node_assignment(std::string_view text) {
   auto j = parse_object(text);
   if (!j) return j.error();
   if (Status s = check_version(*j); !s) return s.error();
-  HeartbeatReply out;
+  NodeAssignment out;
   Reader r("");
   r.get(*j, "generation", out.generation, true);
   int64_t interval_ms = 1000;
@@ -262,4 +290,4 @@ Result<HeartbeatReply> parse_heartbeat_reply(std::string_view text) {
   return out;
 }
 
-}  // namespace gf::net
+}  // namespace gf::wire

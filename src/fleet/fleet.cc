@@ -1,4 +1,4 @@
-#include "controller/fleet.h"
+#include "fleet/fleet.h"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -277,12 +277,12 @@ Status Fleet::set_node_admin(const std::string& node, AdminState to, TimePoint n
 
 // ---- agents ----------------------------------------------------------------------------------
 
-Status Fleet::register_inventory(NodeRecord& n, const net::Heartbeat& hb, TimePoint now) {
+Status Fleet::register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now) {
   NodeSpec spec;
   spec.name = hb.node;
   spec.labels = hb.labels;
   spec.nvlink_groups = hb.nvlink_groups;
-  std::vector<net::GpuReport> gpus = hb.gpus;
+  std::vector<GpuReport> gpus = hb.gpus;
   std::sort(gpus.begin(), gpus.end(), [](auto& a, auto& b) { return a.index < b.index; });
   for (const auto& g : gpus) {
     GpuGroupSpec group;
@@ -324,7 +324,7 @@ void Fleet::recommit(NodeRecord& n, TimePoint now) {
   }
 }
 
-Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint now) {
+Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
   auto [it, inserted] = nodes_.try_emplace(hb.node);
   NodeRecord& n = it->second;
   if (inserted) n.name = hb.node;
@@ -360,17 +360,17 @@ Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint
     t.power_w = g.power_w;
     t.memory_used = g.memory_used;
     pool_.update_telemetry(*gi, t);
-    auto h = parse_health(g.health);
-    if (!h || pool_.gpu(*gi).health == *h) continue;
+    const Health h = g.health;
+    if (pool_.gpu(*gi).health == h) continue;
     Health cur = pool_.gpu(*gi).health;
     // The agent's health policy already made the GPU earn its way back; the pool's rule that a
     // returning GPU passes through Probation is met by stepping through it here.
-    if (!health_transition_allowed(cur, *h) && health_transition_allowed(cur, Health::kProbation))
+    if (!health_transition_allowed(cur, h) && health_transition_allowed(cur, Health::kProbation))
       (void)pool_.set_health(*gi, Health::kProbation, g.reason, now);
-    (void)pool_.set_health(*gi, *h, g.reason.empty() ? "reported by agent" : g.reason, now);
+    (void)pool_.set_health(*gi, h, g.reason.empty() ? "reported by agent" : g.reason, now);
   }
   for (const auto& e : hb.events)
-    event(now, "GpuHealth", e.gpu, e.from, e.to, e.reason);
+    event(now, "GpuHealth", e.gpu, to_string(e.from), to_string(e.to), e.reason);
 
   std::set<std::string> reported;
   for (const auto& rep : hb.replicas) {
@@ -384,12 +384,20 @@ Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint
       changes_.replicas.insert(rr.id);
     }
     if (!active(rr)) continue;  // Draining: wait for it to disappear from the report
-    if (rep.state == "Ready") {
-      set_state(rr, ReplicaState::kReady, "answering its readiness probe", now);
-    } else if (rep.state == "CrashLoop") {
-      set_state(rr, ReplicaState::kCrashLoop, rep.reason, now);
-    } else if (rep.state == "Starting" || rep.state == "Waiting") {
-      set_state(rr, ReplicaState::kStarting, rep.reason, now);
+    switch (rep.state) {
+      case ReplicaProcessState::kReady:
+        set_state(rr, ReplicaState::kReady, "answering its readiness probe", now);
+        break;
+      case ReplicaProcessState::kCrashLoop:
+        set_state(rr, ReplicaState::kCrashLoop, rep.reason, now);
+        break;
+      case ReplicaProcessState::kStarting:
+      case ReplicaProcessState::kWaiting:
+        set_state(rr, ReplicaState::kStarting, rep.reason, now);
+        break;
+      case ReplicaProcessState::kStopping:
+      case ReplicaProcessState::kStopped:
+        break;  // the agent is stopping it on its own: the next report drops it
     }
   }
   // A replica the agent no longer runs, after it applied a generation without it, has stopped.
@@ -409,7 +417,7 @@ Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint
   collect_pool_events();
   rebuild_routing();
 
-  net::HeartbeatReply reply;
+  NodeAssignment reply;
   reply.generation = generation_;
   reply.heartbeat_interval = opts_.heartbeat_interval;
   for (const auto& [id, r] : replicas_) {
@@ -417,7 +425,7 @@ Result<net::HeartbeatReply> Fleet::heartbeat(const net::Heartbeat& hb, TimePoint
     auto d = deployments_.find(r.deployment);
     if (d == deployments_.end()) continue;
     const DeploymentSpec& s = d->second.spec;
-    net::ReplicaAssignment a;
+    ReplicaAssignment a;
     a.id = r.id;
     a.generation = r.generation;
     a.deployment = r.deployment;
@@ -542,8 +550,8 @@ std::string Fleet::canary_verdict(const DeploymentRecord& d) const {
     return fmt::format("canary {} error rate {:.1f}% vs stable {:.1f}% (margin {:.1f} points)",
                        d.revision, ce * 100, se * 100, opts_.canary_error_margin * 100);
   }
-  int64_t cp = net::ttft_p95_ms(canary.ttft_counts);
-  int64_t sp = net::ttft_p95_ms(stable.ttft_counts);
+  int64_t cp = ttft_p95_ms(canary.ttft_counts);
+  int64_t sp = ttft_p95_ms(stable.ttft_counts);
   if (cp >= 0 && sp >= 0 &&
       static_cast<double>(cp) > static_cast<double>(sp) * (1 + opts_.canary_ttft_margin)) {
     return fmt::format("canary {} TTFT p95 {} ms vs stable {} ms (margin {:.0f}%)", d.revision, cp,
@@ -552,7 +560,7 @@ std::string Fleet::canary_verdict(const DeploymentRecord& d) const {
   return "";
 }
 
-void Fleet::record_traffic(const net::TrafficReport& report) {
+void Fleet::record_traffic(const TrafficReport& report) {
   for (const auto& t : report.revisions) {
     for (auto& [name, d] : deployments_) {
       if (d.spec.model != t.model || d.stable_revision.empty()) continue;

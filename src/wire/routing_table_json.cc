@@ -1,8 +1,8 @@
-#include "net/routing_table_json.h"
+#include "wire/routing_table_json.h"
 
 #include <nlohmann/json.hpp>
 
-namespace gf::net {
+namespace gf::wire {
 
 using nlohmann::json;
 
@@ -63,4 +63,4 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
   return t;
 }
 
-}  // namespace gf::net
+}  // namespace gf::wire

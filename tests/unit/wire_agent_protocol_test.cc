@@ -1,17 +1,17 @@
 // The agent <-> controller messages: round trips, errors that name the field, version checks, and
 // the agent side's rule that an older reply never undoes a newer one.
-#include "net/agent_protocol.h"
+#include "wire/agent_protocol.h"
 
 #include <gtest/gtest.h>
 
 #include "agent/controller_link.h"
 #include "gpu/fake_provider.h"
 
-namespace gf::net {
+namespace gf::wire {
 namespace {
 
-Heartbeat sample_beat() {
-  Heartbeat h;
+NodeReport sample_beat() {
+  NodeReport h;
   h.node = "node-1";
   h.agent_id = "abc";
   h.seq = 7;
@@ -20,16 +20,16 @@ Heartbeat sample_beat() {
   h.labels = {{"zone", "a"}};
   h.nvlink_groups = {{0, 1}};
   h.gpus.push_back(
-      GpuReport{"GPU-1", 0, "A100-80GB", MiB{81920}, "Healthy", "", 55, 61, 300, MiB{1024}});
-  h.replicas.push_back(ReplicaReport{"r-1", 4, "Ready", "ok", 20001, 2});
-  h.events.push_back(HealthEventReport{"GPU-1", "Healthy", "Suspect", "hot"});
+      GpuReport{"GPU-1", 0, "A100-80GB", MiB{81920}, Health::kHealthy, "", 55, 61, 300, MiB{1024}});
+  h.replicas.push_back(ReplicaReport{"r-1", 4, ReplicaProcessState::kReady, "ok", 20001, 2});
+  h.events.push_back(HealthEventReport{"GPU-1", Health::kHealthy, Health::kSuspect, "hot"});
   h.applied_generation = 4;
   return h;
 }
 
 TEST(AgentProtocol, HeartbeatRoundTripsEveryField) {
-  Heartbeat h = sample_beat();
-  auto back = parse_heartbeat(to_json(h));
+  NodeReport h = sample_beat();
+  auto back = parse_node_report(to_json(h));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->node, "node-1");
   EXPECT_EQ(back->seq, 7u);
@@ -43,12 +43,14 @@ TEST(AgentProtocol, HeartbeatRoundTripsEveryField) {
   EXPECT_EQ(back->replicas[0].port, 20001);
   EXPECT_EQ(back->replicas[0].generation, 4);
   ASSERT_EQ(back->events.size(), 1u);
-  EXPECT_EQ(back->events[0].to, "Suspect");
+  EXPECT_EQ(back->events[0].to, Health::kSuspect);
+  EXPECT_EQ(back->gpus[0].health, Health::kHealthy);
+  EXPECT_EQ(back->replicas[0].state, ReplicaProcessState::kReady);
   EXPECT_EQ(back->applied_generation, 4);
 }
 
 TEST(AgentProtocol, ReplyRoundTripsAssignments) {
-  HeartbeatReply r;
+  NodeAssignment r;
   r.generation = 12;
   ReplicaAssignment a;
   a.id = "llama-c";
@@ -62,7 +64,7 @@ TEST(AgentProtocol, ReplyRoundTripsAssignments) {
   a.performance = PerformanceSpec{1, 2, 0, 3, 4, 0};
   r.replicas.push_back(a);
   r.heartbeat_interval = std::chrono::milliseconds(500);
-  auto back = parse_heartbeat_reply(to_json(r));
+  auto back = parse_node_assignment(to_json(r));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->generation, 12);
   EXPECT_EQ(back->heartbeat_interval, std::chrono::milliseconds(500));
@@ -75,25 +77,42 @@ TEST(AgentProtocol, ReplyRoundTripsAssignments) {
 }
 
 TEST(AgentProtocol, ErrorsNameTheField) {
-  auto bad = parse_heartbeat(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+  auto bad = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
       "gpus":[{"uuid":"GPU-1","name":"A100","memoryMiB":1},{"uuid":5,"name":"x","memoryMiB":1}]})");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("gpus[1].uuid"), std::string::npos) << bad.error().message;
-  auto missing = parse_heartbeat(R"({"version":1,"agentId":"a","seq":1,"host":"h"})");
+  auto missing = parse_node_report(R"({"version":1,"agentId":"a","seq":1,"host":"h"})");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("node: is required"), std::string::npos);
-  auto version = parse_heartbeat(R"({"version":2,"node":"n"})");
+  auto version = parse_node_report(R"({"version":2,"node":"n"})");
   ASSERT_FALSE(version.ok());
   EXPECT_NE(version.error().message.find("version 2"), std::string::npos);
-  EXPECT_FALSE(parse_heartbeat("not json").ok());
-  auto engine = parse_heartbeat_reply(
+  EXPECT_FALSE(parse_node_report("not json").ok());
+  auto engine = parse_node_assignment(
       R"({"version":1,"generation":1,"replicas":[{"id":"r","model":"m","gpus":["g"],"engine":"tgi"}]})");
   ASSERT_FALSE(engine.ok());
   EXPECT_NE(engine.error().message.find("unknown engine \"tgi\""), std::string::npos);
 }
 
+TEST(AgentProtocol, UnknownHealthOrStateIsAnErrorNamingTheField) {
+  auto health = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+      "gpus":[{"uuid":"GPU-1","name":"A100","memoryMiB":1,"health":"Sick"}]})");
+  ASSERT_FALSE(health.ok());
+  EXPECT_NE(health.error().message.find("gpus[0].health: unknown value \"Sick\""),
+            std::string::npos)
+      << health.error().message;
+  auto state = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+      "replicas":[{"id":"r","state":"Dancing"}]})");
+  ASSERT_FALSE(state.ok());
+  EXPECT_NE(state.error().message.find("replicas[0].state"), std::string::npos);
+  auto event = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+      "events":[{"gpu":"GPU-1","to":"Gone"}]})");
+  ASSERT_FALSE(event.ok());
+  EXPECT_NE(event.error().message.find("events[0].to"), std::string::npos);
+}
+
 }  // namespace
-}  // namespace gf::net
+}  // namespace gf::wire
 
 namespace gf {
 namespace {
@@ -104,12 +123,12 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   ReplicaSet replicas(sup, "/tmp", "gpufleet", ReplicaRunnerConfig{},
                       [](uint16_t, const std::string&) { return false; });
   std::vector<GpuInfo> gpus;
-  net::HeartbeatReply newer;
+  NodeAssignment newer;
   newer.generation = 5;
   auto applied = link.apply(newer, replicas, gpus, TimePoint{});
   ASSERT_TRUE(applied.ok());
   EXPECT_EQ(link.applied_generation(), 5);
-  net::HeartbeatReply older;
+  NodeAssignment older;
   older.generation = 4;
   auto stale = link.apply(older, replicas, gpus, TimePoint{});
   ASSERT_FALSE(stale.ok());
@@ -117,9 +136,9 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   EXPECT_EQ(link.applied_generation(), 5);
 
   // An assignment naming a GPU this node does not have is refused with a reason.
-  net::HeartbeatReply wrong;
+  NodeAssignment wrong;
   wrong.generation = 6;
-  net::ReplicaAssignment a;
+  ReplicaAssignment a;
   a.id = "r-1";
   a.model = "m";
   a.gpus = {"GPU-elsewhere"};
@@ -144,11 +163,11 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   Registry registry;
   GpuMonitor monitor(**provider, HealthPolicyConfig{}, registry, "node-1");
   ASSERT_TRUE(monitor.discover().ok());
-  net::Heartbeat first = link.build(monitor, replicas);
+  NodeReport first = link.build(monitor, replicas);
   EXPECT_EQ(first.gpus.size(), 2u);
   EXPECT_EQ(first.applied_generation, 6);
   ASSERT_EQ(first.events.size(), 1u);
-  net::Heartbeat retry = link.build(monitor, replicas);  // the first got no answer
+  NodeReport retry = link.build(monitor, replicas);  // the first got no answer
   EXPECT_EQ(retry.events.size(), 1u);
   EXPECT_GT(retry.seq, first.seq);
   link.acknowledged();

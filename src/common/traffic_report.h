@@ -1,17 +1,15 @@
 // What each gateway tells the controller every few seconds: per model and revision, requests,
 // server errors and a TTFT histogram since its last report (canary analysis), and the requests
-// waiting per model (demand, for scale-from-zero and the autoscaler).
+// waiting per model (demand, for scale-from-zero and the autoscaler). Plain values shared by the
+// gateway's request logic and the fleet; wire/traffic_report_json.h is the JSON form.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "common/result.h"
-
-namespace gf::net {
+namespace gf {
 
 // Upper bounds of the TTFT buckets, in milliseconds; the last bucket is everything above.
 inline constexpr std::array<int64_t, 12> kTtftBoundsMs = {10,   25,   50,   100,   250,   500,
@@ -25,7 +23,7 @@ struct RevisionTraffic {
   std::vector<uint64_t> ttft_counts;  // kTtftBoundsMs.size() + 1 buckets
 };
 
-struct ModelDemand {
+struct ReportedDemand {
   std::string model;
   int64_t queued = 0;
   int64_t in_flight = 0;
@@ -34,14 +32,11 @@ struct ModelDemand {
 struct TrafficReport {
   std::string gateway;
   std::vector<RevisionTraffic> revisions;
-  std::vector<ModelDemand> demand;
+  std::vector<ReportedDemand> demand;
 };
-
-std::string to_json(const TrafficReport& r);
-Result<TrafficReport> parse_traffic_report(std::string_view json);
 
 // The bucket a TTFT falls in, and the p95 of a histogram (the bucket's upper bound; -1 if empty).
 size_t ttft_bucket(int64_t ms);
 int64_t ttft_p95_ms(const std::vector<uint64_t>& counts);
 
-}  // namespace gf::net
+}  // namespace gf

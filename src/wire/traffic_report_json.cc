@@ -1,33 +1,10 @@
-#include "net/traffic_report.h"
+#include "wire/traffic_report_json.h"
 
 #include <nlohmann/json.hpp>
 
-namespace gf::net {
+namespace gf::wire {
 
 using nlohmann::json;
-
-size_t ttft_bucket(int64_t ms) {
-  for (size_t i = 0; i < kTtftBoundsMs.size(); ++i) {
-    if (ms <= kTtftBoundsMs[i]) return i;
-  }
-  return kTtftBoundsMs.size();
-}
-
-int64_t ttft_p95_ms(const std::vector<uint64_t>& counts) {
-  uint64_t total = 0;
-  for (uint64_t c : counts)
-    total += c;
-  if (total == 0) return -1;
-  uint64_t seen = 0;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    seen += counts[i];
-    // Nearest rank: the first bucket holding the 95th percentile sample.
-    if (seen * 100 >= total * 95) {
-      return i < kTtftBoundsMs.size() ? kTtftBoundsMs[i] : kTtftBoundsMs.back() * 2;
-    }
-  }
-  return kTtftBoundsMs.back() * 2;
-}
 
 std::string to_json(const TrafficReport& r) {
   json revs = json::array();
@@ -76,9 +53,9 @@ Result<TrafficReport> parse_traffic_report(std::string_view text) {
       for (size_t i = 0; i < j.at("demand").size(); ++i) {
         where = "demand[" + std::to_string(i) + "]";
         const json& x = j.at("demand").at(i);
-        r.demand.push_back(ModelDemand{x.at("model").get<std::string>(),
-                                       x.value("queued", int64_t{0}),
-                                       x.value("inFlight", int64_t{0})});
+        r.demand.push_back(ReportedDemand{x.at("model").get<std::string>(),
+                                          x.value("queued", int64_t{0}),
+                                          x.value("inFlight", int64_t{0})});
       }
     }
   } catch (const json::exception& e) {
@@ -87,4 +64,4 @@ Result<TrafficReport> parse_traffic_report(std::string_view text) {
   return r;
 }
 
-}  // namespace gf::net
+}  // namespace gf::wire

@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "controller/fleet_types.h"
-#include "net/agent_protocol.h"
-#include "net/traffic_report.h"
+#include "common/traffic_report.h"
+#include "fleet/node_assignment.h"
+#include "fleet/node_report.h"
+#include "fleet/records.h"
 #include "placement/scheduler.h"
 #include "pool/pool.h"
 
@@ -69,9 +70,9 @@ class Fleet {
 
   // ---- agents
   // Registers or refreshes the node, applies its reports, answers with its desired replicas.
-  Result<net::HeartbeatReply> heartbeat(const net::Heartbeat& hb, TimePoint now);
+  Result<NodeAssignment> heartbeat(const NodeReport& hb, TimePoint now);
   // A gateway's traffic since its last report; feeds canary analysis.
-  void record_traffic(const net::TrafficReport& report);
+  void record_traffic(const TrafficReport& report);
 
   // Node leases, rollouts, replica counts, placement. Call a few times a second.
   void tick(TimePoint now);
@@ -118,7 +119,7 @@ class Fleet {
   void forget(std::string id, TimePoint now);
   void sweep(TimePoint now);  // drops Stopped replicas that were never placed
   void node_lost(NodeRecord& n, TimePoint now);
-  Status register_inventory(NodeRecord& n, const net::Heartbeat& hb, TimePoint now);
+  Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
   void recommit(NodeRecord& n, TimePoint now);
   void rebuild_routing();
   void collect_pool_events();

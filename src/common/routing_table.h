@@ -1,6 +1,6 @@
 // The routing table the controller publishes and gateways follow: per model, its revisions with
 // traffic weights and the ready replicas of each. Plain values; the JSON form is in
-// net/routing_table_json.h.
+// wire/routing_table_json.h.
 #pragma once
 
 #include <cstdint>

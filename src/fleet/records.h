@@ -10,8 +10,8 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/routing_table.h"
 #include "common/spec.h"
-#include "routing/routing_table.h"
 
 namespace gf {
 
@@ -59,7 +59,7 @@ struct RevisionRecord {
 struct RevisionStats {
   int64_t requests = 0;
   int64_t errors = 0;
-  std::vector<uint64_t> ttft_counts;  // net::kTtftBoundsMs buckets
+  std::vector<uint64_t> ttft_counts;  // kTtftBoundsMs buckets
 };
 
 struct DeploymentRecord {

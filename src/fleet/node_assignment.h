@@ -1,0 +1,40 @@
+// What the fleet answers a node's report with: the whole set of replicas that node must run, so
+// any single answer is enough for the agent. Typed values; wire/agent_protocol.h is its JSON form.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/spec.h"
+#include "common/units.h"
+
+namespace gf {
+
+struct ReplicaAssignment {
+  std::string id;
+  int64_t generation = 0;
+  std::string deployment;
+  std::string revision;
+  std::string model;
+  EngineType engine = EngineType::kEngineSim;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::vector<std::string> gpus;  // UUIDs on this node, in CUDA_VISIBLE_DEVICES order
+  std::string gpu_model;
+  double memory_fraction = 0.9;
+  std::optional<PerformanceSpec> performance;
+};
+
+struct NodeAssignment {
+  // Monotonic across controller restarts. The agent applies an answer's desired set only if its
+  // generation is not older than the last one applied.
+  int64_t generation = 0;
+  std::vector<ReplicaAssignment> replicas;
+  // The fleet hands out the report interval, so that it can slow reports down when it is busy.
+  Duration heartbeat_interval = std::chrono::seconds(1);
+};
+
+}  // namespace gf
