@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "common/manifest.h"
+#include "common/io/manifest.h"
 #include "naive_placer.h"
 #include "placement/scheduler.h"
 

@@ -6,7 +6,7 @@
 file(GLOB GF_GPU_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/gpu/*.cc)
 add_library(gf_gpu STATIC ${GF_GPU_SRC})
 target_link_libraries(gf_gpu
-  PUBLIC gf_common Threads::Threads
+  PUBLIC gf_common_io Threads::Threads
   PRIVATE ${CMAKE_DL_LIBS} nlohmann_json::nlohmann_json)
 
 # A fake libnvidia-ml.so.1 serving GPU state from the file named by $FAKE_NVML_STATE, so the real

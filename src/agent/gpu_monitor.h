@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/metrics.h"
+#include "common/io/metrics.h"
 #include "gpu/gpu_provider.h"
 #include "pool/health_policy.h"
 

@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
-#include "common/log.h"
+#include "common/io/log.h"
 
 namespace gf {
 

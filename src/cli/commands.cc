@@ -7,7 +7,7 @@
 
 #include "cli/table.h"
 #include "common/clock.h"
-#include "common/log.h"
+#include "common/io/log.h"
 #include "placement/batch.h"
 #include "pool/summary.h"
 

@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/manifest.h"
+#include "common/io/manifest.h"
 
 namespace gf {
 

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
 #include "common/clock.h"
+#include "common/io/real_clock.h"
 #include "net/http_client.h"
 #include "wire/routing_table_json.h"
 

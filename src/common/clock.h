@@ -1,5 +1,6 @@
 // Clock: the only way gpufleet code learns the time. Core code takes `now` as an argument; shells
-// hold a Clock, real in production and manual in tests and the simulator.
+// hold a Clock, real in production (common/io/real_clock.h) and manual in tests and the
+// simulator.
 #pragma once
 
 #include "common/units.h"
@@ -10,12 +11,6 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
-};
-
-// Monotonic wall time (steady_clock): never jumps backwards when NTP adjusts the system clock.
-class RealClock final : public Clock {
- public:
-  TimePoint now() const override;
 };
 
 // Time that moves only when told to. Starts at an arbitrary fixed epoch so tests are repeatable.

@@ -9,9 +9,9 @@
 #include <list>
 #include <nlohmann/json.hpp>
 
-#include "common/log.h"
-#include "common/manifest.h"
-#include "common/metrics.h"
+#include "common/io/log.h"
+#include "common/io/manifest.h"
+#include "common/io/metrics.h"
 #include "controller/fleet_persistence.h"
 #include "net/http_server.h"
 #include "pool/summary.h"

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/manifest.h"
+#include "common/io/manifest.h"
 
 namespace gf {
 

@@ -13,7 +13,8 @@
 #include <unordered_map>
 
 #include "common/clock.h"
-#include "common/metrics.h"
+#include "common/io/real_clock.h"
+#include "common/io/metrics.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
 #include "perfmodel/perf_model_cost.h"

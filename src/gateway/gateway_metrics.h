@@ -9,7 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "common/metrics.h"
+#include "common/io/metrics.h"
 #include "common/result.h"
 #include "routing/outlier_detector.h"
 

@@ -13,8 +13,8 @@
 #include <unordered_map>
 
 #include "admission/tenant_directory.h"
-#include "common/log.h"
-#include "common/metrics.h"
+#include "common/io/log.h"
+#include "common/io/metrics.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/request_info.h"
 #include "gateway/token_usage.h"

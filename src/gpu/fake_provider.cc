@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "common/manifest.h"
+#include "common/io/manifest.h"
 
 namespace gf {
 

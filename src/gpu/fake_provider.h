@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/io/real_clock.h"
 #include "common/spec.h"
 #include "gpu/gpu_provider.h"
 

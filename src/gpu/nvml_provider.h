@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/io/real_clock.h"
 #include "gpu/gpu_provider.h"
 
 namespace gf {

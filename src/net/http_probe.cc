@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/unique_fd.h"
+#include "common/io/unique_fd.h"
 
 namespace gf::net {
 namespace {

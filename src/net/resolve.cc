@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-#include "common/unique_fd.h"
+#include "common/io/unique_fd.h"
 
 namespace gf::net {
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/io/real_clock.h"
 #include "store/state_store.h"
 
 namespace gf {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/io/real_clock.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 

@@ -1,4 +1,4 @@
-#include "common/metrics.h"
+#include "common/io/metrics.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "common/log.h"
+#include "common/io/log.h"
 
 namespace gf {
 namespace {

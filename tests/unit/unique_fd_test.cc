@@ -1,5 +1,5 @@
 // UniqueFd: closes what it owns on every path, and nothing it has given up.
-#include "common/unique_fd.h"
+#include "common/io/unique_fd.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

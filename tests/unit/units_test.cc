@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "common/io/real_clock.h"
 
 namespace gf {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/log.h"
+#include "common/io/log.h"
 
 #include <atomic>
 #include <cctype>

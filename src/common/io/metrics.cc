@@ -1,4 +1,4 @@
-#include "common/metrics.h"
+#include "common/io/metrics.h"
 
 #include <algorithm>
 #include <cassert>

@@ -1,4 +1,4 @@
-#include "common/clock.h"
+#include "common/io/real_clock.h"
 
 namespace gf {
 

@@ -1,4 +1,4 @@
-#include "common/manifest.h"
+#include "common/io/manifest.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
