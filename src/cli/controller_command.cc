@@ -56,8 +56,8 @@ int run_controller(ControllerArgs a) {
     std::cerr << "error: --canary-error-margin must be in [0, 1] and --canary-ttft-margin >= 0\n";
     return 2;
   }
-  o.fleet.canary_error_margin = a.canary_error_margin;
-  o.fleet.canary_ttft_margin = a.canary_ttft_margin;
+  o.fleet.canary.error_margin = a.canary_error_margin;
+  o.fleet.canary.ttft_margin = a.canary_ttft_margin;
   o.fleet.blue_green_retention = *retention;
   if (!a.cluster.empty()) {
     Manifests m;

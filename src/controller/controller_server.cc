@@ -648,7 +648,7 @@ struct ControllerServer::Impl {
         if (!report) {
           r = error_reply(report.error());
         } else {
-          fleet.record_traffic(*report);
+          fleet.record_traffic(*report, clock.now());
           for (const auto& d : report->demand)
             queued[d.model][report->gateway] = d.queued;
           r = ok_json({{"accepted", report->revisions.size()}});

@@ -1,5 +1,7 @@
 #include "fleet/fleet.h"
 
+#include "fleet/rollout_strategy.h"
+
 #include <fmt/format.h>
 #include <algorithm>
 
@@ -416,6 +418,7 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
     forget(id, now);
   collect_pool_events();
   rebuild_routing();
+  due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
   NodeAssignment reply;
   reply.generation = generation_;
@@ -494,17 +497,6 @@ void Fleet::node_lost(NodeRecord& n, TimePoint now) {
     forget(id, now);
 }
 
-int Fleet::wanted_current(const DeploymentRecord& d) const {
-  const auto& ro = d.spec.rollout;
-  if (ro.strategy != RolloutStrategy::kCanary || d.stable_revision.empty() ||
-      d.canary_step >= static_cast<int>(ro.steps.size()))
-    return d.replicas;
-  // A canary step runs the new revision's share of the replicas, at least one.
-  int w = ro.steps[static_cast<size_t>(d.canary_step)].weight_percent;
-  if (w >= 100) return d.replicas;
-  return std::clamp((d.replicas * w + 99) / 100, 1, d.replicas);
-}
-
 void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now) {
   if (d.stable_revision.empty()) return;
   const auto& ro = d.spec.rollout;
@@ -520,9 +512,7 @@ void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint no
       ++d.canary_step;
       d.step_started = now;
       changes_.deployments.insert(d.spec.name);
-      int w = d.canary_step < static_cast<int>(ro.steps.size())
-                  ? ro.steps[static_cast<size_t>(d.canary_step)].weight_percent
-                  : 100;
+      int w = canary_step_weight(d);
       event(
           now, "CanaryStep", d.spec.name, d.stable_revision, d.revision,
           fmt::format("step {} of {}: {}% of traffic", d.canary_step + 1, ro.steps.size() + 1, w));
@@ -540,57 +530,17 @@ std::string Fleet::canary_verdict(const DeploymentRecord& d) const {
   auto c = d.traffic.find(d.revision);
   auto s = d.traffic.find(d.stable_revision);
   if (c == d.traffic.end() || s == d.traffic.end()) return "";
-  const RevisionStats& canary = c->second;
-  const RevisionStats& stable = s->second;
-  if (canary.requests < opts_.canary_min_requests || stable.requests < opts_.canary_min_requests)
-    return "";
-  double ce = static_cast<double>(canary.errors) / static_cast<double>(canary.requests);
-  double se = static_cast<double>(stable.errors) / static_cast<double>(stable.requests);
-  if (canary.errors >= opts_.canary_min_errors && ce > se + opts_.canary_error_margin) {
-    return fmt::format("canary {} error rate {:.1f}% vs stable {:.1f}% (margin {:.1f} points)",
-                       d.revision, ce * 100, se * 100, opts_.canary_error_margin * 100);
-  }
-  int64_t cp = ttft_p95_ms(canary.ttft_counts);
-  int64_t sp = ttft_p95_ms(stable.ttft_counts);
-  if (cp >= 0 && sp >= 0 &&
-      static_cast<double>(cp) > static_cast<double>(sp) * (1 + opts_.canary_ttft_margin)) {
-    return fmt::format("canary {} TTFT p95 {} ms vs stable {} ms (margin {:.0f}%)", d.revision, cp,
-                       sp, opts_.canary_ttft_margin * 100);
-  }
-  return "";
+  return gf::canary_verdict(d.revision, c->second, s->second, opts_.canary);
 }
 
-void Fleet::record_traffic(const TrafficReport& report) {
+void Fleet::record_traffic(const TrafficReport& report, TimePoint now) {
   for (const auto& t : report.revisions) {
     for (auto& [name, d] : deployments_) {
       if (d.spec.model != t.model || d.stable_revision.empty()) continue;
-      RevisionStats& st = d.traffic[t.revision];
-      st.requests += t.requests;
-      st.errors += t.errors;
-      if (st.ttft_counts.size() < t.ttft_counts.size()) st.ttft_counts.resize(t.ttft_counts.size());
-      for (size_t i = 0; i < t.ttft_counts.size(); ++i)
-        st.ttft_counts[i] += t.ttft_counts[i];
+      accumulate(d.traffic[t.revision], t);
+      due(now);  // canary analysis runs on the next tick
     }
   }
-}
-
-int Fleet::revision_weight(const DeploymentRecord& d, const std::string& revision,
-                           int ready) const {
-  const auto& ro = d.spec.rollout;
-  const bool current = revision == d.revision;
-  if (ro.strategy == RolloutStrategy::kRolling) return ready;
-  // No rollout in progress (or one just undone): only the current revision serves.
-  if (d.stable_revision.empty()) return current ? ready : 0;
-  if (ro.strategy == RolloutStrategy::kBlueGreen) {
-    // All traffic on one side: the old revision until the new one is complete, then the new.
-    return (current == d.switched_at.has_value()) ? ready : 0;
-  }
-  // Canary: the step's percentage to the new revision, the rest to the stable one.
-  int w = d.canary_step < static_cast<int>(ro.steps.size())
-              ? ro.steps[static_cast<size_t>(d.canary_step)].weight_percent
-              : 100;
-  if (ready == 0) return 0;
-  return current ? w : (revision == d.stable_revision ? 100 - w : 0);
 }
 
 void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
@@ -707,6 +657,7 @@ void Fleet::place_pending(TimePoint now) {
 }
 
 void Fleet::tick(TimePoint now) {
+  due_.reset();
   for (auto& [name, n] : nodes_) {
     // After a controller restart nodes are Unknown: they get one lease from the start to report.
     TimePoint seen = std::max(n.last_seen, started_);
@@ -736,6 +687,27 @@ void Fleet::tick(TimePoint now) {
   place_pending(now);
   collect_pool_events();
   rebuild_routing();
+}
+
+void Fleet::due(TimePoint now) {
+  if (!due_ || now < *due_) due_ = now;
+}
+
+std::optional<TimePoint> Fleet::next_deadline() const {
+  std::optional<TimePoint> next = due_;
+  auto earliest = [&next](TimePoint t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const auto& [name, n] : nodes_) {
+    // The moment its lease runs out; tick() finds it lost just after (a strict comparison).
+    if (n.state != NodeState::kLost)
+      earliest(std::max(n.last_seen, started_) + opts_.node_lease + Duration(1));
+  }
+  for (const auto& [name, d] : deployments_) {
+    if (auto t = rollout_deadline(d, opts_.blue_green_retention)) earliest(*t);
+    if (!d.rollback_reason.empty()) earliest(started_);
+  }
+  return next;
 }
 
 void Fleet::restore(DeploymentRecord d) {

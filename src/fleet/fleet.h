@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/traffic_report.h"
+#include "fleet/canary_judge.h"
 #include "fleet/node_assignment.h"
 #include "fleet/node_report.h"
 #include "fleet/records.h"
@@ -26,16 +27,8 @@ struct FleetOptions {
   // Blue-green: how long the old revision keeps running (dark) after the switch, so that
   // `rollout undo` is instant.
   Duration blue_green_retention = std::chrono::minutes(10);
-  // Canary analysis: once both revisions have served canary_min_requests, the canary is rolled
-  // back when its error rate exceeds the stable one's by more than error_margin (absolute) with
-  // at least canary_min_errors errors, or its TTFT p95 exceeds the stable one's by more than
-  // ttft_margin (relative). The minimums are small on purpose: gateways eject a failing replica
-  // after 5 errors in a row, so a broken canary stops getting traffic almost at once; the error
-  // count keeps a single unlucky error from rolling back a healthy one.
-  int64_t canary_min_requests = 5;
-  int64_t canary_min_errors = 3;
-  double canary_error_margin = 0.05;
-  double canary_ttft_margin = 0.25;
+  // When a canary is rolled back (fleet/canary_judge.h).
+  CanaryThresholds canary;
 };
 
 // What changed since the last take_changes(): records to write and keys to delete.
@@ -72,10 +65,15 @@ class Fleet {
   // Registers or refreshes the node, applies its reports, answers with its desired replicas.
   Result<NodeAssignment> heartbeat(const NodeReport& hb, TimePoint now);
   // A gateway's traffic since its last report; feeds canary analysis.
-  void record_traffic(const TrafficReport& report);
+  void record_traffic(const TrafficReport& report, TimePoint now);
 
-  // Node leases, rollouts, replica counts, placement. Call a few times a second.
+  // Node leases, rollouts, replica counts, placement. The live controller calls it a few times a
+  // second; a simulator calls it at next_deadline().
   void tick(TimePoint now);
+  // The earliest time at which tick() has something to do that no other call triggers: a node
+  // lease running out, a canary step's pause or blue-green retention ending, or work left by a
+  // heartbeat or traffic report (then a time already past). nullopt: nothing until the next call.
+  std::optional<TimePoint> next_deadline() const;
 
   // ---- restart: records read back from the store before the first heartbeat
   void restore(DeploymentRecord d);
@@ -104,12 +102,7 @@ class Fleet {
              std::string reason);
   void set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now);
   void reconcile(DeploymentRecord& d, TimePoint now);
-  // How many replicas of the current revision the strategy wants now, and whether replicas of
-  // older revisions may be retired yet.
-  int wanted_current(const DeploymentRecord& d) const;
   void advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now);
-  // Traffic weight of `revision` among the deployment's ready replicas.
-  int revision_weight(const DeploymentRecord& d, const std::string& revision, int ready) const;
   // Why the canary is worse than the stable revision, or "" while it is not (or not known yet).
   std::string canary_verdict(const DeploymentRecord& d) const;
   void place_pending(TimePoint now);
@@ -122,6 +115,7 @@ class Fleet {
   Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
   void recommit(NodeRecord& n, TimePoint now);
   void rebuild_routing();
+  void due(TimePoint now);  // tick() has work from now on
   void collect_pool_events();
   std::string new_replica_id(const std::string& deployment);
   int64_t bump_generation();
@@ -140,6 +134,7 @@ class Fleet {
   RoutingTable routing_;
   std::string routing_key_;  // the last table's content, to bump the version only on change
   FleetChanges changes_;
+  std::optional<TimePoint> due_;
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

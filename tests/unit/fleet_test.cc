@@ -9,6 +9,7 @@
 #include <random>
 
 #include "controller/fleet_persistence.h"
+#include "fleet/rollout_strategy.h"
 #include "store/sqlite_store.h"
 
 namespace gf {
@@ -368,13 +369,13 @@ TEST_F(FleetTest, ACanaryWorseThanStableIsRolledBackAutomatically) {
   ASSERT_EQ(weights(*fleet)[canary], 25);
 
   // Too few requests to judge: nothing happens.
-  fleet->record_traffic(traffic(d.model, canary, 4, 4, 100));
-  fleet->record_traffic(traffic(d.model, stable, 5, 0, 100));
+  fleet->record_traffic(traffic(d.model, canary, 4, 4, 100), clock.now());
+  fleet->record_traffic(traffic(d.model, stable, 5, 0, 100), clock.now());
   round({&a});
   EXPECT_EQ(fleet->deployments().at("llama").revision, canary);
   // Enough to judge: 7 errors in 25 (28%) against 0% is past the 5-point margin.
-  fleet->record_traffic(traffic(d.model, canary, 21, 3, 100));
-  fleet->record_traffic(traffic(d.model, stable, 60, 0, 100));
+  fleet->record_traffic(traffic(d.model, canary, 21, 3, 100), clock.now());
+  fleet->record_traffic(traffic(d.model, stable, 60, 0, 100), clock.now());
   round({&a});
   EXPECT_EQ(fleet->deployments().at("llama").revision, stable);
   bool logged = false;
@@ -406,11 +407,11 @@ TEST_F(FleetTest, ACanaryWithSlowerTtftIsRolledBackAndAHealthyOneIsNot) {
   for (int i = 0; i < 3; ++i)
     round({&a});
   // One unlucky error (10% of 10, against 0%) is not enough to blame a canary.
-  fleet->record_traffic(traffic(d.model, good, 10, 1, 100));
-  fleet->record_traffic(traffic(d.model, stable, 50, 0, 100));
+  fleet->record_traffic(traffic(d.model, good, 10, 1, 100), clock.now());
+  fleet->record_traffic(traffic(d.model, stable, 50, 0, 100), clock.now());
   round({&a});
   EXPECT_EQ(fleet->deployments().at("llama").revision, good);
-  fleet->record_traffic(traffic(d.model, good, 40, 0, 100));
+  fleet->record_traffic(traffic(d.model, good, 40, 0, 100), clock.now());
   round({&a});
   EXPECT_EQ(fleet->deployments().at("llama").revision, good);  // as good as stable: kept
 
@@ -421,8 +422,8 @@ TEST_F(FleetTest, ACanaryWithSlowerTtftIsRolledBackAndAHealthyOneIsNot) {
   std::string slow = fleet->deployments().at("llama").revision;
   for (int i = 0; i < 3; ++i)
     round({&a});
-  fleet->record_traffic(traffic(d.model, slow, 50, 0, 1000));
-  fleet->record_traffic(traffic(d.model, stable, 50, 0, 100));
+  fleet->record_traffic(traffic(d.model, slow, 50, 0, 1000), clock.now());
+  fleet->record_traffic(traffic(d.model, stable, 50, 0, 100), clock.now());
   round({&a});
   EXPECT_EQ(fleet->deployments().at("llama").revision, stable);
 }
@@ -569,6 +570,105 @@ TEST(FleetProperty, RandomOperationsKeepAllocationsConsistent) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace gf
+
+// ---- next_deadline(): what a discrete-event loop jumps to
+
+namespace gf {
+namespace {
+
+TEST_F(FleetTest, NextDeadlineIsWhenANodeLeaseRunsOutAndTickThenFindsItLost) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 1), "m", clock.now()).ok());
+  FakeAgent a{"node-1"};
+  a.exchange(*fleet, clock.now());
+  const TimePoint seen = clock.now();
+  // The heartbeat left work (a placement to make): due at once.
+  ASSERT_TRUE(fleet->next_deadline().has_value());
+  EXPECT_LE(*fleet->next_deadline(), clock.now());
+  fleet->tick(clock.now());
+  // Nothing left but the lease.
+  ASSERT_TRUE(fleet->next_deadline().has_value());
+  const TimePoint lease_end = *fleet->next_deadline();
+  EXPECT_GT(lease_end, seen + FleetOptions{}.node_lease - 1ms);
+  EXPECT_LE(lease_end, seen + FleetOptions{}.node_lease + 1ms);
+
+  fleet->tick(lease_end - 1ms);
+  EXPECT_EQ(fleet->nodes().at("node-1").state, NodeState::kReady);
+  fleet->tick(lease_end);
+  EXPECT_EQ(fleet->nodes().at("node-1").state, NodeState::kLost);
+  // A lost node holds no deadline of its own.
+  EXPECT_FALSE(fleet->next_deadline().has_value());
+}
+
+TEST_F(FleetTest, ATrafficReportDuringACanaryMakesTickDue) {
+  auto d = deployment("llama", 2);
+  d.rollout.strategy = RolloutStrategy::kCanary;
+  d.rollout.steps = {CanaryStep{50, std::chrono::minutes(5)}};
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  d.engine.args = {"--new"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  const auto& rec = fleet->deployments().at("llama");
+  // The step's pause is a deadline of its own.
+  ASSERT_TRUE(fleet->next_deadline().has_value());
+  EXPECT_LE(*fleet->next_deadline(), rec.step_started + std::chrono::minutes(5));
+  TrafficReport r;
+  r.revisions.push_back(RevisionTraffic{d.model, rec.revision, 1, 0, {}});
+  fleet->record_traffic(r, clock.now());
+  ASSERT_TRUE(fleet->next_deadline().has_value());
+  EXPECT_LE(*fleet->next_deadline(), clock.now());
+}
+
+TEST(RolloutStrategy, DeadlinesAreTheCanaryPauseAndTheBlueGreenRetention) {
+  DeploymentRecord d;
+  d.replicas = 4;
+  const TimePoint t0 = TimePoint(std::chrono::hours(1));
+  EXPECT_FALSE(rollout_deadline(d, std::chrono::minutes(10)).has_value());  // no rollout
+  d.stable_revision = "old";
+  d.revision = "new";
+  d.spec.rollout.strategy = RolloutStrategy::kCanary;
+  d.spec.rollout.steps = {CanaryStep{25, std::chrono::seconds(30)}};
+  d.step_started = t0;
+  EXPECT_EQ(rollout_deadline(d, std::chrono::minutes(10)), t0 + std::chrono::seconds(30));
+  EXPECT_EQ(wanted_current(d), 1);
+  EXPECT_EQ(revision_weight(d, "new", 1), 25);
+  EXPECT_EQ(revision_weight(d, "old", 4), 75);
+  d.canary_step = 1;  // past the last step
+  EXPECT_FALSE(rollout_deadline(d, std::chrono::minutes(10)).has_value());
+  EXPECT_EQ(wanted_current(d), 4);
+  d.spec.rollout.strategy = RolloutStrategy::kBlueGreen;
+  EXPECT_FALSE(rollout_deadline(d, std::chrono::minutes(10)).has_value());  // not switched yet
+  EXPECT_EQ(revision_weight(d, "new", 4), 0);
+  d.switched_at = t0;
+  EXPECT_EQ(rollout_deadline(d, std::chrono::minutes(10)), t0 + std::chrono::minutes(10));
+  EXPECT_EQ(revision_weight(d, "new", 4), 4);
+}
+
+TEST(CanaryJudge, NeedsEnoughRequestsAndErrorsThenNamesTheCause) {
+  CanaryThresholds t;
+  RevisionStats stable{100, 0, {}};
+  EXPECT_EQ(canary_verdict("c1", RevisionStats{4, 4, {}}, stable, t), "");    // too few requests
+  EXPECT_EQ(canary_verdict("c1", RevisionStats{100, 2, {}}, stable, t), "");  // too few errors
+  std::string v = canary_verdict("c1", RevisionStats{100, 10, {}}, stable, t);
+  EXPECT_NE(v.find("canary c1 error rate 10.0%"), std::string::npos) << v;
+  // TTFT: 95% of the canary's requests in the 1 s bucket against the stable's 100 ms.
+  RevisionStats slow{100, 0, std::vector<uint64_t>(kTtftBoundsMs.size() + 1, 0)};
+  RevisionStats fast = slow;
+  slow.ttft_counts[ttft_bucket(1000)] = 100;
+  fast.ttft_counts[ttft_bucket(100)] = 100;
+  v = canary_verdict("c1", slow, fast, t);
+  EXPECT_NE(v.find("TTFT p95 1000 ms vs stable 100 ms"), std::string::npos) << v;
+  accumulate(fast, RevisionTraffic{"m", "c1", 5, 1, {1, 2}});
+  EXPECT_EQ(fast.requests, 105);
+  EXPECT_EQ(fast.errors, 1);
+  EXPECT_EQ(fast.ttft_counts[0], 1u);
 }
 
 }  // namespace
