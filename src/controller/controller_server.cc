@@ -1,18 +1,22 @@
 #include "controller/controller_server.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "common/io/log.h"
 #include "common/io/manifest.h"
 #include "common/io/metrics.h"
 #include "controller/fleet_persistence.h"
+#include "controller/store_writer.h"
 #include "net/http_server.h"
 #include "pool/summary.h"
 #include "wire/agent_protocol.h"
@@ -25,6 +29,12 @@ namespace asio = boost::asio;
 using nlohmann::json;
 
 namespace {
+
+// Unique to this process: the value of the owner key, so a second controller on the same store is
+// told apart (and fences this one off).
+std::string make_owner_id() {
+  return fmt::format("controller-{}-{:08x}", ::getpid(), std::random_device{}());
+}
 
 struct Reply {
   int status = 200;
@@ -175,18 +185,29 @@ struct ControllerServer::Impl {
         .count();
   }
 
-  // Writes what changed; wakes routing watchers when the table moved.
-  Status save() {
+  // ---- durable writes. Changes taken from the fleet are numbered (requested); one batch at a
+  // time goes to the writer thread with every change taken so far (group commit), and a reply
+  // that promises something waits until a batch holding its changes is durable. A failed batch
+  // goes back into `unsaved` whole; the next save() (the reconcile timer's at the latest) writes
+  // it again.
+  std::optional<WriteFence> fence;
+  std::unique_ptr<StoreWriter> writer;
+  uint64_t requested = 0;  // changes numbered up to here were taken from the fleet
+  uint64_t durable = 0;    // ... and up to here are in the store
+  uint64_t failed = 0;     // a batch holding changes up to here failed
+  Error last_store_error{ErrorCode::kUnavailable, ""};
+  bool writing = false;
+  std::list<std::shared_ptr<asio::steady_timer>> durability_waiters;
+
+  // Takes what changed from the fleet, starts writing it, and wakes watchers when the routing
+  // table or the events moved.
+  void save() {
     FleetChanges c = fleet.take_changes();
-    unsaved.replicas.insert(c.replicas.begin(), c.replicas.end());
-    unsaved.deployments.insert(c.deployments.begin(), c.deployments.end());
-    unsaved.generation = unsaved.generation || c.generation;
-    Status s = persist_changes(*store, fleet, unsaved);
-    if (!s) {
-      store_errors->with({}).inc();
-      log::error("state store write failed; will retry", {{"error", s.error().message}});
+    if (!c.empty()) {
+      merge(unsaved, c);
+      ++requested;
     }
-    // Wake watchers (routing table and events) when what they wait for moved.
+    write_next();
     if (fleet.routing_table().version != published_version ||
         fleet.last_event_seq() != published_event) {
       published_version = fleet.routing_table().version;
@@ -194,7 +215,51 @@ struct ControllerServer::Impl {
       for (auto& t : watchers)
         t->cancel();
     }
-    return s;
+  }
+
+  void write_next() {
+    if (writing || unsaved.empty() || stopped) return;
+    writing = true;
+    FleetChanges batch = std::exchange(unsaved, FleetChanges{});
+    const uint64_t upto = requested;
+    // Planned before the callback takes the batch: argument order is unspecified.
+    std::vector<TxnRequest> txns = plan_writes(fleet, batch, fence);
+    writer->submit(std::move(txns), [this, batch = std::move(batch), upto](Status s) mutable {
+      writing = false;
+      if (s) {
+        durable = std::max(durable, upto);
+      } else {
+        merge(unsaved, batch);
+        failed = std::max(failed, upto);
+        last_store_error = s.error();
+        store_errors->with({}).inc();
+        log::error("state store write failed; will retry", {{"error", s.error().message}});
+      }
+      for (auto& t : durability_waiters)
+        t->cancel();
+      if (s) write_next();  // after a failure, the next save() tries again
+    });
+  }
+
+  // Waits until every change taken so far is in the store. An error when a batch holding them
+  // failed (the reply must not promise what a restart would forget) or the store takes too long.
+  asio::awaitable<Status> wait_durable() {
+    const uint64_t mine = requested;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (durable < mine) {
+      if (failed >= mine)
+        co_return make_error(last_store_error.code,
+                             "state store write failed: " + last_store_error.message);
+      if (std::chrono::steady_clock::now() >= give_up || stopped)
+        co_return make_error(ErrorCode::kUnavailable, "state store write did not finish in 10 s");
+      auto timer = std::make_shared<asio::steady_timer>(io);
+      timer->expires_at(give_up);
+      auto it = durability_waiters.insert(durability_waiters.end(), timer);
+      boost::system::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      durability_waiters.erase(it);
+    }
+    co_return Status{};
   }
 
   asio::awaitable<void> reconcile_loop() {
@@ -202,7 +267,7 @@ struct ControllerServer::Impl {
     for (;;) {
       auto t0 = std::chrono::steady_clock::now();
       fleet.tick(clock.now());
-      (void)save();
+      save();
       (void)store->expire_leases();
       reconcile_seconds->with({}).observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -347,7 +412,6 @@ struct ControllerServer::Impl {
       if (!s) return error_reply(s.error());
       applied.push_back(d.name);
     }
-    if (Status s = save(); !s) return error_reply(s.error());
     return ok_json({{"applied", applied}, {"ignoredTenants", p.manifests.tenants.size()}});
   }
 
@@ -377,7 +441,6 @@ struct ControllerServer::Impl {
       return error_reply(405, "MethodNotAllowed", "no route for " + req.method + " " + req.path);
     }
     if (!s) return error_reply(s.error());
-    if (Status w = save(); !w) return error_reply(w.error());
     auto it = fleet.deployments().find(name);
     return it == fleet.deployments().end() ? ok_json({{"deleted", name}})
                                            : ok_json(deployment_json(it->second));
@@ -395,7 +458,6 @@ struct ControllerServer::Impl {
     }
     Status s = fleet.set_node_admin(node, to, clock.now());
     if (!s) return error_reply(s.error());
-    if (Status w = save(); !w) return error_reply(w.error());
     return ok_json({{"node", node}, {"admin", to_string(to)}});
   }
 
@@ -404,8 +466,8 @@ struct ControllerServer::Impl {
     if (!hb) return error_reply(hb.error());
     auto reply = fleet.heartbeat(*hb, clock.now());
     if (!reply) return error_reply(reply.error());
-    // The reply promises replicas; they must be on disk before the agent starts them.
-    if (Status s = save(); !s) return error_reply(s.error());
+    // The reply promises replicas; handle() sends it only once they are on disk, before the agent
+    // starts them.
     return Reply{200, wire::to_json(*reply)};
   }
 
@@ -669,6 +731,13 @@ struct ControllerServer::Impl {
           404, "NotFound",
           "no route for " + req.method + " " + req.path + " (the API lives under /api/v1/)");
     }
+    if (write) {
+      save();
+      // Whatever the reply promises must survive a restart: wait until the store has it.
+      if (r.status < 300) {
+        if (Status s = co_await wait_durable(); !s) r = error_reply(s.error());
+      }
+    }
     co_await w.send(r.status, "application/json", std::move(r.body));
   }
 };
@@ -686,6 +755,12 @@ Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
     log::error("skipped a stored record", {{"problem", p}});
   auto impl =
       std::make_unique<Impl>(io, std::move(options), std::move(store), clock, std::move(*fleet));
+  auto fence = claim_store(*impl->store, make_owner_id());
+  if (!fence)
+    return make_error(fence.error().code, "claiming the state store: " + fence.error().message);
+  impl->fence = *fence;
+  impl->writer = std::make_unique<StoreWriter>(
+      *impl->store, [&io](std::function<void()> f) { asio::post(io, std::move(f)); });
   auto rs = impl->registry.histogram("gpufleet_reconcile_seconds",
                                      "Time of one reconcile pass (placement included)", {},
                                      {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5});
@@ -725,6 +800,14 @@ void ControllerServer::stop() {
   impl_->server->stop();
   for (auto& t : impl_->watchers)
     t->cancel();
+  for (auto& t : impl_->durability_waiters)
+    t->cancel();
+  // The writer finishes the batch in flight; what was never sent is written here, at once.
+  impl_->writer.reset();
+  FleetChanges c = impl_->fleet.take_changes();
+  merge(impl_->unsaved, c);
+  if (Status s = persist_changes(*impl_->store, impl_->fleet, impl_->unsaved, impl_->fence); !s)
+    log::error("state store write at shutdown failed", {{"error", s.error().message}});
 }
 
 }  // namespace gf

@@ -60,43 +60,68 @@ Result<DeploymentSpec> deployment_from_manifest(const std::string& manifest,
   return make_error(ErrorCode::kNotFound, "the manifest has no Deployment named " + name);
 }
 
-Status persist_changes(StateStore& store, const Fleet& fleet, FleetChanges& pending) {
-  if (pending.empty()) return {};
-  TxnRequest txn;
-  for (const auto& name : pending.deployments) {
+Result<WriteFence> claim_store(StateStore& store, const std::string& owner) {
+  auto r = store.put(kOwnerKey, owner);
+  if (!r) return r.error();
+  return WriteFence{std::string(kOwnerKey), r->revision};
+}
+
+std::vector<TxnRequest> plan_writes(const Fleet& fleet, const FleetChanges& changes,
+                                    const std::optional<WriteFence>& fence) {
+  std::vector<TxnOp> ops;
+  for (const auto& name : changes.deployments) {
     std::string key = std::string(kDeployments) + name;
     auto it = fleet.deployments().find(name);
-    if (it == fleet.deployments().end()) {
-      txn.success.push_back(op_delete(key));
-    } else {
-      txn.success.push_back(op_put(key, encode(it->second)));
-    }
+    ops.push_back(it == fleet.deployments().end() ? op_delete(key)
+                                                  : op_put(key, encode(it->second)));
   }
-  for (const auto& id : pending.replicas) {
+  for (const auto& id : changes.replicas) {
     std::string key = std::string(kReplicas) + id;
     auto it = fleet.replicas().find(id);
-    if (it == fleet.replicas().end()) {
-      txn.success.push_back(op_delete(key));
-    } else {
-      txn.success.push_back(op_put(key, encode(it->second)));
+    ops.push_back(it == fleet.replicas().end() ? op_delete(key) : op_put(key, encode(it->second)));
+  }
+  if (changes.generation)
+    ops.push_back(op_put(std::string(kGeneration), std::to_string(fleet.generation())));
+  // Within the backend's per-transaction op limit (see the header for what that leaves partial).
+  constexpr size_t kChunk = 100;
+  std::vector<TxnRequest> txns;
+  for (size_t i = 0; i < ops.size(); i += kChunk) {
+    TxnRequest part;
+    if (fence)
+      part.compare.push_back(compare_mod_revision(fence->key, CompareOp::kEqual, fence->revision));
+    auto end = ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kChunk));
+    part.success.assign(std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(i)),
+                        std::make_move_iterator(end));
+    txns.push_back(std::move(part));
+  }
+  return txns;
+}
+
+Status run_writes(StateStore& store, const std::vector<TxnRequest>& txns) {
+  for (const auto& t : txns) {
+    auto r = store.txn(t);
+    if (!r) return r.error();
+    if (!r->succeeded) {
+      return make_error(ErrorCode::kFailedPrecondition,
+                        "the state store has another owner (" + std::string(kOwnerKey) +
+                            " changed): this controller no longer writes");
     }
   }
-  if (pending.generation) {
-    txn.success.push_back(op_put(std::string(kGeneration), std::to_string(fleet.generation())));
-  }
-  // Within the backend's per-transaction op limit (etcd's default is 128): each record stands
-  // alone, so splitting loses no invariant.
-  constexpr size_t kChunk = 100;
-  for (size_t i = 0; i < txn.success.size(); i += kChunk) {
-    TxnRequest part;
-    auto end =
-        txn.success.begin() + static_cast<std::ptrdiff_t>(std::min(txn.success.size(), i + kChunk));
-    part.success.assign(txn.success.begin() + static_cast<std::ptrdiff_t>(i), end);
-    auto r = store.txn(part);
-    if (!r) return r.error();
-  }
+  return {};
+}
+
+Status persist_changes(StateStore& store, const Fleet& fleet, FleetChanges& pending,
+                       const std::optional<WriteFence>& fence) {
+  if (pending.empty()) return {};
+  if (Status s = run_writes(store, plan_writes(fleet, pending, fence)); !s) return s;
   pending = FleetChanges{};
   return {};
+}
+
+void merge(FleetChanges& into, const FleetChanges& more) {
+  into.replicas.insert(more.replicas.begin(), more.replicas.end());
+  into.deployments.insert(more.deployments.begin(), more.deployments.end());
+  into.generation = into.generation || more.generation;
 }
 
 Status restore_fleet(StateStore& store, Fleet& fleet, TimePoint now,
