@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "routing/policy_registry.h"
 #include "routing/router.h"
 
 namespace {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "routing/kv_aware.h"
+#include "routing/policy_registry.h"
 #include "routing/prefix_affinity.h"
 #include "routing/prefix_hash.h"
 #include "routing/router.h"

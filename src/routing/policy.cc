@@ -1,27 +1,8 @@
 #include "routing/policy.h"
 
-#include <array>
 #include <string>
 
-#include "routing/kv_aware.h"
-#include "routing/least_outstanding.h"
-#include "routing/power_of_two.h"
-#include "routing/prefix_affinity.h"
-#include "routing/round_robin.h"
-#include "routing/session_affinity.h"
-
 namespace gf {
-
-namespace {
-constexpr std::array<std::string_view, 6> kNames = {
-    "round-robin",     "least-outstanding", "power-of-two",
-    "prefix-affinity", "session-affinity",  "kv-aware",
-};
-}  // namespace
-
-std::span<const std::string_view> policy_names() {
-  return kNames;
-}
 
 Status validate(const PolicyConfig& c) {
   auto bad = [](std::string what) {
@@ -44,29 +25,6 @@ Status validate(const PolicyConfig& c) {
   if (w.prefix < 0 || w.load < 0 || w.kv_cache < 0 || w.queue < 0)
     return bad("kv-aware weights must not be negative");
   return {};
-}
-
-Result<std::unique_ptr<Policy>> make_policy(std::string_view name, const PolicyConfig& config) {
-  if (Status s = validate(config); !s.ok()) return s.error();
-  std::unique_ptr<Policy> p;
-  if (name == "round-robin")
-    p = std::make_unique<RoundRobinPolicy>();
-  else if (name == "least-outstanding")
-    p = std::make_unique<LeastOutstandingPolicy>();
-  else if (name == "power-of-two")
-    p = std::make_unique<PowerOfTwoPolicy>(config.seed);
-  else if (name == "prefix-affinity")
-    p = std::make_unique<PrefixAffinityPolicy>(config);
-  else if (name == "session-affinity")
-    p = std::make_unique<SessionAffinityPolicy>(config);
-  else if (name == "kv-aware")
-    p = std::make_unique<KvAwarePolicy>(config);
-  if (p) return p;
-  std::string known;
-  for (std::string_view n : kNames)
-    known += (known.empty() ? "" : ", ") + std::string(n);
-  return make_error(ErrorCode::kInvalidArgument, "unknown routing policy \"" + std::string(name) +
-                                                     "\"; expected one of " + known);
 }
 
 }  // namespace gf

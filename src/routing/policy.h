@@ -1,7 +1,8 @@
-// The replica-picking policy interface and its factory: one policy per model, named by
-// DeploymentSpec::routing. Like Envoy's load balancers, a policy only chooses among replicas
-// someone else has already found routable (ready, not draining, not ejected, in the revision
-// the traffic split chose); it never sees an unroutable one and never fails.
+// The replica-picking policy interface: one policy per model, named by DeploymentSpec::routing
+// and made by name from the registry in policy_registry.h. Like Envoy's load balancers, a policy
+// only chooses among replicas someone else has already found routable (ready, not draining, not
+// ejected, in the revision the traffic split chose); it never sees an unroutable one and never
+// fails.
 #pragma once
 
 #include <cstddef>
@@ -78,11 +79,5 @@ class Policy {
     (void)chosen;
   }
 };
-
-// The names DeploymentSpec::routing accepts, in documentation order.
-std::span<const std::string_view> policy_names();
-
-// The policy named `name`, or kInvalidArgument naming the accepted names.
-Result<std::unique_ptr<Policy>> make_policy(std::string_view name, const PolicyConfig& config);
 
 }  // namespace gf

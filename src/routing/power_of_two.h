@@ -14,6 +14,7 @@ class PowerOfTwoPolicy final : public Policy {
   // The generator is owned and seeded: the same seed gives the same choices, in tests and in
   // the simulator.
   explicit PowerOfTwoPolicy(uint64_t seed) : rng_(seed) {}
+  explicit PowerOfTwoPolicy(const PolicyConfig& config) : PowerOfTwoPolicy(config.seed) {}
   std::string_view name() const override { return "power-of-two"; }
   Choice pick(const RouteRequest& request, std::span<const ReplicaView* const> candidates) override;
 

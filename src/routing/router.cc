@@ -4,6 +4,8 @@
 #include <limits>
 #include <set>
 
+#include "routing/policy_registry.h"
+
 namespace gf {
 
 // One replica's place in a model's table. The slot index is the replica's ReplicaSlot.

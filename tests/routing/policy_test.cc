@@ -1,5 +1,6 @@
 // Each policy on hand-built candidate lists: what it chooses and why.
 #include "routing/policy.h"
+#include "routing/policy_registry.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 
 #include "routing/bounded_load.h"
 #include "routing/kv_aware.h"
+#include "routing/power_of_two.h"
 #include "routing/prefix_affinity.h"
 
 namespace gf {
@@ -65,8 +67,28 @@ TEST(PolicyFactory, UnknownNameSaysWhatIsAccepted) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(p.error().message,
-            "unknown routing policy \"least-loaded\"; expected one of round-robin, "
+            "unknown routing policy \"least-loaded\"; known: round-robin, "
             "least-outstanding, power-of-two, prefix-affinity, session-affinity, kv-aware");
+}
+
+TEST(PolicyFactory, RegistryHoldsEveryPolicyInDocumentationOrder) {
+  EXPECT_EQ(routing_policies().what(), "routing policy");
+  EXPECT_EQ(policy_names(),
+            (std::vector<std::string>{"round-robin", "least-outstanding", "power-of-two",
+                                      "prefix-affinity", "session-affinity", "kv-aware"}));
+  ASSERT_NE(routing_policies().find("kv-aware"), nullptr);
+  EXPECT_EQ((*routing_policies().find("kv-aware"))(PolicyConfig{})->name(), "kv-aware");
+  EXPECT_EQ(routing_policies().find("fastest"), nullptr);
+}
+
+TEST(PolicyFactory, PowerOfTwoTakesItsSeedFromTheConfig) {
+  Fleet f(8);
+  PolicyConfig a;
+  a.seed = 7;
+  auto p = make("power-of-two", a);
+  PowerOfTwoPolicy q(uint64_t{7});
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(p->pick({}, f.candidates).index, q.pick({}, f.candidates).index);
 }
 
 TEST(PolicyFactory, RejectsBadConfig) {
