@@ -1,5 +1,6 @@
-// Placement's extension points, after kube-scheduler's framework: Filter plugins judge one GPU
-// and give a reason when it does not fit; Score plugins rank whole candidate placements.
+// Placement's extension points, after kube-scheduler's framework: Filter plugins say what may not
+// be placed where (per request, per GPU or per node) and why; Score plugins rank whole candidate
+// placements. Both are made by name from the registries in filter_registry.h and score_registry.h.
 #pragma once
 
 #include <bit>
@@ -9,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
+#include "placement/gpu_picker.h"
 #include "pool/pool.h"
 
 namespace gf {
@@ -47,13 +50,38 @@ struct Candidate {
   std::vector<GpuIndex> gpus(const Pool& pool) const;
 };
 
+// What the filter registry makes. A filter judges at exactly one level, by deriving from one of
+// the three interfaces below; the scheduler sorts them by level once, when it is created, so a
+// GPU-level loop never calls a plugin that only judges requests.
 class FilterPlugin {
  public:
   virtual ~FilterPlugin() = default;
   virtual std::string_view name() const = 0;
+};
+
+// Judges the request as a whole, once, before any GPU is looked at (kube-scheduler's PreFilter).
+class RequestFilter : public FilterPlugin {
+ public:
+  // OK, or why the request cannot be placed: kUnschedulable when freeing capacity could help,
+  // kInfeasible when nothing could; the message is what the user reads.
+  virtual Status admit(const PlacementContext& ctx) const = 0;
+};
+
+// Judges one GPU.
+class GpuFilter : public FilterPlugin {
+ public:
   // nullptr when the GPU passes; otherwise a short static reason ("insufficient memory") that
   // diagnostics count across GPUs.
   virtual const char* filter(const PlacementContext& ctx, const GpuView& gpu) const = 0;
+};
+
+// Judges one node, given the GPUs there that passed every GPU filter.
+class NodeFilter : public FilterPlugin {
+ public:
+  // From `usable` (local-index mask), the GPUs the request would take on `node`: exactly
+  // request.gpus of them, or mask 0 and a short static reason. Node filters run in list order,
+  // each on what the one before chose.
+  virtual GpuPick pick(const PlacementContext& ctx, const Node& node, uint64_t usable) const = 0;
 };
 
 class ScorePlugin {

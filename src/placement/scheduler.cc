@@ -5,14 +5,11 @@
 #include <algorithm>
 #include <bit>
 
-#include "placement/filters.h"
-#include "placement/gpu_picker.h"
-#include "placement/scores.h"
+#include "placement/filter_registry.h"
+#include "placement/score_registry.h"
 
 namespace gf {
 namespace {
-
-constexpr const char* kHardFilters[] = {"health", "model", "memory", "topology"};
 
 // "6 insufficient memory, 4 wrong GPU model", most common first.
 std::string join_counts(const std::map<std::string, int>& counts) {
@@ -66,67 +63,57 @@ std::vector<GpuView> node_views(const Pool& pool, NodeIndex node) {
 Result<Scheduler> Scheduler::create(const PlacementSpec& spec) {
   Scheduler s;
   s.spec_ = spec;
-  auto has = [&](std::string_view f) {
-    return std::find(spec.filters.begin(), spec.filters.end(), f) != spec.filters.end();
-  };
-  for (const char* f : kHardFilters) {
-    if (!has(f)) {
+  for (const std::string& hard : required_placement_filters()) {
+    if (std::find(spec.filters.begin(), spec.filters.end(), hard) == spec.filters.end()) {
       return make_error(
           ErrorCode::kInvalidArgument,
-          fmt::format("placement filter \"{}\" enforces a hard rule and cannot be disabled", f));
+          fmt::format("placement filter \"{}\" enforces a hard rule and cannot be disabled", hard));
     }
   }
-  for (const auto& f : spec.filters) {
-    if (f == "health") {
-      s.filters_.push_back(std::make_unique<HealthFilter>());
-    } else if (f == "model") {
-      s.filters_.push_back(std::make_unique<ModelFilter>());
-    } else if (f == "memory") {
-      s.filters_.push_back(std::make_unique<MemoryFilter>());
-    } else if (f == "tenant-quota") {
-      s.tenant_quota_ = true;
-    } else if (f != "topology") {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("unknown placement filter \"{}\" (known: health, model, "
-                                    "memory, topology, tenant-quota)",
-                                    f));
-    }
+  for (const auto& name : spec.filters) {
+    auto factory = placement_filters().lookup(name);
+    if (!factory) return factory.error();
+    s.add_filter((*factory)->make(spec));
   }
   for (const auto& [name, weight] : spec.score_weights) {
     if (weight < 0) {
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("score weight of \"{}\" must be >= 0, got {}", name, weight));
     }
-    std::unique_ptr<ScorePlugin> p;
-    if (name == "binpack") {
-      p = std::make_unique<BinPackScore>();
-    } else if (name == "spread") {
-      p = std::make_unique<SpreadScore>();
-    } else if (name == "cost-efficiency") {
-      p = std::make_unique<CostEfficiencyScore>(spec.capacity_hints);
-    } else if (name == "warm-affinity") {
-      p = std::make_unique<WarmAffinityScore>();
-    } else if (name == "model-preference") {
-      p = std::make_unique<ModelPreferenceScore>();
-    } else {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          fmt::format("unknown score plugin \"{}\" (known: binpack, spread, cost-efficiency, "
-                      "warm-affinity, model-preference)",
-                      name));
-    }
-    if (weight > 0) s.scores_.push_back({std::move(p), weight});
+    auto factory = placement_scores().lookup(name);
+    if (!factory) return factory.error();
+    if (weight > 0) s.scores_.push_back({(**factory)(spec), weight});
   }
   if (spec.sample_nodes < 1)
     return make_error(ErrorCode::kInvalidArgument, "sampleNodes must be at least 1");
   return s;
 }
 
+void Scheduler::add_filter(std::unique_ptr<FilterPlugin> plugin) {
+  // Sorted by level once, here, so the per-GPU loop calls only GPU filters.
+  if (const auto* f = dynamic_cast<const RequestFilter*>(plugin.get()))
+    request_filters_.push_back(f);
+  if (const auto* f = dynamic_cast<const GpuFilter*>(plugin.get())) gpu_filters_.push_back(f);
+  if (const auto* f = dynamic_cast<const NodeFilter*>(plugin.get())) node_filters_.push_back(f);
+  filters_.push_back(std::move(plugin));
+}
+
 const char* Scheduler::first_failure(const PlacementContext& ctx, const GpuView& v) const {
-  for (const auto& f : filters_) {
+  for (const GpuFilter* f : gpu_filters_) {
     if (const char* why = f->filter(ctx, v)) return why;
   }
   return nullptr;
+}
+
+GpuPick Scheduler::pick_on_node(const PlacementContext& ctx, NodeIndex n, uint64_t usable) const {
+  GpuPick pick{usable, nullptr};
+  for (const NodeFilter* f : node_filters_) {
+    pick = f->pick(ctx, ctx.pool.node(n), pick.mask);
+    if (pick.mask == 0) return pick;
+  }
+  // The topology filter, a hard rule, always narrows to exactly the request's count.
+  if (std::popcount(pick.mask) != ctx.request.gpus) return {0, "too few usable GPUs on the node"};
+  return pick;
 }
 
 uint64_t Scheduler::usable_gpus(const PlacementContext& ctx, NodeIndex n,
@@ -150,7 +137,7 @@ std::optional<Candidate> Scheduler::try_node(const PlacementContext& ctx, NodeIn
                                              const char** topo_reason) const {
   uint64_t usable = usable_gpus(ctx, n, nullptr, reasons);
   if (usable == 0) return std::nullopt;
-  GpuPick pick = pick_gpus(ctx.pool.node(n), usable, ctx.request.gpus, ctx.request.topology);
+  GpuPick pick = pick_on_node(ctx, n, usable);
   if (pick.mask == 0) {
     if (topo_reason != nullptr) *topo_reason = pick.reason;
     return std::nullopt;
@@ -210,21 +197,6 @@ size_t Scheduler::best(const PlacementContext& ctx, const std::vector<Candidate>
   return best;
 }
 
-const char* Scheduler::tenant_quota_reason(const PlacementContext& ctx, std::string* detail) const {
-  const auto& r = ctx.request;
-  if (!tenant_quota_ || r.tenant.empty()) return nullptr;
-  auto it = spec_.tenant_quotas.find(r.tenant);
-  if (it == spec_.tenant_quotas.end()) return nullptr;
-  // A share's compute is known only per GPU; bound it by what it asks for, or a whole GPU.
-  MilliGpu need = r.fractional() ? r.compute.value_or(kWholeGpu) : kWholeGpu * r.gpus;
-  MilliGpu used = ctx.pool.tenant_usage(r.tenant);
-  if (used + need <= it->second) return nullptr;
-  *detail =
-      fmt::format("tenant \"{}\" is over its GPU quota: holds {}, asks {}, quota {}", r.tenant,
-                  format_milli_gpu(used), format_milli_gpu(need), format_milli_gpu(it->second));
-  return need > it->second ? "infeasible" : "unschedulable";
-}
-
 Decision Scheduler::place(const Pool& pool, const AllocationRequest& r,
                           PlaceOptions options) const {
   return place_impl(pool, r, true, options);
@@ -248,12 +220,12 @@ Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, boo
     return d;
   }
   PlacementContext ctx(pool, r);
-  std::string quota;
-  if (const char* q = tenant_quota_reason(ctx, &quota)) {
-    d.code =
-        std::string_view(q) == "infeasible" ? ErrorCode::kInfeasible : ErrorCode::kUnschedulable;
-    d.reason = quota;
-    return d;
+  for (const RequestFilter* f : request_filters_) {
+    if (Status s = f->admit(ctx); !s.ok()) {
+      d.code = s.error().code;
+      d.reason = s.error().message;
+      return d;
+    }
   }
   std::vector<Candidate> cands = candidates(ctx, false);
   if (cands.empty()) cands = candidates(ctx, true);
@@ -323,8 +295,7 @@ bool Scheduler::feasible_on_empty_cluster(const PlacementContext& ctx) const {
       if (ctx.request.fractional() && ctx.memory_needed(g) > g.memory_total) continue;
       mask |= uint64_t{1} << g.local_index;
     }
-    if (mask != 0 && pick_gpus(node, mask, ctx.request.gpus, ctx.request.topology).mask != 0)
-      return true;
+    if (mask != 0 && pick_on_node(ctx, NodeIndex{n}, mask).mask != 0) return true;
   }
   return false;
 }
@@ -363,7 +334,7 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
         }
       }
       uint64_t usable = usable_gpus(ctx, n, &views, nullptr);
-      GpuPick pick = pick_gpus(pool.node(n), usable, ctx.request.gpus, ctx.request.topology);
+      GpuPick pick = pick_on_node(ctx, n, usable);
       if (pick.mask == 0) return std::nullopt;
       return from_mask(pool, n, pick.mask);
     };

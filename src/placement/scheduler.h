@@ -68,7 +68,8 @@ class ReasonCounts {
 
 class Scheduler {
  public:
-  // Fails on unknown plugin names, negative weights or a missing hard-rule filter.
+  // Fails on unknown plugin names (the error lists the known ones), negative weights or a missing
+  // hard-rule filter. Plugins are made by name from filter_registry.h and score_registry.h.
   static Result<Scheduler> create(const PlacementSpec& spec);
 
   // Where `request` should go now. Never mutates the pool.
@@ -93,26 +94,30 @@ class Scheduler {
 
   Decision place_impl(const Pool& pool, const AllocationRequest& request, bool use_slots,
                       PlaceOptions options) const;
-  // The first filter's reason to reject this GPU, or nullptr.
+  void add_filter(std::unique_ptr<FilterPlugin> plugin);
+  // The first GPU filter's reason to reject this GPU, or nullptr.
   const char* first_failure(const PlacementContext& ctx, const GpuView& v) const;
   // The GPUs of `node` that pass every filter, as a local-index mask; counts failures if asked.
   // `adjusted` replaces the pool's numbers (preemption's what-if), by local index.
   uint64_t usable_gpus(const PlacementContext& ctx, NodeIndex node,
                        const std::vector<GpuView>* adjusted, ReasonCounts* reasons) const;
+  // The request's GPUs among `usable` of node `n`, as the node filters choose them.
+  GpuPick pick_on_node(const PlacementContext& ctx, NodeIndex n, uint64_t usable) const;
   std::optional<Candidate> try_node(const PlacementContext& ctx, NodeIndex node,
                                     ReasonCounts* reasons, const char** topo_reason) const;
   std::optional<Candidate> try_gpu(const PlacementContext& ctx, GpuIndex gpu) const;
   std::vector<Candidate> candidates(const PlacementContext& ctx, bool exhaustive) const;
   size_t best(const PlacementContext& ctx, const std::vector<Candidate>& cands) const;
-  const char* tenant_quota_reason(const PlacementContext& ctx, std::string* detail) const;
   void diagnose(const PlacementContext& ctx, Decision& d) const;
   bool feasible_on_empty_cluster(const PlacementContext& ctx) const;
   std::optional<PreemptionPlan> plan_preemption(const PlacementContext& ctx) const;
 
   PlacementSpec spec_;
-  std::vector<std::unique_ptr<FilterPlugin>> filters_;
+  std::vector<std::unique_ptr<FilterPlugin>> filters_;  // owns them; the lists below borrow
+  std::vector<const RequestFilter*> request_filters_;
+  std::vector<const GpuFilter*> gpu_filters_;
+  std::vector<const NodeFilter*> node_filters_;
   std::vector<WeightedScore> scores_;
-  bool tenant_quota_ = false;
 };
 
 GpuView view_of(const Pool& pool, GpuIndex gpu);

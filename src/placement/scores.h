@@ -1,10 +1,11 @@
-// The Score plugins. Each answers one question in [0, 100]; the scheduler adds them with the
-// configured weights.
+// The Score plugins that look at load, price and history. Each answers one question in [0, 100];
+// the scheduler adds them with the configured weights. (Topology's is in topology_score.h.)
 #pragma once
 
 #include <map>
 #include <string>
 
+#include "common/spec.h"
 #include "placement/plugin.h"
 
 namespace gf {
@@ -31,6 +32,8 @@ class CostEfficiencyScore final : public ScorePlugin {
  public:
   explicit CostEfficiencyScore(std::map<std::string, double> capacity_hints)
       : hints_(std::move(capacity_hints)) {}
+  explicit CostEfficiencyScore(const PlacementSpec& spec)
+      : CostEfficiencyScore(spec.capacity_hints) {}
   std::string_view name() const override { return "cost-efficiency"; }
   void score(const PlacementContext& ctx, std::span<const Candidate> c,
              std::span<int64_t> out) const override;

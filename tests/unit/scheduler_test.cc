@@ -65,7 +65,7 @@ TEST(Scheduler, RejectsBadConfig) {
             std::string::npos);
   s = {};
   s.score_weights = {{"gravity", 1}};
-  EXPECT_NE(Scheduler::create(s).error().message.find("unknown score plugin \"gravity\""),
+  EXPECT_NE(Scheduler::create(s).error().message.find("unknown placement score \"gravity\""),
             std::string::npos);
   s = {};
   s.score_weights = {{"binpack", -1}};
