@@ -19,6 +19,7 @@
 
 #include "common/io/manifest.h"
 #include "naive_placer.h"
+#include "placement/placement_names.h"
 #include "placement/scheduler.h"
 
 namespace {
@@ -197,7 +198,7 @@ int main(int argc, char** argv) {
       path = arg;
     }
   }
-  ParsedManifests parsed = load_manifest_file(path);
+  ParsedManifests parsed = load_manifest_file(path, {placement_names(), std::nullopt});
   if (!parsed.ok() || parsed.manifests.clusters.empty()) {
     for (const auto& d : parsed.diagnostics)
       std::fprintf(stderr, "%s\n", d.format().c_str());

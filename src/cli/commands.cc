@@ -9,7 +9,9 @@
 #include "common/clock.h"
 #include "common/io/log.h"
 #include "placement/batch.h"
+#include "placement/placement_names.h"
 #include "pool/summary.h"
+#include "routing/policy_registry.h"
 
 namespace gf {
 namespace {
@@ -78,7 +80,7 @@ std::vector<std::string> totals_row(const std::string& name, const CapacityTotal
 bool load_all(const std::vector<std::string>& files, Manifests& out, std::ostream& err) {
   bool ok = true;
   for (const auto& f : files) {
-    ParsedManifests p = load_manifest_file(f);
+    ParsedManifests p = load_manifest_file(f, {placement_names(), policy_names()});
     for (const auto& d : p.diagnostics)
       err << "error: " << d.format() << '\n';
     ok = ok && p.ok();

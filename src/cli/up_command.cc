@@ -19,6 +19,8 @@
 #include "common/clock.h"
 #include "common/io/real_clock.h"
 #include "net/http_client.h"
+#include "placement/placement_names.h"
+#include "routing/policy_registry.h"
 #include "wire/routing_table_json.h"
 
 namespace gf {
@@ -68,7 +70,8 @@ bool healthy(uint16_t port) {
 }
 
 int run_up(const UpArgs& a) {
-  ParsedManifests cluster = load_manifest_file(a.cluster);
+  const ExtensionNames kNames{placement_names(), policy_names()};
+  ParsedManifests cluster = load_manifest_file(a.cluster, kNames);
   if (!cluster.ok() || cluster.manifests.clusters.empty()) {
     for (const auto& d : cluster.diagnostics)
       std::cerr << d.format() << '\n';
@@ -82,7 +85,7 @@ int run_up(const UpArgs& a) {
   }
   std::stringstream models_text;
   models_text << mf.rdbuf();
-  ParsedManifests models = parse_manifests(models_text.str(), a.models);
+  ParsedManifests models = parse_manifests(models_text.str(), a.models, kNames);
   if (!models.ok()) {
     for (const auto& d : models.diagnostics)
       std::cerr << d.format() << '\n';

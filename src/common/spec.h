@@ -32,8 +32,10 @@ struct NodeSpec {
 
 // How placement decides: which plugins run and how much each score weighs.
 struct PlacementSpec {
-  // Hard rules (health, model, memory, topology) always apply; optional filters can be listed.
+  // Names from placement's filter registry (src/placement/filter_registry.cc, docs/placement.md).
+  // The hard rules (health, model, memory, topology) must be listed; tenant-quota is optional.
   std::vector<std::string> filters = {"health", "model", "memory", "topology", "tenant-quota"};
+  // Names from placement's score registry (src/placement/score_registry.cc), weight 0..1000.
   std::map<std::string, int> score_weights = {
       {"model-preference", 4}, {"binpack", 3}, {"warm-affinity", 2}, {"cost-efficiency", 1}};
   int sample_nodes = 16;  // candidates read from each end of the capacity index per model
@@ -116,7 +118,7 @@ struct DeploymentSpec {
   std::string owner;                 // tenant whose GPU quota its replicas count against
   int reserve_replicas = 0;          // burst headroom held for this deployment only
   RolloutSpec rollout;
-  std::string routing = "least-outstanding";
+  std::string routing = "least-outstanding";   // a name from src/routing/policy_registry.cc
   std::optional<PerformanceSpec> performance;  // hand-given latency model
 };
 

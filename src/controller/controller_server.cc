@@ -18,7 +18,9 @@
 #include "controller/fleet_persistence.h"
 #include "controller/store_writer.h"
 #include "net/http_server.h"
+#include "placement/placement_names.h"
 #include "pool/summary.h"
+#include "routing/policy_registry.h"
 #include "wire/agent_protocol.h"
 #include "wire/routing_table_json.h"
 #include "wire/traffic_report_json.h"
@@ -388,7 +390,7 @@ struct ControllerServer::Impl {
     if (body.empty()) return error_reply(400, "InvalidArgument", "empty body: send a manifest");
     std::string file =
         content_type.find("json") != std::string::npos ? "request.json" : "request.yaml";
-    ParsedManifests p = parse_manifests(body, file);
+    ParsedManifests p = parse_manifests(body, file, {placement_names(), policy_names()});
     if (!p.ok()) {
       json diags = json::array();
       for (const auto& d : p.diagnostics)

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/io/manifest.h"
+#include "placement/placement_names.h"
+#include "routing/policy_registry.h"
 
 namespace gf {
 
@@ -52,7 +54,8 @@ std::string encode(const ReplicaRecord& r) {
 
 Result<DeploymentSpec> deployment_from_manifest(const std::string& manifest,
                                                 const std::string& name) {
-  ParsedManifests p = parse_manifests(manifest, "stored manifest of " + name);
+  ParsedManifests p =
+      parse_manifests(manifest, "stored manifest of " + name, {placement_names(), policy_names()});
   if (!p.ok()) return make_error(ErrorCode::kInvalidArgument, p.diagnostics.front().format());
   for (auto& d : p.manifests.deployments) {
     if (d.name == name) return std::move(d);

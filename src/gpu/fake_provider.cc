@@ -140,6 +140,10 @@ Result<FaultCommand> parse_fault_command(std::string_view text) {
 
 namespace {
 
+// The fake provider needs a Cluster's nodes and GPUs only: plugin and policy names are the
+// controller's to check (and gpu, plumbing, may not depend on placement or routing).
+const ExtensionNames kNodesOnly{};
+
 // The named node from parsed manifests, or every diagnostic / the nodes that do exist.
 Result<NodeSpec> find_node(const ParsedManifests& parsed, const std::string& file,
                            const std::string& node) {
@@ -167,11 +171,11 @@ Result<NodeSpec> find_node(const ParsedManifests& parsed, const std::string& fil
 
 Result<NodeSpec> parse_node_spec(std::string_view yaml, const std::string& file,
                                  const std::string& node) {
-  return find_node(parse_manifests(yaml, file), file, node);
+  return find_node(parse_manifests(yaml, file, kNodesOnly), file, node);
 }
 
 Result<NodeSpec> load_node_spec(const std::string& manifest_path, const std::string& node) {
-  return find_node(load_manifest_file(manifest_path), manifest_path, node);
+  return find_node(load_manifest_file(manifest_path, kNodesOnly), manifest_path, node);
 }
 
 FakeProvider::PowerRange FakeProvider::power_range(const std::string& model) {

@@ -4,8 +4,16 @@
 
 #include <algorithm>
 
+#include "placement/placement_names.h"
+#include "routing/policy_registry.h"
+
 namespace gf {
 namespace {
+
+// The names the registries hold, as every shell passes them.
+ExtensionNames names() {
+  return {placement_names(), policy_names()};
+}
 
 // True when some diagnostic has this path and its message contains `needle`.
 ::testing::AssertionResult has_diag(const ParsedManifests& r, const std::string& path,
@@ -44,7 +52,7 @@ spec:
 )";
 
 TEST(Manifest, ParsesAValidCluster) {
-  auto r = parse_manifests(kCluster, "c.yaml");
+  auto r = parse_manifests(kCluster, "c.yaml", names());
   ASSERT_TRUE(r.ok()) << r.diagnostics[0].format();
   ASSERT_EQ(r.manifests.clusters.size(), 1u);
   const auto& c = r.manifests.clusters[0];
@@ -82,7 +90,7 @@ spec:
   maxConcurrency: 64
   gpuQuota: "8"
 )";
-  auto r = parse_manifests(text, "d.yaml");
+  auto r = parse_manifests(text, "d.yaml", names());
   ASSERT_TRUE(r.ok()) << r.diagnostics[0].format();
   ASSERT_EQ(r.manifests.deployments.size(), 1u);
   const auto& d = r.manifests.deployments[0];
@@ -118,7 +126,7 @@ spec:
       gpus: [{model: H100, memory: 80GiB, count: 99}]
       nvlink: [[0, 5]]
 )";
-  auto r = parse_manifests(text, "bad.yaml");
+  auto r = parse_manifests(text, "bad.yaml", names());
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(
       has_diag(r, "spec.nodes[0].gpus[0].count", "expected an integer, got a quoted string", 9));
@@ -138,8 +146,9 @@ spec:
 }
 
 TEST(Manifest, RejectsWrongHeaderFields) {
-  auto r = parse_manifests(
-      "apiVersion: v2\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\nextra: 1\n", "h.yaml");
+  auto r =
+      parse_manifests("apiVersion: v2\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\nextra: 1\n",
+                      "h.yaml", names());
   EXPECT_TRUE(has_diag(r, "apiVersion", "unsupported apiVersion \"v2\"", 1));
   EXPECT_TRUE(has_diag(r, "kind", "expected one of: Cluster, Deployment, Tenant", 2));
   EXPECT_TRUE(has_diag(r, "metadata.name", "invalid name \"Bad_Name\"", 3));
@@ -165,7 +174,7 @@ kind: Tenant
 metadata: {name: t}
 spec: {apiKeys: [plaintext-key]}
 )";
-  auto r = parse_manifests(text, "x.yaml");
+  auto r = parse_manifests(text, "x.yaml", names());
   EXPECT_TRUE(has_diag(r, "spec.model", "missing required field \"model\""));
   EXPECT_TRUE(has_diag(r, "spec.resources.memoryPerGpu", "fractional GPU shares need gpus: 1"));
   EXPECT_TRUE(has_diag(r, "spec.replicas", "max (2) is less than min (3)"));
@@ -174,6 +183,78 @@ spec: {apiKeys: [plaintext-key]}
                        "duplicate Deployment name \"a\" (first defined at line 3)", 11));
   EXPECT_TRUE(has_diag(r, "spec.model", "duplicate field \"model\"", 12));
   EXPECT_TRUE(has_diag(r, "spec.apiKeys[0]", "stored hashed", 17));
+}
+
+TEST(Manifest, UnknownPluginAndPolicyNamesListTheKnownOnes) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: lab}
+spec:
+  nodes: [{name: n, gpus: [{model: L4, memory: 24GiB}]}]
+  placement:
+    filters: [health, model, memory, gravity]
+    scores: {binpack: 2, luck: 1}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: a}
+spec:
+  model: m
+  routing: {policy: fastest}
+)";
+  auto r = parse_manifests(text, "n.yaml", names());
+  EXPECT_TRUE(has_diag(r, "spec.placement.filters",
+                       "filter \"topology\" enforces a hard rule and must be listed", 7));
+  EXPECT_TRUE(has_diag(r, "spec.placement.filters[3]",
+                       "unknown placement filter \"gravity\"; known: health, model, memory, "
+                       "topology, tenant-quota",
+                       7));
+  EXPECT_TRUE(has_diag(r, "spec.placement.scores.luck",
+                       "unknown placement score \"luck\"; known: binpack, spread, "
+                       "cost-efficiency, warm-affinity, model-preference, topology",
+                       8));
+  EXPECT_TRUE(has_diag(r, "spec.routing.policy",
+                       "unknown routing policy \"fastest\"; known: round-robin, "
+                       "least-outstanding, power-of-two, prefix-affinity, session-affinity, "
+                       "kv-aware",
+                       15));
+  EXPECT_EQ(r.diagnostics.size(), 4u);
+  auto routing = std::find_if(r.diagnostics.begin(), r.diagnostics.end(),
+                              [](const Diagnostic& d) { return d.path == "spec.routing.policy"; });
+  ASSERT_NE(routing, r.diagnostics.end());
+  EXPECT_EQ(routing->format().rfind("n.yaml:15:21: spec.routing.policy: unknown routing policy", 0),
+            0u)
+      << routing->format();
+}
+
+TEST(Manifest, ChecksOnlyTheNamesItIsGiven) {
+  // The names come from the registries' owners (extension_names.h); a part left out is not
+  // checked, and a part given is checked against exactly what was given.
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: lab}
+spec:
+  nodes: [{name: n, gpus: [{model: L4, memory: 24GiB}]}]
+  placement:
+    filters: [health, custom]
+    scores: {gravity: 3}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: a}
+spec:
+  model: m
+  routing: {policy: fastest}
+)";
+  auto unchecked = parse_manifests(text, "u.yaml", ExtensionNames{});
+  EXPECT_TRUE(unchecked.ok());
+  ASSERT_EQ(unchecked.manifests.clusters.size(), 1u);
+  EXPECT_EQ(unchecked.manifests.clusters[0].placement.score_weights.at("gravity"), 3);
+  EXPECT_EQ(unchecked.manifests.deployments[0].routing, "fastest");
+
+  ExtensionNames custom{PlacementNames{{"health", "custom"}, {"health"}, {"gravity"}},
+                        std::vector<std::string>{"fastest"}};
+  EXPECT_TRUE(parse_manifests(text, "c.yaml", custom).ok());
 }
 
 TEST(Manifest, DeploymentsCanGiveTheirOwnLatencyModel) {
@@ -191,7 +272,7 @@ spec:
   model: m
   performance: {prefillPerTokenMs: 0.05, speed: fast}
 )";
-  auto r = parse_manifests(text, "p.yaml");
+  auto r = parse_manifests(text, "p.yaml", names());
   ASSERT_EQ(r.manifests.deployments.size(), 2u);
   ASSERT_TRUE(r.manifests.deployments[0].performance);
   EXPECT_DOUBLE_EQ(r.manifests.deployments[0].performance->decode_base_ms, 12);
@@ -200,7 +281,7 @@ spec:
 }
 
 TEST(Manifest, SyntaxErrorsHaveAPosition) {
-  auto r = parse_manifests("kind: [unclosed\n", "s.yaml");
+  auto r = parse_manifests("kind: [unclosed\n", "s.yaml", names());
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_NE(r.diagnostics[0].message.find("YAML syntax error"), std::string::npos);
   EXPECT_GT(r.diagnostics[0].line, 0);
@@ -208,7 +289,7 @@ TEST(Manifest, SyntaxErrorsHaveAPosition) {
 
 TEST(Manifest, RefusesPathologicalNestingInsteadOfOverflowingTheStack) {
   std::string deep = "spec: " + std::string(100000, '[');
-  auto r = parse_manifests(deep, "deep.yaml");
+  auto r = parse_manifests(deep, "deep.yaml", names());
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_NE(r.diagnostics[0].message.find("nesting deeper than 64"), std::string::npos);
   EXPECT_EQ(r.diagnostics[0].line, 1);
@@ -231,14 +312,14 @@ std::string alias_bomb(const std::string& group) {
 }
 
 TEST(Manifest, BoundsAliasExpansionAndTheNumberOfDiagnostics) {
-  auto r = parse_manifests(alias_bomb("{model: m}"), "bomb.yaml");
+  auto r = parse_manifests(alias_bomb("{model: m}"), "bomb.yaml", names());
   ASSERT_FALSE(r.ok());
   EXPECT_LE(r.diagnostics.size(), 201u);
   EXPECT_GE(r.diagnostics.size(), 200u);
 
   // Valid but enormous: the item budget (lowered to keep the test fast) stops the walk.
   std::string good = alias_bomb("{model: m, memory: 1GiB}");
-  auto big = parse_manifests(good, "big.yaml", ParseLimits{5000, 200});
+  auto big = parse_manifests(good, "big.yaml", names(), ParseLimits{5000, 200});
   ASSERT_FALSE(big.ok());
   bool budget = false;
   for (const auto& d : big.diagnostics)
@@ -248,8 +329,8 @@ TEST(Manifest, BoundsAliasExpansionAndTheNumberOfDiagnostics) {
 
 TEST(Manifest, InputThatMakesYamlCppLoopForeverIsRefused) {
   // Found by the fuzzer: yaml-cpp 0.7's LoadAll never returns on this file and takes gigabytes.
-  auto r = load_manifest_file(std::string(GPUFLEET_SOURCE_DIR) +
-                              "/tests/fuzz/regressions/yaml-cpp-runaway.yaml");
+  auto r = load_manifest_file(
+      std::string(GPUFLEET_SOURCE_DIR) + "/tests/fuzz/regressions/yaml-cpp-runaway.yaml", names());
   ASSERT_FALSE(r.ok());
   bool runaway = false;
   for (const auto& d : r.diagnostics) {
@@ -259,16 +340,16 @@ TEST(Manifest, InputThatMakesYamlCppLoopForeverIsRefused) {
 }
 
 TEST(Manifest, EmptyInputAndMissingFileAreErrors) {
-  EXPECT_FALSE(parse_manifests("", "e.yaml").ok());
-  EXPECT_FALSE(parse_manifests("---\n---\n", "e.yaml").ok());
-  auto r = load_manifest_file("/nonexistent/file.yaml");
+  EXPECT_FALSE(parse_manifests("", "e.yaml", names()).ok());
+  EXPECT_FALSE(parse_manifests("---\n---\n", "e.yaml", names()).ok());
+  auto r = load_manifest_file("/nonexistent/file.yaml", names());
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_NE(r.diagnostics[0].format().find("cannot read file"), std::string::npos);
 }
 
 TEST(Manifest, ExampleFilesAreValid) {
   for (const char* f : {"/examples/cluster.yaml", "/examples/cluster-large.yaml"}) {
-    auto r = load_manifest_file(std::string(GPUFLEET_SOURCE_DIR) + f);
+    auto r = load_manifest_file(std::string(GPUFLEET_SOURCE_DIR) + f, names());
     EXPECT_TRUE(r.ok()) << f << ": " << (r.ok() ? "" : r.diagnostics[0].format());
     EXPECT_EQ(r.manifests.clusters.size(), 1u) << f;
   }

@@ -14,6 +14,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/plugin_registry.h"
+
 namespace gf {
 namespace {
 
@@ -23,8 +25,12 @@ constexpr std::string_view kApiVersion = "gpufleet/v1";
 // YAML aliases can make a small file expand to billions of list items ("billion laughs").
 class Ctx {
  public:
-  Ctx(std::string file, std::vector<Diagnostic>& out, ParseLimits limits)
-      : file_(std::move(file)), out_(out), limits_(limits) {}
+  Ctx(std::string file, std::vector<Diagnostic>& out, const ExtensionNames& names,
+      ParseLimits limits)
+      : file_(std::move(file)), out_(out), names_(names), limits_(limits) {}
+
+  // The plugin and policy names manifests may use (extension_names.h says who provides them).
+  const ExtensionNames& names() const { return names_; }
 
   void error(const YAML::Mark& mark, const std::string& path, std::string message) {
     if (out_.size() >= limits_.max_diagnostics) {
@@ -70,6 +76,7 @@ class Ctx {
  private:
   std::string file_;
   std::vector<Diagnostic>& out_;
+  const ExtensionNames& names_;
   ParseLimits limits_;
   size_t suppressed_ = 0;
   size_t items_ = 0;
@@ -443,6 +450,60 @@ NodeSpec read_node(Ctx& ctx, const YAML::Node& n, const std::string& path) {
   return node;
 }
 
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Every hard-rule filter listed, and every listed filter one placement knows.
+void check_filter_names(Ctx& ctx, const YAML::Node& f, const std::string& path,
+                        const std::vector<std::string>& filters) {
+  const auto& known = ctx.names().placement;
+  if (!known) return;
+  for (const std::string& hard : known->required_filters) {
+    if (!contains(filters, hard)) {
+      ctx.error(f, path,
+                fmt::format("filter \"{}\" enforces a hard rule and must be listed", hard));
+    }
+  }
+  for (size_t i = 0; i < filters.size(); ++i) {
+    if (!contains(known->filters, filters[i])) {
+      ctx.error(f, index_path(path, i),
+                unknown_name_message("placement filter", filters[i], known->filters));
+    }
+  }
+}
+
+// spec.placement.scores: a map of score plugin name to weight. The names are checked here
+// rather than as a MapReader's fields, so the error lists them the way the registry does.
+void read_score_weights(Ctx& ctx, const YAML::Node& sc, const std::string& path,
+                        PlacementSpec& ps) {
+  MapReader sm(ctx, sc, path);
+  if (!sm.valid()) return;
+  ps.score_weights.clear();
+  const auto& known = ctx.names().placement;
+  for (auto it = sc.begin(); it != sc.end(); ++it) {
+    if (!it->first.IsScalar()) continue;  // MapReader reports it
+    const std::string name = it->first.Scalar();
+    YAML::Node w = sm.get(name);
+    if (known && !contains(known->scores, name)) {
+      ctx.error(it->first, sm.path(name),
+                unknown_name_message("placement score", name, known->scores));
+      continue;
+    }
+    if (auto v = read_int32(ctx, w, sm.path(name), 0, 1000)) ps.score_weights[name] = *v;
+  }
+}
+
+// DeploymentSpec::routing: one of the routing policies.
+std::optional<std::string> read_routing_policy(Ctx& ctx, const YAML::Node& n,
+                                               const std::string& path) {
+  std::optional<std::string> name = read_string(ctx, n, path);
+  const auto& known = ctx.names().routing_policies;
+  if (!name || !known || contains(*known, *name)) return name;
+  ctx.error(n, path, unknown_name_message("routing policy", *name, *known));
+  return std::nullopt;
+}
+
 void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
   YAML::Node nodes = spec.require("nodes");
   if (!nodes.IsDefined()) return;
@@ -476,34 +537,10 @@ void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
   PlacementSpec& ps = c.placement;
   if (YAML::Node f = m.get("filters"); f.IsDefined()) {
     ps.filters = read_string_list(ctx, f, m.path("filters"));
-    for (const char* hard : {"health", "model", "memory", "topology"}) {
-      if (std::find(ps.filters.begin(), ps.filters.end(), hard) == ps.filters.end()) {
-        ctx.error(f, m.path("filters"),
-                  fmt::format("filter \"{}\" enforces a hard rule and must be listed", hard));
-      }
-    }
-    for (size_t i = 0; i < ps.filters.size(); ++i) {
-      static const std::set<std::string> kKnown = {"health", "model", "memory", "topology",
-                                                   "tenant-quota"};
-      if (kKnown.count(ps.filters[i]) == 0) {
-        ctx.error(
-            f, index_path(m.path("filters"), i),
-            fmt::format(
-                "unknown filter \"{}\" (known: health, model, memory, topology, tenant-quota)",
-                ps.filters[i]));
-      }
-    }
+    check_filter_names(ctx, f, m.path("filters"), ps.filters);
   }
-  if (YAML::Node sc = m.get("scores"); sc.IsDefined()) {
-    MapReader sm(ctx, sc, m.path("scores"));
-    ps.score_weights.clear();
-    for (const char* name :
-         {"binpack", "spread", "cost-efficiency", "warm-affinity", "model-preference"}) {
-      YAML::Node w = sm.get(name);
-      if (!w.IsDefined()) continue;
-      if (auto v = read_int32(ctx, w, sm.path(name), 0, 1000)) ps.score_weights[name] = *v;
-    }
-  }
+  if (YAML::Node sc = m.get("scores"); sc.IsDefined())
+    read_score_weights(ctx, sc, m.path("scores"), ps);
   optional_field(m, "sampleNodes", ps.sample_nodes,
                  [&](auto& x, auto p) { return read_int32(ctx, x, p, 1, 100000); });
   optional_field(m, "maxSharesPerGpu", ps.max_shares_per_gpu,
@@ -673,15 +710,8 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
 
   if (YAML::Node r = spec.get("routing"); r.IsDefined()) {
     MapReader m(ctx, r, spec.path("routing"));
-    optional_field(m, "policy", d.routing, [&](auto& x, auto p) {
-      return read_enum<std::string>(ctx, x, p,
-                                    {{"round-robin", "round-robin"},
-                                     {"least-outstanding", "least-outstanding"},
-                                     {"power-of-two", "power-of-two"},
-                                     {"prefix-affinity", "prefix-affinity"},
-                                     {"session-affinity", "session-affinity"},
-                                     {"kv-aware", "kv-aware"}});
-    });
+    optional_field(m, "policy", d.routing,
+                   [&](auto& x, auto p) { return read_routing_policy(ctx, x, p); });
   }
 }
 
@@ -868,9 +898,9 @@ class EventBudget final : public YAML::EventHandler {
 };
 
 ParsedManifests parse_manifests(std::string_view text, const std::string& file,
-                                ParseLimits limits) {
+                                const ExtensionNames& names, ParseLimits limits) {
   ParsedManifests result;
-  Ctx ctx(file, result.diagnostics, limits);
+  Ctx ctx(file, result.diagnostics, names, limits);
   if (YAML::Mark mark; too_deep(text, mark)) {
     ctx.error(mark, "", "nesting deeper than 64 levels; manifests never need that");
     return result;
@@ -893,10 +923,10 @@ ParsedManifests parse_manifests(std::string_view text, const std::string& file,
     ctx.error(e.mark, "", "YAML syntax error: " + e.msg);
     return result;
   }
-  std::map<std::string, std::string> names;
+  std::map<std::string, std::string> first_defined;  // "Kind/name" -> where
   for (const auto& doc : docs) {
     try {
-      read_document(ctx, doc, result.manifests, names);
+      read_document(ctx, doc, result.manifests, first_defined);
     } catch (const YAML::Exception& e) {
       // yaml-cpp throws on some malformed trees (e.g. bad conversions); report, don't crash.
       ctx.error(e.mark, "", "invalid YAML: " + e.msg);
@@ -911,7 +941,7 @@ ParsedManifests parse_manifests(std::string_view text, const std::string& file,
   return result;
 }
 
-ParsedManifests load_manifest_file(const std::string& path) {
+ParsedManifests load_manifest_file(const std::string& path, const ExtensionNames& names) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ParsedManifests r;
@@ -921,7 +951,7 @@ ParsedManifests load_manifest_file(const std::string& path) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_manifests(ss.str(), path);
+  return parse_manifests(ss.str(), path, names);
 }
 
 const char* to_string(EngineType t) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/extension_names.h"
 #include "common/spec.h"
 
 namespace gf {
@@ -41,10 +42,12 @@ struct ParseLimits {
 };
 
 // Parses every YAML document in `text` ("---" separated). `file` names the source in diagnostics.
+// `names` are the plugin and policy names the manifests may use; a name outside them is a
+// diagnostic that lists them.
 ParsedManifests parse_manifests(std::string_view text, const std::string& file,
-                                ParseLimits limits = {});
+                                const ExtensionNames& names, ParseLimits limits = {});
 
 // Reads and parses a file; a missing or unreadable file is one diagnostic.
-ParsedManifests load_manifest_file(const std::string& path);
+ParsedManifests load_manifest_file(const std::string& path, const ExtensionNames& names);
 
 }  // namespace gf
