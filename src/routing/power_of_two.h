@@ -3,8 +3,7 @@
 // and several gateways acting on slightly stale counts do not all rush the same replica.
 #pragma once
 
-#include <random>
-
+#include "common/rng.h"
 #include "routing/policy.h"
 
 namespace gf {
@@ -19,7 +18,7 @@ class PowerOfTwoPolicy final : public Policy {
   Choice pick(const RouteRequest& request, std::span<const ReplicaView* const> candidates) override;
 
  private:
-  std::mt19937_64 rng_;
+  Rng rng_;
 };
 
 }  // namespace gf

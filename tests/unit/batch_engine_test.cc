@@ -3,7 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <random>
+
+#include "common/rng.h"
 
 namespace gf {
 namespace {
@@ -143,19 +144,20 @@ TEST(BatchEngine, PrefixCacheSkipsCachedPromptBlocks) {
 
 TEST(BatchEngine, RandomLoadsFinishEveryRequestExactly) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
-    std::mt19937_64 rng(seed);
+    Rng rng(seed);  // the same loads with every standard library
     LinearCost cost;
-    BatchEngineConfig cfg{Tokens(std::uniform_int_distribution<int64_t>(256, 4096)(rng))};
-    cfg.max_num_seqs = static_cast<int>(1 + rng() % 16);
-    cfg.max_batched_tokens = Tokens(std::uniform_int_distribution<int64_t>(64, 2048)(rng));
-    cfg.prefix_cache = rng() % 2 == 0;
+    BatchEngineConfig cfg{Tokens(rng.uniform_int(256, 4096))};
+    cfg.max_num_seqs = static_cast<int>(rng.uniform_int(1, 16));
+    cfg.max_batched_tokens = Tokens(rng.uniform_int(64, 2048));
+    cfg.prefix_cache = rng.uniform_below(2) == 0;
     BatchEngine e(cost, cfg);
     std::map<uint64_t, int64_t> want;
     std::map<uint64_t, int64_t> seen;
     for (uint64_t id = 1; id <= 60; ++id) {
-      int64_t prompt = std::uniform_int_distribution<int64_t>(1, 200)(rng);
-      int64_t out = std::uniform_int_distribution<int64_t>(1, 60)(rng);
-      if (e.submit(req(id, prompt, out, {rng() % 4, rng() % 4}))) want[id] = out;
+      int64_t prompt = rng.uniform_int(1, 200);
+      int64_t out = rng.uniform_int(1, 60);
+      if (e.submit(req(id, prompt, out, {rng.uniform_below(4), rng.uniform_below(4)})))
+        want[id] = out;
       if (id % 7 == 0) {
         for (int k = 0; k < 3; ++k)
           step_and_record(e, seen);
