@@ -51,7 +51,7 @@ Status GatewayMetrics::init() {
                 prompt_bytes_),
            take(r.counter("gpufleet_gateway_prompt_tokens_total",
                           "Prompt tokens of answered requests: the replica's usage when it "
-                          "reports one, else prompt bytes / 4",
+                          "reports one, else prompt bytes / 4 rounded up",
                           {"model", "tenant"}),
                 prompt_tokens_),
            take(r.counter("gpufleet_gateway_completion_tokens_total",

@@ -186,7 +186,7 @@ struct GatewayServer::Impl {
   }
 
   // Tokens in and out of one answered request: the replica's usage when it reported one, else
-  // the prompt estimate (bytes / 4) and the streamed chunks that carried text.
+  // the prompt estimate (bytes / 4 rounded up) and the streamed chunks that carried text.
   static void count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
                            const std::optional<TokenUsage>& usage) {
     int64_t in = info.estimated_prompt_tokens();

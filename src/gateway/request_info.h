@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/token_estimate.h"
 
 namespace gf {
 
@@ -19,8 +20,10 @@ struct RequestInfo {
   std::string prompt_prefix;  // leading prompt text (chat: message contents joined), capped
   size_t prompt_bytes = 0;    // the whole prompt's size, for the token estimate
 
-  // Without tokenizing: about 4 bytes per token of English.
-  int64_t estimated_prompt_tokens() const { return static_cast<int64_t>(prompt_bytes / 4); }
+  // Without tokenizing, as engine-sim counts the same prompt (common/token_estimate.h).
+  int64_t estimated_prompt_tokens() const {
+    return estimate_tokens(Bytes(static_cast<int64_t>(prompt_bytes))).value;
+  }
 };
 
 // Errors say what is wrong in the body and where, for a 400 with OpenAI's error object.

@@ -311,8 +311,8 @@ asio::awaitable<void> tokens_case(Harness& h, FakeReplica& a, uint16_t port) {
   const std::string labels = "{model=\"m\",tenant=\"anonymous\"}";
   // 7 from the whole response's usage + 3 streamed chunks with text (a, b, c).
   EXPECT_EQ(metric(text->body, "gpufleet_gateway_completion_tokens_total" + labels), 10);
-  // 11 from usage + the stream's estimate, "hello there" (11 bytes) / 4 = 2.
-  EXPECT_EQ(metric(text->body, "gpufleet_gateway_prompt_tokens_total" + labels), 13);
+  // 11 from usage + the stream's estimate, "hello there" (11 bytes) / 4 rounded up = 3.
+  EXPECT_EQ(metric(text->body, "gpufleet_gateway_prompt_tokens_total" + labels), 14);
   EXPECT_EQ(metric(text->body,
                    "gpufleet_gateway_replica_duration_seconds_count{model=\"m\",replica=\"a\"}"),
             2);
