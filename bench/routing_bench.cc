@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "common/prefix_hash.h"
 #include "routing/kv_aware.h"
 #include "routing/policy_registry.h"
 #include "routing/prefix_affinity.h"
-#include "routing/prefix_hash.h"
 #include "routing/router.h"
 
 namespace {

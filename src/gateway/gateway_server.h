@@ -15,10 +15,10 @@
 
 #include "admission/admission_controller.h"
 #include "common/clock.h"
+#include "common/prefix_hash.h"
 #include "common/routing_table.h"
 #include "common/spec.h"
 #include "net/http_client.h"
-#include "routing/prefix_hash.h"
 #include "routing/router.h"
 
 namespace gf {

@@ -9,8 +9,8 @@
 
 namespace gf {
 
-// XXH64 (Yann Collet's xxHash, 64-bit variant), written from its public specification. The
-// result is the same on every platform and build, so independent gateways hash a prompt alike.
+// XXH64 (Yann Collet's xxHash, 64-bit variant) from libxxhash. The result is fixed by its
+// specification on every platform and build, so independent gateways hash a key alike.
 uint64_t xxh64(const void* data, size_t size, uint64_t seed);
 
 inline uint64_t xxh64(std::string_view text, uint64_t seed = 0) {

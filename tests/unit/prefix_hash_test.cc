@@ -1,4 +1,4 @@
-#include "routing/prefix_hash.h"
+#include "common/prefix_hash.h"
 
 #include <gtest/gtest.h>
 
@@ -44,6 +44,15 @@ TEST(PrefixHash, ChainedSoEqualHashesMeanEqualPrefixes) {
   const auto same = prefix_block_hashes(std::string(48, 'q'), c);
   EXPECT_NE(same[0], same[1]);
   EXPECT_NE(same[1], same[2]);
+}
+
+// XXH3-64 of each block seeded with the previous block's hash, from the xxHash specification: the
+// same on every machine, so gateways and engines anywhere key a prompt alike.
+TEST(PrefixHash, PinsChainedXxh3) {
+  const auto h = prefix_block_hashes(std::string(16, 'a') + std::string(16, 'b'), small(16, 4));
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0], 0x13ba5039476cd10aULL);
+  EXPECT_EQ(h[1], 0x0608d220a0a660f3ULL);
 }
 
 TEST(PrefixHash, SeedChangesEveryHash) {

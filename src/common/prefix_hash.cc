@@ -1,9 +1,9 @@
-#include "routing/prefix_hash.h"
+#include "common/prefix_hash.h"
+
+#include <xxhash.h>
 
 #include <algorithm>
 #include <string>
-
-#include "routing/hash.h"
 
 namespace gf {
 
@@ -22,14 +22,16 @@ Status validate(const PrefixHashConfig& config) {
 size_t prefix_block_hashes(std::string_view text, const PrefixHashConfig& config,
                            std::vector<uint64_t>& out) {
   out.clear();
+  if (config.block_size.value <= 0) return 0;
   const auto block = static_cast<size_t>(config.block_size.value);
-  if (block == 0) return 0;
   const size_t n =
       std::min(text.size() / block, static_cast<size_t>(std::max(config.max_blocks, 0)));
   out.reserve(n);
+  // XXH3 (libxxhash): its output is fixed by the xxHash specification on every platform, so
+  // gateways and engines on different machines key the same prompt alike.
   uint64_t h = config.seed;
   for (size_t i = 0; i < n; ++i) {
-    h = xxh64(text.data() + i * block, block, h);
+    h = XXH3_64bits_withSeed(text.data() + i * block, block, h);
     out.push_back(h);
   }
   return n;
