@@ -8,16 +8,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
+#include <limits>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <unordered_map>
 
 #include "common/clock.h"
-#include "common/io/real_clock.h"
 #include "common/io/metrics.h"
+#include "common/io/real_clock.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
+#include "perfmodel/gpu_memory.h"
 #include "perfmodel/perf_model_cost.h"
+#include "perfmodel/request_model.h"
 
 namespace gf {
 
@@ -27,8 +29,8 @@ using json = nlohmann::json;
 
 namespace {
 
-// Words of about four bytes, so generated text counts as one token per word under the bytes / 4
-// approximation used for prompts.
+// Words of about four bytes, so generated text counts as one token per word under the token
+// estimate used for prompts (common/token_estimate.h).
 constexpr const char* kWords[] = {" the", " GPU", " and", " fast", " node", " will", " serve",
                                   " it",  " for", " you", " now",  " with", " more", " load"};
 
@@ -63,6 +65,7 @@ struct EngineSim::Impl {
         opts(std::move(o)),
         kv_capacity(kv),
         cost(std::move(pm)),
+        request_model(request_config()),
         engine(cost, engine_config()),
         work(io),
         tick(io) {}
@@ -73,6 +76,18 @@ struct EngineSim::Impl {
     c.max_num_seqs = opts.max_num_seqs;
     c.max_batched_tokens = opts.max_batched_tokens;
     c.prefix_cache = opts.prefix_cache;
+    c.prefix_block_tokens = prefix_block_tokens(request_model.prefix);
+    return c;
+  }
+
+  RequestModelConfig request_config() const {
+    RequestModelConfig c;
+    c.context_length = cost.model().arch().context_length;
+    c.prefix = opts.prefix;
+    // The gateway hashes only a prompt's first blocks to bound its per-request cost; the engine
+    // caches every full block, as vLLM does.
+    c.prefix.max_blocks = std::numeric_limits<int>::max();
+    c.eos_mean_tokens = opts.eos_mean_tokens;
     return c;
   }
 
@@ -80,6 +95,7 @@ struct EngineSim::Impl {
   EngineSimOptions opts;
   Tokens kv_capacity{0};
   PerfModelCost cost;
+  RequestModelConfig request_model;
   BatchEngine engine;
   asio::steady_timer work;  // wakes the engine loop when a request arrives
   asio::steady_timer tick;  // paces iterations in wall time
@@ -270,16 +286,66 @@ struct EngineSim::Impl {
   }
 
   struct Parsed {
-    int64_t prompt_tokens = 0;
-    int64_t max_tokens = 0;
-    int64_t output = 0;
+    PlannedRequest plan;
     bool stream = false;
     bool include_usage = false;
-    std::vector<uint64_t> hashes;
     uint64_t seed = 0;
   };
 
-  // Validates the body; on error returns the status and OpenAI error body.
+  // The prompt's text: a chat's message contents in order, or the completion's one prompt.
+  static std::optional<std::string> prompt_text(const json& j, bool chat, std::string& error,
+                                                std::string& param) {
+    std::string text;
+    if (chat) {
+      param = "messages";
+      if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
+        error = "field \"messages\" must be a non-empty array";
+        return std::nullopt;
+      }
+      for (const auto& m : j["messages"]) {
+        if (!m.is_object() || !m.contains("role")) {
+          error = "each message needs a \"role\"";
+          return std::nullopt;
+        }
+        const auto& c = m.value("content", json());
+        if (c.is_string()) {
+          text += c.get<std::string>();
+        } else if (c.is_array()) {
+          for (const auto& part : c) {
+            if (part.is_object() && part.value("type", "") == "text")
+              text += part.value("text", "");
+          }
+        }
+      }
+      return text;
+    }
+    const auto& pr = j.value("prompt", json());
+    if (pr.is_string()) return pr.get<std::string>();
+    if (pr.is_array() && pr.size() == 1 && pr[0].is_string()) return pr[0].get<std::string>();
+    param = "prompt";
+    error = "field \"prompt\" must be a string (batched prompts are not supported)";
+    return std::nullopt;
+  }
+
+  // The gpufleet extension object: a trace replayer's exact prompt tokens and block ids.
+  static std::optional<std::string> read_extension(const json& j, RequestShape& shape) {
+    if (!j.contains("gpufleet") || !j["gpufleet"].is_object()) return std::nullopt;
+    const auto& g = j["gpufleet"];
+    if (g.contains("prompt_tokens")) {
+      if (!g["prompt_tokens"].is_number_integer() || g["prompt_tokens"].get<int64_t>() < 1)
+        return "gpufleet.prompt_tokens must be a positive integer";
+      shape.prompt_tokens = Tokens(g["prompt_tokens"].get<int64_t>());
+    }
+    if (g.contains("hash_ids") && g["hash_ids"].is_array()) {
+      for (const auto& h : g["hash_ids"]) {
+        if (h.is_number_integer()) shape.hash_ids.push_back(h.get<uint64_t>());
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Validates the body and plans the request with the perf model's request model; on error
+  // returns the status and OpenAI error body.
   std::optional<std::pair<int, std::string>> parse(const std::string& body, bool chat, Parsed& p) {
     auto bad = [](std::string msg, std::string param = "") {
       return std::make_optional(std::pair(400, net::openai_error(400, msg, "", param)));
@@ -299,101 +365,40 @@ struct EngineSim::Impl {
                    404, "The model `" + j["model"].get<std::string>() + "` does not exist.",
                    "model_not_found", "model")));
     }
-    std::string text;
-    if (chat) {
-      if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
-        return bad("field \"messages\" must be a non-empty array", "messages");
-      }
-      for (const auto& m : j["messages"]) {
-        if (!m.is_object() || !m.contains("role"))
-          return bad("each message needs a \"role\"", "messages");
-        const auto& c = m.value("content", json());
-        if (c.is_string()) {
-          text += c.get<std::string>();
-        } else if (c.is_array()) {
-          for (const auto& part : c) {
-            if (part.is_object() && part.value("type", "") == "text")
-              text += part.value("text", "");
-          }
-        }
-      }
-    } else {
-      const auto& pr = j.value("prompt", json());
-      if (pr.is_string()) {
-        text = pr.get<std::string>();
-      } else if (pr.is_array() && pr.size() == 1 && pr[0].is_string()) {
-        text = pr[0].get<std::string>();
-      } else {
-        return bad("field \"prompt\" must be a string (batched prompts are not supported)",
-                   "prompt");
-      }
-    }
+    std::string error, param;
+    const std::optional<std::string> text = prompt_text(j, chat, error, param);
+    if (!text) return bad(error, param);
     if (j.contains("n") && !(j["n"].is_number_integer() && j["n"] == 1))
       return bad("only n=1 is supported", "n");
     p.stream = j.value("stream", false);
     if (j.contains("stream_options") && j["stream_options"].is_object()) {
       p.include_usage = j["stream_options"].value("include_usage", false);
     }
-    p.prompt_tokens = std::max<int64_t>(1, static_cast<int64_t>((text.size() + 3) / 4));
-    if (j.contains("gpufleet") && j["gpufleet"].is_object()) {
-      const auto& g = j["gpufleet"];
-      if (g.contains("prompt_tokens")) {
-        if (!g["prompt_tokens"].is_number_integer() || g["prompt_tokens"].get<int64_t>() < 1) {
-          return bad("gpufleet.prompt_tokens must be a positive integer", "gpufleet.prompt_tokens");
-        }
-        p.prompt_tokens = g["prompt_tokens"].get<int64_t>();
-      }
-      if (g.contains("hash_ids") && g["hash_ids"].is_array()) {
-        for (const auto& h : g["hash_ids"]) {
-          if (h.is_number_integer()) p.hashes.push_back(h.get<uint64_t>());
-        }
-      }
-    }
-    if (p.hashes.empty()) {
-      // Chained hashes of the prompt's 16-token (64-byte) blocks, as vLLM's prefix cache keys them.
-      uint64_t h = 1469598103934665603ULL;
-      for (size_t i = 0; i + 64 <= text.size(); i += 64) {
-        h ^= std::hash<std::string_view>{}(std::string_view(text).substr(i, 64));
-        h *= 1099511628211ULL;
-        p.hashes.push_back(h);
-      }
-    }
-    const int64_t context = cost.model().arch().context_length.value;
+    RequestShape shape;
+    shape.prompt_text = *text;
+    if (auto e = read_extension(j, shape)) return bad(*e, "gpufleet.prompt_tokens");
     const char* max_key =
         j.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     if (j.contains(max_key) && !j[max_key].is_null()) {
       if (!j[max_key].is_number_integer() || j[max_key].get<int64_t>() < 1) {
         return bad(std::string(max_key) + " must be a positive integer", max_key);
       }
-      p.max_tokens = j[max_key].get<int64_t>();
-    } else {
-      p.max_tokens = std::max<int64_t>(1, context - p.prompt_tokens);
-    }
-    if (p.prompt_tokens + p.max_tokens > context) {
-      return bad(
-          fmt::format(
-              "This model's maximum context length is {} tokens. However, you requested {} tokens "
-              "({} in the messages, {} in the completion). Please reduce the length of the "
-              "messages or completion.",
-              context, p.prompt_tokens + p.max_tokens, p.prompt_tokens, p.max_tokens),
-          "messages");
+      shape.max_tokens = Tokens(j[max_key].get<int64_t>());
     }
     p.seed = j.contains("seed") && j["seed"].is_number_integer() ? j["seed"].get<uint64_t>()
                                                                  : next_id * 7919;
-    p.output = p.max_tokens;
-    if (!j.value("ignore_eos", false)) {
-      // EOS after a geometric number of tokens with the configured mean, drawn from the seed.
-      std::mt19937_64 rng(p.seed);
-      std::geometric_distribution<int64_t> eos(1.0 / std::max(1, opts.eos_mean_tokens));
-      p.output = std::min(p.max_tokens, 1 + eos(rng));
-    }
+    shape.seed = p.seed;
+    shape.ignore_eos = j.value("ignore_eos", false);
+    auto plan = plan_request(std::move(shape), request_model);
+    if (!plan) return bad(plan.error().message, "messages");
+    p.plan = std::move(*plan);
     return std::nullopt;
   }
 
   json usage(const Parsed& p, int64_t completion) const {
-    return {{"prompt_tokens", p.prompt_tokens},
+    return {{"prompt_tokens", p.plan.prompt.value},
             {"completion_tokens", completion},
-            {"total_tokens", p.prompt_tokens + completion}};
+            {"total_tokens", p.plan.prompt.value + completion}};
   }
 
   asio::awaitable<void> completion(net::HttpRequest& req, net::ResponseWriter& w, bool chat) {
@@ -418,12 +423,12 @@ struct EngineSim::Impl {
     pend->arrival = model_now;
     pend->last_token = model_now;
     if (!engine.submit(
-            EngineRequest{pend->id, Tokens(p.prompt_tokens), Tokens(p.output), p.hashes})) {
+            EngineRequest{pend->id, p.plan.prompt, p.plan.output, p.plan.prefix_hashes})) {
       co_await w.send(
           400, "application/json",
           net::openai_error(
               400, fmt::format("the request needs {} tokens of KV cache; this replica holds {}",
-                               p.prompt_tokens + p.output, kv_capacity.value)));
+                               p.plan.prompt.value + p.plan.output.value, kv_capacity.value)));
       co_return;
     }
     pending[pend->id] = pend;
@@ -500,7 +505,7 @@ struct EngineSim::Impl {
       co_return;  // the client went away: nothing to answer
     }
     pending.erase(pend->id);
-    const char* reason = tokens >= p.max_tokens ? "length" : "stop";
+    const char* reason = tokens >= p.plan.max_tokens.value ? "length" : "stop";
     success->with({served(), reason}).inc();
     e2e->with({served()}).observe(seconds(model_now - pend->arrival));
 
@@ -552,6 +557,7 @@ Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, Engin
   }
   if (o.max_num_seqs < 1)
     return make_error(ErrorCode::kInvalidArgument, "--max-num-seqs must be >= 1");
+  if (Status s = validate(o.prefix); !s) return s.error();
   std::optional<PerfCoefficients> manual;
   if (o.performance) {
     const PerformanceSpec& p = *o.performance;
@@ -560,15 +566,7 @@ Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, Engin
   }
   auto pm = PerfModel::lookup(o.gpu, o.model, o.tensor_parallel, manual);
   if (!pm) return pm.error();
-  // GPU memory: the number in the model name ("A100-80GB" -> 80 GiB), 80 GiB when it has none.
-  int64_t gib = 80;
-  if (auto pos = o.gpu.find_last_of('-'); pos != std::string::npos) {
-    std::string tail = o.gpu.substr(pos + 1);
-    if (tail.size() > 2 && (tail.ends_with("GB") || tail.ends_with("gb")))
-      gib = std::atoi(tail.c_str());
-    if (gib <= 0) gib = 80;
-  }
-  Tokens kv = pm->kv_capacity(MiB(gib * 1024), o.memory_fraction);
+  Tokens kv = pm->kv_capacity(gpu_memory_from_name(o.gpu), o.memory_fraction);
   if (kv.value <= 0) {
     return make_error(
         ErrorCode::kInvalidArgument,

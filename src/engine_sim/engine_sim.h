@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "common/prefix_hash.h"
 #include "common/result.h"
 #include "common/spec.h"
 #include "common/units.h"
@@ -28,6 +29,9 @@ struct EngineSimOptions {
   int max_num_seqs = 256;
   Tokens max_batched_tokens{8192};
   bool prefix_cache = true;
+  // The prefix cache's blocks: the gateway's (same block size and seed), so the prefix a gateway
+  // routed on is the prefix this engine finds cached.
+  PrefixHashConfig prefix;
   // Wall time per model second: 1 = real time, 0.1 = ten times faster, 0 = as fast as possible.
   double time_scale = 1.0;
   // Mean output length when EOS is simulated (requests without ignore_eos stop earlier than
