@@ -1,6 +1,9 @@
 #include "common/prefix_hash.h"
 
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h>
+#endif
 
 #include <algorithm>
 #include <string>
@@ -31,7 +34,11 @@ size_t prefix_block_hashes(std::string_view text, const PrefixHashConfig& config
   // gateways and engines on different machines key the same prompt alike.
   uint64_t h = config.seed;
   for (size_t i = 0; i < n; ++i) {
+#if defined(__x86_64__)
+    h = XXH3_64bits_withSeed_dispatch(text.data() + i * block, block, h);
+#else
     h = XXH3_64bits_withSeed(text.data() + i * block, block, h);
+#endif
     out.push_back(h);
   }
   return n;
