@@ -1,30 +1,35 @@
 // prefix_replay: replays the Mooncake FAST'25 conversation trace (Moonshot AI's Kimi, one hour,
 // 12,031 requests with chained 512-token prefix block ids; Apache-2.0, see
 // ../shared/data/README.md) through gf::Router under every routing policy, in virtual time,
-// across a fleet of replicas that each keep a simulated LRU prefix cache. Prints, per policy,
-// the prefix-cache hit ratio and the load imbalance it caused.
+// across a fleet of replicas that each run the perf model's engine with its prefix cache.
+// Prints, per policy, the prefix-cache hit ratio and the load imbalance it caused.
 //
 //   prefix_replay [--trace FILE] [--replicas N] [--cache-blocks N] [--policy NAME]...
 //                 [--load-factor C] [--min-match-ratio R] [--kv-prefix-weight W]
 //
-// Service-time model (deliberately simple; it only has to make load rise and fall with the
-// routing): a request's prefill takes its uncached input tokens / kPrefillTokensPerSecond; its
-// decode takes output tokens × (kDecodeStep + kDecodeStepPerRunning × requests already running
-// on the replica). Cached blocks thus save prefill time, and piling requests onto one replica
-// slows all of them. Replicas report KV usage (tokens of running requests / cache size) every
-// kScrapeInterval, as a gateway scraping vLLM's metrics would.
+// Service model: each replica is the perf model's BatchEngine (src/perfmodel/batch_engine.h),
+// the continuous-batching engine engine-sim and the simulator run, with its prefix cache keyed
+// on the trace's chained block ids (512 tokens each; the trace carries token counts and block
+// ids, so neither the token estimate nor the text hash is needed). Its KV cache holds
+// --cache-blocks blocks, shared by running requests and cached prefixes. The iteration costs are
+// deliberately simple (they only have to make load rise and fall with the routing): a prefill
+// takes its uncached prompt tokens / kPrefillTokensPerSecond, a decode iteration kDecodeStep +
+// kDecodeStepPerRunning × (batch − 1). Cached blocks thus save prefill time, and piling requests
+// onto one replica slows all of them. Replicas report KV usage and queue length every
+// kScrapeInterval, as a gateway scraping vLLM's metrics would. The hit ratio is the engines'
+// (vLLM's prefix_cache_hits / prefix_cache_queries, in tokens).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <list>
-#include <queue>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "perfmodel/batch_engine.h"
 #include "routing/policy_registry.h"
 #include "routing/router.h"
 
@@ -36,9 +41,23 @@ using std::chrono::milliseconds;
 
 constexpr int64_t kBlockTokens = 512;  // the trace's hash_ids block size
 constexpr double kPrefillTokensPerSecond = 8000.0;
-constexpr double kDecodeStep = 0.020;            // s per output token, alone
-constexpr double kDecodeStepPerRunning = 0.002;  // s per output token per other running request
+constexpr double kDecodeStep = 0.020;            // s per decode iteration, alone
+constexpr double kDecodeStepPerRunning = 0.002;  // s more per other sequence in the batch
 constexpr Duration kScrapeInterval = std::chrono::seconds(1);
+
+Duration seconds(double s) {
+  return duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+class ReplayCost final : public IterationCost {
+ public:
+  Duration prefill(Tokens prompt) const override {
+    return seconds(static_cast<double>(prompt.value) / kPrefillTokensPerSecond);
+  }
+  Duration decode(int batch, Tokens) const override {
+    return seconds(kDecodeStep + kDecodeStepPerRunning * (batch - 1));
+  }
+};
 
 struct TraceRequest {
   int64_t at_ms = 0;
@@ -68,35 +87,42 @@ std::vector<TraceRequest> load_trace(const std::string& path) {
   return out;
 }
 
-// An engine's prefix cache: LRU over blocks; a request reuses the longest cached prefix.
-class EngineCache {
- public:
-  explicit EngineCache(size_t capacity) : capacity_(capacity) {}
-  size_t serve(const std::vector<uint64_t>& blocks) {
-    size_t hits = 0;
-    while (hits < blocks.size() && map_.count(blocks[hits]) != 0)
-      ++hits;
-    for (uint64_t b : blocks) {
-      auto it = map_.find(b);
-      if (it != map_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        continue;
-      }
-      if (map_.size() >= capacity_) {
-        map_.erase(lru_.back());
-        lru_.pop_back();
-      }
-      lru_.push_front(b);
-      map_[b] = lru_.begin();
-    }
-    return hits;
-  }
-
- private:
-  size_t capacity_;
-  std::list<uint64_t> lru_;
-  std::unordered_map<uint64_t, std::list<uint64_t>::iterator> map_;
+// One replica in virtual time: a BatchEngine and the iteration it is running, which ends at
+// `clock`; its events happen then.
+struct Replica {
+  Replica(const IterationCost& cost, const BatchEngineConfig& config) : engine(cost, config) {}
+  struct Inflight {
+    TimePoint arrival;
+    Ticket ticket;
+    int64_t tokens = 0;
+  };
+  BatchEngine engine;
+  TimePoint clock{};
+  std::optional<EngineIteration> current;
+  std::unordered_map<uint64_t, Inflight> inflight;
 };
+
+// Runs `r` up to `until`: finishes the iterations that end by then, reporting each finished
+// request to `done(id, when)`. An iteration that ends later stays current.
+template <class Done>
+void advance(Replica& r, TimePoint until, Done&& done) {
+  for (;;) {
+    if (r.current) {
+      if (r.clock > until) return;
+      for (const EngineEvent& ev : r.current->events)
+        if (ev.kind == EngineEventKind::kFinished) done(ev.id, r.clock);
+      r.current.reset();
+    }
+    if (r.engine.idle()) {
+      r.clock = std::max(r.clock, until);
+      return;
+    }
+    EngineIteration it = r.engine.step();
+    if (it.duration.count() == 0 && it.events.empty()) return;  // nothing runnable: wait
+    r.clock += it.duration;
+    r.current = std::move(it);
+  }
+}
 
 struct Outcomes {
   std::string policy;
@@ -109,9 +135,7 @@ struct Outcomes {
   int64_t failed = 0;
 };
 
-Outcomes replay(const std::vector<TraceRequest>& trace, const std::string& policy, int replicas,
-                size_t cache_blocks, const PolicyConfig& config) {
-  Router router(RouterConfig{config, {}});
+void add_fleet(Router& router, const std::string& policy, int replicas) {
   ModelRoutes table;
   table.model = "kimi";
   table.policy = policy;
@@ -121,51 +145,88 @@ Outcomes replay(const std::vector<TraceRequest>& trace, const std::string& polic
     std::fprintf(stderr, "prefix_replay: %s\n", s.error().describe().c_str());
     std::exit(1);
   }
-  std::unordered_map<std::string, int> index;
-  for (int i = 0; i < replicas; ++i)
-    index["replica-" + std::to_string(i)] = i;
+}
 
-  struct Running {
-    TimePoint done;
-    Ticket ticket;
-    int replica;
-    int64_t tokens;
-    bool operator>(const Running& o) const { return done > o.done; }
-  };
-  std::priority_queue<Running, std::vector<Running>, std::greater<>> running;
-  std::vector<EngineCache> caches(static_cast<size_t>(replicas), EngineCache(cache_blocks));
-  std::vector<int> active(static_cast<size_t>(replicas), 0);
-  std::vector<int64_t> active_tokens(static_cast<size_t>(replicas), 0);
+// What a gateway scraping each engine's vLLM metrics would learn.
+void report_loads(Router& router, const std::vector<Replica>& fleet) {
+  for (size_t i = 0; i < fleet.size(); ++i) {
+    const EngineStats st = fleet[i].engine.stats();
+    LoadReport rep;
+    rep.kv_cache_usage = st.kv_usage;
+    rep.queue_length = st.waiting;
+    (void)router.report_load("kimi", "replica-" + std::to_string(i), rep);
+  }
+}
+
+// Latency percentiles, the hit ratio and the token imbalance once every request has finished.
+void summarise(std::vector<double>& latencies, const std::vector<Replica>& fleet,
+               const std::vector<int64_t>& served_tokens, Outcomes& res) {
+  uint64_t hits = 0, queries = 0;
+  for (const Replica& r : fleet) {
+    hits += r.engine.stats().prefix_hits;
+    queries += r.engine.stats().prefix_queries;
+  }
+  res.hit_ratio = queries > 0 ? static_cast<double>(hits) / static_cast<double>(queries) : 0;
+  int64_t total_tokens = 0, max_tokens = 0;
+  for (int64_t t : served_tokens) {
+    total_tokens += t;
+    max_tokens = std::max(max_tokens, t);
+  }
+  const auto n = static_cast<double>(served_tokens.size());
+  res.token_imbalance = total_tokens > 0 ? static_cast<double>(max_tokens) / (total_tokens / n) : 0;
+  std::sort(latencies.begin(), latencies.end());
+  double sum = 0;
+  for (double l : latencies)
+    sum += l;
+  if (!latencies.empty()) {
+    res.mean_latency_s = sum / static_cast<double>(latencies.size());
+    res.p99_latency_s =
+        latencies[static_cast<size_t>(0.99 * static_cast<double>(latencies.size() - 1))];
+  }
+}
+
+Outcomes replay(const std::vector<TraceRequest>& trace, const std::string& policy, int replicas,
+                size_t cache_blocks, const PolicyConfig& config) {
+  Router router(RouterConfig{config, {}});
+  add_fleet(router, policy, replicas);
+  std::unordered_map<std::string, size_t> index;
+  for (int i = 0; i < replicas; ++i)
+    index["replica-" + std::to_string(i)] = static_cast<size_t>(i);
+  const ReplayCost cost;
+  BatchEngineConfig engine_config;
+  engine_config.kv_capacity = Tokens(static_cast<int64_t>(cache_blocks) * kBlockTokens);
+  engine_config.prefix_cache = true;
+  engine_config.prefix_block_tokens = static_cast<int>(kBlockTokens);
+  std::vector<Replica> fleet;
+  fleet.reserve(static_cast<size_t>(replicas));
+  for (int i = 0; i < replicas; ++i)
+    fleet.emplace_back(cost, engine_config);
   std::vector<int64_t> served_tokens(static_cast<size_t>(replicas), 0);
   std::vector<double> latencies;
   latencies.reserve(trace.size());
 
   Outcomes res;
   res.policy = policy;
-  int64_t hit_blocks = 0, blocks = 0;
   double imbalance_sum = 0;
   int64_t imbalance_samples = 0;
   const TimePoint epoch{};
   TimePoint last_scrape = epoch - kScrapeInterval;
-  const double kv_capacity_tokens = static_cast<double>(cache_blocks * kBlockTokens);
+  auto run_until = [&](TimePoint t) {
+    for (Replica& r : fleet)
+      advance(r, t, [&](uint64_t id, TimePoint when) {
+        const auto it = r.inflight.find(id);
+        router.finish(it->second.ticket, Outcome::kSuccess, when);
+        latencies.push_back(std::chrono::duration<double>(when - it->second.arrival).count());
+        r.inflight.erase(it);
+      });
+  };
 
+  uint64_t next_id = 1;
   for (const TraceRequest& tr : trace) {
     const TimePoint now = epoch + milliseconds(tr.at_ms);
-    while (!running.empty() && running.top().done <= now) {
-      const Running r = running.top();
-      running.pop();
-      router.finish(r.ticket, Outcome::kSuccess, r.done);
-      --active[static_cast<size_t>(r.replica)];
-      active_tokens[static_cast<size_t>(r.replica)] -= r.tokens;
-    }
+    run_until(now);
     if (now - last_scrape >= kScrapeInterval) {
-      for (int i = 0; i < replicas; ++i) {
-        LoadReport rep;
-        rep.kv_cache_usage = std::min(
-            1.0, static_cast<double>(active_tokens[static_cast<size_t>(i)]) / kv_capacity_tokens);
-        rep.queue_length = 0;  // the model has no engine queue: running requests slow down instead
-        (void)router.report_load("kimi", "replica-" + std::to_string(i), rep);
-      }
+      report_loads(router, fleet);
       last_scrape = now;
     }
     RouteRequest req;
@@ -177,51 +238,31 @@ Outcomes replay(const std::vector<TraceRequest>& trace, const std::string& polic
       ++res.failed;
       continue;
     }
-    const int r = index.at(std::string(pick->replica));
-    const auto ri = static_cast<size_t>(r);
-    const size_t hits = caches[ri].serve(tr.blocks);
-    hit_blocks += static_cast<int64_t>(hits);
-    blocks += static_cast<int64_t>(tr.blocks.size());
-    const int64_t uncached =
-        std::max<int64_t>(0, tr.input - static_cast<int64_t>(hits) * kBlockTokens);
-    const double seconds =
-        static_cast<double>(uncached) / kPrefillTokensPerSecond +
-        static_cast<double>(tr.output) * (kDecodeStep + kDecodeStepPerRunning * active[ri]);
-    latencies.push_back(seconds);
-    const int64_t tokens = tr.input + tr.output;
-    ++active[ri];
-    active_tokens[ri] += tokens;
-    served_tokens[ri] += tokens;
-    running.push(Running{now + duration_cast<Duration>(std::chrono::duration<double>(seconds)),
-                         pick->ticket, r, tokens});
-    // Imbalance as the fleet looks right after this arrival.
-    int total = 0, peak = 0;
-    for (int a : active) {
-      total += a;
-      peak = std::max(peak, a);
+    const size_t ri = index.at(std::string(pick->replica));
+    Replica& rep = fleet[ri];
+    const uint64_t id = next_id++;
+    if (!rep.engine.submit(EngineRequest{id, Tokens(std::max<int64_t>(1, tr.input)),
+                                         Tokens(std::max<int64_t>(1, tr.output)), tr.blocks})) {
+      router.finish(pick->ticket, Outcome::kClientError, now);  // larger than the KV cache
+      ++res.failed;
+      continue;
     }
-    res.peak_outstanding = std::max(res.peak_outstanding, peak);
-    imbalance_sum += peak / (static_cast<double>(total) / replicas);
+    const int64_t tokens = tr.input + tr.output;
+    rep.inflight[id] = Replica::Inflight{now, pick->ticket, tokens};
+    served_tokens[ri] += tokens;
+    // Imbalance as the fleet looks right after this arrival.
+    size_t total = 0, peak = 0;
+    for (const Replica& r : fleet) {
+      total += r.inflight.size();
+      peak = std::max(peak, r.inflight.size());
+    }
+    res.peak_outstanding = std::max(res.peak_outstanding, static_cast<int>(peak));
+    imbalance_sum += static_cast<double>(peak) / (static_cast<double>(total) / replicas);
     ++imbalance_samples;
   }
-  res.hit_ratio = blocks > 0 ? static_cast<double>(hit_blocks) / static_cast<double>(blocks) : 0;
-  int64_t total_tokens = 0, max_tokens = 0;
-  for (int64_t t : served_tokens) {
-    total_tokens += t;
-    max_tokens = std::max(max_tokens, t);
-  }
-  res.token_imbalance =
-      static_cast<double>(max_tokens) / (static_cast<double>(total_tokens) / replicas);
+  run_until(TimePoint::max());
   res.outstanding_imbalance = imbalance_samples > 0 ? imbalance_sum / imbalance_samples : 0;
-  std::sort(latencies.begin(), latencies.end());
-  double sum = 0;
-  for (double l : latencies)
-    sum += l;
-  if (!latencies.empty()) {
-    res.mean_latency_s = sum / static_cast<double>(latencies.size());
-    res.p99_latency_s =
-        latencies[static_cast<size_t>(0.99 * static_cast<double>(latencies.size() - 1))];
-  }
+  summarise(latencies, fleet, served_tokens, res);
   return res;
 }
 
@@ -286,8 +327,10 @@ int main(int argc, char** argv) {
         trace.size(), static_cast<long long>(total_blocks), static_cast<long long>(kBlockTokens),
         100.0 * static_cast<double>(repeats) / static_cast<double>(total_blocks));
   }
-  std::printf("fleet: %d replicas, each with an LRU prefix cache of %zu blocks (%zu tokens)\n",
-              replicas, cache_blocks, cache_blocks * static_cast<size_t>(kBlockTokens));
+  std::printf(
+      "fleet: %d replicas, each with a KV cache of %zu blocks (%zu tokens) for running requests "
+      "and cached prefixes\n",
+      replicas, cache_blocks, cache_blocks * static_cast<size_t>(kBlockTokens));
   std::printf(
       "policy config: load factor %.2f, min match ratio %.2f, kv-aware prefix weight %.1f\n\n",
       config.load_factor, config.min_match_ratio, config.kv_aware.prefix);
