@@ -353,6 +353,20 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
     n.state = NodeState::kReady;
   }
 
+  apply_gpu_reports(hb, now);
+  for (const auto& e : hb.events)
+    event(now, "GpuHealth", e.gpu, to_string(e.from), to_string(e.to), e.reason);
+
+  apply_replica_reports(hb, now);
+  collect_pool_events();
+  rebuild_routing();
+  due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
+
+  return assignment_for(hb.node);
+}
+
+// Telemetry and health from the node's GPUs into the pool.
+void Fleet::apply_gpu_reports(const NodeReport& hb, TimePoint now) {
   for (const auto& g : hb.gpus) {
     auto gi = pool_.find_gpu(g.uuid);
     if (!gi) continue;
@@ -371,9 +385,10 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
       (void)pool_.set_health(*gi, Health::kProbation, g.reason, now);
     (void)pool_.set_health(*gi, h, g.reason.empty() ? "reported by agent" : g.reason, now);
   }
-  for (const auto& e : hb.events)
-    event(now, "GpuHealth", e.gpu, to_string(e.from), to_string(e.to), e.reason);
+}
 
+// Replica states from the agent; replicas it no longer runs are gone.
+void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
   std::set<std::string> reported;
   for (const auto& rep : hb.replicas) {
     reported.insert(rep.id);
@@ -416,15 +431,15 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
   }
   for (const auto& id : gone)
     forget(id, now);
-  collect_pool_events();
-  rebuild_routing();
-  due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
+}
 
+// Every replica the node must run, under the current generation.
+NodeAssignment Fleet::assignment_for(const std::string& node) const {
   NodeAssignment reply;
   reply.generation = generation_;
   reply.heartbeat_interval = opts_.heartbeat_interval;
   for (const auto& [id, r] : replicas_) {
-    if (r.node != hb.node || !assigned(r)) continue;
+    if (r.node != node || !assigned(r)) continue;
     auto d = deployments_.find(r.deployment);
     if (d == deployments_.end()) continue;
     const DeploymentSpec& s = d->second.spec;

@@ -113,6 +113,9 @@ class Fleet {
   void sweep(TimePoint now);  // drops Stopped replicas that were never placed
   void node_lost(NodeRecord& n, TimePoint now);
   Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
+  void apply_gpu_reports(const NodeReport& hb, TimePoint now);
+  void apply_replica_reports(const NodeReport& hb, TimePoint now);
+  NodeAssignment assignment_for(const std::string& node) const;
   void recommit(NodeRecord& n, TimePoint now);
   void rebuild_routing();
   void due(TimePoint now);  // tick() has work from now on
