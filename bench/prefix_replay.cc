@@ -136,11 +136,12 @@ struct Outcomes {
 };
 
 void add_fleet(Router& router, const std::string& policy, int replicas) {
-  ModelRoutes table;
+  RouteModel table;
   table.model = "kimi";
   table.policy = policy;
+  table.revisions.push_back(RouteRevision{"v1", 1, {}});
   for (int i = 0; i < replicas; ++i)
-    table.replicas.push_back({"replica-" + std::to_string(i), "v1", true, false});
+    table.revisions[0].replicas.push_back({"replica-" + std::to_string(i), "127.0.0.1:1"});
   if (Status s = router.update(table); !s.ok()) {
     std::fprintf(stderr, "prefix_replay: %s\n", s.error().describe().c_str());
     std::exit(1);

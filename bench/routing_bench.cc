@@ -119,12 +119,13 @@ struct Fixture {
   std::vector<std::string> ids;
 
   explicit Fixture(const std::string& policy) {
-    ModelRoutes t;
+    RouteModel t;
     t.model = "llama-70b";
     t.policy = policy;
+    t.revisions.push_back(RouteRevision{"v1", 1, {}});
     for (int i = 0; i < kReplicas; ++i) {
       ids.push_back("llama-70b-7f9c4d-" + std::to_string(i));
-      t.replicas.push_back({ids.back(), "v1", true, false});
+      t.revisions[0].replicas.push_back({ids.back(), "127.0.0.1:1"});
     }
     if (Status s = router.update(t); !s.ok()) std::abort();
     Workload& w = workload();

@@ -12,6 +12,10 @@ namespace gf {
 struct RouteReplica {
   std::string id;
   std::string address;  // host:port
+  // The controller lists only Ready replicas today; these let a table say more (a replica still
+  // starting, or draining before it leaves) and default to what an older controller means.
+  bool ready = true;
+  bool draining = false;
 };
 
 struct RouteRevision {

@@ -275,15 +275,7 @@ struct GatewayServer::Impl {
   Status apply_table(const RoutingTable& t) {
     std::set<std::string> seen;
     for (const auto& m : t.models) {
-      ModelRoutes r;
-      r.model = m.model;
-      r.policy = m.policy.empty() ? "least-outstanding" : m.policy;
-      for (const auto& rev : m.revisions) {
-        r.revisions.push_back(RevisionEntry{rev.revision, rev.weight});
-        for (const auto& x : rev.replicas)
-          r.replicas.push_back(ReplicaEntry{x.id, rev.revision, true, false});
-      }
-      if (Status s = router.update(r); !s) return s;
+      if (Status s = router.update(m); !s) return s;
       seen.insert(m.model);
     }
     for (const auto& [name, m] : models) {

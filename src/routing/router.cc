@@ -12,7 +12,7 @@ namespace gf {
 struct ReplicaSlotState {
   ReplicaView view;
   OutlierState outlier;
-  int revision = -1;  // index into Model::revision_names; -1 = not listed (weight 0)
+  int revision = -1;  // index into the table entry's revisions (its traffic weight)
   uint32_t generation = 0;
   bool live = false;
 };
@@ -23,8 +23,6 @@ struct Router::Model {
   uint32_t generation = 0;
   std::string policy_name;
   std::unique_ptr<Policy> policy;
-  bool pooled = false;  // no revisions listed: one pool
-  std::vector<std::string> revision_names;
   TrafficSplit split;
   std::vector<ReplicaSlotState> slots;
   std::vector<ReplicaSlot> free_slots;
@@ -62,7 +60,16 @@ std::vector<RoutingEvent> Router::take_events() {
   return out;
 }
 
-Status Router::update(const ModelRoutes& routes) {
+namespace {
+
+// The policy a table entry without one gets.
+std::string_view policy_name(const RouteModel& routes) {
+  return routes.policy.empty() ? std::string_view("least-outstanding") : routes.policy;
+}
+
+}  // namespace
+
+Status Router::update(const RouteModel& routes) {
   auto bad = [&](std::string what) {
     return make_error(ErrorCode::kInvalidArgument,
                       "routing table for model \"" + routes.model + "\": " + std::move(what));
@@ -71,23 +78,29 @@ Status Router::update(const ModelRoutes& routes) {
   if (routes.model.empty())
     return make_error(ErrorCode::kInvalidArgument, "routing table entry without a model name");
   std::set<std::string_view> seen;
-  for (const RevisionEntry& r : routes.revisions) {
-    if (!seen.insert(r.name).second) return bad("revision \"" + r.name + "\" is listed twice");
+  size_t replica_count = 0;
+  for (const RouteRevision& r : routes.revisions) {
+    if (!seen.insert(r.revision).second)
+      return bad("revision \"" + r.revision + "\" is listed twice");
     if (r.weight < 0)
-      return bad("revision \"" + r.name + "\" has negative weight " + std::to_string(r.weight));
+      return bad("revision \"" + r.revision + "\" has negative weight " + std::to_string(r.weight));
+    replica_count += r.replicas.size();
   }
   seen.clear();
-  for (const ReplicaEntry& r : routes.replicas) {
-    if (r.id.empty()) return bad("a replica has an empty id");
-    if (!seen.insert(r.id).second) return bad("replica \"" + r.id + "\" is listed twice");
+  for (const RouteRevision& rev : routes.revisions) {
+    for (const RouteReplica& r : rev.replicas) {
+      if (r.id.empty()) return bad("a replica has an empty id");
+      if (!seen.insert(r.id).second) return bad("replica \"" + r.id + "\" is listed twice");
+    }
   }
-  if (routes.replicas.size() >= PrefixIndex::kNoOwner)
-    return bad(std::to_string(routes.replicas.size()) + " replicas is over the limit of " +
+  if (replica_count >= PrefixIndex::kNoOwner)
+    return bad(std::to_string(replica_count) + " replicas is over the limit of " +
                std::to_string(PrefixIndex::kNoOwner - 1));
+  const std::string_view policy = policy_name(routes);
   Model* m = find(routes.model);
   std::unique_ptr<Policy> new_policy;
-  if (m == nullptr || m->policy_name != routes.policy) {
-    auto p = make_policy(routes.policy, config_.policy);
+  if (m == nullptr || m->policy_name != policy) {
+    auto p = make_policy(std::string(policy), config_.policy);
     if (!p.ok()) return bad(p.error().message);
     new_policy = std::move(p).value();
   }
@@ -112,34 +125,21 @@ Status Router::update(const ModelRoutes& routes) {
   const bool policy_changed = new_policy != nullptr;
   if (policy_changed) {
     m->policy = std::move(new_policy);
-    m->policy_name = routes.policy;
+    m->policy_name = policy;
   }
 
-  // Revisions and their weights.
-  m->pooled = routes.revisions.empty();
-  m->revision_names.clear();
+  // Revisions and their weights; every replica belongs to the revision that lists it.
   std::vector<int> weights;
-  if (m->pooled) {
-    weights.push_back(1);
-  } else {
-    for (const RevisionEntry& r : routes.revisions) {
-      m->revision_names.push_back(r.name);
-      weights.push_back(r.weight);
-    }
-  }
+  for (const RouteRevision& r : routes.revisions)
+    weights.push_back(r.weight);
   m->split.set_weights(std::move(weights));
-  auto revision_of = [&](const std::string& rev) {
-    if (m->pooled) return 0;
-    for (size_t i = 0; i < m->revision_names.size(); ++i)
-      if (m->revision_names[i] == rev) return static_cast<int>(i);
-    return -1;
-  };
 
   // Removed replicas first, so that their slots can be reused by additions.
   std::vector<ReplicaSlot> removed;
   std::set<std::string_view> wanted;
-  for (const ReplicaEntry& r : routes.replicas)
-    wanted.insert(r.id);
+  for (const RouteRevision& rev : routes.revisions)
+    for (const RouteReplica& r : rev.replicas)
+      wanted.insert(r.id);
   for (auto it = m->by_id.begin(); it != m->by_id.end();) {
     if (wanted.count(it->first) != 0) {
       ++it;
@@ -153,35 +153,36 @@ Status Router::update(const ModelRoutes& routes) {
     --m->live;
     it = m->by_id.erase(it);
   }
-  for (const ReplicaEntry& r : routes.replicas) {
-    ReplicaSlot slot;
-    if (auto it = m->by_id.find(r.id); it != m->by_id.end()) {
-      slot = it->second;
-    } else {
-      if (!m->free_slots.empty()) {
-        slot = m->free_slots.back();
-        m->free_slots.pop_back();
+  for (size_t rev = 0; rev < routes.revisions.size(); ++rev) {
+    for (const RouteReplica& r : routes.revisions[rev].replicas) {
+      ReplicaSlot slot;
+      if (auto it = m->by_id.find(r.id); it != m->by_id.end()) {
+        slot = it->second;
       } else {
-        slot = static_cast<ReplicaSlot>(m->slots.size());
-        m->slots.emplace_back();
+        if (!m->free_slots.empty()) {
+          slot = m->free_slots.back();
+          m->free_slots.pop_back();
+        } else {
+          slot = static_cast<ReplicaSlot>(m->slots.size());
+          m->slots.emplace_back();
+        }
+        ReplicaSlotState& s = m->slots[slot];
+        const uint32_t generation = s.generation + 1;
+        s = ReplicaSlotState{};
+        s.generation = generation;
+        s.live = true;
+        s.view.id = r.id;
+        s.view.slot = slot;
+        m->by_id.emplace(r.id, slot);
+        ++m->live;
       }
       ReplicaSlotState& s = m->slots[slot];
-      const uint32_t generation = s.generation + 1;
-      s = ReplicaSlotState{};
-      s.generation = generation;
-      s.live = true;
-      s.view.id = r.id;
-      s.view.slot = slot;
-      m->by_id.emplace(r.id, slot);
-      ++m->live;
+      s.view.revision = routes.revisions[rev].revision;
+      s.view.ready = r.ready;
+      s.view.draining = r.draining;
+      s.revision = static_cast<int>(rev);
+      s.view.revision_weight = m->split.weights()[rev];
     }
-    ReplicaSlotState& s = m->slots[slot];
-    s.view.revision = r.revision;
-    s.view.ready = r.ready;
-    s.view.draining = r.draining;
-    s.revision = revision_of(r.revision);
-    s.view.revision_weight =
-        s.revision < 0 ? 0 : m->split.weights()[static_cast<size_t>(s.revision)];
   }
   m->routable_per_revision.assign(m->split.weights().size(), 0);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/routing_table.h"
 #include "common/units.h"
 #include "routing/outlier_detector.h"
 #include "routing/policy.h"
@@ -22,27 +23,6 @@
 #include "routing/traffic_split.h"
 
 namespace gf {
-
-// One model's entry in the controller's routing table. Each update() gives the whole entry.
-struct RevisionEntry {
-  std::string name;
-  int weight = 0;  // relative; a canary at 5 next to a stable revision at 95 gets 5%
-};
-struct ReplicaEntry {
-  std::string id;
-  std::string revision;
-  bool ready = false;
-  bool draining = false;
-};
-struct ModelRoutes {
-  std::string model;
-  std::string policy = "least-outstanding";  // DeploymentSpec::routing
-  // Weights per revision. Empty: one pool, every replica alike whatever its revision. A replica
-  // whose revision is not listed gets weight 0 (no traffic): a new revision is dark until the
-  // controller gives it weight.
-  std::vector<RevisionEntry> revisions;
-  std::vector<ReplicaEntry> replicas;
-};
 
 struct RouterConfig {
   PolicyConfig policy;
@@ -95,10 +75,12 @@ class Router {
   Router(Router&&) noexcept;
   Router& operator=(Router&&) noexcept;
 
-  // Replaces one model's routing-table entry. Replicas that stay keep their load, reports and
-  // ejection state; the consistent-hash rings keep every unchanged replica's points. On error
-  // (unknown policy, duplicate replica or revision, negative weight) nothing changes.
-  Status update(const ModelRoutes& routes);
+  // Replaces one model's routing-table entry (the table the controller publishes). Each replica
+  // gets its revision's weight: a revision at weight 0 is dark until the controller gives it
+  // some. An entry without a policy gets least-outstanding. Replicas that stay keep their load,
+  // reports and ejection state; the consistent-hash rings keep every unchanged replica's points.
+  // On error (unknown policy, duplicate replica or revision, negative weight) nothing changes.
+  Status update(const RouteModel& routes);
   // Forgets a model; returns false when it was not known. Outstanding tickets become no-ops.
   bool remove(std::string_view model);
 

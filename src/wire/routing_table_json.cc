@@ -12,8 +12,13 @@ std::string to_json(const RoutingTable& t) {
     json revs = json::array();
     for (const auto& r : m.revisions) {
       json reps = json::array();
-      for (const auto& x : r.replicas)
-        reps.push_back({{"id", x.id}, {"address", x.address}});
+      for (const auto& x : r.replicas) {
+        json rep = {{"id", x.id}, {"address", x.address}};
+        // Written only when not the default, so a table of Ready replicas reads as before.
+        if (!x.ready) rep["ready"] = false;
+        if (x.draining) rep["draining"] = true;
+        reps.push_back(std::move(rep));
+      }
       revs.push_back({{"revision", r.revision}, {"weight", r.weight}, {"replicas", reps}});
     }
     models.push_back({{"model", m.model},
@@ -50,8 +55,10 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
         rr.revision = r.at("revision").get<std::string>();
         rr.weight = r.at("weight").get<int>();
         for (const auto& x : r.at("replicas")) {
-          rr.replicas.push_back(
-              RouteReplica{x.at("id").get<std::string>(), x.at("address").get<std::string>()});
+          // ready/draining default to true/false: an older controller sends neither.
+          rr.replicas.push_back(RouteReplica{x.at("id").get<std::string>(),
+                                             x.at("address").get<std::string>(),
+                                             x.value("ready", true), x.value("draining", false)});
         }
         rm.revisions.push_back(std::move(rr));
       }

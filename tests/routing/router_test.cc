@@ -18,8 +18,40 @@ namespace {
 using std::chrono::seconds;
 using testing::HasSubstr;
 
-ModelRoutes table(std::string policy, int n, std::string revision = "v1") {
-  ModelRoutes t;
+// A model's routing-table entry written flat, as these tests find it easiest: each replica with
+// its revision, and the weights of the revisions. Converts to the controller's nested RouteModel:
+// with no weights listed every revision gets weight 1; a revision not listed gets weight 0.
+struct FlatReplica {
+  std::string id;
+  std::string revision;
+  bool ready = true;
+  bool draining = false;
+};
+struct FlatRoutes {
+  std::string model;
+  std::string policy;
+  std::vector<std::pair<std::string, int>> revisions;
+  std::vector<FlatReplica> replicas;
+
+  operator RouteModel() const {  // NOLINT: implicit, so that update(t) reads as before
+    RouteModel m{.model = model, .policy = policy};
+    auto revision = [&](const std::string& name) -> RouteRevision& {
+      for (RouteRevision& r : m.revisions)
+        if (r.revision == name) return r;
+      return m.revisions.emplace_back(RouteRevision{name, revisions.empty() ? 1 : 0, {}});
+    };
+    for (const auto& [name, weight] : revisions)
+      m.revisions.push_back(RouteRevision{name, weight, {}});
+    for (const FlatReplica& r : replicas) {
+      revision(r.revision)
+          .replicas.push_back(RouteReplica{r.id, "127.0.0.1:1", r.ready, r.draining});
+    }
+    return m;
+  }
+};
+
+FlatRoutes table(std::string policy, int n, std::string revision = "v1") {
+  FlatRoutes t;
   t.model = "llama-70b";
   t.policy = std::move(policy);
   for (int i = 0; i < n; ++i)
@@ -75,10 +107,10 @@ TEST(Router, UnknownModelAndUnknownPolicyAreClearErrors) {
 TEST(Router, RejectsMalformedTablesWithoutChangingAnything) {
   Router router;
   ASSERT_TRUE(router.update(table("round-robin", 2)).ok());
-  ModelRoutes dup = table("round-robin", 2);
+  FlatRoutes dup = table("round-robin", 2);
   dup.replicas.push_back(dup.replicas[0]);
   EXPECT_THAT(router.update(dup).error().message, HasSubstr("replica \"r0\" is listed twice"));
-  ModelRoutes neg = table("round-robin", 2);
+  FlatRoutes neg = table("round-robin", 2);
   neg.revisions = {{"v1", -1}};
   EXPECT_THAT(router.update(neg).error().message, HasSubstr("negative weight"));
   EXPECT_EQ(router.replicas("llama-70b", TimePoint{}).size(), 2u);
@@ -86,7 +118,7 @@ TEST(Router, RejectsMalformedTablesWithoutChangingAnything) {
 
 TEST(Router, ReasonSaysWhyNoReplicaIsReady) {
   Router router;
-  ModelRoutes t = table("round-robin", 4);
+  FlatRoutes t = table("round-robin", 4);
   t.replicas[0].draining = true;
   t.replicas[1].draining = true;
   t.replicas[2].ready = false;
@@ -116,7 +148,7 @@ TEST(Router, ReasonSaysWhyNoReplicaIsReady) {
 
 TEST(Router, CanaryGetsExactlyItsWeightAndWeightZeroGetsNothing) {
   Router router;
-  ModelRoutes t = table("least-outstanding", 8, "stable");
+  FlatRoutes t = table("least-outstanding", 8, "stable");
   t.replicas.push_back({"canary-0", "canary", true, false});
   t.replicas.push_back({"dark-0", "next", true, false});
   t.revisions = {{"stable", 95}, {"canary", 5}, {"next", 0}};
@@ -133,7 +165,7 @@ TEST(Router, CanaryGetsExactlyItsWeightAndWeightZeroGetsNothing) {
     EXPECT_EQ(by_revision["stable"], 95);
     EXPECT_EQ(by_revision["next"], 0);
   }
-  // A replica of an unlisted revision is dark too.
+  // A replica of a revision the controller gave no weight is dark too.
   t.replicas.push_back({"x-0", "unlisted", true, false});
   ASSERT_TRUE(router.update(t).ok());
   for (int i = 0; i < 200; ++i)
@@ -142,7 +174,7 @@ TEST(Router, CanaryGetsExactlyItsWeightAndWeightZeroGetsNothing) {
 
 TEST(Router, WhenTheCanaryHasNoReadyReplicaStableTakesEverything) {
   Router router;
-  ModelRoutes t = table("round-robin", 2, "stable");
+  FlatRoutes t = table("round-robin", 2, "stable");
   t.replicas.push_back({"canary-0", "canary", false, false});
   t.revisions = {{"stable", 90}, {"canary", 10}};
   ASSERT_TRUE(router.update(t).ok());
@@ -182,7 +214,7 @@ TEST(Router, UpdateKeepsLoadOfReplicasThatStayAndTicketsOfRemovedOnesAreNoOps) {
   ASSERT_TRUE(a.ok() && b.ok());
   const std::string a_id(a->replica);
   // Remove a's replica, add a new one (it may reuse the slot).
-  ModelRoutes t = table("least-outstanding", 0);
+  FlatRoutes t = table("least-outstanding", 0);
   const std::string b_id(b->replica);
   t.replicas = {{b_id, "v1", true, false}, {"r9", "v1", true, false}};
   ASSERT_TRUE(router.update(t).ok());
@@ -225,7 +257,7 @@ TEST(Router, RingStaysStableForUnchangedReplicas) {
     return where;
   };
   const auto before = place_all();
-  ModelRoutes t = table("session-affinity", 10);
+  FlatRoutes t = table("session-affinity", 10);
   t.replicas.erase(t.replicas.begin() + 4);
   ASSERT_TRUE(router.update(t).ok());
   const auto after_remove = place_all();
@@ -326,7 +358,7 @@ TEST(RouterProperty, OutstandingNeverNegativeNorAboveUnfinishedTickets) {
       router.finish(open[k].first, o, clock.now());
       open.erase(open.begin() + static_cast<long>(k));
     } else {
-      ModelRoutes t = table("prefix-affinity", 0);
+      FlatRoutes t = table("prefix-affinity", 0);
       for (int r = 0; r < 8; ++r)
         if (rng() % 4 != 0) t.replicas.push_back({"r" + std::to_string(r), "v1", true, false});
       ASSERT_TRUE(router.update(t).ok());
