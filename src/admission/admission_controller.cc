@@ -257,6 +257,15 @@ Status AdmissionController::cancel(uint64_t id, TimePoint now) {
   return {};
 }
 
+std::optional<TimePoint> AdmissionController::next_deadline() const {
+  std::optional<TimePoint> next;
+  for (const auto& [model, m] : models_) {
+    const std::optional<TimePoint> d = m.queue.next_deadline();
+    if (d && (!next || *d < *next)) next = d;
+  }
+  return next;
+}
+
 std::vector<Expired> AdmissionController::expire(TimePoint now) {
   std::vector<Expired> out;
   for (auto& [model, m] : models_) {

@@ -135,6 +135,9 @@ class AdmissionController {
 
   // Queued requests whose deadline has come, removed (their token estimates refunded).
   std::vector<Expired> expire(TimePoint now);
+  // When expire() next has something to do: the earliest deadline of a queued request; nullopt
+  // when nothing waits. A live gateway sleeps until then; a simulator jumps there.
+  std::optional<TimePoint> next_deadline() const;
 
   // The next queued request that has been given a slot, oldest grant first; nullopt when none.
   // Call after admit() queues, release(), cancel() and set_model_capacity().

@@ -169,6 +169,11 @@ std::optional<QueueEntry> FairQueue::cancel(uint64_t id) {
   return remove(id);
 }
 
+std::optional<TimePoint> FairQueue::next_deadline() const {
+  if (by_deadline_.empty()) return std::nullopt;
+  return by_deadline_.begin()->first;
+}
+
 std::vector<QueueEntry> FairQueue::expire(TimePoint now) {
   std::vector<QueueEntry> out;
   while (!by_deadline_.empty() && by_deadline_.begin()->first <= now) {

@@ -87,6 +87,9 @@ class FairQueue {
   std::optional<QueueEntry> cancel(uint64_t id);
   // Removes and returns every entry whose deadline is at or before `now`, earliest first.
   std::vector<QueueEntry> expire(TimePoint now);
+  // The earliest deadline of a waiting entry (when expire() next has something to do); nullopt
+  // when empty.
+  std::optional<TimePoint> next_deadline() const;
 
   size_t size() const { return index_.size(); }
   size_t size(std::string_view tenant) const;
