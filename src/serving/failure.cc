@@ -1,0 +1,22 @@
+#include "serving/failure.h"
+
+namespace gf {
+
+FailureClass classify(Failure failure, AttemptPhase phase) {
+  if (failure == Failure::kClientGone) return {Outcome::kCancelled, false, false};
+  // A replica the table gave no address never saw the request: not an error of its revision.
+  if (failure == Failure::kNoAddress) return {Outcome::kConnectFailure, false, true};
+  if (failure == Failure::kUpstream5xx) return {Outcome::kServerError, true, true};
+  switch (phase) {
+    case AttemptPhase::kBeforeHead:
+      if (failure == Failure::kTimeout) return {Outcome::kTimeout, true, false};
+      return {Outcome::kConnectFailure, true, true};
+    case AttemptPhase::kBody:
+      return {Outcome::kServerError, true, true};
+    case AttemptPhase::kStreaming:
+      return {Outcome::kServerError, true, false};
+  }
+  return {Outcome::kServerError, true, false};
+}
+
+}  // namespace gf
