@@ -7,7 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
-#include <deque>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <unordered_map>
@@ -20,6 +19,7 @@
 #include "gateway/token_usage.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
+#include "serving/serving.h"
 #include "wire/routing_table_json.h"
 #include "wire/traffic_report_json.h"
 
@@ -52,31 +52,42 @@ struct Waiter {
   explicit Waiter(asio::io_context& io) : timer(io) {}
   asio::steady_timer timer;
   bool dispatched = false;
-  std::optional<Rejected> rejected;
+  std::optional<Refusal> rejected;
 };
+
+// The one place a transport error's text is read: the client reports timeouts only in words, and
+// the serving core decides from the type.
+Failure upstream_failure(const Error& e) {
+  return e.message.find("timed out") != std::string::npos ? Failure::kTimeout : Failure::kConnect;
+}
+
+net::Headers retry_after_header(const std::optional<Duration>& retry_after) {
+  net::Headers h;
+  if (retry_after) h["Retry-After"] = seconds_header(*retry_after);
+  return h;
+}
 
 }  // namespace
 
 struct GatewayServer::Impl {
-  Impl(asio::io_context& io, GatewayOptions o, const Clock& c, TenantDirectory t,
-       AdmissionController a)
+  Impl(asio::io_context& io, GatewayOptions o, const Clock& c, TenantDirectory t, Serving s)
       : io(io),
         opts(std::move(o)),
         clock(c),
         tenants(std::move(t)),
-        admission(std::move(a)),
-        router(opts.router),
-        client(io, 256) {}
+        core(std::move(s)),
+        client(io, 256),
+        expiry_timer(io) {}
 
   asio::io_context& io;
   GatewayOptions opts;
   const Clock& clock;
   TenantDirectory tenants;
-  AdmissionController admission;
-  Router router;
+  // Every decision about a request (rights, admission, replica, retries, release, traffic); this
+  // shell keeps the bytes, sockets, timers and metrics.
+  Serving core;
   net::HttpClient client;
   std::unique_ptr<net::HttpServer> server;
-  RoutingTable table;
   // What one routing table says of each replica, by id. Its metrics are looked up on its first
   // attempt and kept here for the next ones: a replica's metrics are forgotten only once it has
   // left the table (this entry is gone) and its last attempt has ended.
@@ -86,43 +97,20 @@ struct GatewayServer::Impl {
     GatewayMetrics::ForReplica* metrics = nullptr;  // for `model`
   };
   std::unordered_map<std::string, Upstream> addresses;
-  // One routing table's models, by name. A model's per-tenant metrics are looked up on each
-  // tenant's first request and kept here (a tenant's metrics are never forgotten).
+  // One routing table's models, by the core's model index. A model's per-tenant metrics are
+  // looked up on each tenant's first request and kept here (a tenant's metrics are never
+  // forgotten).
   struct ServedModel {
-    const RouteModel* route = nullptr;  // into `table`
     // By tenant: the directory's entries are fixed for the gateway's life.
     std::unordered_map<const TenantSpec*, GatewayMetrics::ForTenant*> tenant_metrics;
   };
-  std::map<std::string, ServedModel> models;
+  std::vector<ServedModel> models;
   std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiting;
-  uint64_t next_id = 1;
+  // Wakes expire_loop at the core's next deadline; re-armed when a request queues earlier.
+  asio::steady_timer expiry_timer;
+  std::optional<TimePoint> expiry_armed;
   bool stopped = false;
-  // Retry budget (Envoy's): requests retrying at once stay under a share of the requests in
-  // flight, with a floor so that a quiet gateway can still retry.
-  int active_requests = 0;
-  int active_retries = 0;
-  // Traffic per (model, revision) since the last report to the controller (canary analysis).
-  // By model, then revision; transparent comparators find an entry without building strings.
-  std::map<std::string, std::map<std::string, RevisionTraffic, std::less<>>, std::less<>> traffic;
   std::string gateway_id;
-
-  void count(const std::string& model, const std::string& revision, bool error,
-             Duration first_byte) {
-    auto m = traffic.find(model);
-    if (m == traffic.end()) m = traffic.try_emplace(model).first;
-    auto r = m->second.find(revision);
-    if (r == m->second.end()) r = m->second.try_emplace(revision).first;
-    auto& t = r->second;
-    if (t.ttft_counts.empty()) {
-      t.model = model;
-      t.revision = revision;
-      t.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
-    }
-    ++t.requests;
-    if (error) ++t.errors;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(first_byte).count();
-    ++t.ttft_counts[ttft_bucket(ms)];
-  }
 
   asio::awaitable<void> report_loop() {
     asio::steady_timer timer(io);
@@ -131,16 +119,8 @@ struct GatewayServer::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped) co_return;
-      TrafficReport report;
+      TrafficReport report = core.take_report(clock.now());
       report.gateway = gateway_id;
-      for (auto& [model, revisions] : traffic)
-        for (auto& [revision, t] : revisions)
-          report.revisions.push_back(std::move(t));
-      traffic.clear();
-      for (const auto& [model, d] : admission.demand(clock.now())) {
-        report.demand.push_back(
-            ReportedDemand{model, static_cast<int64_t>(d.queued.length), d.in_flight});
-      }
       net::ClientRequest req;
       req.method = "POST";
       req.target = "/api/v1/gateways/report";
@@ -160,12 +140,9 @@ struct GatewayServer::Impl {
 
   GatewayMetrics metrics;
 
-  // Every pick ends here: the router learns the outcome (outlier ejection), and the per-replica
-  // metrics record it.
-  void finish(const Ticket& ticket, Outcome outcome, GatewayMetrics::ForReplica& r,
-              const std::string& model, const std::string& replica,
-              std::chrono::steady_clock::time_point sent) {
-    router.finish(ticket, outcome, clock.now());
+  // Every attempt ends here once the core has judged it: the per-replica metrics record it.
+  void record(Outcome outcome, GatewayMetrics::ForReplica& r, const std::string& model,
+              const std::string& replica, std::chrono::steady_clock::time_point sent) {
     metrics.outcome(r, model, replica, outcome).inc();
     r.duration->observe(secs(std::chrono::steady_clock::now() - sent));
   }
@@ -187,12 +164,15 @@ struct GatewayServer::Impl {
 
   // Tokens in and out of one answered request: the replica's usage when it reported one, else
   // the prompt estimate (bytes / 4 rounded up) and the streamed chunks that carried text.
-  static void count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
-                           const std::optional<TokenUsage>& usage) {
+  // Returns their sum: what the tenant is charged.
+  static Tokens count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
+                             const std::optional<TokenUsage>& usage) {
     int64_t in = info.estimated_prompt_tokens();
     if (usage && usage->prompt_tokens) in = *usage->prompt_tokens;
     tm.prompt_tokens->inc(static_cast<double>(in));
-    if (usage) tm.completion_tokens->inc(static_cast<double>(usage->completion_tokens));
+    const int64_t out = usage ? usage->completion_tokens : 0;
+    if (usage) tm.completion_tokens->inc(static_cast<double>(out));
+    return Tokens{in + out};
   }
 
   // ---- drain: requests in flight to each replica, so that one leaving the routing table gets no
@@ -213,7 +193,7 @@ struct GatewayServer::Impl {
   uint64_t last_departure = 0;
 
   struct Tracked {  // one attempt's registration, for its lifetime in forward()
-    // `id` outlives this: forward() keeps it in the request's list of tried replicas.
+    // `id` outlives this: the serving core keeps it in the request's list of tried replicas.
     Tracked(Impl& gw, const std::string& id, std::shared_ptr<net::CallCanceller> c)
         : g(gw), replica(id), list(gw.attempts[id]) {
       attempt.canceller = std::move(c);
@@ -273,39 +253,18 @@ struct GatewayServer::Impl {
   }
 
   Status apply_table(const RoutingTable& t) {
-    std::set<std::string> seen;
-    for (const auto& m : t.models) {
-      if (Status s = router.update(m); !s) return s;
-      seen.insert(m.model);
-    }
-    for (const auto& [name, m] : models) {
-      if (!seen.count(name)) router.remove(name);
-    }
+    if (Status s = core.apply_table(t, clock.now()); !s) return s;
     std::unordered_map<std::string, Upstream> before = std::move(addresses);
     addresses.clear();
-    table = t;
-    models.clear();
-    for (const auto& m : table.models) {
-      models[m.model].route = &m;
-      int replicas = 0;
-      for (const auto& rev : m.revisions) {
+    models.assign(core.table().models.size(), ServedModel{});
+    for (const auto& m : core.table().models) {
+      for (const auto& rev : m.revisions)
         for (const auto& x : rev.replicas)
           addresses[x.id] = Upstream{address_of(x), m.model};
-        replicas += static_cast<int>(rev.replicas.size());
-      }
-      // A model without replicas takes nothing at once: its requests wait in the queue (the
-      // activator) until replicas appear, and show up as demand.
       std::string name = m.model;
       metrics.queue_length->set({name}, [this, name] {
-        return static_cast<double>(admission.demand(name, clock.now()).queued.length);
+        return static_cast<double>(core.demand(name, clock.now()).queued.length);
       });
-      std::optional<int> capacity;
-      if (replicas == 0) {
-        capacity = 0;
-      } else if (opts.replica_concurrency > 0) {
-        capacity = replicas * opts.replica_concurrency;
-      }
-      admission.set_model_capacity(m.model, capacity, clock.now());
     }
     for (const auto& [id, upstream] : before) {
       if (addresses.count(id)) continue;
@@ -328,8 +287,9 @@ struct GatewayServer::Impl {
     bool warned = false;
     while (!stopped) {
       net::ClientRequest req;
-      req.target = fmt::format("/api/v1/routing?after={}", table.version);
-      if (table.version == 0) req.target = "/api/v1/routing";
+      const uint64_t version = core.table().version;
+      req.target = fmt::format("/api/v1/routing?after={}", version);
+      if (version == 0) req.target = "/api/v1/routing";
       if (!opts.controller_token.empty())
         req.headers["authorization"] = "Bearer " + opts.controller_token;
       net::CallOptions o;
@@ -342,7 +302,7 @@ struct GatewayServer::Impl {
         problem = fmt::format("controller answered {}", res->status);
       } else if (auto t = wire::parse_routing_table(res->body); !t) {
         problem = t.error().message;
-      } else if (t->version != table.version) {
+      } else if (t->version != version) {
         if (Status s = apply_table(*t); !s) problem = s.error().message;
       }
       if (problem.empty()) {
@@ -353,7 +313,7 @@ struct GatewayServer::Impl {
       metrics.watch_errors->with({}).inc();
       if (!warned) {
         log::warn("routing table watch failed; serving with the last table",
-                  {{"error", problem}, {"version", std::to_string(table.version)}});
+                  {{"error", problem}, {"version", std::to_string(version)}});
       }
       warned = true;
       backoff.expires_after(std::chrono::seconds(1));
@@ -366,26 +326,39 @@ struct GatewayServer::Impl {
 
   // Wakes queued requests that now hold a slot.
   void pump() {
-    while (auto d = admission.dispatch()) {
-      auto it = waiting.find(d->id);
+    while (auto id = core.dispatch()) {
+      auto it = waiting.find(*id);
       if (it == waiting.end()) continue;
       it->second->dispatched = true;
       it->second->timer.cancel();
     }
   }
 
+  // Sleeps until the core's next deadline (a queued request's), never polls.
   asio::awaitable<void> expire_loop() {
-    asio::steady_timer timer(io);
     while (!stopped) {
-      for (auto& e : admission.expire(clock.now())) {
+      for (auto& e : core.expire(clock.now())) {
         auto it = waiting.find(e.id);
         if (it == waiting.end()) continue;
-        it->second->rejected = e.rejection;
+        it->second->rejected = std::move(e.refusal);
         it->second->timer.cancel();
       }
-      timer.expires_after(std::chrono::milliseconds(50));
+      expiry_armed = core.next_deadline();
+      if (expiry_armed) {
+        expiry_timer.expires_after(*expiry_armed - clock.now());
+      } else {
+        expiry_timer.expires_after(std::chrono::hours(1));
+      }
       boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await expiry_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  // A request queued with `deadline`: wake expire_loop if it sleeps past it.
+  void expire_by(TimePoint deadline) {
+    if (!expiry_armed || deadline < *expiry_armed) {
+      expiry_armed = deadline;
+      expiry_timer.cancel();
     }
   }
 
@@ -402,12 +375,8 @@ struct GatewayServer::Impl {
   // (Built outside a coroutine: GCC 12 rejects braced JSON initializers in coroutine frames.)
   std::string models_json(const TenantSpec& tenant) const {
     nlohmann::json data = nlohmann::json::array();
-    for (const auto& [name, m] : models) {
-      if (!tenant_allows_model(tenant, name)) continue;
-      const auto& allowed = m.route->tenants;
-      if (!allowed.empty() &&
-          std::find(allowed.begin(), allowed.end(), tenant.name) == allowed.end())
-        continue;
+    for (const auto& [name, index] : core.models_by_name()) {
+      if (!core.allows(tenant, index)) continue;
       data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "gpufleet"}});
     }
     return nlohmann::json{{"object", "list"}, {"data", data}}.dump();
@@ -428,7 +397,7 @@ struct GatewayServer::Impl {
       return w.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.registry().render());
     }
     if (path == "/v1/routing" && method == "GET") {
-      return w.send(200, "application/json", wire::to_json(table));
+      return w.send(200, "application/json", wire::to_json(core.table()));
     }
     std::string_view endpoint;
     if (path == "/v1/chat/completions") {
@@ -468,142 +437,128 @@ struct GatewayServer::Impl {
       co_return;
     }
     const std::string& model = info->model;
-    auto route = models.find(model);
-    if (route == models.end()) {
-      metrics.refused(tenant.name, 404);
-      co_await send_error(w, 404, "The model `" + model + "` does not exist", "model_not_found");
+    AdmitResult admitted = core.admit(
+        Arrival{&tenant, model, Tokens{info->estimated_prompt_tokens()}, info->max_tokens},
+        clock.now());
+    if (auto* r = std::get_if<Refusal>(&admitted)) {
+      co_await refuse(w, *r, tenant, model, *info);
       co_return;
     }
-    const auto& allowed = route->second.route->tenants;
-    if (!tenant_allows_model(tenant, model) ||
-        (!allowed.empty() &&
-         std::find(allowed.begin(), allowed.end(), tenant.name) == allowed.end())) {
-      metrics.requests(metrics.tenant(model, tenant.name), model, tenant.name, 403).inc();
-      co_await send_error(w, 403, "tenant " + tenant.name + " may not use model `" + model + "`",
-                          "model_not_allowed");
-      co_return;
-    }
-    auto& tm = tenant_metrics(route->second, model, tenant);
-    auto count_status = [&](int status) { metrics.requests(tm, model, tenant.name, status).inc(); };
+    const Entered entered = std::get<Entered>(admitted);
+    auto& tm = tenant_metrics(models[entered.model], model, tenant);
     tm.prompt_bytes->inc(static_cast<double>(info->prompt_bytes));
-    // The prompt estimate plus the most it may generate.
-    Tokens estimate{info->estimated_prompt_tokens() +
-                    info->max_tokens.value_or(opts.default_max_tokens)};
-    uint64_t id = next_id++;
-    AdmitDecision decision =
-        admission.admit(AdmitRequest{id, tenant.name, model, estimate, std::nullopt}, clock.now());
-    if (auto* r = std::get_if<Rejected>(&decision)) {
-      count_status(r->http_status);
-      net::Headers h;
-      if (r->retry_after) h["Retry-After"] = seconds_header(*r->retry_after);
-      co_await send_error(w, r->http_status, r->reason, to_string(r->code), std::move(h));
-      co_return;
-    }
-    if (std::holds_alternative<Queued>(decision)) {
-      auto waiter = std::make_shared<Waiter>(io);
-      waiting[id] = waiter;
-      pump();  // it may have a slot already
-      bool client_gone = false;
-      w.watch_disconnect([waiter, &client_gone] {
-        client_gone = true;
-        waiter->timer.cancel();
-      });
-      while (!waiter->dispatched && !waiter->rejected && !client_gone && !stopped) {
-        waiter->timer.expires_after(std::chrono::seconds(3600));
-        boost::system::error_code ec;
-        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-      w.watch_disconnect(nullptr);
-      waiting.erase(id);
-      tm.queue_wait->observe(secs(std::chrono::steady_clock::now() - started));
-      if (client_gone || (stopped && !waiter->dispatched)) {
-        (void)admission.cancel(id, clock.now());
-        pump();
-        count_status(499);
-        co_return;
-      }
-      if (waiter->rejected) {
-        const Rejected& r = *waiter->rejected;
-        count_status(r.http_status);
-        net::Headers h;
-        if (r.retry_after) h["Retry-After"] = seconds_header(*r.retry_after);
-        co_await send_error(w, r.http_status, r.reason, to_string(r.code), std::move(h));
+    if (entered.queued) {
+      std::optional<int> answered = co_await wait_in_queue(w, entered, tm, started);
+      if (answered) {
+        metrics.requests(tm, model, tenant.name, *answered).inc();
         co_return;
       }
     }
     tm.in_flight->inc();
-    int status = co_await forward(req, w, *info, estimate, started, tm);
+    Tokens used{0};
+    int status = co_await forward(entered.id, req, w, *info, started, tm, used);
     tm.in_flight->dec();
-    (void)admission.release(id, estimate, clock.now());
+    core.finish(entered.id, used, clock.now());
     pump();
-    count_status(status);
+    metrics.requests(tm, model, tenant.name, status).inc();
     tm.duration->observe(secs(std::chrono::steady_clock::now() - started));
   }
 
-  // Sends the request to a replica, retrying on others while nothing reached the client. Returns
-  // the status the client saw (499 when it went away).
-  asio::awaitable<int> forward(net::HttpRequest& req, net::ResponseWriter& w,
-                               const RequestInfo& info, Tokens estimate,
-                               std::chrono::steady_clock::time_point started,
-                               GatewayMetrics::ForTenant& tm) {
-    std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
-    std::vector<std::string> tried;
-    struct Counted {  // active_requests / active_retries for this request's lifetime
-      Impl& g;
-      bool retrying = false;
-      explicit Counted(Impl& gw) : g(gw) { ++g.active_requests; }
-      ~Counted() {
-        --g.active_requests;
-        if (retrying) --g.active_retries;
-      }
-    } counted(*this);
-    std::string last_error;  // empty until an attempt fails: most requests need none
-    // One upstream request for every attempt. The client's body is not read again (the request
-    // info has what it needs), so it moves in rather than being copied.
-    net::ClientRequest up;
-    up.method = "POST";
-    up.target = req.target;
-    up.body = std::move(req.body);
-    up.headers.append("content-type", "application/json");
-    if (auto a = req.headers.get("accept"); !a.empty()) up.headers.append("accept", a);
-    for (int attempt = 0; attempt <= opts.max_retries; ++attempt) {
-      if (attempt > 0) {
-        if (!counted.retrying) {
-          double budget = std::max(3.0, opts.retry_budget_ratio * active_requests);
-          if (active_retries + 1 > budget) break;
-          ++active_retries;
-          counted.retrying = true;
-        }
-        metrics.retries->with({info.model}).inc();
-      }
-      std::vector<std::string_view> avoid(tried.begin(), tried.end());
-      RouteRequest rr;
-      rr.model = info.model;
-      rr.session_key = info.user;
-      rr.prefix_blocks = blocks;
-      rr.estimated_tokens = estimate;
-      rr.avoid = avoid;
-      auto pick = router.pick(rr, clock.now());
-      if (!pick) {
-        last_error = pick.error().message;
+  // Answers a request the core refused before it held anything.
+  asio::awaitable<void> refuse(net::ResponseWriter& w, const Refusal& r, const TenantSpec& tenant,
+                               const std::string& model, const RequestInfo& info) {
+    switch (r.kind) {
+      case RefusalKind::kUnknownModel:
+        metrics.refused(tenant.name, 404);
+        break;
+      case RefusalKind::kNotAllowed:
+        metrics.requests(metrics.tenant(model, tenant.name), model, tenant.name, 403).inc();
+        break;
+      case RefusalKind::kAdmission: {
+        auto& tm = tenant_metrics(models[r.model], model, tenant);
+        tm.prompt_bytes->inc(static_cast<double>(info.prompt_bytes));
+        metrics.requests(tm, model, tenant.name, r.http_status).inc();
         break;
       }
-      // The id is kept for the retries to avoid; this attempt names it from there.
-      const std::string& replica = tried.emplace_back(pick->replica);
-      const std::string revision(pick->revision);
-      const Ticket ticket = pick->ticket;
+    }
+    co_await send_error(w, r.http_status, r.reason, std::string(r.code),
+                        retry_after_header(r.retry_after));
+  }
+
+  // Waits for the core to dispatch a queued request. Returns the status already answered when
+  // it will not be sent (499: the client left; a refusal when it expired), nullopt once it holds
+  // a slot.
+  asio::awaitable<std::optional<int>> wait_in_queue(net::ResponseWriter& w, const Entered& entered,
+                                                    GatewayMetrics::ForTenant& tm,
+                                                    std::chrono::steady_clock::time_point started) {
+    const RequestId id = entered.id;
+    auto waiter = std::make_shared<Waiter>(io);
+    waiting[id] = waiter;
+    expire_by(entered.deadline);
+    pump();  // it may have a slot already
+    bool client_gone = false;
+    w.watch_disconnect([waiter, &client_gone] {
+      client_gone = true;
+      waiter->timer.cancel();
+    });
+    while (!waiter->dispatched && !waiter->rejected && !client_gone && !stopped) {
+      waiter->timer.expires_after(std::chrono::seconds(3600));
+      boost::system::error_code ec;
+      co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    w.watch_disconnect(nullptr);
+    waiting.erase(id);
+    tm.queue_wait->observe(secs(std::chrono::steady_clock::now() - started));
+    if (client_gone || (stopped && !waiter->dispatched)) {
+      core.cancel(id, clock.now());
+      pump();
+      co_return 499;
+    }
+    if (waiter->rejected) {
+      const Refusal& r = *waiter->rejected;
+      co_await send_error(w, r.http_status, r.reason, std::string(r.code),
+                          retry_after_header(r.retry_after));
+      co_return r.http_status;
+    }
+    co_return std::nullopt;
+  }
+
+  // Sends the request to replicas the core picks, retrying while it says so and nothing reached
+  // the client. Returns the status the client saw (499 when it went away); `used`: the tokens
+  // the request used, what its tenant is charged.
+  asio::awaitable<int> forward(RequestId id, net::HttpRequest& req, net::ResponseWriter& w,
+                               const RequestInfo& info,
+                               std::chrono::steady_clock::time_point started,
+                               GatewayMetrics::ForTenant& tm, Tokens& used) {
+    std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
+    const RouteHints hints{info.user, blocks};
+    std::string last_error;  // empty until an attempt fails: most requests need none
+    net::ClientRequest up = upstream_request(req);
+    auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
+    for (;;) {
+      PickResult picked = core.pick(id, hints, clock.now());
+      if (auto* g = std::get_if<GiveUp>(&picked)) {
+        if (g->retry) metrics.retries->with({info.model}).inc();
+        if (!g->reason.empty()) last_error = std::move(g->reason);
+        break;
+      }
+      const gf::Attempt& a = std::get<gf::Attempt>(picked);
+      if (a.retry) metrics.retries->with({info.model}).inc();
+      // Stays in place while this attempt runs (the core keeps it for the retries to avoid).
+      const std::string& replica = *a.replica;
       const auto sent = std::chrono::steady_clock::now();
-      auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
-      auto known = addresses.find(replica);
-      const bool listed = known != addresses.end();
-      // A copy: the table may change while this attempt runs.
-      const net::HostPort addr = listed ? known->second.address : net::HostPort{};
-      // Stays valid while this attempt runs, even if the replica leaves the table (see Upstream).
-      GatewayMetrics::ForReplica& rm =
-          replica_metrics(listed ? &known->second : nullptr, info.model, replica);
-      auto done = [&](Outcome outcome) { finish(ticket, outcome, rm, info.model, replica, sent); };
+      const Target target = target_of(replica, info.model);
+      const net::HostPort& addr = target.address;
+      GatewayMetrics::ForReplica& rm = *target.metrics;
+      // The core judges the failure (what the router learns, whether to retry); the metrics
+      // record its verdict.
+      auto failed = [&](Failure f, AttemptPhase phase) {
+        const AttemptEnd end = core.fail(id, f, phase, elapsed(), clock.now());
+        record(end.outcome, rm, info.model, replica, sent);
+        return end.retry;
+      };
       if (addr.port == 0) {
-        done(Outcome::kConnectFailure);
+        failed(Failure::kNoAddress, AttemptPhase::kBeforeHead);
         continue;
       }
       net::CallOptions o;
@@ -621,34 +576,26 @@ struct GatewayServer::Impl {
       auto opened = co_await client.open(addr.host, addr.port, up, o);
       if (canceller->cancelled() && !drained) {
         w.watch_disconnect(nullptr);
-        done(Outcome::kCancelled);
+        failed(Failure::kClientGone, AttemptPhase::kBeforeHead);
         co_return 499;
       }
       if (!opened) {
         w.watch_disconnect(nullptr);
-        bool timeout = opened.error().message.find("timed out") != std::string::npos;
-        done(timeout ? Outcome::kTimeout : Outcome::kConnectFailure);
-        count(info.model, revision, true, elapsed());
+        const Failure f = drained ? Failure::kDrained : upstream_failure(opened.error());
         last_error = drained ? drain_message(replica) : opened.error().message;
-        if (timeout) {
-          co_await send_error(w, 504, "the replica did not answer in time", "upstream_timeout");
-          co_return 504;
-        }
-        continue;  // nothing reached the client: another replica may take it
+        if (failed(f, AttemptPhase::kBeforeHead)) continue;  // nothing reached the client
+        // Not retried before a head: a timeout (the replica may still be working on it).
+        co_await send_error(w, 504, "the replica did not answer in time", "upstream_timeout");
+        co_return 504;
       }
       auto& upstream = **opened;
       const int status = upstream.status();
-      if (status >= 500 && attempt < opts.max_retries) {
+      if (core.retry_head(id, status)) {
         w.watch_disconnect(nullptr);
-        done(Outcome::kServerError);
-        count(info.model, revision, true, elapsed());
+        failed(Failure::kUpstream5xx, AttemptPhase::kBeforeHead);
         last_error = fmt::format("replica {} answered {}", replica, status);
         continue;
       }
-      const Outcome outcome = status >= 500   ? Outcome::kServerError
-                              : status >= 400 ? Outcome::kClientError
-                                              : Outcome::kSuccess;
-      std::string type = content_type_or(upstream.headers(), "application/json");
       if (!(info.stream && status == 200)) {
         // Whole responses pass through unchanged, with their length.
         // Most bodies arrived with the head: taken as they are, copied nothing, awaited nothing.
@@ -664,73 +611,117 @@ struct GatewayServer::Impl {
         }
         w.watch_disconnect(nullptr);
         if (canceller->cancelled() && !drained) {
-          done(Outcome::kCancelled);
+          failed(Failure::kClientGone, AttemptPhase::kBody);
           co_return 499;
         }
         if (!broken) {
-          done(Outcome::kServerError);
-          count(info.model, revision, true, elapsed());
+          const Failure f = drained ? Failure::kDrained : Failure::kReset;
           last_error = drained ? drain_message(replica) : broken.error().message;
-          continue;  // still nothing sent
+          failed(f, AttemptPhase::kBody);
+          continue;  // still nothing sent: the core's next pick says whether to retry
         }
-        done(outcome);
-        count(info.model, revision, status >= 500, elapsed());
-        if (status == 200) count_tokens(info, tm, parse_usage(body));
-        co_await w.send(status, std::move(type), std::move(body));
+        record(core.succeed(id, status, elapsed(), clock.now()), rm, info.model, replica, sent);
+        if (status == 200) used = count_tokens(info, tm, parse_usage(body));
+        co_await w.send(status, content_type_or(upstream.headers(), "application/json"),
+                        std::move(body));
         co_return status;
       }
-      // A stream: every piece goes out as it arrives.
-      if (!co_await w.begin_stream(status,
-                                   content_type_or(upstream.headers(), "text/event-stream"))) {
-        done(Outcome::kCancelled);
-        co_return 499;
-      }
-      bool first = true;
-      Duration first_byte{0};
-      StreamTokenCounter tokens;
-      while (!upstream.complete()) {
-        auto piece = co_await upstream.next();
-        if (!piece) {
-          if (canceller->cancelled() && !drained) {
-            done(Outcome::kCancelled);  // the client left
-            co_return 499;
-          }
-          // Bytes already went out: end the stream with an error event, never hang the client.
-          done(Outcome::kServerError);
-          count(info.model, revision, true, elapsed());
-          std::string why = drained ? drain_message(replica) : piece.error().message;
-          std::string ev = "data: " + mid_stream_error(why) + "\n\n";
-          co_await w.write_chunk(ev);
-          co_await w.end_stream();
-          count_tokens(info, tm, tokens.usage());
-          co_return 502;
-        }
-        if (piece->empty()) continue;
-        if (first) {
-          first_byte = elapsed();
-          tm.ttft->observe(secs(first_byte));
-          rm.ttft->observe(secs(std::chrono::steady_clock::now() - sent));
-          first = false;
-        }
-        tokens.feed(*piece);
-        if (!co_await w.write_chunk(*piece)) {
-          done(Outcome::kCancelled);  // the client left (or stopped reading): drop upstream
-          co_return 499;
-        }
-      }
-      done(outcome);
-      count(info.model, revision, false, first_byte);
-      count_tokens(info, tm, tokens.usage());
-      co_await w.end_stream();
-      co_return status;
+      co_return co_await pass_stream(id, upstream, w, info, started, tm, used, replica, rm, sent,
+                                     drained, *canceller);
     }
+    co_await no_replica(w, info.model, last_error);
+    co_return 503;
+  }
+
+  // One upstream request for every attempt. The client's body is not read again (the request
+  // info has what it needs), so it moves in rather than being copied.
+  static net::ClientRequest upstream_request(net::HttpRequest& req) {
+    net::ClientRequest up;
+    up.method = "POST";
+    up.target = req.target;
+    up.body = std::move(req.body);
+    up.headers.append("content-type", "application/json");
+    if (auto a = req.headers.get("accept"); !a.empty()) up.headers.append("accept", a);
+    return up;
+  }
+
+  // Where an attempt goes and what records it.
+  struct Target {
+    net::HostPort address;  // a copy: the table may change while the attempt runs
+    // Stays valid while the attempt runs, even if the replica leaves the table (see Upstream).
+    GatewayMetrics::ForReplica* metrics = nullptr;
+  };
+  Target target_of(const std::string& replica, const std::string& model) {
+    auto known = addresses.find(replica);
+    if (known == addresses.end()) return Target{{}, &replica_metrics(nullptr, model, replica)};
+    return Target{known->second.address, &replica_metrics(&known->second, model, replica)};
+  }
+
+  // The 503 when no replica took the request (not a coroutine: it hands back the send).
+  static asio::awaitable<void> no_replica(net::ResponseWriter& w, const std::string& model,
+                                          std::string last_error) {
     if (last_error.empty()) last_error = "no replica answered";
     net::Headers retry_after;
     retry_after.emplace("Retry-After", std::string(1, '1'));
-    std::string message =
-        "no replica of `" + info.model + "` could take the request: " + last_error;
-    co_await send_error(w, 503, message, std::string("no_capacity"), std::move(retry_after));
-    co_return 503;
+    std::string message = "no replica of `" + model + "` could take the request: " + last_error;
+    return send_error(w, 503, message, std::string("no_capacity"), std::move(retry_after));
+  }
+
+  // A stream: every piece goes out as it arrives. Nothing is retried once the head went out.
+  asio::awaitable<int> pass_stream(RequestId id, net::ResponseStream& upstream,
+                                   net::ResponseWriter& w, const RequestInfo& info,
+                                   std::chrono::steady_clock::time_point started,
+                                   GatewayMetrics::ForTenant& tm, Tokens& used,
+                                   const std::string& replica, GatewayMetrics::ForReplica& rm,
+                                   std::chrono::steady_clock::time_point sent, const bool& drained,
+                                   const net::CallCanceller& canceller) {
+    auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
+    auto failed = [&](Failure f) {
+      const AttemptEnd end = core.fail(id, f, AttemptPhase::kStreaming, elapsed(), clock.now());
+      record(end.outcome, rm, info.model, replica, sent);
+    };
+    const int status = upstream.status();
+    if (!co_await w.begin_stream(status,
+                                 content_type_or(upstream.headers(), "text/event-stream"))) {
+      failed(Failure::kClientGone);
+      co_return 499;
+    }
+    bool first = true;
+    Duration first_byte{0};
+    StreamTokenCounter tokens;
+    while (!upstream.complete()) {
+      auto piece = co_await upstream.next();
+      if (!piece) {
+        if (canceller.cancelled() && !drained) {
+          failed(Failure::kClientGone);  // the client left
+          co_return 499;
+        }
+        // Bytes already went out: end the stream with an error event, never hang the client.
+        failed(drained ? Failure::kDrained : Failure::kReset);
+        std::string why = drained ? drain_message(replica) : piece.error().message;
+        std::string ev = "data: " + mid_stream_error(why) + "\n\n";
+        co_await w.write_chunk(ev);
+        co_await w.end_stream();
+        used = count_tokens(info, tm, tokens.usage());
+        co_return 502;
+      }
+      if (piece->empty()) continue;
+      if (first) {
+        first_byte = elapsed();
+        tm.ttft->observe(secs(first_byte));
+        rm.ttft->observe(secs(std::chrono::steady_clock::now() - sent));
+        first = false;
+      }
+      tokens.feed(*piece);
+      if (!co_await w.write_chunk(*piece)) {
+        failed(Failure::kClientGone);  // the client left (or stopped reading): drop upstream
+        co_return 499;
+      }
+    }
+    record(core.succeed(id, status, first_byte, clock.now()), rm, info.model, replica, sent);
+    used = count_tokens(info, tm, tokens.usage());
+    co_await w.end_stream();
+    co_return status;
   }
 };
 
@@ -739,12 +730,18 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::create(asio::io_context& i
                                                              const Clock& clock) {
   auto tenants = TenantDirectory::create(options.tenants);
   if (!tenants) return tenants.error();
-  auto admission = AdmissionController::create(*tenants, options.admission, clock.now());
-  if (!admission) return admission.error();
-  if (Status s = validate(options.router); !s) return s.error();
+  ServingConfig sc;
+  sc.admission = options.admission;
+  sc.router = options.router;
+  sc.retry_budget.ratio = options.retry_budget_ratio;
+  sc.max_retries = options.max_retries;
+  sc.default_max_tokens = options.default_max_tokens;
+  sc.replica_concurrency = options.replica_concurrency;
+  auto core = Serving::create(*tenants, std::move(sc), clock.now());
+  if (!core) return core.error();
   if (Status s = validate(options.prefix); !s) return s.error();
-  auto impl = std::make_unique<Impl>(io, std::move(options), clock, std::move(*tenants),
-                                     std::move(*admission));
+  auto impl =
+      std::make_unique<Impl>(io, std::move(options), clock, std::move(*tenants), std::move(*core));
   if (Status s = impl->metrics.init(); !s) return s.error();
   std::random_device rd;
   impl->gateway_id = fmt::format("gw-{:08x}", rd());
@@ -788,6 +785,7 @@ void GatewayServer::stop() {
   impl_->server->stop();
   for (auto& [id, w] : impl_->waiting)
     w->timer.cancel();
+  impl_->expiry_timer.cancel();
 }
 
 Status GatewayServer::set_routing_table(const RoutingTable& table) {

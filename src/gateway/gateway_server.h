@@ -1,8 +1,8 @@
 // `gpufleet gateway` as an object: the OpenAI-compatible front (/v1/chat/completions,
-// /v1/completions, /v1/embeddings, /v1/models), tenants and admission, replica choice, and the
-// proxy that passes streams through chunk by chunk. Follows the controller's routing table with a
-// long-poll watch and keeps its last table when the controller is down. One io_context thread:
-// the router and the admission controller need no locks.
+// /v1/completions, /v1/embeddings, /v1/models) and the proxy that passes streams through chunk by
+// chunk, around the serving core (serving/serving.h), which makes every decision about a request.
+// Follows the controller's routing table with a long-poll watch and keeps its last table when
+// the controller is down. One io_context thread: the core needs no locks.
 #pragma once
 
 #include <utility>  // before asio (Boost 1.74 + GCC 12)

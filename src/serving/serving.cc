@@ -97,7 +97,7 @@ bool Serving::allows(const TenantSpec& tenant, uint32_t model) const {
          std::find(m.tenants.begin(), m.tenants.end(), tenant.name) != m.tenants.end();
 }
 
-Serving::Flight* Serving::find(RequestId id) {
+Serving::Flight* Serving::find(RequestId id) const {
   const uint32_t slot = slot_of(id);
   if (slot >= flights_.size()) return nullptr;
   Flight* f = flights_[slot].get();
@@ -250,13 +250,12 @@ void Serving::end_attempt(Flight& f, Outcome outcome, TimePoint now) {
   f.phase = Flight::Phase::kBetween;
 }
 
-bool Serving::head(RequestId id, int status, Duration elapsed, TimePoint now) {
-  Flight* f = find(id);
-  if (f == nullptr || f->phase != Flight::Phase::kAttempt) return false;
+bool Serving::retry_head(RequestId id, int status) const {
+  if (status < 500) return false;
+  const Flight* f = find(id);
   // The last attempt's 5xx goes to the client as it is; an earlier one is retried.
-  if (status < 500 || f->attempts - 1 >= config_.max_retries) return false;
-  (void)fail(id, Failure::kUpstream5xx, AttemptPhase::kBeforeHead, elapsed, now);
-  return true;
+  return f != nullptr && f->phase == Flight::Phase::kAttempt &&
+         f->attempts - 1 < config_.max_retries;
 }
 
 AttemptEnd Serving::fail(RequestId id, Failure failure, AttemptPhase phase, Duration elapsed,

@@ -4,8 +4,8 @@
 // controller. Pure: no I/O, no threads, no clock; `now` comes in. The live gateway and a
 // simulator drive the same object:
 //
-//   admit ─► (queued: dispatch / expire / cancel) ─► pick ─► head/fail/succeed ─► pick again or
-//   finish (release with actual tokens)
+//   admit ─► (queued: dispatch / expire / cancel) ─► pick ─► retry_head / fail / succeed ─► pick
+//   again or finish (release with actual tokens)
 //
 // Not thread-safe: a gateway calls it from one event loop.
 #pragma once
@@ -146,9 +146,11 @@ class Serving {
   void cancel(RequestId id, TimePoint now);
 
   PickResult pick(RequestId id, const RouteHints& hints, TimePoint now);
-  // The replica's response head arrived with `status`. True: a 5xx with retries left, and the
-  // attempt has ended (pick again); false: pass the response on, then succeed() or fail().
-  bool head(RequestId id, int status, Duration elapsed, TimePoint now);
+  // The replica's response head arrived with `status`: should it go to another replica instead
+  // of the client? True for a 5xx with retries left; the gateway then ends the attempt with
+  // fail(kUpstream5xx). False: pass the response on, then succeed() or fail(). A query only, so
+  // the common answer costs the gateway no clock read.
+  bool retry_head(RequestId id, int status) const;
   // The attempt failed; `elapsed` since the request arrived.
   AttemptEnd fail(RequestId id, Failure failure, AttemptPhase phase, Duration elapsed,
                   TimePoint now);
@@ -180,7 +182,7 @@ class Serving {
  private:
   struct Flight;
   Serving(ServingConfig config, AdmissionController admission);
-  Flight* find(RequestId id);
+  Flight* find(RequestId id) const;
   RequestId start(const Arrival& arrival, Tokens estimate);
   void end(Flight& f);
   void end_attempt(Flight& f, Outcome outcome, TimePoint now);

@@ -67,8 +67,11 @@ void ServingProperty::step() {
     auto id = any(State::kAttempt);
     if (!id) return;
     const int what = static_cast<int>(rng() % 4);
-    if (what == 0 && core->head(*id, 503, milliseconds(1), now)) {
+    if (what == 0 && core->retry_head(*id, 503)) {
       held[*id] = State::kBetween;
+      ASSERT_TRUE(
+          core->fail(*id, Failure::kUpstream5xx, AttemptPhase::kBeforeHead, milliseconds(1), now)
+              .retry);
     } else if (what == 1) {
       const Failure f = static_cast<Failure>(rng() % 7);
       const AttemptPhase ph = static_cast<AttemptPhase>(rng() % 3);

@@ -24,7 +24,7 @@ TEST_F(ServingTest, AdmitPickSucceedFinishLeavesNothingHeld) {
   EXPECT_FALSE(std::get<Attempt>(p).retry);
   EXPECT_EQ(std::get<Attempt>(p).revision, "v1");
   EXPECT_EQ(outstanding(), 1);
-  EXPECT_FALSE(core->head(id, 200, milliseconds(5), clock.now()));
+  EXPECT_FALSE(core->retry_head(id, 200));
   EXPECT_EQ(core->succeed(id, 200, milliseconds(5), clock.now()), Outcome::kSuccess);
   EXPECT_EQ(outstanding(), 0);
   core->finish(id, Tokens(150), clock.now());
@@ -200,10 +200,14 @@ TEST_F(ServingTest, UpstreamFiveHundredIsRetriedUntilTheLastAttemptWhichPassesTh
   const RequestId id = admitted();
   for (int attempt = 0; attempt < 2; ++attempt) {
     ASSERT_FALSE(pick(id).empty());
-    EXPECT_TRUE(core->head(id, 503, milliseconds(1), clock.now())) << attempt;
+    ASSERT_TRUE(core->retry_head(id, 503)) << attempt;
+    AttemptEnd end = core->fail(id, Failure::kUpstream5xx, AttemptPhase::kBeforeHead,
+                                milliseconds(1), clock.now());
+    EXPECT_EQ(end.outcome, Outcome::kServerError);
+    EXPECT_TRUE(end.retry);
   }
   ASSERT_FALSE(pick(id).empty());
-  EXPECT_FALSE(core->head(id, 503, milliseconds(1), clock.now()));  // the client gets it
+  EXPECT_FALSE(core->retry_head(id, 503));  // the last attempt's 5xx: the client gets it
   EXPECT_EQ(core->succeed(id, 503, milliseconds(1), clock.now()), Outcome::kServerError);
   core->finish(id, Tokens(0), clock.now());
   TrafficReport report = core->take_report(clock.now());

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -324,6 +326,95 @@ asio::awaitable<void> tokens_case(Harness& h, FakeReplica& a, uint16_t port) {
       metric(text->body,
              "gpufleet_gateway_requests_total{model=\"\",tenant=\"anonymous\",status=\"404\"}"),
       1);
+}
+
+// Calls the gateway and sets `status` to the answer's (-1: no answer). (A named coroutine: GCC 12
+// loses a lambda coroutine's captures.)
+asio::awaitable<void> call_status(net::HttpClient& client, uint16_t port, net::ClientRequest req,
+                                  net::CallOptions opts, std::optional<int>& status) {
+  const std::string host = "127.0.0.1";  // named: GCC 12, see above
+  auto res = co_await client.call(host, port, req, opts);
+  status = res ? res->status : -1;
+}
+
+// A model without replicas: a request waits (scale from zero) and times out at its deadline,
+// woken by the serving core's next_deadline rather than a poll; one that is waiting when a
+// replica appears is served.
+asio::awaitable<void> queue_case(Harness& h, FakeReplica& a, uint16_t port) {
+  const std::string kHost = "127.0.0.1";
+  net::ClientRequest whole_req = chat(false);
+  net::CallOptions opts = h.call_options();
+  RoutingTable cold = table_of("a", a.address());
+  cold.version = 2;
+  cold.models.back().revisions.back().replicas.clear();
+  EXPECT_TRUE(h.gateway->set_routing_table(cold));
+  const auto asked = std::chrono::steady_clock::now();
+  auto r = co_await h.client.call(kHost, port, whole_req, opts);
+  const Duration waited = std::chrono::steady_clock::now() - asked;
+  EXPECT_TRUE(r);
+  if (!r) co_return;
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("queue_timeout"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("scaled to zero"), std::string::npos) << r->body;
+  EXPECT_GE(waited, Duration(300ms));
+  EXPECT_LT(waited, Duration(5s));
+  EXPECT_EQ(a.requests, 0);
+
+  // Queued again; a replica appears while it waits.
+  std::optional<int> status;
+  asio::co_spawn(h.io, call_status(h.client, port, whole_req, opts, status), asio::detached);
+  const Duration before = 100ms;  // named: GCC 12, see above
+  co_await pause(before);
+  EXPECT_FALSE(status.has_value());
+  RoutingTable warm = table_of("a", a.address());
+  warm.version = 3;
+  EXPECT_TRUE(h.gateway->set_routing_table(warm));
+  std::function<bool()> answered = [&] { return status.has_value(); };
+  bool ok = co_await until(answered);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(a.requests, 1);
+}
+
+TEST(GatewayServer, AQueuedRequestTimesOutAtItsDeadlineOrIsServedWhenAReplicaAppears) {
+  Harness h;
+  FakeReplica a(h.io);
+  GatewayOptions o;
+  o.admission.queue_timeout = 300ms;
+  h.start(o, a);
+  h.run(queue_case(h, a, h.gateway->port()));
+}
+
+// A tenant of 1000 tokens/min sends requests that may use 602 tokens each (max_tokens 600 and a
+// 2-token prompt) and use 18 (the replica's usage): charged what they used, three in a row fit;
+// charged their estimates, the second would be refused.
+asio::awaitable<void> charge_case(Harness& h, uint16_t port) {
+  const std::string kHost = "127.0.0.1";
+  net::ClientRequest req = chat(false);
+  req.headers["authorization"] = "Bearer key-acme";
+  req.body = R"({"model":"m","messages":[{"role":"user","content":"hello there"}],)"
+             R"("max_tokens":600})";
+  net::CallOptions opts = h.call_options();
+  for (int i = 0; i < 3; ++i) {
+    auto r = co_await h.client.call(kHost, port, req, opts);
+    EXPECT_TRUE(r);
+    if (!r) co_return;
+    EXPECT_EQ(r->status, 200) << "request " << i << ": " << r->body;
+  }
+}
+
+TEST(GatewayServer, ATenantIsChargedTheTokensItUsedNotItsEstimate) {
+  Harness h;
+  FakeReplica a(h.io);
+  GatewayOptions o;
+  TenantSpec acme;
+  acme.name = "acme";
+  // SHA-256 of "key-acme".
+  acme.api_key_hashes = {"sha256:6371cb7a907cc8f10740229732c4b6164b285169494b85304468313513427878"};
+  acme.tokens_per_minute = Tokens(1000);
+  o.tenants = {acme};
+  h.start(o, a);
+  h.run(charge_case(h, h.gateway->port()));
 }
 
 TEST(GatewayServer, AReplicaLeavingTheTableFinishesWithinTheDrainTimeoutOrIsCut) {
