@@ -3,6 +3,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -13,6 +14,7 @@ namespace gf {
 void add_engine_sim_command(CLI::App& app, int& status) {
   auto opts = std::make_shared<EngineSimOptions>();
   auto cold = std::make_shared<std::string>();
+  auto drain = std::make_shared<std::string>("30s");
   auto prefix_off = std::make_shared<bool>(false);
   auto perf = std::make_shared<std::vector<double>>();
   auto* c = app.add_subcommand(
@@ -50,11 +52,14 @@ void add_engine_sim_command(CLI::App& app, int& status) {
        "Hand-given latency (ms) for a pair the perf model does not know: PREFILL_BASE,PER_TOKEN,"
        "PER_TOKEN2,DECODE_BASE,PER_SEQ,PER_CTX_TOKEN")
       ->delimiter(',');
+  c->add_option("--drain-timeout", *drain,
+                "On SIGTERM, how long running requests may take to finish before the engine exits")
+      ->capture_default_str();
   c->add_option("--fail-after", opts->fail_after,
                 "Answer HTTP 500 to every request after this many (fault injection)");
   c->add_option("--crash-at", opts->crash_at,
                 "Exit right after the first token of this request (fault injection)");
-  c->callback([&status, opts, cold, prefix_off, perf] {
+  c->callback([&status, opts, cold, prefix_off, perf, drain] {
     EngineSimOptions o = *opts;
     if (!perf->empty()) {
       if (perf->size() != 6) {
@@ -76,7 +81,14 @@ void add_engine_sim_command(CLI::App& app, int& status) {
       }
       o.cold_start = *d;
     }
+    auto grace = parse_duration(*drain);
+    if (!grace) {
+      std::cerr << "error: --drain-timeout: " << grace.error().message << '\n';
+      status = 2;
+      return;
+    }
     boost::asio::io_context io(1);
+    bool draining = false;
     auto sim = EngineSim::create(io, o);
     if (!sim) {
       std::cerr << "error: " << sim.error().message << '\n';
@@ -84,11 +96,30 @@ void add_engine_sim_command(CLI::App& app, int& status) {
       return;
     }
     (*sim)->start();
+    // The first SIGTERM or SIGINT drains: new requests get 503, running ones (streams too) finish,
+    // bounded by --drain-timeout; an idle engine exits at once. A second signal exits now.
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int) {
+    auto finish = [&] {
       (*sim)->stop();
       io.stop();
-    });
+    };
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int) {
+          if (ec) return;
+          if (draining) {
+            std::cout << "engine-sim: second signal, exiting with " << (*sim)->in_flight()
+                      << " requests unfinished" << std::endl;
+            finish();
+            return;
+          }
+          draining = true;
+          std::cout << "engine-sim draining: " << (*sim)->in_flight()
+                    << " requests in flight, exiting when they finish (at most "
+                    << format_duration(*grace) << ")" << std::endl;
+          (*sim)->drain(*grace, finish);
+          signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
     std::cout << "engine-sim listening on http://" << o.host << ":" << (*sim)->port()
               << " model=" << o.model << " gpu=" << o.gpu << " tp=" << o.tensor_parallel
               << std::endl;

@@ -57,6 +57,31 @@ struct Pending {
   bool cancelled = false;
 };
 
+// The completions being answered, for a drain. Shared with each handler's guard so that a guard
+// destroyed after the engine (frames the io_context drops at exit) touches live memory.
+struct DrainState {
+  int active = 0;
+  bool draining = false;
+  bool done = false;
+  std::function<void()> on_idle;  // called once when draining and the last completion ends
+};
+
+// Counts one completion for as long as its handler runs, streams included.
+struct ActiveCompletion {
+  explicit ActiveCompletion(std::shared_ptr<DrainState> s) : state(std::move(s)) {
+    ++state->active;
+  }
+  ~ActiveCompletion() {
+    if (--state->active == 0 && state->draining && !state->done) {
+      state->done = true;
+      if (state->on_idle) state->on_idle();
+    }
+  }
+  ActiveCompletion(const ActiveCompletion&) = delete;
+  ActiveCompletion& operator=(const ActiveCompletion&) = delete;
+  std::shared_ptr<DrainState> state;
+};
+
 }  // namespace
 
 struct EngineSim::Impl {
@@ -68,7 +93,8 @@ struct EngineSim::Impl {
         request_model(request_config()),
         engine(cost, engine_config()),
         work(io),
-        tick(io) {}
+        tick(io),
+        drain_timer(io) {}
 
   BatchEngineConfig engine_config() const {
     BatchEngineConfig c;
@@ -97,8 +123,10 @@ struct EngineSim::Impl {
   PerfModelCost cost;
   RequestModelConfig request_model;
   BatchEngine engine;
-  asio::steady_timer work;  // wakes the engine loop when a request arrives
-  asio::steady_timer tick;  // paces iterations in wall time
+  asio::steady_timer work;         // wakes the engine loop when a request arrives
+  asio::steady_timer tick;         // paces iterations in wall time
+  asio::steady_timer drain_timer;  // bounds a drain by its grace period
+  std::shared_ptr<DrainState> drain_state = std::make_shared<DrainState>();
   std::unique_ptr<net::HttpServer> server;
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;
   uint64_t next_id = 1;
@@ -260,8 +288,11 @@ struct EngineSim::Impl {
     std::string type = "application/json";
     std::string body;
     if (req.path == "/health") {
-      status = ready() ? 200 : 503;
-      body = ready() ? R"({"status":"ok"})" : R"({"status":"loading weights"})";
+      const bool up = ready() && !drain_state->draining;
+      status = up ? 200 : 503;
+      body = drain_state->draining ? R"({"status":"draining"})"
+             : up                  ? R"({"status":"ok"})"
+                                   : R"({"status":"loading weights"})";
     } else if (req.path == "/metrics" && get) {
       type = "text/plain; version=0.0.4; charset=utf-8";
       body = registry.render();
@@ -407,6 +438,18 @@ struct EngineSim::Impl {
                       net::openai_error(503, "the engine is still loading weights"));
       co_return;
     }
+    if (drain_state->draining) {
+      // Shutting down: what runs is finished, nothing new is taken. A 503 before any byte of an
+      // answer is one a gateway retries on another replica.
+      co_await w.send(
+          503, "application/json",
+          net::openai_error(
+              503,
+              "the engine is shutting down: it finishes the requests it has and takes no new ones",
+              "engine_shutting_down"));
+      co_return;
+    }
+    ActiveCompletion counted(drain_state);
     const int64_t nth = ++requests_seen;
     if (opts.fail_after >= 0 && nth > opts.fail_after) {
       co_await w.send(500, "application/json",
@@ -547,7 +590,10 @@ struct EngineSim::Impl {
 };
 
 EngineSim::EngineSim(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-EngineSim::~EngineSim() = default;
+EngineSim::~EngineSim() {
+  // Handlers the io_context drops later must not call back into a drain of this object.
+  impl_->drain_state->done = true;
+}
 
 Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, EngineSimOptions o) {
   if (o.served_model_name.empty()) o.served_model_name = o.model;
@@ -597,7 +643,37 @@ void EngineSim::start() {
   asio::co_spawn(impl_->io, impl_->run_engine(), asio::detached);
 }
 
+int EngineSim::in_flight() const {
+  return impl_->drain_state->active;
+}
+
+void EngineSim::drain(Duration grace, std::function<void()> done) {
+  auto& st = *impl_->drain_state;
+  if (st.draining) return;
+  st.draining = true;
+  // `done` runs once, posted (never inside the caller or a handler's unwinding): on the last
+  // completion's end, at once when idle, or when the grace period ends with work left.
+  // Held by the drain state itself (on_idle): a raw pointer back, not a shared one, or the two
+  // would keep each other alive for ever.
+  auto once = [st = impl_->drain_state.get(), timer = &impl_->drain_timer, io = &impl_->io,
+               done = std::move(done)]() {
+    st->done = true;
+    timer->cancel();
+    asio::post(*io, done);
+  };
+  if (st.active == 0) {
+    once();
+    return;
+  }
+  st.on_idle = once;
+  impl_->drain_timer.expires_after(grace);
+  impl_->drain_timer.async_wait([st = impl_->drain_state](const boost::system::error_code& ec) {
+    if (!ec && !st->done) st->on_idle();
+  });
+}
+
 void EngineSim::stop() {
+  impl_->drain_state->done = true;
   impl_->stopped = true;
   impl_->server->stop();
   impl_->work.cancel();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,11 @@ class EngineSim {
   ~EngineSim();
   uint16_t port() const;
   void start();
+  // A graceful shutdown: from now on completions get 503 and /health 503 "draining", while the
+  // completions already taken (streams included) run to their end. `done` is posted once they
+  // all have, at once when there are none, or when `grace` passes with some still running.
+  void drain(Duration grace, std::function<void()> done);
+  int in_flight() const;  // completions being answered
   void stop();
 
  private:
