@@ -21,6 +21,22 @@ bool AsyncProber::probe(uint16_t port, const std::string& path) {
   return result;
 }
 
+std::optional<MetricsScrape> AsyncProber::fetch(uint16_t port, const std::string& path,
+                                                TimePoint now) {
+  auto& t = targets_[{port, path}];
+  if (!t) t = std::make_shared<Target>();
+  if (t->running) return std::nullopt;
+  std::optional<MetricsScrape> result;
+  if (t->finished && t->ok) result = MetricsScrape{std::move(t->body), t->asked_at};
+  t->body.clear();
+  t->finished = false;
+  t->running = true;
+  t->keep_body = true;
+  t->asked_at = now;
+  boost::asio::co_spawn(io_, run(port, path, t, timeout_, client_), boost::asio::detached);
+  return result;
+}
+
 int AsyncProber::in_flight() const {
   int n = 0;
   for (const auto& [key, t] : targets_)
@@ -39,6 +55,7 @@ boost::asio::awaitable<void> AsyncProber::run(uint16_t port, std::string path,
   const std::string host = "127.0.0.1";
   auto res = co_await client->call(host, port, req, o);
   target->ok = res && res->status >= 200 && res->status < 300;
+  if (target->ok && target->keep_body) target->body = std::move(res->body);
   target->finished = true;
   target->running = false;
 }

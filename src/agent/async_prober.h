@@ -11,8 +11,10 @@
 #include <boost/asio/io_context.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "agent/engine_load.h"
 #include "common/units.h"
 #include "net/http_client.h"
 
@@ -26,6 +28,11 @@ class AsyncProber {
   // if none has finished yet, or it is still running), and starts the next one.
   bool probe(uint16_t port, const std::string& path);
 
+  // The same for a GET whose answer matters (an engine's metrics): the 2xx body of the one that
+  // finished since the last call, with the `now` that call passed when it started it, so the
+  // caller knows how fresh the text is; nullopt if none finished or it failed. Starts the next.
+  std::optional<MetricsScrape> fetch(uint16_t port, const std::string& path, TimePoint now);
+
   // Probes running now (for tests and metrics).
   int in_flight() const;
 
@@ -34,6 +41,9 @@ class AsyncProber {
     bool running = false;
     bool finished = false;  // a result arrived since the last probe() call
     bool ok = false;
+    std::string body;  // kept only for fetch()
+    bool keep_body = false;
+    TimePoint asked_at{};  // the `now` of the fetch() call that started the one running or done
   };
   // Owns what it touches, so it may outlive the prober.
   static boost::asio::awaitable<void> run(uint16_t port, std::string path,

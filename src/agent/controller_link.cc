@@ -74,8 +74,16 @@ Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& rep
   }
   std::vector<std::string> problems;
   std::set<std::string> wanted;
+  const std::vector<RunningReplica> running = replicas.list();
   for (const auto& a : reply.replicas) {
     wanted.insert(a.id);
+    if (a.draining) {
+      // Kept until its engine is idle, never started: one that is not running here is done.
+      const bool here = std::any_of(running.begin(), running.end(),
+                                    [&](const RunningReplica& v) { return v.id == a.id; });
+      if (here) (void)replicas.drain(a.id, now, a.drain_timeout, cfg_.drain);
+      continue;
+    }
     DesiredReplica d;
     d.id = a.id;
     d.generation = a.generation;

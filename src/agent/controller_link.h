@@ -20,7 +20,9 @@ struct ControllerLinkConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // the agent's HTTP port
   std::map<std::string, std::string> labels;
-  Duration drain = std::chrono::seconds(10);  // SIGTERM grace for replicas the controller drops
+  // SIGTERM to SIGKILL for a replica the controller drops, or whose drain ended (its engine idle,
+  // or the drain timeout the controller sent passed).
+  Duration drain = std::chrono::seconds(10);
 };
 
 class ControllerLink {

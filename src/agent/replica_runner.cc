@@ -6,7 +6,7 @@ namespace gf {
 
 ReplicaRunner::ReplicaRunner(ProcessSupervisor& supervisor, std::string replica, ProcessSpec spec,
                              uint16_t port, std::string log_path, ReplicaRunnerConfig config,
-                             Probe probe)
+                             Probe probe, Scrape scrape)
     : sup_(supervisor),
       replica_(std::move(replica)),
       spec_(std::move(spec)),
@@ -14,7 +14,8 @@ ReplicaRunner::ReplicaRunner(ProcessSupervisor& supervisor, std::string replica,
       log_(std::move(log_path)),
       config_(config),
       probe_(std::move(probe)),
-      policy_(config.restart) {}
+      policy_(config.restart),
+      scrape_(std::move(scrape)) {}
 
 void ReplicaRunner::set(ReplicaProcessState s, std::string reason) {
   state_ = s;
@@ -50,6 +51,10 @@ void ReplicaRunner::tick(TimePoint now) {
       }
       return;
     case ReplicaProcessState::kReady:
+      if (drain_) {
+        tick_drain(now);
+        return;
+      }
       if (probe_(port_, spec_.readiness_path)) {
         failed_probes_ = 0;
       } else if (++failed_probes_ >= config_.liveness_failures) {
@@ -73,6 +78,11 @@ void ReplicaRunner::on_exit(const ProcessExit& exit, TimePoint now, double unifo
     set(ReplicaProcessState::kStopped, "stopped (" + how + ")");
     return;
   }
+  if (drain_) {
+    // It was on its way out: nothing to restart.
+    set(ReplicaProcessState::kStopped, "exited while draining (" + how + ")");
+    return;
+  }
   restart_after_stop_ = false;
   if (!spec_known_) {
     // An adopted engine whose command line never arrived: nothing to restart it with.
@@ -92,6 +102,38 @@ void ReplicaRunner::adopt(TimePoint now) {
   failed_probes_ = 0;
   policy_.started(now);
   set(ReplicaProcessState::kStarting, "adopted from an earlier agent");
+}
+
+void ReplicaRunner::drain(TimePoint now, Duration timeout, Duration kill_after) {
+  if (drain_ || state_ == ReplicaProcessState::kStopped) return;
+  if (state_ == ReplicaProcessState::kStopping && !restart_after_stop_) return;
+  if (state_ != ReplicaProcessState::kReady) {
+    // Not serving (starting, waiting to restart, stopping): no request to wait for.
+    stop(now, kill_after);
+    return;
+  }
+  drain_.emplace(now, timeout, config_.drain_settle);
+  kill_after_ = kill_after;
+  reason_ = "draining";
+  tick_drain(now);
+}
+
+// Liveness is not probed while draining: a busy engine that misses probes must not be restarted,
+// and an engine that dies now is not restarted either (on_exit).
+void ReplicaRunner::tick_drain(TimePoint now) {
+  if (scrape_) {
+    if (auto s = scrape_(port_, spec_.metrics_path, now)) {
+      if (auto load = parse_engine_load(s->text, spec_.metrics))
+        drain_->observe(*load, s->asked_at);
+    }
+  }
+  DrainVerdict v = drain_->decide(now);
+  if (!v.stop) {
+    reason_ = v.reason;
+    return;
+  }
+  (void)sup_.stop(replica_, kill_after_, now);
+  set(ReplicaProcessState::kStopping, "drained: " + v.reason);
 }
 
 void ReplicaRunner::stop(TimePoint now, Duration drain) {

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "agent/engine_drain.h"
+#include "agent/engine_load.h"
 #include "agent/process_supervisor.h"
 #include "agent/restart_policy.h"
 #include "fleet/replica_process_state.h"
@@ -17,20 +20,33 @@ struct ReplicaRunnerConfig {
   int liveness_failures = 3;  // consecutive failed probes of a ready engine: restart it
   Duration startup_timeout = std::chrono::minutes(15);  // weights can take long to load
   Duration restart_drain = std::chrono::seconds(10);
+  // A draining engine's idle reading counts only from this long after the drain began
+  // (agent/engine_drain.h).
+  Duration drain_settle = std::chrono::seconds(1);
 };
 
 class ReplicaRunner {
  public:
   // True when the engine answers `path` with 2xx.
   using Probe = std::function<bool(uint16_t port, const std::string& path)>;
+  // The engine's metrics text from the last GET of `path` that finished, with the `now` at which
+  // it was asked for (AsyncProber::fetch); nullopt while none has. Empty: loads are unknown.
+  using Scrape = std::function<std::optional<MetricsScrape>(uint16_t port, const std::string& path,
+                                                            TimePoint)>;
 
   ReplicaRunner(ProcessSupervisor& supervisor, std::string replica, ProcessSpec spec, uint16_t port,
-                std::string log_path, ReplicaRunnerConfig config, Probe probe);
+                std::string log_path, ReplicaRunnerConfig config, Probe probe, Scrape scrape = {});
 
   void tick(TimePoint now);
   // The supervisor reported this replica's exit. `uniform01` jitters the backoff.
   void on_exit(const ProcessExit& exit, TimePoint now, double uniform01);
   void stop(TimePoint now, Duration drain);
+  // Lets the engine finish what it has before it is stopped: it keeps running (it gets no new
+  // requests: the controller took it out of the routing table) until its own metrics show no
+  // request running or waiting, or `timeout` passes; then stop(now, kill_after). An engine that
+  // is not Ready has nothing in flight and stops at once. Asking again changes nothing.
+  void drain(TimePoint now, Duration timeout, Duration kill_after);
+  bool draining() const { return drain_.has_value(); }
   // Takes over a process an earlier agent started (the supervisor adopted it): probes it like a
   // fresh start. Its command line may be unknown until set_spec(); until then an exit is final.
   void adopt(TimePoint now);
@@ -47,6 +63,7 @@ class ReplicaRunner {
 
  private:
   void set(ReplicaProcessState s, std::string reason);
+  void tick_drain(TimePoint now);
 
   ProcessSupervisor& sup_;
   std::string replica_;
@@ -64,6 +81,9 @@ class ReplicaRunner {
   bool restart_after_stop_ = false;
   int restarts_ = 0;
   bool spec_known_ = true;
+  Scrape scrape_;
+  std::optional<EngineDrain> drain_;
+  Duration kill_after_{0};
 };
 
 }  // namespace gf

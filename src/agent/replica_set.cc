@@ -44,7 +44,7 @@ std::vector<std::string> ReplicaSet::adopt(TimePoint now) {
     e.port = p.port;
     e.adopted = true;
     e.runner = std::make_unique<ReplicaRunner>(sup_, id, ProcessSpec{}, p.port, p.log_path, config_,
-                                               probe_);
+                                               probe_, scrape_);
     e.runner->adopt(now);
     entries_.emplace(id, std::move(e));
     ids.push_back(id);
@@ -97,8 +97,8 @@ Status ReplicaSet::ensure(const DesiredReplica& r, TimePoint now) {
   ReplicaLaunch l = launch_for(e.desired, *port);
   auto spec = build_process(l);
   if (!spec) return spec.error();
-  e.runner = std::make_unique<ReplicaRunner>(sup_, r.id, *spec, *port,
-                                             log_dir_ + "/" + r.id + ".log", config_, probe_);
+  e.runner = std::make_unique<ReplicaRunner>(
+      sup_, r.id, *spec, *port, log_dir_ + "/" + r.id + ".log", config_, probe_, scrape_);
   e.runner->tick(now);
   entries_.emplace(r.id, std::move(e));
   return {};
@@ -110,6 +110,16 @@ Status ReplicaSet::remove(const std::string& id, TimePoint now, Duration drain) 
     return make_error(ErrorCode::kNotFound, fmt::format("no replica {}", id));
   it->second.removed = true;
   it->second.runner->stop(now, drain);
+  return {};
+}
+
+Status ReplicaSet::drain(const std::string& id, TimePoint now, Duration timeout,
+                         Duration kill_after) {
+  auto it = entries_.find(id);
+  if (it == entries_.end())
+    return make_error(ErrorCode::kNotFound, fmt::format("no replica {}", id));
+  it->second.removed = true;  // once stopped it is gone, not restarted
+  it->second.runner->drain(now, timeout, kill_after);
   return {};
 }
 
@@ -135,7 +145,7 @@ std::vector<RunningReplica> ReplicaSet::list() const {
   for (const auto& [id, e] : entries_) {
     out.push_back(RunningReplica{id, e.desired.deployment.model, e.runner->state(),
                                  e.runner->reason(), e.port, e.runner->restarts(),
-                                 e.desired.generation});
+                                 e.desired.generation, e.runner->draining()});
   }
   return out;
 }

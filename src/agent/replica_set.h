@@ -30,22 +30,28 @@ struct RunningReplica {
   uint16_t port = 0;
   int restarts = 0;
   int64_t generation = 0;
+  bool draining = false;  // finishing its requests before it stops (ReplicaRunner::drain)
 };
 
 class ReplicaSet {
  public:
   ReplicaSet(ProcessSupervisor& supervisor, std::string log_dir, std::string gpufleet_binary,
-             ReplicaRunnerConfig config, ReplicaRunner::Probe probe)
+             ReplicaRunnerConfig config, ReplicaRunner::Probe probe,
+             ReplicaRunner::Scrape scrape = {})
       : sup_(supervisor),
         log_dir_(std::move(log_dir)),
         binary_(std::move(gpufleet_binary)),
         config_(config),
-        probe_(std::move(probe)) {}
+        probe_(std::move(probe)),
+        scrape_(std::move(scrape)) {}
 
   // Starts the replica unless it already runs. Idempotent: asking twice changes nothing (a newer
   // generation of the same assignment is only recorded).
   Status ensure(const DesiredReplica& r, TimePoint now);
   Status remove(const std::string& id, TimePoint now, Duration drain);
+  // Stops the replica once its engine has no request in flight or `timeout` has passed
+  // (ReplicaRunner::drain); SIGKILL `kill_after` past the SIGTERM. It is forgotten once stopped.
+  Status drain(const std::string& id, TimePoint now, Duration timeout, Duration kill_after);
   // Runners for the processes the supervisor adopted from an earlier agent's state file: they are
   // probed like fresh starts, and ensure() later fills in what they run. Returns their ids.
   std::vector<std::string> adopt(TimePoint now);
@@ -72,6 +78,7 @@ class ReplicaSet {
   std::string binary_;
   ReplicaRunnerConfig config_;
   ReplicaRunner::Probe probe_;
+  ReplicaRunner::Scrape scrape_;
   std::map<std::string, Entry> entries_;
   std::mt19937_64 rng_{
       std::random_device{}()};  // backoff jitter: replicas must not restart in step

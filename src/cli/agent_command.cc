@@ -25,8 +25,8 @@
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
 #include "common/clock.h"
-#include "common/io/real_clock.h"
 #include "common/io/log.h"
+#include "common/io/real_clock.h"
 #include "gpu/fake_provider.h"
 #include "gpu/nvml_provider.h"
 #include "net/http_client.h"
@@ -243,7 +243,8 @@ struct Agent {
                         {"reason", r.reason},
                         {"port", r.port},
                         {"restarts", r.restarts},
-                        {"generation", r.generation}});
+                        {"generation", r.generation},
+                        {"draining", r.draining}});
       }
       body = nlohmann::json{{"replicas", list}}.dump();
     } else if (req.path.rfind("/v1/replicas/", 0) == 0 &&
@@ -323,7 +324,12 @@ int run_agent(const AgentArgs& a) {
   auto probe = [&prober](uint16_t port, const std::string& path) {
     return prober.probe(port, path);
   };
-  ReplicaSet replicas(supervisor, a.log_dir, a.self, ReplicaRunnerConfig{}, probe);
+  // A draining replica's engine metrics, fetched the same way: its drain waits for them to show
+  // no request in flight (agent/engine_drain.h).
+  auto scrape = [&prober](uint16_t port, const std::string& path, TimePoint now) {
+    return prober.fetch(port, path, now);
+  };
+  ReplicaSet replicas(supervisor, a.log_dir, a.self, ReplicaRunnerConfig{}, probe, scrape);
   // Engines a crashed or restarted agent left running are taken over, not started twice; the
   // controller's next reply says which to keep (the rest are stopped).
   std::vector<std::string> adopted_ids = supervisor.adopt_from_state();

@@ -26,6 +26,12 @@ struct ReplicaAssignment {
   std::string gpu_model;
   double memory_fraction = 0.9;
   std::optional<PerformanceSpec> performance;
+  // On its way out: it left the routing table, and the agent keeps it only until its engine has
+  // no request in flight or `drain_timeout` (counted from when the agent first sees the flag)
+  // passes, then stops it. Never started by this entry. An agent that does not know the flag
+  // keeps it running until the controller drops it from the set at the drain timeout.
+  bool draining = false;
+  Duration drain_timeout{0};
 };
 
 struct NodeAssignment {

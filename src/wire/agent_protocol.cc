@@ -234,6 +234,12 @@ std::string to_json(const NodeAssignment& reply) {
                           {"decodePerSeqMs", p.decode_per_seq_ms},
                           {"decodePerCtxTokenMs", p.decode_per_ctx_token_ms}};
     }
+    if (a.draining) {
+      // Only on draining entries, so an older agent reads the same set as before.
+      x["draining"] = true;
+      x["drainTimeoutMs"] =
+          std::chrono::duration_cast<std::chrono::milliseconds>(a.drain_timeout).count();
+    }
     replicas.push_back(std::move(x));
   }
   return json{
@@ -269,6 +275,10 @@ Result<NodeAssignment> parse_node_assignment(std::string_view text) {
     g.get(o, "gpus", a.gpus, true);
     g.get(o, "gpuModel", a.gpu_model);
     g.get(o, "memoryFraction", a.memory_fraction);
+    g.get(o, "draining", a.draining);
+    int64_t drain_ms = 0;
+    g.get(o, "drainTimeoutMs", drain_ms);
+    a.drain_timeout = std::chrono::milliseconds(std::max<int64_t>(drain_ms, 0));
     if (auto e = parse_engine_type(engine); e) {
       a.engine = *e;
     } else {

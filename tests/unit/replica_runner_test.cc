@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <utility>
 
 #include "common/clock.h"
 #include "net/http_probe.h"
@@ -105,6 +106,102 @@ TEST_F(ReplicaRunnerTest, AnEngineThatKeepsDyingIsReportedAsCrashLooping) {
   EXPECT_EQ(r.state(), ReplicaProcessState::kCrashLoop);
   EXPECT_EQ(r.restarts(), 5);
   EXPECT_NE(r.reason().find("exited with code 1"), std::string::npos) << r.reason();
+}
+
+// Scrapes as AsyncProber::fetch gives them: the text set before the last call, stamped with that
+// call's `now`, handed out once.
+struct FakeScrape {
+  std::string text;  // what the engine shows from now on
+  std::optional<MetricsScrape> finished;
+  std::optional<MetricsScrape> operator()(uint16_t, const std::string&, TimePoint now) {
+    auto out = std::exchange(finished, MetricsScrape{text, now});
+    return out;
+  }
+};
+
+std::string vllm_load(int running, int waiting) {
+  return "vllm:num_requests_running{model_name=\"m\"} " + std::to_string(running) +
+         "\nvllm:num_requests_waiting{model_name=\"m\"} " + std::to_string(waiting) + "\n";
+}
+
+class ReplicaDrainTest : public ReplicaRunnerTest {
+ protected:
+  ReplicaDrainTest() {
+    spec.argv = {"/bin/sleep", "60"};  // an engine that runs until it is told to stop
+    spec.metrics.running = "vllm:num_requests_running";
+    spec.metrics.waiting = "vllm:num_requests_waiting";
+  }
+  std::unique_ptr<ReplicaRunner> ready_runner() {
+    auto r = std::make_unique<ReplicaRunner>(
+        sup, "d-0", spec, free_port(), dir + "/d-0.log", ReplicaRunnerConfig{},
+        [](uint16_t, const std::string&) { return true; },
+        [this](uint16_t p, const std::string& path, TimePoint now) {
+          return scrape(p, path, now);
+        });
+    EXPECT_TRUE(drive_to(*r, ReplicaProcessState::kReady)) << r->reason();
+    return r;
+  }
+  ProcessSpec spec;
+  FakeScrape scrape;
+};
+
+TEST_F(ReplicaDrainTest, TheEngineStopsOnlyOnceItHasNothingInFlight) {
+  auto r = ready_runner();
+  scrape.text = vllm_load(2, 1);
+  r->drain(clock.now(), seconds(30), seconds(5));
+  EXPECT_TRUE(r->draining());
+  EXPECT_EQ(r->state(), ReplicaProcessState::kReady);  // keeps serving what it has
+  for (int i = 0; i < 5; ++i) {
+    clock.advance(seconds(1));
+    r->tick(clock.now());
+    EXPECT_EQ(r->state(), ReplicaProcessState::kReady);
+    EXPECT_EQ(r->reason(), "draining: 2 running, 1 waiting");
+  }
+  scrape.text = vllm_load(0, 0);
+  clock.advance(seconds(1));
+  r->tick(clock.now());  // starts the scrape that will see it idle
+  EXPECT_EQ(r->state(), ReplicaProcessState::kReady);
+  clock.advance(seconds(1));
+  r->tick(clock.now());
+  EXPECT_EQ(r->state(), ReplicaProcessState::kStopping);
+  EXPECT_EQ(r->reason(), "drained: no request in flight");
+  ASSERT_TRUE(drive_to(*r, ReplicaProcessState::kStopped)) << r->reason();
+  EXPECT_EQ(r->reason(), "stopped (killed by signal 15)");  // SIGTERM, not SIGKILL
+  EXPECT_EQ(r->restarts(), 0);
+}
+
+TEST_F(ReplicaDrainTest, TheDrainTimeoutBoundsTheWait) {
+  auto r = ready_runner();
+  scrape.text = vllm_load(1, 0);
+  r->drain(clock.now(), seconds(30), seconds(5));
+  clock.advance(seconds(29));
+  r->tick(clock.now());
+  EXPECT_EQ(r->state(), ReplicaProcessState::kReady);
+  clock.advance(seconds(1));
+  r->tick(clock.now());
+  EXPECT_EQ(r->state(), ReplicaProcessState::kStopping);
+  EXPECT_EQ(r->reason(), "drained: drain timeout (30s) passed with 1 requests still in flight");
+  ASSERT_TRUE(drive_to(*r, ReplicaProcessState::kStopped)) << r->reason();
+}
+
+TEST_F(ReplicaDrainTest, AnEngineThatDiesWhileDrainingIsNotRestarted) {
+  auto r = ready_runner();
+  scrape.text = vllm_load(1, 0);
+  r->drain(clock.now(), seconds(30), seconds(5));
+  ::kill(sup.processes().at("d-0").pid, SIGKILL);
+  ASSERT_TRUE(drive_to(*r, ReplicaProcessState::kStopped)) << r->reason();
+  EXPECT_EQ(r->reason(), "exited while draining (killed by signal 9)");
+  EXPECT_EQ(r->restarts(), 0);
+}
+
+TEST_F(ReplicaDrainTest, AnEngineNotYetServingStopsAtOnce) {
+  ReplicaRunner r(sup, "s-0", spec, free_port(), dir + "/s-0.log", {},
+                  [](uint16_t, const std::string&) { return false; });
+  r.tick(clock.now());
+  ASSERT_EQ(r.state(), ReplicaProcessState::kStarting);
+  r.drain(clock.now(), seconds(30), seconds(5));
+  EXPECT_EQ(r.state(), ReplicaProcessState::kStopping);
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kStopped)) << r.reason();
 }
 
 TEST(HttpProbe, SaysWhatFailed) {

@@ -76,6 +76,33 @@ TEST(AgentProtocol, ReplyRoundTripsAssignments) {
   EXPECT_DOUBLE_EQ(back->replicas[0].performance->decode_per_seq_ms, 4);
 }
 
+TEST(AgentProtocol, ADrainingAssignmentCarriesItsFlagAndTimeoutAndOldRepliesReadAsBefore) {
+  NodeAssignment r;
+  r.generation = 3;
+  ReplicaAssignment a;
+  a.id = "llama-d";
+  a.model = "m";
+  a.gpus = {"GPU-1"};
+  r.replicas.push_back(a);
+  a.id = "llama-e";
+  a.draining = true;
+  a.drain_timeout = std::chrono::milliseconds(12500);
+  r.replicas.push_back(a);
+  const std::string text = to_json(r);
+  // Only draining entries name the new fields.
+  EXPECT_EQ(text.find("draining"), text.rfind("draining"));
+  auto back = parse_node_assignment(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->replicas.size(), 2u);
+  EXPECT_FALSE(back->replicas[0].draining);
+  EXPECT_TRUE(back->replicas[1].draining);
+  EXPECT_EQ(back->replicas[1].drain_timeout, std::chrono::milliseconds(12500));
+  auto old = parse_node_assignment(
+      R"({"version":1,"generation":2,"replicas":[{"id":"x","model":"m","gpus":["GPU-1"]}]})");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_FALSE(old->replicas[0].draining);
+}
+
 TEST(AgentProtocol, ErrorsNameTheField) {
   auto bad = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
       "gpus":[{"uuid":"GPU-1","name":"A100","memoryMiB":1},{"uuid":5,"name":"x","memoryMiB":1}]})");
@@ -149,6 +176,19 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   EXPECT_NE((*problems)[0].find("not on this node"), std::string::npos);
   EXPECT_TRUE(replicas.list().empty());
 
+  // A draining entry never starts a replica this agent does not run.
+  NodeAssignment drain_only;
+  drain_only.generation = 7;
+  a.id = "r-2";
+  a.gpus = {};
+  a.draining = true;
+  a.drain_timeout = std::chrono::seconds(30);
+  drain_only.replicas.push_back(a);
+  problems = link.apply(drain_only, replicas, gpus, TimePoint{});
+  ASSERT_TRUE(problems.ok());
+  EXPECT_TRUE(problems->empty());
+  EXPECT_TRUE(replicas.list().empty());
+
   HealthTransition t;
   t.gpu = "GPU-1";
   t.from = Health::kHealthy;
@@ -165,7 +205,7 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   ASSERT_TRUE(monitor.discover().ok());
   NodeReport first = link.build(monitor, replicas);
   EXPECT_EQ(first.gpus.size(), 2u);
-  EXPECT_EQ(first.applied_generation, 6);
+  EXPECT_EQ(first.applied_generation, 7);
   ASSERT_EQ(first.events.size(), 1u);
   NodeReport retry = link.build(monitor, replicas);  // the first got no answer
   EXPECT_EQ(retry.events.size(), 1u);
