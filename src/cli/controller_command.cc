@@ -10,8 +10,8 @@
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
 #include "cli/run_until_signal.h"
-#include "common/io/real_clock.h"
 #include "common/io/log.h"
+#include "common/io/real_clock.h"
 #include "controller/controller_server.h"
 #include "store/sqlite_store.h"
 
@@ -31,6 +31,7 @@ struct ControllerArgs {
   double canary_error_margin = 0.05;
   double canary_ttft_margin = 0.25;
   std::string blue_green_retention = "10m";
+  std::string drain_timeout = "30s";
   std::string port_file;
 };
 
@@ -45,13 +46,15 @@ int run_controller(ControllerArgs a) {
   }
   auto lease = duration_flag("--node-lease", a.node_lease, std::chrono::milliseconds(100));
   auto retention = duration_flag("--blue-green-retention", a.blue_green_retention, Duration(0));
-  for (const Error* e :
-       {lease ? nullptr : &lease.error(), retention ? nullptr : &retention.error()}) {
+  auto drain = duration_flag("--drain-timeout", a.drain_timeout, Duration(0));
+  for (const Error* e : {lease ? nullptr : &lease.error(), retention ? nullptr : &retention.error(),
+                         drain ? nullptr : &drain.error()}) {
     if (e == nullptr) continue;
     std::cerr << "error: " << e->message << '\n';
     return 2;
   }
   o.fleet.node_lease = *lease;
+  o.fleet.drain_timeout = *drain;
   if (a.canary_error_margin < 0 || a.canary_error_margin > 1 || a.canary_ttft_margin < 0) {
     std::cerr << "error: --canary-error-margin must be in [0, 1] and --canary-ttft-margin >= 0\n";
     return 2;
@@ -121,6 +124,9 @@ void add_controller_command(CLI::App& app, int& status) {
       ->capture_default_str();
   c->add_option("--blue-green-retention", a->blue_green_retention,
                 "How long the old revision stays (dark) after a blue-green switch")
+      ->capture_default_str();
+  c->add_option("--drain-timeout", a->drain_timeout,
+                "How long a draining replica may finish its requests before it is stopped")
       ->capture_default_str();
   c->add_option("--sync", a->sync, "Store durability: full (fsync each commit) or normal")
       ->check(CLI::IsMember({"full", "normal"}))

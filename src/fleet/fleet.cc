@@ -362,7 +362,7 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
   rebuild_routing();
   due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
-  return assignment_for(hb.node);
+  return assignment_for(hb.node, now);
 }
 
 // Telemetry and health from the node's GPUs into the pool.
@@ -433,28 +433,43 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     forget(id, now);
 }
 
-// Every replica the node must run, under the current generation.
-NodeAssignment Fleet::assignment_for(const std::string& node) const {
+// Every replica the node must run, under the current generation, and the Draining ones still
+// finishing their requests.
+NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) const {
   NodeAssignment reply;
   reply.generation = generation_;
   reply.heartbeat_interval = opts_.heartbeat_interval;
   for (const auto& [id, r] : replicas_) {
-    if (r.node != node || !assigned(r)) continue;
+    if (r.node != node) continue;
+    // A Draining replica stays in the set until the agent reports it stopped or the drain
+    // timeout passes; then it leaves, and the agent stops it at once (also an agent too old to
+    // know the flag, which meanwhile just kept it running).
+    const bool draining = r.state == ReplicaState::kDraining && now < r.since + opts_.drain_timeout;
+    if (!assigned(r) && !draining) continue;
     auto d = deployments_.find(r.deployment);
-    if (d == deployments_.end()) continue;
-    const DeploymentSpec& s = d->second.spec;
+    if (d == deployments_.end() && !draining) continue;
     ReplicaAssignment a;
     a.id = r.id;
     a.generation = r.generation;
     a.deployment = r.deployment;
     a.revision = r.revision;
+    a.gpus = r.gpus;
+    a.gpu_model = r.gpu_model;
+    a.memory_fraction = r.memory_fraction;
+    if (draining) {
+      a.draining = true;
+      a.drain_timeout = r.since + opts_.drain_timeout - now;
+    }
+    if (d == deployments_.end()) {
+      // Its deployment was deleted: the agent only needs to know which replica drains.
+      reply.replicas.push_back(std::move(a));
+      continue;
+    }
+    const DeploymentSpec& s = d->second.spec;
     a.model = s.model;
     a.engine = s.engine.type;
     a.args = s.engine.args;
     a.env = s.engine.env;
-    a.gpus = r.gpus;
-    a.gpu_model = r.gpu_model;
-    a.memory_fraction = r.memory_fraction;
     a.performance = s.performance;
     reply.replicas.push_back(std::move(a));
   }

@@ -27,6 +27,10 @@ struct FleetOptions {
   // Blue-green: how long the old revision keeps running (dark) after the switch, so that
   // `rollout undo` is instant.
   Duration blue_green_retention = std::chrono::minutes(10);
+  // How long a Draining replica may finish its requests: it stays in its agent's set, flagged,
+  // this long at most (the agent stops it as soon as its engine is idle); then it leaves the set
+  // and the agent stops it at once. Gateways should cut streams no sooner (their --drain-timeout).
+  Duration drain_timeout = std::chrono::seconds(30);
   // When a canary is rolled back (fleet/canary_judge.h).
   CanaryThresholds canary;
 };
@@ -115,7 +119,7 @@ class Fleet {
   Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
   void apply_gpu_reports(const NodeReport& hb, TimePoint now);
   void apply_replica_reports(const NodeReport& hb, TimePoint now);
-  NodeAssignment assignment_for(const std::string& node) const;
+  NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
   void recommit(NodeRecord& n, TimePoint now);
   void rebuild_routing();
   void due(TimePoint now);  // tick() has work from now on

@@ -38,6 +38,9 @@ struct FakeAgent {
   int64_t applied = 0;
   std::map<std::string, int64_t> running;  // id -> generation
   bool healthy_replicas = true;
+  // Engines still busy when their replica drains: the agent keeps reporting them (Ready) until
+  // this is cleared; otherwise a draining replica stops at once, as an idle engine does.
+  bool busy_engines = false;
 
   NodeReport beat() {
     NodeReport h;
@@ -73,8 +76,9 @@ struct FakeAgent {
     EXPECT_TRUE(r.ok()) << r.error().message;
     if (!r.ok() || r->generation < applied) return {};
     running.clear();
-    for (const auto& a : r->replicas)
-      running[a.id] = a.generation;
+    for (const auto& a : r->replicas) {
+      if (!a.draining || busy_engines) running[a.id] = a.generation;
+    }
     applied = r->generation;
     return *r;
   }
@@ -211,6 +215,68 @@ TEST_F(FleetTest, ScalingStaysInRangeAndDrainsBeforeFreeingGpus) {
   round({&a});                                        // and no longer reports them
   EXPECT_EQ(fleet->replicas().size(), 1u);
   EXPECT_EQ(fleet->pool().allocations().size(), 1u);
+}
+
+TEST_F(FleetTest, ADrainingReplicaLeavesRoutingAtOnceButStaysWithItsAgentUntilStopped) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 1, 2), "m", clock.now()).ok());
+  ASSERT_TRUE(fleet->scale("llama", 2, clock.now()).ok());
+  FakeAgent a{"node-1"};
+  a.busy_engines = true;
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(count("llama", ReplicaState::kReady), 2);
+  const uint64_t version = fleet->routing_table().version;
+
+  ASSERT_TRUE(fleet->scale("llama", 1, clock.now()).ok());
+  ASSERT_EQ(count("llama", ReplicaState::kDraining), 1);
+  std::string drained;
+  for (const auto& [id, r] : fleet->replicas()) {
+    if (r.state == ReplicaState::kDraining) drained = id;
+  }
+  // Out of the routing table at once: gateways send it nothing new.
+  EXPECT_GT(fleet->routing_table().version, version);
+  ASSERT_EQ(fleet->routing_table().models[0].revisions[0].replicas.size(), 1u);
+  EXPECT_NE(fleet->routing_table().models[0].revisions[0].replicas[0].id, drained);
+
+  // Still in its agent's set, flagged, with the drain time left, while the engine works.
+  clock.advance(5s);
+  NodeAssignment reply = a.exchange(*fleet, clock.now());
+  ASSERT_EQ(reply.replicas.size(), 2u);
+  const ReplicaAssignment* d = nullptr;
+  for (const auto& r : reply.replicas) {
+    if (r.id == drained) d = &r;
+    if (r.id != drained) EXPECT_FALSE(r.draining);
+  }
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->draining);
+  EXPECT_EQ(d->drain_timeout, FleetOptions{}.drain_timeout - 5s);
+  EXPECT_EQ(fleet->pool().allocations().size(), 2u);  // its GPU stays held
+
+  // The agent stops it once idle: it is no longer reported, and its GPU is free.
+  a.busy_engines = false;
+  a.exchange(*fleet, clock.now());  // the fake agent drops it
+  a.exchange(*fleet, clock.now());  // and reports without it
+  EXPECT_EQ(fleet->replicas().count(drained), 0u);
+  EXPECT_EQ(fleet->pool().allocations().size(), 1u);
+}
+
+TEST_F(FleetTest, ADrainThatOutlastsItsTimeoutLeavesTheAgentsSet) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 1, 2), "m", clock.now()).ok());
+  FakeAgent a{"node-1"};
+  a.busy_engines = true;  // an engine that never gets idle, or an agent that ignores the flag
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_TRUE(fleet->remove_deployment("llama", clock.now()).ok());
+  // The deployment is gone; the draining replica is still named, so the agent can finish it.
+  NodeAssignment reply = a.exchange(*fleet, clock.now());
+  ASSERT_EQ(reply.replicas.size(), 1u);
+  EXPECT_TRUE(reply.replicas[0].draining);
+  clock.advance(FleetOptions{}.drain_timeout);
+  reply = a.exchange(*fleet, clock.now());
+  EXPECT_TRUE(reply.replicas.empty());  // now the agent stops it at once
+  a.exchange(*fleet, clock.now());
+  EXPECT_TRUE(fleet->replicas().empty());
+  EXPECT_TRUE(fleet->pool().allocations().empty());
 }
 
 TEST_F(FleetTest, RollingUpdateNeverDropsBelowTheTargetOfReadyReplicas) {
