@@ -43,16 +43,20 @@ double LinearTrend::forecast(int periods_ahead) const {
   // x = 0 for the oldest kept observation, n - 1 for the last. Sums are recomputed rather than
   // kept running, so no rounding builds up over a long run; the window is small.
   const size_t oldest = n < values_.size() ? 0 : next_;
+  auto at = [&](size_t i) {
+    const size_t j = oldest + i;
+    return values_[j < values_.size() ? j : j - values_.size()];
+  };
   const double x_mean = static_cast<double>(n - 1) / 2;
   double y_mean = 0;
   for (size_t i = 0; i < n; ++i)
-    y_mean += values_[(oldest + i) % values_.size()];
+    y_mean += at(i);
   y_mean /= static_cast<double>(n);
   double sxy = 0;
   double sxx = 0;
   for (size_t i = 0; i < n; ++i) {
     const double dx = static_cast<double>(i) - x_mean;
-    sxy += dx * (values_[(oldest + i) % values_.size()] - y_mean);
+    sxy += dx * (at(i) - y_mean);
     sxx += dx * dx;
   }
   const double slope = sxx > 0 ? sxy / sxx : 0.0;
