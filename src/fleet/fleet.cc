@@ -228,7 +228,7 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
   return {};
 }
 
-Status Fleet::scale(const std::string& name, int replicas, TimePoint now) {
+Status Fleet::scale(const std::string& name, int replicas, TimePoint now, std::string_view reason) {
   auto it = deployments_.find(name);
   if (it == deployments_.end())
     return make_error(ErrorCode::kNotFound, "no deployment named \"" + name + "\"");
@@ -239,7 +239,8 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now) {
                                   replicas, name, d.spec.replicas.min, d.spec.replicas.max));
   }
   if (d.replicas != replicas) {
-    event(now, "Scaled", name, std::to_string(d.replicas), std::to_string(replicas), "by request");
+    event(now, "Scaled", name, std::to_string(d.replicas), std::to_string(replicas),
+          std::string(reason));
     d.replicas = replicas;
     changes_.deployments.insert(name);
   }
