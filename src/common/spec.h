@@ -41,6 +41,7 @@ struct PlacementSpec {
   int sample_nodes = 16;  // candidates read from each end of the capacity index per model
   int max_shares_per_gpu = 8;
   std::map<std::string, double> capacity_hints;   // relative throughput per GPU model
+  std::map<std::string, double> gpu_prices;       // USD per GPU-hour by model, from the nodes
   std::map<std::string, MilliGpu> tenant_quotas;  // filled from Tenant manifests
 };
 

@@ -63,6 +63,8 @@ TEST(Manifest, ParsesAValidCluster) {
   EXPECT_EQ(c.nodes[0].gpus[0].count, 4);
   EXPECT_EQ(c.nodes[0].gpus[0].memory, MiB(81920));
   EXPECT_DOUBLE_EQ(c.nodes[0].gpus[0].price_per_hour, 1.8);
+  // The price table by model, for a controller whose GPUs come from agents.
+  EXPECT_EQ(c.placement.gpu_prices, (std::map<std::string, double>{{"A100-80GB", 1.8}}));
   EXPECT_EQ(c.nodes[0].nvlink_groups, (std::vector<std::vector<int>>{{0, 1, 2, 3}}));
   EXPECT_EQ(c.nodes[1].gpus[0].uuids, (std::vector<std::string>{"GPU-a", "GPU-b"}));
 }

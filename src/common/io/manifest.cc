@@ -622,6 +622,13 @@ void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
       });
   if (nodes.IsSequence() && nodes.size() == 0)
     ctx.error(nodes, spec.path("nodes"), "a cluster needs at least one node");
+  // The price table by GPU model, for a controller whose GPUs come from agents (their reports
+  // carry no price); the first price given for a model is the model's.
+  for (const NodeSpec& n : c.nodes) {
+    for (const GpuGroupSpec& g : n.gpus) {
+      if (g.price_per_hour > 0) c.placement.gpu_prices.emplace(g.model, g.price_per_hour);
+    }
+  }
 
   YAML::Node pl = spec.get("placement");
   if (!pl.IsDefined()) return;
