@@ -485,8 +485,49 @@ void add_top(CLI::App& app, int& status) {
 
 }  // namespace
 
+// ---- describe
+
+struct DescribeArgs {
+  CommonArgs common;
+  std::string resource;
+  std::string name;
+};
+
+int run_describe(const DescribeArgs& a) {
+  auto c = ControllerClient::create({a.common.controller, a.common.token});
+  if (!c) return fail(c.error().message);
+  auto d = c->get("/api/v1/deployments/" + client::escape_url_part(a.name));
+  if (!d) return fail(d.error().message);
+  auto all = c->get("/api/v1/scaling");
+  if (!all) return fail(all.error().message);
+  json scaling = json::object();
+  for (const auto& s : all->value("scaling", json::array())) {
+    if (s.value("deployment", "") == a.name) scaling = s;
+  }
+  OutputFormat f = format_of(a.common);
+  if (f != OutputFormat::kTable) {
+    std::cout << client::render_data(json{{"deployment", *d}, {"scaling", scaling}}, f);
+    return 0;
+  }
+  std::cout << client::describe_deployment(*d, scaling, now_ms());
+  return 0;
+}
+
+void add_describe(CLI::App& app, int& status) {
+  auto a = std::make_shared<DescribeArgs>();
+  auto* c = app.add_subcommand(
+      "describe", "Show one deployment in detail: replicas, rollout, scaling and why it scaled");
+  c->add_option("resource", a->resource, "deployment")
+      ->required()
+      ->check(CLI::IsMember({"deployment", "deployments", "deploy"}));
+  c->add_option("name", a->name, "The deployment's name")->required();
+  add_common_flags(c, a->common);
+  c->callback([a, &status] { status = run_describe(*a); });
+}
+
 void add_client_commands(CLI::App& app, int& status) {
   add_get(app, status);
+  add_describe(app, status);
   add_apply(app, status);
   add_delete_and_scale(app, status);
   add_rollout(app, status);

@@ -283,15 +283,32 @@ Table gpus_table(const json& items) {
 }
 
 Table deployments_table(const json& items) {
-  Table t({"NAME", "READY", "REPLICAS", "MIN", "MAX", "MODEL", "ENGINE", "GPUS", "REVISION"});
+  Table t({"NAME", "READY", "REPLICAS", "MIN", "MAX", "SCALING", "MODEL", "ENGINE", "GPUS",
+           "REVISION"});
   for (const auto& d : items) {
     // READY is against the target count, as kubectl shows it; REPLICAS counts what exists
     // (including Pending and old revisions during a rollout).
     t.add({text(d, "name"), text(d, "readyReplicas") + "/" + text(d, "replicas"),
            text(d, "totalReplicas"), text(d, "minReplicas"), text(d, "maxReplicas"),
-           text(d, "model"), text(d, "engine"), text(d, "gpusPerReplica"), text(d, "revision")});
+           text(d, "scaling"), text(d, "model"), text(d, "engine"), text(d, "gpusPerReplica"),
+           text(d, "revision")});
   }
   return t;
+}
+
+std::string signals_line(const json& s) {
+  if (!s.value("known", false)) return "unknown (no gateway reported this model)";
+  std::string out = fmt::format(
+      "{:.1f} req/s, {:.0f} queued, {:.0f} in flight, {:.0f} prompt + "
+      "{:.0f} output tokens/s, {} ready, {} starting",
+      s.value("arrivalRps", 0.0), s.value("queued", 0.0), s.value("inFlight", 0.0),
+      s.value("promptTokensPerSecond", 0.0), s.value("outputTokensPerSecond", 0.0),
+      s.value("ready", 0), s.value("starting", 0));
+  if (s.contains("ttftP95Ms"))
+    out += fmt::format(", TTFT p95 {:.0f} ms", s["ttftP95Ms"].get<double>());
+  if (s.contains("tpotP95Ms"))
+    out += fmt::format(", TPOT p95 {:.0f} ms", s["tpotP95Ms"].get<double>());
+  return out;
 }
 
 Table replicas_table(const json& items, int64_t now_ms) {
@@ -402,6 +419,48 @@ std::string render_top(const std::string& controller, const json& gpus, const js
 }
 
 // ---- errors
+
+std::string describe_deployment(const json& d, const json& scaling, int64_t now_ms) {
+  std::string out;
+  auto line = [&](std::string_view key, const std::string& value) {
+    out += fmt::format("{:<11}{}\n", std::string(key) + ":", value);
+  };
+  line("Name", text(d, "name"));
+  line("Model", text(d, "model"));
+  line("Engine", text(d, "engine") + ", " + text(d, "gpusPerReplica") + " GPU(s) per replica");
+  line("Replicas", fmt::format("{} wanted ({}..{}), {} ready, {} in all", text(d, "replicas"),
+                               text(d, "minReplicas"), text(d, "maxReplicas"),
+                               text(d, "readyReplicas"), text(d, "totalReplicas")));
+  line("Rollout", text(d, "rollout"));
+  const std::string policy = scaling.value("policy", "fixed");
+  if (policy == "fixed" || !scaling.contains("metric")) {
+    line("Scaling", policy == "fixed" ? "fixed (no spec.autoscaling)" : policy + " (starting)");
+    return out;
+  }
+  std::string desired = scaling.contains("desired") ? text(scaling, "desired") : "-";
+  line("Scaling", fmt::format("{} on {}, desired {}, {} queued in the gateways", policy,
+                              text(scaling, "metric"), desired, text(scaling, "queued")));
+  if (scaling.contains("last")) {
+    const json& l = scaling["last"];
+    line("Last", fmt::format("{} ago, {}: {}", format_age(millis(l, "timeMs"), now_ms),
+                             text(l, "rule"), text(l, "reason")));
+    line("Signals", signals_line(l.value("signals", json::object())));
+  }
+  const json decisions = scaling.value("decisions", json::array());
+  if (decisions.empty()) return out + "Decisions: none yet\n";
+  out += "Decisions:\n";
+  Table t({"AGE", "FROM", "TO", "RULE", "REASON"});
+  for (const auto& x : decisions) {
+    t.add({format_age(millis(x, "timeMs"), now_ms), text(x, "from"), text(x, "to"), text(x, "rule"),
+           text(x, "reason")});
+  }
+  std::ostringstream rendered;
+  t.print(rendered);
+  std::istringstream rows(rendered.str());
+  for (std::string row; std::getline(rows, row);)
+    out += "  " + row + "\n";
+  return out;
+}
 
 std::string format_api_error(int http_status, const std::string& body, const std::string& source) {
   json j = json::parse(body, nullptr, false);

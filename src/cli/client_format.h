@@ -48,6 +48,12 @@ std::string render_table(Kind kind, const nlohmann::json& items, int64_t now_ms)
 std::string render_top(const std::string& controller, const nlohmann::json& gpus,
                        const nlohmann::json& replicas, int64_t now_ms);
 
+// `gpufleet describe deployment NAME`: the deployment (the API's object) and its scaling view
+// (one item of GET /api/v1/scaling): counts, policy, the last evaluation with the signals it saw,
+// and the recent decisions with their reasons.
+std::string describe_deployment(const nlohmann::json& deployment, const nlohmann::json& scaling,
+                                int64_t now_ms);
+
 // An API error response as one or more lines without a trailing newline:
 //   no deployment named "x" (NotFound, HTTP 404)
 // With error.details (apply's diagnostics) every diagnostic follows on its own line; the

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "autoscale/policy_registry.h"
 #include "cli/table.h"
 #include "common/clock.h"
 #include "common/io/log.h"
@@ -80,7 +81,8 @@ std::vector<std::string> totals_row(const std::string& name, const CapacityTotal
 bool load_all(const std::vector<std::string>& files, Manifests& out, std::ostream& err) {
   bool ok = true;
   for (const auto& f : files) {
-    ParsedManifests p = load_manifest_file(f, {placement_names(), policy_names()});
+    ParsedManifests p =
+        load_manifest_file(f, {placement_names(), policy_names(), scaling_policy_names()});
     for (const auto& d : p.diagnostics)
       err << "error: " << d.format() << '\n';
     ok = ok && p.ok();

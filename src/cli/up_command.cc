@@ -14,6 +14,7 @@
 
 #include "agent/process_supervisor.h"
 #include "agent/replica_set.h"
+#include "autoscale/policy_registry.h"
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
 #include "common/clock.h"
@@ -70,7 +71,7 @@ bool healthy(uint16_t port) {
 }
 
 int run_up(const UpArgs& a) {
-  const ExtensionNames kNames{placement_names(), policy_names()};
+  const ExtensionNames kNames{placement_names(), policy_names(), scaling_policy_names()};
   ParsedManifests cluster = load_manifest_file(a.cluster, kNames);
   if (!cluster.ok() || cluster.manifests.clusters.empty()) {
     for (const auto& d : cluster.diagnostics)

@@ -28,6 +28,7 @@ struct PlacementNames {
 struct ExtensionNames {
   std::optional<PlacementNames> placement;
   std::optional<std::vector<std::string>> routing_policies;
+  std::optional<std::vector<std::string>> scaling_policies;  // src/autoscale/policy_registry.h
 };
 
 }  // namespace gf

@@ -40,4 +40,14 @@ const char* to_string(RolloutStrategy s) {
   return "?";
 }
 
+const char* to_string(ScalingMetric m) {
+  switch (m) {
+    case ScalingMetric::kConcurrency:
+      return "concurrency";
+    case ScalingMetric::kRps:
+      return "rps";
+  }
+  return "?";
+}
+
 }  // namespace gf

@@ -41,6 +41,7 @@ struct PlacementSpec {
   int sample_nodes = 16;  // candidates read from each end of the capacity index per model
   int max_shares_per_gpu = 8;
   std::map<std::string, double> capacity_hints;   // relative throughput per GPU model
+  std::map<std::string, double> gpu_prices;       // USD per GPU-hour by model, from the nodes
   std::map<std::string, MilliGpu> tenant_quotas;  // filled from Tenant manifests
 };
 
@@ -107,6 +108,44 @@ struct PerformanceSpec {
   double decode_per_ctx_token_ms = 0;
 };
 
+// What the autoscaler reads a deployment's load as, per replica.
+enum class ScalingMetric {
+  kConcurrency,  // requests queued or in flight (Knative's default)
+  kRps,          // requests arriving per second
+};
+
+// How a deployment's replica count follows its load (src/autoscale, docs/autoscaling.md). Absent
+// from a DeploymentSpec: the count is fixed (replicas.min, or what `gpufleet scale` sets).
+struct AutoscalingSpec {
+  std::string policy = "target";  // a name from src/autoscale/policy_registry.cc
+  ScalingMetric metric = ScalingMetric::kConcurrency;
+  double replica_capacity = 8;                // what one replica takes, in the metric's unit
+  double target_utilization = 0.7;            // target: aim for this share of replica_capacity
+  Duration period{std::chrono::seconds(1)};   // control period
+  Duration window{std::chrono::seconds(10)};  // the metric is averaged over this
+  // threshold (the classic rule)
+  double scale_up_threshold = 0.8;
+  double scale_down_threshold = 0.3;
+  Duration scale_up_cooldown{std::chrono::seconds(60)};
+  Duration scale_down_cooldown{std::chrono::seconds(300)};
+  // target (Kubernetes HPA + Knative KPA)
+  double tolerance = 0.1;
+  Duration stabilization{std::chrono::seconds(300)};  // scale down to the highest recent advice
+  double panic_threshold = 2.0;                       // load / capacity that starts a panic
+  Duration panic_window{std::chrono::seconds(6)};
+  // predictive and slo
+  Duration cold_start{std::chrono::seconds(60)};  // forecast horizon = cold start + period
+  Duration season{std::chrono::hours(24)};
+  double max_forecast_error = 0.3;   // above it, predictive falls back to target
+  std::optional<Duration> slo_ttft;  // slo: p95 targets
+  std::optional<Duration> slo_tpot;
+  double headroom = 0.1;
+  // common to all
+  int max_step_up = 0;    // replicas added per period; 0 = max(4, current) (HPA's default)
+  int max_step_down = 0;  // replicas removed per period; 0 = no limit
+  Duration scale_to_zero_after{std::chrono::seconds(300)};  // idle this long (needs min 0)
+};
+
 struct DeploymentSpec {
   std::string name;
   std::string model;
@@ -120,6 +159,7 @@ struct DeploymentSpec {
   RolloutSpec rollout;
   std::string routing = "least-outstanding";   // a name from src/routing/policy_registry.cc
   std::optional<PerformanceSpec> performance;  // hand-given latency model
+  std::optional<AutoscalingSpec> autoscaling;  // absent: a fixed replica count
 };
 
 // ---- Tenant ----------------------------------------------------------------------------------
@@ -139,5 +179,6 @@ struct TenantSpec {
 const char* to_string(EngineType t);
 const char* to_string(TopologyPolicy t);
 const char* to_string(RolloutStrategy s);
+const char* to_string(ScalingMetric m);
 
 }  // namespace gf

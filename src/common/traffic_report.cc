@@ -1,15 +1,18 @@
 #include "common/traffic_report.h"
 
-namespace gf {
+#include <span>
 
-size_t ttft_bucket(int64_t ms) {
-  for (size_t i = 0; i < kTtftBoundsMs.size(); ++i) {
-    if (ms <= kTtftBoundsMs[i]) return i;
+namespace gf {
+namespace {
+
+size_t bucket(std::span<const int64_t> bounds, int64_t ms) {
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (ms <= bounds[i]) return i;
   }
-  return kTtftBoundsMs.size();
+  return bounds.size();
 }
 
-int64_t ttft_p95_ms(const std::vector<uint64_t>& counts) {
+int64_t p95(std::span<const int64_t> bounds, const std::vector<uint64_t>& counts) {
   uint64_t total = 0;
   for (uint64_t c : counts)
     total += c;
@@ -18,11 +21,27 @@ int64_t ttft_p95_ms(const std::vector<uint64_t>& counts) {
   for (size_t i = 0; i < counts.size(); ++i) {
     seen += counts[i];
     // Nearest rank: the first bucket holding the 95th percentile sample.
-    if (seen * 100 >= total * 95) {
-      return i < kTtftBoundsMs.size() ? kTtftBoundsMs[i] : kTtftBoundsMs.back() * 2;
-    }
+    if (seen * 100 >= total * 95) return i < bounds.size() ? bounds[i] : bounds.back() * 2;
   }
-  return kTtftBoundsMs.back() * 2;
+  return bounds.back() * 2;
+}
+
+}  // namespace
+
+size_t ttft_bucket(int64_t ms) {
+  return bucket(kTtftBoundsMs, ms);
+}
+
+int64_t ttft_p95_ms(const std::vector<uint64_t>& counts) {
+  return p95(kTtftBoundsMs, counts);
+}
+
+size_t tpot_bucket(int64_t ms) {
+  return bucket(kTpotBoundsMs, ms);
+}
+
+int64_t tpot_p95_ms(const std::vector<uint64_t>& counts) {
+  return p95(kTpotBoundsMs, counts);
 }
 
 }  // namespace gf

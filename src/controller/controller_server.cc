@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "autoscale/autoscaler.h"
+#include "autoscale/policy_registry.h"
 #include "common/io/log.h"
 #include "common/io/manifest.h"
 #include "common/io/metrics.h"
@@ -179,8 +181,11 @@ struct ControllerServer::Impl {
   CounterFamily* requests = nullptr;
   CounterFamily* store_errors = nullptr;
   CounterFamily* scaling_events = nullptr;
-  // Requests waiting per model, per gateway (the activator's demand), from traffic reports.
-  std::map<std::string, std::map<std::string, int64_t>> queued;
+  CounterFamily* autoscaler_decisions = nullptr;
+  GaugeFamily* forecast = nullptr;
+  // Every deployment with spec.autoscaling follows its load (src/autoscale): fed by the gateways'
+  // reports, run at its deadline by the reconcile loop.
+  Autoscaler autoscaler;
 
   int64_t wall_ms(TimePoint t) const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch() + wall_offset)
@@ -268,6 +273,7 @@ struct ControllerServer::Impl {
     asio::steady_timer timer(io);
     for (;;) {
       auto t0 = std::chrono::steady_clock::now();
+      autoscale();
       fleet.tick(clock.now());
       save();
       (void)store->expire_leases();
@@ -277,6 +283,25 @@ struct ControllerServer::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped) co_return;
+    }
+  }
+
+  // Runs the autoscaler when due; what it changes goes through Fleet::scale (events, store).
+  void autoscale() {
+    const TimePoint now = clock.now();
+    auto due = autoscaler.next_deadline(fleet);
+    if (!due || *due > now) return;
+    for (const ScalingDecision& d : autoscaler.tick(fleet, now)) {
+      if (d.forecast) forecast->with({d.deployment}).set(*d.forecast);
+      if (!d.changed()) continue;
+      const char* direction = d.to > d.from ? "up" : "down";
+      autoscaler_decisions->with({d.deployment, d.policy, direction}).inc();
+      scaling_events->with({d.deployment, direction}).inc();
+      log::info("autoscaled", {{"deployment", d.deployment},
+                               {"from", std::to_string(d.from)},
+                               {"to", std::to_string(d.to)},
+                               {"rule", d.rule},
+                               {"reason", d.reason}});
     }
   }
 
@@ -325,6 +350,7 @@ struct ControllerServer::Impl {
                 {"routing", d.spec.routing},
                 {"rolloutStrategy", to_string(d.spec.rollout.strategy)},
                 {"rollout", fleet.rollout_status(d.spec.name)},
+                {"scaling", d.spec.autoscaling ? d.spec.autoscaling->policy : "fixed"},
                 {"history", history}};
   }
 
@@ -375,13 +401,47 @@ struct ControllerServer::Impl {
                 {"fragmentation", t.fragmentation}};
   }
 
-  int64_t queued_for(const std::string& model) const {
-    int64_t n = 0;
-    if (auto it = queued.find(model); it != queued.end()) {
-      for (const auto& [gw, q] : it->second)
-        n += q;
+  static json decision_json(const ScalingDecision& d, const std::function<int64_t(TimePoint)>& ms) {
+    const LoadSample& l = d.load;
+    json load = {{"known", l.known},
+                 {"arrivalRps", l.arrival_rps},
+                 {"promptTokensPerSecond", l.prompt_tps},
+                 {"outputTokensPerSecond", l.output_tps},
+                 {"queued", l.queued},
+                 {"inFlight", l.in_flight},
+                 {"ready", l.ready},
+                 {"starting", l.starting}};
+    if (l.ttft_p95_ms) load["ttftP95Ms"] = *l.ttft_p95_ms;
+    if (l.tpot_p95_ms) load["tpotP95Ms"] = *l.tpot_p95_ms;
+    json j = {{"timeMs", ms(d.at)}, {"policy", d.policy}, {"from", d.from}, {"to", d.to},
+              {"rule", d.rule},     {"reason", d.reason}, {"signals", load}};
+    if (d.forecast) j["forecast"] = *d.forecast;
+    return j;
+  }
+
+  json scaling_json(const std::string& name, const DeploymentRecord& d) const {
+    json j = {{"deployment", name},
+              {"replicas", d.replicas},
+              {"min", d.spec.replicas.min},
+              {"max", d.spec.replicas.max},
+              {"queued", autoscaler.queued(d.spec.model, clock.now())}};
+    const DeploymentScaler* s = autoscaler.scaler(name);
+    if (!d.spec.autoscaling || s == nullptr) {
+      j["policy"] = d.spec.autoscaling ? d.spec.autoscaling->policy : "fixed";
+      return j;
     }
-    return n;
+    auto ms = [this](TimePoint t) { return wall_ms(t); };
+    j["policy"] = s->policy();
+    j["metric"] = to_string(s->spec().metric);
+    if (s->last()) {
+      j["desired"] = s->last()->to;
+      j["last"] = decision_json(*s->last(), ms);
+    }
+    json changes = json::array();
+    for (const auto& c : s->changes())
+      changes.push_back(decision_json(c, ms));
+    j["decisions"] = std::move(changes);
+    return j;
   }
 
   // ---- writes
@@ -390,7 +450,8 @@ struct ControllerServer::Impl {
     if (body.empty()) return error_reply(400, "InvalidArgument", "empty body: send a manifest");
     std::string file =
         content_type.find("json") != std::string::npos ? "request.json" : "request.yaml";
-    ParsedManifests p = parse_manifests(body, file, {placement_names(), policy_names()});
+    ParsedManifests p =
+        parse_manifests(body, file, {placement_names(), policy_names(), scaling_policy_names()});
     if (!p.ok()) {
       json diags = json::array();
       for (const auto& d : p.diagnostics)
@@ -427,7 +488,16 @@ struct ControllerServer::Impl {
       json j = json::parse(req.body, nullptr, false);
       if (!j.is_object() || !j.contains("replicas") || !j["replicas"].is_number_integer())
         return error_reply(400, "InvalidArgument", "body must be {\"replicas\": <integer>}");
-      int from = fleet.deployments().count(name) ? fleet.deployments().at(name).replicas : 0;
+      auto d = fleet.deployments().find(name);
+      if (d != fleet.deployments().end() && d->second.spec.autoscaling) {
+        // One source of truth: the autoscaler would undo a manual count within a period.
+        return error_reply(409, "FailedPrecondition",
+                           fmt::format("deployment \"{}\" is autoscaled (policy {}): change its "
+                                       "replicas.min/max, or remove spec.autoscaling to set the "
+                                       "count by hand",
+                                       name, d->second.spec.autoscaling->policy));
+      }
+      int from = d != fleet.deployments().end() ? d->second.replicas : 0;
       s = fleet.scale(name, j["replicas"].get<int>(), now);
       if (s.ok() && from != j["replicas"].get<int>()) {
         scaling_events->with({name, from < j["replicas"].get<int>() ? "up" : "down"}).inc();
@@ -575,14 +645,8 @@ struct ControllerServer::Impl {
     }
     if (what == "scaling" && parts.size() == 3) {
       json out = json::array();
-      for (const auto& [name, d] : fleet.deployments()) {
-        out.push_back({{"deployment", name},
-                       {"replicas", d.replicas},
-                       {"min", d.spec.replicas.min},
-                       {"max", d.spec.replicas.max},
-                       {"policy", "fixed"},
-                       {"queued", queued_for(d.spec.model)}});
-      }
+      for (const auto& [name, d] : fleet.deployments())
+        out.push_back(scaling_json(name, d));
       return ok_json({{"scaling", out}});
     }
     return error_reply(404, "NotFound", "no route for GET " + req.path);
@@ -713,8 +777,9 @@ struct ControllerServer::Impl {
           r = error_reply(report.error());
         } else {
           fleet.record_traffic(*report, clock.now());
-          for (const auto& d : report->demand)
-            queued[d.model][report->gateway] = d.queued;
+          autoscaler.record(*report, clock.now());
+          autoscale();  // a model at zero with requests waiting gets its replica now
+          save();
           r = ok_json({{"accepted", report->revisions.size()}});
         }
       } else if (parts[2] == "apply" && parts.size() == 3 && req.method == "POST") {
@@ -772,8 +837,16 @@ Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
   auto sc = impl->registry.counter("gpufleet_scaling_events_total",
                                    "Changes of a deployment's target replica count",
                                    {"deployment", "direction"});
-  if (!rs || !rq || !se || !sc)
+  auto ad = impl->registry.counter("gpufleet_autoscaler_decisions_total",
+                                   "Autoscaler decisions that changed a replica count",
+                                   {"deployment", "policy", "direction"});
+  auto fc =
+      impl->registry.gauge("gpufleet_autoscaler_forecast",
+                           "The load a predictive or slo policy provisioned for", {"deployment"});
+  if (!rs || !rq || !se || !sc || !ad || !fc)
     return make_error(ErrorCode::kInternal, "metric registration failed");
+  impl->autoscaler_decisions = *ad;
+  impl->forecast = *fc;
   impl->scaling_events = *sc;
   impl->reconcile_seconds = *rs;
   impl->requests = *rq;

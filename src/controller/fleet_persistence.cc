@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autoscale/policy_registry.h"
 #include "common/io/manifest.h"
 #include "placement/placement_names.h"
 #include "routing/policy_registry.h"
@@ -54,8 +55,8 @@ std::string encode(const ReplicaRecord& r) {
 
 Result<DeploymentSpec> deployment_from_manifest(const std::string& manifest,
                                                 const std::string& name) {
-  ParsedManifests p =
-      parse_manifests(manifest, "stored manifest of " + name, {placement_names(), policy_names()});
+  ParsedManifests p = parse_manifests(manifest, "stored manifest of " + name,
+                                      {placement_names(), policy_names(), scaling_policy_names()});
   if (!p.ok()) return make_error(ErrorCode::kInvalidArgument, p.diagnostics.front().format());
   for (auto& d : p.manifests.deployments) {
     if (d.name == name) return std::move(d);

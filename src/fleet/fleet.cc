@@ -1,5 +1,7 @@
 #include "fleet/fleet.h"
 
+#include "placement/gpu_cost.h"
+
 #include "fleet/rollout_strategy.h"
 
 #include <fmt/format.h>
@@ -228,7 +230,7 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
   return {};
 }
 
-Status Fleet::scale(const std::string& name, int replicas, TimePoint now) {
+Status Fleet::scale(const std::string& name, int replicas, TimePoint now, std::string_view reason) {
   auto it = deployments_.find(name);
   if (it == deployments_.end())
     return make_error(ErrorCode::kNotFound, "no deployment named \"" + name + "\"");
@@ -239,7 +241,8 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now) {
                                   replicas, name, d.spec.replicas.min, d.spec.replicas.max));
   }
   if (d.replicas != replicas) {
-    event(now, "Scaled", name, std::to_string(d.replicas), std::to_string(replicas), "by request");
+    event(now, "Scaled", name, std::to_string(d.replicas), std::to_string(replicas),
+          std::string(reason));
     d.replicas = replicas;
     changes_.deployments.insert(name);
   }
@@ -292,6 +295,9 @@ Status Fleet::register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint 
     group.count = 1;
     group.memory = g.memory;
     group.uuids = {g.uuid};
+    // Agents report no price: the cluster's price table has it (cost-efficient scaling).
+    if (auto p = sched_.spec().gpu_prices.find(g.name); p != sched_.spec().gpu_prices.end())
+      group.price_per_hour = p->second;
     spec.gpus.push_back(std::move(group));
   }
   auto idx = pool_.add_node(spec, now);
@@ -608,12 +614,24 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     changes_.replicas.insert(r.id);
     replicas_.emplace(r.id, std::move(r));
   }
-  // Scale down the new revision: the least advanced replicas go first.
+  // Scale down the new revision: the least advanced replicas go first (never a Ready one while
+  // one still starting could go instead), then the least cost-efficient.
   if (static_cast<int>(current.size()) > wanted) {
-    std::sort(current.begin(), current.end(), [](const ReplicaRecord* a, const ReplicaRecord* b) {
-      return static_cast<int>(a->state == ReplicaState::kReady) <
-             static_cast<int>(b->state == ReplicaState::kReady);
-    });
+    auto cost = [this](const ReplicaRecord* r) {
+      double c = 0;
+      for (const auto& uuid : r->gpus) {
+        if (auto g = pool_.find_gpu(uuid))
+          c += cost_per_capacity(pool_, *g, sched_.spec().capacity_hints);
+      }
+      return c;
+    };
+    std::stable_sort(current.begin(), current.end(),
+                     [&](const ReplicaRecord* a, const ReplicaRecord* b) {
+                       const bool ra = a->state == ReplicaState::kReady;
+                       const bool rb = b->state == ReplicaState::kReady;
+                       if (ra != rb) return !ra;
+                       return cost(a) > cost(b);
+                     });
     for (size_t i = 0; i < current.size() - static_cast<size_t>(wanted); ++i)
       drain(*current[i], "scaled down", now);
   }

@@ -59,7 +59,9 @@ class Fleet {
   // Create or replace. A change of anything but the replica count starts a rollout.
   Status apply(const DeploymentSpec& spec, const std::string& manifest, TimePoint now);
   Status remove_deployment(const std::string& name, TimePoint now);
-  Status scale(const std::string& name, int replicas, TimePoint now);
+  // `reason` is kept in the Scaled event: "by request" for a person, the rule for the autoscaler.
+  Status scale(const std::string& name, int replicas, TimePoint now,
+               std::string_view reason = "by request");
   // The manifest of the revision before the current one, for `rollout undo` (the shell parses it
   // and applies it like any other change).
   Result<std::string> previous_manifest(const std::string& name) const;

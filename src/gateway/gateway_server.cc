@@ -115,7 +115,8 @@ struct GatewayServer::Impl {
   asio::awaitable<void> report_loop() {
     asio::steady_timer timer(io);
     while (!stopped) {
-      timer.expires_after(std::chrono::seconds(2));
+      // Once a second: the autoscaler's control period, so a step in load is seen within one.
+      timer.expires_after(std::chrono::seconds(1));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped) co_return;
@@ -164,15 +165,15 @@ struct GatewayServer::Impl {
 
   // Tokens in and out of one answered request: the replica's usage when it reported one, else
   // the prompt estimate (bytes / 4 rounded up) and the streamed chunks that carried text.
-  // Returns their sum: what the tenant is charged.
-  static Tokens count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
-                             const std::optional<TokenUsage>& usage) {
+  // Their sum is what the tenant is charged.
+  static UsedTokens count_tokens(const RequestInfo& info, GatewayMetrics::ForTenant& tm,
+                                 const std::optional<TokenUsage>& usage) {
     int64_t in = info.estimated_prompt_tokens();
     if (usage && usage->prompt_tokens) in = *usage->prompt_tokens;
     tm.prompt_tokens->inc(static_cast<double>(in));
     const int64_t out = usage ? usage->completion_tokens : 0;
     if (usage) tm.completion_tokens->inc(static_cast<double>(out));
-    return Tokens{in + out};
+    return UsedTokens{Tokens{in}, Tokens{out}};
   }
 
   // ---- drain: requests in flight to each replica, so that one leaving the routing table gets no
@@ -455,7 +456,7 @@ struct GatewayServer::Impl {
       }
     }
     tm.in_flight->inc();
-    Tokens used{0};
+    UsedTokens used;
     int status = co_await forward(entered.id, req, w, *info, started, tm, used);
     tm.in_flight->dec();
     core.finish(entered.id, used, clock.now());
@@ -529,7 +530,7 @@ struct GatewayServer::Impl {
   asio::awaitable<int> forward(RequestId id, net::HttpRequest& req, net::ResponseWriter& w,
                                const RequestInfo& info,
                                std::chrono::steady_clock::time_point started,
-                               GatewayMetrics::ForTenant& tm, Tokens& used) {
+                               GatewayMetrics::ForTenant& tm, UsedTokens& used) {
     std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
     const RouteHints hints{info.user, blocks};
     std::string last_error;  // empty until an attempt fails: most requests need none
@@ -671,7 +672,7 @@ struct GatewayServer::Impl {
   asio::awaitable<int> pass_stream(RequestId id, net::ResponseStream& upstream,
                                    net::ResponseWriter& w, const RequestInfo& info,
                                    std::chrono::steady_clock::time_point started,
-                                   GatewayMetrics::ForTenant& tm, Tokens& used,
+                                   GatewayMetrics::ForTenant& tm, UsedTokens& used,
                                    const std::string& replica, GatewayMetrics::ForReplica& rm,
                                    std::chrono::steady_clock::time_point sent, const bool& drained,
                                    const net::CallCanceller& canceller) {

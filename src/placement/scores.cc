@@ -1,5 +1,7 @@
 #include "placement/scores.h"
 
+#include "placement/gpu_cost.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -47,10 +49,7 @@ void CostEfficiencyScore::score(const PlacementContext& ctx, std::span<const Can
   std::vector<double> cost(c.size());
   double best = std::numeric_limits<double>::max();
   for (size_t i = 0; i < c.size(); ++i) {
-    const Gpu& g = ctx.pool.gpu(c[i].first);
-    auto it = hints_.find(ctx.pool.model_name(g.model));
-    double capacity = it == hints_.end() ? 1.0 : it->second;
-    cost[i] = g.price_per_hour / capacity;
+    cost[i] = cost_per_capacity(ctx.pool, c[i].first, hints_);
     best = std::min(best, cost[i]);
   }
   for (size_t i = 0; i < c.size(); ++i) {

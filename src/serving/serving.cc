@@ -36,10 +36,12 @@ struct Serving::Flight {
   const TenantSpec* tenant = nullptr;
   std::string model;
   Tokens estimate{0};
-  int attempts = 0;       // picks made
-  bool started = false;   // counted as active by the retry budget
-  bool retrying = false;  // holds a place in the retry budget
-  bool final = false;     // the last failure may not be retried
+  TimePoint arrived{};
+  std::optional<Duration> first_byte;  // since arrival, of the answer that reached the client
+  int attempts = 0;                    // picks made
+  bool started = false;                // counted as active by the retry budget
+  bool retrying = false;               // holds a place in the retry budget
+  bool final = false;                  // the last failure may not be retried
   Ticket ticket;
   std::string revision;
   std::vector<std::string> tried;  // the first `tried_count` are this request's
@@ -131,6 +133,7 @@ void Serving::end(Flight& f) {
   f.started = false;
   f.retrying = false;
   f.final = false;
+  f.first_byte.reset();
   f.tried_count = 0;
   free_.push_back(f.slot);
   --live_;
@@ -169,6 +172,8 @@ AdmitResult Serving::admit(const Arrival& arrival, TimePoint now) {
     end(f);
     return refusal(*r, model);
   }
+  f.arrived = now;
+  traffic_.arrived(f.model, arrival.prompt_tokens);
   if (auto* q = std::get_if<Queued>(&d)) {
     f.phase = Flight::Phase::kQueued;
     return Entered{id, model, true, q->deadline};
@@ -275,18 +280,30 @@ Outcome Serving::succeed(RequestId id, int status, Duration first_byte, TimePoin
   if (f == nullptr || f->phase != Flight::Phase::kAttempt) return outcome;
   end_attempt(*f, outcome, now);
   traffic_.count(f->model, f->revision, status >= 500, first_byte);
+  if (status < 300) f->first_byte = first_byte;
   f->final = true;
   return outcome;
 }
 
 void Serving::finish(RequestId id, Tokens used, TimePoint now) {
+  finish(id, UsedTokens{used, Tokens{0}}, now);
+}
+
+void Serving::finish(RequestId id, UsedTokens used, TimePoint now) {
   Flight* f = find(id);
   if (f == nullptr) return;
   if (f->phase == Flight::Phase::kAttempt) end_attempt(*f, Outcome::kCancelled, now);
   if (f->phase == Flight::Phase::kQueued) {
     (void)admission_.cancel(id, now);
   } else {
-    (void)admission_.release(id, used, now);
+    (void)admission_.release(id, Tokens{used.prompt.value + used.output.value}, now);
+    // The decode pace the client saw: from the first byte to the end, per token after the first.
+    std::optional<Duration> tpot;
+    if (f->first_byte && used.output.value > 1) {
+      const Duration decoding = (now - f->arrived) - *f->first_byte;
+      if (decoding > Duration(0)) tpot = decoding / (used.output.value - 1);
+    }
+    traffic_.finished(f->model, used.output, tpot);
   }
   if (f->started) budget_.request_ended(f->retrying);
   end(*f);
@@ -299,9 +316,21 @@ std::optional<TimePoint> Serving::next_deadline() const {
 TrafficReport Serving::take_report(TimePoint now) {
   TrafficReport report;
   report.revisions = traffic_.take();
-  for (const auto& [model, d] : admission_.demand(now))
-    report.demand.push_back(
-        ReportedDemand{model, static_cast<int64_t>(d.queued.length), d.in_flight});
+  auto counted = traffic_.take_demand();
+  for (const auto& [model, d] : admission_.demand(now)) {
+    ReportedDemand out;
+    if (auto it = counted.find(model); it != counted.end()) {
+      out = std::move(it->second);
+      counted.erase(it);
+    }
+    out.model = model;
+    out.queued = static_cast<int64_t>(d.queued.length);
+    out.in_flight = d.in_flight;
+    report.demand.push_back(std::move(out));
+  }
+  // Models admission no longer lists (the table dropped them) still report what they counted.
+  for (auto& [model, d] : counted)
+    report.demand.push_back(std::move(d));
   return report;
 }
 

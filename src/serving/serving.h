@@ -107,6 +107,12 @@ struct GiveUp {
 };
 using PickResult = std::variant<Attempt, GiveUp>;
 
+// What one request consumed: the replica's usage when it reported one, else estimates.
+struct UsedTokens {
+  Tokens prompt{0};
+  Tokens output{0};
+};
+
 // The end of one attempt.
 struct AttemptEnd {
   Outcome outcome = Outcome::kSuccess;  // for the per-replica metrics
@@ -159,6 +165,8 @@ class Serving {
   // The request has ended after it was admitted or dispatched: frees its slots and charges its
   // tenant the tokens it actually used (refunding the rest of the estimate, or charging the
   // excess). An attempt still open ends as cancelled.
+  void finish(RequestId id, UsedTokens used, TimePoint now);
+  // The same when only the total is known (counted as prompt: no decode pace is recorded).
   void finish(RequestId id, Tokens used, TimePoint now);
 
   // ---- time and reports

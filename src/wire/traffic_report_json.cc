@@ -16,8 +16,16 @@ std::string to_json(const TrafficReport& r) {
                     {"ttftCounts", t.ttft_counts}});
   }
   json demand = json::array();
-  for (const auto& d : r.demand)
-    demand.push_back({{"model", d.model}, {"queued", d.queued}, {"inFlight", d.in_flight}});
+  for (const auto& d : r.demand) {
+    json x = {{"model", d.model},
+              {"queued", d.queued},
+              {"inFlight", d.in_flight},
+              {"arrivals", d.arrivals},
+              {"promptTokens", d.prompt_tokens},
+              {"outputTokens", d.output_tokens}};
+    if (!d.tpot_counts.empty()) x["tpotCounts"] = d.tpot_counts;
+    demand.push_back(std::move(x));
+  }
   return json{{"gateway", r.gateway}, {"revisions", revs}, {"demand", demand}}.dump();
 }
 
@@ -53,9 +61,23 @@ Result<TrafficReport> parse_traffic_report(std::string_view text) {
       for (size_t i = 0; i < j.at("demand").size(); ++i) {
         where = "demand[" + std::to_string(i) + "]";
         const json& x = j.at("demand").at(i);
-        r.demand.push_back(ReportedDemand{x.at("model").get<std::string>(),
-                                          x.value("queued", int64_t{0}),
-                                          x.value("inFlight", int64_t{0})});
+        ReportedDemand d;
+        d.model = x.at("model").get<std::string>();
+        d.queued = x.value("queued", int64_t{0});
+        d.in_flight = x.value("inFlight", int64_t{0});
+        d.arrivals = x.value("arrivals", int64_t{0});
+        d.prompt_tokens = x.value("promptTokens", int64_t{0});
+        d.output_tokens = x.value("outputTokens", int64_t{0});
+        d.tpot_counts = x.value("tpotCounts", std::vector<uint64_t>{});
+        if (!d.tpot_counts.empty() && d.tpot_counts.size() != kTpotBoundsMs.size() + 1) {
+          return make_error(
+              ErrorCode::kInvalidArgument,
+              where + ".tpotCounts: want " + std::to_string(kTpotBoundsMs.size() + 1) + " buckets");
+        }
+        if (d.queued < 0 || d.in_flight < 0 || d.arrivals < 0 || d.prompt_tokens < 0 ||
+            d.output_tokens < 0)
+          return make_error(ErrorCode::kInvalidArgument, where + ": counts must not be negative");
+        r.demand.push_back(std::move(d));
       }
     }
   } catch (const json::exception& e) {

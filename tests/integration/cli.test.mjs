@@ -168,7 +168,7 @@ test("the fleet through get, apply, scale, rollout, events, cordon, top and dele
 
   await eventually(async () => (await json(["get", "replicas"])).replicas.some((r) => r.deployment === "demo" && r.state === "Ready"), "a demo replica to be Ready");
   const deps = await admin(["get", "deployments"]);
-  assert.match(deps.stdout, /\ndemo\s+1\/1\s+1\s+1\s+2\s+meta-llama\/Llama-2-7b-hf\s+engine-sim\s+1\s+\w+\n/);
+  assert.match(deps.stdout, /\ndemo\s+1\/1\s+1\s+1\s+2\s+fixed\s+meta-llama\/Llama-2-7b-hf\s+engine-sim\s+1\s+\w+\n/);
   const yaml = await admin(["get", "deployment", "demo", "-o", "yaml"]);
   assert.equal(yaml.status, 0, yaml.stderr);
   assert.match(yaml.stdout, /^name: demo$/m);

@@ -343,3 +343,40 @@ TEST_F(ServingTest, ATableChangeKeepsRequestsInFlightAndForgetsRemovedModels) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+// The autoscaler's signals: arrivals and their prompt tokens when admitted, output tokens and
+// the decode pace (first byte to end, per token after the first) when they finish.
+using testing_serving::ServingTest;
+
+TEST_F(ServingTest, ReportsArrivalsTokensAndDecodePacePerModel) {
+  init({testing_serving::tenant("acme")}, {testing_serving::model("llama", 1)});
+  const RequestId a = admitted("acme", "llama", 400);
+  const RequestId b = admitted("acme", "llama", 100);
+  ASSERT_FALSE(pick(a).empty());
+  clock.advance(std::chrono::milliseconds(100));
+  core->succeed(a, 200, std::chrono::milliseconds(100), clock.now());
+  clock.advance(std::chrono::milliseconds(990));  // 11 tokens after the first byte: 99 ms each
+  core->finish(a, UsedTokens{Tokens(400), Tokens(11)}, clock.now());
+  core->cancel(b, clock.now());
+  TrafficReport r = core->take_report(clock.now());
+  ASSERT_EQ(r.demand.size(), 1u);
+  const ReportedDemand& d = r.demand[0];
+  EXPECT_EQ(d.model, "llama");
+  EXPECT_EQ(d.arrivals, 2);
+  EXPECT_EQ(d.prompt_tokens, 500);
+  EXPECT_EQ(d.output_tokens, 11);
+  ASSERT_EQ(d.tpot_counts.size(), kTpotBoundsMs.size() + 1);
+  EXPECT_EQ(d.tpot_counts[tpot_bucket(99)], 1u);
+  EXPECT_EQ(tpot_p95_ms(d.tpot_counts), 100);
+  // The counts start again from zero; the snapshot (nothing queued or in flight) stays.
+  r = core->take_report(clock.now());
+  ASSERT_EQ(r.demand.size(), 1u);
+  EXPECT_EQ(r.demand[0].arrivals, 0);
+  EXPECT_TRUE(r.demand[0].tpot_counts.empty());
+}
+
+}  // namespace
+}  // namespace gf

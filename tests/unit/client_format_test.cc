@@ -100,16 +100,39 @@ TEST(ClientFormatTest, NodeTableWithAndWithoutInventory) {
             "           -\n");
 }
 
+TEST(ClientFormatTest, DescribeDeploymentShowsScalingAndWhy) {
+  json d = json::parse(R"({"name": "chat", "model": "m", "engine": "engine-sim",
+    "gpusPerReplica": 1, "replicas": 3, "minReplicas": 1, "maxReplicas": 6, "readyReplicas": 2,
+    "totalReplicas": 3, "rollout": "steady"})");
+  json s = json::parse(R"({"deployment": "chat", "policy": "target", "metric": "concurrency",
+    "replicas": 3, "desired": 3, "queued": 0,
+    "last": {"timeMs": 1700000099000, "rule": "within tolerance", "reason": "ok", "from": 3, "to": 3,
+             "signals": {"known": true, "arrivalRps": 12.5, "queued": 0, "inFlight": 14,
+                         "promptTokensPerSecond": 900, "outputTokensPerSecond": 300,
+                         "ready": 2, "starting": 1, "ttftP95Ms": 250}},
+    "decisions": [{"timeMs": 1700000040000, "from": 1, "to": 3, "rule": "panic",
+                   "reason": "a burst"}]})");
+  const std::string out = describe_deployment(d, s, kNow);
+  EXPECT_NE(out.find("Replicas:  3 wanted (1..6), 2 ready, 3 in all"), std::string::npos) << out;
+  EXPECT_NE(out.find("Scaling:   target on concurrency, desired 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("within tolerance: ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("12.5 req/s, 0 queued, 14 in flight"), std::string::npos) << out;
+  EXPECT_NE(out.find("TTFT p95 250 ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("1m   1     3   panic  a burst"), std::string::npos) << out;
+  const std::string fixed = describe_deployment(d, json{{"policy", "fixed"}}, kNow);
+  EXPECT_NE(fixed.find("Scaling:   fixed (no spec.autoscaling)"), std::string::npos) << fixed;
+}
+
 TEST(ClientFormatTest, DeploymentAndEventTables) {
   json deps = json::parse(R"([{"name": "demo", "model": "meta-llama/Llama-2-7b-hf",
     "engine": "engine-sim", "revision": "00a1b2c3d4", "replicas": 2, "minReplicas": 1,
     "maxReplicas": 3, "readyReplicas": 1, "totalReplicas": 2, "gpusPerReplica": 1,
     "routing": "least-load", "rolloutStrategy": "RollingUpdate",
-    "rollout": "revision 00a1b2c3d4: 1/2 replicas ready", "history": []}])");
+    "rollout": "revision 00a1b2c3d4: 1/2 replicas ready", "scaling": "target", "history": []}])");
   EXPECT_EQ(render_table(Kind::kDeployments, deps, kNow),
-            "NAME  READY  REPLICAS  MIN  MAX  MODEL                     ENGINE      GPUS  "
+            "NAME  READY  REPLICAS  MIN  MAX  SCALING  MODEL                     ENGINE      GPUS  "
             "REVISION\n"
-            "demo  1/2    2         1    3    meta-llama/Llama-2-7b-hf  engine-sim  1     "
+            "demo  1/2    2         1    3    target   meta-llama/Llama-2-7b-hf  engine-sim  1     "
             "00a1b2c3d4\n");
   json events = json::parse(R"([{"timeMs": 1700000040000, "kind": "ReplicaState",
     "subject": "demo-0", "from": "Starting", "to": "Ready", "reason": ""}])");

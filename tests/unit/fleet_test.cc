@@ -33,6 +33,7 @@ DeploymentSpec deployment(const std::string& name, int replicas, int max = 8) {
 struct FakeAgent {
   std::string node;
   int gpus = 4;
+  std::string model = "A100-80GB";
   uint64_t seq = 0;
   std::string agent_id = "agent-1";
   int64_t applied = 0;
@@ -55,7 +56,7 @@ struct FakeAgent {
       GpuReport g;
       g.uuid = "GPU-" + node + "-" + std::to_string(i);
       g.index = i;
-      g.name = "A100-80GB";
+      g.name = model;
       g.memory = MiB{81920};
       h.gpus.push_back(g);
     }
@@ -189,6 +190,35 @@ TEST_F(FleetTest, ALostNodesReplicasArePlacedElsewhereAndFencedWhenItReturns) {
   for (const auto& [id, al] : fleet->pool().allocations()) {
     EXPECT_EQ(fleet->pool().node(al.node).name, "node-2");
   }
+}
+
+TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
+  // A100 at $2/h with capacity 1, H100 at $4/h with capacity 1.5: the H100 costs more per unit
+  // of capacity, so scaling 2 -> 1 drains the replica on it.
+  PlacementSpec placement;
+  placement.gpu_prices = {{"A100-80GB", 2.0}, {"H100-80GB", 4.0}};
+  placement.capacity_hints = {{"H100-80GB", 1.5}};
+  ManualClock clock;
+  auto f = Fleet::create(placement, FleetOptions{}, clock.now());
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  FakeAgent a{"node-1", 1};
+  FakeAgent h{"node-2", 1, "H100-80GB"};
+  h.agent_id = "agent-2";
+  ASSERT_TRUE(f->apply(deployment("web", 1), "", clock.now()).ok());
+  ASSERT_TRUE(f->scale("web", 2, clock.now()).ok());
+  for (int i = 0; i < 3; ++i) {
+    a.exchange(*f, clock.now());
+    h.exchange(*f, clock.now());
+    f->tick(clock.now());
+    clock.advance(1s);
+  }
+  ASSERT_EQ(a.running.size() + h.running.size(), 2u);
+  ASSERT_TRUE(f->scale("web", 1, clock.now()).ok());
+  for (const auto& [id, r] : f->replicas()) {
+    if (r.state == ReplicaState::kDraining) EXPECT_EQ(r.gpu_model, "H100-80GB");
+    if (r.state == ReplicaState::kReady) EXPECT_EQ(r.gpu_model, "A100-80GB");
+  }
+  EXPECT_EQ(f->pool().gpu(*f->pool().find_gpu("GPU-node-2-0")).price_per_hour, 4.0);
 }
 
 TEST_F(FleetTest, ScalingStaysInRangeAndDrainsBeforeFreeingGpus) {

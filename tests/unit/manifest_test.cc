@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "autoscale/policy_registry.h"
 #include "placement/placement_names.h"
 #include "routing/policy_registry.h"
 
@@ -12,7 +13,7 @@ namespace {
 
 // The names the registries hold, as every shell passes them.
 ExtensionNames names() {
-  return {placement_names(), policy_names()};
+  return {placement_names(), policy_names(), scaling_policy_names()};
 }
 
 // True when some diagnostic has this path and its message contains `needle`.
@@ -62,6 +63,8 @@ TEST(Manifest, ParsesAValidCluster) {
   EXPECT_EQ(c.nodes[0].gpus[0].count, 4);
   EXPECT_EQ(c.nodes[0].gpus[0].memory, MiB(81920));
   EXPECT_DOUBLE_EQ(c.nodes[0].gpus[0].price_per_hour, 1.8);
+  // The price table by model, for a controller whose GPUs come from agents.
+  EXPECT_EQ(c.placement.gpu_prices, (std::map<std::string, double>{{"A100-80GB", 1.8}}));
   EXPECT_EQ(c.nodes[0].nvlink_groups, (std::vector<std::vector<int>>{{0, 1, 2, 3}}));
   EXPECT_EQ(c.nodes[1].gpus[0].uuids, (std::vector<std::string>{"GPU-a", "GPU-b"}));
 }
@@ -278,6 +281,72 @@ spec:
   EXPECT_DOUBLE_EQ(r.manifests.deployments[0].performance->decode_base_ms, 12);
   EXPECT_TRUE(has_diag(r, "spec.performance", "a decode iteration must cost something", 13));
   EXPECT_TRUE(has_diag(r, "spec.performance.speed", "unknown field", 13));
+}
+
+TEST(Manifest, ReadsAutoscalingWithDefaultsAndPositionedErrors) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: chat}
+spec:
+  model: m
+  replicas: {min: 0, max: 8}
+  autoscaling:
+    policy: slo
+    metric: rps
+    replicaCapacity: 4
+    scaleToZeroAfter: 10m
+    slo: {ttft: 500ms, tpot: 50ms}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: plain}
+spec:
+  model: m
+  autoscaling: {}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: bad}
+spec:
+  model: m
+  autoscaling:
+    policy: magic
+    metric: gpu
+    scaleUpThreshold: 0.2
+    scaleDownThreshold: 0.5
+    period: 2h
+    stabilisation: 5m
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: slo-without-target}
+spec:
+  model: m
+  autoscaling: {policy: slo, window: 500ms}
+)";
+  auto r = parse_manifests(text, "a.yaml", names());
+  ASSERT_EQ(r.manifests.deployments.size(), 4u);
+  const auto& a = r.manifests.deployments[0].autoscaling;
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->policy, "slo");
+  EXPECT_EQ(a->metric, ScalingMetric::kRps);
+  EXPECT_DOUBLE_EQ(a->replica_capacity, 4);
+  EXPECT_EQ(a->scale_to_zero_after, std::chrono::minutes(10));
+  EXPECT_EQ(a->slo_ttft, std::chrono::milliseconds(500));
+  EXPECT_EQ(a->slo_tpot, std::chrono::milliseconds(50));
+  // An empty map means every default: the target policy.
+  ASSERT_TRUE(r.manifests.deployments[1].autoscaling);
+  EXPECT_EQ(r.manifests.deployments[1].autoscaling->policy, "target");
+  EXPECT_FALSE(r.manifests.deployments[1].autoscaling->slo_ttft);
+  EXPECT_FALSE(r.manifests.deployments[2].autoscaling->slo_ttft);
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.policy", "unknown scaling policy \"magic\"", 27));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.policy", "target", 27));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.metric", "gpu", 28));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling", "scaleDownThreshold (0.5) must be below"));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.period", "must be between", 31));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.stabilisation", "unknown field", 32));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling", "policy slo needs a target"));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling", "shorter than one period"));
 }
 
 TEST(Manifest, SyntaxErrorsHaveAPosition) {

@@ -504,6 +504,98 @@ std::optional<std::string> read_routing_policy(Ctx& ctx, const YAML::Node& n,
   return std::nullopt;
 }
 
+std::optional<std::string> read_scaling_policy(Ctx& ctx, const YAML::Node& n,
+                                               const std::string& path) {
+  std::optional<std::string> name = read_string(ctx, n, path);
+  const auto& known = ctx.names().scaling_policies;
+  if (!name || !known || contains(*known, *name)) return name;
+  ctx.error(n, path, unknown_name_message("scaling policy", *name, *known));
+  return std::nullopt;
+}
+
+// spec.autoscaling: every field optional; the defaults and their sources are in
+// docs/autoscaling.md.
+AutoscalingSpec read_autoscaling(Ctx& ctx, const YAML::Node& node, const std::string& path) {
+  AutoscalingSpec a;
+  MapReader m(ctx, node, path);
+  optional_field(m, "policy", a.policy,
+                 [&](auto& x, auto p) { return read_scaling_policy(ctx, x, p); });
+  optional_field(m, "metric", a.metric, [&](auto& x, auto p) {
+    return read_enum<ScalingMetric>(
+        ctx, x, p, {{"concurrency", ScalingMetric::kConcurrency}, {"rps", ScalingMetric::kRps}});
+  });
+  auto number = [&](const char* key, double& field, double lo, double hi) {
+    optional_field(m, key, field, [&](auto& x, auto p) { return read_double(ctx, x, p, lo, hi); });
+  };
+  auto duration = [&](const char* key, Duration& field, Duration lo, Duration hi) {
+    optional_field(m, key, field, [&](auto& x, auto p) -> std::optional<Duration> {
+      auto d = read_unit<Duration>(ctx, x, p, parse_duration);
+      if (d && (*d < lo || *d > hi)) {
+        ctx.error(
+            x, p,
+            fmt::format("must be between {} and {}", format_duration(lo), format_duration(hi)));
+        return std::nullopt;
+      }
+      return d;
+    });
+  };
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  number("replicaCapacity", a.replica_capacity, 1e-6, 1e9);
+  number("targetUtilization", a.target_utilization, 0.01, 1.0);
+  duration("period", a.period, milliseconds(100), hours(1));
+  duration("window", a.window, milliseconds(100), hours(24));
+  number("scaleUpThreshold", a.scale_up_threshold, 0.01, 10.0);
+  number("scaleDownThreshold", a.scale_down_threshold, 0.0, 10.0);
+  duration("scaleUpCooldown", a.scale_up_cooldown, Duration(0), hours(24));
+  duration("scaleDownCooldown", a.scale_down_cooldown, Duration(0), hours(24));
+  number("tolerance", a.tolerance, 0.0, 1.0);
+  duration("stabilizationWindow", a.stabilization, Duration(0), hours(24));
+  number("panicThreshold", a.panic_threshold, 1.0, 100.0);
+  duration("panicWindow", a.panic_window, milliseconds(100), hours(1));
+  duration("coldStart", a.cold_start, Duration(0), hours(1));
+  duration("season", a.season, std::chrono::minutes(1), hours(24 * 31));
+  number("maxForecastError", a.max_forecast_error, 0.0, 100.0);
+  number("headroom", a.headroom, 0.0, 0.9);
+  optional_field(m, "maxScaleUpStep", a.max_step_up,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 0, 100000); });
+  optional_field(m, "maxScaleDownStep", a.max_step_down,
+                 [&](auto& x, auto p) { return read_int32(ctx, x, p, 0, 100000); });
+  duration("scaleToZeroAfter", a.scale_to_zero_after, seconds(1), hours(24 * 31));
+  if (YAML::Node s = m.get("slo"); s.IsDefined()) {
+    MapReader sm(ctx, s, m.path("slo"));
+    auto target = [&](const char* key, std::optional<Duration>& field) {
+      YAML::Node v = sm.get(key);
+      if (!v.IsDefined()) return;
+      auto d = read_unit<Duration>(ctx, v, sm.path(key), parse_duration);
+      if (d && *d <= Duration(0)) {
+        ctx.error(v, sm.path(key), "must be more than 0");
+      } else if (d) {
+        field = d;
+      }
+    };
+    target("ttft", a.slo_ttft);
+    target("tpot", a.slo_tpot);
+  }
+  if (!m.valid()) return a;
+  if (a.scale_down_threshold >= a.scale_up_threshold) {
+    ctx.error(node, path,
+              fmt::format("scaleDownThreshold ({}) must be below scaleUpThreshold ({}), or "
+                          "replicas would be added and removed at the same load",
+                          a.scale_down_threshold, a.scale_up_threshold));
+  }
+  if (a.window < a.period) {
+    ctx.error(node, path,
+              fmt::format("window ({}) is shorter than one period ({})", format_duration(a.window),
+                          format_duration(a.period)));
+  }
+  if (a.policy == "slo" && !a.slo_ttft && !a.slo_tpot) {
+    ctx.error(node, path, "policy slo needs a target: slo.ttft and/or slo.tpot (e.g. ttft: 500ms)");
+  }
+  return a;
+}
+
 void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
   YAML::Node nodes = spec.require("nodes");
   if (!nodes.IsDefined()) return;
@@ -530,6 +622,13 @@ void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
       });
   if (nodes.IsSequence() && nodes.size() == 0)
     ctx.error(nodes, spec.path("nodes"), "a cluster needs at least one node");
+  // The price table by GPU model, for a controller whose GPUs come from agents (their reports
+  // carry no price); the first price given for a model is the model's.
+  for (const NodeSpec& n : c.nodes) {
+    for (const GpuGroupSpec& g : n.gpus) {
+      if (g.price_per_hour > 0) c.placement.gpu_prices.emplace(g.model, g.price_per_hour);
+    }
+  }
 
   YAML::Node pl = spec.get("placement");
   if (!pl.IsDefined()) return;
@@ -644,6 +743,9 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
   optional_field(spec, "owner", d.owner, [&](auto& x, auto p) { return read_name(ctx, x, p); });
   optional_field(spec, "reserveReplicas", d.reserve_replicas,
                  [&](auto& x, auto p) { return read_int32(ctx, x, p, 0, 10000); });
+  if (YAML::Node a = spec.get("autoscaling"); a.IsDefined()) {
+    d.autoscaling = read_autoscaling(ctx, a, spec.path("autoscaling"));
+  }
 
   if (YAML::Node r = spec.get("rollout"); r.IsDefined()) {
     MapReader m(ctx, r, spec.path("rollout"));

@@ -1,0 +1,190 @@
+#include "autoscale/autoscaler.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "perfmodel/perf_model.h"
+
+namespace gf {
+namespace {
+
+// A deployment's replicas as the scaler needs them.
+struct Counts {
+  int ready = 0;
+  int starting = 0;
+  std::map<std::string, int> gpu_models;
+  std::string main_gpu() const {
+    std::string best;
+    int n = 0;
+    for (const auto& [m, c] : gpu_models) {
+      if (c > n) best = m, n = c;
+    }
+    return best;
+  }
+};
+
+std::map<std::string, Counts, std::less<>> count_replicas(const Fleet& fleet) {
+  std::map<std::string, Counts, std::less<>> out;
+  for (const auto& [id, r] : fleet.replicas()) {
+    Counts& c = out[r.deployment];
+    switch (r.state) {
+      case ReplicaState::kReady:
+        ++c.ready;
+        break;
+      case ReplicaState::kPending:
+      case ReplicaState::kPlaced:
+      case ReplicaState::kStarting:
+        ++c.starting;
+        break;
+      default:
+        continue;
+    }
+    if (!r.gpu_model.empty()) ++c.gpu_models[r.gpu_model];
+  }
+  return out;
+}
+
+// One deployment's part of its model's load, when several deployments serve one model: by its
+// share of the Ready replicas (equal shares while none is Ready).
+LoadSample share_of(LoadSample s, double share) {
+  s.arrival_rps *= share;
+  s.prompt_tps *= share;
+  s.output_tps *= share;
+  s.queued *= share;
+  s.in_flight *= share;
+  return s;
+}
+
+// What one replica of `d` on `gpu` sustains within its SLO, by the perf model, for requests of
+// the sizes seen in `s`; nullopt when the model does not know the pair or nothing was seen.
+std::optional<double> perf_capacity(const DeploymentSpec& d, const std::string& gpu,
+                                    const LoadSample& s) {
+  if (gpu.empty() || s.arrival_rps <= 0) return std::nullopt;
+  std::optional<PerfCoefficients> manual;
+  if (d.performance) {
+    const PerformanceSpec& p = *d.performance;
+    manual = PerfCoefficients{p.prefill_base_ms, p.prefill_per_token_ms, p.prefill_per_token2_ms,
+                              p.decode_base_ms,  p.decode_per_seq_ms,    p.decode_per_ctx_token_ms};
+  }
+  auto perf = PerfModel::lookup(gpu, d.model, d.resources.gpus, manual);
+  if (!perf) return std::nullopt;
+  SloTarget slo;
+  if (d.autoscaling->slo_ttft) slo.ttft = *d.autoscaling->slo_ttft;
+  if (d.autoscaling->slo_tpot) slo.tpot = *d.autoscaling->slo_tpot;
+  const auto prompt = static_cast<int64_t>(std::max(1.0, s.prompt_tps / s.arrival_rps));
+  const auto output = static_cast<int64_t>(std::max(1.0, s.output_tps / s.arrival_rps));
+  const double rps = perf->sustainable_rps(slo, Tokens{prompt}, Tokens{output});
+  if (!(rps > 0)) return std::nullopt;
+  return rps;
+}
+
+}  // namespace
+
+void Autoscaler::record(const TrafficReport& report, TimePoint now) {
+  load_.record(report, now);
+  for (const ReportedDemand& d : report.demand) {
+    if ((d.queued > 0 || d.arrivals > 0) && zero_models_.contains(d.model)) urgent_ = true;
+  }
+}
+
+void Autoscaler::sync(const Fleet& fleet, TimePoint now) {
+  for (auto it = scalers_.begin(); it != scalers_.end();) {
+    auto d = fleet.deployments().find(it->first);
+    if (d == fleet.deployments().end() || !d->second.spec.autoscaling) {
+      model_of_.erase(it->first);
+      it = scalers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, d] : fleet.deployments()) {
+    if (!d.spec.autoscaling) continue;
+    const AutoscalingSpec& spec = *d.spec.autoscaling;
+    model_of_[name] = d.spec.model;
+    auto it = scalers_.find(name);
+    if (it != scalers_.end() && spec.policy == it->second.policy()) {
+      it->second.respec(spec);
+      continue;
+    }
+    // New, or another policy: a fresh scaler (a policy's learned state means nothing to another).
+    // The manifest reader checked the name, so an error here is a stored manifest from a newer
+    // version; such a deployment keeps its count.
+    auto scaler = DeploymentScaler::create(name, spec, now);
+    if (!scaler) continue;
+    if (it != scalers_.end()) scalers_.erase(it);
+    scalers_.emplace(name, std::move(*scaler));
+  }
+}
+
+std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
+  sync(fleet, now);
+  std::vector<ScalingDecision> out;
+  if (scalers_.empty()) return out;
+  const auto counts = count_replicas(fleet);
+  const auto& deployments = fleet.deployments();
+  auto target_of = [&](const std::string& name) { return deployments.at(name).replicas; };
+
+  // Which models have a deployment due: the period ended, or it waits at zero with demand.
+  std::set<std::string, std::less<>> due_models;
+  for (const auto& [name, s] : scalers_) {
+    const std::string& model = model_of_.at(name);
+    if (now >= s.next_period() || (urgent_ && target_of(name) == 0 && load_.queued(model, now) > 0))
+      due_models.insert(model);
+  }
+  urgent_ = false;
+  for (const std::string& model : due_models) {
+    const LoadSample sample = load_.take(model, now);
+    std::vector<std::string> names;
+    int ready_total = 0;
+    for (const auto& [name, m] : model_of_) {
+      if (m != model) continue;
+      names.push_back(name);
+      if (auto c = counts.find(name); c != counts.end()) ready_total += c->second.ready;
+    }
+    for (const std::string& name : names) {
+      const Counts c = counts.contains(name) ? counts.find(name)->second : Counts{};
+      const double share = ready_total > 0 ? static_cast<double>(c.ready) / ready_total
+                                           : 1.0 / static_cast<double>(names.size());
+      LoadSample s = share_of(sample, share);
+      s.ready = c.ready;
+      s.starting = c.starting;
+      const DeploymentRecord& d = deployments.at(name);
+      DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
+      // Only slo reads the perf model's figure, and only until it has learned its own.
+      if (d.spec.autoscaling->policy == "slo")
+        state.model_capacity_rps = perf_capacity(d.spec, state.gpu_model, s);
+      ScalingDecision decision = scalers_.at(name).step(s, state, now);
+      if (decision.changed()) {
+        const std::string why =
+            fmt::format("autoscaler ({}, {}): {}", decision.policy, decision.rule, decision.reason);
+        if (!fleet.scale(name, decision.to, now, why)) decision.to = decision.from;
+      }
+      out.push_back(std::move(decision));
+    }
+  }
+  zero_models_.clear();
+  for (const auto& [name, s] : scalers_) {
+    if (deployments.at(name).replicas == 0) zero_models_.insert(model_of_.at(name));
+  }
+  return out;
+}
+
+std::optional<TimePoint> Autoscaler::next_deadline(const Fleet& fleet) const {
+  if (urgent_) return TimePoint{};  // already past: a deployment at zero has requests waiting
+  for (const auto& [name, d] : fleet.deployments()) {
+    if (d.spec.autoscaling && !scalers_.contains(name)) return TimePoint{};  // new: start it
+  }
+  std::optional<TimePoint> next;
+  for (const auto& [name, s] : scalers_) {
+    if (!next || s.next_period() < *next) next = s.next_period();
+  }
+  return next;
+}
+
+const DeploymentScaler* Autoscaler::scaler(std::string_view deployment) const {
+  auto it = scalers_.find(deployment);
+  return it == scalers_.end() ? nullptr : &it->second;
+}
+
+}  // namespace gf

@@ -1,0 +1,58 @@
+// The autoscaler: every deployment with spec.autoscaling follows its load. It takes the gateways'
+// traffic reports, runs each deployment's DeploymentScaler once per control period, and applies
+// what changed through Fleet::scale, which records the decision as an event. Pure: the live
+// controller calls tick() at next_deadline() on a real clock; the simulator does the same in
+// virtual time.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "autoscale/deployment_scaler.h"
+#include "autoscale/load_accumulator.h"
+#include "fleet/fleet.h"
+
+namespace gf {
+
+struct AutoscalerOptions {
+  // A gateway's queue figures count this long after its report (gateways report every second).
+  Duration report_stale_after = std::chrono::seconds(5);
+};
+
+class Autoscaler {
+ public:
+  explicit Autoscaler(AutoscalerOptions options = {})
+      : opts_(options), load_(options.report_stale_after) {}
+
+  // A gateway's report. Requests waiting for a deployment at zero replicas make it due at once:
+  // the first replica is asked for within this call's control period, not the next.
+  void record(const TrafficReport& report, TimePoint now);
+  // Runs every deployment whose period has ended (or that waits at zero with demand), applies
+  // the counts that changed with fleet.scale(), and returns every evaluation made.
+  std::vector<ScalingDecision> tick(Fleet& fleet, TimePoint now);
+  // The earliest period end, or a time already past when a deployment at zero has demand or a
+  // deployment of `fleet` autoscales and has no scaler yet; nullopt when none autoscales.
+  std::optional<TimePoint> next_deadline(const Fleet& fleet) const;
+
+  // Requests waiting for `model` in the gateways now (their latest fresh reports).
+  double queued(std::string_view model, TimePoint now) const { return load_.queued(model, now); }
+  // The deployment's scaler; nullptr when it does not autoscale (or tick() has not seen it).
+  const DeploymentScaler* scaler(std::string_view deployment) const;
+
+ private:
+  // Creates, re-specs or drops scalers to match the fleet's deployments.
+  void sync(const Fleet& fleet, TimePoint now);
+
+  AutoscalerOptions opts_;
+  LoadAccumulator load_;
+  std::map<std::string, DeploymentScaler, std::less<>> scalers_;
+  std::map<std::string, std::string, std::less<>> model_of_;  // deployment -> model
+  std::set<std::string, std::less<>> zero_models_;  // served by a deployment at 0 replicas
+  bool urgent_ = false;                             // one of them has demand
+};
+
+}  // namespace gf

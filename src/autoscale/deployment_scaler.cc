@@ -1,0 +1,130 @@
+#include "autoscale/deployment_scaler.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "autoscale/policy_registry.h"
+
+namespace gf {
+namespace {
+
+constexpr size_t kKeptChanges = 20;
+
+// The longest window any rule reads: history older than this is dropped.
+Duration history_span(const AutoscalingSpec& a) {
+  return std::max({a.window, a.panic_window, a.stabilization, a.scale_up_cooldown,
+                   a.scale_down_cooldown, a.cold_start + a.period,
+                   Duration(std::chrono::minutes(10))});
+}
+
+}  // namespace
+
+Result<DeploymentScaler> DeploymentScaler::create(std::string deployment,
+                                                  const AutoscalingSpec& spec, TimePoint now) {
+  auto policy = make_scaling_policy(spec.policy);
+  if (!policy) return policy.error();
+  return DeploymentScaler(std::move(deployment), spec, std::move(*policy), now);
+}
+
+DeploymentScaler::DeploymentScaler(std::string deployment, const AutoscalingSpec& spec,
+                                   std::unique_ptr<ScalingPolicy> policy, TimePoint now)
+    : deployment_(std::move(deployment)),
+      spec_(spec),
+      policy_(std::move(policy)),
+      history_(history_span(spec)),
+      next_(now + spec.period) {}
+
+ScalingDecision DeploymentScaler::step(const LoadSample& load, const DeploymentState& state,
+                                       TimePoint now) {
+  history_.add(load);
+  policy_->observe(load, spec_);
+  while (next_ <= now)
+    next_ += spec_.period;
+  ScalingDecision d;
+  d.at = now;
+  d.deployment = deployment_;
+  d.policy = policy_->name();
+  d.from = d.to = state.current;
+  d.load = load;
+  if (!load.known) {
+    d.rule = "no signal";
+    d.reason =
+        fmt::format("no gateway reported load for this model: holding {} replicas", state.current);
+  } else if (state.current == 0) {
+    // From zero no policy has a per-replica figure to divide by: any demand gets one replica at
+    // once, and the policy sizes the rest once that one serves.
+    if (load.concurrency() > 0 || load.arrival_rps > 0) {
+      d.to = 1;
+      d.rule = "scale from zero";
+      d.reason =
+          fmt::format("{:.0f} requests waiting or in flight and no replica", load.concurrency());
+    } else {
+      d.rule = "idle";
+      d.reason = "no requests";
+    }
+  } else {
+    const Recommendation rec =
+        policy_->recommend(PolicyInput{spec_, history_, state.current, now, last_up_, last_down_,
+                                       state.model_capacity_rps, state.gpu_model});
+    d.to = rec.replicas;
+    d.rule = rec.rule;
+    d.reason = rec.reason;
+    d.forecast = rec.forecast;
+    constrain(d, rec, state, now);
+  }
+  d.to = std::clamp(d.to, state.range.min, std::max(state.range.min, state.range.max));
+  if (d.to > d.from) last_up_ = now;
+  if (d.to < d.from) last_down_ = now;
+  if (d.changed()) {
+    changes_.push_back(d);
+    if (changes_.size() > kKeptChanges) changes_.pop_front();
+  }
+  last_ = d;
+  return d;
+}
+
+void DeploymentScaler::constrain(ScalingDecision& d, const Recommendation& rec,
+                                 const DeploymentState& state, TimePoint now) {
+  const int current = state.current;
+  if (policy_->stabilized()) {
+    // HPA's scale-down stabilization: go down only to the highest advice of the whole window,
+    // so a dip shorter than the window removes nothing.
+    advice_.emplace_back(now, d.to);
+    while (!advice_.empty() && advice_.front().first <= now - spec_.stabilization)
+      advice_.pop_front();
+    if (d.to < current) {
+      int highest = d.to;
+      for (const auto& [t, n] : advice_)
+        highest = std::max(highest, n);
+      if (highest > d.to) {
+        d.to = std::min(current, highest);
+        d.reason += fmt::format("; held at {} by the {} stabilization window", d.to,
+                                format_duration(spec_.stabilization));
+      }
+    }
+  }
+  if (rec.hold_down) d.to = std::max(d.to, current);
+  if (state.range.min == 0) {
+    // To zero only after a whole idle period; until then one replica stays warm.
+    const auto idle = history_.idle_since();
+    if (idle && now - *idle >= spec_.scale_to_zero_after) {
+      d.to = 0;
+      d.rule = "scale to zero";
+      d.reason = fmt::format("no requests for {}", format_duration(now - *idle));
+    } else {
+      d.to = std::max(d.to, 1);
+    }
+  }
+  const int up = spec_.max_step_up > 0 ? spec_.max_step_up : std::max(4, current);
+  if (d.to > current + up) {
+    d.to = current + up;
+    d.reason += fmt::format("; limited to +{} per period", up);
+  }
+  if (spec_.max_step_down > 0 && d.to < current - spec_.max_step_down) {
+    d.to = current - spec_.max_step_down;
+    d.reason += fmt::format("; limited to -{} per period", spec_.max_step_down);
+  }
+}
+
+}  // namespace gf

@@ -1,0 +1,31 @@
+// One control period of a deployment's load, as the autoscaler sees it: what the gateways
+// reported (arrivals, tokens, queue, latency) and the deployment's replicas at the period's end.
+#pragma once
+
+#include <optional>
+
+#include "common/units.h"
+
+namespace gf {
+
+struct LoadSample {
+  TimePoint at{};  // the end of the period
+  Duration span{0};
+  // False when no gateway reported during the period: the load is unknown, never zero.
+  bool known = false;
+  double arrival_rps = 0;
+  double prompt_tps = 0;              // prompt tokens per second (estimated)
+  double output_tps = 0;              // output tokens per second of finished requests
+  double queued = 0;                  // waiting in the gateways now (the latest report of each)
+  double in_flight = 0;               // sent to replicas and not finished
+  std::optional<double> ttft_p95_ms;  // of the answers in the period; nullopt: none
+  std::optional<double> tpot_p95_ms;
+  // The deployment's replicas: Ready, and placed or starting (they will serve soon).
+  int ready = 0;
+  int starting = 0;
+
+  double concurrency() const { return queued + in_flight; }
+  bool idle() const { return known && arrival_rps == 0 && concurrency() == 0; }
+};
+
+}  // namespace gf

@@ -1,0 +1,51 @@
+#include "autoscale/predictive_policy.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace gf {
+
+Recommendation PredictivePolicy::recommend(const PolicyInput& in) {
+  const AutoscalingSpec& a = in.spec;
+  Recommendation base = target_.recommend(in);
+  auto fallback = [&](const std::string& why) {
+    base.rule = "fallback: " + base.rule;
+    base.reason = why + "; target: " + base.reason;
+    return base;
+  };
+  std::string why;
+  const auto f = forecast_.usable(a, why);
+  if (!f) return fallback(why);
+  // The forecast is of arrivals; the metric may be concurrency. Little's law turns one into the
+  // other with the time a request spends in the system, as measured over the window.
+  double per_arrival = 1.0;
+  if (a.metric == ScalingMetric::kConcurrency) {
+    const double arrivals =
+        in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.arrival_rps; })
+            .value_or(0);
+    const double concurrency =
+        in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.concurrency(); })
+            .value_or(0);
+    if (arrivals <= 0) return fallback("no arrivals in the window to relate load to");
+    per_arrival = concurrency / arrivals;
+  }
+  const double load = f->at_horizon.upper * per_arrival;
+  const double per_replica = a.replica_capacity * a.target_utilization;
+  const int want = static_cast<int>(std::ceil(load / per_replica - 1e-9));
+  if (want <= base.replicas) {
+    base.forecast = load;
+    base.reason += "; " + f->summary + " needs no more";
+    return base;
+  }
+  Recommendation r;
+  r.replicas = want;
+  r.rule = "forecast";
+  r.forecast = load;
+  r.hold_down = base.hold_down;
+  r.reason = fmt::format("{} x {:.2f} per request = {:.1f} / {:.2f} per replica = {} replicas",
+                         f->summary, per_arrival, load, per_replica, want);
+  return r;
+}
+
+}  // namespace gf

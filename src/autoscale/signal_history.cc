@@ -1,0 +1,31 @@
+#include "autoscale/signal_history.h"
+
+namespace gf {
+
+void SignalHistory::add(const LoadSample& s) {
+  samples_.push_back(s);
+  while (!samples_.empty() && samples_.front().at < s.at - keep_)
+    samples_.pop_front();
+  if (!s.known) return;  // unknown says nothing about idleness either way
+  if (!s.idle()) {
+    idle_since_.reset();
+  } else if (!idle_since_) {
+    idle_since_ = s.at - s.span;
+  }
+}
+
+std::optional<double> SignalHistory::mean(
+    Duration window, TimePoint now, const std::function<double(const LoadSample&)>& value) const {
+  double sum = 0;
+  double weight = 0;
+  for (auto it = samples_.rbegin(); it != samples_.rend() && it->at > now - window; ++it) {
+    if (!it->known) continue;
+    const double w = std::chrono::duration<double>(it->span).count();
+    sum += value(*it) * w;
+    weight += w;
+  }
+  if (weight <= 0) return std::nullopt;
+  return sum / weight;
+}
+
+}  // namespace gf

@@ -1,0 +1,34 @@
+// The recent load samples of one deployment, newest last, and the averages the policies read.
+#pragma once
+
+#include <deque>
+#include <functional>
+
+#include "autoscale/load_sample.h"
+
+namespace gf {
+
+class SignalHistory {
+ public:
+  // Keeps samples younger than `keep` (the longest window any policy reads).
+  explicit SignalHistory(Duration keep) : keep_(keep) {}
+
+  void add(const LoadSample& s);
+  const std::deque<LoadSample>& samples() const { return samples_; }
+  const LoadSample* last() const { return samples_.empty() ? nullptr : &samples_.back(); }
+
+  // The mean of `value` over the known samples of the last `window` before `now`, weighted by
+  // their spans; nullopt when none is known.
+  std::optional<double> mean(Duration window, TimePoint now,
+                             const std::function<double(const LoadSample&)>& value) const;
+  // Since when every known sample was idle (no arrivals, nothing queued or in flight); nullopt
+  // when the newest known sample was not idle.
+  std::optional<TimePoint> idle_since() const { return idle_since_; }
+
+ private:
+  Duration keep_;
+  std::deque<LoadSample> samples_;
+  std::optional<TimePoint> idle_since_;
+};
+
+}  // namespace gf

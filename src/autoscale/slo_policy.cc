@@ -1,0 +1,103 @@
+#include "autoscale/slo_policy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace gf {
+namespace {
+
+double ms(Duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// A violation lowers the belief to just under the load that broke the SLO, but never below this
+// share of the seed: one bad period (a cold start, a burst of long prompts) must not collapse it.
+constexpr double kBackoff = 0.9;
+constexpr double kFloorOfSeed = 0.25;
+
+}  // namespace
+
+std::optional<double> SloPolicy::capacity(const std::string& gpu_model) const {
+  auto it = capacity_.find(gpu_model);
+  if (it == capacity_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
+  const LoadSample& s = *in.history.last();
+  const AutoscalingSpec& a = in.spec;
+  if (!s.ttft_p95_ms && !s.tpot_p95_ms) return std::nullopt;
+  const bool held = (!a.slo_ttft || !s.ttft_p95_ms || *s.ttft_p95_ms <= ms(*a.slo_ttft)) &&
+                    (!a.slo_tpot || !s.tpot_p95_ms || *s.tpot_p95_ms <= ms(*a.slo_tpot));
+  if (s.ready <= 0 || s.arrival_rps <= 0) return held;
+  const double per_replica = s.arrival_rps / s.ready;
+  if (held && per_replica > cap) {
+    cap = per_replica;  // the SLO held at more load than we believed a replica takes
+  } else if (!held && per_replica < cap) {
+    const double floor = in.model_capacity_rps.value_or(cap) * kFloorOfSeed;
+    cap = std::max(per_replica * kBackoff, floor);
+  }
+  return held;
+}
+
+Recommendation SloPolicy::recommend(const PolicyInput& in) {
+  const AutoscalingSpec& a = in.spec;
+  Recommendation r;
+  r.replicas = in.current;
+  auto it = capacity_.find(in.gpu_model);
+  if (it == capacity_.end()) {
+    // Seed: the perf model's figure for this GPU and these request sizes; without one, the
+    // load one replica carries now (the count holds until latency says more).
+    double seed = in.model_capacity_rps.value_or(0);
+    if (seed <= 0) {
+      const LoadSample& s = *in.history.last();
+      seed = s.ready > 0 && s.arrival_rps > 0 ? s.arrival_rps / s.ready : 0;
+    }
+    if (seed <= 0) {
+      r.rule = "learning";
+      r.reason = "no capacity figure yet for " +
+                 (in.gpu_model.empty() ? std::string("these replicas") : in.gpu_model) +
+                 ": holding until requests are served";
+      return r;
+    }
+    it = capacity_.emplace(in.gpu_model, seed).first;
+  }
+  double& cap = it->second;
+  const std::optional<bool> held = learn(in, cap);
+  const double recent =
+      in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.arrival_rps; })
+          .value_or(0);
+  // Size for what arrives once a new replica serves, when the forecast can be trusted.
+  std::string why;
+  const auto f = forecast_.usable(a, why);
+  const double rate = f ? std::max(recent, f->at_horizon.upper) : recent;
+  // Requests already waiting must be served too: spread them over one cold start.
+  const LoadSample& s = *in.history.last();
+  const double drain_s = std::max(1.0, std::chrono::duration<double>(a.cold_start).count());
+  const double load = rate + s.queued / drain_s;
+  const double usable = cap * (1.0 - a.headroom);
+  int want = static_cast<int>(std::ceil(load / usable - 1e-9));
+  r.forecast = load;
+  r.rule = "capacity";
+  r.reason = fmt::format(
+      "{:.2f} req/s (+{:.0f} queued) / {:.2f} req/s per {} replica ({:.0f}% "
+      "headroom) = {} replicas; {}",
+      rate, s.queued, usable, in.gpu_model.empty() ? "" : in.gpu_model, a.headroom * 100, want,
+      f ? f->summary : why);
+  if (held && !*held && want <= in.current && s.queued > 0) {
+    // Violated with requests waiting: the capacity belief is behind; add one now.
+    want = in.current + 1;
+    r.rule = "slo violated";
+    r.reason =
+        fmt::format("SLO missed (TTFT p95 {} ms, TPOT p95 {} ms) with {:.0f} queued: one more",
+                    s.ttft_p95_ms ? fmt::format("{:.0f}", *s.ttft_p95_ms) : "-",
+                    s.tpot_p95_ms ? fmt::format("{:.0f}", *s.tpot_p95_ms) : "-", s.queued);
+  }
+  r.replicas = want;
+  return r;
+}
+
+}  // namespace gf

@@ -1,0 +1,35 @@
+// `slo`: keeps TTFT p95 and time per output token p95 under the deployment's targets. Per GPU
+// model it learns online the highest load per replica (requests/s) at which the SLO held, seeded
+// by the perf model's sustainable rate, and sizes the deployment as load ÷ that capacity with
+// headroom, for the larger of the recent arrival rate and its forecast over a cold start.
+// Formulas in docs/autoscaling.md.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "autoscale/arrival_forecast.h"
+#include "autoscale/scaling_policy.h"
+
+namespace gf {
+
+class SloPolicy final : public ScalingPolicy {
+ public:
+  const char* name() const override { return "slo"; }
+  void observe(const LoadSample& load, const AutoscalingSpec& spec) override {
+    forecast_.observe(load, spec);
+  }
+  Recommendation recommend(const PolicyInput& in) override;
+  // What it believes one replica of `gpu_model` sustains within the SLO; nullopt before any
+  // seed or observation.
+  std::optional<double> capacity(const std::string& gpu_model) const;
+
+ private:
+  // Learns from the newest sample; returns whether the SLO held in it (nullopt: no latency seen).
+  std::optional<bool> learn(const PolicyInput& in, double& cap);
+
+  std::map<std::string, double> capacity_;  // by GPU model, requests/s per replica
+  ArrivalForecast forecast_;
+};
+
+}  // namespace gf

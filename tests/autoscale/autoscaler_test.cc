@@ -1,0 +1,165 @@
+// The autoscaler over a real Fleet, in virtual time: gateway reports in, Fleet::scale out, with
+// the decision kept as the Scaled event's reason; scale from zero within the period in which the
+// first request waits; deployments without spec.autoscaling are left alone.
+#include <gtest/gtest.h>
+
+#include "autoscale/autoscaler.h"
+#include "common/clock.h"
+
+namespace gf {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kModel = "meta-llama/Llama-2-7b-hf";
+
+class AutoscalerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto f = Fleet::create(PlacementSpec{}, FleetOptions{}, clock.now());
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    fleet.emplace(std::move(*f));
+    heartbeat();  // one node, 8 GPUs
+  }
+
+  // The node reports every replica assigned to it as Ready.
+  void heartbeat() {
+    NodeReport r;
+    r.node = "n1";
+    r.agent_id = "agent-n1";
+    r.seq = ++seq;
+    r.host = "n1";
+    for (int i = 0; i < 8; ++i) {
+      GpuReport g;
+      g.uuid = "n1-GPU-" + std::to_string(i);
+      g.index = i;
+      g.name = "A100-80GB";
+      g.memory = MiB{81920};
+      r.gpus.push_back(g);
+    }
+    uint16_t port = 20000;
+    for (const auto& [id, gen] : assigned)
+      r.replicas.push_back(ReplicaReport{id, gen, ReplicaProcessState::kReady, "", port++, 0});
+    r.applied_generation = applied;
+    auto a = fleet->heartbeat(r, clock.now());
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    applied = a->generation;
+    assigned.clear();
+    for (const auto& x : a->replicas)
+      assigned[x.id] = x.generation;
+  }
+
+  void apply(int min, int max, bool autoscale) {
+    DeploymentSpec d;
+    d.name = "chat";
+    d.model = kModel;
+    d.replicas = {min, max};
+    if (autoscale) {
+      AutoscalingSpec a;
+      a.scale_to_zero_after = 60s;
+      d.autoscaling = a;
+    }
+    ASSERT_TRUE(fleet->apply(d, "", clock.now()).ok());
+  }
+
+  void gateway_reports(int64_t queued, int64_t in_flight, int64_t arrivals) {
+    TrafficReport r;
+    r.gateway = "gw1";
+    r.demand.push_back(ReportedDemand{kModel, queued, in_flight, arrivals, 0, 0, {}});
+    scaler.record(r, clock.now());
+  }
+
+  // One second: a gateway report, the autoscaler when due, the fleet's tick and a heartbeat.
+  void second(int64_t queued, int64_t in_flight, int64_t arrivals) {
+    clock.advance(1s);
+    gateway_reports(queued, in_flight, arrivals);
+    if (auto t = scaler.next_deadline(*fleet); t && *t <= clock.now())
+      scaler.tick(*fleet, clock.now());
+    fleet->tick(clock.now());
+    heartbeat();
+  }
+
+  int target() const { return fleet->deployments().at("chat").replicas; }
+
+  ManualClock clock;
+  std::optional<Fleet> fleet;
+  Autoscaler scaler;
+  uint64_t seq = 0;
+  int64_t applied = 0;
+  std::map<std::string, int64_t> assigned;
+};
+
+TEST_F(AutoscalerTest, FollowsLoadAndRecordsWhy) {
+  apply(1, 6, true);
+  for (int i = 0; i < 15; ++i)
+    second(0, 4, 10);
+  EXPECT_EQ(target(), 1);
+  for (int i = 0; i < 15; ++i)
+    second(10, 20, 30);  // 30 concurrent: ceil(30 / 5.6) = 6
+  EXPECT_EQ(target(), 6);
+  EXPECT_EQ(assigned.size(), 6u);
+  const FleetEvent* scaled = nullptr;
+  for (const auto& e : fleet->events())
+    if (e.kind == "Scaled") scaled = &e;
+  ASSERT_NE(scaled, nullptr);
+  EXPECT_NE(scaled->reason.find("autoscaler (target"), std::string::npos) << scaled->reason;
+  const DeploymentScaler* s = scaler.scaler("chat");
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->last());
+  EXPECT_FALSE(s->changes().empty());
+}
+
+TEST_F(AutoscalerTest, ScalesFromZeroInThePeriodTheFirstRequestWaits) {
+  apply(0, 3, true);
+  EXPECT_EQ(target(), 0);
+  for (int i = 0; i < 3; ++i)
+    second(0, 0, 0);  // idle: stays at zero
+  EXPECT_EQ(target(), 0);
+  // Half a period later a request is held by the gateway: the autoscaler is due at once.
+  clock.advance(300ms);
+  gateway_reports(1, 0, 1);
+  auto due = scaler.next_deadline(*fleet);
+  ASSERT_TRUE(due);
+  EXPECT_LE(*due, clock.now());
+  auto ds = scaler.tick(*fleet, clock.now());
+  ASSERT_FALSE(ds.empty());
+  EXPECT_EQ(ds.front().rule, "scale from zero");
+  EXPECT_EQ(target(), 1);
+  // And back to zero once idle for the whole idle period.
+  for (int i = 0; i < 59; ++i)
+    second(0, 0, 0);
+  EXPECT_EQ(target(), 1);
+  for (int i = 0; i < 3; ++i)
+    second(0, 0, 0);
+  EXPECT_EQ(target(), 0);
+}
+
+TEST_F(AutoscalerTest, LeavesFixedDeploymentsAlone) {
+  apply(2, 2, false);
+  for (int i = 0; i < 5; ++i)
+    second(100, 100, 100);
+  EXPECT_EQ(target(), 2);
+  EXPECT_EQ(scaler.scaler("chat"), nullptr);
+  EXPECT_FALSE(scaler.next_deadline(*fleet));
+}
+
+TEST_F(AutoscalerTest, SilentGatewaysHoldTheCount) {
+  apply(1, 6, true);
+  for (int i = 0; i < 15; ++i)
+    second(10, 20, 30);
+  const int n = target();
+  ASSERT_GT(n, 1);
+  // No report at all for a minute: never read as no load.
+  for (int i = 0; i < 60; ++i) {
+    clock.advance(1s);
+    if (auto t = scaler.next_deadline(*fleet); t && *t <= clock.now())
+      scaler.tick(*fleet, clock.now());
+    fleet->tick(clock.now());
+    heartbeat();
+  }
+  EXPECT_EQ(target(), n);
+  EXPECT_EQ(scaler.scaler("chat")->last()->rule, "no signal");
+}
+
+}  // namespace
+}  // namespace gf

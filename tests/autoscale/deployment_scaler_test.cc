@@ -1,0 +1,180 @@
+// The rules every policy shares, through the `target` policy: reaction to a step, min/max, step
+// sizes, stabilization, steadiness on noisy load, scale to zero and back, unknown signals.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "autoscale/deployment_scaler.h"
+#include "common/rng.h"
+#include "scaler_fixture.h"
+
+namespace gf {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::direction_changes;
+using testing::ScalerRun;
+
+DeploymentScaler make(const AutoscalingSpec& spec, const ManualClock& clock) {
+  auto s = DeploymentScaler::create("chat", spec, clock.now());
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return std::move(*s);
+}
+
+// Steady load that needs `n` replicas at the default target (8 x 70% per replica).
+double needs(int n) {
+  return n * 8 * 0.7 - 0.5;
+}
+
+TEST(DeploymentScaler, StepUpIsSeenWithinOnePeriod) {
+  ManualClock clock;
+  ScalerRun r;
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 60s, [](Duration) { return needs(2); });
+  EXPECT_EQ(r.current, 2);
+  // Load triples: the very next period asks for more, and within a few the count fits the load.
+  auto ds = r.run(s, clock, 10s, [](Duration) { return needs(6); });
+  EXPECT_GT(ds.front().to, 2) << ds.front().reason;
+  EXPECT_EQ(ds.back().to, 6) << ds.back().reason;
+}
+
+TEST(DeploymentScaler, ScaleDownWaitsForTheStabilizationWindow) {
+  ManualClock clock;
+  ScalerRun r;
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 60s, [](Duration) { return needs(5); });
+  ASSERT_EQ(r.current, 5);
+  auto before = r.run(s, clock, r.spec.stabilization - 10s, [](Duration) { return needs(1); });
+  EXPECT_EQ(r.current, 5) << before.back().reason;
+  EXPECT_NE(before.back().reason.find("stabilization"), std::string::npos) << before.back().reason;
+  r.run(s, clock, 20s, [](Duration) { return needs(1); });
+  EXPECT_EQ(r.current, 1);
+}
+
+TEST(DeploymentScaler, StepSizesAreRespected) {
+  ManualClock clock;
+  ScalerRun r;
+  r.spec.max_step_up = 2;
+  r.spec.max_step_down = 1;
+  r.spec.stabilization = 0s;
+  r.spec.panic_threshold = 100;  // no panic and no tolerance: only the step rule limits
+  r.spec.tolerance = 0;
+  auto s = make(r.spec, clock);
+  auto up = r.run(s, clock, 30s, [](Duration) { return needs(12); });
+  for (const auto& d : up)
+    EXPECT_LE(d.to - d.from, 2) << d.reason;
+  EXPECT_EQ(r.current, 12);
+  auto down = r.run(s, clock, 30s, [](Duration) { return 0.0; });
+  for (const auto& d : down)
+    EXPECT_GE(d.to - d.from, -1) << d.reason;
+  EXPECT_EQ(r.current, 1);
+}
+
+TEST(DeploymentScaler, DefaultStepUpIsHpasFourOrDouble) {
+  ManualClock clock;
+  ScalerRun r;
+  r.range = {1, 100};
+  auto s = make(r.spec, clock);
+  auto ds = r.run(s, clock, 1s, [](Duration) { return needs(50); });
+  EXPECT_EQ(ds.front().to, 5);  // 1 + max(4, 1)
+  ds = r.run(s, clock, 1s, [](Duration) { return needs(50); });
+  EXPECT_EQ(ds.front().to, 10);  // 5 + max(4, 5)
+}
+
+TEST(DeploymentScaler, MinAndMaxHoldWhateverTheLoad) {
+  ManualClock clock;
+  Rng rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    ScalerRun r;
+    r.range = {2 + static_cast<int>(rng.uniform_below(3)),
+               6 + static_cast<int>(rng.uniform_below(5))};
+    r.current = r.range.min;
+    r.spec.stabilization = std::chrono::seconds(rng.uniform_below(60));
+    auto s = make(r.spec, clock);
+    auto ds = r.run(s, clock, 300s, [&](Duration) { return rng.uniform01() * 200; });
+    for (const auto& d : ds) {
+      ASSERT_GE(d.to, r.range.min) << d.reason;
+      ASSERT_LE(d.to, r.range.max) << d.reason;
+    }
+  }
+}
+
+TEST(DeploymentScaler, SteadyNoisyLoadChangesDirectionAtMostTwiceAnHour) {
+  ManualClock clock;
+  Rng rng(42);
+  ScalerRun r;
+  auto s = make(r.spec, clock);
+  // Around 4 replicas' worth, +-15% noise each second.
+  auto ds =
+      r.run(s, clock, 3600s, [&](Duration) { return needs(4) * (0.85 + 0.3 * rng.uniform01()); });
+  EXPECT_LE(direction_changes(ds), 2);
+  EXPECT_GE(r.current, 4);
+  EXPECT_LE(r.current, 5);
+}
+
+TEST(DeploymentScaler, ScalesToZeroAfterTheIdlePeriodAndBackOnTheFirstRequest) {
+  ManualClock clock;
+  ScalerRun r;
+  r.range = {0, 4};
+  r.spec.scale_to_zero_after = 120s;
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 30s, [](Duration) { return needs(2); });
+  ASSERT_EQ(r.current, 2);
+  // Idle: replicas stay warm until the idle period has passed (here the 300 s stabilization
+  // window holds both), then none.
+  auto idle = r.run(s, clock, 119s, [](Duration) { return 0.0; });
+  EXPECT_GE(r.current, 1) << idle.back().reason;
+  idle = r.run(s, clock, 2s, [](Duration) { return 0.0; });
+  EXPECT_EQ(r.current, 0);
+  EXPECT_TRUE(std::any_of(idle.begin(), idle.end(),
+                          [](const ScalingDecision& d) { return d.rule == "scale to zero"; }));
+  // One request waiting: a replica at once.
+  auto back = r.run(s, clock, 1s, [](Duration) { return 1.0; });
+  EXPECT_EQ(back.front().to, 1);
+  EXPECT_EQ(back.front().rule, "scale from zero");
+}
+
+TEST(DeploymentScaler, UnknownLoadHoldsTheCount) {
+  ManualClock clock;
+  AutoscalingSpec spec;
+  auto s = make(spec, clock);
+  clock.advance(1s);
+  LoadSample unknown;
+  unknown.at = clock.now();
+  unknown.span = 1s;
+  auto d = s.step(unknown, DeploymentState{3, {1, 10}, std::nullopt, ""}, clock.now());
+  EXPECT_EQ(d.to, 3);
+  EXPECT_EQ(d.rule, "no signal");
+  // And an unknown period does not count as idle toward scale-to-zero.
+  EXPECT_FALSE(s.history().idle_since());
+}
+
+TEST(DeploymentScaler, PanicForbidsScaleDown) {
+  ManualClock clock;
+  ScalerRun r;
+  r.spec.stabilization = 0s;
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 20s, [](Duration) { return needs(1); });
+  // A burst 4x what one replica takes, then quiet again: the panic starts in the burst's first
+  // period and lasts one window (10 s) past it; meanwhile the count never falls.
+  auto ds = r.run(s, clock, 3s, [](Duration) { return needs(4); });
+  ASSERT_EQ(ds.front().rule, "panic");
+  const int peak = r.current;
+  ds = r.run(s, clock, r.spec.window - 3s, [](Duration) { return 0.0; });
+  for (const auto& d : ds)
+    EXPECT_GE(d.to, d.from) << d.reason;
+  EXPECT_EQ(r.current, peak);
+}
+
+TEST(DeploymentScaler, UnknownPolicyIsAnErrorNamingTheKnownOnes) {
+  AutoscalingSpec spec;
+  spec.policy = "magic";
+  auto s = DeploymentScaler::create("chat", spec, TimePoint{});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("magic"), std::string::npos);
+  EXPECT_NE(s.error().message.find("target"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gf

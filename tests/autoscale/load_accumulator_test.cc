@@ -1,0 +1,74 @@
+// Gateway reports become per-period load: rates over the period, queues summed over gateways,
+// a silent gateway dropped, nothing reported = unknown.
+#include <gtest/gtest.h>
+
+#include "autoscale/load_accumulator.h"
+#include "common/clock.h"
+
+namespace gf {
+namespace {
+
+using namespace std::chrono_literals;
+
+TrafficReport report(std::string gateway, int64_t queued, int64_t in_flight, int64_t arrivals) {
+  TrafficReport r;
+  r.gateway = std::move(gateway);
+  ReportedDemand d;
+  d.model = "m";
+  d.queued = queued;
+  d.in_flight = in_flight;
+  d.arrivals = arrivals;
+  d.prompt_tokens = arrivals * 100;
+  d.output_tokens = arrivals * 10;
+  d.tpot_counts.assign(kTpotBoundsMs.size() + 1, 0);
+  d.tpot_counts[tpot_bucket(20)] = static_cast<uint64_t>(arrivals);
+  r.demand.push_back(d);
+  return r;
+}
+
+TEST(LoadAccumulator, RatesOverThePeriodAndQueuesSummedOverGateways) {
+  ManualClock clock;
+  LoadAccumulator acc(5s);
+  acc.take("m", clock.now());  // nothing yet: starts no period
+  acc.record(report("a", 3, 4, 10), clock.now());
+  clock.advance(1s);
+  acc.record(report("b", 1, 2, 10), clock.now());
+  clock.advance(1s);
+  LoadSample s = acc.take("m", clock.now());
+  ASSERT_TRUE(s.known);
+  EXPECT_EQ(s.span, 2s);
+  EXPECT_DOUBLE_EQ(s.arrival_rps, 10.0);  // 20 over 2 s
+  EXPECT_DOUBLE_EQ(s.prompt_tps, 1000.0);
+  EXPECT_DOUBLE_EQ(s.output_tps, 100.0);
+  EXPECT_DOUBLE_EQ(s.queued, 4.0);
+  EXPECT_DOUBLE_EQ(s.in_flight, 6.0);
+  ASSERT_TRUE(s.tpot_p95_ms);
+  EXPECT_EQ(*s.tpot_p95_ms, 20.0);
+  // The next period starts empty; the gateways' latest queues still count while fresh.
+  clock.advance(1s);
+  s = acc.take("m", clock.now());
+  EXPECT_TRUE(s.known);
+  EXPECT_DOUBLE_EQ(s.arrival_rps, 0.0);
+  EXPECT_DOUBLE_EQ(s.queued, 4.0);
+  EXPECT_FALSE(s.tpot_p95_ms);
+}
+
+TEST(LoadAccumulator, SilentGatewaysStopCountingAndSilenceIsUnknown) {
+  ManualClock clock;
+  LoadAccumulator acc(5s);
+  acc.record(report("a", 3, 4, 1), clock.now());
+  clock.advance(4s);
+  acc.record(report("b", 1, 0, 1), clock.now());
+  clock.advance(2s);  // a: 6 s old, b: 2 s
+  LoadSample s = acc.take("m", clock.now());
+  EXPECT_TRUE(s.known);
+  EXPECT_DOUBLE_EQ(s.queued, 1.0);
+  EXPECT_DOUBLE_EQ(acc.queued("m", clock.now()), 1.0);
+  clock.advance(10s);
+  s = acc.take("m", clock.now());
+  EXPECT_FALSE(s.known);
+  EXPECT_FALSE(acc.take("other", clock.now()).known);
+}
+
+}  // namespace
+}  // namespace gf

@@ -1,0 +1,82 @@
+// The slo policy: seeded by the perf model, it learns per GPU model the highest load per replica
+// at which the SLO held, backs off when it breaks, and sizes the deployment with headroom.
+#include <gtest/gtest.h>
+
+#include "autoscale/slo_policy.h"
+#include "common/clock.h"
+
+namespace gf {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SloPolicyTest : public ::testing::Test {
+ protected:
+  SloPolicyTest() : history(10min) {
+    spec.policy = "slo";
+    spec.slo_ttft = 500ms;
+    spec.slo_tpot = 50ms;
+    spec.window = 1s;  // size on the newest period only, to read the arithmetic plainly
+  }
+
+  Recommendation period(double rps, int ready, double ttft_ms, double tpot_ms,
+                        std::optional<double> seed, double queued = 0) {
+    clock.advance(1s);
+    LoadSample s;
+    s.at = clock.now();
+    s.span = 1s;
+    s.known = true;
+    s.arrival_rps = rps;
+    s.queued = queued;
+    s.ready = ready;
+    s.ttft_p95_ms = ttft_ms;
+    s.tpot_p95_ms = tpot_ms;
+    history.add(s);
+    return policy.recommend(PolicyInput{spec, history, ready, clock.now(), std::nullopt,
+                                        std::nullopt, seed, "A100-80GB"});
+  }
+
+  AutoscalingSpec spec;
+  SignalHistory history;
+  SloPolicy policy;
+  ManualClock clock;
+};
+
+TEST_F(SloPolicyTest, SizesFromTheSeedWithHeadroom) {
+  // 10 req/s per replica believed; 0.9 of it usable: 27 req/s needs ceil(27 / 9) = 3.
+  Recommendation r = period(27, 3, 100, 20, 10.0);  // 9 per replica: nothing new learned
+  EXPECT_EQ(r.replicas, 3) << r.reason;
+  EXPECT_EQ(r.rule, "capacity");
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+}
+
+TEST_F(SloPolicyTest, LearnsMoreCapacityWhereTheSloHeld) {
+  period(10, 1, 100, 20, 10.0);
+  // 15 req/s on one replica and the SLO held: a replica takes at least 15.
+  period(15, 1, 200, 30, 10.0);
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 15.0);
+  Recommendation r = period(27, 2, 200, 30, 10.0);  // 13.5 per replica: held, below 15
+  EXPECT_EQ(r.replicas, 2) << r.reason;             // ceil(27 / 13.5) = 2
+}
+
+TEST_F(SloPolicyTest, BacksOffWhenTheSloBreaksAndAddsAReplicaWithAQueue) {
+  period(10, 2, 100, 20, 10.0);
+  // 8 req/s per replica and TTFT p95 at 900 ms: the belief drops under 8, and with requests
+  // waiting the policy asks for one more even before its arithmetic does.
+  Recommendation r = period(16, 2, 900, 20, 10.0, 5);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+  EXPECT_GE(r.replicas, 3) << r.reason;
+  // A disaster period never drags the belief under a quarter of the seed.
+  period(0.4, 2, 5000, 200, 10.0);
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 2.5);
+}
+
+TEST_F(SloPolicyTest, WithoutASeedItHoldsUntilRequestsAreServed) {
+  Recommendation r = period(0, 1, 0, 0, std::nullopt);
+  EXPECT_EQ(r.replicas, 1);
+  EXPECT_EQ(r.rule, "learning");
+  EXPECT_FALSE(policy.capacity("A100-80GB"));
+}
+
+}  // namespace
+}  // namespace gf

@@ -1,0 +1,117 @@
+// The autoscaler end to end, with real processes on loopback: a model at zero replicas answers
+// its first request once a replica is up (scale from zero, nothing lost), a load step through
+// the official openai client scales the deployment out, and when the load stops it scales back
+// in and then to zero. Every decision is visible with its reason in /api/v1/scaling and events.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import OpenAI from "openai";
+import { start } from "./lib.mjs";
+
+const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
+const TOKEN = "autoscale-token";
+const MODEL = "meta-llama/Llama-2-7b-hf";
+// Short windows so the test runs in seconds; the defaults are minutes (docs/autoscaling.md).
+// A request takes about a second (time scale), so N concurrent clients keep N requests in
+// flight; one replica is sized for 2 x 100% of them.
+const MANIFEST = `apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: llama}
+spec:
+  model: ${MODEL}
+  engine: {type: engine-sim, args: ["--cold-start", "1s"]}
+  resources: {gpus: 1}
+  replicas: {min: 0, max: 3}
+  autoscaling:
+    policy: target
+    replicaCapacity: 2
+    targetUtilization: 1.0
+    window: 2s
+    panicWindow: 1s
+    stabilizationWindow: 3s
+    scaleToZeroAfter: 4s
+`;
+
+async function eventually(check, what, ms = 60000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last === true) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+test("a deployment follows its load: from zero, out on a step, back in and to zero", { timeout: 180000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-autoscale-"));
+  const env = { GPUFLEET_TOKEN: TOKEN };
+  const controller = await start(["controller", "--port", "0", "--data-dir", dir, "--admin-token", TOKEN, "--sync", "normal"]);
+  const agent = await start(["agent", "--cluster", CLUSTER, "--node", "node-1", "--port", "0", "--controller", controller.url, "--log-dir", path.join(dir, "logs")], { env });
+  const gateway = await start(["gateway", "--port", "0", "--controller", controller.url, "--queue-timeout", "60s"], { env });
+  const api = async (p, init = {}) =>
+    (await fetch(`${controller.url}/api/v1${p}`, { ...init, headers: { authorization: `Bearer ${TOKEN}` } })).json();
+  const scaling = async () => (await api("/scaling")).scaling.find((s) => s.deployment === "llama");
+  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "none", maxRetries: 0 });
+  const ask = (max_tokens) =>
+    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hello" }], max_tokens });
+  let stop = false;
+  try {
+    const applied = await fetch(`${controller.url}/api/v1/apply`, { method: "POST", body: MANIFEST, headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(applied.status, 200, await applied.text());
+    await eventually(async () => ((await scaling())?.policy === "target" ? true : await scaling()), "the autoscaler to take the deployment");
+    assert.equal((await scaling()).replicas, 0);
+
+    // From zero: the request waits in the gateway while the first replica starts, then succeeds.
+    const first = await ask(4);
+    assert.equal(first.choices[0].finish_reason, "length");
+    const events = (await api("/events?subject=llama")).events;
+    const fromZero = events.find((e) => e.kind === "Scaled" && e.from === "0");
+    assert.ok(fromZero, JSON.stringify(events));
+    assert.match(fromZero.reason, /autoscaler \(target, scale from zero\)/);
+
+    // A step to 6 concurrent clients: 6 in flight / 2 per replica = 3 replicas (the max).
+    const statuses = {};
+    const clients = [...Array(6)].map(async () => {
+      while (!stop) {
+        try {
+          await ask(60);
+          statuses.ok = (statuses.ok || 0) + 1;
+        } catch (e) {
+          statuses[e.status ?? e.message] = (statuses[e.status ?? e.message] || 0) + 1;
+        }
+      }
+    });
+    await eventually(async () => {
+      const s = await scaling();
+      return s.replicas === 3 ? true : { replicas: s.replicas, last: s.last };
+    }, "the step to scale the deployment out to 3");
+    const s = await scaling();
+    assert.ok(s.decisions.some((d) => d.to > d.from && d.signals.known), JSON.stringify(s.decisions));
+    await eventually(async () => {
+      const reps = (await api("/replicas")).replicas.filter((r) => r.state === "Ready");
+      return reps.length === 3 ? true : reps.length;
+    }, "three Ready replicas");
+    stop = true;
+    await Promise.all(clients);
+    assert.deepEqual(Object.keys(statuses), ["ok"], JSON.stringify(statuses));
+
+    // Load gone: back in, then to zero once idle for scaleToZeroAfter.
+    await eventually(async () => {
+      const x = await scaling();
+      return x.replicas === 0 ? true : { replicas: x.replicas, last: x.last?.reason };
+    }, "scale-in to zero");
+    const toZero = (await api("/events?subject=llama")).events.find((e) => e.kind === "Scaled" && e.to === "0");
+    assert.match(toZero.reason, /scale to zero/);
+    const metrics = await (await fetch(`${controller.url}/metrics`)).text();
+    assert.match(metrics, /gpufleet_autoscaler_decisions_total\{deployment="llama",policy="target",direction="up"\} \d/);
+    assert.match(metrics, /gpufleet_deployment_replicas_desired\{deployment="llama"\} 0/);
+  } finally {
+    stop = true;
+    await gateway.stop();
+    await agent.stop();
+    await controller.stop();
+  }
+});
