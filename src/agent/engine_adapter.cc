@@ -13,9 +13,14 @@ std::string tp(const ReplicaLaunch& l) {
   return std::to_string(l.deployment->resources.gpus);
 }
 
-const EngineMetricNames kVllmMetrics{"vllm:num_requests_running", "vllm:num_requests_waiting",
-                                     "vllm:kv_cache_usage_perc",
-                                     "vllm:time_to_first_token_seconds"};
+const EngineMetricNames kVllmMetrics{
+    .running = "vllm:num_requests_running",
+    .waiting = "vllm:num_requests_waiting",
+    .kv_usage = "vllm:kv_cache_usage_perc",
+    .ttft = "vllm:time_to_first_token_seconds",
+    .kv_usage_fallback = "vllm:gpu_cache_usage_perc",  // older vLLM releases
+    .prompt_tokens = "vllm:prompt_tokens_total",
+    .generation_tokens = "vllm:generation_tokens_total"};
 
 // `vllm serve MODEL`; --gpu-memory-utilization is how a fractional share is enforced.
 class VllmAdapter final : public EngineAdapter {
@@ -61,8 +66,13 @@ class SglangAdapter final : public EngineAdapter {
               "--mem-fraction-static",
               fraction(l.memory_fraction),
               "--enable-metrics"};
-    p.metrics = {"sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:token_usage",
-                 "sglang:time_to_first_token_seconds"};
+    // token_usage is the share of the KV pool's tokens in use: SGLang's KV-cache usage.
+    p.metrics = {.running = "sglang:num_running_reqs",
+                 .waiting = "sglang:num_queue_reqs",
+                 .kv_usage = "sglang:token_usage",
+                 .ttft = "sglang:time_to_first_token_seconds",
+                 .prompt_tokens = "sglang:prompt_tokens_total",
+                 .generation_tokens = "sglang:generation_tokens_total"};
     return p;
   }
 };
@@ -98,8 +108,11 @@ class LlamaCppAdapter final : public EngineAdapter {
     p.argv = {"llama-server", "-m",       l.deployment->model,    "--host",
               l.host,         "--port",   std::to_string(l.port), "--n-gpu-layers",
               "999",          "--metrics"};
-    p.metrics = {"llamacpp:requests_processing", "llamacpp:requests_deferred",
-                 "llamacpp:kv_cache_usage_ratio", ""};
+    p.metrics = {.running = "llamacpp:requests_processing",
+                 .waiting = "llamacpp:requests_deferred",
+                 .kv_usage = "llamacpp:kv_cache_usage_ratio",
+                 .prompt_tokens = "llamacpp:prompt_tokens_total",
+                 .generation_tokens = "llamacpp:tokens_predicted_total"};
     return p;
   }
 };

@@ -26,12 +26,18 @@ struct ReplicaLaunch {
   std::string gpufleet_binary = "gpufleet";  // for engine-sim replicas
 };
 
-// The metrics a replica exposes, by role, so the controller reads any engine the same way.
+// The metrics a replica exposes, by role, so the agent reads any engine the same way. An empty
+// name: the engine does not expose it, and what it measures stays unknown.
 struct EngineMetricNames {
   std::string running;   // requests in the batch
   std::string waiting;   // requests queued
   std::string kv_usage;  // KV-cache use, 0..1
   std::string ttft;      // TTFT histogram (may be empty)
+  // Read only when `kv_usage` is absent: the name an older release of the engine used (older
+  // vLLM releases have vllm:gpu_cache_usage_perc). Engines that serve both must not count twice.
+  std::string kv_usage_fallback;
+  std::string prompt_tokens;      // counter: prompt tokens processed since the engine started
+  std::string generation_tokens;  // counter: tokens generated since the engine started
 };
 
 struct ProcessSpec {

@@ -31,25 +31,54 @@ std::optional<double> sample_of(std::string_view line, std::string_view name) {
   return v;
 }
 
+// Adds up one metric's samples over its label sets.
+struct Sum {
+  double total = 0;
+  int samples = 0;
+  void add(double v) {
+    total += v;
+    ++samples;
+  }
+  std::optional<double> value() const {
+    return samples > 0 ? std::optional<double>(total) : std::nullopt;
+  }
+  std::optional<double> mean() const {
+    return samples > 0 ? std::optional<double>(total / samples) : std::nullopt;
+  }
+};
+
+// Adds the line's sample to `sum` when it is `name`'s; false when it is not.
+bool take(std::string_view line, const std::string& name, Sum& sum) {
+  if (name.empty()) return false;
+  auto v = sample_of(line, name);
+  if (!v) return false;
+  sum.add(*v);
+  return true;
+}
+
 }  // namespace
 
 std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineMetricNames& names) {
   if (names.running.empty()) return std::nullopt;
-  EngineLoad load;
-  bool found = false;
+  Sum running, waiting, kv, kv_fallback, prompt, generation;
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (line.empty() || line.front() == '#') continue;
-    if (auto v = sample_of(line, names.running)) {
-      load.running += *v;
-      found = true;
-    } else if (!names.waiting.empty()) {
-      if (auto w = sample_of(line, names.waiting)) load.waiting += *w;
-    }
+    // One name per line: the first that matches takes it.
+    (void)(take(line, names.running, running) || take(line, names.waiting, waiting) ||
+           take(line, names.kv_usage, kv) || take(line, names.kv_usage_fallback, kv_fallback) ||
+           take(line, names.prompt_tokens, prompt) ||
+           take(line, names.generation_tokens, generation));
   }
-  if (!found) return std::nullopt;
+  if (running.samples == 0) return std::nullopt;
+  EngineLoad load;
+  load.running = running.total;
+  load.waiting = waiting.total;
+  load.kv_cache_usage = kv.samples > 0 ? kv.mean() : kv_fallback.mean();
+  load.prompt_tokens = prompt.value();
+  load.generation_tokens = generation.value();
   return load;
 }
 

@@ -1,7 +1,8 @@
-// How busy an engine is by its own account: the requests in its batch and in its queue, read from
-// the Prometheus text it serves at its metrics path under the names its adapter gives
-// (vLLM's vllm:num_requests_running and vllm:num_requests_waiting). Pure: the agent fetches the
-// text, this reads it. The drain of a replica waits for this to reach zero.
+// How busy an engine is by its own account: the requests in its batch and in its queue, its
+// KV-cache usage and its token counters, read from the Prometheus text it serves at its metrics
+// path under the names its adapter gives (vLLM's vllm:num_requests_running, ...). Pure: the agent
+// fetches the text, this reads it. The drain of a replica waits for the requests to reach zero;
+// every heartbeat carries a summary of the latest reading (agent/load_summary.h).
 #pragma once
 
 #include <optional>
@@ -16,6 +17,10 @@ namespace gf {
 struct EngineLoad {
   double running = 0;  // requests in the batch
   double waiting = 0;  // requests queued
+  // nullopt when the engine does not expose the metric (or its adapter names none): unknown.
+  std::optional<double> kv_cache_usage;     // 0..1, the mean over label sets
+  std::optional<double> prompt_tokens;      // counter since the engine started
+  std::optional<double> generation_tokens;  // counter since the engine started
   double in_flight() const { return running + waiting; }
 };
 
@@ -25,9 +30,17 @@ struct MetricsScrape {
   TimePoint asked_at{};
 };
 
-// Sums each metric over its label sets (one per served model). nullopt when the text does not
+// A scrape's load, as of the time the scrape was asked for.
+struct EngineReading {
+  EngineLoad load;
+  TimePoint asked_at{};
+};
+
+// Sums each count over its label sets (one per served model). nullopt when the text does not
 // carry the running metric (or the adapter names none): the load is unknown, not zero. A missing
-// waiting metric counts as zero, since some engines only report a batch.
+// waiting metric counts as zero, since some engines only report a batch; the KV usage and the
+// token counters stay nullopt when missing. The KV usage is read under the fallback name only when
+// the main one is absent (an engine exposing both must not count twice).
 std::optional<EngineLoad> parse_engine_load(std::string_view metrics_text,
                                             const EngineMetricNames& names);
 

@@ -1,5 +1,6 @@
-// The drain of a replica on its agent: reading an engine's load from its Prometheus text, and the
-// pure verdict "stop now" or "wait", with a manual clock.
+// The drain of a replica on its agent: reading an engine's load from its Prometheus text (under
+// each adapter's names: requests, KV-cache usage, token counters), and the pure verdict "stop now"
+// or "wait", with a manual clock.
 #include "agent/engine_drain.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,71 @@ TEST(EngineLoad, UnknownWhenTheRunningMetricIsMissingOrUnnamed) {
   EXPECT_FALSE(parse_engine_load("vllm:num_requests_running NaN\n", kVllm).has_value());
   EXPECT_FALSE(parse_engine_load("", kVllm).has_value());
   EXPECT_FALSE(parse_engine_load("x 0\n", EngineMetricNames{}).has_value());
+}
+
+EngineMetricNames names_of(EngineType type) {
+  DeploymentSpec d;
+  d.name = "x";
+  d.model = "m";
+  d.engine.type = type;
+  d.resources.gpus = 1;
+  ReplicaLaunch l;
+  l.deployment = &d;
+  l.gpu_uuids = {"GPU-a"};
+  l.port = 31000;
+  auto spec = build_process(l);
+  EXPECT_TRUE(spec.ok()) << spec.error().message;
+  return spec.ok() ? spec->metrics : EngineMetricNames{};
+}
+
+// What engine-sim serves (vLLM's names, both KV-usage gauges), cut down.
+const char* kEngineSimText =
+    "vllm:num_requests_running{model_name=\"m\"} 3\n"
+    "vllm:num_requests_waiting{model_name=\"m\"} 2\n"
+    "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.25\n"
+    "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.25\n"
+    "vllm:prompt_tokens_total{model_name=\"m\"} 1200\n"
+    "vllm:generation_tokens_total{model_name=\"m\"} 800\n";
+
+TEST(EngineLoad, ReadsKvUsageAndTokenCountersUnderEachEnginesNames) {
+  auto sim = parse_engine_load(kEngineSimText, names_of(EngineType::kEngineSim));
+  ASSERT_TRUE(sim.has_value());
+  EXPECT_EQ(sim->running, 3);
+  EXPECT_EQ(sim->waiting, 2);
+  EXPECT_EQ(sim->kv_cache_usage, 0.25);  // both names served: counted once
+  EXPECT_EQ(sim->prompt_tokens, 1200);
+  EXPECT_EQ(sim->generation_tokens, 800);
+
+  // An older vLLM has only the older KV name.
+  auto old = parse_engine_load("vllm:num_requests_running 1\nvllm:gpu_cache_usage_perc 0.5\n",
+                               names_of(EngineType::kVllm));
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->kv_cache_usage, 0.5);
+  EXPECT_FALSE(old->prompt_tokens.has_value());  // not served: unknown, not zero
+
+  auto sglang = parse_engine_load(
+      "sglang:num_running_reqs{model_name=\"m\"} 4\nsglang:num_queue_reqs{model_name=\"m\"} 7\n"
+      "sglang:token_usage{model_name=\"m\"} 0.8\nsglang:prompt_tokens_total{model_name=\"m\"} 10\n"
+      "sglang:generation_tokens_total{model_name=\"m\"} 20\n",
+      names_of(EngineType::kSglang));
+  ASSERT_TRUE(sglang.has_value());
+  EXPECT_EQ(sglang->running, 4);
+  EXPECT_EQ(sglang->waiting, 7);
+  EXPECT_EQ(sglang->kv_cache_usage, 0.8);
+  EXPECT_EQ(sglang->prompt_tokens, 10);
+  EXPECT_EQ(sglang->generation_tokens, 20);
+}
+
+TEST(EngineLoad, KvUsageIsTheMeanOverLabelSets) {
+  auto l = parse_engine_load(
+      "vllm:num_requests_running{model_name=\"a\"} 1\nvllm:num_requests_running{model_name=\"b\"} "
+      "1\n"
+      "vllm:kv_cache_usage_perc{model_name=\"a\"} 0.2\nvllm:kv_cache_usage_perc{model_name=\"b\"} "
+      "0.6\n",
+      names_of(EngineType::kVllm));
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->running, 2);
+  EXPECT_NEAR(*l->kv_cache_usage, 0.4, 1e-12);
 }
 
 class EngineDrainTest : public ::testing::Test {
