@@ -1,5 +1,7 @@
 #include "agent/controller_link.h"
 
+#include "agent/load_summary.h"
+
 #include <algorithm>
 #include <set>
 
@@ -23,7 +25,8 @@ void ControllerLink::add_events(const std::vector<HealthTransition>& transitions
     pending_.push_back(HealthEventReport{t.gpu, t.from, t.to, t.reason});
 }
 
-NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& replicas) {
+NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& replicas,
+                                 TimePoint now) {
   NodeReport h;
   h.node = cfg_.node;
   h.agent_id = cfg_.agent_id;
@@ -48,8 +51,10 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
     }
     h.gpus.push_back(std::move(r));
   }
+  const Duration max_age = interval_ * kLoadMaxAgeHeartbeats;
   for (const auto& v : replicas.list()) {
-    h.replicas.push_back(ReplicaReport{v.id, v.generation, v.state, v.reason, v.port, v.restarts});
+    h.replicas.push_back(ReplicaReport{v.id, v.generation, v.state, v.reason, v.port, v.restarts,
+                                       load_summary(v.load, now, max_age)});
   }
   h.events = pending_;
   in_flight_ = pending_.size();
@@ -117,6 +122,7 @@ Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& rep
     }
   }
   applied_ = reply.generation;
+  if (reply.heartbeat_interval > Duration(0)) interval_ = reply.heartbeat_interval;
   return problems;
 }
 

@@ -32,7 +32,9 @@ class ControllerLink {
   // Health transitions to report; kept until a reply acknowledges the heartbeat that carried them.
   void add_events(const std::vector<HealthTransition>& transitions);
 
-  NodeReport build(const GpuMonitor& monitor, const ReplicaSet& replicas);
+  // Each replica carries its engine's load when its latest reading is at most
+  // kLoadMaxAgeHeartbeats heartbeat intervals old at `now` (agent/load_summary.h).
+  NodeReport build(const GpuMonitor& monitor, const ReplicaSet& replicas, TimePoint now);
   // The controller answered the last heartbeat built: its events were received.
   void acknowledged();
 
@@ -44,12 +46,15 @@ class ControllerLink {
                                          const std::vector<GpuInfo>& gpus, TimePoint now);
 
   int64_t applied_generation() const { return applied_; }
+  // The controller's heartbeat interval, from its last reply (1 s until one arrives).
+  Duration heartbeat_interval() const { return interval_; }
   uint64_t seq() const { return seq_; }
 
  private:
   ControllerLinkConfig cfg_;
   uint64_t seq_ = 0;
   int64_t applied_ = 0;
+  Duration interval_ = std::chrono::seconds(1);
   std::vector<HealthEventReport> pending_;
   size_t in_flight_ = 0;  // events carried by the last heartbeat built
 };

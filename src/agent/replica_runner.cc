@@ -20,6 +20,8 @@ ReplicaRunner::ReplicaRunner(ProcessSupervisor& supervisor, std::string replica,
 void ReplicaRunner::set(ReplicaProcessState s, std::string reason) {
   state_ = s;
   reason_ = std::move(reason);
+  // Only a serving engine has a load; a reading of a process that stopped describes nothing.
+  if (s != ReplicaProcessState::kReady) load_.reset();
 }
 
 void ReplicaRunner::tick(TimePoint now) {
@@ -54,6 +56,12 @@ void ReplicaRunner::tick(TimePoint now) {
       if (drain_) {
         tick_drain(now);
         return;
+      }
+      if (now >= next_load_scrape_) {
+        // A tenth early: ticks come on a fixed schedule, but late by varying amounts, and a
+        // tick a hair short of the interval must not skip a whole round.
+        next_load_scrape_ = now + config_.load_interval - config_.load_interval / 10;
+        scrape_load(now);
       }
       if (probe_(port_, spec_.readiness_path)) {
         failed_probes_ = 0;
@@ -121,12 +129,7 @@ void ReplicaRunner::drain(TimePoint now, Duration timeout, Duration kill_after) 
 // Liveness is not probed while draining: a busy engine that misses probes must not be restarted,
 // and an engine that dies now is not restarted either (on_exit).
 void ReplicaRunner::tick_drain(TimePoint now) {
-  if (scrape_) {
-    if (auto s = scrape_(port_, spec_.metrics_path, now)) {
-      if (auto load = parse_engine_load(s->text, spec_.metrics))
-        drain_->observe(*load, s->asked_at);
-    }
-  }
+  if (scrape_load(now)) drain_->observe(load_->load, load_->asked_at);
   DrainVerdict v = drain_->decide(now);
   if (!v.stop) {
     reason_ = v.reason;
@@ -134,6 +137,16 @@ void ReplicaRunner::tick_drain(TimePoint now) {
   }
   (void)sup_.stop(replica_, kill_after_, now);
   set(ReplicaProcessState::kStopping, "drained: " + v.reason);
+}
+
+bool ReplicaRunner::scrape_load(TimePoint now) {
+  if (!scrape_) return false;
+  auto s = scrape_(port_, spec_.metrics_path, now);
+  if (!s) return false;  // still running, or it failed: the last reading ages until not sent
+  auto load = parse_engine_load(s->text, spec_.metrics);
+  if (!load) return false;
+  load_ = EngineReading{*load, s->asked_at};
+  return true;
 }
 
 void ReplicaRunner::stop(TimePoint now, Duration drain) {

@@ -23,6 +23,10 @@ struct ReplicaRunnerConfig {
   // A draining engine's idle reading counts only from this long after the drain began
   // (agent/engine_drain.h).
   Duration drain_settle = std::chrono::seconds(1);
+  // A Ready engine's metrics are read about this often, for the load each heartbeat carries
+  // (agent/load_summary.h): the heartbeat's pace, so a short --sample-interval does not multiply
+  // scrapes.
+  Duration load_interval = std::chrono::seconds(1);
 };
 
 class ReplicaRunner {
@@ -56,6 +60,10 @@ class ReplicaRunner {
   }
   bool spec_known() const { return spec_known_; }
 
+  // The engine's load from the last scrape of its metrics that finished, while it runs; nullopt
+  // before the first one, and again once the process exits or is stopped.
+  const std::optional<EngineReading>& load() const { return load_; }
+
   ReplicaProcessState state() const { return state_; }
   const std::string& reason() const { return reason_; }
   int restarts() const { return restarts_; }
@@ -64,6 +72,9 @@ class ReplicaRunner {
  private:
   void set(ReplicaProcessState s, std::string reason);
   void tick_drain(TimePoint now);
+  // Reads the result of the last scrape that finished and starts the next one; true when it
+  // brought a new reading.
+  bool scrape_load(TimePoint now);
 
   ProcessSupervisor& sup_;
   std::string replica_;
@@ -82,6 +93,8 @@ class ReplicaRunner {
   int restarts_ = 0;
   bool spec_known_ = true;
   Scrape scrape_;
+  std::optional<EngineReading> load_;
+  TimePoint next_load_scrape_{};
   std::optional<EngineDrain> drain_;
   Duration kill_after_{0};
 };

@@ -145,7 +145,7 @@ std::vector<RunningReplica> ReplicaSet::list() const {
   for (const auto& [id, e] : entries_) {
     out.push_back(RunningReplica{id, e.desired.deployment.model, e.runner->state(),
                                  e.runner->reason(), e.port, e.runner->restarts(),
-                                 e.desired.generation, e.runner->draining()});
+                                 e.desired.generation, e.runner->draining(), e.runner->load()});
   }
   return out;
 }

@@ -31,6 +31,7 @@ struct RunningReplica {
   int restarts = 0;
   int64_t generation = 0;
   bool draining = false;  // finishing its requests before it stops (ReplicaRunner::drain)
+  std::optional<EngineReading> load;  // the engine's last metrics reading (ReplicaRunner::load)
 };
 
 class ReplicaSet {

@@ -83,7 +83,7 @@ struct Agent {
       req.target = "/api/v1/agents/heartbeat";
       req.headers["content-type"] = "application/json";
       if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-      req.body = wire::to_json(link->build(monitor, replicas));
+      req.body = wire::to_json(link->build(monitor, replicas, clock.now()));
       net::CallOptions o;
       o.timeout = std::chrono::seconds(5);
       o.connect_timeout = std::chrono::seconds(1);
@@ -324,8 +324,9 @@ int run_agent(const AgentArgs& a) {
   auto probe = [&prober](uint16_t port, const std::string& path) {
     return prober.probe(port, path);
   };
-  // A draining replica's engine metrics, fetched the same way: its drain waits for them to show
-  // no request in flight (agent/engine_drain.h).
+  // The engines' metrics, fetched the same way: every heartbeat carries each Ready replica's
+  // load from them (agent/load_summary.h), and a drain waits for them to show no request in
+  // flight (agent/engine_drain.h).
   auto scrape = [&prober](uint16_t port, const std::string& path, TimePoint now) {
     return prober.fetch(port, path, now);
   };

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/units.h"
+#include "fleet/replica_load.h"
 #include "fleet/replica_process_state.h"
 #include "pool/gpu_state.h"
 
@@ -34,6 +36,9 @@ struct ReplicaReport {
   std::string reason;
   uint16_t port = 0;
   int restarts = 0;
+  // The engine's own account of its load (fleet/replica_load.h); nullopt: unknown (no fresh
+  // reading, or an agent too old to send one).
+  std::optional<ReplicaLoad> load;
 };
 
 struct HealthEventReport {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wire/replica_load_json.h"
+
 namespace gf::wire {
 
 using nlohmann::json;
@@ -33,6 +35,11 @@ class Reader {
   }
   Reader at(const std::string& key, size_t i) const {
     return Reader(path_ + key + "[" + std::to_string(i) + "].");
+  }
+  const std::string& path() const { return path_; }
+  // An error whose message already names the whole path.
+  void set_error(Error e) {
+    if (!error_) error_ = std::move(e);
   }
 
  private:
@@ -121,12 +128,15 @@ std::string to_json(const NodeReport& h) {
   }
   json replicas = json::array();
   for (const auto& r : h.replicas) {
-    replicas.push_back({{"id", r.id},
-                        {"generation", r.generation},
-                        {"state", to_string(r.state)},
-                        {"reason", r.reason},
-                        {"port", r.port},
-                        {"restarts", r.restarts}});
+    json rep = {{"id", r.id},
+                {"generation", r.generation},
+                {"state", to_string(r.state)},
+                {"reason", r.reason},
+                {"port", r.port},
+                {"restarts", r.restarts}};
+    // Only when known: a controller older than the field ignores it, and absent means unknown.
+    if (r.load) rep["load"] = replica_load_json(*r.load);
+    replicas.push_back(std::move(rep));
   }
   json events = json::array();
   for (const auto& e : h.events) {
@@ -193,6 +203,14 @@ Result<NodeReport> parse_node_report(std::string_view text) {
     g.get(o, "reason", x.reason);
     g.get(o, "port", x.port);
     g.get(o, "restarts", x.restarts);
+    if (auto l = o.find("load"); l != o.end() && !l->is_null()) {
+      auto load = parse_replica_load(*l, g.path() + "load");
+      if (load) {
+        x.load = *load;
+      } else {
+        g.set_error(load.error());
+      }
+    }
     h.replicas.push_back(std::move(x));
   });
   each(r, *j, "events", [&](Reader& g, const json& o) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/controller_link.h"
 #include "gpu/fake_provider.h"
 
@@ -47,6 +49,67 @@ TEST(AgentProtocol, HeartbeatRoundTripsEveryField) {
   EXPECT_EQ(back->gpus[0].health, Health::kHealthy);
   EXPECT_EQ(back->replicas[0].state, ReplicaProcessState::kReady);
   EXPECT_EQ(back->applied_generation, 4);
+}
+
+TEST(AgentProtocol, AReplicasEngineLoadRoundTripsWithOnlyItsKnownFields) {
+  NodeReport h = sample_beat();
+  ReplicaLoad l;
+  l.running = 3;
+  l.waiting = 0;
+  l.kv_cache_usage = 0.42;
+  l.prompt_tokens = Tokens(123456789012);
+  l.age = std::chrono::milliseconds(850);
+  h.replicas[0].load = l;
+  h.replicas.push_back(ReplicaReport{"r-2", 4, ReplicaProcessState::kReady, "", 20002, 0});
+  const std::string text = to_json(h);
+  EXPECT_EQ(text.find("generationTokens"), std::string::npos) << text;  // unknown: absent
+  auto back = parse_node_report(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_TRUE(back->replicas[0].load.has_value());
+  EXPECT_EQ(*back->replicas[0].load, l);
+  // A replica without a reading sends no load at all, and reads back as unknown.
+  EXPECT_EQ(text.find("load"), text.rfind("load")) << text;
+  EXPECT_FALSE(back->replicas[1].load.has_value());
+}
+
+TEST(AgentProtocol, AnOlderAgentsHeartbeatReadsAsUnknownLoad) {
+  auto old = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+      "replicas":[{"id":"r","state":"Ready","port":1}]})");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_FALSE(old->replicas[0].load.has_value());
+  // And an older controller ignores the field: the load is one more key in a replica object, so
+  // the replica's other fields are where they always were.
+  NodeReport h = sample_beat();
+  h.replicas[0].load = ReplicaLoad{.running = 1};
+  auto j = nlohmann::json::parse(to_json(h));
+  EXPECT_EQ(j["replicas"][0]["id"], "r-1");
+  EXPECT_EQ(j["replicas"][0]["port"], 20001);
+  EXPECT_EQ(j["replicas"][0]["load"]["running"], 1);
+}
+
+TEST(AgentProtocol, ABadLoadIsRefusedNamingTheField) {
+  auto beat = [](const std::string& load) {
+    return parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
+        "replicas":[{"id":"r","state":"Ready"},{"id":"s","state":"Ready","load":)" +
+                             load + "}]}");
+  };
+  auto kv = beat(R"({"running":1,"kvCacheUsage":1.5})");
+  ASSERT_FALSE(kv.ok());
+  EXPECT_NE(kv.error().message.find("replicas[1].load.kvCacheUsage: must be within 0..1"),
+            std::string::npos)
+      << kv.error().message;
+  auto negative = beat(R"({"waiting":-1})");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message.find("replicas[1].load.waiting: must not be negative"),
+            std::string::npos)
+      << negative.error().message;
+  auto text = beat(R"({"running":"three"})");
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.error().message.find("replicas[1].load.running"), std::string::npos);
+  EXPECT_FALSE(beat("[1]").ok());
+  auto empty = beat("{}");  // a reading with nothing known is still a reading
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_TRUE(empty->replicas[1].load.has_value());
 }
 
 TEST(AgentProtocol, ReplyRoundTripsAssignments) {
@@ -203,15 +266,15 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   Registry registry;
   GpuMonitor monitor(**provider, HealthPolicyConfig{}, registry, "node-1");
   ASSERT_TRUE(monitor.discover().ok());
-  NodeReport first = link.build(monitor, replicas);
+  NodeReport first = link.build(monitor, replicas, TimePoint{});
   EXPECT_EQ(first.gpus.size(), 2u);
   EXPECT_EQ(first.applied_generation, 7);
   ASSERT_EQ(first.events.size(), 1u);
-  NodeReport retry = link.build(monitor, replicas);  // the first got no answer
+  NodeReport retry = link.build(monitor, replicas, TimePoint{});  // the first got no answer
   EXPECT_EQ(retry.events.size(), 1u);
   EXPECT_GT(retry.seq, first.seq);
   link.acknowledged();
-  EXPECT_TRUE(link.build(monitor, replicas).events.empty());
+  EXPECT_TRUE(link.build(monitor, replicas, TimePoint{}).events.empty());
 }
 
 }  // namespace
