@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ struct RouteReplica {
   // starting, or draining before it leaves) and default to what an older controller means.
   bool ready = true;
   bool draining = false;
+  // The engine's own load as its agent last reported it (vLLM's vllm:kv_cache_usage_perc and
+  // vllm:num_requests_waiting), for routers that weigh it (kv-aware). nullopt: unknown, never
+  // zero. The controller republishes these only when they moved enough to matter (docs/routing.md,
+  // "Engine load in the table"), so they may lag the engine by a second or so.
+  std::optional<double> kv_cache_usage;  // 0..1
+  std::optional<int> queue_length;       // requests waiting in the engine
 };
 
 struct RouteRevision {

@@ -211,7 +211,7 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
   reconcile(deployments_.at(spec.name), now);
   sweep(now);
   place_pending(now);
-  rebuild_routing();
+  rebuild_routing(now);
   return {};
 }
 
@@ -226,7 +226,7 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
   changes_.deployments.insert(name);
   event(now, "DeploymentDeleted", name, "", "", "");
   sweep(now);
-  rebuild_routing();
+  rebuild_routing(now);
   return {};
 }
 
@@ -249,7 +249,7 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now, std::s
   reconcile(d, now);
   sweep(now);
   place_pending(now);
-  rebuild_routing();
+  rebuild_routing(now);
   return {};
 }
 
@@ -365,7 +365,7 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
 
   apply_replica_reports(hb, now);
   collect_pool_events();
-  rebuild_routing();
+  rebuild_routing(now);
   due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
   return assignment_for(hb.node, now);
@@ -401,6 +401,12 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     auto r = replicas_.find(rep.id);
     if (r == replicas_.end() || r->second.node != hb.node) continue;  // not ours: agent stops it
     ReplicaRecord& rr = r->second;
+    // The latest reading replaces the last; a heartbeat without one makes the load unknown.
+    if (rep.load) {
+      loads_[rr.id] = LoadRecord{*rep.load, now - rep.load->age};
+    } else {
+      loads_.erase(rr.id);
+    }
     if (rr.port != rep.port || rr.restarts != rep.restarts) {
       rr.port = rep.port;
       rr.restarts = rep.restarts;
@@ -510,6 +516,7 @@ void Fleet::forget(std::string id, TimePoint now) {
   if (it->second.allocation.valid())
     (void)pool_.release(it->second.allocation, now, "replica " + id + " gone");
   replicas_.erase(it);
+  loads_.erase(id);
   changes_.replicas.insert(id);
 }
 
@@ -734,7 +741,7 @@ void Fleet::tick(TimePoint now) {
   sweep(now);
   place_pending(now);
   collect_pool_events();
-  rebuild_routing();
+  rebuild_routing(now);
 }
 
 void Fleet::due(TimePoint now) {
@@ -755,6 +762,8 @@ std::optional<TimePoint> Fleet::next_deadline() const {
     if (auto t = rollout_deadline(d, opts_.blue_green_retention)) earliest(*t);
     if (!d.rollback_reason.empty()) earliest(started_);
   }
+  if (load_due_) earliest(*load_due_);
+  if (load_expiry_) earliest(*load_expiry_);
   return next;
 }
 
@@ -777,7 +786,17 @@ void Fleet::restore(ReplicaRecord r, TimePoint now) {
 
 // ---- routing ---------------------------------------------------------------------------------
 
-void Fleet::rebuild_routing() {
+std::optional<ReplicaLoad> Fleet::replica_load(const std::string& replica, TimePoint now) const {
+  auto it = loads_.find(replica);
+  if (it == loads_.end()) return std::nullopt;
+  const Duration age = now - it->second.as_of;
+  if (age > opts_.heartbeat_interval * kLoadMaxAgeHeartbeats) return std::nullopt;
+  ReplicaLoad l = it->second.load;
+  l.age = std::max(Duration(0), age);
+  return l;
+}
+
+void Fleet::rebuild_routing(TimePoint now) {
   RoutingTable t;
   for (const auto& [name, d] : deployments_) {
     RouteModel m;
@@ -792,7 +811,12 @@ void Fleet::rebuild_routing() {
       if (n == nodes_.end() || n->second.state != NodeState::kReady) continue;
       auto& rev = revs[r.revision];
       rev.revision = r.revision;
-      rev.replicas.push_back(RouteReplica{id, fmt::format("{}:{}", n->second.host, r.port)});
+      RouteReplica rep{id, fmt::format("{}:{}", n->second.host, r.port)};
+      if (auto l = replica_load(id, now)) {
+        rep.kv_cache_usage = l->kv_cache_usage;
+        rep.queue_length = l->waiting;
+      }
+      rev.replicas.push_back(std::move(rep));
     }
     // Rolling updates split traffic by ready replicas; blue-green and canary by their stage.
     for (auto& [rev, x] : revs) {
@@ -801,6 +825,7 @@ void Fleet::rebuild_routing() {
     }
     t.models.push_back(std::move(m));
   }
+  // The key leaves the load out: it says whether the replicas themselves changed.
   std::string key;
   for (const auto& m : t.models) {
     key += m.model + '|' + m.deployment + '|' + m.policy + '|' +
@@ -812,10 +837,39 @@ void Fleet::rebuild_routing() {
     }
     key += '\n';
   }
-  if (key == routing_key_) return;
-  routing_key_ = std::move(key);
-  t.version = routing_.version + 1;
-  routing_ = std::move(t);
+  // Replicas changed: publish at once, with the latest load. Only the load changed: publish when
+  // it moved enough, and no sooner than min_interval after the last load publication
+  // (fleet/load_publication.h says why); until then the table keeps the values last published.
+  const bool replicas_changed = key != routing_key_;
+  bool publish = replicas_changed;
+  load_due_.reset();
+  if (!replicas_changed && load_moved(routing_, t, opts_.load_publication)) {
+    const Duration every = opts_.load_publication.min_interval;
+    if (!last_load_publish_ || now >= *last_load_publish_ + every) {
+      publish = true;
+    } else {
+      load_due_ = *last_load_publish_ + every;
+    }
+  }
+  if (publish) {
+    routing_key_ = std::move(key);
+    t.version = routing_.version + 1;
+    routing_ = std::move(t);
+    last_load_publish_ = now;
+  }
+  // A published load that nobody refreshes must leave the table once it is too old: the first
+  // time that happens is a deadline (a simulator has no other reason to look).
+  load_expiry_.reset();
+  const Duration max_age = opts_.heartbeat_interval * kLoadMaxAgeHeartbeats;
+  for (const auto& m : routing_.models)
+    for (const auto& r : m.revisions)
+      for (const auto& x : r.replicas) {
+        if (!x.kv_cache_usage && !x.queue_length) continue;
+        auto it = loads_.find(x.id);
+        if (it == loads_.end()) continue;  // already unknown: the next rebuild publishes it
+        const TimePoint expires = it->second.as_of + max_age + Duration(1);
+        if (!load_expiry_ || expires < *load_expiry_) load_expiry_ = expires;
+      }
 }
 
 RolloutProgress Fleet::rollout_progress(const std::string& name) const {

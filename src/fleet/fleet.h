@@ -11,9 +11,11 @@
 
 #include "common/traffic_report.h"
 #include "fleet/canary_judge.h"
+#include "fleet/load_publication.h"
 #include "fleet/node_assignment.h"
 #include "fleet/node_report.h"
 #include "fleet/records.h"
+#include "fleet/replica_load.h"
 #include "placement/scheduler.h"
 #include "pool/pool.h"
 
@@ -33,6 +35,8 @@ struct FleetOptions {
   Duration drain_timeout = std::chrono::seconds(30);
   // When a canary is rolled back (fleet/canary_judge.h).
   CanaryThresholds canary;
+  // When the engines' load alone gives the routing table a new version (fleet/load_publication.h).
+  LoadPublicationRule load_publication;
 };
 
 // What changed since the last take_changes(): records to write and keys to delete.
@@ -70,6 +74,11 @@ class Fleet {
   // ---- agents
   // Registers or refreshes the node, applies its reports, answers with its desired replicas.
   Result<NodeAssignment> heartbeat(const NodeReport& hb, TimePoint now);
+  // The replica's engine load from its agent's last heartbeat, with `age` counted to `now`;
+  // nullopt when unknown: never reported, not in the last heartbeat, or older than
+  // kLoadMaxAgeHeartbeats heartbeat intervals. Kept in memory only: a restarted controller knows
+  // it again one heartbeat later.
+  std::optional<ReplicaLoad> replica_load(const std::string& replica, TimePoint now) const;
   // A gateway's traffic since its last report; feeds canary analysis.
   void record_traffic(const TrafficReport& report, TimePoint now);
 
@@ -77,8 +86,9 @@ class Fleet {
   // second; a simulator calls it at next_deadline().
   void tick(TimePoint now);
   // The earliest time at which tick() has something to do that no other call triggers: a node
-  // lease running out, a canary step's pause or blue-green retention ending, or work left by a
-  // heartbeat or traffic report (then a time already past). nullopt: nothing until the next call.
+  // lease running out, a canary step's pause or blue-green retention ending, a replica's load to
+  // publish or to expire in the routing table, or work left by a heartbeat or traffic report (then
+  // a time already past). nullopt: nothing until the next call.
   std::optional<TimePoint> next_deadline() const;
 
   // ---- restart: records read back from the store before the first heartbeat
@@ -123,7 +133,9 @@ class Fleet {
   void apply_replica_reports(const NodeReport& hb, TimePoint now);
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
   void recommit(NodeRecord& n, TimePoint now);
-  void rebuild_routing();
+  // Publishes a new routing table when its replicas changed, or when only their load moved
+  // enough (opts_.load_publication).
+  void rebuild_routing(TimePoint now);
   void due(TimePoint now);  // tick() has work from now on
   void collect_pool_events();
   std::string new_replica_id(const std::string& deployment);
@@ -142,6 +154,15 @@ class Fleet {
   uint64_t id_counter_ = 0;
   RoutingTable routing_;
   std::string routing_key_;  // the last table's content, to bump the version only on change
+  // Engine load per replica id, and when it was read (the heartbeat's time less its age).
+  struct LoadRecord {
+    ReplicaLoad load;
+    TimePoint as_of{};
+  };
+  std::map<std::string, LoadRecord> loads_;
+  std::optional<TimePoint> last_load_publish_;  // the last version that carried fresh loads
+  std::optional<TimePoint> load_due_;           // a moved load waits for the interval to pass
+  std::optional<TimePoint> load_expiry_;        // the first published load to become too old
   FleetChanges changes_;
   std::optional<TimePoint> due_;
 };

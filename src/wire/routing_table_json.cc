@@ -17,6 +17,9 @@ std::string to_json(const RoutingTable& t) {
         // Written only when not the default, so a table of Ready replicas reads as before.
         if (!x.ready) rep["ready"] = false;
         if (x.draining) rep["draining"] = true;
+        // Absent when unknown: a gateway that reads none routes without the engine's load.
+        if (x.kv_cache_usage) rep["kvCacheUsage"] = *x.kv_cache_usage;
+        if (x.queue_length) rep["queueLength"] = *x.queue_length;
         reps.push_back(std::move(rep));
       }
       revs.push_back({{"revision", r.revision}, {"weight", r.weight}, {"replicas", reps}});
@@ -55,10 +58,20 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
         rr.revision = r.at("revision").get<std::string>();
         rr.weight = r.at("weight").get<int>();
         for (const auto& x : r.at("replicas")) {
-          // ready/draining default to true/false: an older controller sends neither.
-          rr.replicas.push_back(RouteReplica{x.at("id").get<std::string>(),
-                                             x.at("address").get<std::string>(),
-                                             x.value("ready", true), x.value("draining", false)});
+          // ready/draining default to true/false and the load to unknown: an older controller
+          // sends none of them.
+          RouteReplica rep{x.at("id").get<std::string>(), x.at("address").get<std::string>(),
+                           x.value("ready", true), x.value("draining", false)};
+          if (auto kv = x.find("kvCacheUsage"); kv != x.end() && !kv->is_null()) {
+            const double v = kv->get<double>();
+            // Out of range says nothing trustworthy: unknown rather than a refused table.
+            if (v >= 0.0 && v <= 1.0) rep.kv_cache_usage = v;
+          }
+          if (auto q = x.find("queueLength"); q != x.end() && !q->is_null()) {
+            const int v = q->get<int>();
+            if (v >= 0) rep.queue_length = v;
+          }
+          rr.replicas.push_back(std::move(rep));
         }
         rm.revisions.push_back(std::move(rr));
       }

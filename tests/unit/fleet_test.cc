@@ -42,6 +42,8 @@ struct FakeAgent {
   // Engines still busy when their replica drains: the agent keeps reporting them (Ready) until
   // this is cleared; otherwise a draining replica stops at once, as an idle engine does.
   bool busy_engines = false;
+  // What each replica's engine says about its load; a replica without an entry reports none.
+  std::map<std::string, ReplicaLoad> loads;
 
   NodeReport beat() {
     NodeReport h;
@@ -66,6 +68,7 @@ struct FakeAgent {
       h.replicas.push_back(ReplicaReport{
           id, gen, healthy_replicas ? ReplicaProcessState::kReady : ReplicaProcessState::kCrashLoop,
           "", static_cast<uint16_t>(port++), 0});
+      if (auto l = loads.find(id); l != loads.end()) h.replicas.back().load = l->second;
     }
     h.applied_generation = applied;
     return h;
@@ -144,6 +147,128 @@ TEST_F(FleetTest, ReadyReplicasEnterTheRoutingTableAndTheVersionMovesOnlyOnChang
   round({&a});
   round({&a});
   EXPECT_EQ(fleet->routing_table().version, v);
+}
+
+// ---- engine load in the routing table
+
+ReplicaLoad engine(int running, int waiting, double kv, Duration age = 200ms) {
+  ReplicaLoad l;
+  l.running = running;
+  l.waiting = waiting;
+  l.kv_cache_usage = kv;
+  l.prompt_tokens = Tokens(1000);
+  l.generation_tokens = Tokens(400);
+  l.age = age;
+  return l;
+}
+
+class FleetLoadTest : public FleetTest {
+ protected:
+  // Two Ready replicas on one node, both reporting a quiet engine.
+  void SetUp() override {
+    FleetTest::SetUp();
+    ASSERT_TRUE(fleet->apply(deployment("llama", 2), "m", clock.now()).ok());
+    for (int i = 0; i < 3; ++i)
+      round({&a});
+    ASSERT_EQ(count("llama", ReplicaState::kReady), 2);
+    for (const auto& [id, r] : fleet->replicas())
+      ids.push_back(id);
+    for (const auto& id : ids)
+      a.loads[id] = engine(1, 0, 0.10);
+    round({&a}, 2s);  // past the load interval of the first table's version
+  }
+  const RouteReplica& route(size_t i) const {
+    return fleet->routing_table().models.at(0).revisions.at(0).replicas.at(i);
+  }
+  // One heartbeat `step` after the last, then a tick (what the controller's timer does).
+  void beat(Duration step) {
+    clock.advance(step);
+    a.exchange(*fleet, clock.now());
+    fleet->tick(clock.now());
+  }
+
+  FakeAgent a{"node-1"};
+  std::vector<std::string> ids;
+};
+
+TEST_F(FleetLoadTest, TheTableCarriesEachReplicasEngineLoad) {
+  EXPECT_EQ(route(0).kv_cache_usage, 0.10);
+  EXPECT_EQ(route(0).queue_length, 0);
+  auto l = fleet->replica_load(ids[0], clock.now());
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->running, 1);
+  EXPECT_EQ(l->prompt_tokens, Tokens(1000));
+  // The age counts from when the agent read it: 200 ms old when sent, 2 s since.
+  EXPECT_EQ(l->age, 2200ms);
+}
+
+TEST_F(FleetLoadTest, ALoadOnlyChangeBumpsTheVersionOnlyPastTheThreshold) {
+  const uint64_t v = fleet->routing_table().version;
+  // Below both steps: a queue one longer, KV usage 0.04 higher.
+  a.loads[ids[0]] = engine(1, 1, 0.14);
+  beat(2s);
+  EXPECT_EQ(fleet->routing_table().version, v);
+  EXPECT_EQ(route(0).queue_length, 0);  // the value last published stays
+  // Queue length moved by 2 since the published value: published.
+  a.loads[ids[0]] = engine(1, 2, 0.14);
+  beat(2s);
+  EXPECT_EQ(fleet->routing_table().version, v + 1);
+  EXPECT_EQ(route(0).queue_length, 2);
+  EXPECT_EQ(route(0).kv_cache_usage, 0.14);  // the whole fresh load goes with it
+  // KV usage moved by 0.05: published.
+  a.loads[ids[0]] = engine(1, 2, 0.19);
+  beat(2s);
+  EXPECT_EQ(fleet->routing_table().version, v + 2);
+  // Steady load, for many heartbeats: no version at all.
+  for (int i = 0; i < 10; ++i)
+    beat(1s);
+  EXPECT_EQ(fleet->routing_table().version, v + 2);
+}
+
+TEST_F(FleetLoadTest, LoadOnlyVersionsComeAtMostOncePerInterval) {
+  const uint64_t v = fleet->routing_table().version;
+  a.loads[ids[0]] = engine(1, 5, 0.10);
+  beat(2s);
+  ASSERT_EQ(fleet->routing_table().version, v + 1);
+  // 100 ms later both replicas moved a lot: held until the interval has passed...
+  a.loads[ids[0]] = engine(1, 9, 0.50);
+  a.loads[ids[1]] = engine(1, 9, 0.50);
+  beat(100ms);
+  EXPECT_EQ(fleet->routing_table().version, v + 1);
+  ASSERT_TRUE(fleet->next_deadline().has_value());
+  EXPECT_LE(*fleet->next_deadline(), clock.now() + 900ms);
+  // ... then published once, with both, by the tick at that deadline.
+  clock.set(*fleet->next_deadline());
+  fleet->tick(clock.now());
+  EXPECT_EQ(fleet->routing_table().version, v + 2);
+  EXPECT_EQ(route(0).queue_length, 9);
+  EXPECT_EQ(route(1).queue_length, 9);
+}
+
+TEST_F(FleetLoadTest, AReplicaThatStopsReportingIsUnknownNeverZero) {
+  const uint64_t v = fleet->routing_table().version;
+  a.loads.erase(ids[1]);
+  beat(2s);
+  EXPECT_EQ(fleet->routing_table().version, v + 1);  // known -> unknown always matters
+  EXPECT_FALSE(route(1).kv_cache_usage.has_value());
+  EXPECT_FALSE(route(1).queue_length.has_value());
+  EXPECT_FALSE(fleet->replica_load(ids[1], clock.now()).has_value());
+  EXPECT_TRUE(route(0).kv_cache_usage.has_value());
+}
+
+TEST_F(FleetLoadTest, ALoadNobodyRefreshesExpiresFromTheTable) {
+  // The agent goes quiet: its last reading is 200 ms old at 2 s before now.
+  const TimePoint read = clock.now() - 2s - 200ms;
+  ASSERT_TRUE(fleet->replica_load(ids[0], clock.now()).has_value());
+  // Three heartbeat intervals after the reading it is no longer used, and the table drops it.
+  const std::optional<TimePoint> expiry = fleet->next_deadline();
+  ASSERT_TRUE(expiry.has_value());
+  EXPECT_LE(*expiry, read + 3s + 1ns);
+  clock.set(read + 3s + 1ns);
+  EXPECT_FALSE(fleet->replica_load(ids[0], clock.now()).has_value());
+  fleet->tick(clock.now());
+  EXPECT_FALSE(route(0).kv_cache_usage.has_value());
+  EXPECT_FALSE(route(1).queue_length.has_value());
 }
 
 TEST_F(FleetTest, AnOlderHeartbeatOfTheSameAgentChangesNothing) {
