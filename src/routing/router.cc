@@ -312,6 +312,21 @@ Status Router::report_load(std::string_view model, std::string_view replica,
   return {};
 }
 
+Status Router::forget_load(std::string_view model, std::string_view replica) {
+  Model* m = find(model);
+  if (m == nullptr)
+    return make_error(ErrorCode::kNotFound, "no routes for model \"" + std::string(model) + "\"");
+  auto it = m->by_id.find(replica);
+  if (it == m->by_id.end())
+    return make_error(
+        ErrorCode::kNotFound,
+        "model \"" + std::string(model) + "\" has no replica \"" + std::string(replica) + "\"");
+  ReplicaView& v = m->slots[it->second].view;
+  v.kv_cache_usage.reset();
+  v.queue_length.reset();
+  return {};
+}
+
 std::vector<ReplicaStatus> Router::replicas(std::string_view model, TimePoint now) const {
   std::vector<ReplicaStatus> out;
   const Model* m = find(model);

@@ -95,6 +95,9 @@ class Router {
 
   // A replica's own load report (from its metrics). Present fields replace earlier values.
   Status report_load(std::string_view model, std::string_view replica, const LoadReport& report);
+  // Forgets the replica's reported load: its KV-cache usage and queue length are unknown again
+  // (its reading went stale), and policies treat it as one that has not reported.
+  Status forget_load(std::string_view model, std::string_view replica);
 
   // Events since the last call, oldest first. At most kMaxEvents are kept.
   static constexpr size_t kMaxEvents = 1024;

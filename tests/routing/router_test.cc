@@ -317,6 +317,12 @@ TEST(Router, LoadReportsAreValidatedAndReachKvAware) {
   EXPECT_EQ(p->replica, "r1");
   ASSERT_TRUE(router.report_load("llama-70b", "r1", {{}, 2}).ok());  // kv usage kept
   EXPECT_EQ(router.replicas("llama-70b", TimePoint{})[1].view.kv_cache_usage, 0.10);
+  // Forgotten: unknown again (kv-aware scores it at the others' mean), not zero.
+  ASSERT_TRUE(router.forget_load("llama-70b", "r1").ok());
+  const ReplicaView v = router.replicas("llama-70b", TimePoint{})[1].view;
+  EXPECT_FALSE(v.kv_cache_usage.has_value());
+  EXPECT_FALSE(v.queue_length.has_value());
+  EXPECT_EQ(router.forget_load("llama-70b", "r9").error().code, ErrorCode::kNotFound);
 }
 
 TEST(Router, ChangingThePolicyTakesEffectOnUpdate) {

@@ -324,6 +324,38 @@ TEST_F(ServingTest, TrafficIsCountedPerRevisionWithTtft) {
   }
 }
 
+TEST_F(ServingTest, TheTablesEngineLoadReachesTheRouterAndUnknownStaysUnknown) {
+  RouteModel m = model("llama", 3, "kv-aware");
+  m.revisions[0].replicas[0].kv_cache_usage = 0.9;
+  m.revisions[0].replicas[0].queue_length = 6;
+  m.revisions[0].replicas[1].kv_cache_usage = 0.1;
+  m.revisions[0].replicas[1].queue_length = 0;
+  init({tenant("acme")}, {m});  // r2 reports nothing
+  auto view = [&](size_t i) { return core->router().replicas("llama", clock.now()).at(i).view; };
+  EXPECT_EQ(view(0).kv_cache_usage, 0.9);
+  EXPECT_EQ(view(0).queue_length, 6);
+  EXPECT_EQ(view(1).kv_cache_usage, 0.1);
+  EXPECT_FALSE(view(2).kv_cache_usage.has_value());
+  EXPECT_FALSE(view(2).queue_length.has_value());
+  // kv-aware weighs them: the emptiest cache with no queue wins every time (r2 is scored at the
+  // mean of the others, r0 is nearly full with a queue).
+  for (int i = 0; i < 4; ++i) {
+    const RequestId id = admitted();
+    EXPECT_EQ(pick(id), "r1");
+    core->succeed(id, 200, milliseconds(1), clock.now());
+    core->finish(id, Tokens(1), clock.now());
+  }
+  // The next table no longer carries r0's load (its reading went stale): unknown again, not the
+  // last value seen.
+  m.revisions[0].replicas[0].kv_cache_usage.reset();
+  m.revisions[0].replicas[0].queue_length.reset();
+  m.revisions[0].replicas[1].queue_length = 3;
+  ASSERT_TRUE(core->apply_table(RoutingTable{2, {m}}, clock.now()).ok());
+  EXPECT_FALSE(view(0).kv_cache_usage.has_value());
+  EXPECT_FALSE(view(0).queue_length.has_value());
+  EXPECT_EQ(view(1).queue_length, 3);
+}
+
 TEST_F(ServingTest, ATableChangeKeepsRequestsInFlightAndForgetsRemovedModels) {
   init({tenant("acme")}, {model("llama", 2), model("mistral", 1)});
   const RequestId id = admitted();
