@@ -14,6 +14,28 @@ struct Counts {
   int ready = 0;
   int starting = 0;
   std::map<std::string, int> gpu_models;
+  // Over the Ready replicas whose engine load is known.
+  int engines_reporting = 0;
+  std::optional<int> running;
+  std::optional<int> waiting;
+  double kv_sum = 0;
+  int kv_reporting = 0;
+  void add_engine(const ReplicaLoad& l) {
+    ++engines_reporting;
+    if (l.running) running = running.value_or(0) + *l.running;
+    if (l.waiting) waiting = waiting.value_or(0) + *l.waiting;
+    if (l.kv_cache_usage) {
+      kv_sum += *l.kv_cache_usage;
+      ++kv_reporting;
+    }
+  }
+  void fill_engine_signals(LoadSample& s) const {
+    s.engines_reporting = engines_reporting;
+    s.engine_running = running;
+    s.engine_waiting = waiting;
+    s.engine_kv_cache_usage =
+        kv_reporting > 0 ? std::optional<double>(kv_sum / kv_reporting) : std::nullopt;
+  }
   std::string main_gpu() const {
     std::string best;
     int n = 0;
@@ -24,13 +46,14 @@ struct Counts {
   }
 };
 
-std::map<std::string, Counts, std::less<>> count_replicas(const Fleet& fleet) {
+std::map<std::string, Counts, std::less<>> count_replicas(const Fleet& fleet, TimePoint now) {
   std::map<std::string, Counts, std::less<>> out;
   for (const auto& [id, r] : fleet.replicas()) {
     Counts& c = out[r.deployment];
     switch (r.state) {
       case ReplicaState::kReady:
         ++c.ready;
+        if (auto l = fleet.replica_load(id, now)) c.add_engine(*l);
         break;
       case ReplicaState::kPending:
       case ReplicaState::kPlaced:
@@ -121,7 +144,7 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
   sync(fleet, now);
   std::vector<ScalingDecision> out;
   if (scalers_.empty()) return out;
-  const auto counts = count_replicas(fleet);
+  const auto counts = count_replicas(fleet, now);
   const auto& deployments = fleet.deployments();
   auto target_of = [&](const std::string& name) { return deployments.at(name).replicas; };
 
@@ -149,6 +172,7 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
       LoadSample s = share_of(sample, share);
       s.ready = c.ready;
       s.starting = c.starting;
+      c.fill_engine_signals(s);  // the deployment's own engines: no share to take
       const DeploymentRecord& d = deployments.at(name);
       DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
       // Only slo reads the perf model's figure, and only until it has learned its own.

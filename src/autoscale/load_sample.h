@@ -1,5 +1,6 @@
 // One control period of a deployment's load, as the autoscaler sees it: what the gateways
-// reported (arrivals, tokens, queue, latency) and the deployment's replicas at the period's end.
+// reported (arrivals, tokens, queue, latency), the deployment's replicas at the period's end, and
+// what their engines said about themselves in their agents' heartbeats.
 #pragma once
 
 #include <optional>
@@ -23,6 +24,14 @@ struct LoadSample {
   // The deployment's replicas: Ready, and placed or starting (they will serve soon).
   int ready = 0;
   int starting = 0;
+  // The engines' own account (fleet/replica_load.h) at the period's end, over the Ready replicas
+  // whose load is known: how many those are, the requests running and waiting in their engines
+  // (summed) and their mean KV-cache usage. nullopt when no replica reported it: unknown, never
+  // zero. Shown with each decision and used by routing; no policy sizes on them yet.
+  int engines_reporting = 0;
+  std::optional<int> engine_running;
+  std::optional<int> engine_waiting;
+  std::optional<double> engine_kv_cache_usage;
 
   double concurrency() const { return queued + in_flight; }
   bool idle() const { return known && arrival_rps == 0 && concurrency() == 0; }

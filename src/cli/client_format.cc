@@ -1,6 +1,7 @@
 #include "cli/client_format.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -296,8 +297,24 @@ Table deployments_table(const json& items) {
   return t;
 }
 
+// What the replicas' engines said about themselves (enginesReporting of the Ready replicas).
+std::string engine_signals(const json& s) {
+  const int reporting = s.value("enginesReporting", 0);
+  if (reporting == 0) return "engines: unknown (no replica reported its load)";
+  std::vector<std::string> parts;
+  if (s.contains("engineRunning"))
+    parts.push_back(fmt::format("{} running", s["engineRunning"].get<int>()));
+  if (s.contains("engineWaiting"))
+    parts.push_back(fmt::format("{} waiting", s["engineWaiting"].get<int>()));
+  if (s.contains("engineKvCacheUsage"))
+    parts.push_back(fmt::format("KV cache {:.0f}%", 100 * s["engineKvCacheUsage"].get<double>()));
+  return fmt::format("engines: {} ({} {} reporting)", fmt::join(parts, ", "), reporting,
+                     reporting == 1 ? "replica" : "replicas");
+}
+
 std::string signals_line(const json& s) {
-  if (!s.value("known", false)) return "unknown (no gateway reported this model)";
+  if (!s.value("known", false))
+    return "unknown (no gateway reported this model); " + engine_signals(s);
   std::string out = fmt::format(
       "{:.1f} req/s, {:.0f} queued, {:.0f} in flight, {:.0f} prompt + "
       "{:.0f} output tokens/s, {} ready, {} starting",
@@ -308,7 +325,7 @@ std::string signals_line(const json& s) {
     out += fmt::format(", TTFT p95 {:.0f} ms", s["ttftP95Ms"].get<double>());
   if (s.contains("tpotP95Ms"))
     out += fmt::format(", TPOT p95 {:.0f} ms", s["tpotP95Ms"].get<double>());
-  return out;
+  return out + "; " + engine_signals(s);
 }
 
 Table replicas_table(const json& items, int64_t now_ms) {

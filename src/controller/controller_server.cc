@@ -24,6 +24,7 @@
 #include "pool/summary.h"
 #include "routing/policy_registry.h"
 #include "wire/agent_protocol.h"
+#include "wire/replica_load_json.h"
 #include "wire/routing_table_json.h"
 #include "wire/traffic_report_json.h"
 
@@ -322,6 +323,8 @@ struct ControllerServer::Impl {
     json j = replica_fields(r);
     j["address"] = address;
     j["sinceMs"] = wall_ms(r.since);
+    // The engine's own account from its agent's last heartbeat; absent while unknown.
+    if (auto l = fleet.replica_load(r.id, clock.now())) j["load"] = wire::replica_load_json(*l);
     return j;
   }
 
@@ -413,6 +416,11 @@ struct ControllerServer::Impl {
                  {"starting", l.starting}};
     if (l.ttft_p95_ms) load["ttftP95Ms"] = *l.ttft_p95_ms;
     if (l.tpot_p95_ms) load["tpotP95Ms"] = *l.tpot_p95_ms;
+    // The engines' own account, over the Ready replicas that reported it (absent: unknown).
+    load["enginesReporting"] = l.engines_reporting;
+    if (l.engine_running) load["engineRunning"] = *l.engine_running;
+    if (l.engine_waiting) load["engineWaiting"] = *l.engine_waiting;
+    if (l.engine_kv_cache_usage) load["engineKvCacheUsage"] = *l.engine_kv_cache_usage;
     json j = {{"timeMs", ms(d.at)}, {"policy", d.policy}, {"from", d.from}, {"to", d.to},
               {"rule", d.rule},     {"reason", d.reason}, {"signals", load}};
     if (d.forecast) j["forecast"] = *d.forecast;

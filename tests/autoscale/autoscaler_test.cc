@@ -38,8 +38,10 @@ class AutoscalerTest : public ::testing::Test {
       r.gpus.push_back(g);
     }
     uint16_t port = 20000;
-    for (const auto& [id, gen] : assigned)
+    for (const auto& [id, gen] : assigned) {
       r.replicas.push_back(ReplicaReport{id, gen, ReplicaProcessState::kReady, "", port++, 0});
+      if (auto l = loads.find(id); l != loads.end()) r.replicas.back().load = l->second;
+    }
     r.applied_generation = applied;
     auto a = fleet->heartbeat(r, clock.now());
     ASSERT_TRUE(a.ok()) << a.error().message;
@@ -87,6 +89,7 @@ class AutoscalerTest : public ::testing::Test {
   uint64_t seq = 0;
   int64_t applied = 0;
   std::map<std::string, int64_t> assigned;
+  std::map<std::string, ReplicaLoad> loads;  // what each engine reports; absent: nothing
 };
 
 TEST_F(AutoscalerTest, FollowsLoadAndRecordsWhy) {
@@ -107,6 +110,40 @@ TEST_F(AutoscalerTest, FollowsLoadAndRecordsWhy) {
   ASSERT_NE(s, nullptr);
   ASSERT_TRUE(s->last());
   EXPECT_FALSE(s->changes().empty());
+}
+
+TEST_F(AutoscalerTest, SamplesCarryTheEnginesOwnLoadOverTheReplicasThatReported) {
+  apply(3, 3, true);
+  for (int i = 0; i < 3; ++i)
+    second(0, 6, 2);
+  ASSERT_EQ(assigned.size(), 3u);
+  auto last_sample = [&] {
+    const DeploymentScaler* s = scaler.scaler("chat");
+    EXPECT_TRUE(s != nullptr && s->last());
+    return s->last()->load;
+  };
+  // Nobody reported yet: unknown, not zero.
+  LoadSample before = last_sample();
+  EXPECT_EQ(before.ready, 3);
+  EXPECT_EQ(before.engines_reporting, 0);
+  EXPECT_FALSE(before.engine_running.has_value());
+  EXPECT_FALSE(before.engine_waiting.has_value());
+  EXPECT_FALSE(before.engine_kv_cache_usage.has_value());
+  // Two of the three report; the third stays out of the sums and the mean.
+  auto it = assigned.begin();
+  loads[it->first] = ReplicaLoad{.running = 4, .waiting = 1, .kv_cache_usage = 0.5};
+  loads[std::next(it)->first] = ReplicaLoad{.running = 2, .waiting = 0, .kv_cache_usage = 0.3};
+  second(0, 6, 2);  // the heartbeat brings them
+  second(0, 6, 2);  // the next period sees them
+  LoadSample s = last_sample();
+  EXPECT_EQ(s.engines_reporting, 2);
+  EXPECT_EQ(s.engine_running, 6);
+  EXPECT_EQ(s.engine_waiting, 1);
+  ASSERT_TRUE(s.engine_kv_cache_usage.has_value());
+  EXPECT_DOUBLE_EQ(*s.engine_kv_cache_usage, 0.4);
+  // The gateways' figures are what they were: the engine signals are shown, not sized on.
+  EXPECT_EQ(s.in_flight, 6);
+  EXPECT_EQ(target(), 3);
 }
 
 TEST_F(AutoscalerTest, ScalesFromZeroInThePeriodTheFirstRequestWaits) {

@@ -109,7 +109,8 @@ TEST(ClientFormatTest, DescribeDeploymentShowsScalingAndWhy) {
     "last": {"timeMs": 1700000099000, "rule": "within tolerance", "reason": "ok", "from": 3, "to": 3,
              "signals": {"known": true, "arrivalRps": 12.5, "queued": 0, "inFlight": 14,
                          "promptTokensPerSecond": 900, "outputTokensPerSecond": 300,
-                         "ready": 2, "starting": 1, "ttftP95Ms": 250}},
+                         "ready": 2, "starting": 1, "ttftP95Ms": 250, "enginesReporting": 2,
+                         "engineRunning": 9, "engineWaiting": 3, "engineKvCacheUsage": 0.42}},
     "decisions": [{"timeMs": 1700000040000, "from": 1, "to": 3, "rule": "panic",
                    "reason": "a burst"}]})");
   const std::string out = describe_deployment(d, s, kNow);
@@ -118,7 +119,17 @@ TEST(ClientFormatTest, DescribeDeploymentShowsScalingAndWhy) {
   EXPECT_NE(out.find("within tolerance: ok"), std::string::npos) << out;
   EXPECT_NE(out.find("12.5 req/s, 0 queued, 14 in flight"), std::string::npos) << out;
   EXPECT_NE(out.find("TTFT p95 250 ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("engines: 9 running, 3 waiting, KV cache 42% (2 replicas reporting)"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("1m   1     3   panic  a burst"), std::string::npos) << out;
+  // No engine reported: unknown, said so, never "0 running".
+  s["last"]["signals"] = json{{"known", false}, {"enginesReporting", 0}};
+  const std::string unknown = describe_deployment(d, s, kNow);
+  EXPECT_NE(unknown.find("unknown (no gateway reported this model); engines: unknown (no replica "
+                         "reported its load)"),
+            std::string::npos)
+      << unknown;
   const std::string fixed = describe_deployment(d, json{{"policy", "fixed"}}, kNow);
   EXPECT_NE(fixed.find("Scaling:   fixed (no spec.autoscaling)"), std::string::npos) << fixed;
 }
