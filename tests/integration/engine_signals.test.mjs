@@ -1,0 +1,116 @@
+// Engine signals end to end: the agent scrapes each Ready replica's engine-sim metrics (vLLM's
+// names) and sends a compact load in its heartbeat; the controller shows it per replica in
+// GET /api/v1/replicas and in the autoscaler's signals, and publishes its KV usage and queue in
+// the routing table the gateway follows. Four long streams through the gateway, with the official
+// openai client, on an engine that batches two: two running, two waiting.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import OpenAI from "openai";
+import { start } from "./lib.mjs";
+
+const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
+const TOKEN = "signals-token";
+const MODEL = "meta-llama/Llama-2-7b-hf";
+// 20 ms per token in real time: a 300-token stream lasts about 6 s, and the two that wait for a
+// batch slot about 12 s in all. min = max = 1, autoscaled only so that /api/v1/scaling shows the
+// signals.
+const MANIFEST = `apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: llama}
+spec:
+  model: ${MODEL}
+  engine: {type: engine-sim, args: ["--time-scale", "1", "--cold-start", "0s", "--performance", "5,0,0,20,0,0", "--max-num-seqs", "2"]}
+  resources: {gpus: 1}
+  replicas: {min: 1, max: 1}
+  routing: {policy: kv-aware}
+  autoscaling: {policy: target, replicaCapacity: 16}
+`;
+
+async function eventually(check, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last === true) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+test("a replica's running, waiting and KV usage reach the API and the gateway's table", { timeout: 120000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-signals-"));
+  const env = { GPUFLEET_TOKEN: TOKEN };
+  const controller = await start(["controller", "--port", "0", "--data-dir", dir, "--admin-token", TOKEN, "--sync", "normal"]);
+  const agent = await start(["agent", "--cluster", CLUSTER, "--node", "node-1", "--port", "0", "--controller", controller.url, "--log-dir", path.join(dir, "logs")], { env });
+  const gateway = await start(["gateway", "--port", "0", "--controller", controller.url], { env });
+  const api = async (p, init = {}) =>
+    (await fetch(`${controller.url}/api/v1${p}`, { ...init, headers: { authorization: `Bearer ${TOKEN}` } })).json();
+  const replica = async () => (await api("/replicas")).replicas[0];
+  const routed = async () => (await (await fetch(`${gateway.url}/v1/routing`)).json()).models[0]?.revisions[0]?.replicas[0];
+  const signals = async () => (await api("/scaling")).scaling.find((s) => s.deployment === "llama")?.last?.signals;
+  try {
+    const applied = await fetch(`${controller.url}/api/v1/apply`, { method: "POST", body: MANIFEST, headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(applied.status, 200, await applied.text());
+    await eventually(async () => ((await routed()) ? true : await routed()), "the replica in the gateway's table");
+
+    // Idle, the engine's load is known and zero: zero is a value, not a missing one.
+    await eventually(async () => {
+      const r = await replica();
+      return r.load?.running === 0 && r.load?.waiting === 0 ? true : r;
+    }, "an idle engine's load in /api/v1/replicas");
+    const idle = (await replica()).load;
+    assert.ok(idle.ageMs >= 0 && idle.ageMs <= 3000, JSON.stringify(idle));
+    assert.equal(typeof idle.promptTokens, "number");
+
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const stream = async () => {
+      const s = await client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "a long answer please" }],
+        max_tokens: 300,
+        ignore_eos: true,
+        stream: true,
+      });
+      let deltas = 0;
+      for await (const chunk of s) if (chunk.choices[0]?.delta?.content) deltas++;
+      return deltas;
+    };
+    const streams = Promise.all([stream(), stream(), stream(), stream()]);
+
+    // While the first two run (about 6 s), all at once: the engine's own account (two in the
+    // batch, two queued, KV in use) in the API; the queue, which moved by two, republished in the
+    // table the gateway holds; and the engines beside the gateways' figures in the autoscaler's.
+    await Promise.all([
+      eventually(async () => {
+        const r = await replica();
+        return r.load?.running === 2 && r.load?.waiting === 2 && r.load?.kvCacheUsage > 0 ? true : r;
+      }, "two running and two waiting in /api/v1/replicas", 6000),
+      eventually(async () => {
+        const x = await routed();
+        return x?.queueLength === 2 && x?.kvCacheUsage > 0 ? true : x;
+      }, "the queue and KV usage in the gateway's routing table", 6000),
+      eventually(async () => {
+        const s = await signals();
+        return s?.enginesReporting === 1 && s?.engineRunning === 2 && s?.engineWaiting === 2 ? true : s;
+      }, "the engine signals in /api/v1/scaling", 6000),
+    ]);
+
+    assert.deepEqual(await streams, [300, 300, 300, 300], "every token of every stream arrived");
+    // Done: the table follows the queue back down, and the engine's counters moved.
+    await eventually(async () => {
+      const x = await routed();
+      return x?.queueLength === 0 ? true : x;
+    }, "the queue back to 0 in the gateway's table");
+    await eventually(async () => {
+      const r = await replica();
+      return r.load?.running === 0 && r.load?.generationTokens >= 1200 ? true : r;
+    }, "an idle engine again, with its tokens counted");
+  } finally {
+    await gateway.stop();
+    await agent.stop();
+    await controller.stop();
+  }
+});
