@@ -77,13 +77,14 @@ Status Serving::apply_table(const RoutingTable& table, TimePoint now) {
   for (const RouteModel& m : table_.models)
     if (!seen.count(m.model)) router_.remove(m.model);
   // The engines' own load comes with the table (the controller republishes it when it moved
-  // enough: docs/routing.md). It replaces what the router held, and a figure the table no longer
-  // carries is unknown again rather than the last value seen. Neither call can fail here: every
-  // replica was just added, and the table's decoder dropped values out of range.
+  // enough: docs/routing.md). It replaces what the router held: forgotten first, so a figure the
+  // table no longer carries is unknown again rather than the last value seen. Every replica was
+  // just added, so only a value out of range can make report_load refuse, and that replica's load
+  // then stays unknown.
   for (const RouteModel& m : table.models)
     for (const RouteRevision& rev : m.revisions)
       for (const RouteReplica& r : rev.replicas) {
-        if (!r.kv_cache_usage || !r.queue_length) (void)router_.forget_load(m.model, r.id);
+        (void)router_.forget_load(m.model, r.id);
         (void)router_.report_load(m.model, r.id, LoadReport{r.kv_cache_usage, r.queue_length});
       }
   table_ = table;

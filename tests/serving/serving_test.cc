@@ -350,10 +350,13 @@ TEST_F(ServingTest, TheTablesEngineLoadReachesTheRouterAndUnknownStaysUnknown) {
   m.revisions[0].replicas[0].kv_cache_usage.reset();
   m.revisions[0].replicas[0].queue_length.reset();
   m.revisions[0].replicas[1].queue_length = 3;
+  m.revisions[0].replicas[2].kv_cache_usage = 1.5;  // out of range: unknown, the table still goes
+  m.revisions[0].replicas[2].queue_length = 1;
   ASSERT_TRUE(core->apply_table(RoutingTable{2, {m}}, clock.now()).ok());
   EXPECT_FALSE(view(0).kv_cache_usage.has_value());
   EXPECT_FALSE(view(0).queue_length.has_value());
   EXPECT_EQ(view(1).queue_length, 3);
+  EXPECT_FALSE(view(2).kv_cache_usage.has_value());
 }
 
 TEST_F(ServingTest, ATableChangeKeepsRequestsInFlightAndForgetsRemovedModels) {
