@@ -167,6 +167,22 @@ TEST(DeploymentScaler, PanicForbidsScaleDown) {
   EXPECT_EQ(r.current, peak);
 }
 
+TEST(DeploymentScaler, MeasuresEachScaleUpFromDecisionToReady) {
+  ManualClock clock;
+  ScalerRun r;
+  r.cold_start = 30s;  // replicas asked for become Ready 30 s later
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 10s, [](Duration) { return needs(1); });
+  std::vector<Duration> took;
+  auto ds = r.run(s, clock, 60s, [](Duration) { return needs(3); });
+  for (const auto& d : ds)
+    took.insert(took.end(), d.scale_up_to_ready.begin(), d.scale_up_to_ready.end());
+  ASSERT_EQ(r.current, 3);
+  ASSERT_EQ(took.size(), 2u);
+  for (Duration t : took)
+    EXPECT_EQ(t, 30s);
+}
+
 TEST(DeploymentScaler, UnknownPolicyIsAnErrorNamingTheKnownOnes) {
   AutoscalingSpec spec;
   spec.policy = "magic";

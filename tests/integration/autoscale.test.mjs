@@ -1,7 +1,8 @@
 // The autoscaler end to end, with real processes on loopback: a model at zero replicas answers
 // its first request once a replica is up (scale from zero, nothing lost), a load step through
-// the official openai client scales the deployment out, and when the load stops it scales back
-// in and then to zero. Every decision is visible with its reason in /api/v1/scaling and events.
+// the official openai client scales the deployment out, a smaller load scales it back in while
+// streams run on the replicas that leave (every stream ends whole: drain, not cut), and when the
+// load stops it goes to zero. Every decision is visible with its reason in /api/v1/scaling and events.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -72,18 +73,43 @@ test("a deployment follows its load: from zero, out on a step, back in and to ze
     assert.ok(fromZero, JSON.stringify(events));
     assert.match(fromZero.reason, /autoscaler \(target, scale from zero\)/);
 
-    // A step to 6 concurrent clients: 6 in flight / 2 per replica = 3 replicas (the max).
+    // A step to 6 concurrent clients: 6 in flight / 2 per replica = 3 replicas (the max). Two
+    // of them stream long answers and keep going while the others stop, so the scale-in below
+    // happens under streaming load: every stream must end whole (drain, not cut).
     const statuses = {};
-    const clients = [...Array(6)].map(async () => {
+    let streams = 0;
+    const count = (key) => (statuses[key] = (statuses[key] || 0) + 1);
+    const streamer = async () => {
       while (!stop) {
         try {
-          await ask(60);
-          statuses.ok = (statuses.ok || 0) + 1;
+          let chunks = 0;
+          let finish = null;
+          const stream = await client.chat.completions.create({
+            model: MODEL, messages: [{ role: "user", content: "hello" }], max_tokens: 150, stream: true, ignore_eos: true,
+          });
+          for await (const chunk of stream) {
+            if (chunk.choices[0]?.delta?.content) chunks += 1;
+            if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
+          }
+          count(finish === "length" && chunks === 150 ? "ok" : `cut:${finish}:${chunks}`);
+          streams += 1;
         } catch (e) {
-          statuses[e.status ?? e.message] = (statuses[e.status ?? e.message] || 0) + 1;
+          count(e.status ?? e.message);
+        }
+      }
+    };
+    let stopShort = false;
+    const short = [...Array(4)].map(async () => {
+      while (!stop && !stopShort) {
+        try {
+          await ask(60);
+          count("ok");
+        } catch (e) {
+          count(e.status ?? e.message);
         }
       }
     });
+    const clients = [...short, streamer(), streamer()];
     await eventually(async () => {
       const s = await scaling();
       return s.replicas === 3 ? true : { replicas: s.replicas, last: s.last };
@@ -94,9 +120,21 @@ test("a deployment follows its load: from zero, out on a step, back in and to ze
       const reps = (await api("/replicas")).replicas.filter((r) => r.state === "Ready");
       return reps.length === 3 ? true : reps.length;
     }, "three Ready replicas");
+    // Down to the two streams: 2 in flight / 2 per replica = 1 replica, reached by draining two
+    // replicas while streams run on them.
+    stopShort = true;
+    await Promise.all(short);
+    await eventually(async () => {
+      const x = await scaling();
+      const reps = (await api("/replicas")).replicas;
+      return x.replicas === 1 && reps.length === 1 ? true : { replicas: x.replicas, states: reps.map((r) => r.state) };
+    }, "scale-in to one replica under streaming load");
     stop = true;
     await Promise.all(clients);
     assert.deepEqual(Object.keys(statuses), ["ok"], JSON.stringify(statuses));
+    assert.ok(streams >= 2, `only ${streams} streams finished`);
+    const drained = (await api("/events?subject=llama")).events.filter((e) => e.kind === "Scaled" && Number(e.to) < Number(e.from));
+    assert.ok(drained.length > 0, "no scale-in happened under load");
 
     // Load gone: back in, then to zero once idle for scaleToZeroAfter.
     await eventually(async () => {
