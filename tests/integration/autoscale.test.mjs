@@ -1,8 +1,8 @@
 // The autoscaler end to end, with real processes on loopback: a model at zero replicas answers
 // its first request once a replica is up (scale from zero, nothing lost), a load step through
 // the official openai client scales the deployment out, a smaller load scales it back in while
-// streams run on the replicas that leave (every stream ends whole: drain, not cut), and when the
-// load stops it goes to zero. Every decision is visible with its reason in /api/v1/scaling and events.
+// streams run on the replicas that leave (every stream ends whole: drain, not cut), a rolling
+// update under the same streams cuts none either, and when the load stops it goes to zero. Every decision is visible with its reason in /api/v1/scaling and events.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -17,12 +17,12 @@ const MODEL = "meta-llama/Llama-2-7b-hf";
 // Short windows so the test runs in seconds; the defaults are minutes (docs/autoscaling.md).
 // A request takes about a second (time scale), so N concurrent clients keep N requests in
 // flight; one replica is sized for 2 x 100% of them.
-const MANIFEST = `apiVersion: gpufleet/v1
+const manifest = (coldStart) => `apiVersion: gpufleet/v1
 kind: Deployment
 metadata: {name: llama}
 spec:
   model: ${MODEL}
-  engine: {type: engine-sim, args: ["--cold-start", "1s"]}
+  engine: {type: engine-sim, args: ["--cold-start", "${coldStart}"]}
   resources: {gpus: 1}
   replicas: {min: 0, max: 3}
   autoscaling:
@@ -60,7 +60,7 @@ test("a deployment follows its load: from zero, out on a step, back in and to ze
     client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hello" }], max_tokens });
   let stop = false;
   try {
-    const applied = await fetch(`${controller.url}/api/v1/apply`, { method: "POST", body: MANIFEST, headers: { authorization: `Bearer ${TOKEN}` } });
+    const applied = await fetch(`${controller.url}/api/v1/apply`, { method: "POST", body: manifest("1s"), headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(applied.status, 200, await applied.text());
     await eventually(async () => ((await scaling())?.policy === "target" ? true : await scaling()), "the autoscaler to take the deployment");
     assert.equal((await scaling()).replicas, 0);
@@ -129,6 +129,19 @@ test("a deployment follows its load: from zero, out on a step, back in and to ze
       const reps = (await api("/replicas")).replicas;
       return x.replicas === 1 && reps.length === 1 ? true : { replicas: x.replicas, states: reps.map((r) => r.state) };
     }, "scale-in to one replica under streaming load");
+    // A rolling update under the same streams: the new revision's replica starts, the old one
+    // drains; no stream is cut.
+    const before = (await api("/deployments/llama")).revision;
+    const updated = await fetch(`${controller.url}/api/v1/apply`, { method: "POST", body: manifest("1500ms"), headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(updated.status, 200, await updated.text());
+    await eventually(async () => {
+      const d = await api("/deployments/llama");
+      const reps = (await api("/replicas")).replicas;
+      const done = d.revision !== before && reps.length === 1 && reps[0].revision === d.revision && reps[0].state === "Ready";
+      return done ? true : reps.map((r) => [r.revision, r.state]);
+    }, "the rolling update under streaming load");
+    const streamsBefore = streams;
+    await eventually(async () => (streams >= streamsBefore + 2 ? true : streams), "streams on the new revision");
     stop = true;
     await Promise.all(clients);
     assert.deepEqual(Object.keys(statuses), ["ok"], JSON.stringify(statuses));
