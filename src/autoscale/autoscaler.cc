@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "autoscale/gpu_choice.h"
 #include "perfmodel/perf_model.h"
 
 namespace gf {
@@ -111,7 +113,7 @@ void Autoscaler::record(const TrafficReport& report, TimePoint now) {
   }
 }
 
-void Autoscaler::sync(const Fleet& fleet, TimePoint now) {
+void Autoscaler::sync(Fleet& fleet, TimePoint now) {
   for (auto it = scalers_.begin(); it != scalers_.end();) {
     auto d = fleet.deployments().find(it->first);
     if (d == fleet.deployments().end() || !d->second.spec.autoscaling) {
@@ -137,6 +139,19 @@ void Autoscaler::sync(const Fleet& fleet, TimePoint now) {
     if (!scaler) continue;
     if (it != scalers_.end()) scalers_.erase(it);
     scalers_.emplace(name, std::move(*scaler));
+  }
+  rank_gpus(fleet);
+}
+
+void Autoscaler::rank_gpus(Fleet& fleet) {
+  std::erase_if(ranked_for_, [&](const auto& kv) { return !scalers_.contains(kv.first); });
+  for (const auto& [name, s] : scalers_) {
+    const DeploymentSpec& d = fleet.deployments().at(name).spec;
+    std::string key = fmt::format("{}|{}|{}|{}", fleet.pool().gpu_count(), d.model,
+                                  d.resources.gpus, fmt::join(d.resources.gpu_models, ","));
+    if (ranked_for_[name] == key) continue;
+    ranked_for_[name] = std::move(key);
+    fleet.set_gpu_order(name, gpu_models_by_value(d, fleet.pool()));
   }
 }
 

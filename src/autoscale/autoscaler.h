@@ -45,7 +45,9 @@ class Autoscaler {
 
  private:
   // Creates, re-specs or drops scalers to match the fleet's deployments.
-  void sync(const Fleet& fleet, TimePoint now);
+  void sync(Fleet& fleet, TimePoint now);
+  // Ranks the GPU models of each autoscaled deployment by value when the pool's GPUs changed.
+  void rank_gpus(Fleet& fleet);
 
   AutoscalerOptions opts_;
   LoadAccumulator load_;
@@ -53,6 +55,8 @@ class Autoscaler {
   std::map<std::string, std::string, std::less<>> model_of_;  // deployment -> model
   std::set<std::string, std::less<>> zero_models_;  // served by a deployment at 0 replicas
   bool urgent_ = false;                             // one of them has demand
+  // What each deployment's GPU order was computed from (pool size, model, GPUs, allowed models).
+  std::map<std::string, std::string, std::less<>> ranked_for_;
 };
 
 }  // namespace gf

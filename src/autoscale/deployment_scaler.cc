@@ -76,12 +76,28 @@ ScalingDecision DeploymentScaler::step(const LoadSample& load, const DeploymentS
   d.to = std::clamp(d.to, state.range.min, std::max(state.range.min, state.range.max));
   if (d.to > d.from) last_up_ = now;
   if (d.to < d.from) last_down_ = now;
+  track_readiness(d, now);
   if (d.changed()) {
     changes_.push_back(d);
     if (changes_.size() > kKeptChanges) changes_.pop_front();
   }
   last_ = d;
   return d;
+}
+
+void DeploymentScaler::track_readiness(ScalingDecision& d, TimePoint now) {
+  // Each new Ready replica answers the oldest scale-up still waiting (first asked, first placed:
+  // the fleet places Pending replicas in order).
+  for (int i = last_ready_; i < d.load.ready && !awaiting_ready_.empty(); ++i) {
+    d.scale_up_to_ready.push_back(now - awaiting_ready_.front());
+    awaiting_ready_.pop_front();
+  }
+  last_ready_ = d.load.ready;
+  for (int i = d.from; i < d.to; ++i)
+    awaiting_ready_.push_back(now);
+  // Scaling down cancels the newest requests first (the fleet removes not-Ready replicas first).
+  for (int i = d.to; i < d.from && !awaiting_ready_.empty(); ++i)
+    awaiting_ready_.pop_back();
 }
 
 void DeploymentScaler::constrain(ScalingDecision& d, const Recommendation& rec,

@@ -49,6 +49,8 @@ class DeploymentScaler {
   // Stabilization, the zero rules and step sizes, applied to the policy's advice.
   void constrain(ScalingDecision& d, const Recommendation& rec, const DeploymentState& state,
                  TimePoint now);
+  // Matches replicas that became Ready with the scale-ups that asked for them.
+  void track_readiness(ScalingDecision& d, TimePoint now);
 
   std::string deployment_;
   AutoscalingSpec spec_;
@@ -58,6 +60,9 @@ class DeploymentScaler {
   std::optional<TimePoint> last_up_;
   std::optional<TimePoint> last_down_;
   std::deque<std::pair<TimePoint, int>> advice_;  // for the stabilization window
+  // One entry per replica asked for and not yet Ready, oldest first; and the Ready count seen.
+  std::deque<TimePoint> awaiting_ready_;
+  int last_ready_ = 0;
   std::optional<ScalingDecision> last_;
   std::deque<ScalingDecision> changes_;
 };

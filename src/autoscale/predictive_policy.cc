@@ -33,9 +33,12 @@ Recommendation PredictivePolicy::recommend(const PolicyInput& in) {
   const double load = f->at_horizon.upper * per_arrival;
   const double per_replica = a.replica_capacity * a.target_utilization;
   const int want = static_cast<int>(std::ceil(load / per_replica - 1e-9));
-  if (want <= base.replicas) {
+  // The same tolerance as target's: a forecast within it of what the current replicas take adds
+  // nothing, or noise in the forecast's band would add and remove replicas all day.
+  const bool within = load <= in.current * per_replica * (1.0 + a.tolerance);
+  if (want <= base.replicas || within) {
     base.forecast = load;
-    base.reason += "; " + f->summary + " needs no more";
+    base.reason += "; " + f->summary + (within ? " is within tolerance" : " needs no more");
     return base;
   }
   Recommendation r;

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "autoscale/load_sample.h"
 
@@ -19,6 +20,8 @@ struct ScalingDecision {
   std::string reason;  // with the numbers
   std::optional<double> forecast;
   LoadSample load;
+  // Scale-ups that became Ready replicas in this period: how long each took from its decision.
+  std::vector<Duration> scale_up_to_ready;
 
   bool changed() const { return from != to; }
 };

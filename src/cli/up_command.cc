@@ -227,6 +227,9 @@ int run_up(const UpArgs& a) {
             << "    -d '{\"model\": \"" << model
             << "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], "
                "\"max_tokens\": 16}'\n\n"
+            << "  The deployments autoscale: send load and watch replicas follow it with\n"
+            << "    gpufleet describe deployment " << models.manifests.deployments.front().name
+            << " --controller " << controller << "\n\n"
             << "Ctrl-C stops everything." << std::endl;
   while (!g_stop) {
     for (const auto& e : sup.poll(clock.now(), std::chrono::milliseconds(500))) {

@@ -184,6 +184,7 @@ struct ControllerServer::Impl {
   CounterFamily* scaling_events = nullptr;
   CounterFamily* autoscaler_decisions = nullptr;
   GaugeFamily* forecast = nullptr;
+  HistogramFamily* scale_up_to_ready = nullptr;
   // Every deployment with spec.autoscaling follows its load (src/autoscale): fed by the gateways'
   // reports, run at its deadline by the reconcile loop.
   Autoscaler autoscaler;
@@ -294,6 +295,8 @@ struct ControllerServer::Impl {
     if (!due || *due > now) return;
     for (const ScalingDecision& d : autoscaler.tick(fleet, now)) {
       if (d.forecast) forecast->with({d.deployment}).set(*d.forecast);
+      for (Duration t : d.scale_up_to_ready)
+        scale_up_to_ready->with({d.deployment}).observe(std::chrono::duration<double>(t).count());
       if (!d.changed()) continue;
       const char* direction = d.to > d.from ? "up" : "down";
       autoscaler_decisions->with({d.deployment, d.policy, direction}).inc();
@@ -851,10 +854,15 @@ Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
   auto fc =
       impl->registry.gauge("gpufleet_autoscaler_forecast",
                            "The load a predictive or slo policy provisioned for", {"deployment"});
-  if (!rs || !rq || !se || !sc || !ad || !fc)
+  auto su = impl->registry.histogram(
+      "gpufleet_autoscaler_scale_up_to_ready_seconds",
+      "From an autoscaler's scale-up decision to the replica it asked for being Ready",
+      {"deployment"}, {1, 2, 5, 10, 20, 30, 60, 120, 300, 600});
+  if (!rs || !rq || !se || !sc || !ad || !fc || !su)
     return make_error(ErrorCode::kInternal, "metric registration failed");
   impl->autoscaler_decisions = *ad;
   impl->forecast = *fc;
+  impl->scale_up_to_ready = *su;
   impl->scaling_events = *sc;
   impl->reconcile_seconds = *rs;
   impl->requests = *rq;

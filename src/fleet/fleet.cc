@@ -202,6 +202,7 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
       d.traffic.clear();
       d.rollback_reason.clear();
     }
+    if (spec.resources.gpu_models != d.spec.resources.gpu_models) d.gpu_order.clear();
     d.spec = spec;
     d.manifest = manifest;
     d.revision = rev;
@@ -251,6 +252,17 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now, std::s
   place_pending(now);
   rebuild_routing(now);
   return {};
+}
+
+void Fleet::set_gpu_order(const std::string& name, std::vector<std::string> order) {
+  auto it = deployments_.find(name);
+  if (it == deployments_.end()) return;
+  const auto& allowed = it->second.spec.resources.gpu_models;
+  // Never widen what the spec allows: an order naming another model is ignored.
+  for (const auto& m : order) {
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), m) == allowed.end()) return;
+  }
+  it->second.gpu_order = std::move(order);
 }
 
 Result<std::string> Fleet::previous_manifest(const std::string& name) const {
@@ -682,6 +694,7 @@ void Fleet::place_pending(TimePoint now) {
     auto d = deployments_.find(r.deployment);
     if (d == deployments_.end()) continue;
     AllocationRequest req = request_for(d->second.spec, d->second.spec.owner);
+    if (!d->second.gpu_order.empty()) req.gpu_models = d->second.gpu_order;
     Decision dec = sched_.place(pool_, req, PlaceOptions{true, false});
     if (!dec.placement) {
       set_state(r, ReplicaState::kPending, dec.reason, now);

@@ -69,6 +69,9 @@ class Fleet {
   // The manifest of the revision before the current one, for `rollout undo` (the shell parses it
   // and applies it like any other change).
   Result<std::string> previous_manifest(const std::string& name) const;
+  // The GPU models new replicas of `name` should prefer, best first (the autoscaler's value
+  // ranking); within what the spec allows. Empty: the spec's order.
+  void set_gpu_order(const std::string& name, std::vector<std::string> order);
   Status set_node_admin(const std::string& node, AdminState to, TimePoint now);
 
   // ---- agents

@@ -75,6 +75,9 @@ struct DeploymentRecord {
   std::optional<TimePoint> switched_at;  // blue-green: when traffic moved to the new revision
   std::map<std::string, RevisionStats> traffic;  // by revision, since the rollout started
   std::string rollback_reason;                   // set by canary analysis; tick() rolls back
+  // The autoscaler's order of GPU models for new replicas (best value first); empty = the spec's
+  // own preference. Not persisted: the autoscaler sets it again after a restart.
+  std::vector<std::string> gpu_order;
 };
 
 enum class NodeState { kUnknown, kReady, kLost };

@@ -82,11 +82,22 @@ TEST(DeploymentScaler, DefaultStepUpIsHpasFourOrDouble) {
   EXPECT_EQ(ds.front().to, 10);  // 5 + max(4, 5)
 }
 
-TEST(DeploymentScaler, MinAndMaxHoldWhateverTheLoad) {
+// The rules every policy must keep, whatever its formula.
+class EveryPolicy : public ::testing::TestWithParam<std::string> {
+ protected:
+  ScalerRun run_for() const {
+    ScalerRun r;
+    r.spec.policy = GetParam();
+    r.spec.slo_ttft = 500ms;  // slo needs a target; the others ignore it
+    return r;
+  }
+};
+
+TEST_P(EveryPolicy, MinAndMaxHoldWhateverTheLoad) {
   ManualClock clock;
   Rng rng(7);
-  for (int trial = 0; trial < 20; ++trial) {
-    ScalerRun r;
+  for (int trial = 0; trial < 10; ++trial) {
+    ScalerRun r = run_for();
     r.range = {2 + static_cast<int>(rng.uniform_below(3)),
                6 + static_cast<int>(rng.uniform_below(5))};
     r.current = r.range.min;
@@ -100,18 +111,37 @@ TEST(DeploymentScaler, MinAndMaxHoldWhateverTheLoad) {
   }
 }
 
-TEST(DeploymentScaler, SteadyNoisyLoadChangesDirectionAtMostTwiceAnHour) {
+TEST_P(EveryPolicy, SteadyNoisyLoadChangesDirectionAtMostTwiceAnHour) {
   ManualClock clock;
   Rng rng(42);
-  ScalerRun r;
+  ScalerRun r = run_for();
   auto s = make(r.spec, clock);
   // Around 4 replicas' worth, +-15% noise each second.
   auto ds =
       r.run(s, clock, 3600s, [&](Duration) { return needs(4) * (0.85 + 0.3 * rng.uniform01()); });
-  EXPECT_LE(direction_changes(ds), 2);
-  EXPECT_GE(r.current, 4);
-  EXPECT_LE(r.current, 5);
+  EXPECT_LE(direction_changes(ds), 2) << GetParam();
+  EXPECT_GE(r.current, 2) << GetParam();
+  EXPECT_LE(r.current, 8) << GetParam();
 }
+
+TEST_P(EveryPolicy, ScalesToZeroWhenIdleAndBackOnTheFirstRequest) {
+  ManualClock clock;
+  ScalerRun r = run_for();
+  r.range = {0, 4};
+  r.spec.scale_to_zero_after = 60s;
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 30s, [](Duration) { return needs(2); });
+  ASSERT_GE(r.current, 1);
+  r.run(s, clock, 400s, [](Duration) { return 0.0; });
+  EXPECT_EQ(r.current, 0) << GetParam();
+  auto back = r.run(s, clock, 1s, [](Duration) { return 1.0; });
+  EXPECT_EQ(back.front().rule, "scale from zero");
+  EXPECT_EQ(r.current, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, EveryPolicy,
+                         ::testing::Values("threshold", "target", "predictive", "slo"),
+                         [](const auto& info) { return info.param; });
 
 TEST(DeploymentScaler, ScalesToZeroAfterTheIdlePeriodAndBackOnTheFirstRequest) {
   ManualClock clock;
@@ -165,6 +195,22 @@ TEST(DeploymentScaler, PanicForbidsScaleDown) {
   for (const auto& d : ds)
     EXPECT_GE(d.to, d.from) << d.reason;
   EXPECT_EQ(r.current, peak);
+}
+
+TEST(DeploymentScaler, MeasuresEachScaleUpFromDecisionToReady) {
+  ManualClock clock;
+  ScalerRun r;
+  r.cold_start = 30s;  // replicas asked for become Ready 30 s later
+  auto s = make(r.spec, clock);
+  r.run(s, clock, 10s, [](Duration) { return needs(1); });
+  std::vector<Duration> took;
+  auto ds = r.run(s, clock, 60s, [](Duration) { return needs(3); });
+  for (const auto& d : ds)
+    took.insert(took.end(), d.scale_up_to_ready.begin(), d.scale_up_to_ready.end());
+  ASSERT_EQ(r.current, 3);
+  ASSERT_EQ(took.size(), 2u);
+  for (Duration t : took)
+    EXPECT_EQ(t, 30s);
 }
 
 TEST(DeploymentScaler, UnknownPolicyIsAnErrorNamingTheKnownOnes) {

@@ -37,7 +37,8 @@ struct ScalerRun {
       l.ready = ready_at(clock.now());
       ScalingDecision d =
           s.step(l, DeploymentState{current, range, std::nullopt, "A100-80GB"}, clock.now());
-      if (d.to > current) asked.push_back(clock.now());
+      for (int i = current; i < d.to; ++i)
+        asked.push_back(clock.now());
       current = d.to;
       out.push_back(std::move(d));
     }

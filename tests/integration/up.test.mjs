@@ -132,6 +132,10 @@ test("gpufleet up serves the openai client and stops cleanly", { timeout: 300000
       const { code, out } = promtool(text);
       assert.equal(code, 0, `promtool on ${url}/metrics: ${out}`);
     }
+    // The example deployments autoscale, with the autoscaler's view of each.
+    const scaling = (await (await fetch(`${sys.controller}/api/v1/scaling`)).json()).scaling;
+    assert.deepEqual(scaling.map((x) => x.policy).sort(), ["target", "target"], JSON.stringify(scaling));
+    assert.ok(scaling.every((x) => x.last && x.last.signals), JSON.stringify(scaling));
     const cm = await (await fetch(`${sys.controller}/metrics`)).text();
     assert.match(cm, /gpufleet_replicas\{deployment="llama-3-8b",state="Ready"\} 2/);
     const gm = await (await fetch(`${sys.gateway.replace(/\/v1$/, "")}/metrics`)).text();
