@@ -57,6 +57,7 @@ const char* status_of(ErrorCode c) {
 nlohmann::json totals_json(const CapacityTotals& t) {
   return {{"gpus", t.gpus},
           {"allocated", t.allocated},
+          {"reserved", t.reserved},
           {"idle", t.idle},
           {"unavailable", t.unavailable},
           {"cordoned", t.cordoned},

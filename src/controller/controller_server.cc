@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -375,9 +376,17 @@ struct ControllerServer::Impl {
 
   json gpus_json(const std::string& node_filter) const {
     const Pool& p = fleet.pool();
+    // GPUs held idle by a deployment's warm reserve (an unbound reservation slot).
+    std::map<GpuIndex, std::string> reserved_for;
+    for (const auto& [id, a] : p.allocations()) {
+      if (!a.is_slot() || a.bound_replica.valid()) continue;
+      for (GpuIndex gi : a.gpus)
+        reserved_for[gi] = a.request.deployment;
+    }
     json out = json::array();
     for (size_t i = 0; i < p.gpu_count(); ++i) {
       const Gpu& g = p.gpu(GpuIndex{static_cast<uint32_t>(i)});
+      auto held = reserved_for.find(GpuIndex{static_cast<uint32_t>(i)});
       const std::string& node = p.node(g.node).name;
       if (!node_filter.empty() && node != node_filter) continue;
       out.push_back({{"uuid", g.uuid},
@@ -389,6 +398,7 @@ struct ControllerServer::Impl {
                      {"memoryMiB", g.memory_total.value},
                      {"memoryCommittedMiB", g.memory_committed.value},
                      {"shares", g.shares},
+                     {"reservedFor", held == reserved_for.end() ? "" : held->second},
                      {"utilizationPct", g.telemetry.utilization_pct},
                      {"temperatureC", g.telemetry.temperature_c},
                      {"powerW", g.telemetry.power_w}});
@@ -399,6 +409,7 @@ struct ControllerServer::Impl {
   static json totals_json(const CapacityTotals& t) {
     return json{{"gpus", t.gpus},
                 {"allocated", t.allocated},
+                {"reserved", t.reserved},
                 {"idle", t.idle},
                 {"unavailable", t.unavailable},
                 {"cordoned", t.cordoned},

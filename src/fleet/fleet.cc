@@ -212,6 +212,7 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
   reconcile(deployments_.at(spec.name), now);
   sweep(now);
   place_pending(now);
+  hold_reserves(now);
   rebuild_routing(now);
   return {};
 }
@@ -224,6 +225,9 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
     if (r.deployment == name && active(r)) drain(r, "deployment deleted", now);
   }
   deployments_.erase(it);
+  // Its idle reserve slots go now; slots in use go with their replicas.
+  reserves_.remove(pool_, name, now);
+  preemptions_.forget_deployment(name);
   changes_.deployments.insert(name);
   event(now, "DeploymentDeleted", name, "", "", "");
   sweep(now);
@@ -250,6 +254,7 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now, std::s
   reconcile(d, now);
   sweep(now);
   place_pending(now);
+  hold_reserves(now);
   rebuild_routing(now);
   return {};
 }
@@ -688,40 +693,190 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
   }
 }
 
-void Fleet::place_pending(TimePoint now) {
+// Highest priority first: GPUs that preemption frees go to the replica they were freed for, and
+// a warm reserve's slot goes to its own deployment before anyone else looks.
+std::vector<ReplicaRecord*> Fleet::pending_by_priority() {
+  std::vector<std::pair<int, ReplicaRecord*>> order;
   for (auto& [id, r] : replicas_) {
     if (r.state != ReplicaState::kPending) continue;
     auto d = deployments_.find(r.deployment);
-    if (d == deployments_.end()) continue;
-    AllocationRequest req = request_for(d->second.spec, d->second.spec.owner);
-    if (!d->second.gpu_order.empty()) req.gpu_models = d->second.gpu_order;
-    Decision dec = sched_.place(pool_, req, PlaceOptions{true, false});
-    if (!dec.placement) {
-      set_state(r, ReplicaState::kPending, dec.reason, now);
-      continue;
-    }
-    std::vector<GpuIndex> gpus = dec.placement->gpus(pool_);
-    auto a = pool_.commit(req, dec.placement->node, gpus, now);
-    if (!a) {
-      set_state(r, ReplicaState::kPending, a.error().message, now);
-      continue;
-    }
-    const Allocation* alloc = pool_.allocation(*a);
-    r.allocation = *a;
-    r.node = pool_.node(dec.placement->node).name;
-    r.gpus.clear();
-    for (GpuIndex g : gpus)
-      r.gpus.push_back(pool_.gpu(g).uuid);
-    r.gpu_model = pool_.model_name(pool_.gpu(gpus.front()).model);
-    MiB total = pool_.gpu(gpus.front()).memory_total;
-    r.memory_fraction =
-        req.fractional() && total.value > 0
-            ? static_cast<double>(alloc->memory_per_gpu.value) / static_cast<double>(total.value)
-            : 0.9;
-    r.generation = bump_generation();
-    set_state(r, ReplicaState::kPlaced, fmt::format("on {} GPU {}", r.node, fmt::join(r.gpus, ",")),
-              now);
+    if (d != deployments_.end()) order.emplace_back(-d->second.spec.priority, &r);
   }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<ReplicaRecord*> out;
+  for (const auto& [p, r] : order)
+    out.push_back(r);
+  return out;
+}
+
+// The scheduler's choice on `view` (the pool, or the pool with GPUs promised to preemption plans
+// held), committed to the pool: a slot of the deployment's warm reserve, or free GPUs. What is
+// free in the view is free in the pool, so the commit holds.
+Result<AllocationId> Fleet::allocate(const AllocationRequest& req, const Pool& view, Decision& dec,
+                                     TimePoint now) {
+  dec = sched_.place(view, req, PlaceOptions{true, false});
+  if (dec.slot) return pool_.bind_slot(*dec.slot, req, now);
+  if (dec.placement) return pool_.commit(req, dec.placement->node, dec.placement->gpus(pool_), now);
+  return make_error(dec.code, dec.reason);
+}
+
+void Fleet::place_pending(TimePoint now) {
+  preemptions_.settle(
+      [this](const std::string& id) {
+        auto r = replicas_.find(id);
+        return r != replicas_.end() && r->second.state == ReplicaState::kPending;
+      },
+      [this](const PreemptionVictim& v) {
+        auto r = replicas_.find(v.replica);
+        return r != replicas_.end() && r->second.allocation == v.allocation;
+      });
+  std::optional<Pool> planned;   // the pool once plans in flight are carried out, made on need
+  std::optional<Pool> promised;  // the pool with the plans' free GPUs held, made on need
+  auto view = [&](const std::string& id) -> const Pool& {
+    if (preemptions_.empty() || preemptions_.find(id) != nullptr) return pool_;
+    if (!promised) promised = preemptions_.promised(pool_, now);
+    return *promised;
+  };
+  for (ReplicaRecord* r : pending_by_priority()) {
+    const DeploymentRecord& d = deployments_.at(r->deployment);
+    const DeploymentSpec& spec = d.spec;
+    AllocationRequest req = request_for(spec, spec.owner);
+    if (!d.gpu_order.empty()) req.gpu_models = d.gpu_order;  // the autoscaler's value order
+    Decision dec;
+    Result<AllocationId> a = allocate(req, view(r->id), dec, now);
+    std::string why = a ? "" : a.error().message;
+    if (!a && !dec.placed() && dec.code == ErrorCode::kUnschedulable) {
+      if (const PreemptionInFlight* p = preemptions_.find(r->id)) {
+        // One plan at a time: its victims drain first; nobody else is preempted meanwhile.
+        std::vector<std::string> ids;
+        for (const auto& v : p->victims)
+          ids.push_back(v.replica);
+        why = fmt::format("waiting for {} preempted replica(s) to drain: {}", ids.size(),
+                          fmt::join(ids, ", "));
+      } else if (auto waiting = preempt_for(*r, spec, req, why, planned, now)) {
+        why = std::move(*waiting);
+        promised.reset();  // a new plan promises more GPUs
+      } else {
+        promised.reset();
+        a = allocate(req, view(r->id), dec, now);  // the plan freed idle slots: it fits now
+        why = a ? "" : a.error().message;
+      }
+    }
+    if (a) {
+      on_placed(*r, req, *a, now);
+      planned.reset();
+      promised.reset();
+      continue;
+    }
+    std::string note = preemptions_.note(r->deployment);
+    set_state(*r, ReplicaState::kPending, note.empty() ? why : note + "; " + why, now);
+  }
+}
+
+// When the replica fits nowhere, the scheduler's plan: the fewest strictly lower-priority replicas
+// whose GPUs would make it fit. Never a replica of its own deployment (a rollout that raised the
+// priority must not preempt its own old revision) nor of a deployment whose priority is not
+// strictly lower now. Drains the victims and returns why the replica waits; nullopt when the plan
+// only took idle reserve slots, so that the replica can be placed at once.
+std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const DeploymentSpec& spec,
+                                              const AllocationRequest& req, const std::string& why,
+                                              std::optional<Pool>& planned, TimePoint now) {
+  if (!preemptions_.empty() && !planned) planned = preemptions_.after_plans(pool_, now);
+  std::map<AllocationId, ReplicaRecord*> holders;
+  for (auto& [id, x] : replicas_) {
+    if (x.allocation.valid()) holders[x.allocation] = &x;
+  }
+  // The deployment a victim belongs to must still rank strictly lower, and not be this one.
+  auto spares = [&](const std::string& deployment) {
+    auto vd = deployments_.find(deployment);
+    return deployment == spec.name ||
+           (vd != deployments_.end() && vd->second.spec.priority >= spec.priority);
+  };
+  PlaceOptions options{false, true};
+  options.may_preempt = [&](const Allocation& a) {
+    if (a.is_slot()) return !spares(a.request.deployment);
+    auto h = holders.find(a.id);  // none: a plan's what-if, not a replica yet
+    return h != holders.end() && !spares(h->second->deployment);
+  };
+  Decision dec = sched_.place(planned ? *planned : pool_, req, options);
+  if (dec.placed()) return "waiting for GPUs that preempted replicas are freeing; " + why;
+  if (!dec.preemption) return why;
+  std::vector<AllocationId> slots;
+  std::vector<ReplicaRecord*> victims;
+  for (AllocationId a : dec.preemption->victims) {
+    const Allocation* alloc = pool_.allocation(a);
+    if (alloc != nullptr && alloc->is_slot() && !alloc->bound_replica.valid()) {
+      slots.push_back(a);
+      continue;
+    }
+    victims.push_back(holders.at(a));  // may_preempt took only replicas' allocations
+  }
+  const std::string by = fmt::format("preempted by {} (priority {})", spec.name, spec.priority);
+  // Idle slots go only when nothing else must: released while replicas still drain, the reserve
+  // would hold their GPUs again before the replica could use them. The plan made once the victims
+  // are gone takes them then.
+  if (!victims.empty()) slots.clear();
+  for (AllocationId a : slots) {
+    event(now, "Preempted", to_string(a), pool_.allocation(a)->request.deployment, spec.name,
+          fmt::format("{}: an idle warm-reserve slot, for replica {}", by, r.id));
+    (void)pool_.release(a, now, by);
+  }
+  planned.reset();
+  PreemptionInFlight plan{req, dec.preemption->placement, {}};
+  std::map<std::string, int> per_deployment;
+  std::vector<std::string> ids;
+  for (ReplicaRecord* v : victims) {
+    plan.victims.push_back(PreemptionVictim{v->id, v->allocation});
+    ids.push_back(v->id);
+    if (v->state == ReplicaState::kDraining) continue;  // already on its way out
+    event(now, "Preempted", v->id, v->deployment, spec.name,
+          fmt::format("{}: its replica {} fits on no free GPU ({})", by, r.id, why));
+    drain(*v, by, now);
+    ++per_deployment[v->deployment];
+  }
+  for (const auto& [dep, n] : per_deployment)
+    preemptions_.note_victims(dep, n, by);
+  if (plan.victims.empty()) return std::nullopt;
+  preemptions_.start(r.id, std::move(plan));  // (place_pending's views are made again)
+  return fmt::format("preempting {} lower-priority replica(s): {}; placed once they drain",
+                     ids.size(), fmt::join(ids, ", "));
+}
+
+void Fleet::on_placed(ReplicaRecord& r, const AllocationRequest& req, AllocationId a,
+                      TimePoint now) {
+  const Allocation* alloc = pool_.allocation(a);
+  const std::vector<GpuIndex>& gpus = alloc->gpus;
+  r.allocation = a;
+  r.node = pool_.node(alloc->node).name;
+  r.gpus.clear();
+  for (GpuIndex g : gpus)
+    r.gpus.push_back(pool_.gpu(g).uuid);
+  r.gpu_model = pool_.model_name(pool_.gpu(gpus.front()).model);
+  MiB total = pool_.gpu(gpus.front()).memory_total;
+  r.memory_fraction =
+      req.fractional() && total.value > 0
+          ? static_cast<double>(alloc->memory_per_gpu.value) / static_cast<double>(total.value)
+          : 0.9;
+  r.generation = bump_generation();
+  preemptions_.placed(r.deployment);
+  set_state(r, ReplicaState::kPlaced,
+            fmt::format("on {} GPU {}{}", r.node, fmt::join(r.gpus, ","),
+                        alloc->slot.valid() ? " (from its warm reserve)" : ""),
+            now);
+}
+
+// Highest priority first, after pending replicas: a reserve is headroom, real demand goes first.
+void Fleet::hold_reserves(TimePoint now) {
+  std::vector<const DeploymentSpec*> order;
+  for (const auto& [name, d] : deployments_)
+    order.push_back(&d.spec);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto* a, const auto* b) { return a->priority > b->priority; });
+  // While a preemption plan waits for its victims, reserves do not grow: they would take the
+  // GPUs it counts on.
+  for (const DeploymentSpec* spec : order)
+    reserves_.sync(pool_, sched_, *spec, now, preemptions_.empty());
 }
 
 void Fleet::tick(TimePoint now) {
@@ -753,6 +908,7 @@ void Fleet::tick(TimePoint now) {
   }
   sweep(now);
   place_pending(now);
+  hold_reserves(now);
   collect_pool_events();
   rebuild_routing(now);
 }

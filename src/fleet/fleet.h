@@ -14,8 +14,10 @@
 #include "fleet/load_publication.h"
 #include "fleet/node_assignment.h"
 #include "fleet/node_report.h"
+#include "fleet/preemption.h"
 #include "fleet/records.h"
 #include "fleet/replica_load.h"
+#include "fleet/warm_reserve.h"
 #include "placement/scheduler.h"
 #include "pool/pool.h"
 
@@ -124,7 +126,18 @@ class Fleet {
   void advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now);
   // Why the canary is worse than the stable revision, or "" while it is not (or not known yet).
   std::string canary_verdict(const DeploymentRecord& d) const;
+  // Places Pending replicas, highest priority first, preempting lower priorities when nothing
+  // fits (fleet/preemption.h).
   void place_pending(TimePoint now);
+  std::vector<ReplicaRecord*> pending_by_priority();
+  Result<AllocationId> allocate(const AllocationRequest& req, const Pool& view, Decision& dec,
+                                TimePoint now);
+  std::optional<std::string> preempt_for(const ReplicaRecord& r, const DeploymentSpec& spec,
+                                         const AllocationRequest& req, const std::string& why,
+                                         std::optional<Pool>& planned, TimePoint now);
+  void on_placed(ReplicaRecord& r, const AllocationRequest& req, AllocationId a, TimePoint now);
+  // Keeps every deployment's warm reserve (fleet/warm_reserve.h), highest priority first.
+  void hold_reserves(TimePoint now);
   void drain(ReplicaRecord& r, const std::string& reason, TimePoint now);
   // Releases the replica's GPUs and drops its record. Takes the id by value: callers often pass
   // the record's own id, which the erase frees.
@@ -168,6 +181,8 @@ class Fleet {
   std::optional<TimePoint> load_expiry_;        // the first published load to become too old
   FleetChanges changes_;
   std::optional<TimePoint> due_;
+  Preemptions preemptions_;
+  WarmReserves reserves_;
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

@@ -241,7 +241,8 @@ Decision Scheduler::place_impl(const Pool& pool, const AllocationRequest& r, boo
                    ? "infeasible: no node could hold it even empty and healthy"
                    : "no GPU fits now (placement ran without explanation)";
   }
-  if (options.preempt && d.code == ErrorCode::kUnschedulable) d.preemption = plan_preemption(ctx);
+  if (options.preempt && d.code == ErrorCode::kUnschedulable)
+    d.preemption = plan_preemption(ctx, options);
   return d;
 }
 
@@ -300,7 +301,8 @@ bool Scheduler::feasible_on_empty_cluster(const PlacementContext& ctx) const {
   return false;
 }
 
-std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext& ctx) const {
+std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext& ctx,
+                                                         const PlaceOptions& options) const {
   const Pool& pool = ctx.pool;
   const int prio = ctx.request.priority;
   // Victims: strictly lower priority only, so a victim can never preempt its preemptor back.
@@ -309,18 +311,21 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
   for (const auto& [id, a] : pool.allocations()) {
     if (a.request.priority >= prio || a.slot.valid() || (a.is_slot() && a.bound_replica.valid()))
       continue;
+    if (options.may_preempt && !options.may_preempt(a)) continue;
     by_node[a.node].push_back(&a);
   }
   struct Best {
     std::optional<PreemptionPlan> plan;
-    std::tuple<size_t, int, int64_t> key;
+    std::tuple<size_t, int, int64_t, size_t> key;
   } best;
 
   for (auto& entry : by_node) {
     const NodeIndex n = entry.first;  // lambdas below capture it (clang 14 cannot capture bindings)
     auto& victims = entry.second;
+    // Within a priority, idle reservation slots first: taking headroom stops nothing that runs.
     std::sort(victims.begin(), victims.end(), [](const Allocation* a, const Allocation* b) {
-      return std::pair(a->request.priority, a->id) < std::pair(b->request.priority, b->id);
+      return std::tuple(a->request.priority, !a->is_slot(), a->id) <
+             std::tuple(b->request.priority, !b->is_slot(), b->id);
     });
     const std::vector<GpuView> base = node_views(pool, n);
     auto fits_without = [&](const std::vector<const Allocation*>& set) -> std::optional<Candidate> {
@@ -343,9 +348,10 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
     std::vector<const Allocation*> chosen;
     std::optional<Candidate> where;
     if (victims.size() <= 16) {
-      // Exact: smallest subset first; among equals, the lowest (max, sum) of priorities.
+      // Exact: smallest subset first; among equals, the lowest (max, sum) of priorities, then
+      // the fewest running replicas (idle slots are cheaper to take).
       const uint32_t all = (uint32_t{1} << victims.size()) - 1;
-      std::tuple<int, int64_t> key_best{INT32_MAX, INT64_MAX};
+      std::tuple<int, int64_t, size_t> key_best{INT32_MAX, INT64_MAX, SIZE_MAX};
       for (size_t size = 1; size <= victims.size() && !where; ++size) {
         // Gosper's hack: every mask with exactly `size` bits, in increasing order.
         for (uint32_t mask = (uint32_t{1} << size) - 1; mask <= all && mask != 0;
@@ -353,16 +359,18 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
           std::vector<const Allocation*> set;
           int maxp = INT32_MIN;
           int64_t sum = 0;
+          size_t running = 0;
           for (size_t i = 0; i < victims.size(); ++i) {
             if (mask & (uint32_t{1} << i)) {
               set.push_back(victims[i]);
               maxp = std::max(maxp, victims[i]->request.priority);
               sum += victims[i]->request.priority;
+              running += victims[i]->is_slot() ? 0 : 1;
             }
           }
-          if (std::tuple(maxp, sum) >= key_best) continue;
+          if (std::tuple(maxp, sum, running) >= key_best) continue;
           if (auto c = fits_without(set)) {
-            key_best = {maxp, sum};
+            key_best = {maxp, sum, running};
             where = c;
             chosen = std::move(set);
           }
@@ -384,11 +392,13 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
     if (!where) continue;
     int maxp = INT32_MIN;
     int64_t sum = 0;
+    size_t running = 0;  // victims that run a replica (not idle slots)
     for (const Allocation* a : chosen) {
       maxp = std::max(maxp, a->request.priority);
       sum += a->request.priority;
+      running += a->is_slot() ? 0 : 1;
     }
-    std::tuple<size_t, int, int64_t> key{chosen.size(), maxp, sum};
+    std::tuple<size_t, int, int64_t, size_t> key{chosen.size(), maxp, sum, running};
     if (!best.plan || key < best.key) {
       PreemptionPlan plan{*where, {}};
       for (const Allocation* a : chosen)
@@ -420,11 +430,7 @@ Result<ReservationId> Scheduler::reserve(Pool& pool, const AllocationRequest& re
                       fmt::format("a reservation needs at least 1 slot, got {}", count));
   ReservationId rid = pool.create_reservation(request.deployment);
   for (int i = 0; i < count; ++i) {
-    // Slots come from free capacity, never from this deployment's own slots.
-    Decision d = place_impl(pool, request, false, PlaceOptions{});
-    Result<AllocationId> r =
-        d.placement ? pool.commit(request, d.placement->node, d.placement->gpus(pool), now, rid)
-                    : Result<AllocationId>(make_error(d.code, d.reason));
+    Result<AllocationId> r = hold_slot(pool, rid, request, now);
     if (!r) {
       (void)pool.release_reservation(rid, now);
       return make_error(r.error().code, fmt::format("could hold only {} of {} slots for {}: {}", i,
@@ -432,6 +438,14 @@ Result<ReservationId> Scheduler::reserve(Pool& pool, const AllocationRequest& re
     }
   }
   return rid;
+}
+
+Result<AllocationId> Scheduler::hold_slot(Pool& pool, ReservationId reservation,
+                                          const AllocationRequest& request, TimePoint now,
+                                          bool explain) const {
+  Decision d = place_impl(pool, request, false, PlaceOptions{explain, false});
+  if (!d.placement) return make_error(d.code, d.reason);
+  return pool.commit(request, d.placement->node, d.placement->gpus(pool), now, reservation);
 }
 
 }  // namespace gf

@@ -3,6 +3,7 @@
 // returns a decision; the caller commits it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,6 +40,10 @@ struct Decision {
 struct PlaceOptions {
   bool explain = true;  // per-GPU and per-node reasons in Decision::reason / gpu_reasons
   bool preempt = true;  // a preemption plan when the request is unschedulable
+  // The caller's own rule on top of "strictly lower priority": false spares the allocation (the
+  // fleet spares its own deployment's replicas and deployments whose priority rose since). Empty:
+  // every lower-priority allocation may be a victim.
+  std::function<bool(const Allocation&)> may_preempt;
 };
 
 // Counts rejections by reason. Reasons are static strings, so counting compares pointers: an
@@ -83,6 +88,12 @@ class Scheduler {
   // Holds `count` slots of request's shape for request.deployment only.
   Result<ReservationId> reserve(Pool& pool, const AllocationRequest& request, int count,
                                 TimePoint now) const;
+  // Holds one more slot of request's shape in `reservation`, from free capacity only: never one of
+  // the deployment's own slots, never by preemption (a reserve is headroom, not demand). Without
+  // `explain` a failure's reason is short: a caller retrying every tick skips the full scan.
+  Result<AllocationId> hold_slot(Pool& pool, ReservationId reservation,
+                                 const AllocationRequest& request, TimePoint now,
+                                 bool explain = true) const;
 
   const PlacementSpec& spec() const { return spec_; }
 
@@ -110,7 +121,8 @@ class Scheduler {
   size_t best(const PlacementContext& ctx, const std::vector<Candidate>& cands) const;
   void diagnose(const PlacementContext& ctx, Decision& d) const;
   bool feasible_on_empty_cluster(const PlacementContext& ctx) const;
-  std::optional<PreemptionPlan> plan_preemption(const PlacementContext& ctx) const;
+  std::optional<PreemptionPlan> plan_preemption(const PlacementContext& ctx,
+                                                const PlaceOptions& options) const;
 
   PlacementSpec spec_;
   std::vector<std::unique_ptr<FilterPlugin>> filters_;  // owns them; the lists below borrow

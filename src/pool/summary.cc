@@ -2,15 +2,17 @@
 
 #include <algorithm>
 #include <bit>
+#include <set>
 
 namespace gf {
 namespace {
 
-void add_gpu(CapacityTotals& t, const Gpu& g) {
+void add_gpu(CapacityTotals& t, const Gpu& g, bool reserved) {
   t.gpus += 1;
   t.memory_total += g.memory_total;
   t.memory_committed += g.memory_committed;
   if (!g.empty()) t.allocated += 1;
+  if (reserved) t.reserved += 1;
   switch (g.state()) {
     case GpuState::kFaulty:
     case GpuState::kProbation:
@@ -35,6 +37,10 @@ void finish(CapacityTotals& t) {
 
 PoolSummary summarize(const Pool& pool) {
   PoolSummary s;
+  std::set<GpuIndex> reserved;  // GPUs with an idle slot: held for a burst, running nothing yet
+  for (const auto& [id, a] : pool.allocations()) {
+    if (a.is_slot() && !a.bound_replica.valid()) reserved.insert(a.gpus.begin(), a.gpus.end());
+  }
   for (uint32_t n = 0; n < pool.node_count(); ++n) {
     const Node& node = pool.node(NodeIndex{n});
     CapacityTotals& nt = s.by_node[node.name];
@@ -42,9 +48,10 @@ PoolSummary summarize(const Pool& pool) {
     std::map<uint16_t, uint64_t> idle;
     for (GpuIndex gi : node.gpus) {
       const Gpu& g = pool.gpu(gi);
-      add_gpu(s.total, g);
-      add_gpu(nt, g);
-      add_gpu(s.by_model[pool.model_name(g.model)], g);
+      const bool held = reserved.count(gi) > 0;
+      add_gpu(s.total, g, held);
+      add_gpu(nt, g, held);
+      add_gpu(s.by_model[pool.model_name(g.model)], g, held);
       if (g.empty() && allows_new_allocation(g.health, g.admin, false))
         idle[g.model.value] |= uint64_t{1} << g.local_index;
     }

@@ -11,6 +11,7 @@ namespace gf {
 struct CapacityTotals {
   int gpus = 0;
   int allocated = 0;    // holding at least one allocation (or reservation slot)
+  int reserved = 0;     // of those, holding an idle reservation slot (a deployment's headroom)
   int idle = 0;         // usable and empty
   int unavailable = 0;  // Faulty, Probation or Lost
   int cordoned = 0;     // Cordoned or Draining
