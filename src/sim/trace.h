@@ -66,7 +66,7 @@ TraceStats summarize(const Trace& trace, Duration window = std::chrono::minutes(
 int64_t nearest_rank(const std::vector<int64_t>& sorted, int percent);
 
 // One line for a user: "azure_llm_2023_conv: 19366 requests over 58.4 min, 5.55 rps mean, 8.45
-// peak (1-min windows); prompt mean 1154.7 p50 1020 p99 4142; output mean 211.1 p50 129 p99 601".
+// peak (58 full 1m windows); prompt tokens mean 1154.7 p50 1020 p99 4142; output tokens ...".
 std::string describe(const Trace& trace, const TraceStats& stats);
 
 }  // namespace gf

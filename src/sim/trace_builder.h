@@ -27,7 +27,7 @@ struct LoadedTrace {
   std::vector<std::string> skipped_examples;
   bool sorted_on_load = false;  // the file was not in arrival order; requests were stably sorted
 
-  // "loaded 19366 requests from azure.csv", plus a clause for each skip and the sort.
+  // "loaded 19366 requests of azure_llm_2023_conv", plus a clause on skips and one on sorting.
   std::string note() const;
 };
 
@@ -48,7 +48,8 @@ class TraceBuilder {
   // Strict: returns the error to stop the load with. Lenient: counts it and returns nothing.
   std::optional<Error> reject(int64_t line, const std::string& problem);
 
-  // An error about the input as a whole (no header, unreadable), never skipped.
+  // An error about the input as a whole (no header, unreadable), never skipped; `line` 0 names
+  // no line.
   Error fail(int64_t line, const std::string& problem) const;
 
   // Sorts (stably, noting it), moves arrivals so the earliest is 0, and names the trace after the

@@ -98,6 +98,10 @@ TEST(SharedTraces, AzureSpansTheReadmesTimesAndItsExtras) {
   }
   EXPECT_EQ(max_prompt, Tokens(14050));
   EXPECT_LE(max_output, Tokens(1000));  // the README's apparent output cap
+  EXPECT_EQ(describe(t, summarize(t)),
+            "azure_llm_2023_conv: 19366 requests over 58.4 min, 5.55 rps mean, 8.45 peak (58 full "
+            "1m windows); prompt tokens mean 1154.7 p50 1020 p99 4142; output tokens mean 211.1 "
+            "p50 129 p99 601");
 }
 
 // The README's prefix figures: blocks in all, and how many repeat an id seen earlier.
