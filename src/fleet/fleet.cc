@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <limits>
 
 namespace gf {
 
@@ -639,7 +640,8 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     replicas_.emplace(r.id, std::move(r));
   }
   // Scale down the new revision: the least advanced replicas go first (never a Ready one while
-  // one still starting could go instead), then the least cost-efficient.
+  // one still starting could go instead), then the least cost-efficient, then the least loaded
+  // by its engine's own account (the shortest drain; unknown load counts as busiest).
   if (static_cast<int>(current.size()) > wanted) {
     auto cost = [this](const ReplicaRecord* r) {
       double c = 0;
@@ -649,12 +651,19 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
       }
       return c;
     };
+    auto busy = [&](const ReplicaRecord* r) {
+      auto l = replica_load(r->id, now);
+      if (!l || !l->running) return std::numeric_limits<int>::max();
+      return *l->running + l->waiting.value_or(0);
+    };
     std::stable_sort(current.begin(), current.end(),
                      [&](const ReplicaRecord* a, const ReplicaRecord* b) {
                        const bool ra = a->state == ReplicaState::kReady;
                        const bool rb = b->state == ReplicaState::kReady;
                        if (ra != rb) return !ra;
-                       return cost(a) > cost(b);
+                       const double ca = cost(a), cb = cost(b);
+                       if (ca != cb) return ca > cb;
+                       return busy(a) < busy(b);
                      });
     for (size_t i = 0; i < current.size() - static_cast<size_t>(wanted); ++i)
       drain(*current[i], "scaled down", now);

@@ -140,6 +140,37 @@ test("gpufleet up serves the openai client and stops cleanly", { timeout: 300000
     assert.match(cm, /gpufleet_replicas\{deployment="llama-3-8b",state="Ready"\} 2/);
     const gm = await (await fetch(`${sys.gateway.replace(/\/v1$/, "")}/metrics`)).text();
     assert.match(gm, /gpufleet_gateway_requests_total\{model="meta-llama\/Meta-Llama-3-8B",tenant="team-a",status="200"\} 2/);
+
+    // A newcomer's load step: 16 clients streaming to llama-2-7b (one replica takes 16 x 70% =
+    // 11.2 concurrent requests) make the autoscaler add its second replica; nobody sees an error.
+    const scaled = async () =>
+      (await (await fetch(`${sys.controller}/api/v1/scaling`)).json()).scaling.find((x) => x.deployment === "llama-2-7b");
+    assert.equal((await scaled()).replicas, 1);
+    let stop = false;
+    const failures = [];
+    const clients = [...Array(16)].map(async () => {
+      while (!stop) {
+        try {
+          const s = await client.chat.completions.create({
+            model: "meta-llama/Llama-2-7b-hf", messages: [{ role: "user", content: "Hi" }], max_tokens: 100, stream: true,
+          });
+          for await (const chunk of s) void chunk;
+        } catch (e) {
+          failures.push(e.status ?? e.message);
+        }
+      }
+    });
+    try {
+      const deadline = Date.now() + 60000;
+      while ((await scaled()).replicas < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+    }
+    const after = await scaled();
+    assert.equal(after.replicas, 2, JSON.stringify(after.last));
+    assert.ok(after.decisions.some((d) => d.from === 1 && d.to === 2), JSON.stringify(after.decisions));
+    assert.deepEqual(failures, []);
   } finally {
     sys.child.kill("SIGINT");
     const [code] = await once(sys.child, "exit");

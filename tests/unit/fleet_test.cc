@@ -287,6 +287,24 @@ TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
   EXPECT_EQ(f->pool().gpu(*f->pool().find_gpu("GPU-node-2-0")).price_per_hour, 4.0);
 }
 
+TEST_F(FleetTest, ScaleDownDrainsTheLeastLoadedOfEqualReplicas) {
+  FakeAgent a{"node-1", 2};
+  ASSERT_TRUE(fleet->apply(deployment("web", 1), "", clock.now()).ok());
+  ASSERT_TRUE(fleet->scale("web", 2, clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(a.running.size(), 2u);
+  // The first replica's engine is busy, the second's idle: the idle one goes (shortest drain).
+  const std::string busy = a.running.begin()->first;
+  const std::string idle = std::next(a.running.begin())->first;
+  a.loads[busy] = ReplicaLoad{5, 2, 0.5, std::nullopt, std::nullopt, Duration(0)};
+  a.loads[idle] = ReplicaLoad{0, 0, 0.0, std::nullopt, std::nullopt, Duration(0)};
+  round({&a});
+  ASSERT_TRUE(fleet->scale("web", 1, clock.now()).ok());
+  EXPECT_EQ(fleet->replicas().at(idle).state, ReplicaState::kDraining);
+  EXPECT_EQ(fleet->replicas().at(busy).state, ReplicaState::kReady);
+}
+
 TEST_F(FleetTest, ScalingStaysInRangeAndDrainsBeforeFreeingGpus) {
   auto d = deployment("llama", 1, 3);
   ASSERT_TRUE(fleet->apply(d, "m", clock.now()).ok());
