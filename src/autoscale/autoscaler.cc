@@ -6,7 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "autoscale/gpu_choice.h"
-#include "perfmodel/perf_model.h"
+#include "autoscale/replica_capacity.h"
 
 namespace gf {
 namespace {
@@ -85,23 +85,10 @@ LoadSample share_of(LoadSample s, double share) {
 // the sizes seen in `s`; nullopt when the model does not know the pair or nothing was seen.
 std::optional<double> perf_capacity(const DeploymentSpec& d, const std::string& gpu,
                                     const LoadSample& s) {
-  if (gpu.empty() || s.arrival_rps <= 0) return std::nullopt;
-  std::optional<PerfCoefficients> manual;
-  if (d.performance) {
-    const PerformanceSpec& p = *d.performance;
-    manual = PerfCoefficients{p.prefill_base_ms, p.prefill_per_token_ms, p.prefill_per_token2_ms,
-                              p.decode_base_ms,  p.decode_per_seq_ms,    p.decode_per_ctx_token_ms};
-  }
-  auto perf = PerfModel::lookup(gpu, d.model, d.resources.gpus, manual);
-  if (!perf) return std::nullopt;
-  SloTarget slo;
-  if (d.autoscaling->slo_ttft) slo.ttft = *d.autoscaling->slo_ttft;
-  if (d.autoscaling->slo_tpot) slo.tpot = *d.autoscaling->slo_tpot;
+  if (s.arrival_rps <= 0) return std::nullopt;
   const auto prompt = static_cast<int64_t>(std::max(1.0, s.prompt_tps / s.arrival_rps));
   const auto output = static_cast<int64_t>(std::max(1.0, s.output_tps / s.arrival_rps));
-  const double rps = perf->sustainable_rps(slo, Tokens{prompt}, Tokens{output});
-  if (!(rps > 0)) return std::nullopt;
-  return rps;
+  return replica_capacity_rps(d, gpu, Tokens{prompt}, Tokens{output});
 }
 
 }  // namespace

@@ -3,29 +3,9 @@
 #include <algorithm>
 #include <map>
 
-#include "perfmodel/perf_model.h"
+#include "autoscale/replica_capacity.h"
 
 namespace gf {
-namespace {
-
-// Requests/s one replica sustains within the deployment's SLO (the perf model's defaults when
-// it sets none); 0 when the perf model cannot say.
-double replica_rps(const DeploymentSpec& d, const std::string& gpu) {
-  std::optional<PerfCoefficients> manual;
-  if (d.performance) {
-    const PerformanceSpec& p = *d.performance;
-    manual = PerfCoefficients{p.prefill_base_ms, p.prefill_per_token_ms, p.prefill_per_token2_ms,
-                              p.decode_base_ms,  p.decode_per_seq_ms,    p.decode_per_ctx_token_ms};
-  }
-  auto perf = PerfModel::lookup(gpu, d.model, d.resources.gpus, manual);
-  if (!perf) return 0;
-  SloTarget slo;
-  if (d.autoscaling && d.autoscaling->slo_ttft) slo.ttft = *d.autoscaling->slo_ttft;
-  if (d.autoscaling && d.autoscaling->slo_tpot) slo.tpot = *d.autoscaling->slo_tpot;
-  return perf->sustainable_rps(slo, Tokens{kReferencePromptTokens}, Tokens{kReferenceOutputTokens});
-}
-
-}  // namespace
 
 std::vector<std::string> gpu_models_by_value(const DeploymentSpec& d, const Pool& pool) {
   // Candidates: the spec's list, else every model in the pool; one price each (the first GPU's).
@@ -45,7 +25,10 @@ std::vector<std::string> gpu_models_by_value(const DeploymentSpec& d, const Pool
   int priced = 0;
   for (const std::string& m : models) {
     const double p = price.contains(m) ? price[m] : 0.0;
-    const double rps = p > 0 ? replica_rps(d, m) : 0.0;
+    const double rps = p > 0 ? replica_capacity_rps(d, m, Tokens{kReferencePromptTokens},
+                                                    Tokens{kReferenceOutputTokens})
+                                   .value_or(0.0)
+                             : 0.0;
     const double value = rps > 0 ? rps / (p * d.resources.gpus) : 0.0;
     priced += value > 0;
     ranked.push_back({m, value});

@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { start } from "./lib.mjs";
+import { start, eventually } from "./lib.mjs";
 
 const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
 const TOKEN = "autoscale-token";
@@ -34,17 +34,6 @@ spec:
     stabilizationWindow: 3s
     scaleToZeroAfter: 4s
 `;
-
-async function eventually(check, what, ms = 60000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 test("a deployment follows its load: from zero, out on a step, back in and to zero", { timeout: 180000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-autoscale-"));

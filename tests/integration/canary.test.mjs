@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { start } from "./lib.mjs";
+import { start, eventually } from "./lib.mjs";
 
 const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
 const TOKEN = "canary-token";
@@ -23,17 +23,6 @@ spec:
     strategy: canary
     steps: [{weight: 50, pause: 10m}]
 `;
-
-async function eventually(check, what, ms = 60000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 test("a failing canary is rolled back automatically", { timeout: 180000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-canary-"));

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { start } from "./lib.mjs";
+import { start, eventually } from "./lib.mjs";
 
 const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
 const TOKEN = "drain-token";
@@ -24,17 +24,6 @@ spec:
   resources: {gpus: 1}
   replicas: {min: 0, max: 1}
 `;
-
-async function eventually(check, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 test("scaling in while a stream runs through the gateway finishes the stream", { timeout: 120000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-drain-"));

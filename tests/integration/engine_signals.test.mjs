@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { start } from "./lib.mjs";
+import { start, eventually } from "./lib.mjs";
 
 const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
 const TOKEN = "signals-token";
@@ -28,17 +28,6 @@ spec:
   routing: {policy: kv-aware}
   autoscaling: {policy: target, replicaCapacity: 16}
 `;
-
-async function eventually(check, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 test("a replica's running, waiting and KV usage reach the API and the gateway's table", { timeout: 120000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-signals-"));

@@ -1,5 +1,6 @@
 // Helpers for integration tests: start gpufleet processes on free loopback ports, wait for them,
 // and stop them, without sleeps.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import readline from "node:readline";
@@ -39,4 +40,17 @@ export async function start(args, { timeoutMs = 30000, env = {} } = {}) {
       return code;
     },
   };
+}
+
+// Polls `check` every 100 ms until it returns true (anything else is kept to show on failure),
+// at most `ms`.
+export async function eventually(check, what, ms = 60000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last === true) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
