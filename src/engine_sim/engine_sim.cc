@@ -17,6 +17,7 @@
 #include "common/io/real_clock.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
+#include "perfmodel/deployment_perf.h"
 #include "perfmodel/gpu_memory.h"
 #include "perfmodel/perf_model_cost.h"
 #include "perfmodel/request_model.h"
@@ -605,11 +606,7 @@ Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, Engin
     return make_error(ErrorCode::kInvalidArgument, "--max-num-seqs must be >= 1");
   if (Status s = validate(o.prefix); !s) return s.error();
   std::optional<PerfCoefficients> manual;
-  if (o.performance) {
-    const PerformanceSpec& p = *o.performance;
-    manual = PerfCoefficients{p.prefill_base_ms, p.prefill_per_token_ms, p.prefill_per_token2_ms,
-                              p.decode_base_ms,  p.decode_per_seq_ms,    p.decode_per_ctx_token_ms};
-  }
+  if (o.performance) manual = coefficients_of(*o.performance);
   auto pm = PerfModel::lookup(o.gpu, o.model, o.tensor_parallel, manual);
   if (!pm) return pm.error();
   Tokens kv = pm->kv_capacity(gpu_memory_from_name(o.gpu), o.memory_fraction);

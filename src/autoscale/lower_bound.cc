@@ -1,0 +1,170 @@
+#include "autoscale/lower_bound.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
+
+namespace gf {
+namespace {
+
+// Durations are rounded to whole nanoseconds per iteration; shaving a millionth off keeps the
+// bound below a simulated schedule whose every iteration rounded down (iterations last >= 1 ms).
+constexpr double kRounding = 1 - 1e-6;
+
+int64_t blocks_for(int64_t tokens, int block_tokens) {
+  return (tokens + block_tokens - 1) / block_tokens;
+}
+
+// What a shape's replica can do at best, for the workload's shortest prompt.
+struct ShapeLimits {
+  int64_t total_blocks = std::numeric_limits<int64_t>::max();
+  double max_batch = 1;         // sequences in one decode iteration at most
+  double prefill_ms_per_token;  // at the best prefill rate (a lower bound on it)
+  double decode_ms_per_token;   // at the best batched decode rate
+};
+
+ShapeLimits limits_of(const ReplicaShape& s, Tokens shortest_prompt) {
+  ShapeLimits l;
+  const PerfCoefficients& c = s.coef;
+  const int bt = std::max(1, s.block_tokens);
+  double batch = std::max(1, s.max_num_seqs);
+  if (s.kv_capacity.value > 0) {
+    l.total_blocks = s.kv_capacity.value / bt;
+    // Every sequence in a decode iteration holds its prompt and at least one generated token.
+    batch = std::min(
+        batch, static_cast<double>(l.total_blocks / blocks_for(shortest_prompt.value + 2, bt)));
+  }
+  l.max_batch = std::max(1.0, batch);
+  // A prefill of P tokens costs at least base + a P + b P^2, so P tokens per that: at most
+  // 1 / (a + 2 sqrt(base b)) tokens per ms (AM-GM on base/P + b P).
+  l.prefill_ms_per_token =
+      c.prefill_per_token_ms + 2 * std::sqrt(c.prefill_base_ms * c.prefill_per_token2_ms);
+  // A decode iteration of B sequences makes B tokens; each sequence holds >= 2 context tokens.
+  l.decode_ms_per_token =
+      c.decode_base_ms / l.max_batch + c.decode_per_seq_ms + c.decode_per_ctx_token_ms * 2;
+  return l;
+}
+
+// Replica-milliseconds request `w` costs at least on a shape (docs/simulator.md derives each term).
+double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimits& l) {
+  const PerfCoefficients& c = s.coef;
+  // The engine computes every prompt token its prefix cache lacks, and always at least one. A
+  // prefill iteration of T tokens costs >= base + a T + b T^2 >= sum over its requests of
+  // (a c + b c^2) + base x (its share of the iteration's token budget).
+  const double comp = static_cast<double>(std::max<int64_t>(1, w.prompt.value - w.cacheable.value));
+  const double budget = static_cast<double>(std::max<int64_t>(1, s.max_batched_tokens.value));
+  const double prefill = c.prefill_per_token_ms * comp + c.prefill_per_token2_ms * comp * comp +
+                         c.prefill_base_ms * std::min(comp, budget) / budget;
+  // The prefill makes the first token; each later one is in a decode iteration whose fixed cost
+  // is shared by at most max_batch sequences, with the per-sequence and context terms its own.
+  const double later = static_cast<double>(w.output.value - 1);
+  const double p = static_cast<double>(w.prompt.value);
+  const double context = later * p + later * static_cast<double>(w.output.value) / 2;
+  const double decode = later * (c.decode_per_seq_ms + c.decode_base_ms / l.max_batch) +
+                        c.decode_per_ctx_token_ms * context;
+  return prefill + decode;
+}
+
+double floor_ms(const WorkItem& w, const ShapeLimits& l) {
+  const double comp = static_cast<double>(std::max<int64_t>(1, w.prompt.value - w.cacheable.value));
+  return comp * l.prefill_ms_per_token +
+         static_cast<double>(w.output.value) * l.decode_ms_per_token;
+}
+
+struct Priced {
+  double floor_gpu_ms = 0;
+  double gpu_ms = 0;  // the clairvoyant figure
+  double cost = 0;    // USD
+};
+
+}  // namespace
+
+WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const ReplicaShape> shapes,
+                         double attainment) {
+  WorkBound out;
+  if (work.empty() || shapes.empty()) return out;
+  Tokens shortest = work.front().prompt;
+  for (const WorkItem& w : work)
+    shortest = std::min(shortest, w.prompt);
+  std::vector<ShapeLimits> limits;
+  for (const ReplicaShape& s : shapes)
+    limits.push_back(limits_of(s, shortest));
+
+  // Each request on the shape that serves it cheapest: a mixed fleet may split the work any way.
+  std::vector<Priced> priced;
+  priced.reserve(work.size());
+  for (const WorkItem& w : work) {
+    Priced best{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(),
+                std::numeric_limits<double>::infinity()};
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const ReplicaShape& s = shapes[i];
+      const int bt = std::max(1, s.block_tokens);
+      if (blocks_for(w.prompt.value + w.output.value, bt) > limits[i].total_blocks) continue;
+      const double g = std::max(1, s.gpus);
+      const double ms = clairvoyant_ms(w, s, limits[i]) * g;
+      best.floor_gpu_ms = std::min(best.floor_gpu_ms, floor_ms(w, limits[i]) * g);
+      best.gpu_ms = std::min(best.gpu_ms, ms);
+      best.cost = std::min(best.cost, ms / 3.6e6 * s.price_per_gpu_hour);
+    }
+    if (std::isinf(best.gpu_ms)) {
+      ++out.unservable;
+      continue;
+    }
+    priced.push_back(best);
+  }
+  // The SLO may miss (1 - attainment) of all requests; the unservable ones miss already. A policy
+  // could drop the costliest of the rest: leave those out.
+  const double allowed =
+      std::floor(static_cast<double>(work.size()) * (1 - std::clamp(attainment, 0.0, 1.0)));
+  const size_t misses = static_cast<size_t>(std::max(0.0, allowed));
+  out.exempt = std::min(priced.size(), misses > out.unservable ? misses - out.unservable : 0);
+  const auto sum_cheapest = [&](auto field) {
+    std::vector<double> v;
+    v.reserve(priced.size());
+    for (const Priced& p : priced)
+      v.push_back(p.*field);
+    std::sort(v.begin(), v.end());
+    double total = 0;
+    for (size_t i = 0; i + out.exempt < v.size(); ++i)
+      total += v[i];
+    return total;
+  };
+  out.work_floor_gpu_hours = sum_cheapest(&Priced::floor_gpu_ms) / 3.6e6 * kRounding;
+  const double clairvoyant = sum_cheapest(&Priced::gpu_ms) / 3.6e6 * kRounding;
+  out.lower_bound_gpu_hours = std::max(out.work_floor_gpu_hours, clairvoyant);
+  out.lower_bound_cost = sum_cheapest(&Priced::cost) * kRounding;
+  return out;
+}
+
+std::vector<Tokens> cacheable_prefix(std::span<const std::vector<uint64_t>> blocks,
+                                     std::span<const Tokens> prompts, Tokens block_tokens) {
+  // Block id -> how many requests have it (capped at 2) and the last one counted, so that a
+  // block a request lists twice shares nothing.
+  struct Holders {
+    int count = 0;
+    size_t last = SIZE_MAX;
+  };
+  std::unordered_map<uint64_t, Holders> holders;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    for (uint64_t id : blocks[i]) {
+      Holders& h = holders[id];
+      if (h.last == i) continue;
+      h.last = i;
+      h.count = std::min(2, h.count + 1);
+    }
+  }
+  std::vector<Tokens> out(blocks.size(), Tokens(0));
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    int64_t shared = 0;
+    for (uint64_t id : blocks[i]) {
+      if (holders[id].count < 2) break;
+      ++shared;
+    }
+    out[i] = Tokens(std::min(shared * block_tokens.value, prompts[i].value));
+  }
+  return out;
+}
+
+}  // namespace gf

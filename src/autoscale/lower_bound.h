@@ -1,0 +1,60 @@
+// The fewest GPU-hours any policy could spend on a workload: the bound `gpufleet sim` measures
+// every scaling policy against. Two figures, both true lower bounds for the iteration model of
+// perfmodel/batch_engine.h (docs/simulator.md, "The lower bound", derives them):
+//   - the work floor: every prompt token at the best prefill rate and every output token at the
+//     best batched decode rate, on the best GPU for each request;
+//   - the clairvoyant bound: the same work priced per request with the cost model's own terms
+//     (quadratic attention, context-proportional decode, a decode iteration's fixed cost shared by
+//     at most a full batch), replicas started instantly and never idle, and the share of requests
+//     the SLO may miss left out (the costliest ones: those a policy would best drop).
+// Pure arithmetic over the requests; no simulation.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "perfmodel/perf_model.h"
+
+namespace gf {
+
+// One request as the bound sees it.
+struct WorkItem {
+  Tokens prompt{0};
+  Tokens output{0};
+  // Prompt tokens that a prefix cache could have held when it arrived: its leading blocks that
+  // some other request of the workload also has (0 without prefix caching).
+  Tokens cacheable{0};
+};
+
+// A GPU model a deployment's replicas may run on, with what one replica there is.
+struct ReplicaShape {
+  std::string gpu;
+  int gpus = 1;                   // per replica (tensor parallel)
+  double price_per_gpu_hour = 0;  // 0: unknown (the bound's cost then counts it as free)
+  PerfCoefficients coef;
+  Tokens kv_capacity{0};  // per replica; 0: unlimited
+  int block_tokens = 16;
+  int max_num_seqs = PerfModel::kMaxBatch;
+  Tokens max_batched_tokens{8192};
+};
+
+struct WorkBound {
+  double work_floor_gpu_hours = 0;
+  double lower_bound_gpu_hours = 0;  // never below the work floor
+  double lower_bound_cost = 0;       // the cheapest GPUs per request, at their prices
+  size_t exempt = 0;                 // requests left out for the SLO's allowed misses
+  size_t unservable = 0;             // requests no shape can hold (left out: nobody serves them)
+};
+
+// `attainment`: the share of requests that must meet the SLO, in (0, 1]. With no shape, zero.
+WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const ReplicaShape> shapes,
+                         double attainment);
+
+// Marks each request's cacheable prompt tokens: for chained 512-token block ids (Mooncake's
+// hash_ids), the leading blocks that also appear in another request. Index i of the result is
+// request i's; `blocks[i]` its block ids.
+std::vector<Tokens> cacheable_prefix(std::span<const std::vector<uint64_t>> blocks,
+                                     std::span<const Tokens> prompts, Tokens block_tokens);
+
+}  // namespace gf

@@ -1,0 +1,236 @@
+// `gpufleet sim`: replays a request trace through the live system's decision core in virtual time
+// and compares scaling policies on SLO attainment and GPU-hours against the lower bound.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "autoscale/policy_registry.h"
+#include "cli/commands.h"
+#include "cli/duration_flag.h"
+#include "common/io/manifest.h"
+#include "placement/placement_names.h"
+#include "routing/policy_registry.h"
+#include "sim/sim_report.h"
+#include "sim/sim_setup.h"
+#include "sim/simulation.h"
+#include "sim/trace_loader.h"
+#include "sim/trace_options.h"
+
+namespace gf {
+namespace {
+
+struct SimArgs {
+  std::string cluster;
+  std::string deployments;
+  std::string trace;
+  std::string format = "auto";
+  bool lenient = false;
+  std::string start = "0s";
+  std::string length;
+  double rate_scale = 1.0;
+  std::string models;
+  std::string tenants;
+  std::string model = "meta-llama/Llama-2-70b-hf";
+  int tp = 4;
+  std::string policy;
+  std::string compare;
+  std::string slo_ttft = "2s";
+  std::string slo_tpot = "100ms";
+  double attainment = 0.99;
+  bool json = false;
+  uint64_t seed = 1;
+};
+
+int fail(const std::string& message) {
+  std::cerr << "error: " << message << '\n';
+  return 2;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// A progress bar on stderr once a run has taken more than two seconds.
+struct Progress {
+  std::string label;
+  std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
+  bool shown = false;
+  void operator()(double share) {
+    if (std::chrono::steady_clock::now() - began < std::chrono::seconds(2)) return;
+    const int filled = static_cast<int>(share * 30);
+    std::cerr << fmt::format("\r{:<12} [{:<30}] {:3.0f}%", label, std::string(filled, '#'),
+                             share * 100)
+              << std::flush;
+    shown = true;
+  }
+  void done() {
+    if (shown) std::cerr << '\r' << std::string(60, ' ') << '\r' << std::flush;
+  }
+};
+
+int run_sim(const SimArgs& a) {
+  const ExtensionNames names{placement_names(), policy_names(), scaling_policy_names()};
+  // The cluster, and the deployments and tenants (from --deployments, else the cluster file).
+  ParsedManifests cluster = load_manifest_file(a.cluster, names);
+  for (const auto& d : cluster.diagnostics)
+    std::cerr << d.format() << '\n';
+  if (!cluster.ok()) return 2;
+  if (cluster.manifests.clusters.size() != 1)
+    return fail(fmt::format("{}: needs exactly one Cluster document, found {}", a.cluster,
+                            cluster.manifests.clusters.size()));
+  SimInput input;
+  input.cluster = cluster.manifests.clusters.front();
+  input.tenants = cluster.manifests.tenants;
+  std::vector<DeploymentSpec> deployments;
+  if (!a.deployments.empty()) {
+    ParsedManifests d = load_manifest_file(a.deployments, names);
+    for (const auto& diag : d.diagnostics)
+      std::cerr << diag.format() << '\n';
+    if (!d.ok()) return 2;
+    if (d.manifests.deployments.empty())
+      return fail(fmt::format("{}: no Deployment document", a.deployments));
+    deployments = d.manifests.deployments;
+    input.tenants.insert(input.tenants.end(), d.manifests.tenants.begin(),
+                         d.manifests.tenants.end());
+  }
+
+  SimOptions options;
+  auto ttft = duration_flag("--slo-ttft", a.slo_ttft, std::chrono::milliseconds(1));
+  if (!ttft) return fail(ttft.error().message);
+  auto tpot = duration_flag("--slo-tpot", a.slo_tpot, std::chrono::milliseconds(1));
+  if (!tpot) return fail(tpot.error().message);
+  options.slo = SloTarget{*ttft, *tpot};
+  if (!(a.attainment > 0 && a.attainment <= 1))
+    return fail(fmt::format("--attainment: {} is not in (0, 1]", a.attainment));
+  options.attainment_goal = a.attainment;
+
+  // The trace, windowed, scaled and named.
+  auto format = parse_trace_format(a.format);
+  if (!format) return fail("--format: " + format.error().message);
+  TraceLoadOptions load;
+  load.format = *format;
+  load.parse.lenient = a.lenient;
+  auto loaded = load_trace(a.trace, load);
+  if (!loaded) return fail(loaded.error().message);
+  if (loaded->skipped_lines > 0)
+    std::cerr << fmt::format("warning: {}: skipped {} malformed lines (--lenient)\n", a.trace,
+                             loaded->skipped_lines);
+  TraceOptions topts;
+  auto start = duration_flag("--start", a.start, Duration::zero());
+  if (!start) return fail(start.error().message);
+  topts.start = *start;
+  if (!a.length.empty()) {
+    auto length = duration_flag("--length", a.length, std::chrono::milliseconds(1));
+    if (!length) return fail(length.error().message);
+    topts.length = *length;
+  }
+  topts.rate_scale = a.rate_scale;
+  topts.seed = a.seed;
+  if (!a.models.empty()) {
+    auto m = parse_weighted_names(a.models);
+    if (!m) return fail("--models: " + m.error().message);
+    topts.models = *m;
+  }
+  if (!a.tenants.empty()) {
+    auto t = parse_weighted_names(a.tenants);
+    if (!t) return fail("--tenants: " + t.error().message);
+    topts.tenants = *t;
+  }
+  auto trace = apply_trace_options(std::move(loaded->trace), topts);
+  if (!trace) return fail(trace.error().message);
+
+  if (deployments.empty()) {
+    auto d = default_deployment(input.cluster, *trace, a.model, a.tp, options.slo);
+    if (!d) return fail(d.error().message);
+    deployments.push_back(*d);
+  }
+  if (auto s = name_models(*trace, deployments); !s.ok()) return fail(s.error().message);
+  input.trace = &*trace;
+
+  // The policies: --compare's list, else --policy, else each deployment's own.
+  std::vector<std::string> policies = split_list(a.compare);
+  if (policies.empty() && !a.policy.empty()) policies.push_back(a.policy);
+  SimReport report;
+  report.trace = &*trace;
+  report.options = options;
+  report.seed = a.seed;
+  input.deployments = deployments;
+  report.bound = workload_bound(input, options);
+  const auto run_one = [&](const std::string& label) -> int {
+    Progress progress{label};
+    options.progress = std::ref(progress);
+    auto result = simulate(input, options);
+    progress.done();
+    options.progress = nullptr;
+    if (!result) return fail(result.error().message);
+    result->policy = label;
+    report.runs.push_back(std::move(*result));
+    return 0;
+  };
+  if (policies.empty()) {
+    std::string own = deployments.front().autoscaling ? deployments.front().autoscaling->policy
+                                                      : std::string("fixed");
+    if (int rc = run_one(own)) return rc;
+  }
+  for (const std::string& p : policies) {
+    auto d = with_policy(deployments, p);
+    if (!d) return fail("--compare: " + d.error().message);
+    input.deployments = *d;
+    if (int rc = run_one(p)) return rc;
+  }
+  std::cout << (a.json ? report_json(report) : report_table(report));
+  return 0;
+}
+
+}  // namespace
+
+void add_sim_command(CLI::App& app, int& status) {
+  auto a = std::make_shared<SimArgs>();
+  auto* c = app.add_subcommand(
+      "sim",
+      "Replay a request trace through gpufleet's decision core in virtual time and compare "
+      "scaling policies against the lower bound (docs/simulator.md)");
+  c->add_option("--cluster", a->cluster, "Cluster manifest: the nodes, GPUs and prices")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("--deployments", a->deployments,
+                "Deployment (and Tenant) manifests; default: one deployment of --model")
+      ->check(CLI::ExistingFile);
+  c->add_option("--trace", a->trace, "Trace file: Azure CSV, Mooncake JSONL or BurstGPT CSV")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("--format", a->format, "Trace format: auto, azure, mooncake, burstgpt")
+      ->capture_default_str();
+  c->add_flag("--lenient", a->lenient, "Skip and count malformed trace lines");
+  c->add_option("--start", a->start, "Window start on the trace's time")->capture_default_str();
+  c->add_option("--length", a->length, "Window length (default: to the trace's end)");
+  c->add_option("--rate-scale", a->rate_scale, "Replay at k times the trace's rate")
+      ->capture_default_str();
+  c->add_option("--models", a->models,
+                "Map requests to models: name=weight,... (weights optional)");
+  c->add_option("--tenants", a->tenants,
+                "Map requests to tenants: name=weight,... (weights optional)");
+  c->add_option("--model", a->model, "The default deployment's model")->capture_default_str();
+  c->add_option("--tp", a->tp, "The default deployment's GPUs per replica")->capture_default_str();
+  c->add_option("--policy", a->policy, "Run every deployment under this scaling policy (or fixed)");
+  c->add_option("--compare", a->compare, "Policies to run side by side: P1,P2,...");
+  c->add_option("--slo-ttft", a->slo_ttft, "Time-to-first-token target")->capture_default_str();
+  c->add_option("--slo-tpot", a->slo_tpot, "Time-per-output-token target")->capture_default_str();
+  c->add_option("--attainment", a->attainment,
+                "Share of requests that must meet the SLO (the lower bound's goal)")
+      ->capture_default_str();
+  c->add_flag("--json", a->json, "Print the JSON document (docs/simulator.md, \"Output\")");
+  c->add_option("--seed", a->seed, "Seed of every random draw (the model and tenant mapping)")
+      ->capture_default_str();
+  c->callback([a, &status] { status = run_sim(*a); });
+}
+
+}  // namespace gf

@@ -1,0 +1,158 @@
+#include "sim/run_recorder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace gf {
+namespace {
+
+double ms(Duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+LatencySummary summarize(std::vector<double>& v) {
+  LatencySummary s;
+  s.samples = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  // Nearest rank, as the trace summary (sim/trace.h) and the data README compute it.
+  const auto rank = [&](double p) {
+    const size_t k = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(v.size())));
+    return v[std::clamp<size_t>(k, 1, v.size()) - 1];
+  };
+  s.p50 = rank(50);
+  s.p95 = rank(95);
+  s.p99 = rank(99);
+  return s;
+}
+
+void add(RunFigures& to, const RunFigures& f) {
+  to.requests += f.requests;
+  to.served += f.served;
+  to.met_slo += f.met_slo;
+  to.rejected += f.rejected;
+  to.failed += f.failed;
+  to.gpu_hours += f.gpu_hours;
+  to.cost += f.cost;
+  to.scaling_actions += f.scaling_actions;
+  to.cold_starts += f.cold_starts;
+}
+
+}  // namespace
+
+RunRecorder::RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint start)
+    : in_(in), opts_(opts), start_(start), last_end_(start) {
+  std::map<std::string, size_t, std::less<>> by_model;
+  for (size_t d = 0; d < in.deployments.size(); ++d) {
+    by_model.emplace(in.deployments[d].model, d);  // the first deployment of a model counts it
+    figures_.push_back(DeploymentFigures{in.deployments[d].name, {}});
+  }
+  samples_.resize(in.deployments.size());
+  deployment_of_.reserve(in.trace->requests.size());
+  for (const TraceRequest& r : in.trace->requests) {
+    auto it = by_model.find(r.model);
+    deployment_of_.push_back(it == by_model.end() ? 0 : it->second);
+  }
+}
+
+double RunRecorder::since_start(TimePoint t) const {
+  return std::chrono::duration<double>(std::max(t, start_) - start_).count();
+}
+
+void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
+                          TimePoint end) {
+  const size_t d = deployment_of_[i];
+  RunFigures& f = figures_[d].figures;
+  Samples& s = samples_[d];
+  const TraceRequest& r = in_.trace->requests[i];
+  const TimePoint arrival = start_ + r.arrival;
+  last_end_ = std::max(last_end_, end);
+  ++f.requests;
+  if (outcome == RequestOutcome::kRejected) ++f.rejected;
+  if (outcome == RequestOutcome::kFailed) ++f.failed;
+  if (outcome != RequestOutcome::kServed || !first_token) return;
+  ++f.served;
+  const Duration ttft = *first_token - arrival;
+  // Time per output token after the first, as vLLM's time_per_output_token histogram has it.
+  const Duration tpot =
+      r.output.value > 1 ? (end - *first_token) / (r.output.value - 1) : Duration::zero();
+  s.ttft_ms.push_back(ms(ttft));
+  s.tpot_ms.push_back(ms(tpot));
+  s.e2e_ms.push_back(ms(end - arrival));
+  if (ttft <= opts_.slo.ttft && tpot <= opts_.slo.tpot) ++f.met_slo;
+}
+
+void RunRecorder::started(size_t deployment, int gpus, TimePoint now) {
+  (void)gpus;
+  if (now >= start_) ++figures_[deployment].figures.cold_starts;
+  Samples& s = samples_[deployment];
+  ++s.live;
+  figures_[deployment].figures.max_replicas =
+      std::max(figures_[deployment].figures.max_replicas, s.live);
+}
+
+void RunRecorder::stopped(size_t deployment, int gpus, double price_per_gpu_hour, TimePoint started,
+                          TimePoint now) {
+  Samples& s = samples_[deployment];
+  --s.live;
+  const double held = std::max(0.0, since_start(now) - since_start(started)) * gpus;
+  s.held_gpu_s += held;
+  figures_[deployment].figures.cost += held / 3600 * price_per_gpu_hour;
+}
+
+void RunRecorder::busy(size_t deployment, int gpus, Duration iteration, TimePoint ended) {
+  const double counted =
+      std::min(std::chrono::duration<double>(iteration).count(), since_start(ended));
+  samples_[deployment].busy_gpu_s += counted * gpus;
+}
+
+void RunRecorder::scaled(size_t deployment) {
+  ++figures_[deployment].figures.scaling_actions;
+}
+
+void RunRecorder::sample(TimePoint now, const std::vector<int>& started,
+                         const std::vector<int>& ready) {
+  if (now < start_) return;
+  if (!timeline_.empty() && timeline_.back().replicas == started && timeline_.back().ready == ready)
+    return;
+  timeline_.push_back(TimelinePoint{since_start(now), started, ready});
+}
+
+SimResult RunRecorder::finish(TimePoint now, uint64_t events) {
+  SimResult out;
+  out.simulated_seconds = since_start(std::max(now, last_end_));
+  out.events = events;
+  double busy = 0, held = 0;
+  std::vector<double> ttft, tpot, e2e;
+  for (size_t d = 0; d < figures_.size(); ++d) {
+    RunFigures& f = figures_[d].figures;
+    Samples& s = samples_[d];
+    f.gpu_hours = s.held_gpu_s / 3600;
+    f.gpu_utilization = s.held_gpu_s > 0 ? std::min(1.0, s.busy_gpu_s / s.held_gpu_s) : 0;
+    f.slo_attainment =
+        f.requests ? static_cast<double>(f.met_slo) / static_cast<double>(f.requests) : 1;
+    ttft.insert(ttft.end(), s.ttft_ms.begin(), s.ttft_ms.end());
+    tpot.insert(tpot.end(), s.tpot_ms.begin(), s.tpot_ms.end());
+    e2e.insert(e2e.end(), s.e2e_ms.begin(), s.e2e_ms.end());
+    f.ttft_ms = summarize(s.ttft_ms);
+    f.tpot_ms = summarize(s.tpot_ms);
+    f.e2e_ms = summarize(s.e2e_ms);
+    busy += s.busy_gpu_s;
+    held += s.held_gpu_s;
+    add(out.overall, f);
+    out.overall.max_replicas += f.max_replicas;
+  }
+  out.overall.slo_attainment = out.overall.requests ? static_cast<double>(out.overall.met_slo) /
+                                                          static_cast<double>(out.overall.requests)
+                                                    : 1;
+  out.overall.gpu_utilization = held > 0 ? std::min(1.0, busy / held) : 0;
+  out.overall.ttft_ms = summarize(ttft);
+  out.overall.tpot_ms = summarize(tpot);
+  out.overall.e2e_ms = summarize(e2e);
+  out.deployments = std::move(figures_);
+  out.timeline = std::move(timeline_);
+  return out;
+}
+
+}  // namespace gf

@@ -1,0 +1,56 @@
+// Measures one simulated run: each request's outcome and latencies, the GPU time replicas held and
+// the time their engines were busy, scaling actions, cold starts and replica counts over time.
+// Only the trace's span counts: the warm-up before its first arrival is not charged.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "sim/sim_options.h"
+#include "sim/sim_result.h"
+#include "sim/simulation.h"
+
+namespace gf {
+
+enum class RequestOutcome : uint8_t {
+  kServed,    // answered whole
+  kRejected,  // refused (admission, queue timeout, longer than any replica's KV cache)
+  kFailed,    // broke, and no retry saved it; or still unfinished when the run ended
+};
+
+class RunRecorder {
+ public:
+  RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint start);
+
+  void request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
+               TimePoint end);
+  void started(size_t deployment, int gpus, TimePoint now);
+  void stopped(size_t deployment, int gpus, double price_per_gpu_hour, TimePoint started,
+               TimePoint now);
+  void busy(size_t deployment, int gpus, Duration iteration, TimePoint ended);
+  void scaled(size_t deployment);
+  // Replicas started and Ready per deployment now; a point is kept when they changed.
+  void sample(TimePoint now, const std::vector<int>& started, const std::vector<int>& ready);
+
+  SimResult finish(TimePoint now, uint64_t events);
+
+ private:
+  struct Samples {
+    std::vector<double> ttft_ms, tpot_ms, e2e_ms;
+    double busy_gpu_s = 0;
+    double held_gpu_s = 0;
+    int live = 0;
+  };
+  double since_start(TimePoint t) const;
+
+  const SimInput& in_;
+  const SimOptions& opts_;
+  const TimePoint start_;
+  std::vector<size_t> deployment_of_;  // per trace request
+  std::vector<DeploymentFigures> figures_;
+  std::vector<Samples> samples_;
+  std::vector<TimelinePoint> timeline_;
+  TimePoint last_end_{};
+};
+
+}  // namespace gf

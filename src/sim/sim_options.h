@@ -1,0 +1,31 @@
+// What a simulation run is asked: the SLO it is judged by and how the modeled parts (process
+// start, heartbeats, the end of the run) behave. Every decision comes from the core objects.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+#include "common/units.h"
+#include "perfmodel/perf_model.h"
+
+namespace gf {
+
+struct SimOptions {
+  // A request meets the SLO when its TTFT and its time per output token are both within these.
+  SloTarget slo{std::chrono::seconds(2), std::chrono::milliseconds(100)};
+  double attainment_goal = 0.99;  // the share of requests the lower bound must serve within the SLO
+  // Agents' heartbeats and gateways' traffic reports, as in the live system (docs/agent.md).
+  Duration heartbeat = std::chrono::seconds(1);
+  // A replica's cold start, the same model engine-sim uses: weights over the load bandwidth, then
+  // the engine's own start.
+  double load_bytes_per_second = 2e9;
+  Duration engine_init = std::chrono::seconds(5);
+  // After the last arrival, requests still unfinished this much later end as failed (a fleet that
+  // never got a replica placed would otherwise run forever).
+  Duration max_tail = std::chrono::minutes(30);
+  // Called now and then with the share of the trace replayed (0..1), for a progress bar.
+  std::function<void(double)> progress;
+};
+
+}  // namespace gf

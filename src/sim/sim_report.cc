@@ -1,0 +1,103 @@
+#include "sim/sim_report.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace gf {
+namespace {
+
+using nlohmann::ordered_json;
+
+double ms(Duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// Rounded for a stable, readable document: 4 significant decimals are far below the model's error.
+double r4(double v) {
+  return std::round(v * 1e4) / 1e4;
+}
+
+ordered_json latency(const LatencySummary& s) {
+  return {{"p50", r4(s.p50)}, {"p95", r4(s.p95)}, {"p99", r4(s.p99)}};
+}
+
+double vs_bound(double gpu_hours, const WorkBound& b) {
+  return b.lower_bound_gpu_hours > 0 ? gpu_hours / b.lower_bound_gpu_hours : 0;
+}
+
+ordered_json figures(const RunFigures& f, const WorkBound& b) {
+  return {{"slo_attainment", r4(f.slo_attainment)},
+          {"gpu_hours", r4(f.gpu_hours)},
+          {"gpu_hours_vs_lower_bound", r4(vs_bound(f.gpu_hours, b))},
+          {"cost", r4(f.cost)},
+          {"ttft_ms", latency(f.ttft_ms)},
+          {"tpot_ms", latency(f.tpot_ms)},
+          {"e2e_ms", latency(f.e2e_ms)},
+          {"requests", f.requests},
+          {"served", f.served},
+          {"rejected", f.rejected},
+          {"failed", f.failed},
+          {"scaling_actions", f.scaling_actions},
+          {"cold_starts", f.cold_starts},
+          {"max_replicas", f.max_replicas},
+          {"gpu_utilization", r4(f.gpu_utilization)}};
+}
+
+}  // namespace
+
+std::string report_json(const SimReport& report) {
+  const TraceStats stats = summarize(*report.trace);
+  ordered_json j;
+  j["trace"] = {{"name", report.trace->name},
+                {"requests", stats.requests},
+                {"duration_s", r4(std::chrono::duration<double>(stats.duration).count())},
+                {"mean_rps", r4(stats.mean_rps)},
+                {"peak_rps", r4(stats.peak_rps)}};
+  j["slo"] = {{"ttft_ms", ms(report.options.slo.ttft)},
+              {"tpot_ms", ms(report.options.slo.tpot)},
+              {"attainment_goal", report.options.attainment_goal}};
+  j["seed"] = report.seed;
+  j["lower_bound_gpu_hours"] = r4(report.bound.lower_bound_gpu_hours);
+  j["work_floor_gpu_hours"] = r4(report.bound.work_floor_gpu_hours);
+  j["lower_bound_cost"] = r4(report.bound.lower_bound_cost);
+  ordered_json policies = ordered_json::object();
+  for (const SimResult& run : report.runs) {
+    ordered_json p = figures(run.overall, report.bound);
+    ordered_json per = ordered_json::object();
+    for (const DeploymentFigures& d : run.deployments)
+      per[d.name] = figures(d.figures, report.bound);
+    p["deployments"] = per;
+    policies[run.policy] = p;
+  }
+  j["policies"] = policies;
+  return j.dump(2) + "\n";
+}
+
+std::string report_table(const SimReport& report) {
+  const TraceStats stats = summarize(*report.trace);
+  const WorkBound& b = report.bound;
+  std::string out = describe(*report.trace, stats) + "\n";
+  out += fmt::format(
+      "SLO: TTFT <= {:.0f} ms and time per output token <= {:.0f} ms; goal {:.1f}% of requests\n",
+      ms(report.options.slo.ttft), ms(report.options.slo.tpot),
+      report.options.attainment_goal * 100);
+  out += fmt::format(
+      "lower bound {:.3f} GPU-hours (${:.2f}); work floor {:.3f} GPU-hours "
+      "(docs/simulator.md, \"The lower bound\")\n\n",
+      b.lower_bound_gpu_hours, b.lower_bound_cost, b.work_floor_gpu_hours);
+  out += fmt::format("{:<11} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5}\n",
+                     "POLICY", "SLO MET", "GPU-H", "xBOUND", "COST $", "TTFT p50/p95/p99 ms",
+                     "TPOT p95", "REJ", "FAIL", "SCALED", "COLD");
+  for (const SimResult& run : report.runs) {
+    const RunFigures& f = run.overall;
+    out += fmt::format(
+        "{:<11} {:>7.2f}% {:>9.3f} {:>7.2f} {:>9.2f} {:>22} {:>9.1f} {:>6} {:>6} {:>7} {:>5}\n",
+        run.policy, f.slo_attainment * 100, f.gpu_hours, vs_bound(f.gpu_hours, b), f.cost,
+        fmt::format("{:.0f}/{:.0f}/{:.0f}", f.ttft_ms.p50, f.ttft_ms.p95, f.ttft_ms.p99),
+        f.tpot_ms.p95, f.rejected, f.failed, f.scaling_actions, f.cold_starts);
+  }
+  return out;
+}
+
+}  // namespace gf

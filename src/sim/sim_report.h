@@ -1,0 +1,26 @@
+// What `gpufleet sim` prints: a table for people and a JSON document for scripts, with the
+// schema docs/simulator.md documents ("Output"). Both put every policy beside the lower bound.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autoscale/lower_bound.h"
+#include "sim/sim_options.h"
+#include "sim/sim_result.h"
+#include "sim/trace.h"
+
+namespace gf {
+
+struct SimReport {
+  const Trace* trace = nullptr;
+  SimOptions options;
+  WorkBound bound;
+  std::vector<SimResult> runs;  // one per policy, in the order asked
+  uint64_t seed = 1;
+};
+
+std::string report_json(const SimReport& report);
+std::string report_table(const SimReport& report);
+
+}  // namespace gf

@@ -1,0 +1,60 @@
+// What one simulated run measured, per deployment and over all: latency percentiles, SLO
+// attainment, failures, GPU-hours and cost, utilization and scaling activity.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace gf {
+
+// Nearest-rank percentiles, milliseconds; zero with no sample.
+struct LatencySummary {
+  double p50 = 0;
+  double p95 = 0;
+  double p99 = 0;
+  size_t samples = 0;
+};
+
+struct RunFigures {
+  size_t requests = 0;
+  size_t served = 0;          // answered whole
+  size_t met_slo = 0;         // served within both targets
+  size_t rejected = 0;        // refused by admission, or too long for any replica
+  size_t failed = 0;          // an attempt broke and no retry saved it, or never finished
+  double slo_attainment = 0;  // met_slo / requests (1 with no request)
+  LatencySummary ttft_ms;
+  LatencySummary tpot_ms;
+  LatencySummary e2e_ms;
+  double gpu_hours = 0;        // GPUs held by replicas, from process start to stop
+  double cost = 0;             // the same at the GPUs' pricePerHour
+  double gpu_utilization = 0;  // engine-busy GPU time / held GPU time
+  int scaling_actions = 0;     // autoscaler decisions that changed a count
+  int cold_starts = 0;         // replica processes started
+  int max_replicas = 0;        // the most replicas held at once
+};
+
+struct DeploymentFigures {
+  std::string name;
+  RunFigures figures;
+};
+
+// Replicas and arrivals over time, for charts: one sample per control period with a change.
+struct TimelinePoint {
+  double t = 0;               // seconds since the trace's start
+  std::vector<int> replicas;  // per deployment (in SimResult::deployments order), started ones
+  std::vector<int> ready;
+};
+
+struct SimResult {
+  std::string policy;  // the scaling policy every deployment ran ("fixed": none)
+  RunFigures overall;
+  std::vector<DeploymentFigures> deployments;
+  std::vector<TimelinePoint> timeline;
+  double simulated_seconds = 0;  // virtual time from the first arrival to the last end
+  uint64_t events = 0;           // engine iterations, arrivals and control periods processed
+};
+
+}  // namespace gf

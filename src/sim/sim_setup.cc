@@ -1,0 +1,158 @@
+#include "sim/sim_setup.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "autoscale/policy_registry.h"
+#include "autoscale/replica_capacity.h"
+#include "perfmodel/batch_engine.h"
+#include "perfmodel/deployment_perf.h"
+
+namespace gf {
+
+Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trace& trace,
+                                          const std::string& model, int tp, const SloTarget& slo) {
+  std::map<std::string, int> gpus;  // of the kinds the default serves on, by model
+  for (const NodeSpec& n : cluster.nodes)
+    for (const GpuGroupSpec& g : n.gpus)
+      if (g.model == "A100-80GB" || g.model == "H100-80GB") gpus[g.model] += g.count;
+  DeploymentSpec d;
+  d.name = "trace";
+  d.model = model;
+  d.resources.gpus = tp;
+  // The faster GPU first: the autoscaler reorders by value per dollar where prices are given.
+  for (const char* gpu : {"H100-80GB", "A100-80GB"}) {
+    if (!gpus.count(gpu) || !PerfModel::lookup(gpu, model, tp).ok()) continue;
+    d.resources.gpu_models.push_back(gpu);
+    d.replicas.max += gpus[gpu] / tp;
+  }
+  d.replicas.max -= 1;  // ReplicasSpec's default max is 1
+  if (d.resources.gpu_models.empty())
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("the default deployment ({} on {} GPUs) needs A100-80GB or "
+                                  "H100-80GB GPUs the perf model knows for it, and the cluster "
+                                  "has none: give --deployments, or another --model/--tp",
+                                  model, tp));
+  if (d.replicas.max < 1)
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("the default deployment needs {} GPUs per replica, and no node "
+                                  "of the cluster has that many of one model",
+                                  tp));
+  d.replicas.min = 1;
+  AutoscalingSpec a;
+  a.policy = "target";
+  a.metric = ScalingMetric::kRps;
+  a.slo_ttft = slo.ttft;
+  a.slo_tpot = slo.tpot;
+  d.autoscaling = a;
+  const TraceStats stats = summarize(trace);
+  const auto rps = replica_capacity_rps(d, d.resources.gpu_models.front(),
+                                        Tokens(static_cast<int64_t>(stats.prompt.mean)),
+                                        Tokens(static_cast<int64_t>(stats.output.mean)));
+  if (rps && *rps > 0) d.autoscaling->replica_capacity = *rps;
+  if (auto pm = PerfModel::lookup(d.resources.gpu_models.front(), model, tp); pm.ok())
+    d.autoscaling->cold_start =
+        pm->cold_start(SimOptions{}.load_bytes_per_second, SimOptions{}.engine_init);
+  return d;
+}
+
+Status name_models(Trace& trace, const std::vector<DeploymentSpec>& deployments) {
+  for (size_t i = 0; i < trace.requests.size(); ++i) {
+    TraceRequest& r = trace.requests[i];
+    if (!r.model.empty()) continue;
+    if (deployments.size() != 1)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("trace request {} names no model and {} deployments could "
+                                    "serve it: map the trace to models (--models)",
+                                    i + 1, deployments.size()));
+    r.model = deployments.front().model;
+  }
+  return {};
+}
+
+std::vector<std::string> comparable_policies() {
+  std::vector<std::string> out = scaling_policy_names();
+  out.push_back("fixed");
+  return out;
+}
+
+Result<std::vector<DeploymentSpec>> with_policy(std::vector<DeploymentSpec> deployments,
+                                                const std::string& policy) {
+  const auto names = comparable_policies();
+  if (std::find(names.begin(), names.end(), policy) == names.end())
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("unknown policy \"{}\" (known: {})",
+                                                               policy, fmt::join(names, ", ")));
+  for (DeploymentSpec& d : deployments) {
+    if (policy == "fixed") {
+      d.autoscaling.reset();
+      d.replicas.min = std::max(d.replicas.min, d.replicas.max);
+      continue;
+    }
+    if (!d.autoscaling) d.autoscaling = AutoscalingSpec{};
+    d.autoscaling->policy = policy;
+  }
+  return deployments;
+}
+
+WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
+  const Trace& trace = *input.trace;
+  std::map<std::string, MiB> memory;  // per GPU model in the cluster
+  for (const NodeSpec& n : input.cluster.nodes)
+    for (const GpuGroupSpec& g : n.gpus)
+      memory.emplace(g.model, g.memory);
+
+  // Prefix blocks other requests share (only when the engines cache prefixes: the trace has ids).
+  std::vector<std::vector<uint64_t>> blocks;
+  std::vector<Tokens> prompts;
+  for (const TraceRequest& r : trace.requests) {
+    blocks.push_back(r.prefix_blocks);
+    prompts.push_back(r.prompt);
+  }
+  const std::vector<Tokens> cacheable = cacheable_prefix(blocks, prompts, kTracePrefixBlockTokens);
+
+  WorkBound total;
+  std::set<std::string> counted;   // a model's requests are counted under its first deployment
+  const BatchEngineConfig engine;  // the simulator's engines run with these defaults
+  for (const DeploymentSpec& d : input.deployments) {
+    if (!counted.insert(d.model).second) continue;
+    std::vector<ReplicaShape> shapes;
+    for (const auto& [gpu, mem] : memory) {
+      if (!d.resources.gpu_models.empty() &&
+          std::find(d.resources.gpu_models.begin(), d.resources.gpu_models.end(), gpu) ==
+              d.resources.gpu_models.end())
+        continue;
+      auto pm = deployment_perf_model(d, gpu);
+      if (!pm.ok()) continue;
+      ReplicaShape s;
+      s.gpu = gpu;
+      s.gpus = d.resources.gpus;
+      if (auto p = input.cluster.placement.gpu_prices.find(gpu);
+          p != input.cluster.placement.gpu_prices.end())
+        s.price_per_gpu_hour = p->second;
+      s.coef = pm->coefficients();
+      s.kv_capacity = pm->kv_capacity(mem, PerfModel::kDefaultMemoryFraction);
+      s.block_tokens = engine.block_tokens;
+      s.max_num_seqs = engine.max_num_seqs;
+      s.max_batched_tokens = engine.max_batched_tokens;
+      shapes.push_back(s);
+    }
+    std::vector<WorkItem> work;
+    for (size_t i = 0; i < trace.requests.size(); ++i) {
+      const TraceRequest& r = trace.requests[i];
+      if (r.model != d.model) continue;
+      work.push_back(WorkItem{r.prompt, r.output, cacheable[i]});
+    }
+    const WorkBound b = lower_bound_of(work, shapes, options.attainment_goal);
+    total.work_floor_gpu_hours += b.work_floor_gpu_hours;
+    total.lower_bound_gpu_hours += b.lower_bound_gpu_hours;
+    total.lower_bound_cost += b.lower_bound_cost;
+    total.exempt += b.exempt;
+    total.unservable += b.unservable;
+  }
+  return total;
+}
+
+}  // namespace gf

@@ -1,0 +1,43 @@
+// Turns what a user hands `gpufleet sim` into a run's input: the deployment a bare trace is served
+// by, the trace's requests named after it, one scaling policy applied to every deployment for a
+// comparison, and the lower bound's view of the workload.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autoscale/lower_bound.h"
+#include "common/result.h"
+#include "common/spec.h"
+#include "sim/sim_options.h"
+#include "sim/simulation.h"
+#include "sim/trace.h"
+
+namespace gf {
+
+// The deployment that serves a trace when none is given: `model` with `tp` GPUs per replica on the
+// cluster's A100-80GB and H100-80GB GPUs (those the perf model knows for it), 1 to as many
+// replicas as those GPUs hold, autoscaled by `target` on request rate with the perf model's
+// sustainable rate for the trace's mean request as a replica's capacity. Errors: the cluster has
+// no such GPU, or the perf model knows neither pair.
+Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trace& trace,
+                                          const std::string& model, int tp, const SloTarget& slo);
+
+// Names every request that names no model after the one deployment; with several deployments such
+// a request is an error asking for a model mapping.
+Status name_models(Trace& trace, const std::vector<DeploymentSpec>& deployments);
+
+// The policies --compare accepts: the scaling policies' names and "fixed".
+std::vector<std::string> comparable_policies();
+
+// Every deployment under one policy: a scaling policy's name (each keeps its own autoscaling
+// settings, or gets the defaults), or "fixed" (no autoscaling, replicas.max of them throughout:
+// provisioned for the peak). An unknown name is an error listing the known ones.
+Result<std::vector<DeploymentSpec>> with_policy(std::vector<DeploymentSpec> deployments,
+                                                const std::string& policy);
+
+// The lower bound of the run's workload (autoscale/lower_bound.h): each deployment's requests on
+// the GPU models its replicas may use in the cluster, summed.
+WorkBound workload_bound(const SimInput& input, const SimOptions& options);
+
+}  // namespace gf

@@ -1,0 +1,264 @@
+// The simulator end to end on small synthetic traces: every request accounted for, determinism,
+// the autoscaler following a step, the lower bound below every policy, and errors for inputs a
+// run cannot serve.
+#include "sim/simulation.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/sim_report.h"
+#include "sim/sim_setup.h"
+#include "sim/synthetic.h"
+
+namespace gf {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr const char* kModel = "meta-llama/Llama-2-7b-hf";
+
+ClusterSpec cluster(int nodes, int gpus_per_node) {
+  ClusterSpec c;
+  c.name = "sim";
+  for (int n = 0; n < nodes; ++n) {
+    NodeSpec node;
+    node.name = "node-" + std::to_string(n);
+    node.gpus.push_back(GpuGroupSpec{"A100-80GB", gpus_per_node, MiB{81920}, 2.0, {}});
+    node.nvlink_groups.emplace_back();
+    for (int i = 0; i < gpus_per_node; ++i)
+      node.nvlink_groups.back().push_back(i);
+    c.nodes.push_back(node);
+  }
+  c.placement.gpu_prices["A100-80GB"] = 2.0;
+  return c;
+}
+
+DeploymentSpec deployment(int min, int max, std::optional<std::string> policy) {
+  DeploymentSpec d;
+  d.name = "llama";
+  d.model = kModel;
+  d.resources.gpu_models = {"A100-80GB"};
+  d.replicas = {min, max};
+  if (policy) {
+    AutoscalingSpec a;
+    a.policy = *policy;
+    a.metric = ScalingMetric::kRps;
+    a.replica_capacity = 4;
+    d.autoscaling = a;
+  }
+  return d;
+}
+
+Trace synthetic(ArrivalPattern arrivals, Duration length, uint64_t seed) {
+  SyntheticSpec spec;
+  spec.arrivals = arrivals;
+  spec.sizes = LognormalSizes{Tokens(512), 0.8, Tokens(128), 0.8, Tokens(8192), Tokens(1024)};
+  spec.length = length;
+  spec.seed = seed;
+  auto t = generate_trace(spec);
+  EXPECT_TRUE(t) << t.error().message;
+  Trace trace = t ? *t : Trace{};
+  for (auto& r : trace.requests)
+    r.model = kModel;
+  return trace;
+}
+
+Result<SimResult> run(const Trace& trace, std::vector<DeploymentSpec> deployments,
+                      ClusterSpec c = cluster(2, 4)) {
+  SimInput in;
+  in.cluster = std::move(c);
+  in.deployments = std::move(deployments);
+  in.trace = &trace;
+  return simulate(in, SimOptions{});
+}
+
+TEST(Simulation, ServesEveryRequestOfALightTraceWithinTheSlo) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 2}, minutes(2), 3);
+  auto r = run(trace, {deployment(2, 2, std::nullopt)});
+  ASSERT_TRUE(r) << r.error().message;
+  const RunFigures& f = r->overall;
+  EXPECT_EQ(f.requests, trace.requests.size());
+  EXPECT_EQ(f.served, trace.requests.size());
+  EXPECT_EQ(f.rejected + f.failed, 0u);
+  EXPECT_GT(f.slo_attainment, 0.99);
+  // Two one-GPU replicas held from the trace's start to its last request's end.
+  EXPECT_NEAR(f.gpu_hours, 2 * r->simulated_seconds / 3600, 2 * 2.0 / 3600);
+  EXPECT_NEAR(f.cost, f.gpu_hours * 2.0, 1e-9);
+  EXPECT_EQ(f.cold_starts, 0);  // both were Ready before the first arrival
+  EXPECT_GT(f.gpu_utilization, 0);
+  EXPECT_LT(f.gpu_utilization, 1);
+  // A 7B model on an A100 answers a 512-token prompt in tens of milliseconds when idle.
+  EXPECT_LT(f.ttft_ms.p50, 500);
+  EXPECT_GT(f.ttft_ms.p50, 1);
+  EXPECT_LE(f.ttft_ms.p50, f.ttft_ms.p95);
+  EXPECT_LE(f.ttft_ms.p95, f.ttft_ms.p99);
+}
+
+TEST(Simulation, SameInputsGiveTheSameReport) {
+  const Trace trace =
+      synthetic(BurstArrivals{.on_rps = 12, .off_rps = 1, .on = seconds(20), .off = seconds(40)},
+                minutes(4), 11);
+  const auto once = [&] {
+    SimInput in;
+    in.cluster = cluster(2, 4);
+    in.deployments = {deployment(1, 8, "target")};
+    in.trace = &trace;
+    SimReport report;
+    report.trace = &trace;
+    report.bound = workload_bound(in, SimOptions{});
+    auto r = simulate(in, SimOptions{});
+    EXPECT_TRUE(r) << r.error().message;
+    if (r) report.runs.push_back(*r);
+    return report_json(report);
+  };
+  const std::string a = once();
+  EXPECT_EQ(a, once());
+  EXPECT_NE(a.find("\"slo_attainment\""), std::string::npos);
+}
+
+TEST(Simulation, TheAutoscalerFollowsAStepAndTheColdStartsAreCharged) {
+  const Trace trace =
+      synthetic(StepArrivals{.before_rps = 1, .after_rps = 20, .at = minutes(2)}, minutes(8), 5);
+  auto r = run(trace, {deployment(1, 8, "target")});
+  ASSERT_TRUE(r) << r.error().message;
+  const RunFigures& f = r->overall;
+  EXPECT_EQ(f.requests, trace.requests.size());
+  EXPECT_GE(f.max_replicas, 3) << "20 rps at 4 rps per replica (70% target) needs several";
+  EXPECT_GE(f.scaling_actions, 1);
+  EXPECT_GE(f.cold_starts, 2);
+  // The replica count over time: 1 before the step, more after it.
+  ASSERT_FALSE(r->timeline.empty());
+  EXPECT_EQ(r->timeline.front().replicas.at(0), 1);
+  int most = 0;
+  for (const auto& p : r->timeline)
+    most = std::max(most, p.replicas.at(0));
+  EXPECT_EQ(most, f.max_replicas);
+  // Fewer GPU-hours than holding the peak count throughout.
+  auto fixed = run(trace, {deployment(f.max_replicas, f.max_replicas, std::nullopt)});
+  ASSERT_TRUE(fixed) << fixed.error().message;
+  EXPECT_LT(f.gpu_hours, fixed->overall.gpu_hours);
+}
+
+// The lower bound is a bound: below what every policy spent, on every trace shape, and the work
+// floor below it.
+TEST(Simulation, LowerBoundIsBelowEveryPolicy) {
+  const std::vector<ArrivalPattern> shapes = {
+      PoissonArrivals{.rps = 6},
+      DiurnalArrivals{.mean_rps = 5, .amplitude = 0.8, .period = minutes(4)},
+      BurstArrivals{.on_rps = 25, .off_rps = 0.5, .on = seconds(30), .off = seconds(60)},
+  };
+  uint64_t seed = 21;
+  for (const ArrivalPattern& shape : shapes) {
+    const Trace trace = synthetic(shape, minutes(5), seed++);
+    SimInput in;
+    in.cluster = cluster(2, 4);
+    in.trace = &trace;
+    in.deployments = {deployment(1, 8, "target")};
+    const WorkBound bound = workload_bound(in, SimOptions{});
+    EXPECT_GT(bound.work_floor_gpu_hours, 0);
+    EXPECT_LE(bound.work_floor_gpu_hours, bound.lower_bound_gpu_hours);
+    for (const std::string& policy : comparable_policies()) {
+      auto d = with_policy({deployment(1, 8, "target")}, policy);
+      ASSERT_TRUE(d) << d.error().message;
+      in.deployments = *d;
+      auto r = simulate(in, SimOptions{});
+      ASSERT_TRUE(r) << r.error().message;
+      EXPECT_GE(r->overall.gpu_hours, bound.lower_bound_gpu_hours) << policy;
+      EXPECT_GE(r->overall.cost, bound.lower_bound_cost) << policy;
+    }
+  }
+}
+
+TEST(Simulation, RefusesARequestForAModelNoDeploymentServes) {
+  Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(20), 1);
+  trace.requests.back().model = "mistralai/Mistral-7B-v0.1";
+  auto r = run(trace, {deployment(1, 1, std::nullopt)});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("mistralai/Mistral-7B-v0.1"), std::string::npos);
+  EXPECT_NE(r.error().message.find("request " + std::to_string(trace.requests.size())),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST(Simulation, RefusesATenantNoManifestDefines) {
+  Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(20), 1);
+  trace.requests.front().tenant = "team-z";
+  SimInput in;
+  in.cluster = cluster(1, 2);
+  in.deployments = {deployment(1, 1, std::nullopt)};
+  in.tenants = {TenantSpec{.name = "team-a"}};
+  in.trace = &trace;
+  auto r = simulate(in, SimOptions{});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("team-z"), std::string::npos) << r.error().message;
+}
+
+TEST(Simulation, APlacementThatCannotFitServesNothingAndSaysSo) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(30), 2);
+  DeploymentSpec d = deployment(1, 1, std::nullopt);
+  d.resources.gpu_models = {"H100-80GB"};  // the cluster has only A100s
+  SimOptions o;
+  o.max_tail = minutes(1);
+  SimInput in;
+  in.cluster = cluster(1, 2);
+  in.deployments = {d};
+  in.trace = &trace;
+  auto r = simulate(in, o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->overall.served, 0u);
+  EXPECT_EQ(r->overall.rejected + r->overall.failed, trace.requests.size());
+  EXPECT_EQ(r->overall.gpu_hours, 0);
+  EXPECT_EQ(r->overall.slo_attainment, 0);
+}
+
+TEST(SimSetup, DefaultDeploymentUsesTheClustersA100sAndH100s) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(30), 2);
+  ClusterSpec c = cluster(2, 8);
+  c.nodes[1].gpus[0].model = "H100-80GB";
+  auto d = default_deployment(c, trace, "meta-llama/Llama-2-70b-hf", 4, SloTarget{});
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->resources.gpus, 4);
+  EXPECT_EQ(d->resources.gpu_models, (std::vector<std::string>{"H100-80GB", "A100-80GB"}));
+  EXPECT_EQ(d->replicas.min, 1);
+  EXPECT_EQ(d->replicas.max, 4);
+  ASSERT_TRUE(d->autoscaling);
+  EXPECT_GT(d->autoscaling->replica_capacity, 0.1);
+
+  ClusterSpec l40;
+  l40.nodes.push_back(NodeSpec{"n", {}, {GpuGroupSpec{"L40S", 4, MiB{46068}, 1.0, {}}}, {}});
+  auto none = default_deployment(l40, trace, "meta-llama/Llama-2-70b-hf", 4, SloTarget{});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("--deployments"), std::string::npos);
+}
+
+TEST(SimSetup, WithPolicyKnowsFixedAndTheScalingPoliciesOnly) {
+  auto fixed = with_policy({deployment(1, 6, "target")}, "fixed");
+  ASSERT_TRUE(fixed);
+  EXPECT_FALSE(fixed->front().autoscaling);
+  EXPECT_EQ(fixed->front().replicas.min, 6);
+  auto slo = with_policy({deployment(1, 6, std::nullopt)}, "slo");
+  ASSERT_TRUE(slo);
+  ASSERT_TRUE(slo->front().autoscaling);
+  EXPECT_EQ(slo->front().autoscaling->policy, "slo");
+  auto bad = with_policy({deployment(1, 6, std::nullopt)}, "hpa-ish");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("threshold"), std::string::npos) << bad.error().message;
+}
+
+TEST(SimSetup, NameModelsNeedsOneDeploymentForUnnamedRequests) {
+  Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(10), 1);
+  for (auto& r : trace.requests)
+    r.model.clear();
+  ASSERT_TRUE(name_models(trace, {deployment(1, 1, std::nullopt)}).ok());
+  EXPECT_EQ(trace.requests.front().model, kModel);
+  for (auto& r : trace.requests)
+    r.model.clear();
+  DeploymentSpec other = deployment(1, 1, std::nullopt);
+  other.name = "other";
+  auto s = name_models(trace, {deployment(1, 1, std::nullopt), other});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("--models"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gf
