@@ -61,8 +61,8 @@ LoadSample LoadAccumulator::take(std::string_view model, TimePoint now) {
     s.arrival_rps = static_cast<double>(m.arrivals) / secs;
     s.prompt_tps = static_cast<double>(m.prompt_tokens) / secs;
     s.output_tps = static_cast<double>(m.output_tokens) / secs;
-    if (int64_t p = ttft_p95_ms(m.ttft_counts); p >= 0) s.ttft_p95_ms = static_cast<double>(p);
-    if (int64_t p = tpot_p95_ms(m.tpot_counts); p >= 0) s.tpot_p95_ms = static_cast<double>(p);
+    if (double p = ttft_p95_interpolated_ms(m.ttft_counts); p >= 0) s.ttft_p95_ms = p;
+    if (double p = tpot_p95_interpolated_ms(m.tpot_counts); p >= 0) s.tpot_p95_ms = p;
   }
   m.period_start = now;
   m.reported = false;

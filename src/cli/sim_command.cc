@@ -41,6 +41,7 @@ struct SimArgs {
   std::string slo_tpot = "100ms";
   double attainment = 0.99;
   bool json = false;
+  bool explain = false;
   uint64_t seed = 1;
 };
 
@@ -187,6 +188,14 @@ int run_sim(const SimArgs& a) {
     if (int rc = run_one(p)) return rc;
   }
   std::cout << (a.json ? report_json(report) : report_table(report));
+  if (a.explain && !a.json) {
+    for (const SimResult& run : report.runs) {
+      std::cout << fmt::format("\n{}: {} scaling actions\n", run.policy, run.actions.size());
+      for (const ScalingAction& s : run.actions)
+        std::cout << fmt::format("  {:>8.1f}s {} {} -> {} ({}): {}\n", s.t, s.deployment, s.from,
+                                 s.to, s.rule, s.reason);
+    }
+  }
   return 0;
 }
 
@@ -228,6 +237,8 @@ void add_sim_command(CLI::App& app, int& status) {
                 "Share of requests that must meet the SLO (the lower bound's goal)")
       ->capture_default_str();
   c->add_flag("--json", a->json, "Print the JSON document (docs/simulator.md, \"Output\")");
+  c->add_flag("--explain", a->explain,
+              "After the table, every scaling action of each run with its rule and numbers");
   c->add_option("--seed", a->seed, "Seed of every random draw (the model and tenant mapping)")
       ->capture_default_str();
   c->callback([a, &status] { status = run_sim(*a); });

@@ -26,6 +26,26 @@ int64_t p95(std::span<const int64_t> bounds, const std::vector<uint64_t>& counts
   return bounds.back() * 2;
 }
 
+// Prometheus's histogram_quantile rule: the rank's bucket, then linear between its bounds (the
+// first bucket starts at 0); past the last finite bound, that bound.
+double interpolated_p95(std::span<const int64_t> bounds, const std::vector<uint64_t>& counts) {
+  uint64_t total = 0;
+  for (uint64_t c : counts)
+    total += c;
+  if (total == 0) return -1;
+  const double rank = 0.95 * static_cast<double>(total);
+  double seen = 0;
+  for (size_t i = 0; i < counts.size() && i < bounds.size(); ++i) {
+    const double in = static_cast<double>(counts[i]);
+    if (seen + in >= rank && in > 0) {
+      const double lo = i == 0 ? 0.0 : static_cast<double>(bounds[i - 1]);
+      return lo + (static_cast<double>(bounds[i]) - lo) * (rank - seen) / in;
+    }
+    seen += in;
+  }
+  return static_cast<double>(bounds.back());
+}
+
 }  // namespace
 
 size_t ttft_bucket(int64_t ms) {
@@ -42,6 +62,14 @@ size_t tpot_bucket(int64_t ms) {
 
 int64_t tpot_p95_ms(const std::vector<uint64_t>& counts) {
   return p95(kTpotBoundsMs, counts);
+}
+
+double ttft_p95_interpolated_ms(const std::vector<uint64_t>& counts) {
+  return interpolated_p95(kTtftBoundsMs, counts);
+}
+
+double tpot_p95_interpolated_ms(const std::vector<uint64_t>& counts) {
+  return interpolated_p95(kTpotBoundsMs, counts);
 }
 
 }  // namespace gf

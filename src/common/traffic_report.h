@@ -51,5 +51,10 @@ int64_t ttft_p95_ms(const std::vector<uint64_t>& counts);
 // The same for time per output token.
 size_t tpot_bucket(int64_t ms);
 int64_t tpot_p95_ms(const std::vector<uint64_t>& counts);
+// The p95 interpolated within its bucket, as Prometheus's histogram_quantile does; -1 if empty.
+// The autoscaler's slo policy compares it with a target: the bucket's upper bound would call a
+// p95 of 1.1 s "2.5 s" and see a 2 s target missed when it was met.
+double ttft_p95_interpolated_ms(const std::vector<uint64_t>& counts);
+double tpot_p95_interpolated_ms(const std::vector<uint64_t>& counts);
 
 }  // namespace gf

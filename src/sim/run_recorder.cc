@@ -107,8 +107,10 @@ void RunRecorder::busy(size_t deployment, int gpus, Duration iteration, TimePoin
   samples_[deployment].busy_gpu_s += counted * gpus;
 }
 
-void RunRecorder::scaled(size_t deployment) {
+void RunRecorder::scaled(size_t deployment, const ScalingDecision& d) {
   ++figures_[deployment].figures.scaling_actions;
+  actions_.push_back(ScalingAction{std::chrono::duration<double>(d.at - start_).count(),
+                                   d.deployment, d.from, d.to, d.rule, d.reason});
 }
 
 void RunRecorder::sample(TimePoint now, const std::vector<int>& started,
@@ -152,6 +154,7 @@ SimResult RunRecorder::finish(TimePoint now, uint64_t events) {
   out.overall.e2e_ms = summarize(e2e);
   out.deployments = std::move(figures_);
   out.timeline = std::move(timeline_);
+  out.actions = std::move(actions_);
   return out;
 }
 

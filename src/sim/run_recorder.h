@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "autoscale/scaling_decision.h"
 #include "sim/sim_options.h"
 #include "sim/sim_result.h"
 #include "sim/simulation.h"
@@ -28,7 +29,7 @@ class RunRecorder {
   void stopped(size_t deployment, int gpus, double price_per_gpu_hour, TimePoint started,
                TimePoint now);
   void busy(size_t deployment, int gpus, Duration iteration, TimePoint ended);
-  void scaled(size_t deployment);
+  void scaled(size_t deployment, const ScalingDecision& d);
   // Replicas started and Ready per deployment now; a point is kept when they changed.
   void sample(TimePoint now, const std::vector<int>& started, const std::vector<int>& ready);
 
@@ -50,6 +51,7 @@ class RunRecorder {
   std::vector<DeploymentFigures> figures_;
   std::vector<Samples> samples_;
   std::vector<TimelinePoint> timeline_;
+  std::vector<ScalingAction> actions_;
   TimePoint last_end_{};
 };
 

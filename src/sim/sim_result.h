@@ -48,11 +48,23 @@ struct TimelinePoint {
   std::vector<int> ready;
 };
 
+// An autoscaler decision that changed a count, with its rule and numbers (as GET /api/v1/scaling
+// shows them live).
+struct ScalingAction {
+  double t = 0;  // seconds since the trace's start (negative: during the warm-up)
+  std::string deployment;
+  int from = 0;
+  int to = 0;
+  std::string rule;
+  std::string reason;
+};
+
 struct SimResult {
   std::string policy;  // the scaling policy every deployment ran ("fixed": none)
   RunFigures overall;
   std::vector<DeploymentFigures> deployments;
   std::vector<TimelinePoint> timeline;
+  std::vector<ScalingAction> actions;
   double simulated_seconds = 0;  // virtual time from the first arrival to the last end
   uint64_t events = 0;           // engine iterations, arrivals and control periods processed
 };

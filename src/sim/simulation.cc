@@ -223,7 +223,7 @@ void Simulation::autoscale(TimePoint now) {
   for (const ScalingDecision& d : autoscaler_.tick(fleet_, now)) {
     if (!d.changed()) continue;
     auto it = deployment_index_.find(d.deployment);
-    if (it != deployment_index_.end()) recorder_.scaled(it->second);
+    if (it != deployment_index_.end()) recorder_.scaled(it->second, d);
   }
 }
 

@@ -43,7 +43,8 @@ TEST(LoadAccumulator, RatesOverThePeriodAndQueuesSummedOverGateways) {
   EXPECT_DOUBLE_EQ(s.queued, 4.0);
   EXPECT_DOUBLE_EQ(s.in_flight, 6.0);
   ASSERT_TRUE(s.tpot_p95_ms);
-  EXPECT_EQ(*s.tpot_p95_ms, 20.0);
+  // All in the (15, 20] ms bucket: the p95 interpolates to 95% of the way through it.
+  EXPECT_DOUBLE_EQ(*s.tpot_p95_ms, 19.75);
   // The next period starts empty; the gateways' latest queues still count while fresh.
   clock.advance(1s);
   s = acc.take("m", clock.now());
@@ -68,6 +69,31 @@ TEST(LoadAccumulator, SilentGatewaysStopCountingAndSilenceIsUnknown) {
   s = acc.take("m", clock.now());
   EXPECT_FALSE(s.known);
   EXPECT_FALSE(acc.take("other", clock.now()).known);
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+// The p95 the slo policy compares with its target interpolates inside the bucket (Prometheus's
+// histogram_quantile), so a p95 of about 1.1 s reads as that, not as its bucket's 2.5 s bound.
+TEST(HistogramP95, InterpolatesWithinTheBucketLikeHistogramQuantile) {
+  std::vector<uint64_t> counts(kTtftBoundsMs.size() + 1, 0);
+  EXPECT_EQ(ttft_p95_interpolated_ms(counts), -1);
+  counts[ttft_bucket(800)] = 90;   // (500, 1000]
+  counts[ttft_bucket(1100)] = 10;  // (1000, 2500]
+  // Rank 95 of 100: the 5th of 10 in (1000, 2500] -> 1000 + 1500 x 5/10.
+  EXPECT_DOUBLE_EQ(ttft_p95_interpolated_ms(counts), 1750.0);
+  EXPECT_EQ(ttft_p95_ms(counts), 2500);  // the canary's nearest-rank bound, unchanged
+  // Past the last finite bound, that bound.
+  std::fill(counts.begin(), counts.end(), 0);
+  counts.back() = 3;
+  EXPECT_DOUBLE_EQ(ttft_p95_interpolated_ms(counts), static_cast<double>(kTtftBoundsMs.back()));
+  std::vector<uint64_t> tpot(kTpotBoundsMs.size() + 1, 0);
+  tpot[0] = 20;  // (0, 5]
+  EXPECT_DOUBLE_EQ(tpot_p95_interpolated_ms(tpot), 4.75);
 }
 
 }  // namespace
