@@ -63,6 +63,8 @@ LoadSample LoadAccumulator::take(std::string_view model, TimePoint now) {
     s.output_tps = static_cast<double>(m.output_tokens) / secs;
     if (double p = ttft_p95_interpolated_ms(m.ttft_counts); p >= 0) s.ttft_p95_ms = p;
     if (double p = tpot_p95_interpolated_ms(m.tpot_counts); p >= 0) s.tpot_p95_ms = p;
+    s.ttft_counts = m.ttft_counts;
+    s.tpot_counts = m.tpot_counts;
   }
   m.period_start = now;
   m.reported = false;

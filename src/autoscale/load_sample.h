@@ -3,7 +3,9 @@
 // what their engines said about themselves in their agents' heartbeats.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "common/units.h"
 
@@ -21,6 +23,10 @@ struct LoadSample {
   double in_flight = 0;               // sent to replicas and not finished
   std::optional<double> ttft_p95_ms;  // of the answers in the period; nullopt: none
   std::optional<double> tpot_p95_ms;
+  // The period's answers by latency bucket (common/traffic_report.h bounds; empty: none), so that
+  // a policy can judge a percentile over a whole window rather than over one period's handful.
+  std::vector<uint64_t> ttft_counts;
+  std::vector<uint64_t> tpot_counts;
   // The deployment's replicas: Ready, and placed or starting (they will serve soon).
   int ready = 0;
   int starting = 0;

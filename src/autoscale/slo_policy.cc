@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/traffic_report.h"
+
 namespace gf {
 namespace {
 
@@ -17,6 +19,19 @@ double ms(Duration d) {
 // share of the seed: one bad period (a cold start, a burst of long prompts) must not collapse it.
 constexpr double kBackoff = 0.9;
 constexpr double kFloorOfSeed = 0.25;
+// The SLO must be missed this many periods in a row before the belief drops: a one-second p95
+// holds a handful of requests, and one slow answer is not a capacity.
+constexpr int kViolationsToLearn = 3;
+// The SLO is judged on the window's answers merged, and only when there are this many: fewer
+// say nothing about a p95.
+constexpr uint64_t kMinAnswers = 20;
+
+// Adds `from` into `to` bucket by bucket.
+void merge(std::vector<uint64_t>& to, const std::vector<uint64_t>& from) {
+  if (to.size() < from.size()) to.resize(from.size(), 0);
+  for (size_t i = 0; i < from.size(); ++i)
+    to[i] += from[i];
+}
 
 }  // namespace
 
@@ -29,14 +44,31 @@ std::optional<double> SloPolicy::capacity(const std::string& gpu_model) const {
 std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
   const LoadSample& s = *in.history.last();
   const AutoscalingSpec& a = in.spec;
-  if (!s.ttft_p95_ms && !s.tpot_p95_ms) return std::nullopt;
-  const bool held = (!a.slo_ttft || !s.ttft_p95_ms || *s.ttft_p95_ms <= ms(*a.slo_ttft)) &&
-                    (!a.slo_tpot || !s.tpot_p95_ms || *s.tpot_p95_ms <= ms(*a.slo_tpot));
-  if (s.ready <= 0 || s.arrival_rps <= 0) return held;
-  const double per_replica = s.arrival_rps / s.ready;
+  std::vector<uint64_t> ttft, tpot;
+  for (auto it = in.history.samples().rbegin(); it != in.history.samples().rend(); ++it) {
+    if (it->at <= in.now - a.window) break;
+    merge(ttft, it->ttft_counts);
+    merge(tpot, it->tpot_counts);
+  }
+  uint64_t answers = 0;
+  for (uint64_t c : ttft)
+    answers += c;
+  if (answers < kMinAnswers) return std::nullopt;
+  const double ttft_p95 = ttft_p95_interpolated_ms(ttft);
+  const double tpot_p95 = tpot_p95_interpolated_ms(tpot);
+  const bool held = (!a.slo_ttft || ttft_p95 < 0 || ttft_p95 <= ms(*a.slo_ttft)) &&
+                    (!a.slo_tpot || tpot_p95 < 0 || tpot_p95 <= ms(*a.slo_tpot));
+  violations_ = held ? 0 : violations_ + 1;
+  // The load per Ready replica over the window, not one period's: arrivals in one second are too
+  // few to say what a replica carried.
+  const auto per = in.history.mean(a.window, in.now, [](const LoadSample& x) {
+    return x.ready > 0 ? x.arrival_rps / x.ready : 0.0;
+  });
+  if (s.ready <= 0 || !per || *per <= 0) return held;
+  const double per_replica = *per;
   if (held && per_replica > cap) {
     cap = per_replica;  // the SLO held at more load than we believed a replica takes
-  } else if (!held && per_replica < cap) {
+  } else if (violations_ >= kViolationsToLearn && per_replica < cap) {
     const double floor = in.model_capacity_rps.value_or(cap) * kFloorOfSeed;
     cap = std::max(per_replica * kBackoff, floor);
   }

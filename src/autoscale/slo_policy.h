@@ -29,6 +29,7 @@ class SloPolicy final : public ScalingPolicy {
   std::optional<bool> learn(const PolicyInput& in, double& cap);
 
   std::map<std::string, double> capacity_;  // by GPU model, requests/s per replica
+  int violations_ = 0;                      // periods in a row the SLO was missed
   ArrivalForecast forecast_;
 };
 

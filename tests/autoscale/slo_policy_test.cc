@@ -4,6 +4,7 @@
 
 #include "autoscale/slo_policy.h"
 #include "common/clock.h"
+#include "common/traffic_report.h"
 
 namespace gf {
 namespace {
@@ -31,6 +32,13 @@ class SloPolicyTest : public ::testing::Test {
     s.ready = ready;
     s.ttft_p95_ms = ttft_ms;
     s.tpot_p95_ms = tpot_ms;
+    // 20 answers, all in the buckets of these latencies: enough for the policy to judge.
+    if (ttft_ms > 0) {
+      s.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
+      s.ttft_counts[ttft_bucket(static_cast<int64_t>(ttft_ms))] = 20;
+      s.tpot_counts.assign(kTpotBoundsMs.size() + 1, 0);
+      s.tpot_counts[tpot_bucket(static_cast<int64_t>(tpot_ms))] = 20;
+    }
     history.add(s);
     return policy.recommend(PolicyInput{spec, history, ready, clock.now(), std::nullopt,
                                         std::nullopt, seed, "A100-80GB"});
@@ -61,12 +69,17 @@ TEST_F(SloPolicyTest, LearnsMoreCapacityWhereTheSloHeld) {
 
 TEST_F(SloPolicyTest, BacksOffWhenTheSloBreaksAndAddsAReplicaWithAQueue) {
   period(10, 2, 100, 20, 10.0);
-  // 8 req/s per replica and TTFT p95 at 900 ms: the belief drops under 8, and with requests
-  // waiting the policy asks for one more even before its arithmetic does.
+  // 8 req/s per replica and TTFT p95 at 900 ms: with requests waiting the policy asks for one
+  // more at once, before its arithmetic does.
   Recommendation r = period(16, 2, 900, 20, 10.0, 5);
-  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
   EXPECT_GE(r.replicas, 3) << r.reason;
-  // A disaster period never drags the belief under a quarter of the seed.
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0) << "one missed second is not a capacity";
+  period(16, 2, 900, 20, 10.0, 5);
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  // Missed three periods in a row: the belief drops under the 8 per replica that broke it.
+  period(16, 2, 900, 20, 10.0, 5);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+  // A disaster never drags the belief under a quarter of the seed.
   period(0.4, 2, 5000, 200, 10.0);
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 2.5);
 }
@@ -76,6 +89,57 @@ TEST_F(SloPolicyTest, WithoutASeedItHoldsUntilRequestsAreServed) {
   EXPECT_EQ(r.replicas, 1);
   EXPECT_EQ(r.rule, "learning");
   EXPECT_FALSE(policy.capacity("A100-80GB"));
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+// The SLO is judged over the window's answers merged; a window with a handful of slow answers
+// says nothing about a p95, so it neither raises nor lowers the belief.
+TEST(SloPolicyJudgement, AFewSlowAnswersAreNoVerdict) {
+  using namespace std::chrono_literals;
+  AutoscalingSpec spec;
+  spec.policy = "slo";
+  spec.slo_ttft = 500ms;
+  spec.window = 10s;
+  SignalHistory history(10min);
+  SloPolicy policy;
+  ManualClock clock;
+  for (int i = 0; i < 8; ++i) {
+    clock.advance(1s);
+    LoadSample s;
+    s.at = clock.now();
+    s.span = 1s;
+    s.known = true;
+    s.arrival_rps = 2;
+    s.ready = 1;
+    s.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
+    s.ttft_counts[ttft_bucket(3000)] = 2;  // 16 slow answers in all: under the 20 needed
+    history.add(s);
+    policy.recommend(
+        PolicyInput{spec, history, 1, clock.now(), std::nullopt, std::nullopt, 10.0, "A100-80GB"});
+  }
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  // Two more such periods make 20 in the window, all slow: three judged misses in a row later,
+  // the belief drops to 0.9 x the 2 req/s per replica that broke it (its floor is 2.5).
+  for (int i = 0; i < 4; ++i) {
+    clock.advance(1s);
+    LoadSample s;
+    s.at = clock.now();
+    s.span = 1s;
+    s.known = true;
+    s.arrival_rps = 2;
+    s.ready = 1;
+    s.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
+    s.ttft_counts[ttft_bucket(3000)] = 2;
+    history.add(s);
+    policy.recommend(
+        PolicyInput{spec, history, 1, clock.now(), std::nullopt, std::nullopt, 10.0, "A100-80GB"});
+  }
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 2.5);
 }
 
 }  // namespace
