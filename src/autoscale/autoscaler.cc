@@ -7,6 +7,7 @@
 
 #include "autoscale/gpu_choice.h"
 #include "autoscale/replica_capacity.h"
+#include "perfmodel/deployment_perf.h"
 
 namespace gf {
 namespace {
@@ -177,10 +178,13 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
       c.fill_engine_signals(s);  // the deployment's own engines: no share to take
       const DeploymentRecord& d = deployments.at(name);
       DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
-      // Only slo reads the perf model's figure, and only until it has learned its own.
-      if (d.spec.autoscaling->policy == "slo")
+      DeploymentScaler& scaler = scalers_.at(name);
+      if (scaler.uses_perf_model()) {
         state.model_capacity_rps = perf_capacity(d.spec, state.gpu_model, s);
-      ScalingDecision decision = scalers_.at(name).step(s, state, now);
+        if (auto pm = deployment_perf_model(d.spec, state.gpu_model); pm.ok())
+          state.perf = std::move(*pm);
+      }
+      ScalingDecision decision = scaler.step(s, state, now);
       if (decision.changed()) {
         const std::string why =
             fmt::format("autoscaler ({}, {}): {}", decision.policy, decision.rule, decision.reason);

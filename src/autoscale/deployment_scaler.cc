@@ -66,7 +66,7 @@ ScalingDecision DeploymentScaler::step(const LoadSample& load, const DeploymentS
   } else {
     const Recommendation rec =
         policy_->recommend(PolicyInput{spec_, history_, state.current, now, last_up_, last_down_,
-                                       state.model_capacity_rps, state.gpu_model});
+                                       state.model_capacity_rps, state.gpu_model, state.perf});
     d.to = rec.replicas;
     d.rule = rec.rule;
     d.reason = rec.reason;

@@ -21,6 +21,7 @@ struct DeploymentState {
   ReplicasSpec range;
   std::optional<double> model_capacity_rps;  // see PolicyInput
   std::string gpu_model;
+  std::optional<PerfModel> perf;  // see PolicyInput
 };
 
 class DeploymentScaler {
@@ -33,6 +34,7 @@ class DeploymentScaler {
   void respec(const AutoscalingSpec& spec) { spec_ = spec; }
   const AutoscalingSpec& spec() const { return spec_; }
   const char* policy() const { return policy_->name(); }
+  bool uses_perf_model() const { return policy_->uses_perf_model(); }
 
   // When the current period ends.
   TimePoint next_period() const { return next_; }

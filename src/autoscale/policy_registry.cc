@@ -1,6 +1,10 @@
 #include "autoscale/policy_registry.h"
 
+#include "autoscale/dynamo_sla_policy.h"
+#include "autoscale/hpa_policy.h"
+#include "autoscale/kpa_policy.h"
 #include "autoscale/predictive_policy.h"
+#include "autoscale/ray_serve_policy.h"
 #include "autoscale/slo_policy.h"
 #include "autoscale/target_policy.h"
 #include "autoscale/threshold_policy.h"
@@ -23,6 +27,11 @@ const PluginRegistry<PolicyFactory>& scaling_policies() {
                             {"target", construct<TargetPolicy>},
                             {"predictive", construct<PredictivePolicy>},
                             {"slo", construct<SloPolicy>},
+                            // Baselines modeled from other systems' published rules.
+                            {"hpa", construct<HpaPolicy>},
+                            {"kpa", construct<KpaPolicy>},
+                            {"ray-serve", construct<RayServePolicy>},
+                            {"dynamo-sla", construct<DynamoSlaPolicy>},
                         });
   return registry;
 }
@@ -33,6 +42,10 @@ Result<std::unique_ptr<ScalingPolicy>> make_scaling_policy(std::string_view name
   auto factory = scaling_policies().lookup(name);
   if (!factory) return factory.error();
   return (**factory)();
+}
+
+bool is_baseline_policy(std::string_view name) {
+  return name == "hpa" || name == "kpa" || name == "ray-serve" || name == "dynamo-sla";
 }
 
 const std::vector<std::string>& scaling_policy_names() {

@@ -15,5 +15,8 @@ namespace gf {
 Result<std::unique_ptr<ScalingPolicy>> make_scaling_policy(std::string_view name);
 // Every registered name, for the manifest reader (common/extension_names.h).
 const std::vector<std::string>& scaling_policy_names();
+// Whether a policy is a baseline modeled from another system's published rules (hpa, kpa,
+// ray-serve, dynamo-sla) rather than one of gpufleet's own: baselines keep their systems' flaws.
+bool is_baseline_policy(std::string_view name);
 
 }  // namespace gf

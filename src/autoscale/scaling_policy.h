@@ -11,6 +11,7 @@
 
 #include "autoscale/signal_history.h"
 #include "common/spec.h"
+#include "perfmodel/perf_model.h"
 
 namespace gf {
 
@@ -25,6 +26,9 @@ struct PolicyInput {
   // deployment's GPU and request sizes (slo seeds its learning with it); nullopt: not known.
   std::optional<double> model_capacity_rps;
   std::string gpu_model;  // of most of the deployment's replicas; "" when none
+  // The perf model of one replica on gpu_model, for policies that size from a latency profile
+  // (uses_perf_model()); nullopt otherwise or when the model does not know the pair.
+  std::optional<PerfModel> perf;
 };
 
 struct Recommendation {
@@ -42,6 +46,9 @@ class ScalingPolicy {
   // Whether DeploymentScaler applies the scale-down stabilization window: threshold uses its
   // own cooldowns instead.
   virtual bool stabilized() const { return true; }
+  // Whether it reads PolicyInput::model_capacity_rps and ::perf (the autoscaler looks them up
+  // only for policies that do).
+  virtual bool uses_perf_model() const { return false; }
   // Every period's load, known or not, before recommend() (which is skipped at zero replicas
   // and while the load is unknown): a policy that follows a series sees all of it, in step.
   virtual void observe(const LoadSample& /*load*/, const AutoscalingSpec& /*spec*/) {}

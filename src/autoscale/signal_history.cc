@@ -28,4 +28,20 @@ std::optional<double> SignalHistory::mean(
   return sum / weight;
 }
 
+WindowLatency SignalHistory::latency(Duration window, TimePoint now) const {
+  WindowLatency out;
+  const auto merge = [](std::vector<uint64_t>& to, const std::vector<uint64_t>& from) {
+    if (to.size() < from.size()) to.resize(from.size(), 0);
+    for (size_t i = 0; i < from.size(); ++i)
+      to[i] += from[i];
+  };
+  for (auto it = samples_.rbegin(); it != samples_.rend() && it->at > now - window; ++it) {
+    merge(out.ttft, it->ttft_counts);
+    merge(out.tpot, it->tpot_counts);
+  }
+  for (uint64_t c : out.ttft)
+    out.answers += c;
+  return out;
+}
+
 }  // namespace gf

@@ -1,12 +1,22 @@
 // The recent load samples of one deployment, newest last, and the averages the policies read.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <vector>
 
 #include "autoscale/load_sample.h"
 
 namespace gf {
+
+// The answers of a window by latency bucket (common/traffic_report.h bounds), merged over its
+// samples: a percentile of the whole window, not one period's handful.
+struct WindowLatency {
+  std::vector<uint64_t> ttft;
+  std::vector<uint64_t> tpot;
+  uint64_t answers = 0;  // in the TTFT histogram
+};
 
 class SignalHistory {
  public:
@@ -21,6 +31,7 @@ class SignalHistory {
   // their spans; nullopt when none is known.
   std::optional<double> mean(Duration window, TimePoint now,
                              const std::function<double(const LoadSample&)>& value) const;
+  WindowLatency latency(Duration window, TimePoint now) const;
   // Since when every known sample was idle (no arrivals, nothing queued or in flight); nullopt
   // when the newest known sample was not idle.
   std::optional<TimePoint> idle_since() const { return idle_since_; }

@@ -26,13 +26,6 @@ constexpr int kViolationsToLearn = 3;
 // say nothing about a p95.
 constexpr uint64_t kMinAnswers = 20;
 
-// Adds `from` into `to` bucket by bucket.
-void merge(std::vector<uint64_t>& to, const std::vector<uint64_t>& from) {
-  if (to.size() < from.size()) to.resize(from.size(), 0);
-  for (size_t i = 0; i < from.size(); ++i)
-    to[i] += from[i];
-}
-
 }  // namespace
 
 std::optional<double> SloPolicy::capacity(const std::string& gpu_model) const {
@@ -44,18 +37,10 @@ std::optional<double> SloPolicy::capacity(const std::string& gpu_model) const {
 std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
   const LoadSample& s = *in.history.last();
   const AutoscalingSpec& a = in.spec;
-  std::vector<uint64_t> ttft, tpot;
-  for (auto it = in.history.samples().rbegin(); it != in.history.samples().rend(); ++it) {
-    if (it->at <= in.now - a.window) break;
-    merge(ttft, it->ttft_counts);
-    merge(tpot, it->tpot_counts);
-  }
-  uint64_t answers = 0;
-  for (uint64_t c : ttft)
-    answers += c;
-  if (answers < kMinAnswers) return std::nullopt;
-  const double ttft_p95 = ttft_p95_interpolated_ms(ttft);
-  const double tpot_p95 = tpot_p95_interpolated_ms(tpot);
+  const WindowLatency w = in.history.latency(a.window, in.now);
+  if (w.answers < kMinAnswers) return std::nullopt;
+  const double ttft_p95 = ttft_p95_interpolated_ms(w.ttft);
+  const double tpot_p95 = tpot_p95_interpolated_ms(w.tpot);
   const bool held = (!a.slo_ttft || ttft_p95 < 0 || ttft_p95 <= ms(*a.slo_ttft)) &&
                     (!a.slo_tpot || tpot_p95 < 0 || tpot_p95 <= ms(*a.slo_tpot));
   violations_ = held ? 0 : violations_ + 1;

@@ -47,7 +47,7 @@ Recommendation TargetPolicy::recommend(const PolicyInput& in) {
   }
   r.replicas = want_stable;
   r.rule = "proportional";
-  r.reason = fmt::format("{:.1f} {} over {} / {:.2f} per replica ({} x {:.0f}%) = {} replicas",
+  r.reason = fmt::format("{:.1f} {} over {} / {:.2f} per replica ({:.3g} x {:.0f}%) = {} replicas",
                          stable, unit, format_duration(a.window), per_replica, a.replica_capacity,
                          a.target_utilization * 100, want_stable);
   return r;

@@ -37,6 +37,7 @@ struct SimArgs {
   int tp = 4;
   std::string policy;
   std::string compare;
+  std::string warmup = "10m";
   std::string slo_ttft = "2s";
   std::string slo_tpot = "100ms";
   double attainment = 0.99;
@@ -112,6 +113,9 @@ int run_sim(const SimArgs& a) {
   if (!(a.attainment > 0 && a.attainment <= 1))
     return fail(fmt::format("--attainment: {} is not in (0, 1]", a.attainment));
   options.attainment_goal = a.attainment;
+  auto warmup = duration_flag("--warmup", a.warmup, Duration::zero());
+  if (!warmup) return fail(warmup.error().message);
+  options.warmup = *warmup;
 
   // The trace, windowed, scaled and named.
   auto format = parse_trace_format(a.format);
@@ -235,6 +239,10 @@ void add_sim_command(CLI::App& app, int& status) {
   c->add_option("--slo-tpot", a->slo_tpot, "Time-per-output-token target")->capture_default_str();
   c->add_option("--attainment", a->attainment,
                 "Share of requests that must meet the SLO (the lower bound's goal)")
+      ->capture_default_str();
+  c->add_option("--warmup", a->warmup,
+                "Replay the trace's opening this long once before it, unmeasured (0s: start cold "
+                "at replicas.min)")
       ->capture_default_str();
   c->add_flag("--json", a->json, "Print the JSON document (docs/simulator.md, \"Output\")");
   c->add_flag("--explain", a->explain,

@@ -41,8 +41,14 @@ void add(RunFigures& to, const RunFigures& f) {
 
 }  // namespace
 
-RunRecorder::RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint start)
-    : in_(in), opts_(opts), start_(start), last_end_(start) {
+RunRecorder::RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint origin,
+                         TimePoint measure_from, size_t first_measured)
+    : in_(in),
+      opts_(opts),
+      origin_(origin),
+      start_(measure_from),
+      first_measured_(first_measured),
+      last_end_(measure_from) {
   std::map<std::string, size_t, std::less<>> by_model;
   for (size_t d = 0; d < in.deployments.size(); ++d) {
     by_model.emplace(in.deployments[d].model, d);  // the first deployment of a model counts it
@@ -62,11 +68,12 @@ double RunRecorder::since_start(TimePoint t) const {
 
 void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
                           TimePoint end) {
+  if (i < first_measured_) return;  // the warm-up replay
   const size_t d = deployment_of_[i];
   RunFigures& f = figures_[d].figures;
   Samples& s = samples_[d];
   const TraceRequest& r = in_.trace->requests[i];
-  const TimePoint arrival = start_ + r.arrival;
+  const TimePoint arrival = origin_ + r.arrival;
   last_end_ = std::max(last_end_, end);
   ++f.requests;
   if (outcome == RequestOutcome::kRejected) ++f.rejected;

@@ -1,6 +1,7 @@
 // Measures one simulated run: each request's outcome and latencies, the GPU time replicas held and
 // the time their engines were busy, scaling actions, cold starts and replica counts over time.
-// Only the trace's span counts: the warm-up before its first arrival is not charged.
+// Only the measured span counts: requests of the warm-up replay (SimOptions::warmup) and GPU time
+// before the measured trace's start are not charged.
 #pragma once
 
 #include <optional>
@@ -21,7 +22,10 @@ enum class RequestOutcome : uint8_t {
 
 class RunRecorder {
  public:
-  RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint start);
+  // `in.trace` is the replay: its requests from `first_measured` on are the measured trace, whose
+  // time 0 is `measure_from`; arrivals count from `origin`.
+  RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint origin, TimePoint measure_from,
+              size_t first_measured);
 
   void request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
                TimePoint end);
@@ -46,7 +50,9 @@ class RunRecorder {
 
   const SimInput& in_;
   const SimOptions& opts_;
-  const TimePoint start_;
+  const TimePoint origin_;
+  const TimePoint start_;  // the measured trace's time 0
+  const size_t first_measured_;
   std::vector<size_t> deployment_of_;  // per trace request
   std::vector<DeploymentFigures> figures_;
   std::vector<Samples> samples_;

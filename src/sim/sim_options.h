@@ -21,6 +21,10 @@ struct SimOptions {
   // the engine's own start.
   double load_bytes_per_second = 2e9;
   Duration engine_init = std::chrono::seconds(5);
+  // The trace's first `warmup` is replayed once before it and not measured, so that every policy
+  // meets the measured trace at the replica count its own rules settle on for that load, not at
+  // replicas.min with everything cold (a deployment runs before its traffic comes). Zero: none.
+  Duration warmup = std::chrono::minutes(10);
   // After the last arrival, requests still unfinished this much later end as failed (a fleet that
   // never got a replica placed would otherwise run forever).
   Duration max_tail = std::chrono::minutes(30);

@@ -77,7 +77,8 @@ class Simulation {
  public:
   // `tenants` is the directory `serving` was made from (it keeps pointers into it).
   Simulation(const SimInput& in, const SimOptions& opts, Fleet fleet,
-             std::unique_ptr<TenantDirectory> tenants, Serving serving, TimePoint start)
+             std::unique_ptr<TenantDirectory> tenants, Serving serving, TimePoint start,
+             TimePoint measure_from, size_t first_measured)
       : in_(in),
         opts_(opts),
         trace_(*in.trace),
@@ -85,7 +86,8 @@ class Simulation {
         tenants_(std::move(tenants)),
         serving_(std::move(serving)),
         start_(start),
-        recorder_(in, opts, start) {}
+        first_measured_(first_measured),
+        recorder_(in, opts, start, measure_from, first_measured) {}
 
   Status init(TimePoint t0);
   SimResult run(TimePoint t0);
@@ -108,6 +110,10 @@ class Simulation {
   void complete(size_t r, TimePoint now);
   void pump(TimePoint now);
 
+  // The 1-based number in the user's trace of replay request `i`.
+  size_t trace_number(size_t i) const {
+    return (i < first_measured_ ? i : i - first_measured_) + 1;
+  }
   Result<const PerfModelCost*> cost_of(const std::string& gpu, const DeploymentSpec& d);
 
   const SimInput& in_;
@@ -117,7 +123,9 @@ class Simulation {
   std::unique_ptr<TenantDirectory> tenants_;
   Serving serving_;
   Autoscaler autoscaler_;
-  const TimePoint start_;  // the trace's time 0
+  const TimePoint start_;  // the replay's time 0 (the warm-up's start)
+  // The replay's requests before this index are the warm-up's copies of the trace's first ones.
+  const size_t first_measured_;
   RunRecorder recorder_;
 
   std::vector<SimNode> nodes_;
@@ -176,7 +184,7 @@ Status Simulation::init(TimePoint t0) {
         return make_error(ErrorCode::kInvalidArgument,
                           fmt::format("trace request {} names no tenant, and Tenant manifests are "
                                       "given: map the trace to them (--tenants)",
-                                      i + 1));
+                                      trace_number(i)));
       continue;
     }
     tenant_of_[i] = tenants_->find(r.tenant);
@@ -184,7 +192,7 @@ Status Simulation::init(TimePoint t0) {
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("trace request {} names tenant \"{}\", which no Tenant "
                                     "manifest defines",
-                                    i + 1, r.tenant));
+                                    trace_number(i), r.tenant));
   }
   return {};
 }
@@ -533,19 +541,37 @@ Result<SimResult> simulate(const SimInput& input, const SimOptions& options) {
                                     "serves (deployments serve: {})",
                                     i + 1, m, fmt::join(served, ", ")));
   }
+  // The replay: the trace's opening `warmup` once, unmeasured, then the whole trace after it.
+  Trace replay;
+  replay.name = input.trace->name;
+  Duration warmup{0};
+  if (options.warmup > Duration::zero() && !input.trace->requests.empty()) {
+    warmup = std::min(options.warmup, input.trace->requests.back().arrival + options.heartbeat);
+    for (const TraceRequest& r : input.trace->requests) {
+      if (r.arrival >= warmup) break;
+      replay.requests.push_back(r);
+    }
+  }
+  const size_t first_measured = replay.requests.size();
+  for (const TraceRequest& r : input.trace->requests) {
+    replay.requests.push_back(r);
+    replay.requests.back().arrival += warmup;
+  }
+  SimInput run_input = input;
+  run_input.trace = &replay;
+
   // The fleet starts early enough that the replicas present at the start are Ready when the
-  // trace begins: a deployment runs before its traffic comes.
-  Duration warmup = 3 * options.heartbeat;
+  // replay begins: a deployment runs before its traffic comes.
+  Duration boot = 3 * options.heartbeat;
   for (const DeploymentSpec& d : input.deployments)
     for (const std::string& gpu : d.resources.gpu_models) {
       auto pm = deployment_perf_model(d, gpu);
       if (pm.ok())
-        warmup =
-            std::max(warmup, pm->cold_start(options.load_bytes_per_second, options.engine_init) +
-                                 3 * options.heartbeat);
+        boot = std::max(boot, pm->cold_start(options.load_bytes_per_second, options.engine_init) +
+                                  3 * options.heartbeat);
     }
   const TimePoint start = TimePoint(std::chrono::hours(24));
-  const TimePoint t0 = start - warmup;
+  const TimePoint t0 = start - boot;
   auto fleet = Fleet::create(input.cluster.placement, FleetOptions{}, t0);
   if (!fleet.ok()) return fleet.error();
   auto tenants = TenantDirectory::create(input.tenants);
@@ -553,8 +579,8 @@ Result<SimResult> simulate(const SimInput& input, const SimOptions& options) {
   auto directory = std::make_unique<TenantDirectory>(std::move(*tenants));
   auto serving = Serving::create(*directory, ServingConfig{}, t0);
   if (!serving.ok()) return serving.error();
-  Simulation sim(input, options, std::move(*fleet), std::move(directory), std::move(*serving),
-                 start);
+  Simulation sim(run_input, options, std::move(*fleet), std::move(directory), std::move(*serving),
+                 start, start + warmup, first_measured);
   if (auto s = sim.init(t0); !s.ok()) return s.error();
   return sim.run(t0);
 }

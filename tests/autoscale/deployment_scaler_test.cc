@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autoscale/deployment_scaler.h"
+#include "autoscale/policy_registry.h"
 #include "common/rng.h"
 #include "scaler_fixture.h"
 
@@ -112,6 +113,8 @@ TEST_P(EveryPolicy, MinAndMaxHoldWhateverTheLoad) {
 }
 
 TEST_P(EveryPolicy, SteadyNoisyLoadChangesDirectionAtMostTwiceAnHour) {
+  if (is_baseline_policy(GetParam()))
+    GTEST_SKIP() << "a baseline keeps its system's behaviour (KPA has no tolerance and flaps)";
   ManualClock clock;
   Rng rng(42);
   ScalerRun r = run_for();
@@ -120,8 +123,12 @@ TEST_P(EveryPolicy, SteadyNoisyLoadChangesDirectionAtMostTwiceAnHour) {
   auto ds =
       r.run(s, clock, 3600s, [&](Duration) { return needs(4) * (0.85 + 0.3 * rng.uniform01()); });
   EXPECT_LE(direction_changes(ds), 2) << GetParam();
-  EXPECT_GE(r.current, 2) << GetParam();
-  EXPECT_LE(r.current, 8) << GetParam();
+  // Sized on replicaCapacity, the count lands near the 4 the load needs; dynamo-sla sizes from
+  // the latency profile instead (a 7B model's replica takes far more than 8 requests).
+  if (GetParam() != "dynamo-sla") {
+    EXPECT_GE(r.current, 2) << GetParam();
+    EXPECT_LE(r.current, 8) << GetParam();
+  }
 }
 
 TEST_P(EveryPolicy, ScalesToZeroWhenIdleAndBackOnTheFirstRequest) {
@@ -139,9 +146,13 @@ TEST_P(EveryPolicy, ScalesToZeroWhenIdleAndBackOnTheFirstRequest) {
   EXPECT_EQ(r.current, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Policies, EveryPolicy,
-                         ::testing::Values("threshold", "target", "predictive", "slo"),
-                         [](const auto& info) { return info.param; });
+// Every registered policy, the baselines included: a new one is covered by registering it.
+INSTANTIATE_TEST_SUITE_P(Policies, EveryPolicy, ::testing::ValuesIn(scaling_policy_names()),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 TEST(DeploymentScaler, ScalesToZeroAfterTheIdlePeriodAndBackOnTheFirstRequest) {
   ManualClock clock;
@@ -220,6 +231,28 @@ TEST(DeploymentScaler, UnknownPolicyIsAnErrorNamingTheKnownOnes) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("magic"), std::string::npos);
   EXPECT_NE(s.error().message.find("target"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+// The KPA baseline is faithful to Knative, flaws included: with no tolerance and no scale-down
+// delay, +-15% noise around a steady load moves it up and down all hour, where gpufleet's own
+// policies hold (EveryPolicy above).
+TEST(KpaBaseline, FlapsUnderSteadyNoisyLoadAsKnativeDoes) {
+  ManualClock clock;
+  Rng rng(42);
+  ScalerRun r;
+  r.spec.policy = "kpa";
+  auto s = make(r.spec, clock);
+  auto ds =
+      r.run(s, clock, 3600s, [&](Duration) { return needs(4) * (0.85 + 0.3 * rng.uniform01()); });
+  EXPECT_GT(direction_changes(ds), 2);
+  for (const auto& d : ds)
+    EXPECT_GE(d.to, (d.from + 1) / 2) << "never more than halving: " << d.reason;
 }
 
 }  // namespace

@@ -18,6 +18,11 @@ struct ScalerRun {
   AutoscalingSpec spec;
   ReplicasSpec range{1, 20};
   Duration cold_start{0};
+  // The profile a policy that sizes from one reads (dynamo-sla): Llama-2-7B on an A100.
+  std::optional<PerfModel> perf = [] {
+    auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+    return pm.ok() ? std::optional<PerfModel>(*pm) : std::nullopt;
+  }();
 
   // One step per period for `length`; `load(t)`: the concurrency (and, for the rps metric, the
   // arrival rate) at `t` since the start. Returns the decision of every period.
@@ -34,9 +39,11 @@ struct ScalerRun {
       l.known = true;
       l.in_flight = load(t);
       l.arrival_rps = load(t);
+      l.prompt_tps = l.arrival_rps * 512;  // requests of 512 prompt and 128 output tokens
+      l.output_tps = l.arrival_rps * 128;
       l.ready = ready_at(clock.now());
       ScalingDecision d =
-          s.step(l, DeploymentState{current, range, std::nullopt, "A100-80GB"}, clock.now());
+          s.step(l, DeploymentState{current, range, std::nullopt, "A100-80GB", perf}, clock.now());
       for (int i = current; i < d.to; ++i)
         asked.push_back(clock.now());
       current = d.to;

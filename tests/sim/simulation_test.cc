@@ -63,13 +63,20 @@ Trace synthetic(ArrivalPattern arrivals, Duration length, uint64_t seed) {
   return trace;
 }
 
+// A run that starts cold, at each deployment's replicas.min (no warm-up replay).
+SimOptions cold() {
+  SimOptions o;
+  o.warmup = Duration::zero();
+  return o;
+}
+
 Result<SimResult> run(const Trace& trace, std::vector<DeploymentSpec> deployments,
-                      ClusterSpec c = cluster(2, 4)) {
+                      ClusterSpec c = cluster(2, 4), SimOptions options = cold()) {
   SimInput in;
   in.cluster = std::move(c);
   in.deployments = std::move(deployments);
   in.trace = &trace;
-  return simulate(in, SimOptions{});
+  return simulate(in, options);
 }
 
 TEST(Simulation, ServesEveryRequestOfALightTraceWithinTheSlo) {
@@ -149,7 +156,7 @@ TEST(Simulation, LowerBoundIsBelowEveryPolicy) {
   };
   uint64_t seed = 21;
   for (const ArrivalPattern& shape : shapes) {
-    const Trace trace = synthetic(shape, minutes(5), seed++);
+    const Trace trace = synthetic(shape, minutes(3), seed++);
     SimInput in;
     in.cluster = cluster(2, 4);
     in.trace = &trace;
@@ -161,12 +168,31 @@ TEST(Simulation, LowerBoundIsBelowEveryPolicy) {
       auto d = with_policy({deployment(1, 8, "target")}, policy);
       ASSERT_TRUE(d) << d.error().message;
       in.deployments = *d;
-      auto r = simulate(in, SimOptions{});
+      auto r = simulate(in, cold());
       ASSERT_TRUE(r) << r.error().message;
       EXPECT_GE(r->overall.gpu_hours, bound.lower_bound_gpu_hours) << policy;
       EXPECT_GE(r->overall.cost, bound.lower_bound_cost) << policy;
     }
   }
+}
+
+// The warm-up replays the trace's opening before it, unmeasured: the measured run meets the
+// opening load with the replicas the policy settled on, and nothing of the replay is counted.
+TEST(Simulation, TheWarmUpIsReplayedButNotMeasured) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 20}, minutes(4), 8);
+  SimOptions warm;
+  warm.warmup = minutes(2);
+  auto w = run(trace, {deployment(1, 8, "target")}, cluster(2, 4), warm);
+  auto c = run(trace, {deployment(1, 8, "target")});
+  ASSERT_TRUE(w && c);
+  EXPECT_EQ(w->overall.requests, trace.requests.size());
+  EXPECT_EQ(c->overall.requests, trace.requests.size());
+  ASSERT_FALSE(w->timeline.empty());
+  ASSERT_FALSE(c->timeline.empty());
+  EXPECT_EQ(c->timeline.front().replicas.at(0), 1);  // cold: replicas.min
+  EXPECT_GE(w->timeline.front().replicas.at(0), 3);  // warm: what 20 rps at 4 per replica needs
+  EXPECT_GT(w->overall.slo_attainment, c->overall.slo_attainment);
+  EXPECT_LT(w->overall.cold_starts, c->overall.cold_starts);  // the scale-up happened before
 }
 
 TEST(Simulation, RefusesARequestForAModelNoDeploymentServes) {
