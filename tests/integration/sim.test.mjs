@@ -1,0 +1,144 @@
+// `gpufleet sim` as a user runs it: a small trace and cluster written here, the JSON document's
+// schema and its invariants, the same output twice for the same inputs, and bad input answered
+// with exit status 2 and a message that says what and where.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { BINARY } from "./lib.mjs";
+
+const dir = mkdtempSync(path.join(tmpdir(), "sim-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const CLUSTER = path.join(dir, "cluster.yaml");
+writeFileSync(
+  CLUSTER,
+  `apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: small}
+spec:
+  nodes:
+    - {name: n1, gpus: [{model: A100-80GB, count: 4, memory: 80GiB, pricePerHour: 1.8}], nvlink: all}
+`,
+);
+
+// An Azure-format trace: 240 requests over two minutes, 8 per 4 s, sizes cycling.
+const TRACE = path.join(dir, "trace.csv");
+{
+  const lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"];
+  for (let i = 0; i < 240; ++i) {
+    const ms = Math.floor(i / 8) * 4000 + (i % 8) * 137;
+    const t = new Date(Date.UTC(2023, 10, 16, 18, 0, 0, 0) + ms);
+    const stamp = t.toISOString().replace("T", " ").replace("Z", "0000");
+    lines.push(`${stamp},${200 + (i % 7) * 150},${20 + (i % 5) * 30}`);
+  }
+  writeFileSync(TRACE, lines.join("\n") + "\n");
+}
+const BASE = ["sim", "--cluster", CLUSTER, "--trace", TRACE, "--model", "meta-llama/Llama-2-7b-hf",
+  "--tp", "1", "--warmup", "0s"];
+
+function sim(args, timeoutMs = 120000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+test("the JSON document has the documented schema, and every policy is above the bound", async () => {
+  const r = await sim([...BASE, "--compare", "target,kpa,fixed", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.trace.name, "trace");
+  assert.equal(j.trace.requests, 240);
+  assert.deepEqual(j.slo, { ttft_ms: 2000, tpot_ms: 100, attainment_goal: 0.99 });
+  assert.ok(j.work_floor_gpu_hours > 0);
+  assert.ok(j.lower_bound_gpu_hours >= j.work_floor_gpu_hours);
+  assert.deepEqual(Object.keys(j.policies), ["target", "kpa", "fixed"]);
+  for (const [name, p] of Object.entries(j.policies)) {
+    assert.ok(p.slo_attainment >= 0 && p.slo_attainment <= 1, name);
+    assert.ok(p.gpu_hours >= j.lower_bound_gpu_hours, `${name}: ${p.gpu_hours} below the bound`);
+    assert.ok(p.gpu_hours_vs_lower_bound >= 1, name);
+    for (const k of ["ttft_ms", "tpot_ms", "e2e_ms"]) {
+      assert.ok(p[k].p50 <= p[k].p95 && p[k].p95 <= p[k].p99, `${name} ${k}`);
+    }
+    assert.equal(p.requests, 240, name);
+    assert.equal(p.served + p.rejected + p.failed, 240, name);
+    for (const k of ["scaling_actions", "cold_starts", "max_replicas", "cost", "gpu_utilization"]) {
+      assert.equal(typeof p[k], "number", `${name}.${k}`);
+    }
+    assert.ok(p.deployments.trace, `${name}: the default deployment is named trace`);
+  }
+  // fixed holds replicas.max (the 4 A100s) all along: no scaling, and the most GPU-hours.
+  assert.equal(j.policies.fixed.scaling_actions, 0);
+  assert.equal(j.policies.fixed.max_replicas, 4);
+  assert.ok(j.policies.fixed.gpu_hours >= j.policies.target.gpu_hours);
+  // The same inputs give the same bytes.
+  const again = await sim([...BASE, "--compare", "target,kpa,fixed", "--json"]);
+  assert.equal(again.stdout, r.stdout);
+});
+
+test("the table names the SLO, the bound and each policy", async () => {
+  const r = await sim([...BASE, "--policy", "hpa", "--explain"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /SLO: TTFT <= 2000 ms and time per output token <= 100 ms/);
+  assert.match(r.stdout, /lower bound [0-9.]+ GPU-hours/);
+  assert.match(r.stdout, /^hpa\s+[0-9.]+%/m);
+  assert.match(r.stdout, /hpa: \d+ scaling actions/);
+});
+
+test("bad input is exit status 2 with what and where", async () => {
+  const badTrace = path.join(dir, "bad.csv");
+  writeFileSync(badTrace, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0000000,12,3\n2023-11-16 18:00:01.0000000,x,3\n");
+  let r = await sim(["sim", "--cluster", CLUSTER, "--trace", badTrace]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bad\.csv:3/);
+
+  r = await sim([...BASE, "--compare", "target,hpa-ish"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown policy "hpa-ish" \(known: .*kpa.*fixed/);
+
+  r = await sim([...BASE, "--slo-ttft", "soon"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--slo-ttft/);
+
+  r = await sim([...BASE, "--models", "mistralai/Mistral-7B-v0.1"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /asks for model "mistralai\/Mistral-7B-v0.1", which no deployment serves/);
+
+  r = await sim(["sim", "--cluster", CLUSTER, "--trace", TRACE]);  // 70B TP 4 on 4 A100s: fits
+  assert.equal(r.status, 0, r.stderr);
+  const l40 = path.join(dir, "l40.yaml");
+  writeFileSync(l40, `apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: l40}
+spec:
+  nodes:
+    - {name: n1, gpus: [{model: L40S, count: 4, memory: 45GiB}]}
+`);
+  r = await sim(["sim", "--cluster", l40, "--trace", TRACE]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /A100-80GB or H100-80GB.*--deployments/);
+
+  const badManifest = path.join(dir, "d.yaml");
+  writeFileSync(badManifest, `apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  model: meta-llama/Llama-2-7b-hf
+  autoscaling: {policy: kpaa}
+`);
+  r = await sim(["sim", "--cluster", CLUSTER, "--trace", TRACE, "--deployments", badManifest]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /d\.yaml:6:\d+: spec\.autoscaling\.policy/);
+});
