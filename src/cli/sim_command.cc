@@ -13,6 +13,7 @@
 #include "common/io/manifest.h"
 #include "placement/placement_names.h"
 #include "routing/policy_registry.h"
+#include "sim/scenario.h"
 #include "sim/sim_report.h"
 #include "sim/sim_setup.h"
 #include "sim/simulation.h"
@@ -26,6 +27,7 @@ struct SimArgs {
   std::string cluster;
   std::string deployments;
   std::string trace;
+  std::string scenario;
   std::string format = "auto";
   bool lenient = false;
   std::string start = "0s";
@@ -151,6 +153,11 @@ int run_sim(const SimArgs& a) {
   }
   auto trace = apply_trace_options(std::move(loaded->trace), topts);
   if (!trace) return fail(trace.error().message);
+  if (!a.scenario.empty()) {
+    auto sc = load_scenario(a.scenario);
+    if (!sc) return fail(sc.error().message);
+    input.scenario = std::move(*sc);
+  }
 
   if (deployments.empty()) {
     auto d = default_deployment(input.cluster, *trace, a.model, a.tp, options.slo);
@@ -219,6 +226,10 @@ void add_sim_command(CLI::App& app, int& status) {
       ->check(CLI::ExistingFile);
   c->add_option("--trace", a->trace, "Trace file: Azure CSV, Mooncake JSONL or BurstGPT CSV")
       ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("--scenario", a->scenario,
+                "Faults to inject at given times: node-loss, node-return, gpu-fault, engine-crash "
+                "(docs/simulator.md)")
       ->check(CLI::ExistingFile);
   c->add_option("--format", a->format, "Trace format: auto, azure, mooncake, burstgpt")
       ->capture_default_str();

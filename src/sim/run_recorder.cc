@@ -37,6 +37,7 @@ void add(RunFigures& to, const RunFigures& f) {
   to.cost += f.cost;
   to.scaling_actions += f.scaling_actions;
   to.cold_starts += f.cold_starts;
+  to.engine_restarts += f.engine_restarts;
 }
 
 }  // namespace
@@ -118,6 +119,12 @@ void RunRecorder::scaled(size_t deployment, const ScalingDecision& d) {
   ++figures_[deployment].figures.scaling_actions;
   actions_.push_back(ScalingAction{std::chrono::duration<double>(d.at - start_).count(),
                                    d.deployment, d.from, d.to, d.rule, d.reason});
+}
+
+void RunRecorder::restarted(size_t deployment) {
+  Samples& s = samples_[deployment];
+  --s.live;  // started() counted the restart as a new process; it is the same replica
+  ++figures_[deployment].figures.engine_restarts;
 }
 
 void RunRecorder::sample(TimePoint now, const std::vector<int>& started,

@@ -34,6 +34,7 @@ class RunRecorder {
                TimePoint now);
   void busy(size_t deployment, int gpus, Duration iteration, TimePoint ended);
   void scaled(size_t deployment, const ScalingDecision& d);
+  void restarted(size_t deployment);
   // Replicas started and Ready per deployment now; a point is kept when they changed.
   void sample(TimePoint now, const std::vector<int>& started, const std::vector<int>& ready);
 

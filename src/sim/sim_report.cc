@@ -40,6 +40,7 @@ ordered_json figures(const RunFigures& f, const WorkBound& b) {
           {"failed", f.failed},
           {"scaling_actions", f.scaling_actions},
           {"cold_starts", f.cold_starts},
+          {"engine_restarts", f.engine_restarts},
           {"max_replicas", f.max_replicas},
           {"gpu_utilization", r4(f.gpu_utilization)}};
 }

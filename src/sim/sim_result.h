@@ -32,7 +32,8 @@ struct RunFigures {
   double cost = 0;             // the same at the GPUs' pricePerHour
   double gpu_utilization = 0;  // engine-busy GPU time / held GPU time
   int scaling_actions = 0;     // autoscaler decisions that changed a count
-  int cold_starts = 0;         // replica processes started
+  int cold_starts = 0;         // replica processes started (restarts after a crash included)
+  int engine_restarts = 0;     // of which after an engine crash (--scenario)
   int max_replicas = 0;        // the most replicas held at once
 };
 

@@ -36,6 +36,10 @@ struct SimReplica {
   double price_per_gpu_hour = 0;
   TimePoint started{};
   TimePoint ready_at{};
+  std::vector<std::string> gpu_uuids;
+  int restarts = 0;
+  const PerfModelCost* cost = nullptr;  // to build its engine again after a crash
+  BatchEngineConfig engine_config;
   bool draining = false;
   bool stopped = false;
   std::unique_ptr<BatchEngine> engine;
@@ -49,6 +53,8 @@ struct SimReplica {
 // A node's agent: its GPUs, and the replicas it runs by id.
 struct SimNode {
   NodeReport base;  // name, GPUs, topology: what every report repeats
+  bool alive = true;
+  int incarnation = 0;  // a returning node's agent is a new process with a new id
   uint64_t seq = 0;
   int64_t applied = 0;
   std::map<std::string, size_t> replicas;  // id -> index into Simulation::replicas_
@@ -87,6 +93,7 @@ class Simulation {
         serving_(std::move(serving)),
         start_(start),
         first_measured_(first_measured),
+        measure_from_(measure_from),
         recorder_(in, opts, start, measure_from, first_measured) {}
 
   Status init(TimePoint t0);
@@ -109,6 +116,9 @@ class Simulation {
   void kick(size_t r, TimePoint now);
   void complete(size_t r, TimePoint now);
   void pump(TimePoint now);
+  // ---- injected faults (sim/scenario.h)
+  void inject(const ScenarioEvent& e, TimePoint now);
+  void crash(size_t r, TimePoint now);
 
   // The 1-based number in the user's trace of replay request `i`.
   size_t trace_number(size_t i) const {
@@ -126,6 +136,7 @@ class Simulation {
   const TimePoint start_;  // the replay's time 0 (the warm-up's start)
   // The replay's requests before this index are the warm-up's copies of the trace's first ones.
   const size_t first_measured_;
+  const TimePoint measure_from_;  // the measured trace's time 0: scenario times count from it
   RunRecorder recorder_;
 
   std::vector<SimNode> nodes_;
@@ -138,6 +149,7 @@ class Simulation {
   uint64_t order_ = 0;
   uint64_t table_version_ = 0;
   size_t next_arrival_ = 0;
+  size_t next_fault_ = 0;
   size_t ended_ = 0;
   std::map<std::string, std::unique_ptr<PerfModelCost>> costs_;
   std::map<std::string, size_t, std::less<>> deployment_index_;
@@ -247,7 +259,8 @@ void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
     rr.generation = rep.generation;
     rr.state = now >= rep.ready_at ? ReplicaProcessState::kReady : ReplicaProcessState::kStarting;
     rr.port = port++;
-    if (rep.engine) {
+    rr.restarts = rep.restarts;
+    if (rep.engine && now >= rep.ready_at) {
       // What the agent scrapes from the engine's metrics (agent/load_summary.h).
       const EngineStats s = rep.engine->stats();
       ReplicaLoad load;
@@ -297,6 +310,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
   rep.node = node;
   rep.gpus = static_cast<int>(a.gpus.size());
   rep.started = now;
+  rep.gpu_uuids = a.gpus;
   if (auto p = in_.cluster.placement.gpu_prices.find(a.gpu_model);
       p != in_.cluster.placement.gpu_prices.end())
     rep.price_per_gpu_hour = p->second;
@@ -309,6 +323,8 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
     c.kv_capacity = pm.kv_capacity(memory, a.memory_fraction);
     c.prefix_cache = prefix_cache_;
     c.prefix_block_tokens = static_cast<int>(kTracePrefixBlockTokens.value);
+    rep.cost = *cost;
+    rep.engine_config = c;
     rep.engine = std::make_unique<BatchEngine>(**cost, c);
     rep.ready_at = now + pm.cold_start(opts_.load_bytes_per_second, opts_.engine_init);
   } else {
@@ -380,8 +396,9 @@ void Simulation::send(size_t i, TimePoint now) {
     return;
   }
   auto live = live_.find(*std::get<Attempt>(p).replica);
-  if (live == live_.end() || !replicas_[live->second].engine) {
-    fail(i, Failure::kConnect, AttemptPhase::kBeforeHead, now);  // nothing listens there
+  if (live == live_.end() || !replicas_[live->second].engine ||
+      now < replicas_[live->second].ready_at) {
+    fail(i, Failure::kConnect, AttemptPhase::kBeforeHead, now);  // nothing listens there (yet)
     return;
   }
   SimReplica& rep = replicas_[live->second];
@@ -453,6 +470,80 @@ void Simulation::complete(size_t r, TimePoint now) {
   kick(r, now);
 }
 
+void Simulation::inject(const ScenarioEvent& e, TimePoint now) {
+  const auto node = std::find_if(nodes_.begin(), nodes_.end(),
+                                 [&](const SimNode& n) { return n.base.node == e.node; });
+  switch (e.kind) {
+    case FaultKind::kNodeLoss: {
+      if (node == nodes_.end() || !node->alive) return;
+      node->alive = false;
+      std::vector<size_t> held;
+      for (const auto& [id, r] : node->replicas)
+        held.push_back(r);
+      for (size_t r : held)
+        stop_replica(r, now);
+      return;
+    }
+    case FaultKind::kNodeReturn:
+      if (node == nodes_.end() || node->alive) return;
+      node->alive = true;
+      node->base.agent_id = fmt::format("sim-{}-{}", node->base.node, ++node->incarnation);
+      node->seq = 0;
+      node->applied = 0;
+      for (GpuReport& g : node->base.gpus) {
+        g.health = Health::kHealthy;
+        g.reason.clear();
+      }
+      return;
+    case FaultKind::kGpuFault: {
+      if (node == nodes_.end() || e.gpu >= static_cast<int>(node->base.gpus.size())) return;
+      GpuReport& g = node->base.gpus[static_cast<size_t>(e.gpu)];
+      g.health = Health::kFaulty;
+      g.reason = e.reason;
+      // The process on a GPU that fell off the bus dies with it; the fleet decides where it goes.
+      std::vector<size_t> hit;
+      for (const auto& [id, r] : node->replicas) {
+        const auto& u = replicas_[r].gpu_uuids;
+        if (std::find(u.begin(), u.end(), g.uuid) != u.end()) hit.push_back(r);
+      }
+      for (size_t r : hit)
+        stop_replica(r, now);
+      return;
+    }
+    case FaultKind::kEngineCrash: {
+      std::optional<std::string> victim;  // the lowest id of the deployment's running replicas
+      for (const auto& [id, r] : live_)
+        if (in_.deployments[replicas_[r].deployment].name == e.deployment &&
+            (!victim || id < *victim))
+          victim = id;
+      if (victim) crash(live_.at(*victim), now);
+      return;
+    }
+  }
+}
+
+void Simulation::crash(size_t r, TimePoint now) {
+  SimReplica& rep = replicas_[r];
+  std::vector<size_t> held(rep.requests.begin(), rep.requests.end());
+  std::sort(held.begin(), held.end());
+  rep.requests.clear();
+  rep.busy = false;
+  ++rep.wake;  // its running iteration never ends
+  // The agent restarts the process at once; it loads its weights again.
+  ++rep.restarts;
+  recorder_.started(rep.deployment, rep.gpus, now);
+  recorder_.restarted(rep.deployment);
+  if (rep.cost != nullptr) {
+    rep.engine = std::make_unique<BatchEngine>(*rep.cost, rep.engine_config);
+    rep.ready_at =
+        now + rep.cost->model().cold_start(opts_.load_bytes_per_second, opts_.engine_init);
+  }
+  for (size_t i : held) {
+    const bool streaming = requests_[i].first_token.has_value();
+    fail(i, Failure::kReset, streaming ? AttemptPhase::kStreaming : AttemptPhase::kBeforeHead, now);
+  }
+}
+
 void Simulation::pump(TimePoint now) {
   while (auto id = serving_.dispatch()) {
     auto it = by_serving_.find(*id);
@@ -489,6 +580,11 @@ SimResult Simulation::run(TimePoint t0) {
       if (replicas_[w.replica].wake == w.wake && replicas_[w.replica].busy)
         complete(w.replica, now);
     }
+    while (next_fault_ < in_.scenario.events.size() &&
+           measure_from_ + in_.scenario.events[next_fault_].at <= now) {
+      inject(in_.scenario.events[next_fault_++], now);
+      ++events;
+    }
     while (next_arrival_ < total && start_ + trace_.requests[next_arrival_].arrival <= now) {
       arrive(next_arrival_++, now);
       ++events;
@@ -506,6 +602,8 @@ SimResult Simulation::run(TimePoint t0) {
     if (next_arrival_ < total)
       next = std::min(next, start_ + trace_.requests[next_arrival_].arrival);
     if (!wakes_.empty()) next = std::min(next, wakes_.top().at);
+    if (next_fault_ < in_.scenario.events.size())
+      next = std::min(next, measure_from_ + in_.scenario.events[next_fault_].at);
     for (auto d :
          {fleet_.next_deadline(), autoscaler_.next_deadline(fleet_), serving_.next_deadline()})
       if (d && *d > now) next = std::min(next, *d);
@@ -540,6 +638,31 @@ Result<SimResult> simulate(const SimInput& input, const SimOptions& options) {
                         fmt::format("trace request {} asks for model \"{}\", which no deployment "
                                     "serves (deployments serve: {})",
                                     i + 1, m, fmt::join(served, ", ")));
+  }
+  // Every scenario event must name what is there.
+  for (size_t i = 0; i < input.scenario.events.size(); ++i) {
+    const ScenarioEvent& e = input.scenario.events[i];
+    const auto bad = [&](const std::string& what) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("scenario event {} ({} at {}): {}", i + 1, to_string(e.kind),
+                                    format_duration(e.at), what));
+    };
+    if (e.kind == FaultKind::kEngineCrash) {
+      const bool known =
+          std::any_of(input.deployments.begin(), input.deployments.end(),
+                      [&](const DeploymentSpec& d) { return d.name == e.deployment; });
+      if (!known) return bad(fmt::format("no deployment \"{}\"", e.deployment));
+      continue;
+    }
+    const auto n = std::find_if(input.cluster.nodes.begin(), input.cluster.nodes.end(),
+                                [&](const NodeSpec& x) { return x.name == e.node; });
+    if (n == input.cluster.nodes.end())
+      return bad(fmt::format("no node \"{}\" in the cluster", e.node));
+    int gpus = 0;
+    for (const GpuGroupSpec& g : n->gpus)
+      gpus += g.count;
+    if (e.kind == FaultKind::kGpuFault && e.gpu >= gpus)
+      return bad(fmt::format("node \"{}\" has {} GPUs (0 to {})", e.node, gpus, gpus - 1));
   }
   // The replay: the trace's opening `warmup` once, unmeasured, then the whole trace after it.
   Trace replay;

@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "common/spec.h"
+#include "sim/scenario.h"
 #include "sim/sim_options.h"
 #include "sim/sim_result.h"
 #include "sim/trace.h"
@@ -22,10 +23,12 @@ struct SimInput {
   std::vector<DeploymentSpec> deployments;  // each serves the trace's requests for its model
   std::vector<TenantSpec> tenants;          // empty: every request is the anonymous tenant's
   const Trace* trace = nullptr;             // requests' models must be served by a deployment
+  Scenario scenario;                        // faults to inject; its names must be the cluster's
 };
 
 // Errors: no trace, a deployment the fleet refuses, a request for a model no deployment serves,
-// a tenant no spec defines. The run itself cannot fail: what goes wrong in it is measured.
+// a tenant no spec defines, a scenario event naming a node, GPU or deployment that is not there.
+// The run itself cannot fail: what goes wrong in it is measured.
 Result<SimResult> simulate(const SimInput& input, const SimOptions& options);
 
 }  // namespace gf
