@@ -14,6 +14,7 @@
 #include "placement/placement_names.h"
 #include "routing/policy_registry.h"
 #include "sim/scenario.h"
+#include "sim/sim_html.h"
 #include "sim/sim_report.h"
 #include "sim/sim_setup.h"
 #include "sim/simulation.h"
@@ -45,6 +46,7 @@ struct SimArgs {
   double attainment = 0.99;
   bool json = false;
   bool explain = false;
+  std::string report;
   uint64_t seed = 1;
 };
 
@@ -199,6 +201,11 @@ int run_sim(const SimArgs& a) {
     if (int rc = run_one(p)) return rc;
   }
   std::cout << (a.json ? report_json(report) : report_table(report));
+  if (!a.report.empty()) {
+    std::ofstream html(a.report);
+    html << report_html(report);
+    if (!html.flush()) return fail(fmt::format("--report: cannot write {}", a.report));
+  }
   if (a.explain && !a.json) {
     for (const SimResult& run : report.runs) {
       std::cout << fmt::format("\n{}: {} scaling actions\n", run.policy, run.actions.size());
@@ -255,6 +262,8 @@ void add_sim_command(CLI::App& app, int& status) {
                 "Replay the trace's opening this long once before it, unmeasured (0s: start cold "
                 "at replicas.min)")
       ->capture_default_str();
+  c->add_option("--report", a->report,
+                "Also write one self-contained HTML file with charts (opens offline)");
   c->add_flag("--json", a->json, "Print the JSON document (docs/simulator.md, \"Output\")");
   c->add_flag("--explain", a->explain,
               "After the table, every scaling action of each run with its rule and numbers");

@@ -27,6 +27,17 @@ LatencySummary summarize(std::vector<double>& v) {
   return s;
 }
 
+// Sorted values at each percent 0..100 (nearest rank; the minimum at 0).
+std::vector<double> percents(const std::vector<double>& sorted) {
+  std::vector<double> out;
+  if (sorted.empty()) return out;
+  for (int p = 0; p <= 100; ++p) {
+    const size_t k = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    out.push_back(sorted[std::clamp<size_t>(k, 1, sorted.size()) - 1]);
+  }
+  return out;
+}
+
 void add(RunFigures& to, const RunFigures& f) {
   to.requests += f.requests;
   to.served += f.served;
@@ -128,11 +139,12 @@ void RunRecorder::restarted(size_t deployment) {
 }
 
 void RunRecorder::sample(TimePoint now, const std::vector<int>& started,
-                         const std::vector<int>& ready) {
+                         const std::vector<int>& ready, const std::map<std::string, int>& gpus) {
   if (now < start_) return;
-  if (!timeline_.empty() && timeline_.back().replicas == started && timeline_.back().ready == ready)
+  if (!timeline_.empty() && timeline_.back().replicas == started &&
+      timeline_.back().ready == ready && timeline_.back().gpus == gpus)
     return;
-  timeline_.push_back(TimelinePoint{since_start(now), started, ready});
+  timeline_.push_back(TimelinePoint{since_start(now), started, ready, gpus});
 }
 
 SimResult RunRecorder::finish(TimePoint now, uint64_t events) {
@@ -165,6 +177,8 @@ SimResult RunRecorder::finish(TimePoint now, uint64_t events) {
   out.overall.gpu_utilization = held > 0 ? std::min(1.0, busy / held) : 0;
   out.overall.ttft_ms = summarize(ttft);
   out.overall.tpot_ms = summarize(tpot);
+  out.ttft_cdf_ms = percents(ttft);  // summarize() sorted them
+  out.tpot_cdf_ms = percents(tpot);
   out.overall.e2e_ms = summarize(e2e);
   out.deployments = std::move(figures_);
   out.timeline = std::move(timeline_);

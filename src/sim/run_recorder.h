@@ -4,7 +4,9 @@
 // before the measured trace's start are not charged.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "autoscale/scaling_decision.h"
@@ -36,7 +38,8 @@ class RunRecorder {
   void scaled(size_t deployment, const ScalingDecision& d);
   void restarted(size_t deployment);
   // Replicas started and Ready per deployment now; a point is kept when they changed.
-  void sample(TimePoint now, const std::vector<int>& started, const std::vector<int>& ready);
+  void sample(TimePoint now, const std::vector<int>& started, const std::vector<int>& ready,
+              const std::map<std::string, int>& gpus);
 
   SimResult finish(TimePoint now, uint64_t events);
 

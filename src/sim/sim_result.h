@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct TimelinePoint {
   double t = 0;               // seconds since the trace's start
   std::vector<int> replicas;  // per deployment (in SimResult::deployments order), started ones
   std::vector<int> ready;
+  std::map<std::string, int> gpus;  // GPUs held by replicas, by GPU model
 };
 
 // An autoscaler decision that changed a count, with its rule and numbers (as GET /api/v1/scaling
@@ -66,6 +68,10 @@ struct SimResult {
   std::vector<DeploymentFigures> deployments;
   std::vector<TimelinePoint> timeline;
   std::vector<ScalingAction> actions;
+  // TTFT and time per output token of served requests at each percent 0..100 (101 values, ms;
+  // empty with none), for latency CDFs.
+  std::vector<double> ttft_cdf_ms;
+  std::vector<double> tpot_cdf_ms;
   double simulated_seconds = 0;  // virtual time from the first arrival to the last end
   uint64_t events = 0;           // engine iterations, arrivals and control periods processed
 };

@@ -37,6 +37,7 @@ struct SimReplica {
   TimePoint started{};
   TimePoint ready_at{};
   std::vector<std::string> gpu_uuids;
+  std::string gpu_model;
   int restarts = 0;
   const PerfModelCost* cost = nullptr;  // to build its engine again after a crash
   BatchEngineConfig engine_config;
@@ -223,18 +224,20 @@ void Simulation::control(TimePoint now) {
   autoscale(now);
   if (auto d = fleet_.next_deadline(); d && *d <= now) fleet_.tick(now);
   for (size_t n = 0; n < nodes_.size(); ++n)
-    heartbeat(nodes_[n], n, now);
+    if (nodes_[n].alive) heartbeat(nodes_[n], n, now);
   follow_table(now);
   TrafficReport report = serving_.take_report(now);
   report.gateway = "sim";
   autoscaler_.record(report, now);
   autoscale(now);  // a model at zero with requests waiting gets its replica now, as live
   std::vector<int> started(in_.deployments.size(), 0), ready(in_.deployments.size(), 0);
+  std::map<std::string, int> gpus;
   for (const auto& [id, r] : live_) {
     ++started[replicas_[r].deployment];
     ready[replicas_[r].deployment] += now >= replicas_[r].ready_at;
+    gpus[replicas_[r].gpu_model] += replicas_[r].gpus;
   }
-  recorder_.sample(now, started, ready);
+  recorder_.sample(now, started, ready, gpus);
 }
 
 void Simulation::autoscale(TimePoint now) {
@@ -311,6 +314,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
   rep.gpus = static_cast<int>(a.gpus.size());
   rep.started = now;
   rep.gpu_uuids = a.gpus;
+  rep.gpu_model = a.gpu_model;
   if (auto p = in_.cluster.placement.gpu_prices.find(a.gpu_model);
       p != in_.cluster.placement.gpu_prices.end())
     rep.price_per_gpu_hour = p->second;

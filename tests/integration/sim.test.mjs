@@ -4,7 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BINARY } from "./lib.mjs";
@@ -89,8 +89,12 @@ test("the JSON document has the documented schema, and every policy is above the
 });
 
 test("the table names the SLO, the bound and each policy", async () => {
-  const r = await sim([...BASE, "--policy", "hpa", "--explain"]);
+  const html = path.join(dir, "report.html");
+  const r = await sim([...BASE, "--policy", "hpa", "--explain", "--report", html]);
   assert.equal(r.status, 0, r.stderr);
+  const page = readFileSync(html, "utf8");
+  assert.match(page, /^<!doctype html>/);
+  assert.equal((page.match(/<svg /g) || []).length, 5);
   assert.match(r.stdout, /SLO: TTFT <= 2000 ms and time per output token <= 100 ms/);
   assert.match(r.stdout, /lower bound [0-9.]+ GPU-hours/);
   assert.match(r.stdout, /^hpa\s+[0-9.]+%/m);

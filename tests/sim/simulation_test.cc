@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "sim/sim_html.h"
 #include "sim/sim_report.h"
 #include "sim/sim_setup.h"
 #include "sim/synthetic.h"
@@ -193,6 +196,41 @@ TEST(Simulation, TheWarmUpIsReplayedButNotMeasured) {
   EXPECT_GE(w->timeline.front().replicas.at(0), 3);  // warm: what 20 rps at 4 per replica needs
   EXPECT_GT(w->overall.slo_attainment, c->overall.slo_attainment);
   EXPECT_LT(w->overall.cold_starts, c->overall.cold_starts);  // the scale-up happened before
+}
+
+// The HTML report stands alone: inline SVG charts of load, replicas, latency CDFs and GPUs by
+// model for every policy, and nothing fetched from anywhere.
+TEST(Simulation, TheHtmlReportIsSelfContainedWithAChartPerView) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 6}, minutes(3), 9);
+  SimInput in;
+  in.cluster = cluster(2, 4);
+  in.trace = &trace;
+  SimReport report;
+  report.trace = &trace;
+  for (const std::string p : {"target", "kpa"}) {
+    auto d = with_policy({deployment(1, 8, "target")}, p);
+    ASSERT_TRUE(d);
+    in.deployments = *d;
+    auto r = simulate(in, cold());
+    ASSERT_TRUE(r) << r.error().message;
+    r->policy = p;
+    EXPECT_EQ(r->ttft_cdf_ms.size(), 101u);
+    EXPECT_TRUE(std::is_sorted(r->ttft_cdf_ms.begin(), r->ttft_cdf_ms.end()));
+    ASSERT_FALSE(r->timeline.empty());
+    EXPECT_EQ(r->timeline.front().gpus.at("A100-80GB"), 1);
+    report.runs.push_back(*r);
+  }
+  const std::string html = report_html(report);
+  EXPECT_EQ(html.rfind("<!doctype html>", 0), 0u);
+  size_t figures = 0;
+  for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1))
+    ++figures;
+  EXPECT_EQ(figures, 4u + report.runs.size());  // load, replicas, 2 CDFs, GPUs per policy
+  EXPECT_NE(html.find("GPUs held by GPU model: kpa"), std::string::npos);
+  // Nothing to fetch: the only URL is the SVG namespace.
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
 }
 
 TEST(Simulation, RefusesARequestForAModelNoDeploymentServes) {
