@@ -32,7 +32,7 @@ bool BatchEngine::cancel(uint64_t id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return false;
   free_seq(it->second);
-  running_.erase(std::remove(running_.begin(), running_.end(), id), running_.end());
+  running_.erase(std::remove(running_.begin(), running_.end(), &it->second), running_.end());
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
   seqs_.erase(it);
   return true;
@@ -76,10 +76,19 @@ void BatchEngine::remember_prefix(const Seq& s) {
 
 EngineIteration BatchEngine::step() {
   EngineIteration it;
+  step(it);
+  return it;
+}
+
+void BatchEngine::step(EngineIteration& it) {
+  it.duration = Duration::zero();
+  it.prefill = false;
+  it.events.clear();
   auto finish_token = [&](uint64_t id, Seq& s) {
     s.generated += 1;
     counters_.generation_tokens += 1;
-    it.events.push_back({id, EngineEventKind::kToken, s.generated});
+    if (config_.every_token || s.generated == 1)
+      it.events.push_back({id, EngineEventKind::kToken, s.generated});
     if (s.generated < s.req.output.value) return false;
     it.events.push_back({id, EngineEventKind::kFinished, s.generated});
     counters_.finished += 1;
@@ -103,7 +112,7 @@ EngineIteration BatchEngine::step() {
     waiting_.pop_front();
     used_blocks_ += need;
     s.blocks = need;
-    running_.push_back(id);
+    running_.push_back(&s);
     prefill.push_back(id);
     prefill_tokens += compute;
     if (!s.scheduled_once) {
@@ -121,23 +130,23 @@ EngineIteration BatchEngine::step() {
       Seq& s = seqs_[id];
       s.prefilled = true;
       if (finish_token(id, s)) {
-        running_.erase(std::find(running_.begin(), running_.end(), id));
+        running_.erase(std::find(running_.begin(), running_.end(), &s));
         seqs_.erase(id);
       }
     }
-    return it;
+    return;
   }
-  if (running_.empty()) return it;
+  if (running_.empty()) return;
 
   // Decode iteration. A sequence crossing into a new block needs one; when none is free the
   // newest sequence is preempted (recompute), as vLLM does.
   for (size_t i = 0; i < running_.size(); ++i) {
-    Seq& s = seqs_[running_[i]];
+    Seq& s = *running_[i];
     int64_t need = blocks_for(s.req.prompt.value + s.generated + 1);
     bool self_preempted = false;
     while (need > s.blocks && used_blocks_ + (need - s.blocks) > total_blocks_) {
-      uint64_t victim = running_.back();
-      Seq& v = seqs_[victim];
+      Seq& v = *running_.back();
+      const uint64_t victim = v.req.id;
       free_seq(v);
       v.prefilled = false;
       running_.pop_back();
@@ -153,26 +162,23 @@ EngineIteration BatchEngine::step() {
     used_blocks_ += need - s.blocks;
     s.blocks = need;
   }
-  if (running_.empty()) return it;
+  if (running_.empty()) return;
 
   int64_t context = 0;
-  for (uint64_t id : running_) {
-    const Seq& s = seqs_[id];
-    context += s.req.prompt.value + s.generated;
-  }
+  for (const Seq* s : running_)
+    context += s->req.prompt.value + s->generated;
   it.duration = cost_.decode(static_cast<int>(running_.size()), Tokens(context));
-  std::vector<uint64_t> still;
-  still.reserve(running_.size());
-  for (uint64_t id : running_) {
-    Seq& s = seqs_[id];
-    if (finish_token(id, s)) {
+  still_.clear();
+  for (Seq* s : running_) {
+    const uint64_t id = s->req.id;  // a copy: erase() must not read the node it frees
+    if (finish_token(id, *s)) {
       seqs_.erase(id);
     } else {
-      still.push_back(id);
+      still_.push_back(s);
     }
   }
-  running_ = std::move(still);
-  return it;
+  running_.swap(still_);
+  return;
 }
 
 EngineStats BatchEngine::stats() const {

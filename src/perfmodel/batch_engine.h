@@ -30,6 +30,10 @@ struct BatchEngineConfig {
   Tokens max_batched_tokens{8192};  // prompt tokens in one prefill iteration at most
   bool prefix_cache = false;
   int prefix_block_tokens = 16;  // tokens per prefix hash (Mooncake traces use 512)
+  // False: a kToken event only for each sequence's first token (a simulator that measures TTFT and
+  // the end needs no more, and skips an event per sequence per iteration). engine-sim streams
+  // every token.
+  bool every_token = true;
 };
 
 struct EngineRequest {
@@ -80,6 +84,8 @@ class BatchEngine {
   bool cancel(uint64_t id);
   // Runs one iteration. Idle (duration 0, no events) when nothing is queued or running.
   EngineIteration step();
+  // The same into `out`, reusing its event buffer: a simulator steps millions of iterations.
+  void step(EngineIteration& out);
 
   bool idle() const { return running_.empty() && waiting_.empty(); }
   EngineStats stats() const;
@@ -104,8 +110,11 @@ class BatchEngine {
   int64_t total_blocks_ = 0;
   int64_t used_blocks_ = 0;
   std::unordered_map<uint64_t, Seq> seqs_;
-  std::deque<uint64_t> waiting_;   // FCFS; preempted sequences go back to the front
-  std::vector<uint64_t> running_;  // in admission order: the newest is preempted first
+  std::deque<uint64_t> waiting_;  // FCFS; preempted sequences go back to the front
+  // In admission order: the newest is preempted first. Pointers into seqs_ (its nodes never move):
+  // an iteration walks its batch without a hash lookup per sequence.
+  std::vector<Seq*> running_;
+  std::vector<Seq*> still_;  // scratch for step(), kept to reuse its buffer
   // Prefix cache: LRU of block hashes.
   std::list<uint64_t> lru_;
   std::unordered_map<uint64_t, std::list<uint64_t>::iterator> cached_;

@@ -327,6 +327,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
     c.kv_capacity = pm.kv_capacity(memory, a.memory_fraction);
     c.prefix_cache = prefix_cache_;
     c.prefix_block_tokens = static_cast<int>(kTracePrefixBlockTokens.value);
+    c.every_token = false;  // TTFT and the end are all that is measured
     rep.cost = *cost;
     rep.engine_config = c;
     rep.engine = std::make_unique<BatchEngine>(**cost, c);
@@ -442,7 +443,7 @@ void Simulation::end(size_t i, RequestOutcome outcome, TimePoint now) {
 void Simulation::kick(size_t r, TimePoint now) {
   SimReplica& rep = replicas_[r];
   if (rep.busy || !rep.engine || rep.engine->idle()) return;
-  rep.running = rep.engine->step();
+  rep.engine->step(rep.running);
   if (rep.running.duration <= Duration::zero()) return;
   rep.busy = true;
   rep.busy_until = now + rep.running.duration;
@@ -466,7 +467,6 @@ void Simulation::complete(size_t r, TimePoint now) {
     serving_.finish(req.serving, UsedTokens{tr.prompt, tr.output}, now);
     end(i, RequestOutcome::kServed, now);
   }
-  rep.running = {};
   if (rep.draining && rep.engine->idle()) {
     stop_replica(r, now);
     return;
@@ -563,14 +563,26 @@ SimResult Simulation::run(TimePoint t0) {
   TimePoint next_control = t0;
   uint64_t events = 0;
   size_t reported = 0;
+  // The fleet's and the autoscaler's deadlines move only when they are fed (heartbeats and
+  // reports at a control step, a fault, their own tick): asked again only then, not at each of
+  // the millions of engine iterations between.
+  std::optional<TimePoint> control_due;
+  bool stale = true;
   while (true) {
     if (now >= next_control) {
       control(now);
       next_control += opts_.heartbeat;
       ++events;
+      stale = true;
     }
-    if (auto d = fleet_.next_deadline(); d && *d <= now) fleet_.tick(now);
-    autoscale(now);
+    if (stale || (control_due && *control_due <= now)) {
+      if (auto d = fleet_.next_deadline(); d && *d <= now) fleet_.tick(now);
+      autoscale(now);
+      control_due.reset();
+      for (auto d : {fleet_.next_deadline(), autoscaler_.next_deadline(fleet_)})
+        if (d && *d > now && (!control_due || *d < *control_due)) control_due = d;
+      stale = false;
+    }
     if (auto d = serving_.next_deadline(); d && *d <= now) {
       for (const Expiry& e : serving_.expire(now)) {
         auto it = by_serving_.find(e.id);
@@ -588,6 +600,7 @@ SimResult Simulation::run(TimePoint t0) {
            measure_from_ + in_.scenario.events[next_fault_].at <= now) {
       inject(in_.scenario.events[next_fault_++], now);
       ++events;
+      stale = true;
     }
     while (next_arrival_ < total && start_ + trace_.requests[next_arrival_].arrival <= now) {
       arrive(next_arrival_++, now);
@@ -608,9 +621,9 @@ SimResult Simulation::run(TimePoint t0) {
     if (!wakes_.empty()) next = std::min(next, wakes_.top().at);
     if (next_fault_ < in_.scenario.events.size())
       next = std::min(next, measure_from_ + in_.scenario.events[next_fault_].at);
-    for (auto d :
-         {fleet_.next_deadline(), autoscaler_.next_deadline(fleet_), serving_.next_deadline()})
-      if (d && *d > now) next = std::min(next, *d);
+    if (control_due) next = std::min(next, *control_due);
+    if (stale) next = now;  // a fault moved the fleet: let it act at once
+    if (auto d = serving_.next_deadline(); d && *d > now) next = std::min(next, *d);
     now = next;
   }
   // What never finished by the tail's end failed; every replica still held stops being counted.

@@ -173,3 +173,45 @@ TEST(BatchEngine, RandomLoadsFinishEveryRequestExactly) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+// The simulator's mode: only the first token of each sequence is an event, and step() into a
+// reused iteration gives the same schedule as stepping fresh ones.
+TEST(BatchEngine, FirstTokenOnlyModeKeepsTheScheduleAndDropsTheOtherTokenEvents) {
+  LinearCost cost;
+  BatchEngineConfig all{Tokens(4000)};
+  BatchEngineConfig first = all;
+  first.every_token = false;
+  BatchEngine a(cost, all), b(cost, first);
+  for (uint64_t id = 1; id <= 5; ++id) {
+    ASSERT_TRUE(a.submit(req(id, 50 * static_cast<int64_t>(id), 4 + static_cast<int64_t>(id))));
+    ASSERT_TRUE(b.submit(req(id, 50 * static_cast<int64_t>(id), 4 + static_cast<int64_t>(id))));
+  }
+  EngineIteration reused;
+  std::map<uint64_t, int> first_tokens;
+  int finished = 0;
+  while (!a.idle()) {
+    EngineIteration fresh = a.step();
+    b.step(reused);
+    EXPECT_EQ(fresh.duration, reused.duration);
+    EXPECT_EQ(fresh.prefill, reused.prefill);
+    for (const auto& ev : reused.events) {
+      if (ev.kind == EngineEventKind::kToken) {
+        EXPECT_EQ(ev.tokens, 1) << "only first tokens";
+        ++first_tokens[ev.id];
+      }
+      finished += ev.kind == EngineEventKind::kFinished;
+    }
+  }
+  EXPECT_TRUE(b.idle());
+  EXPECT_EQ(finished, 5);
+  EXPECT_EQ(first_tokens.size(), 5u);
+  for (const auto& [id, n] : first_tokens)
+    EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(a.stats().generation_tokens, b.stats().generation_tokens);
+}
+
+}  // namespace
+}  // namespace gf
