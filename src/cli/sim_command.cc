@@ -13,6 +13,7 @@
 #include "common/io/manifest.h"
 #include "placement/placement_names.h"
 #include "routing/policy_registry.h"
+#include "sim/capacity_plan.h"
 #include "sim/scenario.h"
 #include "sim/sim_html.h"
 #include "sim/sim_report.h"
@@ -46,6 +47,7 @@ struct SimArgs {
   double attainment = 0.99;
   bool json = false;
   bool explain = false;
+  bool plan = false;
   std::string report;
   uint64_t seed = 1;
 };
@@ -177,6 +179,16 @@ int run_sim(const SimArgs& a) {
   report.options = options;
   report.seed = a.seed;
   input.deployments = deployments;
+  if (a.plan) {
+    const std::string policy = !a.policy.empty() ? a.policy
+                               : deployments.front().autoscaling
+                                   ? deployments.front().autoscaling->policy
+                                   : std::string("fixed");
+    auto plan = plan_capacity(input, options, policy);
+    if (!plan) return fail("--plan: " + plan.error().message);
+    std::cout << (a.json ? plan_json(report, *plan) : plan_table(report, *plan));
+    return 0;
+  }
   report.bound = workload_bound(input, options);
   const auto run_one = [&](const std::string& label) -> int {
     Progress progress{label};
@@ -262,6 +274,9 @@ void add_sim_command(CLI::App& app, int& status) {
                 "Replay the trace's opening this long once before it, unmeasured (0s: start cold "
                 "at replicas.min)")
       ->capture_default_str();
+  c->add_flag("--plan", a->plan,
+              "Find the cheapest GPU mix of the cluster's GPU models and prices that meets the "
+              "SLO with --policy (or the deployments' own), by search over simulations");
   c->add_option("--report", a->report,
                 "Also write one self-contained HTML file with charts (opens offline)");
   c->add_flag("--json", a->json, "Print the JSON document (docs/simulator.md, \"Output\")");

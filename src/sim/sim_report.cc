@@ -101,4 +101,63 @@ std::string report_table(const SimReport& report) {
   return out;
 }
 
+namespace {
+
+std::string mix_text(const std::map<std::string, int>& gpus) {
+  std::string out;
+  for (const auto& [model, n] : gpus)
+    if (n > 0) out += fmt::format("{}{} x {}", out.empty() ? "" : " + ", n, model);
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+std::string plan_table(const SimReport& report, const CapacityPlan& plan) {
+  std::string out = describe(*report.trace, summarize(*report.trace)) + "\n";
+  out += fmt::format(
+      "SLO: TTFT <= {:.0f} ms and time per output token <= {:.0f} ms for {:.1f}% of requests; "
+      "policy {}; {} simulations\n",
+      ms(report.options.slo.ttft), ms(report.options.slo.tpot),
+      report.options.attainment_goal * 100, plan.policy, plan.simulations);
+  if (plan.found()) {
+    const PlanOption& best = plan.options.front();
+    out += fmt::format("cheapest that meets it: {} at ${:.2f}/hour (${:.2f} over the trace)\n\n",
+                       mix_text(best.gpus), best.cost_per_hour, best.cost);
+  } else {
+    out += "no mix tried meets it: more GPUs than the search's ceiling, or a looser SLO\n\n";
+  }
+  out += fmt::format("{:<40} {:>9} {:>10} {:>9} {:>9}  {}\n", "GPUS", "$/HOUR", "$ TRACE",
+                     "SLO MET", "USED GPU-H", "");
+  size_t shown = 0;
+  for (const PlanOption& o : plan.options) {
+    if (shown++ == 8) break;  // the best and its runners-up
+    out += fmt::format("{:<40} {:>9.2f} {:>10.2f} {:>8.2f}% {:>9.3f}  {}\n", mix_text(o.gpus),
+                       o.cost_per_hour, o.cost, o.slo_attainment * 100, o.gpu_hours,
+                       o.meets ? (shown == 1 ? "best" : "meets") : "misses");
+  }
+  return out;
+}
+
+std::string plan_json(const SimReport& report, const CapacityPlan& plan) {
+  ordered_json j;
+  j["trace"] = report.trace->name;
+  j["policy"] = plan.policy;
+  j["slo"] = {{"ttft_ms", ms(report.options.slo.ttft)},
+              {"tpot_ms", ms(report.options.slo.tpot)},
+              {"attainment_goal", report.options.attainment_goal}};
+  j["simulations"] = plan.simulations;
+  j["found"] = plan.found();
+  ordered_json options = ordered_json::array();
+  for (const PlanOption& o : plan.options) {
+    options.push_back({{"gpus", o.gpus},
+                       {"cost_per_hour", r4(o.cost_per_hour)},
+                       {"cost", r4(o.cost)},
+                       {"slo_attainment", r4(o.slo_attainment)},
+                       {"gpu_hours", r4(o.gpu_hours)},
+                       {"meets", o.meets}});
+  }
+  j["options"] = options;
+  return j.dump(2) + "\n";
+}
+
 }  // namespace gf

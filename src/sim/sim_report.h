@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autoscale/lower_bound.h"
+#include "sim/capacity_plan.h"
 #include "sim/sim_options.h"
 #include "sim/sim_result.h"
 #include "sim/trace.h"
@@ -21,6 +22,9 @@ struct SimReport {
 };
 
 std::string report_json(const SimReport& report);
+// `--plan`: the options tried, cheapest meeting the goal first, as a table or a JSON document.
+std::string plan_table(const SimReport& report, const CapacityPlan& plan);
+std::string plan_json(const SimReport& report, const CapacityPlan& plan);
 std::string report_table(const SimReport& report);
 
 }  // namespace gf
