@@ -69,6 +69,15 @@ std::string report_json(const SimReport& report) {
     for (const DeploymentFigures& d : run.deployments)
       per[d.name] = figures(d.figures, report.bound);
     p["deployments"] = per;
+    // Replicas over time, all deployments together: a point per control period with a change.
+    ordered_json timeline = ordered_json::array();
+    for (const TimelinePoint& t : run.timeline) {
+      int started = 0, ready = 0;
+      for (int n : t.replicas) started += n;
+      for (int n : t.ready) ready += n;
+      timeline.push_back({{"t", r4(t.t)}, {"replicas", started}, {"ready", ready}});
+    }
+    p["timeline"] = timeline;
     policies[run.policy] = p;
   }
   j["policies"] = policies;
