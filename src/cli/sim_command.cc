@@ -19,6 +19,8 @@
 #include "sim/sim_report.h"
 #include "sim/sim_setup.h"
 #include "sim/simulation.h"
+#include "sim/synthetic.h"
+#include "sim/synthetic_spec.h"
 #include "sim/trace_loader.h"
 #include "sim/trace_options.h"
 
@@ -30,6 +32,7 @@ struct SimArgs {
   std::string deployments;
   std::string trace;
   std::string scenario;
+  std::string synthetic;
   std::string format = "auto";
   bool lenient = false;
   std::string start = "0s";
@@ -124,16 +127,29 @@ int run_sim(const SimArgs& a) {
   options.warmup = *warmup;
 
   // The trace, windowed, scaled and named.
-  auto format = parse_trace_format(a.format);
-  if (!format) return fail("--format: " + format.error().message);
-  TraceLoadOptions load;
-  load.format = *format;
-  load.parse.lenient = a.lenient;
-  auto loaded = load_trace(a.trace, load);
-  if (!loaded) return fail(loaded.error().message);
-  if (loaded->skipped_lines > 0)
-    std::cerr << fmt::format("warning: {}: skipped {} malformed lines (--lenient)\n", a.trace,
-                             loaded->skipped_lines);
+  // The trace: a file, or a synthetic one described on the command line.
+  if (a.trace.empty() == a.synthetic.empty())
+    return fail("give exactly one of --trace FILE and --synthetic KIND:key=value,...");
+  Trace source;
+  if (!a.synthetic.empty()) {
+    auto spec = parse_synthetic_spec(a.synthetic, a.seed);
+    if (!spec) return fail(spec.error().message);
+    auto generated = generate_trace(*spec);
+    if (!generated) return fail("--synthetic: " + generated.error().message);
+    source = std::move(*generated);
+  } else {
+    auto format = parse_trace_format(a.format);
+    if (!format) return fail("--format: " + format.error().message);
+    TraceLoadOptions load;
+    load.format = *format;
+    load.parse.lenient = a.lenient;
+    auto loaded = load_trace(a.trace, load);
+    if (!loaded) return fail(loaded.error().message);
+    if (loaded->skipped_lines > 0)
+      std::cerr << fmt::format("warning: {}: skipped {} malformed lines (--lenient)\n", a.trace,
+                               loaded->skipped_lines);
+    source = std::move(loaded->trace);
+  }
   TraceOptions topts;
   auto start = duration_flag("--start", a.start, Duration::zero());
   if (!start) return fail(start.error().message);
@@ -155,7 +171,7 @@ int run_sim(const SimArgs& a) {
     if (!t) return fail("--tenants: " + t.error().message);
     topts.tenants = *t;
   }
-  auto trace = apply_trace_options(std::move(loaded->trace), topts);
+  auto trace = apply_trace_options(std::move(source), topts);
   if (!trace) return fail(trace.error().message);
   if (!a.scenario.empty()) {
     auto sc = load_scenario(a.scenario);
@@ -244,8 +260,11 @@ void add_sim_command(CLI::App& app, int& status) {
                 "Deployment (and Tenant) manifests; default: one deployment of --model")
       ->check(CLI::ExistingFile);
   c->add_option("--trace", a->trace, "Trace file: Azure CSV, Mooncake JSONL or BurstGPT CSV")
-      ->required()
       ->check(CLI::ExistingFile);
+  c->add_option("--synthetic", a->synthetic,
+                "Instead of --trace, a generated one: poisson:rps=5, diurnal:mean=5,amplitude=0.6,"
+                "period=1h, burst:on=20,off=1,on_for=30s,off_for=90s, step:before=1,after=8,at=5m "
+                "(plus length=, prompt=, output=, sigma=; docs/simulator.md)");
   c->add_option("--scenario", a->scenario,
                 "Faults to inject at given times: node-loss, node-return, gpu-fault, engine-crash "
                 "(docs/simulator.md)")

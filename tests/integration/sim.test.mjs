@@ -88,6 +88,17 @@ test("the JSON document has the documented schema, and every policy is above the
   assert.equal(again.stdout, r.stdout);
 });
 
+test("a synthetic trace from the command line runs like a file", async () => {
+  const r = await sim(["sim", "--cluster", CLUSTER, "--synthetic",
+    "step:before=1,after=40,at=1m,length=2m,prompt=400,output=40", "--model",
+    "meta-llama/Llama-2-7b-hf", "--tp", "1", "--warmup", "0s", "--json", "--seed", "3"]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.trace.name, "synthetic-step");
+  assert.ok(j.trace.requests > 2200 && j.trace.requests < 2800, `${j.trace.requests} requests`);
+  assert.ok(j.policies.target.max_replicas >= 2, "the step scaled it out");
+});
+
 test("the table names the SLO, the bound and each policy", async () => {
   const html = path.join(dir, "report.html");
   const r = await sim([...BASE, "--policy", "hpa", "--explain", "--report", html]);
@@ -133,6 +144,13 @@ spec:
   r = await sim(["sim", "--cluster", l40, "--trace", TRACE]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /A100-80GB or H100-80GB.*--deployments/);
+
+  r = await sim(["sim", "--cluster", CLUSTER, "--trace", TRACE, "--synthetic", "poisson:rps=2"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /exactly one of --trace FILE and --synthetic/);
+  r = await sim(["sim", "--cluster", CLUSTER, "--synthetic", "poison:rps=2"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--synthetic: unknown kind "poison"/);
 
   const badManifest = path.join(dir, "d.yaml");
   writeFileSync(badManifest, `apiVersion: gpufleet/v1
