@@ -9,8 +9,8 @@
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
 #include "cli/run_until_signal.h"
-#include "common/io/real_clock.h"
 #include "common/io/log.h"
+#include "common/io/real_clock.h"
 #include "gateway/gateway_server.h"
 
 namespace gf {

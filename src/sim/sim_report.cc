@@ -73,8 +73,10 @@ std::string report_json(const SimReport& report) {
     ordered_json timeline = ordered_json::array();
     for (const TimelinePoint& t : run.timeline) {
       int started = 0, ready = 0;
-      for (int n : t.replicas) started += n;
-      for (int n : t.ready) ready += n;
+      for (int n : t.replicas)
+        started += n;
+      for (int n : t.ready)
+        ready += n;
       timeline.push_back({{"t", r4(t.t)}, {"replicas", started}, {"ready", ready}});
     }
     p["timeline"] = timeline;
