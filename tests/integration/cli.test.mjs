@@ -2,12 +2,11 @@
 // (node-3: two H100-80GB), driven as a user would: outputs, exit codes and error messages.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { start, BINARY } from "./lib.mjs";
+import { start, runBinary } from "./lib.mjs";
 
 const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
 const TOKEN = "cli-test-token";
@@ -48,19 +47,7 @@ function cli(args, { env = {}, timeoutMs = 15000 } = {}) {
   const base = { ...process.env };
   delete base.GPUFLEET_TOKEN;
   delete base.GPUFLEET_CONTROLLER;
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return runBinary(args, { env: { ...base, ...env }, timeoutMs });
 }
 // The usual call: controller from the environment, with the token.
 const admin = (args) => cli(args, { env: { GPUFLEET_CONTROLLER: controller.url, GPUFLEET_TOKEN: TOKEN } });

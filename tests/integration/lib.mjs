@@ -54,3 +54,52 @@ export async function eventually(check, what, ms = 60000) {
   }
   assert.fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
+
+// Runs the binary to its end without a shell; resolves with its exit status and output.
+// Asynchronous: a blocking spawn would stop this process from draining the servers' pipes.
+export function runBinary(args, { env = process.env, timeoutMs = 120000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+// Starts `gpufleet up` with `args` (after "up") and resolves with its addresses once it prints
+// "gpufleet is up".
+export async function startUp(args, { cwd } = {}) {
+  const child = spawn(BINARY, ["up", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not up within 180 s:\n${out}\n${err}`)), 180000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("Ctrl-C stops everything")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gpufleet up exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+  return {
+    child,
+    out,
+    stderr: () => err,
+    gateway: out.match(/gateway \(OpenAI API\): (http:\/\/[^\s]+)/)[1],
+    controller: out.match(/controller API:\s+(http:\/\/[^\s]+)\/api\/v1/)[1],
+    token: out.match(/admin token:\s+([0-9a-f]+)/)[1],
+  };
+}

@@ -3,11 +3,10 @@
 // with exit status 2 and a message that says what and where.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { BINARY } from "./lib.mjs";
+import { runBinary } from "./lib.mjs";
 
 const dir = mkdtempSync(path.join(tmpdir(), "sim-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,21 +38,7 @@ const TRACE = path.join(dir, "trace.csv");
 const BASE = ["sim", "--cluster", CLUSTER, "--trace", TRACE, "--model", "meta-llama/Llama-2-7b-hf",
   "--tp", "1", "--warmup", "0s"];
 
-function sim(args, timeoutMs = 120000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const sim = (args) => runBinary(args);
 
 test("the JSON document has the documented schema, and every policy is above the bound", async () => {
   const r = await sim([...BASE, "--compare", "target,kpa,fixed", "--json"]);

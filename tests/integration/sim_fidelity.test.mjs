@@ -4,34 +4,15 @@
 // sim_fidelity_autoscale.test.mjs compares replica counts under the autoscaler.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fidelityRun, percentile, run, writeTrace } from "./sim_fidelity_lib.mjs";
-
-const MODEL = "meta-llama/Llama-2-7b-hf";
+import { fidelityRun, MODEL, percentile, run, writeSetup, writeTrace } from "./sim_fidelity_lib.mjs";
 
 test("gpufleet up and gpufleet sim agree on TTFT within 10%", { timeout: 300000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "sim-fidelity-"));
-  const CLUSTER = path.join(dir, "cluster.yaml");
-  const MODELS = path.join(dir, "models.yaml");
-  const TRACE = path.join(dir, "trace.jsonl");
-  writeFileSync(CLUSTER, `apiVersion: gpufleet/v1
-kind: Cluster
-metadata: {name: fidelity}
-spec:
-  nodes:
-    - {name: node-1, gpus: [{model: A100-80GB, count: 2, memory: 80GiB, pricePerHour: 1.8}], nvlink: all}
-`);
-  writeFileSync(MODELS, `apiVersion: gpufleet/v1
-kind: Deployment
-metadata: {name: llama}
-spec:
-  model: ${MODEL}
-  engine: {type: engine-sim}
-  resources: {gpus: 1, gpuModels: [A100-80GB]}
-  replicas: {min: 2, max: 2}
-`);
+  const { cluster: CLUSTER, models: MODELS, trace: TRACE } =
+    writeSetup(dir, { gpus: 2, replicas: [2, 2] });
   // 45 s at about 3 requests/s.
   const requests = writeTrace(TRACE, [[0, 45000, 333]], 12345);
   const live = await fidelityRun({ dir, cluster: CLUSTER, models: MODELS, model: MODEL, requests,

@@ -4,35 +4,15 @@
 // TTFT p50 within 10%.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fidelityRun, percentile, run, writeTrace } from "./sim_fidelity_lib.mjs";
-
-const MODEL = "meta-llama/Llama-2-7b-hf";
+import { fidelityRun, MODEL, percentile, run, writeSetup, writeTrace } from "./sim_fidelity_lib.mjs";
 
 test("gpufleet up and gpufleet sim scale alike on a load step", { timeout: 300000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "sim-fidelity-as-"));
-  const CLUSTER = path.join(dir, "cluster.yaml");
-  const MODELS = path.join(dir, "models.yaml");
-  const TRACE = path.join(dir, "trace.jsonl");
-  writeFileSync(CLUSTER, `apiVersion: gpufleet/v1
-kind: Cluster
-metadata: {name: fidelity}
-spec:
-  nodes:
-    - {name: node-1, gpus: [{model: A100-80GB, count: 8, memory: 80GiB, pricePerHour: 1.8}], nvlink: all}
-`);
-  writeFileSync(MODELS, `apiVersion: gpufleet/v1
-kind: Deployment
-metadata: {name: llama}
-spec:
-  model: ${MODEL}
-  engine: {type: engine-sim}
-  resources: {gpus: 1, gpuModels: [A100-80GB]}
-  replicas: {min: 1, max: 6}
-  autoscaling: {policy: target, metric: rps, replicaCapacity: 2}
-`);
+  const { cluster: CLUSTER, models: MODELS, trace: TRACE } =
+    writeSetup(dir, { gpus: 8, replicas: [1, 6], extra: "  autoscaling: {policy: target, metric: rps, replicaCapacity: 2}\n" });
   // 1 request/s for 30 s, then 6/s for 60 s.
   const requests = writeTrace(TRACE, [[0, 30000, 1000], [30000, 90000, 167]], 777);
   const live = await fidelityRun({ dir, cluster: CLUSTER, models: MODELS, model: MODEL, requests,

@@ -3,25 +3,36 @@
 // exact-tokens extension) and times its first content token, and a poll of the deployment's
 // Ready replicas while it runs.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { BINARY } from "./lib.mjs";
+import { runBinary, startUp } from "./lib.mjs";
 
-export function run(args, { timeoutMs = 120000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+export const run = (args) => runBinary(args);
+
+export const MODEL = "meta-llama/Llama-2-7b-hf";
+
+// The cluster (one node of `gpus` fake A100s) and the deployment ("llama", Llama-2-7B on
+// engine-sim) both runs use; `extra` goes into the deployment's spec.
+export function writeSetup(dir, { gpus, replicas, extra = "" }) {
+  const cluster = path.join(dir, "cluster.yaml");
+  const models = path.join(dir, "models.yaml");
+  writeFileSync(cluster, `apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: fidelity}
+spec:
+  nodes:
+    - {name: node-1, gpus: [{model: A100-80GB, count: ${gpus}, memory: 80GiB, pricePerHour: 1.8}], nvlink: all}
+`);
+  writeFileSync(models, `apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: llama}
+spec:
+  model: ${MODEL}
+  engine: {type: engine-sim}
+  resources: {gpus: 1, gpuModels: [A100-80GB]}
+  replicas: {min: ${replicas[0]}, max: ${replicas[1]}}
+${extra}`);
+  return { cluster, models, trace: path.join(dir, "trace.jsonl") };
 }
 
 export const percentile = (sorted, p) => sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
@@ -45,34 +56,9 @@ export function writeTrace(file, segments, seed) {
   return requests;
 }
 
-async function up(dir, cluster, models) {
-  const child = spawn(BINARY, ["up", "--cluster", cluster, "--models", models, "--data-dir",
-    path.join(dir, "up"), "--port", "0", "--controller-port", "0", "--ready-timeout", "150s"],
-  { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not up in 180 s:\n${out}\n${err}`)), 180000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("Ctrl-C stops everything")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gpufleet up exited with ${code}:\n${out}\n${err}`));
-    });
-  });
-  return {
-    child,
-    gateway: out.match(/gateway \(OpenAI API\): (http:\/\/[^\s]+)/)[1],
-    controller: out.match(/controller API:\s+(http:\/\/[^\s]+)\/api\/v1/)[1],
-    token: out.match(/admin token:\s+([0-9a-f]+)/)[1],
-  };
-}
+const up = (dir, cluster, models) =>
+  startUp(["--cluster", cluster, "--models", models, "--data-dir", path.join(dir, "up"), "--port",
+           "0", "--controller-port", "0", "--ready-timeout", "150s"]);
 
 // One streamed request; resolves with its TTFT in ms (the first non-empty content chunk).
 async function send(base, model, r, i) {

@@ -3,49 +3,21 @@
 // statuses); both /metrics pass promtool; Ctrl-C stops everything and leaves no process behind.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { BINARY } from "./lib.mjs";
+import { startUp } from "./lib.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
-// Starts `gpufleet up` and resolves with its addresses once it prints "gpufleet is up".
-async function up(dir) {
-  const child = spawn(BINARY, ["up", "--data-dir", dir, "--port", "0", "--controller-port", "0", "--ready-timeout", "150s"], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not up within 180 s:\n${out}\n${err}`)), 180000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("Ctrl-C stops everything")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gpufleet up exited with ${code}:\n${out}\n${err}`));
-    });
-  });
-  return {
-    child,
-    out,
-    stderr: () => err,
-    gateway: out.match(/gateway \(OpenAI API\): (http:\/\/[^\s]+)/)[1],
-    controller: out.match(/controller API:\s+(http:\/\/[^\s]+)\/api\/v1/)[1],
-    token: out.match(/admin token:\s+([0-9a-f]+)/)[1],
-  };
-}
+// Starts `gpufleet up` on its example files and resolves with its addresses.
+const up = (dir) =>
+  startUp(["--data-dir", dir, "--port", "0", "--controller-port", "0", "--ready-timeout", "150s"],
+          { cwd: ROOT });
 
 const refused = (port) =>
   new Promise((resolve) => {
