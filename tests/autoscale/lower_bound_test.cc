@@ -63,7 +63,9 @@ TEST(LowerBound, NoScheduleOfTheEngineBeatsIt) {
     EXPECT_EQ(b.exempt, 0u);
     // Not vacuous: with enough requests to fill batches, within 1.5x of the engine's own run
     // (1.25-1.37x for these seeds; a handful of requests cannot share decode iterations widely).
-    if (n >= 100) EXPECT_GT(b.lower_bound_gpu_hours, spent / 1.5) << "seed " << seed;
+    if (n >= 100) {
+      EXPECT_GT(b.lower_bound_gpu_hours, spent / 1.5) << "seed " << seed;
+    }
   }
 }
 
