@@ -45,8 +45,8 @@ struct SimArgs {
   std::string policy;
   std::string compare;
   std::string warmup = "10m";
-  std::string slo_ttft = "2s";
-  std::string slo_tpot = "100ms";
+  std::string slo_ttft;  // empty: the deployments' own target, else 2s
+  std::string slo_tpot;  // empty: the deployments' own target, else 100ms
   double attainment = 0.99;
   bool json = false;
   bool explain = false;
@@ -114,9 +114,24 @@ int run_sim(const SimArgs& a) {
   }
 
   SimOptions options;
-  auto ttft = duration_flag("--slo-ttft", a.slo_ttft, std::chrono::milliseconds(1));
+  // An SLO target: the flag, else the one every deployment sets (spec.autoscaling.slo), else the
+  // simulator's default.
+  const auto target = [&](const char* flag, const std::string& text, auto field,
+                          Duration fallback) -> Result<Duration> {
+    if (!text.empty()) return duration_flag(flag, text, std::chrono::milliseconds(1));
+    std::optional<Duration> own;
+    for (const DeploymentSpec& d : deployments) {
+      const std::optional<Duration> t =
+          d.autoscaling ? (*d.autoscaling).*field : std::optional<Duration>{};
+      if (!t || (own && *own != *t)) return fallback;  // unset, or deployments disagree
+      own = t;
+    }
+    return own.value_or(fallback);
+  };
+  auto ttft = target("--slo-ttft", a.slo_ttft, &AutoscalingSpec::slo_ttft, std::chrono::seconds(2));
   if (!ttft) return fail(ttft.error().message);
-  auto tpot = duration_flag("--slo-tpot", a.slo_tpot, std::chrono::milliseconds(1));
+  auto tpot =
+      target("--slo-tpot", a.slo_tpot, &AutoscalingSpec::slo_tpot, std::chrono::milliseconds(100));
   if (!tpot) return fail(tpot.error().message);
   options.slo = SloTarget{*ttft, *tpot};
   if (!(a.attainment > 0 && a.attainment <= 1))
@@ -284,8 +299,12 @@ void add_sim_command(CLI::App& app, int& status) {
   c->add_option("--tp", a->tp, "The default deployment's GPUs per replica")->capture_default_str();
   c->add_option("--policy", a->policy, "Run every deployment under this scaling policy (or fixed)");
   c->add_option("--compare", a->compare, "Policies to run side by side: P1,P2,...");
-  c->add_option("--slo-ttft", a->slo_ttft, "Time-to-first-token target")->capture_default_str();
-  c->add_option("--slo-tpot", a->slo_tpot, "Time-per-output-token target")->capture_default_str();
+  c->add_option("--slo-ttft", a->slo_ttft,
+                "Time-to-first-token target (default: the deployments' own slo.ttft when they all "
+                "set the same, else 2s)");
+  c->add_option("--slo-tpot", a->slo_tpot,
+                "Time-per-output-token target (default: the deployments' own slo.tpot when they "
+                "all set the same, else 100ms)");
   c->add_option("--attainment", a->attainment,
                 "Share of requests that must meet the SLO (the lower bound's goal)")
       ->capture_default_str();

@@ -137,6 +137,24 @@ spec:
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--synthetic: unknown kind "poison"/);
 
+  // The deployments' own SLO targets are the default.
+  const own = path.join(dir, "own.yaml");
+  writeFileSync(own, `apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  model: meta-llama/Llama-2-7b-hf
+  resources: {gpus: 1, gpuModels: [A100-80GB]}
+  replicas: {min: 1, max: 2}
+  autoscaling: {policy: slo, slo: {ttft: 750ms, tpot: 40ms}}
+`);
+  r = await sim(["sim", "--cluster", CLUSTER, "--trace", TRACE, "--deployments", own, "--warmup", "0s", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).slo, { ttft_ms: 750, tpot_ms: 40, attainment_goal: 0.99 });
+  r = await sim(["sim", "--cluster", CLUSTER, "--trace", TRACE, "--deployments", own, "--warmup", "0s", "--json",
+    "--slo-ttft", "3s"]);
+  assert.deepEqual(JSON.parse(r.stdout).slo, { ttft_ms: 3000, tpot_ms: 40, attainment_goal: 0.99 });
+
   const badManifest = path.join(dir, "d.yaml");
   writeFileSync(badManifest, `apiVersion: gpufleet/v1
 kind: Deployment
