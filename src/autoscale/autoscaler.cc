@@ -82,14 +82,14 @@ LoadSample share_of(LoadSample s, double share) {
   return s;
 }
 
-// What one replica of `d` on `gpu` sustains within its SLO, by the perf model, for requests of
-// the sizes seen in `s`; nullopt when the model does not know the pair or nothing was seen.
-std::optional<double> perf_capacity(const DeploymentSpec& d, const std::string& gpu,
+// What one replica of `d` sustains within its SLO by its perf model, for requests of the sizes
+// seen in `s`; nullopt when nothing was seen.
+std::optional<double> perf_capacity(const DeploymentSpec& d, const PerfModel& perf,
                                     const LoadSample& s) {
   if (s.arrival_rps <= 0) return std::nullopt;
   const auto prompt = static_cast<int64_t>(std::max(1.0, s.prompt_tps / s.arrival_rps));
   const auto output = static_cast<int64_t>(std::max(1.0, s.output_tps / s.arrival_rps));
-  return replica_capacity_rps(d, gpu, Tokens{prompt}, Tokens{output});
+  return replica_capacity_rps(d, perf, Tokens{prompt}, Tokens{output});
 }
 
 }  // namespace
@@ -180,9 +180,10 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
       DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
       DeploymentScaler& scaler = scalers_.at(name);
       if (scaler.uses_perf_model()) {
-        state.model_capacity_rps = perf_capacity(d.spec, state.gpu_model, s);
-        if (auto pm = deployment_perf_model(d.spec, state.gpu_model); pm.ok())
+        if (auto pm = deployment_perf_model(d.spec, state.gpu_model); pm.ok()) {
+          state.model_capacity_rps = perf_capacity(d.spec, *pm, s);
           state.perf = std::move(*pm);
+        }
       }
       ScalingDecision decision = scaler.step(s, state, now);
       if (decision.changed()) {

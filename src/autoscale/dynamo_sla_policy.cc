@@ -8,14 +8,6 @@
 #include "common/traffic_report.h"
 
 namespace gf {
-namespace {
-
-double ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
-}  // namespace
-
 Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
   Recommendation r;
   r.replicas = in.current;
@@ -57,12 +49,12 @@ Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
 
   // Corrections: observed over expected latency, from the interval's answers.
   const WindowLatency w = in.history.latency(kAdjustmentInterval, in.now);
-  const double expected_ttft = ms(pm.prefill_time(prompt));
+  const double expected_ttft = to_ms(pm.prefill_time(prompt));
   const double batch =
       std::max(1.0, in.history.last()->in_flight / std::max(1, in.history.last()->ready));
   const int b = static_cast<int>(batch);
   const double expected_itl =
-      ms(pm.decode_iteration_time(b, Tokens(static_cast<int64_t>(b * ctx))));
+      to_ms(pm.decode_iteration_time(b, Tokens(static_cast<int64_t>(b * ctx))));
   double prefill_correction = 1, decode_correction = 1;
   if (w.answers > 0 && expected_ttft > 0)
     prefill_correction = std::max(0.01, ttft_p95_interpolated_ms(w.ttft) / expected_ttft);
@@ -73,11 +65,11 @@ Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
   const double prefill_tps = isl / (expected_ttft / 1000);
   const double prefill_load = rate * isl * std::min(1.0, prefill_correction);
   // Decode: the best batched throughput whose iteration stays under the corrected ITL target.
-  const double itl = ms(slo.tpot) / decode_correction;
+  const double itl = to_ms(slo.tpot) / decode_correction;
   double decode_tps = 0;
   for (int batch_size = 1; batch_size <= PerfModel::kMaxBatch; ++batch_size) {
     const double it =
-        ms(pm.decode_iteration_time(batch_size, Tokens(static_cast<int64_t>(batch_size * ctx))));
+        to_ms(pm.decode_iteration_time(batch_size, Tokens(static_cast<int64_t>(batch_size * ctx))));
     if (it <= 0) continue;
     if (it > itl && batch_size > 1) break;
     decode_tps = std::max(decode_tps, batch_size / (it / 1000));

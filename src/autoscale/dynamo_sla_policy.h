@@ -21,6 +21,7 @@ class DynamoSlaPolicy final : public ScalingPolicy {
   static constexpr Duration kStartDelay = std::chrono::seconds(30);
 
   const char* name() const override { return "dynamo-sla"; }
+  bool baseline() const override { return true; }
   bool stabilized() const override { return false; }
   bool uses_perf_model() const override { return true; }
   Recommendation recommend(const PolicyInput& in) override;

@@ -17,6 +17,7 @@ class HpaPolicy final : public ScalingPolicy {
   static constexpr Duration kSyncPeriod = std::chrono::seconds(15);
 
   const char* name() const override { return "hpa"; }
+  bool baseline() const override { return true; }
   Recommendation recommend(const PolicyInput& in) override;
 
  private:

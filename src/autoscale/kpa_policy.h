@@ -21,6 +21,7 @@ class KpaPolicy final : public ScalingPolicy {
   static constexpr Duration kTick = std::chrono::seconds(2);
 
   const char* name() const override { return "kpa"; }
+  bool baseline() const override { return true; }
   bool stabilized() const override { return false; }
   Recommendation recommend(const PolicyInput& in) override;
 

@@ -45,7 +45,8 @@ Result<std::unique_ptr<ScalingPolicy>> make_scaling_policy(std::string_view name
 }
 
 bool is_baseline_policy(std::string_view name) {
-  return name == "hpa" || name == "kpa" || name == "ray-serve" || name == "dynamo-sla";
+  auto policy = make_scaling_policy(name);
+  return policy && (*policy)->baseline();
 }
 
 const std::vector<std::string>& scaling_policy_names() {

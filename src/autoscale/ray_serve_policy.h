@@ -19,6 +19,7 @@ class RayServePolicy final : public ScalingPolicy {
   static constexpr double kSmoothing = 1.0;
 
   const char* name() const override { return "ray-serve"; }
+  bool baseline() const override { return true; }
   bool stabilized() const override { return false; }
   Recommendation recommend(const PolicyInput& in) override;
 

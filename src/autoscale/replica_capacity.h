@@ -7,6 +7,7 @@
 
 #include "common/spec.h"
 #include "common/units.h"
+#include "perfmodel/perf_model.h"
 
 namespace gf {
 
@@ -14,6 +15,9 @@ namespace gf {
 // when it gives them and its slo targets (the perf model's defaults when it sets none); nullopt
 // when the perf model does not know the pair or says nothing fits.
 std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const std::string& gpu,
+                                           Tokens prompt, Tokens output);
+// The same with the replica's perf model already looked up.
+std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const PerfModel& perf,
                                            Tokens prompt, Tokens output);
 
 }  // namespace gf

@@ -49,6 +49,8 @@ class ScalingPolicy {
   // Whether it reads PolicyInput::model_capacity_rps and ::perf (the autoscaler looks them up
   // only for policies that do).
   virtual bool uses_perf_model() const { return false; }
+  // A baseline modeled from another system's published rules (policy_registry.h).
+  virtual bool baseline() const { return false; }
   // Every period's load, known or not, before recommend() (which is skipped at zero replicas
   // and while the load is unknown): a policy that follows a series sees all of it, in step.
   virtual void observe(const LoadSample& /*load*/, const AutoscalingSpec& /*spec*/) {}

@@ -11,10 +11,6 @@
 namespace gf {
 namespace {
 
-double ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
 // A violation lowers the belief to just under the load that broke the SLO, but never below this
 // share of the seed: one bad period (a cold start, a burst of long prompts) must not collapse it.
 constexpr double kBackoff = 0.9;
@@ -41,8 +37,8 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
   if (w.answers < kMinAnswers) return std::nullopt;
   const double ttft_p95 = ttft_p95_interpolated_ms(w.ttft);
   const double tpot_p95 = tpot_p95_interpolated_ms(w.tpot);
-  const bool held = (!a.slo_ttft || ttft_p95 < 0 || ttft_p95 <= ms(*a.slo_ttft)) &&
-                    (!a.slo_tpot || tpot_p95 < 0 || tpot_p95 <= ms(*a.slo_tpot));
+  const bool held = (!a.slo_ttft || ttft_p95 < 0 || ttft_p95 <= to_ms(*a.slo_ttft)) &&
+                    (!a.slo_tpot || tpot_p95 < 0 || tpot_p95 <= to_ms(*a.slo_tpot));
   violations_ = held ? 0 : violations_ + 1;
   // The load per Ready replica over the window, not one period's: arrivals in one second are too
   // few to say what a replica carried.

@@ -72,6 +72,10 @@ Result<MilliGpu> parse_milli_gpu(std::string_view text);
 std::string format_bytes(Bytes b);
 std::string format_mib(MiB m);
 std::string format_duration(Duration d);
+// Milliseconds, fractional: latency figures and the perf model's coefficients are in them.
+constexpr double to_ms(Duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 std::string format_milli_gpu(MilliGpu g);
 
 }  // namespace gf

@@ -30,10 +30,6 @@ Duration from_ms(double ms) {
   return Duration(static_cast<int64_t>(std::llround(ns)));
 }
 
-double to_ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
 std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v)

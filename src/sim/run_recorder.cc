@@ -7,10 +7,6 @@
 namespace gf {
 namespace {
 
-double ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
 LatencySummary summarize(std::vector<double>& v) {
   LatencySummary s;
   s.samples = v.size();
@@ -96,14 +92,13 @@ void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePo
   // Time per output token after the first, as vLLM's time_per_output_token histogram has it.
   const Duration tpot =
       r.output.value > 1 ? (end - *first_token) / (r.output.value - 1) : Duration::zero();
-  s.ttft_ms.push_back(ms(ttft));
-  s.tpot_ms.push_back(ms(tpot));
-  s.e2e_ms.push_back(ms(end - arrival));
+  s.ttft_ms.push_back(to_ms(ttft));
+  s.tpot_ms.push_back(to_ms(tpot));
+  s.e2e_ms.push_back(to_ms(end - arrival));
   if (ttft <= opts_.slo.ttft && tpot <= opts_.slo.tpot) ++f.met_slo;
 }
 
-void RunRecorder::started(size_t deployment, int gpus, TimePoint now) {
-  (void)gpus;
+void RunRecorder::started(size_t deployment, TimePoint now) {
   if (now >= start_) ++figures_[deployment].figures.cold_starts;
   Samples& s = samples_[deployment];
   ++s.live;
@@ -132,9 +127,8 @@ void RunRecorder::scaled(size_t deployment, const ScalingDecision& d) {
                                    d.deployment, d.from, d.to, d.rule, d.reason});
 }
 
-void RunRecorder::restarted(size_t deployment) {
-  Samples& s = samples_[deployment];
-  --s.live;  // started() counted the restart as a new process; it is the same replica
+void RunRecorder::restarted(size_t deployment, TimePoint now) {
+  if (now >= start_) ++figures_[deployment].figures.cold_starts;
   ++figures_[deployment].figures.engine_restarts;
 }
 

@@ -31,12 +31,13 @@ class RunRecorder {
 
   void request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
                TimePoint end);
-  void started(size_t deployment, int gpus, TimePoint now);
+  void started(size_t deployment, TimePoint now);
   void stopped(size_t deployment, int gpus, double price_per_gpu_hour, TimePoint started,
                TimePoint now);
   void busy(size_t deployment, int gpus, Duration iteration, TimePoint ended);
   void scaled(size_t deployment, const ScalingDecision& d);
-  void restarted(size_t deployment);
+  // The same replica's engine started again after a crash: a cold start, not a new replica.
+  void restarted(size_t deployment, TimePoint now);
   // Replicas started and Ready per deployment now; a point is kept when they changed.
   void sample(TimePoint now, const std::vector<int>& started, const std::vector<int>& ready,
               const std::map<std::string, int>& gpus);

@@ -9,10 +9,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-double ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
 // Rounded for a stable, readable document: 4 significant decimals are far below the model's error.
 double r4(double v) {
   return std::round(v * 1e4) / 1e4;
@@ -55,8 +51,8 @@ std::string report_json(const SimReport& report) {
                 {"duration_s", r4(std::chrono::duration<double>(stats.duration).count())},
                 {"mean_rps", r4(stats.mean_rps)},
                 {"peak_rps", r4(stats.peak_rps)}};
-  j["slo"] = {{"ttft_ms", ms(report.options.slo.ttft)},
-              {"tpot_ms", ms(report.options.slo.tpot)},
+  j["slo"] = {{"ttft_ms", to_ms(report.options.slo.ttft)},
+              {"tpot_ms", to_ms(report.options.slo.tpot)},
               {"attainment_goal", report.options.attainment_goal}};
   j["seed"] = report.seed;
   j["lower_bound_gpu_hours"] = r4(report.bound.lower_bound_gpu_hours);
@@ -92,7 +88,7 @@ std::string report_table(const SimReport& report) {
   std::string out = describe(*report.trace, stats) + "\n";
   out += fmt::format(
       "SLO: TTFT <= {:.0f} ms and time per output token <= {:.0f} ms; goal {:.1f}% of requests\n",
-      ms(report.options.slo.ttft), ms(report.options.slo.tpot),
+      to_ms(report.options.slo.ttft), to_ms(report.options.slo.tpot),
       report.options.attainment_goal * 100);
   out += fmt::format(
       "lower bound {:.3f} GPU-hours (${:.2f}); work floor {:.3f} GPU-hours "
@@ -128,7 +124,7 @@ std::string plan_table(const SimReport& report, const CapacityPlan& plan) {
   out += fmt::format(
       "SLO: TTFT <= {:.0f} ms and time per output token <= {:.0f} ms for {:.1f}% of requests; "
       "policy {}; {} simulations\n",
-      ms(report.options.slo.ttft), ms(report.options.slo.tpot),
+      to_ms(report.options.slo.ttft), to_ms(report.options.slo.tpot),
       report.options.attainment_goal * 100, plan.policy, plan.simulations);
   if (plan.found()) {
     const PlanOption& best = plan.options.front();
@@ -153,8 +149,8 @@ std::string plan_json(const SimReport& report, const CapacityPlan& plan) {
   ordered_json j;
   j["trace"] = report.trace->name;
   j["policy"] = plan.policy;
-  j["slo"] = {{"ttft_ms", ms(report.options.slo.ttft)},
-              {"tpot_ms", ms(report.options.slo.tpot)},
+  j["slo"] = {{"ttft_ms", to_ms(report.options.slo.ttft)},
+              {"tpot_ms", to_ms(report.options.slo.tpot)},
               {"attainment_goal", report.options.attainment_goal}};
   j["simulations"] = plan.simulations;
   j["found"] = plan.found();

@@ -120,6 +120,8 @@ class Simulation {
   // ---- injected faults (sim/scenario.h)
   void inject(const ScenarioEvent& e, TimePoint now);
   void crash(size_t r, TimePoint now);
+  // Fails every request the replica's engine held (its process is gone or restarting).
+  void break_connections(SimReplica& rep, TimePoint now);
 
   // The 1-based number in the user's trace of replay request `i`.
   size_t trace_number(size_t i) const {
@@ -341,7 +343,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
   replicas_.push_back(std::move(rep));
   nodes_[node].replicas[a.id] = index;
   live_[a.id] = index;
-  recorder_.started(replicas_[index].deployment, replicas_[index].gpus, now);
+  recorder_.started(replicas_[index].deployment, now);
 }
 
 void Simulation::stop_replica(size_t r, TimePoint now) {
@@ -351,13 +353,18 @@ void Simulation::stop_replica(size_t r, TimePoint now) {
   nodes_[rep.node].replicas.erase(rep.id);
   live_.erase(rep.id);
   recorder_.stopped(rep.deployment, rep.gpus, rep.price_per_gpu_hour, rep.started, now);
-  // Its connections break: a stream that had begun fails, a request still waiting for its first
-  // byte may go to another replica.
+  rep.engine.reset();
+  break_connections(rep, now);
+}
+
+void Simulation::break_connections(SimReplica& rep, TimePoint now) {
+  // A stream that had begun fails; a request still waiting for its first byte may go to another
+  // replica. In id order: the retries' order must not depend on a hash set's.
   std::vector<size_t> held(rep.requests.begin(), rep.requests.end());
   std::sort(held.begin(), held.end());
   rep.requests.clear();
-  rep.engine.reset();
   rep.busy = false;
+  ++rep.wake;  // its running iteration never ends
   for (size_t i : held) {
     const bool streaming = requests_[i].first_token.has_value();
     fail(i, Failure::kReset, streaming ? AttemptPhase::kStreaming : AttemptPhase::kBeforeHead, now);
@@ -528,24 +535,15 @@ void Simulation::inject(const ScenarioEvent& e, TimePoint now) {
 
 void Simulation::crash(size_t r, TimePoint now) {
   SimReplica& rep = replicas_[r];
-  std::vector<size_t> held(rep.requests.begin(), rep.requests.end());
-  std::sort(held.begin(), held.end());
-  rep.requests.clear();
-  rep.busy = false;
-  ++rep.wake;  // its running iteration never ends
   // The agent restarts the process at once; it loads its weights again.
   ++rep.restarts;
-  recorder_.started(rep.deployment, rep.gpus, now);
-  recorder_.restarted(rep.deployment);
+  recorder_.restarted(rep.deployment, now);
   if (rep.cost != nullptr) {
     rep.engine = std::make_unique<BatchEngine>(*rep.cost, rep.engine_config);
     rep.ready_at =
         now + rep.cost->model().cold_start(opts_.load_bytes_per_second, opts_.engine_init);
   }
-  for (size_t i : held) {
-    const bool streaming = requests_[i].first_token.has_value();
-    fail(i, Failure::kReset, streaming ? AttemptPhase::kStreaming : AttemptPhase::kBeforeHead, now);
-  }
+  break_connections(rep, now);
 }
 
 void Simulation::pump(TimePoint now) {

@@ -108,24 +108,8 @@ TEST(SloPolicyJudgement, AFewSlowAnswersAreNoVerdict) {
   SignalHistory history(10min);
   SloPolicy policy;
   ManualClock clock;
-  for (int i = 0; i < 8; ++i) {
-    clock.advance(1s);
-    LoadSample s;
-    s.at = clock.now();
-    s.span = 1s;
-    s.known = true;
-    s.arrival_rps = 2;
-    s.ready = 1;
-    s.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
-    s.ttft_counts[ttft_bucket(3000)] = 2;  // 16 slow answers in all: under the 20 needed
-    history.add(s);
-    policy.recommend(
-        PolicyInput{spec, history, 1, clock.now(), std::nullopt, std::nullopt, 10.0, "A100-80GB"});
-  }
-  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
-  // Two more such periods make 20 in the window, all slow: three judged misses in a row later,
-  // the belief drops to 0.9 x the 2 req/s per replica that broke it (its floor is 2.5).
-  for (int i = 0; i < 4; ++i) {
+  // One period: 2 req/s on one replica, and 2 answers, both slow (3 s against a 500 ms target).
+  const auto slow_period = [&] {
     clock.advance(1s);
     LoadSample s;
     s.at = clock.now();
@@ -138,7 +122,14 @@ TEST(SloPolicyJudgement, AFewSlowAnswersAreNoVerdict) {
     history.add(s);
     policy.recommend(
         PolicyInput{spec, history, 1, clock.now(), std::nullopt, std::nullopt, 10.0, "A100-80GB"});
-  }
+  };
+  for (int i = 0; i < 8; ++i)
+    slow_period();  // 16 slow answers in all: under the 20 needed
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  // Two more such periods make 20 in the window, all slow: three judged misses in a row later,
+  // the belief drops to 0.9 x the 2 req/s per replica that broke it (its floor is 2.5).
+  for (int i = 0; i < 4; ++i)
+    slow_period();
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 2.5);
 }
 
