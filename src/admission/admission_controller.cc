@@ -46,6 +46,8 @@ const char* to_string(RejectCode code) {
       return "queue_full";
     case RejectCode::kTimedOut:
       return "queue_timeout";
+    case RejectCode::kUnavailable:
+      return "model_unavailable";
     case RejectCode::kDuplicateId:
       return "duplicate_request_id";
   }
@@ -153,6 +155,7 @@ AdmitDecision AdmissionController::admit(const AdmitRequest& r, TimePoint now) {
 
   Models::value_type& model = model_state(r.model);
   ModelState& m = model.second;
+  if (m.refusing()) return unavailable(r.model, m.unavailable);
   const bool fits = m.slots.has_room() && t.concurrency.has_room();
   const TimePoint deadline = r.deadline.value_or(now + config_.queue_timeout);
   if (!fits) {
@@ -260,7 +263,10 @@ Status AdmissionController::cancel(uint64_t id, TimePoint now) {
 std::optional<TimePoint> AdmissionController::next_deadline() const {
   std::optional<TimePoint> next;
   for (const auto& [model, m] : models_) {
-    const std::optional<TimePoint> d = m.queue.next_deadline();
+    // A model that refuses hands its queue back as soon as it was told why.
+    const std::optional<TimePoint> d = m.refusing() && !m.queue.empty()
+                                           ? std::optional<TimePoint>(m.unavailable_since)
+                                           : m.queue.next_deadline();
     if (d && (!next || *d < *next)) next = d;
   }
   return next;
@@ -269,7 +275,8 @@ std::optional<TimePoint> AdmissionController::next_deadline() const {
 std::vector<Expired> AdmissionController::expire(TimePoint now) {
   std::vector<Expired> out;
   for (auto& [model, m] : models_) {
-    for (QueueEntry& e : m.queue.expire(now)) {
+    const bool refusing = m.refusing();
+    for (QueueEntry& e : m.queue.expire(refusing ? TimePoint::max() : now)) {
       auto it = requests_.find(e.id);
       const Pending p = it->second;
       requests_.erase(it);
@@ -277,6 +284,11 @@ std::vector<Expired> AdmissionController::expire(TimePoint now) {
       const Duration waited = now - e.enqueued;
       const auto& t = tenants_.find(e.tenant)->second;
       Rejected why;
+      if (refusing) {
+        out.push_back(
+            Expired{e.id, std::move(e.tenant), model, waited, unavailable(model, m.unavailable)});
+        continue;
+      }
       // Whose limit kept it waiting decides the status: the tenant's own cap is a 429 like any
       // other tenant limit; a model without free capacity is the service's 503.
       if (!t.concurrency.has_room()) {
@@ -342,6 +354,20 @@ void AdmissionController::pump(std::string_view first, TimePoint now) {
       if (++it == models_.end()) it = models_.begin();
     } while (it != start);
   }
+}
+
+Rejected AdmissionController::unavailable(std::string_view model, const std::string& why) const {
+  return reject(503, RejectCode::kUnavailable,
+                fmt::format("model {} cannot serve: {}; retry in {}", model, why,
+                            format_duration(config_.queue_retry_after)),
+                config_.queue_retry_after);
+}
+
+void AdmissionController::set_model_unavailable(std::string_view model, std::string reason,
+                                                TimePoint now) {
+  ModelState& m = model_state(model).second;
+  if (m.unavailable.empty() && !reason.empty()) m.unavailable_since = now;
+  m.unavailable = std::move(reason);
 }
 
 void AdmissionController::set_model_capacity(std::string_view model, std::optional<int> slots,

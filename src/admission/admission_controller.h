@@ -63,6 +63,7 @@ enum class RejectCode {
   kTenantQueueFull,  // 429: the tenant already has its maximum waiting
   kQueueFull,        // 503: the model's queue is full
   kTimedOut,         // 503: waited in the queue until its deadline
+  kUnavailable,      // 503: the model cannot serve (its replicas crash-loop): said at once
   kDuplicateId,      // 500: the gateway reused an id (a gateway bug)
 };
 const char* to_string(RejectCode code);
@@ -147,6 +148,13 @@ class AdmissionController {
   // 0 = none (scaled to zero: everything queues and shows as demand). Raising it dispatches.
   void set_model_capacity(std::string_view model, std::optional<int> slots, TimePoint now);
 
+  // Why `model` cannot serve while it has no capacity ("0/2 replicas ready: 2 crash-looping:
+  // exited with code 1"), as the controller publishes it; empty when it can or may soon. While
+  // set and the model has no capacity, admit() refuses at once with a 503 naming the cause, and
+  // expire() hands back every request already waiting, instead of holding each for the whole
+  // queue timeout to answer "scaled to zero" (#17, defect 12).
+  void set_model_unavailable(std::string_view model, std::string reason, TimePoint now);
+
   ModelDemand demand(std::string_view model, TimePoint now) const;
   // Every model the controller has seen.
   std::map<std::string, ModelDemand, std::less<>> demand(TimePoint now) const;
@@ -162,8 +170,14 @@ class AdmissionController {
   struct ModelState {
     ConcurrencyLimit slots;
     FairQueue queue;
+    std::string unavailable;  // set_model_unavailable()
+    TimePoint unavailable_since{};
+    // Refuses now: it has no capacity and the controller said why none is coming.
+    bool refusing() const { return !unavailable.empty() && slots.limit() == 0; }
   };
   using Models = std::map<std::string, ModelState, std::less<>>;
+  // The refusal of a request for a model that cannot serve (ModelState::refusing).
+  Rejected unavailable(std::string_view model, const std::string& why) const;
   enum class Phase { kQueued, kReady, kInFlight };
   struct Pending {
     // Into tenants_ and models_, whose entries are never erased and whose nodes never move: the

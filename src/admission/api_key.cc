@@ -1,6 +1,7 @@
 #include "admission/api_key.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -76,21 +77,23 @@ Result<KeyDigest> parse_api_key_hash(std::string_view text) {
   return out;
 }
 
-std::optional<std::string_view> bearer_token(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i])
-      return std::nullopt;
+std::string replica_api_key(std::string_view token, std::string_view replica) {
+  if (token.empty()) return {};
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // One-shot HMAC (not the deprecated HMAC_CTX calls); it cannot fail for SHA-256 short of
+  // memory exhaustion.
+  const unsigned char* ok =
+      HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+           reinterpret_cast<const unsigned char*>(replica.data()), replica.size(), mac, &len);
+  if (ok == nullptr) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "gfr-";
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
   }
-  std::string_view rest = authorization.substr(kScheme.size());
-  if (rest.front() != ' ' && rest.front() != '\t') return std::nullopt;
-  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-    rest.remove_prefix(1);
-  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t'))
-    rest.remove_suffix(1);
-  if (rest.empty()) return std::nullopt;
-  return rest;
+  return out;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

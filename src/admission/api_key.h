@@ -27,9 +27,12 @@ std::string hash_api_key(std::string_view key);
 // Parses "sha256:<64 hex>" (hex in either case) into the raw digest.
 Result<KeyDigest> parse_api_key_hash(std::string_view text);
 
-// The key in an Authorization header value "Bearer <key>" (scheme case-insensitive, as RFC 7235
-// says). nullopt when the header is not a bearer credential or the key is empty.
-std::optional<std::string_view> bearer_token(std::string_view authorization);
+// The secret a replica's engine takes requests with (vLLM's --api-key): "gfr-" + the HMAC-SHA256
+// of the replica id under the controller's admin token, in hex. Derived, not stored: the
+// controller hands it to the replica's agent (in its assignment) and to gateways that read the
+// routing table with the token, and a restarted controller derives the same one for engines
+// still running. Empty when `token` is: an open controller runs open engines.
+std::string replica_api_key(std::string_view token, std::string_view replica);
 
 // Equal lengths and equal bytes, in time that depends only on the lengths: every byte is
 // compared, with no early exit at the first difference.

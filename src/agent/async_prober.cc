@@ -10,13 +10,14 @@ AsyncProber::AsyncProber(boost::asio::io_context& io, Duration timeout)
       timeout_(timeout),
       client_(std::make_shared<net::HttpClient>(io, 0)) {}  // no pooling: each probe connects
 
-bool AsyncProber::probe(uint16_t port, const std::string& path) {
+bool AsyncProber::probe(uint16_t port, const std::string& path, uint64_t epoch) {
   auto& t = targets_[{port, path}];
   if (!t) t = std::make_shared<Target>();
   if (t->running) return false;  // unanswered for a whole round: a failure
-  const bool result = t->finished && t->ok;
+  const bool result = t->finished && t->ok && t->epoch == epoch;
   t->finished = false;
   t->running = true;
+  t->epoch = epoch;
   boost::asio::co_spawn(io_, run(port, path, t, timeout_, client_), boost::asio::detached);
   return result;
 }

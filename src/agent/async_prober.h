@@ -25,8 +25,11 @@ class AsyncProber {
   AsyncProber(boost::asio::io_context& io, Duration timeout);
 
   // The result of the probe of `path` on 127.0.0.1:port that finished since the last call (false
-  // if none has finished yet, or it is still running), and starts the next one.
-  bool probe(uint16_t port, const std::string& path);
+  // if none has finished yet, or it is still running), and starts the next one. `epoch` names
+  // the engine process being asked about (ReplicaRunner gives each start its own): a result
+  // from a probe started for another epoch is never returned, so an engine restarted on the
+  // same port is not Ready on the word of the process before it (#17, defect 4).
+  bool probe(uint16_t port, const std::string& path, uint64_t epoch = 0);
 
   // The same for a GET whose answer matters (an engine's metrics): the 2xx body of the one that
   // finished since the last call, with the `now` that call passed when it started it, so the
@@ -41,7 +44,8 @@ class AsyncProber {
     bool running = false;
     bool finished = false;  // a result arrived since the last probe() call
     bool ok = false;
-    std::string body;  // kept only for fetch()
+    uint64_t epoch = 0;  // of the probe running, or of the one that finished
+    std::string body;    // kept only for fetch()
     bool keep_body = false;
     TimePoint asked_at{};  // the `now` of the fetch() call that started the one running or done
   };

@@ -21,8 +21,10 @@ std::vector<std::vector<int>> nvlink_groups(const std::vector<GpuInfo>& gpus) {
 }
 
 void ControllerLink::add_events(const std::vector<HealthTransition>& transitions) {
-  for (const auto& t : transitions)
+  for (const auto& t : transitions) {
     pending_.push_back(HealthEventReport{t.gpu, t.from, t.to, t.reason});
+    reasons_[t.gpu] = t.reason;
+  }
 }
 
 NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& replicas,
@@ -43,6 +45,7 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
     r.name = g.name;
     r.memory = g.memory_total_mib();
     r.health = monitor.health().health(g.uuid);
+    if (auto why = reasons_.find(g.uuid); why != reasons_.end()) r.reason = why->second;
     if (auto s = monitor.last_samples().find(g.uuid); s != monitor.last_samples().end()) {
       r.utilization_pct = s->second.utilization_pct.value_or(0);
       r.temperature_c = s->second.temperature_c.value_or(0);
@@ -101,6 +104,7 @@ Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& rep
     d.deployment.performance = a.performance;
     d.gpu_model = a.gpu_model;
     d.memory_fraction = a.memory_fraction;
+    d.api_key = a.api_key;
     bool ok = true;
     for (const auto& u : a.gpus) {
       bool here = std::any_of(gpus.begin(), gpus.end(),

@@ -4,6 +4,7 @@
 // tests drive it directly.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ class ControllerLink {
   int64_t applied_ = 0;
   Duration interval_ = std::chrono::seconds(1);
   std::vector<HealthEventReport> pending_;
+  // Each GPU's last transition reason, sent with its health in every heartbeat: the controller
+  // shows it ("overheat: 95°C >= 85°C for 3 samples", not "reported by agent") and decides by it
+  // whether a replica there can keep serving while it is moved (pool/health_policy.h).
+  std::map<std::string, std::string> reasons_;
   size_t in_flight_ = 0;  // events carried by the last heartbeat built
 };
 

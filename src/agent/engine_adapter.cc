@@ -41,6 +41,7 @@ class VllmAdapter final : public EngineAdapter {
               fraction(l.memory_fraction),
               "--served-model-name",
               l.deployment->model};
+    if (!l.api_key.empty()) p.env["VLLM_API_KEY"] = l.api_key;  // vllm serve --api-key's variable
     p.metrics = kVllmMetrics;
     return p;
   }
@@ -66,6 +67,10 @@ class SglangAdapter final : public EngineAdapter {
               "--mem-fraction-static",
               fraction(l.memory_fraction),
               "--enable-metrics"};
+    if (!l.api_key.empty()) {  // SGLang reads it only from its command line
+      p.argv.push_back("--api-key");
+      p.argv.push_back(l.api_key);
+    }
     // token_usage is the share of the KV pool's tokens in use: SGLang's KV-cache usage.
     p.metrics = {.running = "sglang:num_running_reqs",
                  .waiting = "sglang:num_queue_reqs",
@@ -77,7 +82,9 @@ class SglangAdapter final : public EngineAdapter {
   }
 };
 
-// `trtllm-serve MODEL`; its fraction is of the memory left after the weights.
+// `trtllm-serve MODEL`; its fraction is of the memory left after the weights. It has no API key
+// option: a TensorRT-LLM replica stays reachable by anyone who knows its address
+// (docs/reliability.md).
 class TrtllmAdapter final : public EngineAdapter {
  public:
   const char* name() const override { return "trtllm"; }
@@ -108,6 +115,7 @@ class LlamaCppAdapter final : public EngineAdapter {
     p.argv = {"llama-server", "-m",       l.deployment->model,    "--host",
               l.host,         "--port",   std::to_string(l.port), "--n-gpu-layers",
               "999",          "--metrics"};
+    if (!l.api_key.empty()) p.env["LLAMA_ARG_API_KEY"] = l.api_key;  // llama-server --api-key
     p.metrics = {.running = "llamacpp:requests_processing",
                  .waiting = "llamacpp:requests_deferred",
                  .kv_usage = "llamacpp:kv_cache_usage_ratio",
@@ -137,6 +145,7 @@ class EngineSimAdapter final : public EngineAdapter {
               std::to_string(l.port),
               "--memory-fraction",
               fraction(l.memory_fraction)};
+    if (!l.api_key.empty()) p.env["VLLM_API_KEY"] = l.api_key;  // as vLLM, whose API it speaks
     p.metrics = kVllmMetrics;
     return p;
   }

@@ -24,6 +24,10 @@ struct ReplicaLaunch {
   // the GPU's memory for fractional replicas (vLLM's --gpu-memory-utilization).
   double memory_fraction = 0.9;
   std::string gpufleet_binary = "gpufleet";  // for engine-sim replicas
+  // The key the engine must demand of every request, so that only gateways reach it (#17,
+  // defect 6); empty: open. Passed in the environment where the engine reads it there, so it
+  // is not on a command line every local user can read.
+  std::string api_key;
 };
 
 // The metrics a replica exposes, by role, so the agent reads any engine the same way. An empty

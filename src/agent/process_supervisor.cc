@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +18,20 @@
 #include <sstream>
 
 namespace gf {
+
+void close_inherited_descriptors() {
+  // Nothing but stdin, stdout and stderr may reach an engine. Boost.Asio opens sockets without
+  // SOCK_CLOEXEC, so an agent's listening socket leaked into every engine it started: after an
+  // agent crash the engines held its port, and a restarted agent could not bind it (#17,
+  // defect 2). close_range (Linux 5.9) is one call; the loop is for older kernels.
+  if (::syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+  rlimit lim{};
+  const long top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                       ? static_cast<long>(lim.rlim_cur)
+                       : 65536;
+  for (long fd = 3; fd < top; ++fd)
+    ::close(static_cast<int>(fd));
+}
 namespace {
 
 namespace fs = std::filesystem;
@@ -103,6 +118,7 @@ Result<pid_t> ProcessSupervisor::start(const std::string& replica, const Process
     ::dup2(log, STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    close_inherited_descriptors();
     ::execvpe(argv[0], argv.data(), envp.data());
     ::dprintf(STDERR_FILENO, "gpufleet: cannot run %s: %s\n", argv[0], std::strerror(errno));
     ::_exit(127);

@@ -42,6 +42,11 @@ struct SupervisorOptions {
 
 // The agent's environment with `overrides` replacing or adding variables, as "KEY=VALUE" strings:
 // what an engine process gets.
+// Closes every descriptor above stderr: what a forked child does before exec, so that nothing
+// its parent holds (listening sockets, connections, files) reaches the program it runs.
+// Async-signal-safe.
+void close_inherited_descriptors();
+
 std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides);
 
 class ProcessSupervisor {

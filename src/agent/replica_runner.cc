@@ -2,7 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+
 namespace gf {
+
+namespace {
+// Epochs are unique across every runner of the agent, not just one: a port freed by one replica
+// may be given to another, and the prober keys its results by port.
+std::atomic<uint64_t> last_epoch{0};
+}  // namespace
 
 ReplicaRunner::ReplicaRunner(ProcessSupervisor& supervisor, std::string replica, ProcessSpec spec,
                              uint16_t port, std::string log_path, ReplicaRunnerConfig config,
@@ -24,6 +32,12 @@ void ReplicaRunner::set(ReplicaProcessState s, std::string reason) {
   if (s != ReplicaProcessState::kReady) load_.reset();
 }
 
+void ReplicaRunner::new_epoch(TimePoint now) {
+  epoch_ = ++last_epoch;
+  started_ = now;
+  failed_probes_ = 0;
+}
+
 void ReplicaRunner::tick(TimePoint now) {
   switch (state_) {
     case ReplicaProcessState::kWaiting:
@@ -36,14 +50,13 @@ void ReplicaRunner::tick(TimePoint now) {
         reason_ = "cannot start: " + pid.error().message;
         return;
       }
-      started_ = now;
-      failed_probes_ = 0;
+      new_epoch(now);
       policy_.started(now);
       set(ReplicaProcessState::kStarting, fmt::format("started, pid {}", *pid));
       return;
     }
     case ReplicaProcessState::kStarting:
-      if (probe_(port_, spec_.readiness_path)) {
+      if (probe_(port_, spec_.readiness_path, epoch_)) {
         set(ReplicaProcessState::kReady, "ready");
       } else if (now - started_ > config_.startup_timeout) {
         restart_after_stop_ = true;
@@ -63,7 +76,7 @@ void ReplicaRunner::tick(TimePoint now) {
         next_load_scrape_ = now + config_.load_interval - config_.load_interval / 10;
         scrape_load(now);
       }
-      if (probe_(port_, spec_.readiness_path)) {
+      if (probe_(port_, spec_.readiness_path, epoch_)) {
         failed_probes_ = 0;
       } else if (++failed_probes_ >= config_.liveness_failures) {
         restart_after_stop_ = true;
@@ -106,8 +119,7 @@ void ReplicaRunner::on_exit(const ProcessExit& exit, TimePoint now, double unifo
 }
 
 void ReplicaRunner::adopt(TimePoint now) {
-  started_ = now;
-  failed_probes_ = 0;
+  new_epoch(now);
   policy_.started(now);
   set(ReplicaProcessState::kStarting, "adopted from an earlier agent");
 }
@@ -143,6 +155,7 @@ bool ReplicaRunner::scrape_load(TimePoint now) {
   if (!scrape_) return false;
   auto s = scrape_(port_, spec_.metrics_path, now);
   if (!s) return false;  // still running, or it failed: the last reading ages until not sent
+  if (s->asked_at < started_) return false;  // the metrics of the process before this one
   auto load = parse_engine_load(s->text, spec_.metrics);
   if (!load) return false;
   load_ = EngineReading{*load, s->asked_at};

@@ -31,8 +31,9 @@ struct ReplicaRunnerConfig {
 
 class ReplicaRunner {
  public:
-  // True when the engine answers `path` with 2xx.
-  using Probe = std::function<bool(uint16_t port, const std::string& path)>;
+  // True when the engine answers `path` with 2xx. `epoch` names the process asked about: each
+  // start (and adoption) gets a new one, and an answer from an earlier process must not count.
+  using Probe = std::function<bool(uint16_t port, const std::string& path, uint64_t epoch)>;
   // The engine's metrics text from the last GET of `path` that finished, with the `now` at which
   // it was asked for (AsyncProber::fetch); nullopt while none has. Empty: loads are unknown.
   using Scrape = std::function<std::optional<MetricsScrape>(uint16_t port, const std::string& path,
@@ -71,6 +72,8 @@ class ReplicaRunner {
 
  private:
   void set(ReplicaProcessState s, std::string reason);
+  // A new process: probes and scrapes of the one before no longer count.
+  void new_epoch(TimePoint now);
   void tick_drain(TimePoint now);
   // Reads the result of the last scrape that finished and starts the next one; true when it
   // brought a new reading.
@@ -89,6 +92,7 @@ class ReplicaRunner {
   TimePoint start_at_{};
   TimePoint started_{};
   int failed_probes_ = 0;
+  uint64_t epoch_ = 0;  // of the process running now (Probe); unique in this agent
   bool restart_after_stop_ = false;
   int restarts_ = 0;
   bool spec_known_ = true;

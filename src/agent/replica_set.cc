@@ -32,6 +32,7 @@ ReplicaLaunch ReplicaSet::launch_for(const DesiredReplica& r, uint16_t port) con
   l.port = port;
   l.memory_fraction = r.memory_fraction;
   l.gpufleet_binary = binary_;
+  l.api_key = r.api_key;
   return l;
 }
 
@@ -123,8 +124,8 @@ Status ReplicaSet::drain(const std::string& id, TimePoint now, Duration timeout,
   return {};
 }
 
-void ReplicaSet::tick(TimePoint now) {
-  for (const auto& exit : sup_.poll(now)) {
+void ReplicaSet::tick(TimePoint now, Duration wait) {
+  for (const auto& exit : sup_.poll(now, wait)) {
     auto it = entries_.find(exit.replica);
     if (it != entries_.end())
       it->second.runner->on_exit(exit, now, std::uniform_real_distribution<double>(0, 1)(rng_));

@@ -20,6 +20,7 @@ struct DesiredReplica {
   std::string gpu_model;  // for engine-sim's latency
   double memory_fraction = 0.9;
   int64_t generation = 0;  // of the controller's assignment (0 = asked for by hand)
+  std::string api_key;     // the engine demands it of every request; empty: open
 };
 
 struct RunningReplica {
@@ -60,7 +61,10 @@ class ReplicaSet {
   void stop_all(TimePoint now, Duration drain);
   bool all_stopped() const;
   // Hands exits to their runners, advances every runner, forgets removed ones once stopped.
-  void tick(TimePoint now);
+  // `wait`: block up to this long for an exit first
+  // (a stopping agent waits this way; waiting with the supervisor's own poll() would swallow
+  // the exits, so each runner would only stop at its deadline).
+  void tick(TimePoint now, Duration wait = Duration(0));
   std::vector<RunningReplica> list() const;
 
  private:

@@ -29,6 +29,7 @@
 #include "common/io/real_clock.h"
 #include "gpu/fake_provider.h"
 #include "gpu/nvml_provider.h"
+#include "net/bearer_token.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "wire/agent_protocol.h"
@@ -54,6 +55,7 @@ struct AgentArgs {
   std::string advertise_host = "127.0.0.1";
   std::string state_file;  // default: <log-dir>/agent-<node>.state
   bool keep_replicas = false;
+  bool auth_reads = false;
 };
 
 // The HTTP side and the sampling timer, all on one io_context thread.
@@ -69,6 +71,17 @@ struct Agent {
   std::map<std::string, std::string> reasons;  // last transition reason per GPU
   ControllerLink* link = nullptr;              // null without --controller
   Gauge* connected = nullptr;
+  // The token the agent holds for the controller guards its own API too: without it anyone on
+  // the network could stop replicas or inject faults (#17, defect 5). Empty: open, as a
+  // controller without --admin-token is.
+  std::string token;
+  bool auth_reads = false;  // reads need the token as well (--auth-reads)
+
+  bool authorized(const net::HttpRequest& req) const {
+    const bool write = req.method != "GET" && req.method != "HEAD";
+    if (token.empty() || (!write && !auth_reads)) return true;
+    return net::has_bearer_secret(req.headers, token);
+  }
 
   // Static stability: whatever happens to the controller, the replicas keep running as they are;
   // the agent keeps heartbeating and reports everything once the controller answers again.
@@ -219,6 +232,16 @@ struct Agent {
     std::string body;
     if (req.path == "/healthz") {
       body = R"({"status":"ok"})";
+    } else if (!authorized(req)) {
+      status = 401;
+      body =
+          nlohmann::json{
+              {"error",
+               {{"code", "Unauthenticated"},
+                {"message",
+                 "this call needs \"Authorization: Bearer <token>\" (the token the agent "
+                 "was started with: --token or $GPUFLEET_TOKEN)"}}}}
+              .dump();
     } else if (req.path == "/metrics" && req.method == "GET") {
       type = "text/plain; version=0.0.4; charset=utf-8";
       export_replica_metrics();
@@ -321,8 +344,8 @@ int run_agent(const AgentArgs& a) {
   // Probes run on the io_context; the runners read the last result each round, so a hung engine
   // fails a probe per round without holding the loop (see docs/agent.md).
   AsyncProber prober(io, std::max<Duration>(*interval, std::chrono::seconds(1)));
-  auto probe = [&prober](uint16_t port, const std::string& path) {
-    return prober.probe(port, path);
+  auto probe = [&prober](uint16_t port, const std::string& path, uint64_t epoch) {
+    return prober.probe(port, path, epoch);
   };
   // The engines' metrics, fetched the same way: every heartbeat carries each Ready replica's
   // load from them (agent/load_summary.h), and a drain waits for them to show no request in
@@ -347,8 +370,8 @@ int run_agent(const AgentArgs& a) {
     }
     controller = *hp;
   }
-  Agent agent{io,       *provider, fake, monitor, registry, *interval,
-              replicas, {},        {},   nullptr, nullptr};
+  Agent agent{io, *provider, fake,    monitor, registry, *interval,   replicas,
+              {}, {},        nullptr, nullptr, a.token,  a.auth_reads};
   auto up = registry.gauge("gpufleet_agent_controller_connected",
                            "1 when the last heartbeat reached the controller");
   agent.connected = &(*up)->with({});
@@ -386,10 +409,10 @@ int run_agent(const AgentArgs& a) {
   RealClock clock;
   replicas.stop_all(clock.now(), std::chrono::seconds(10));
   TimePoint deadline = clock.now() + std::chrono::seconds(12);
-  while (!replicas.all_stopped() && clock.now() < deadline) {
-    (void)supervisor.poll(clock.now(), std::chrono::milliseconds(100));
-    replicas.tick(clock.now());
-  }
+  // Returns as soon as the engines are gone: the exits go to their runners (#17, defect 9: they
+  // were swallowed here, so every agent waited its full 12 s).
+  while (!replicas.all_stopped() && clock.now() < deadline)
+    replicas.tick(clock.now(), std::chrono::milliseconds(100));
   return 0;
 }
 
@@ -416,6 +439,9 @@ void add_agent_command(CLI::App& app, int& status) {
   c->add_option(
       "--state-file", a->state_file,
       "Where running engines are recorded for adoption (default <log-dir>/agent-<node>.state)");
+  c->add_flag("--auth-reads", a->auth_reads,
+              "Reads of this agent's API (/v1/gpus, /v1/replicas, /metrics) need the token too; "
+              "writes always do when the agent has one");
   c->add_flag("--keep-replicas-on-exit", a->keep_replicas,
               "Leave engines running on exit, for the next agent to adopt (upgrades)");
   c->add_option("--advertise-host", a->advertise_host,

@@ -443,6 +443,10 @@ std::string describe_deployment(const json& d, const json& scaling, int64_t now_
     out += fmt::format("{:<11}{}\n", std::string(key) + ":", value);
   };
   line("Name", text(d, "name"));
+  if (d.contains("status")) {
+    const std::string why = d.value("statusReason", "");
+    line("Status", text(d, "status") + (why.empty() ? "" : ": " + why));
+  }
   line("Model", text(d, "model"));
   line("Engine", text(d, "engine") + ", " + text(d, "gpusPerReplica") + " GPU(s) per replica");
   line("Replicas", fmt::format("{} wanted ({}..{}), {} ready, {} in all", text(d, "replicas"),

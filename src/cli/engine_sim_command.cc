@@ -3,6 +3,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 
@@ -59,8 +60,15 @@ void add_engine_sim_command(CLI::App& app, int& status) {
                 "Answer HTTP 500 to every request after this many (fault injection)");
   c->add_option("--crash-at", opts->crash_at,
                 "Exit right after the first token of this request (fault injection)");
+  c->add_option("--api-key", opts->api_key,
+                "Every /v1 request must carry \"Authorization: Bearer KEY\", as vLLM's "
+                "--api-key (default: $VLLM_API_KEY)");
   c->callback([&status, opts, cold, prefix_off, perf, drain] {
     EngineSimOptions o = *opts;
+    // The agent hands the key over in the environment, off the command line (as for vLLM).
+    if (o.api_key.empty()) {
+      if (const char* k = std::getenv("VLLM_API_KEY")) o.api_key = k;
+    }
     if (!perf->empty()) {
       if (perf->size() != 6) {
         std::cerr << "error: --performance takes 6 comma-separated numbers, got " << perf->size()

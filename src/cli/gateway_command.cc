@@ -33,6 +33,9 @@ struct GatewayArgs {
   std::string write_timeout = "30s";
   int replica_concurrency = 0;
   std::string busy_poll = "0s";
+  int64_t max_connections = 0;
+  int64_t max_connections_per_client = 0;
+  bool auth_reads = false;
 };
 
 int run_gateway(const GatewayArgs& a) {
@@ -114,6 +117,18 @@ int run_gateway(const GatewayArgs& a) {
     return 2;
   }
   o.replica_concurrency = a.replica_concurrency;
+  if (a.max_connections < 0 || a.max_connections_per_client < 0) {
+    std::cerr << "error: --max-connections and --max-connections-per-client must be 0 (the "
+                 "default) or more\n";
+    return 2;
+  }
+  o.auth_reads = a.auth_reads;
+  if (o.auth_reads && o.controller_token.empty()) {
+    std::cerr << "error: --auth-reads needs a token (--token or $GPUFLEET_TOKEN)\n";
+    return 2;
+  }
+  o.max_connections = static_cast<size_t>(a.max_connections);
+  o.max_connections_per_client = static_cast<size_t>(a.max_connections_per_client);
   // One thread runs everything and nothing else touches the io_context (names are resolved
   // without asio's resolver, see net/resolve.h), so neither the scheduler nor the sockets need
   // a lock: a mutex round fewer for every handler.
@@ -163,6 +178,15 @@ void add_gateway_command(CLI::App& app, int& status) {
       ->capture_default_str();
   c->add_option("--replica-concurrency", a->replica_concurrency,
                 "Requests one replica takes at once before requests queue (0 = no limit)")
+      ->capture_default_str();
+  c->add_flag("--auth-reads", a->auth_reads,
+              "/v1/routing and /metrics need the token too (they name every replica)");
+  c->add_option("--max-connections", a->max_connections,
+                "Client connections held at once; past it new ones get 503 (0 = the descriptor "
+                "limit less a quarter)")
+      ->capture_default_str();
+  c->add_option("--max-connections-per-client", a->max_connections_per_client,
+                "Connections one client address may hold; past it 429 (0 = no cap)")
       ->capture_default_str();
   c->add_option("--busy-poll", a->busy_poll,
                 "Poll the sockets this long after the last event before sleeping: lower latency "

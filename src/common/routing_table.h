@@ -17,12 +17,18 @@ struct RouteReplica {
   // starting, or draining before it leaves) and default to what an older controller means.
   bool ready = true;
   bool draining = false;
+  // How many times its agent restarted the engine. A change means a fresh process, whose past
+  // failures say nothing about it: the gateway ends its outlier ejection (docs/routing.md).
+  int restarts = 0;
   // The engine's own load as its agent last reported it (vLLM's vllm:kv_cache_usage_perc and
   // vllm:num_requests_waiting), for routers that weigh it (kv-aware). nullopt: unknown, never
   // zero. The controller republishes these only when they moved enough to matter (docs/routing.md,
   // "Engine load in the table"), so they may lag the engine by a second or so.
   std::optional<double> kv_cache_usage;  // 0..1
   std::optional<int> queue_length;       // requests waiting in the engine
+  // The secret the gateway presents to the engine (admission/api_key.h). Only in a table read
+  // with the admin token; never in a gateway's own /v1/routing.
+  std::string api_key;
 };
 
 struct RouteRevision {
@@ -37,6 +43,10 @@ struct RouteModel {
   std::string policy;                // routing policy name (DeploymentSpec::routing)
   std::vector<std::string> tenants;  // empty = every tenant
   std::vector<RouteRevision> revisions;
+  // Why the model has no ready replica and none is about to come (every replica crash-loops),
+  // in words for the client; empty otherwise. Gateways refuse at once with it rather than hold
+  // requests for a replica that will not come.
+  std::string unavailable;
 };
 
 struct RoutingTable {

@@ -36,8 +36,14 @@ struct PlacementSpec {
   // The hard rules (health, model, memory, topology) must be listed; tenant-quota is optional.
   std::vector<std::string> filters = {"health", "model", "memory", "topology", "tenant-quota"};
   // Names from placement's score registry (src/placement/score_registry.cc), weight 0..1000.
-  std::map<std::string, int> score_weights = {
-      {"model-preference", 4}, {"binpack", 3}, {"warm-affinity", 2}, {"cost-efficiency", 1}};
+  // replica-spread outweighs binpack and warm-affinity together, so a deployment's replicas go
+  // to different nodes when they can, and model-preference outweighs it, so they stay on the
+  // GPU model the user put first (docs/placement.md, "Default weights", shows the sums).
+  std::map<std::string, int> score_weights = {{"model-preference", 10},
+                                              {"replica-spread", 3},
+                                              {"binpack", 3},
+                                              {"warm-affinity", 1},
+                                              {"cost-efficiency", 1}};
   int sample_nodes = 16;  // candidates read from each end of the capacity index per model
   int max_shares_per_gpu = 8;
   std::map<std::string, double> capacity_hints;   // relative throughput per GPU model

@@ -1,5 +1,7 @@
 #include "controller/controller_server.h"
 
+#include "net/bearer_token.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "admission/api_key.h"
 #include "autoscale/autoscaler.h"
 #include "autoscale/policy_registry.h"
 #include "common/io/log.h"
@@ -92,14 +95,6 @@ Reply error_reply(const Error& e) {
 }
 Reply ok_json(const json& j) {
   return Reply{200, j.dump()};
-}
-
-// Compares without an early exit, so response time says nothing about how much of a guess matched.
-bool same_secret(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i)
-    diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
-  return diff == 0 && !b.empty();
 }
 
 std::string percent_decode(const std::string& in) {
@@ -312,10 +307,7 @@ struct ControllerServer::Impl {
 
   bool authorized(const net::HttpRequest& req, bool write) const {
     if (opts.admin_token.empty() || (!write && !opts.auth_reads)) return true;
-    std::string h = req.header("authorization");
-    const std::string prefix = "Bearer ";
-    if (h.compare(0, prefix.size(), prefix) != 0) return false;
-    return same_secret(h.substr(prefix.size()), opts.admin_token);
+    return net::has_bearer_secret(req.headers, opts.admin_token);
   }
 
   // ---- JSON views
@@ -343,7 +335,13 @@ struct ControllerServer::Impl {
     json history = json::array();
     for (const auto& h : d.history)
       history.push_back(h.revision);
+    std::string why = fleet.why_unavailable(d.spec.name);
+    const char* status = !why.empty()              ? "Degraded"
+                         : ready_all >= d.replicas ? "Available"
+                                                   : "Progressing";
     return json{{"name", d.spec.name},
+                {"status", status},
+                {"statusReason", why},
                 {"model", d.spec.model},
                 {"engine", to_string(d.spec.engine.type)},
                 {"revision", d.revision},
@@ -560,6 +558,9 @@ struct ControllerServer::Impl {
     if (!hb) return error_reply(hb.error());
     auto reply = fleet.heartbeat(*hb, clock.now());
     if (!reply) return error_reply(reply.error());
+    // Each engine demands its replica's key, so that only gateways reach it (#17, defect 6).
+    for (auto& r : reply->replicas)
+      r.api_key = replica_api_key(opts.admin_token, r.id);
     // The reply promises replicas; handle() sends it only once they are on disk, before the agent
     // starts them.
     return Reply{200, wire::to_json(*reply)};
@@ -623,11 +624,14 @@ struct ControllerServer::Impl {
     }
     if (what == "events" && parts.size() == 3) {
       std::string subject = query_param(req.target, "subject");
-      uint64_t after = parse_after(query_param(req.target, "after")).value_or(0);
+      // As the watch and /routing do: a cursor that is not a number is an error, not "from 0".
+      auto after = parse_after(query_param(req.target, "after"));
+      if (!after)
+        return error_reply(400, "InvalidArgument", "after must be an event sequence number");
       json out = json::array();
       for (const auto& e : fleet.events()) {
         if (!subject.empty() && e.subject != subject) continue;
-        if (e.seq <= after) continue;
+        if (e.seq <= *after) continue;
         out.push_back({{"seq", e.seq},
                        {"timeMs", wall_ms(e.time)},
                        {"kind", e.kind},
@@ -747,15 +751,14 @@ struct ControllerServer::Impl {
   }
 
   asio::awaitable<void> watch_routing(net::HttpRequest& req, net::ResponseWriter& w) {
-    uint64_t after = 0;
-    std::string a = query_param(req.target, "after");
-    bool bad = !a.empty() && a.find_first_not_of("0123456789") != std::string::npos;
-    if (bad || a.size() > 18) {
+    const std::string a = query_param(req.target, "after");
+    const std::optional<uint64_t> parsed = parse_after(a);
+    if (!parsed) {
       Reply r = error_reply(400, "InvalidArgument", "after must be a version number");
       co_await w.send(r.status, "application/json", r.body);
       co_return;
     }
-    if (!a.empty()) after = std::stoull(a);
+    const uint64_t after = *parsed;
     if (!a.empty() && fleet.routing_table().version <= after) {
       auto timer = std::make_shared<asio::steady_timer>(io);
       timer->expires_after(opts.max_watch_wait);
@@ -764,7 +767,18 @@ struct ControllerServer::Impl {
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
       watchers.erase(it);
     }
-    co_await w.send(200, "application/json", wire::to_json(fleet.routing_table()));
+    // The replicas' keys go only to a reader with the admin token (a gateway); anyone else sees
+    // the table without them, and an engine's address alone gets a 401 (#17, defect 6).
+    if (opts.admin_token.empty() || !net::has_bearer_secret(req.headers, opts.admin_token)) {
+      co_await w.send(200, "application/json", wire::to_json(fleet.routing_table()));
+      co_return;
+    }
+    RoutingTable keyed = fleet.routing_table();
+    for (auto& m : keyed.models)
+      for (auto& rev : m.revisions)
+        for (auto& r : rev.replicas)
+          r.api_key = replica_api_key(opts.admin_token, r.id);
+    co_await w.send(200, "application/json", wire::to_json(keyed));
   }
 
   asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {

@@ -1,5 +1,7 @@
 #include "engine_sim/engine_sim.h"
 
+#include "net/bearer_token.h"
+
 #include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -281,6 +283,17 @@ struct EngineSim::Impl {
   asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
     const bool get = req.method == "GET";
     const bool completions = req.path == "/v1/chat/completions" || req.path == "/v1/completions";
+    if (!opts.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&
+        !net::has_bearer_secret(req.headers, opts.api_key)) {
+      // vLLM's answer to a missing or wrong key: 401, {"error": "Unauthorized"}.
+      co_await w.send(401, "application/json",
+                      net::openai_error(401,
+                                        "Unauthorized: this engine takes requests only from "
+                                        "its gateways",
+                                        "invalid_api_key"),
+                      net::Headers{});
+      co_return;
+    }
     if (completions && req.method == "POST") {
       co_await completion(req, w, req.path == "/v1/chat/completions");
       co_return;

@@ -43,6 +43,9 @@ struct EngineSimOptions {
   int64_t fail_after = -1;  // requests after this many get HTTP 500 (fault injection)
   int64_t crash_at = -1;    // the process exits right after this request's first token
   size_t max_body_bytes = 4 << 20;
+  // As vLLM's --api-key (and its VLLM_API_KEY): every /v1 request must carry "Authorization:
+  // Bearer <key>"; /health and /metrics stay open. Empty: open.
+  std::string api_key;
 };
 
 class EngineSim {

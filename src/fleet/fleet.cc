@@ -1,6 +1,7 @@
 #include "fleet/fleet.h"
 
 #include "placement/gpu_cost.h"
+#include "pool/health_policy.h"
 
 #include "fleet/rollout_strategy.h"
 
@@ -199,6 +200,7 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
       if (d.stable_revision.empty()) d.stable_revision = d.revision;
       d.canary_step = 0;
       d.step_started = now;
+      d.step_ready.reset();
       d.switched_at.reset();
       d.traffic.clear();
       d.rollback_reason.clear();
@@ -567,11 +569,16 @@ void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint no
   }
   if (ro.strategy == RolloutStrategy::kCanary &&
       d.canary_step < static_cast<int>(ro.steps.size())) {
-    // A step ends once its replicas are ready and its pause has passed.
-    if (ready_current >= wanted_current(d) &&
-        now - d.step_started >= ro.steps[static_cast<size_t>(d.canary_step)].pause) {
+    // A step ends once its replicas are ready and its pause has passed since they were.
+    if (ready_current < wanted_current(d)) {
+      d.step_ready.reset();
+    } else if (!d.step_ready) {
+      d.step_ready = now;
+    }
+    if (d.step_ready && now - *d.step_ready >= ro.steps[static_cast<size_t>(d.canary_step)].pause) {
       ++d.canary_step;
       d.step_started = now;
+      d.step_ready.reset();
       changes_.deployments.insert(d.spec.name);
       int w = canary_step_weight(d);
       event(
@@ -604,10 +611,52 @@ void Fleet::record_traffic(const TrafficReport& report, TimePoint now) {
   }
 }
 
+void Fleet::evacuate(TimePoint now) {
+  std::vector<std::string> stop;
+  std::set<std::string> moving;
+  for (auto& [id, r] : replicas_) {
+    if (!assigned(r)) continue;
+    const Gpu* bad = nullptr;
+    for (const auto& uuid : r.gpus) {
+      auto gi = pool_.find_gpu(uuid);
+      if (!gi) continue;
+      const Gpu& g = pool_.gpu(*gi);
+      if (g.health == Health::kFaulty || g.health == Health::kLost) {
+        bad = &g;
+        if (!fault_spares_engine(g.health, g.state_reason)) break;
+      }
+    }
+    if (bad == nullptr) continue;
+    const std::string why =
+        fmt::format("GPU {} {}: {}", bad->uuid, to_string(bad->health), bad->state_reason);
+    // Only a serving engine is worth keeping while its replacement starts; one still starting on
+    // a broken GPU serves nobody.
+    if (r.state == ReplicaState::kReady && fault_spares_engine(bad->health, bad->state_reason)) {
+      moving.insert(id);
+      if (moving_.count(id) == 0)
+        event(now, "Replica", id, "Ready", "Moving",
+              why + "; serving until a replacement is Ready");
+      continue;
+    }
+    set_state(r, ReplicaState::kFailed, why, now);
+    stop.push_back(id);
+  }
+  moving_ = std::move(moving);
+  // Out of its agent's desired set: the agent stops the engine at once (no drain: it cannot
+  // finish anything on that GPU). reconcile() places the replacement.
+  for (const auto& id : stop)
+    forget(id, now);
+  if (!stop.empty()) bump_generation();
+}
+
 void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
-  std::vector<ReplicaRecord*> current, old;
+  std::vector<ReplicaRecord*> current, old, moving;
   for (auto& [id, r] : replicas_) {
     if (r.deployment != d.spec.name || !active(r)) continue;
+    if (moving_.count(id) != 0) {
+      moving.push_back(&r);  // not counted: it is being replaced
+      continue;
+    }
     (r.revision == d.revision ? current : old).push_back(&r);
   }
   if (old.empty() && !d.stable_revision.empty()) {
@@ -671,6 +720,15 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
   int ready_new = 0;
   for (auto* r : current)
     ready_new += r->state == ReplicaState::kReady;
+  // Make-before-break: a replica on a Faulty GPU drains once a replacement is Ready (one per
+  // Ready replica beyond what is wanted), or at once when it is no longer wanted at all.
+  const int ready_total = ready_new + static_cast<int>(moving.size());
+  int release = std::min<int>(static_cast<int>(moving.size()), ready_total - wanted);
+  for (auto* r : moving) {
+    if (release-- <= 0) break;
+    moving_.erase(r->id);
+    drain(*r, "moved off a Faulty GPU: a replacement is Ready", now);
+  }
   advance_rollout(d, ready_new, now);
   if (old.empty()) return;
 
@@ -895,6 +953,7 @@ void Fleet::tick(TimePoint now) {
     TimePoint seen = std::max(n.last_seen, started_);
     if (n.state != NodeState::kLost && now - seen > opts_.node_lease) node_lost(n, now);
   }
+  evacuate(now);
   for (auto& [name, d] : deployments_)
     reconcile(d, now);
   // Canary analysis said roll back: return to the stable revision (its replicas still serve).
@@ -974,6 +1033,24 @@ std::optional<ReplicaLoad> Fleet::replica_load(const std::string& replica, TimeP
   return l;
 }
 
+std::string Fleet::why_unavailable(const std::string& deployment) const {
+  int active_count = 0;
+  const ReplicaRecord* looping = nullptr;
+  int loops = 0;
+  for (const auto& [id, r] : replicas_) {
+    if (r.deployment != deployment || !active(r)) continue;
+    ++active_count;
+    if (r.state == ReplicaState::kCrashLoop) {
+      ++loops;
+      looping = &r;
+    }
+  }
+  // Only when every replica crash-loops: one starting, or waiting for a GPU, may yet serve.
+  if (active_count == 0 || loops != active_count) return {};
+  return fmt::format("0 of {} replicas ready, {} crash-looping (last: {})", active_count, loops,
+                     looping->reason);
+}
+
 void Fleet::rebuild_routing(TimePoint now) {
   RoutingTable t;
   for (const auto& [name, d] : deployments_) {
@@ -990,6 +1067,7 @@ void Fleet::rebuild_routing(TimePoint now) {
       auto& rev = revs[r.revision];
       rev.revision = r.revision;
       RouteReplica rep{id, fmt::format("{}:{}", n->second.host, r.port)};
+      rep.restarts = r.restarts;
       if (auto l = replica_load(id, now)) {
         rep.kv_cache_usage = l->kv_cache_usage;
         rep.queue_length = l->waiting;
@@ -1001,17 +1079,18 @@ void Fleet::rebuild_routing(TimePoint now) {
       x.weight = revision_weight(d, rev, static_cast<int>(x.replicas.size()));
       m.revisions.push_back(std::move(x));
     }
+    if (m.revisions.empty()) m.unavailable = why_unavailable(name);
     t.models.push_back(std::move(m));
   }
   // The key leaves the load out: it says whether the replicas themselves changed.
   std::string key;
   for (const auto& m : t.models) {
-    key += m.model + '|' + m.deployment + '|' + m.policy + '|' +
+    key += m.model + '|' + m.deployment + '|' + m.policy + '|' + m.unavailable + '|' +
            fmt::format("{}", fmt::join(m.tenants, ","));
     for (const auto& r : m.revisions) {
       key += '#' + r.revision + ':' + std::to_string(r.weight);
       for (const auto& x : r.replicas)
-        key += ';' + x.id + '@' + x.address;
+        key += ';' + x.id + '@' + x.address + '#' + std::to_string(x.restarts);
     }
     key += '\n';
   }

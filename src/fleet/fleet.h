@@ -113,6 +113,9 @@ class Fleet {
   // Where a deployment's rollout stands, in words ("2/3 replicas of a1b2c3 ready; 1 old left").
   std::string rollout_status(const std::string& deployment) const;
   RolloutProgress rollout_progress(const std::string& deployment) const;
+  // Why the deployment has no ready replica and none is coming (every replica crash-loops):
+  // gateways refuse its requests at once with it, and it shows as Degraded; "" otherwise.
+  std::string why_unavailable(const std::string& deployment) const;
 
   FleetChanges take_changes();
 
@@ -139,6 +142,10 @@ class Fleet {
   // Keeps every deployment's warm reserve (fleet/warm_reserve.h), highest priority first.
   void hold_reserves(TimePoint now);
   void drain(ReplicaRecord& r, const std::string& reason, TimePoint now);
+  // Replicas on a Faulty or Lost GPU: stopped at once when their engine cannot serve there
+  // (a lost GPU, a fatal XID), else kept serving, as `moving_`, until reconcile() has a
+  // replacement Ready elsewhere (make-before-break).
+  void evacuate(TimePoint now);
   // Releases the replica's GPUs and drops its record. Takes the id by value: callers often pass
   // the record's own id, which the erase frees.
   void forget(std::string id, TimePoint now);
@@ -152,6 +159,7 @@ class Fleet {
   // Publishes a new routing table when its replicas changed, or when only their load moved
   // enough (opts_.load_publication).
   void rebuild_routing(TimePoint now);
+
   void due(TimePoint now);  // tick() has work from now on
   void collect_pool_events();
   std::string new_replica_id(const std::string& deployment);
@@ -183,6 +191,10 @@ class Fleet {
   std::optional<TimePoint> due_;
   Preemptions preemptions_;
   WarmReserves reserves_;
+  // Ready replicas on a GPU that went Faulty but still serve until a replacement is Ready.
+  // Derived from the pool's health each tick, so it needs no persistence: a restarted controller
+  // learns the health again from the next heartbeats.
+  std::set<std::string> moving_;
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

@@ -26,6 +26,9 @@ struct ReplicaAssignment {
   std::string gpu_model;
   double memory_fraction = 0.9;
   std::optional<PerformanceSpec> performance;
+  // The secret the engine must demand of every request (admission/api_key.h); filled by the
+  // controller's shell, empty when it has no admin token.
+  std::string api_key;
   // On its way out: it left the routing table, and the agent keeps it only until its engine has
   // no request in flight or `drain_timeout` (counted from when the agent first sees the flag)
   // passes, then stops it. Never started by this entry. An agent that does not know the flag

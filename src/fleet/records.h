@@ -72,6 +72,10 @@ struct DeploymentRecord {
   std::string stable_revision;  // the revision serving before this rollout; empty when none
   int canary_step = 0;          // index into spec.rollout.steps; steps.size() = past the last
   TimePoint step_started{};     // controller clock; a restart starts the pause again
+  // When every replica of the current step was Ready: the step's pause counts from here, so a
+  // canary's cold start does not eat its observation time (#17, item 11: a 15 s step gave the
+  // canary 0.2 s of traffic). Not persisted: a restart waits for Ready again.
+  std::optional<TimePoint> step_ready;
   std::optional<TimePoint> switched_at;  // blue-green: when traffic moved to the new revision
   std::map<std::string, RevisionStats> traffic;  // by revision, since the rollout started
   std::string rollback_reason;                   // set by canary analysis; tick() rolls back

@@ -41,8 +41,12 @@ std::optional<TimePoint> rollout_deadline(const DeploymentRecord& d,
                                           Duration blue_green_retention) {
   if (d.stable_revision.empty()) return std::nullopt;
   const auto& ro = d.spec.rollout;
+  // A step whose replicas are not all Ready yet has no deadline: the heartbeat that reports them
+  // Ready starts its pause.
   if (ro.strategy == RolloutStrategy::kCanary && d.canary_step < static_cast<int>(ro.steps.size()))
-    return d.step_started + ro.steps[static_cast<size_t>(d.canary_step)].pause;
+    return d.step_ready ? std::optional<TimePoint>(
+                              *d.step_ready + ro.steps[static_cast<size_t>(d.canary_step)].pause)
+                        : std::nullopt;
   if (ro.strategy == RolloutStrategy::kBlueGreen && d.switched_at)
     return *d.switched_at + blue_green_retention;
   return std::nullopt;

@@ -1,5 +1,7 @@
 #include "gateway/gateway_server.h"
 
+#include "net/bearer_token.h"
+
 #include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -58,7 +60,10 @@ struct Waiter {
 // The one place a transport error's text is read: the client reports timeouts only in words, and
 // the serving core decides from the type.
 Failure upstream_failure(const Error& e) {
-  return e.message.find("timed out") != std::string::npos ? Failure::kTimeout : Failure::kConnect;
+  if (e.message.find("timed out") != std::string::npos) return Failure::kTimeout;
+  // ECONNREFUSED's text (strerror): the engine is not listening, nothing was sent.
+  if (e.message.find("Connection refused") != std::string::npos) return Failure::kRefused;
+  return Failure::kConnect;
 }
 
 net::Headers retry_after_header(const std::optional<Duration>& retry_after) {
@@ -93,6 +98,7 @@ struct GatewayServer::Impl {
   // left the table (this entry is gone) and its last attempt has ended.
   struct Upstream {
     net::HostPort address;                          // port 0: the table's address was bad
+    std::string api_key;                            // presented to the engine; empty: none
     std::string model;                              // whose entry lists it
     GatewayMetrics::ForReplica* metrics = nullptr;  // for `model`
   };
@@ -253,15 +259,24 @@ struct GatewayServer::Impl {
     return net::HostPort{};
   }
 
-  Status apply_table(const RoutingTable& t) {
+  Status apply_table(const RoutingTable& keyed) {
+    // The replicas' keys stay here, with their addresses: the core (and so this gateway's own
+    // /v1/routing) never holds them.
+    RoutingTable t = keyed;
+    for (auto& m : t.models)
+      for (auto& rev : m.revisions)
+        for (auto& x : rev.replicas)
+          x.api_key.clear();
     if (Status s = core.apply_table(t, clock.now()); !s) return s;
+    // A model the table says cannot serve hands its waiting requests back now.
+    if (auto d = core.next_deadline()) expire_by(*d);
     std::unordered_map<std::string, Upstream> before = std::move(addresses);
     addresses.clear();
     models.assign(core.table().models.size(), ServedModel{});
-    for (const auto& m : core.table().models) {
+    for (const auto& m : keyed.models) {
       for (const auto& rev : m.revisions)
         for (const auto& x : rev.replicas)
-          addresses[x.id] = Upstream{address_of(x), m.model};
+          addresses[x.id] = Upstream{address_of(x), x.api_key, m.model};
       std::string name = m.model;
       metrics.queue_length->set({name}, [this, name] {
         return static_cast<double>(core.demand(name, clock.now()).queued.length);
@@ -394,6 +409,13 @@ struct GatewayServer::Impl {
     if (path == "/healthz") {
       return w.send(200, "application/json", R"({"status":"ok"})");
     }
+    if ((path == "/metrics" || path == "/v1/routing") && opts.auth_reads &&
+        !net::has_bearer_secret(req.headers, opts.controller_token)) {
+      return send_error(w, 401,
+                        "this call needs \"Authorization: Bearer <token>\" (the gateway's "
+                        "controller token: --token or $GPUFLEET_TOKEN)",
+                        "invalid_api_key");
+    }
     if (path == "/metrics" && method == "GET") {
       return w.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.registry().render());
     }
@@ -410,10 +432,9 @@ struct GatewayServer::Impl {
     } else if (path != "/v1/models") {
       return send_error(w, 404, "no such endpoint: " + req.method + " " + req.path, "not_found");
     }
-    std::optional<std::string_view> key;
-    std::string auth = req.header("authorization");
-    if (auth.rfind("Bearer ", 0) == 0) key = std::string_view(auth).substr(7);
-    auto tenant = tenants.authenticate(key);
+    auto key = net::bearer_token(req.headers);
+    if (!key.ok()) return send_error(w, 400, key.error().message, "invalid_request_error");
+    auto tenant = tenants.authenticate(*key);
     if (!tenant) {
       return send_error(w, 401, tenant.error().message, "invalid_api_key");
     }
@@ -550,6 +571,12 @@ struct GatewayServer::Impl {
       const auto sent = std::chrono::steady_clock::now();
       const Target target = target_of(replica, info.model);
       const net::HostPort& addr = target.address;
+      // Each replica has its own key; a retry on another replica presents that one's.
+      if (target.api_key.empty()) {
+        up.headers.erase("authorization");
+      } else {
+        up.headers.insert_or_assign("authorization", "Bearer " + target.api_key);
+      }
       GatewayMetrics::ForReplica& rm = *target.metrics;
       // The core judges the failure (what the router learns, whether to retry); the metrics
       // record its verdict.
@@ -649,13 +676,15 @@ struct GatewayServer::Impl {
   // Where an attempt goes and what records it.
   struct Target {
     net::HostPort address;  // a copy: the table may change while the attempt runs
+    std::string api_key;    // the engine's key, a copy for the same reason
     // Stays valid while the attempt runs, even if the replica leaves the table (see Upstream).
     GatewayMetrics::ForReplica* metrics = nullptr;
   };
   Target target_of(const std::string& replica, const std::string& model) {
     auto known = addresses.find(replica);
-    if (known == addresses.end()) return Target{{}, &replica_metrics(nullptr, model, replica)};
-    return Target{known->second.address, &replica_metrics(&known->second, model, replica)};
+    if (known == addresses.end()) return Target{{}, {}, &replica_metrics(nullptr, model, replica)};
+    return Target{known->second.address, known->second.api_key,
+                  &replica_metrics(&known->second, model, replica)};
   }
 
   // The 503 when no replica took the request (not a coroutine: it hands back the send).
@@ -754,6 +783,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::create(asio::io_context& i
   net::ServerOptions so;
   so.max_body_bytes = impl->opts.max_body_bytes;
   so.max_header_bytes = impl->opts.max_header_bytes;
+  so.max_connections = impl->opts.max_connections;
+  so.max_connections_per_client = impl->opts.max_connections_per_client;
   so.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.idle_timeout);
   so.body_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.body_timeout);
   so.write_timeout = std::chrono::duration_cast<std::chrono::seconds>(impl->opts.write_timeout);

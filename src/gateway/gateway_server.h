@@ -28,6 +28,8 @@ struct GatewayOptions {
   uint16_t port = 8080;
   std::optional<net::HostPort> controller;  // none: only the static table below
   std::string controller_token;
+  // /v1/routing and /metrics need the controller token too (they name every replica and model).
+  bool auth_reads = false;
   RoutingTable static_routes;       // used until (or instead of) the controller's table
   std::vector<TenantSpec> tenants;  // none = open mode: every request is tenant "anonymous"
   AdmissionConfig admission;
@@ -35,6 +37,8 @@ struct GatewayOptions {
   PrefixHashConfig prefix;
   size_t max_body_bytes = 4 << 20;
   size_t max_header_bytes = 16 << 10;
+  size_t max_connections = 0;             // net::ServerOptions: 0 = descriptor limit less a quarter
+  size_t max_connections_per_client = 0;  // 0 = no cap
   Duration idle_timeout = std::chrono::seconds(60);   // a kept-alive client connection, unused
   Duration body_timeout = std::chrono::seconds(30);   // reading a request body once its head came
   Duration write_timeout = std::chrono::seconds(30);  // one write to a client that stopped reading

@@ -21,10 +21,13 @@ Error bad(const std::string& m) {
 struct Fields {
   std::optional<simdjson::dom::element> model, stream, user, max_tokens, max_completion_tokens,
       prompt;
+  std::string_view repeated;  // the first of these keys given twice, if any
 };
 
-// One walk over the object's keys: looking each field up by name walks them once per name. The
-// first of repeated keys counts, as it does for a lookup.
+// One walk over the object's keys: looking each field up by name walks them once per name. A key
+// given twice is noted, and the request refused: JSON readers disagree on which one counts
+// (simdjson the first, nlohmann the last), so the gateway and the engine would read two
+// different requests (#17, item 11).
 Fields find_fields(simdjson::dom::object obj, std::string_view prompt_field) {
   Fields f;
   for (simdjson::dom::key_value_pair kv : obj) {
@@ -42,7 +45,9 @@ Fields find_fields(simdjson::dom::object obj, std::string_view prompt_field) {
     } else if (kv.key == prompt_field) {
       slot = &f.prompt;
     }
-    if (slot != nullptr && !*slot) *slot = kv.value;
+    if (slot == nullptr) continue;
+    if (*slot && f.repeated.empty()) f.repeated = kv.key;
+    if (!*slot) *slot = kv.value;
   }
   return f;
 }
@@ -69,6 +74,8 @@ Result<RequestInfo> parse_request_info(std::string_view body, std::string_view e
                              : endpoint == "embeddings" ? "input"
                                                         : "prompt";
   const Fields f = find_fields(obj, prompt_field);
+  if (!f.repeated.empty())
+    return bad("the field '" + std::string(f.repeated) + "' is given more than once");
   RequestInfo info;
   std::string_view model;
   if (!f.model) return bad("missing required parameter: 'model'");

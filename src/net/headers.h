@@ -80,6 +80,17 @@ class Headers {
     append(name, value);
     return {end() - 1, true};
   }
+  // Removes every field of this name, keeping the others in order (the removed slots' strings
+  // stay for reuse).
+  void erase(std::string_view name) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      if (items_[i].first == name) continue;
+      if (kept != i) std::swap(items_[kept], items_[i]);
+      ++kept;
+    }
+    n_ = kept;
+  }
   // Adds a field without looking for the name: the slot's strings are reused.
   value_type& append(std::string_view name, std::string_view value) {
     if (n_ == items_.size()) items_.emplace_back();

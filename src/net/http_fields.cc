@@ -159,9 +159,10 @@ std::string read_length(std::string_view value, Framing& framing) {
 
 void read_transfer_encoding(std::string_view value, Framing& framing) {
   for_each_element(value, [&](std::string_view e) {
-    // Whatever follows chunked means chunked is not the last coding.
+    // Whatever follows chunked means chunked is not the last coding; any coding but chunked,
+    // before it or after, is remembered: "gzip, chunked" is not plain chunked.
     framing.chunked = iequals(e, "chunked");
-    framing.other_coding = !framing.chunked;
+    framing.other_coding = framing.other_coding || !framing.chunked;
   });
 }
 

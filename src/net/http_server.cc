@@ -1,11 +1,16 @@
 #include "net/http_server.h"
 
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/resource.h>
+
 #include "net/http_text.h"
 #include "net/request_parser.h"
 #include "net/socket_io.h"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -14,9 +19,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <list>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace gf::net {
@@ -28,8 +37,15 @@ using asio::ip::tcp;
 
 namespace {
 
-std::string default_error_body(int, const std::string& message) {
-  return nlohmann::json{{"error", {{"message", message}}}}.dump();
+// The shape of the controller's and agent's own errors ({"error":{"code","message"}}), so a
+// client reads a refusal by the HTTP layer the same way as one by a handler.
+std::string default_error_body(int status, const std::string& message) {
+  const char* code = status == 413   ? "PayloadTooLarge"
+                     : status == 431 ? "HeaderTooLarge"
+                     : status == 400 ? "InvalidArgument"
+                     : status == 408 ? "Timeout"
+                                     : "Internal";
+  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
 }
 
 }  // namespace
@@ -50,8 +66,15 @@ constexpr size_t kKeepHeaderFields = 32;
 
 struct HttpServer::State {
   State(asio::io_context& io, Handler h, ServerOptions o)
-      : io(io), acceptor(io), sweep(io), handler(std::move(h)), options(std::move(o)) {
+      : io(io),
+        acceptor(io),
+        sweep(io),
+        handler(std::move(h)),
+        options(std::move(o)),
+        accept_pause(io) {
     if (!options.error_body) options.error_body = default_error_body;
+    max_connections =
+        options.max_connections != 0 ? options.max_connections : default_max_connections();
   }
   asio::io_context& io;
   tcp::acceptor acceptor;
@@ -61,17 +84,31 @@ struct HttpServer::State {
   Handler handler;
   ServerOptions options;
   bool stopped = false;
+  // Connection limits (ServerOptions::max_connections*).
+  size_t max_connections = 0;
+  std::unordered_map<uint32_t, int> per_client;  // IPv4 address -> connections held
+  std::atomic<uint64_t> refused{0};              // read from other threads (tests, metrics)
+  bool warned_full = false;                      // logged once per episode, not per refusal
+  size_t peak_since_trim = 0;                    // for returning memory after a flood
+  asio::steady_timer accept_pause;               // out of descriptors: wait, do not spin
 };
 
 namespace {
 
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<HttpServer::State> st, tcp::socket socket)
-      : st_(std::move(st)), socket_(std::move(socket)) {
+  Session(std::shared_ptr<HttpServer::State> st, tcp::socket socket, std::optional<uint32_t> client)
+      : st_(std::move(st)), socket_(std::move(socket)), client_(client) {
     registered_ = st_->sessions.insert(st_->sessions.end(), this);
+    if (client_) ++st_->per_client[*client_];
   }
-  ~Session() override { st_->sessions.erase(registered_); }
+  ~Session() override {
+    st_->sessions.erase(registered_);
+    if (client_) {
+      auto it = st_->per_client.find(*client_);
+      if (it != st_->per_client.end() && --it->second <= 0) st_->per_client.erase(it);
+    }
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -395,6 +432,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
 
   std::shared_ptr<HttpServer::State> st_;
   tcp::socket socket_;
+  std::optional<uint32_t> client_;  // counted in per_client (IPv4 peers)
   // When the operation in progress times out (max: none); the server's sweep closes the socket
   // then. One store per operation instead of a timer armed and cancelled per operation.
   std::chrono::steady_clock::time_point deadline_ = kNever;
@@ -426,6 +464,13 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<HttpServer::State> st) {
     co_await st->sweep.async_wait(asio::redirect_error(use_awaitable, ec));
     const auto now = std::chrono::steady_clock::now();
     const uint64_t round = ++st->sweep_round;
+    // After a flood the connections' buffers go back to malloc, which keeps them; give them
+    // back to the system once most are gone (#17, defect 10: 100 MB grew to 239 MB and stayed).
+    st->peak_since_trim = std::max(st->peak_since_trim, st->sessions.size());
+    if (st->peak_since_trim >= 1000 && st->sessions.size() * 4 < st->peak_since_trim) {
+      ::malloc_trim(0);
+      st->peak_since_trim = st->sessions.size();
+    }
     for (auto it = st->sessions.begin(); it != st->sessions.end();) {
       Session* s = *it++;  // closing may not free it now, but keep the walk safe anyway
       s->expire_if_due(now);
@@ -434,14 +479,70 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<HttpServer::State> st) {
   }
 }
 
+// Answers a connection the server will not take with `status` and closes it. One non-blocking
+// write of a few hundred bytes into a fresh socket's empty send buffer: it does not wait.
+void refuse(HttpServer::State& st, tcp::socket& socket, int status, const std::string& why) {
+  ++st.refused;
+  const std::string body = st.options.error_body(status, why);
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
+                    std::string(http::obsolete_reason(static_cast<http::status>(status))) +
+                    "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(out), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st) {
   for (;;) {
     beast::error_code ec;
     tcp::socket socket =
         co_await st->acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
     if (st->stopped) co_return;
-    if (ec) continue;  // e.g. EMFILE: keep serving the connections we have
-    auto session = std::make_shared<Session>(st, std::move(socket));
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+      // Out of descriptors: the pending connection stays in the backlog and accepting again at
+      // once fails again, at 100% CPU. Pause; existing connections go on and free some.
+      if (!st->warned_full) {
+        std::fprintf(stderr,
+                     "gpufleet: out of file descriptors with %zu connections open; "
+                     "pausing accept\n",
+                     st->sessions.size());
+        st->warned_full = true;
+      }
+      st->accept_pause.expires_after(std::chrono::milliseconds(100));
+      co_await st->accept_pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    if (ec) continue;  // the peer went away before we took it
+    std::optional<uint32_t> client;
+    beast::error_code peer_ec;
+    const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+    if (!peer_ec && peer.address().is_v4()) client = peer.address().to_v4().to_uint();
+    if (st->sessions.size() >= st->max_connections) {
+      if (!st->warned_full) {
+        std::fprintf(stderr, "gpufleet: at the limit of %zu connections; refusing new ones\n",
+                     st->max_connections);
+        st->warned_full = true;
+      }
+      refuse(*st, socket, 503,
+             "the server holds " + std::to_string(st->sessions.size()) +
+                 " connections, its limit; retry later");
+      continue;
+    }
+    const size_t per_client_cap = st->options.max_connections_per_client;
+    if (per_client_cap != 0 && client) {
+      auto it = st->per_client.find(*client);
+      if (it != st->per_client.end() && static_cast<size_t>(it->second) >= per_client_cap) {
+        refuse(*st, socket, 429,
+               "this client address holds " + std::to_string(it->second) +
+                   " connections, the limit per client");
+        continue;
+      }
+    }
+    if (st->sessions.size() < st->max_connections * 9 / 10) st->warned_full = false;
+    auto session = std::make_shared<Session>(st, std::move(socket), client);
     asio::co_spawn(st->io, Session::run(std::move(session)), asio::detached);
   }
 }
@@ -453,6 +554,9 @@ HttpServer::HttpServer(asio::io_context& io, const std::string& host, uint16_t p
     : state_(std::make_shared<State>(io, std::move(handler), std::move(options))) {
   tcp::endpoint ep(asio::ip::make_address(host), port);
   state_->acceptor.open(ep.protocol());
+  // Asio opens sockets without SOCK_CLOEXEC: a process this one starts must not inherit the
+  // listening port (#17, defect 2; children also close what they inherit before exec).
+  ::fcntl(state_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   state_->acceptor.set_option(asio::socket_base::reuse_address(true));
   state_->acceptor.bind(ep);
   state_->acceptor.listen(asio::socket_base::max_listen_connections);
@@ -471,12 +575,25 @@ void HttpServer::start() {
   asio::co_spawn(state_->io, sweep_loop(state_), asio::detached);
 }
 
+uint64_t HttpServer::refused_connections() const {
+  return state_->refused;
+}
+
+size_t default_max_connections() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 65536;
+  const size_t n = static_cast<size_t>(lim.rlim_cur);
+  const size_t reserve = std::max<size_t>(64, n / 4);
+  return n > reserve ? n - reserve : 1;
+}
+
 void HttpServer::stop() {
   if (state_->stopped) return;
   state_->stopped = true;
   beast::error_code ec;
   state_->acceptor.close(ec);
   state_->sweep.cancel();
+  state_->accept_pause.cancel();
 }
 
 }  // namespace gf::net

@@ -56,8 +56,18 @@ struct ServerOptions {
   // One write of a response or chunk: a client that stops reading is treated as gone, so a slow
   // reader cannot pin the handler (and its upstream request) for ever.
   std::chrono::seconds write_timeout{30};
-  ErrorBody error_body;  // default: {"error":{"message":...}}
+  ErrorBody error_body;  // default: {"error":{"code":...,"message":...}}
+  // Connections held at once. Past it a new connection is answered 503 and closed at once, rather
+  // than accepted until the descriptors run out (#17, defect 10: at the limit the gateway spun at
+  // 100% CPU and new connections hung). 0: the descriptor limit less a quarter (at least 64),
+  // kept for upstream connections, files and the store.
+  size_t max_connections = 0;
+  // Connections one client address may hold at once; past it, 429 and closed. 0: no cap.
+  size_t max_connections_per_client = 0;
 };
+
+// What max_connections = 0 means for this process: RLIMIT_NOFILE less max(64, a quarter).
+size_t default_max_connections();
 
 class HttpServer {
  public:
@@ -71,6 +81,8 @@ class HttpServer {
   uint16_t port() const;
   void start();  // accepts on the io_context
   void stop();   // stops accepting; open connections finish
+  // Connections refused at a limit (max_connections or max_connections_per_client) so far.
+  uint64_t refused_connections() const;
 
   struct State;  // shared with the connections, which may outlive the server object
 

@@ -1,6 +1,7 @@
 #include "placement/score_registry.h"
 
 #include "placement/plugin_factory.h"
+#include "placement/replica_spread_score.h"
 #include "placement/scores.h"
 #include "placement/topology_score.h"
 
@@ -17,6 +18,7 @@ const PluginRegistry<ScoreFactory>& placement_scores() {
       "placement score", {
                              {"binpack", make<BinPackScore>},
                              {"spread", make<SpreadScore>},
+                             {"replica-spread", make<ReplicaSpreadScore>},
                              {"cost-efficiency", make<CostEfficiencyScore>},
                              {"warm-affinity", make<WarmAffinityScore>},
                              {"model-preference", make<ModelPreferenceScore>},

@@ -155,4 +155,9 @@ const std::map<int, uint64_t>& HealthPolicy::xid_counts(const std::string& gpu) 
   return it == gpus_.end() ? kNone : it->second.xids;
 }
 
+bool fault_spares_engine(Health health, std::string_view reason) {
+  if (health != Health::kFaulty) return health != Health::kLost;
+  return reason.rfind("overheat", 0) == 0 || reason.rfind("hot again", 0) == 0;
+}
+
 }  // namespace gf

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "common/units.h"
 #include "pool/gpu_state.h"
@@ -28,6 +29,12 @@ struct HealthPolicyConfig {
       std::chrono::minutes(5);                   // no new fatal XID/ECC error: Faulty -> Probation
   Duration probation = std::chrono::minutes(5);  // clean probation: -> Healthy
 };
+
+// Whether an engine on a GPU in this state can still serve while a replacement starts. Only a
+// thermal fault spares it (the GPU works, but should cool down): a lost GPU, a fatal XID or a
+// double-bit ECC error leaves the engine's CUDA context unusable. `reason` is the one this
+// policy gave the fault (it crosses the wire as text).
+bool fault_spares_engine(Health health, std::string_view reason);
 
 // One sample as the agent read it. An absent field means the GPU does not support it (NVML's
 // NOT_SUPPORTED), which is not a fault.

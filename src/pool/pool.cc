@@ -200,11 +200,15 @@ std::optional<uint32_t> Pool::find_served(const std::string& model) const {
   return it->second;
 }
 
-bool Pool::warm(NodeIndex n, uint32_t served) const {
+int Pool::replicas_serving(NodeIndex n, uint32_t served) const {
   for (const auto& [id, count] : warm_[n.value]) {
-    if (id == served) return count > 0;
+    if (id == served) return count;
   }
-  return false;
+  return 0;
+}
+
+bool Pool::warm(NodeIndex n, uint32_t served) const {
+  return replicas_serving(n, served) > 0;
 }
 
 bool Pool::warm(NodeIndex n, const std::string& model) const {

@@ -63,6 +63,8 @@ class Pool {
   // Served models get small ids so that placement compares integers per candidate.
   bool warm(NodeIndex n, const std::string& model) const;
   bool warm(NodeIndex n, uint32_t served) const;
+  // How many replicas serving `served` run on the node (placement's replica-spread score).
+  int replicas_serving(NodeIndex n, uint32_t served) const;
   std::optional<uint32_t> find_served(const std::string& model) const;
 
   // ---- allocation mechanism

@@ -13,6 +13,7 @@ struct ReplicaSlotState {
   ReplicaView view;
   OutlierState outlier;
   int revision = -1;  // index into the table entry's revisions (its traffic weight)
+  int restarts = 0;   // the table's count: a new value is a new engine process
   uint32_t generation = 0;
   bool live = false;
 };
@@ -177,6 +178,11 @@ Status Router::update(const RouteModel& routes) {
         ++m->live;
       }
       ReplicaSlotState& s = m->slots[slot];
+      // A restarted engine, or one ready again, is a fresh process: the failures of the one
+      // before do not keep it out (an ejection that outlived a restart once left a model's only
+      // replica unroutable while the controller showed it Ready).
+      if (r.restarts != s.restarts || (r.ready && !s.view.ready)) s.outlier = OutlierState{};
+      s.restarts = r.restarts;
       s.view.revision = routes.revisions[rev].revision;
       s.view.ready = r.ready;
       s.view.draining = r.draining;
@@ -216,25 +222,34 @@ Result<Pick> Router::pick(const RouteRequest& request, TimePoint now) {
     return false;
   };
   // Pass 1: what is routable, per revision, and why the rest is not.
+  // No "ejected" reason: panic routing below never lets ejection alone refuse a request.
   int starting = 0, draining = 0, ejected = 0, tried = 0, dark = 0;
-  std::fill(m->routable_per_revision.begin(), m->routable_per_revision.end(), 0);
-  for (const ReplicaSlotState& s : m->slots) {
-    if (!s.live) continue;
-    if (s.view.draining)
-      ++draining;
-    else if (!s.view.ready)
-      ++starting;
-    else if (s.outlier.ejected(now))
-      ++ejected;
-    else if (!request.avoid.empty() && avoided(s.view))
-      ++tried;
-    else if (s.revision < 0 || s.view.revision_weight <= 0)
-      ++dark;
-    else
-      ++m->routable_per_revision[static_cast<size_t>(s.revision)];
-  }
-  const int revision =
-      m->split.pick([&](int i) { return m->routable_per_revision[static_cast<size_t>(i)] > 0; });
+  auto count = [&](bool honour_ejection) {
+    starting = draining = ejected = tried = dark = 0;
+    std::fill(m->routable_per_revision.begin(), m->routable_per_revision.end(), 0);
+    for (const ReplicaSlotState& s : m->slots) {
+      if (!s.live) continue;
+      if (s.view.draining)
+        ++draining;
+      else if (!s.view.ready)
+        ++starting;
+      else if (honour_ejection && s.outlier.ejected(now))
+        ++ejected;
+      else if (!request.avoid.empty() && avoided(s.view))
+        ++tried;
+      else if (s.revision < 0 || s.view.revision_weight <= 0)
+        ++dark;
+      else
+        ++m->routable_per_revision[static_cast<size_t>(s.revision)];
+    }
+    return m->split.pick(
+        [&](int i) { return m->routable_per_revision[static_cast<size_t>(i)] > 0; });
+  };
+  int revision = count(true);
+  // Panic routing (Envoy's panic threshold): when ejection leaves nothing to route to, an
+  // ejected replica that is Ready is a better bet than a certain 503, so ejection is ignored.
+  const bool panic = revision < 0 && ejected > 0;
+  if (panic) revision = count(false);
   if (revision < 0) {
     std::string why;
     auto add = [&](int n, const char* what) {
@@ -243,7 +258,6 @@ Result<Pick> Router::pick(const RouteRequest& request, TimePoint now) {
     };
     add(starting, "starting (not ready)");
     add(draining, "draining");
-    add(ejected, "ejected after failures");
     add(tried, "already tried by this request");
     add(dark, "in a revision with weight 0");
     if (why.empty()) why = "it has no replicas";
@@ -254,7 +268,7 @@ Result<Pick> Router::pick(const RouteRequest& request, TimePoint now) {
   m->candidates.clear();
   for (const ReplicaSlotState& s : m->slots)
     if (s.live && s.revision == revision && s.view.ready && !s.view.draining &&
-        !s.outlier.ejected(now) && s.view.revision_weight > 0 &&
+        (panic || !s.outlier.ejected(now)) && s.view.revision_weight > 0 &&
         (request.avoid.empty() || !avoided(s.view)))
       m->candidates.push_back(&s.view);
 
@@ -280,12 +294,17 @@ void Router::finish(const Ticket& t, Outcome outcome, TimePoint now) {
   s.view.outstanding_tokens =
       Tokens(std::max<int64_t>(0, (s.view.outstanding_tokens - t.tokens).value));
 
-  int ejected_now = 0;
+  // The ejection limit counts against the replicas that can serve (Ready, not draining): with
+  // one of two draining, the other is all there is and must not be ejected.
+  int ejected_now = 0, serving = 0;
   if (outcome != Outcome::kSuccess && outcome != Outcome::kClientError &&
       outcome != Outcome::kCancelled)
-    for (const ReplicaSlotState& o : m.slots)
-      if (o.live && o.outlier.ejected(now)) ++ejected_now;
-  const OutlierDetector::Verdict v = outlier_.record(s.outlier, outcome, now, ejected_now, m.live);
+    for (const ReplicaSlotState& o : m.slots) {
+      if (!o.live || !o.view.ready || o.view.draining) continue;
+      ++serving;
+      if (o.outlier.ejected(now)) ++ejected_now;
+    }
+  const OutlierDetector::Verdict v = outlier_.record(s.outlier, outcome, now, ejected_now, serving);
   if (!v.reason.empty()) emit(now, m, s.view.id, v.reason);
 }
 

@@ -11,6 +11,7 @@ namespace gf {
 
 enum class Failure : uint8_t {
   kNoAddress,    // the routing table gave the replica no usable address: nothing was sent
+  kRefused,      // the connection was refused: nothing reached the replica (its engine is down)
   kConnect,      // no connection, or it closed before a response head ("bad response" too)
   kTimeout,      // no response within the upstream timeout
   kUpstream5xx,  // the replica answered 5xx before anything reached the client
@@ -30,6 +31,10 @@ struct FailureClass {
   Outcome outcome = Outcome::kConnectFailure;  // what the router (outlier ejection) learns
   bool counts_as_error = true;                 // in the traffic report (canary analysis)
   bool retry = false;                          // another replica may take the request
+  // Whether the retry takes a place in the retry budget. Not when the replica never saw the
+  // request (refused, no address): the retry adds no load anywhere, and refusing it would fail a
+  // request the fleet can serve, for every client of an engine that just died (#17, chaos).
+  bool spends_budget = true;
 };
 
 // The one table of failure classes. Before the head: a timeout is answered (504, the request

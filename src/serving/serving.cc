@@ -42,6 +42,7 @@ struct Serving::Flight {
   bool started = false;                // counted as active by the retry budget
   bool retrying = false;               // holds a place in the retry budget
   bool final = false;                  // the last failure may not be retried
+  bool free_retry = false;             // the last failure's retry spends no budget
   Ticket ticket;
   std::string revision;
   std::vector<std::string> tried;  // the first `tried_count` are this request's
@@ -93,6 +94,7 @@ Status Serving::apply_table(const RoutingTable& table, TimePoint now) {
     const RouteModel& m = table_.models[i];
     model_index_.emplace(m.model, i);
     admission_.set_model_capacity(m.model, model_capacity(m, config_.replica_concurrency), now);
+    admission_.set_model_unavailable(m.model, m.unavailable, now);
   }
   return {};
 }
@@ -235,7 +237,7 @@ PickResult Serving::pick(RequestId id, const RouteHints& hints, TimePoint now) {
   }
   const bool retry = f->attempts > 0;
   if (f->final || f->attempts > config_.max_retries) return GiveUp{};
-  if (retry && !f->retrying) {
+  if (retry && !f->retrying && !f->free_retry) {
     if (!budget_.try_retry()) return GiveUp{};
     f->retrying = true;
   }
@@ -282,6 +284,7 @@ AttemptEnd Serving::fail(RequestId id, Failure failure, AttemptPhase phase, Dura
   end_attempt(*f, c.outcome, now);
   if (c.counts_as_error) traffic_.count(f->model, f->revision, true, elapsed);
   f->final = !c.retry;
+  f->free_retry = !c.spends_budget;
   return {c.outcome, c.retry};
 }
 

@@ -410,7 +410,7 @@ void Simulation::send(size_t i, TimePoint now) {
   auto live = live_.find(*std::get<Attempt>(p).replica);
   if (live == live_.end() || !replicas_[live->second].engine ||
       now < replicas_[live->second].ready_at) {
-    fail(i, Failure::kConnect, AttemptPhase::kBeforeHead, now);  // nothing listens there (yet)
+    fail(i, Failure::kRefused, AttemptPhase::kBeforeHead, now);  // nothing listens there (yet)
     return;
   }
   SimReplica& rep = replicas_[live->second];

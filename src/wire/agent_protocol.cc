@@ -252,6 +252,7 @@ std::string to_json(const NodeAssignment& reply) {
                           {"decodePerSeqMs", p.decode_per_seq_ms},
                           {"decodePerCtxTokenMs", p.decode_per_ctx_token_ms}};
     }
+    if (!a.api_key.empty()) x["apiKey"] = a.api_key;
     if (a.draining) {
       // Only on draining entries, so an older agent reads the same set as before.
       x["draining"] = true;
@@ -294,6 +295,7 @@ Result<NodeAssignment> parse_node_assignment(std::string_view text) {
     g.get(o, "gpuModel", a.gpu_model);
     g.get(o, "memoryFraction", a.memory_fraction);
     g.get(o, "draining", a.draining);
+    g.get(o, "apiKey", a.api_key);
     int64_t drain_ms = 0;
     g.get(o, "drainTimeoutMs", drain_ms);
     a.drain_timeout = std::chrono::milliseconds(std::max<int64_t>(drain_ms, 0));

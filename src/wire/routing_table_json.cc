@@ -17,6 +17,8 @@ std::string to_json(const RoutingTable& t) {
         // Written only when not the default, so a table of Ready replicas reads as before.
         if (!x.ready) rep["ready"] = false;
         if (x.draining) rep["draining"] = true;
+        if (x.restarts != 0) rep["restarts"] = x.restarts;
+        if (!x.api_key.empty()) rep["apiKey"] = x.api_key;
         // Absent when unknown: a gateway that reads none routes without the engine's load.
         if (x.kv_cache_usage) rep["kvCacheUsage"] = *x.kv_cache_usage;
         if (x.queue_length) rep["queueLength"] = *x.queue_length;
@@ -24,11 +26,13 @@ std::string to_json(const RoutingTable& t) {
       }
       revs.push_back({{"revision", r.revision}, {"weight", r.weight}, {"replicas", reps}});
     }
-    models.push_back({{"model", m.model},
-                      {"deployment", m.deployment},
-                      {"policy", m.policy},
-                      {"tenants", m.tenants},
-                      {"revisions", revs}});
+    json model = {{"model", m.model},
+                  {"deployment", m.deployment},
+                  {"policy", m.policy},
+                  {"tenants", m.tenants},
+                  {"revisions", revs}};
+    if (!m.unavailable.empty()) model["unavailable"] = m.unavailable;
+    models.push_back(std::move(model));
   }
   return json{{"version", t.version}, {"models", models}}.dump();
 }
@@ -50,6 +54,7 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
       rm.deployment = m.value("deployment", "");
       rm.policy = m.value("policy", "least-outstanding");
       rm.tenants = m.value("tenants", std::vector<std::string>{});
+      rm.unavailable = m.value("unavailable", "");
       const json& revs = m.at("revisions");
       for (size_t k = 0; k < revs.size(); ++k) {
         where = "models[" + std::to_string(i) + "].revisions[" + std::to_string(k) + "]";
@@ -58,10 +63,12 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
         rr.revision = r.at("revision").get<std::string>();
         rr.weight = r.at("weight").get<int>();
         for (const auto& x : r.at("replicas")) {
-          // ready/draining default to true/false and the load to unknown: an older controller
-          // sends none of them.
+          // ready/draining/restarts default to true/false/0 and the load to unknown: an older
+          // controller sends none of them.
           RouteReplica rep{x.at("id").get<std::string>(), x.at("address").get<std::string>(),
-                           x.value("ready", true), x.value("draining", false)};
+                           x.value("ready", true), x.value("draining", false),
+                           x.value("restarts", 0)};
+          rep.api_key = x.value("apiKey", "");
           if (auto kv = x.find("kvCacheUsage"); kv != x.end() && !kv->is_null()) {
             const double v = kv->get<double>();
             // Out of range says nothing trustworthy: unknown rather than a refused table.

@@ -359,5 +359,42 @@ TEST(RejectCode, Names) {
   EXPECT_STREQ(to_string(RejectCode::kTimedOut), "queue_timeout");
 }
 
+// #17, defect 12: a model whose replicas all crash-loop (the controller says why) refuses at once
+// with the cause, and hands back what already waits, instead of holding each request for the
+// whole queue timeout to answer "scaled to zero".
+TEST_F(AdmissionTest, AModelThatCannotServeRefusesAtOnceWithTheCause) {
+  AdmissionConfig config;
+  config.queue_timeout = seconds(30);
+  init({tenant("a")}, config);
+  ctl->set_model_capacity("llama", 0, clock.now());
+  ASSERT_TRUE(queued(admit("a")));  // 1: starting from zero, nothing known to be wrong
+  ASSERT_TRUE(queued(admit("a")));  // 2
+  clock.advance(seconds(3));
+  const std::string why = "0 of 2 replicas ready, 2 crash-looping (last: exited with code 1)";
+  ctl->set_model_unavailable("llama", why, clock.now());
+  ASSERT_TRUE(ctl->next_deadline().has_value());
+  EXPECT_LE(*ctl->next_deadline(), clock.now());  // the queue goes back now, not in 27 s
+  auto gone = ctl->expire(clock.now());
+  ASSERT_EQ(gone.size(), 2u);
+  for (const Expired& e : gone) {
+    EXPECT_EQ(e.rejection.http_status, 503);
+    EXPECT_EQ(e.rejection.code, RejectCode::kUnavailable);
+    EXPECT_NE(e.rejection.reason.find(why), std::string::npos) << e.rejection.reason;
+    EXPECT_EQ(e.waited, seconds(3));
+  }
+  EXPECT_EQ(ctl->next_deadline(), std::nullopt);
+  const Rejected now = rejected(admit("a"));
+  EXPECT_EQ(now.http_status, 503);
+  EXPECT_EQ(now.reason, "model llama cannot serve: " + why + "; retry in 1s");
+  EXPECT_EQ(to_string(now.code), std::string("model_unavailable"));
+
+  // Capacity back (a replica Ready): served as usual, whatever the stale reason says.
+  ctl->set_model_capacity("llama", 4, clock.now());
+  EXPECT_TRUE(admitted(admit("a")));
+  ctl->set_model_capacity("llama", 0, clock.now());
+  ctl->set_model_unavailable("llama", "", clock.now());
+  EXPECT_TRUE(queued(admit("a")));  // no reason given: it waits, as scale-from-zero does
+}
+
 }  // namespace
 }  // namespace gf

@@ -1,5 +1,7 @@
 #include "admission/api_key.h"
 
+#include "common/bearer.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -44,14 +46,14 @@ TEST(ApiKey, RejectsMalformedHashes) {
 }
 
 TEST(ApiKey, BearerToken) {
-  EXPECT_EQ(bearer_token("Bearer sk-abc"), "sk-abc");
-  EXPECT_EQ(bearer_token("bearer  sk-abc "), "sk-abc");
-  EXPECT_EQ(bearer_token("BEARER\tsk-abc"), "sk-abc");
-  EXPECT_EQ(bearer_token("Basic dXNlcjpwYXNz"), std::nullopt);
-  EXPECT_EQ(bearer_token("Bearer"), std::nullopt);
-  EXPECT_EQ(bearer_token("Bearer   "), std::nullopt);
-  EXPECT_EQ(bearer_token("Bearersk-abc"), std::nullopt);
-  EXPECT_EQ(bearer_token(""), std::nullopt);
+  EXPECT_EQ(bearer_credential("Bearer sk-abc"), "sk-abc");
+  EXPECT_EQ(bearer_credential("bearer  sk-abc "), "sk-abc");
+  EXPECT_EQ(bearer_credential("BEARER\tsk-abc"), "sk-abc");
+  EXPECT_EQ(bearer_credential("Basic dXNlcjpwYXNz"), std::nullopt);
+  EXPECT_EQ(bearer_credential("Bearer"), std::nullopt);
+  EXPECT_EQ(bearer_credential("Bearer   "), std::nullopt);
+  EXPECT_EQ(bearer_credential("Bearersk-abc"), std::nullopt);
+  EXPECT_EQ(bearer_credential(""), std::nullopt);
 }
 
 TEST(ApiKey, ConstantTimeEqualIsEquality) {

@@ -137,6 +137,9 @@ test("stopping the agent stops its replicas: no process is left behind", async (
   await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "the engine must die with the agent");
 });
 
+// The restart uses the crashed agent's own port, as an operator's unit file would: its engines
+// must not have inherited the listening socket (#17, defect 2: "bind: Address already in use",
+// so adoption could never happen).
 test("a restarted agent adopts the engines it left running instead of starting them twice", async () => {
   const logs = mkdtempSync(path.join(tmpdir(), "agent-logs-"));
   const args = ["agent", "--cluster", CLUSTER, "--node", "node-3", "--port", "0", "--sample-interval", "20ms", "--log-dir", logs];
@@ -160,7 +163,9 @@ test("a restarted agent adopts the engines it left running instead of starting t
     await new Promise((r) => agent.child.once("exit", r));
     assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
 
-    agent = await start(args);
+    const agentPort = new URL(agent.url).port;
+    agent = await start(args.map((a, i) => (args[i - 1] === "--port" ? agentPort : a)));
+    assert.equal(new URL(agent.url).port, agentPort);
     await eventually(async () => (await replicas(agent.url))[0]?.state === "Ready", "the adopted replica to be ready");
     const list = await replicas(agent.url);
     assert.equal(list.length, 1);
@@ -176,5 +181,43 @@ test("a restarted agent adopts the engines it left running instead of starting t
     assert.deepEqual(engines(port), []);
   } finally {
     assert.equal(await agent.stop(), 0);
+  }
+});
+
+// #17, defect 5: the agent's API stopped replicas and injected faults for anyone. Writes need the
+// token the agent holds for the controller; reads too with --auth-reads; /healthz stays open.
+test("the agent's writes need its token, and its reads too with --auth-reads", async () => {
+  const TOKEN = "agent-test-token";
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const base = ["agent", "--cluster", CLUSTER, "--node", "node-3", "--port", "0", "--sample-interval", "20ms"];
+  const agent = await start([...base, "--token", TOKEN]);
+  try {
+    const post = (headers) =>
+      fetch(`${agent.url}/admin/faults`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ gpu: 0, action: "set-temperature", value: 50 }),
+      });
+    const refused = await post({});
+    assert.equal(refused.status, 401);
+    assert.equal((await refused.json()).error.code, "Unauthenticated");
+    assert.equal((await post({ authorization: "Bearer wrong" })).status, 401);
+    assert.equal((await fetch(`${agent.url}/v1/replicas/x`, { method: "DELETE" })).status, 401);
+    assert.equal((await fetch(`${agent.url}/v1/replicas/x`, { method: "PUT", body: "{}" })).status, 401);
+    assert.equal((await post(auth)).status, 200);
+    assert.equal((await fetch(`${agent.url}/v1/replicas/x`, { method: "DELETE", headers: auth })).status, 404);
+    assert.equal((await fetch(`${agent.url}/v1/gpus`)).status, 200); // reads stay open by default
+  } finally {
+    assert.equal(await agent.stop(), 0);
+  }
+  const strict = await start([...base, "--token", TOKEN, "--auth-reads"]);
+  try {
+    for (const p of ["/v1/gpus", "/v1/replicas", "/metrics"]) {
+      assert.equal((await fetch(`${strict.url}${p}`)).status, 401, p);
+      assert.equal((await fetch(`${strict.url}${p}`, { headers: auth })).status, 200, p);
+    }
+    assert.equal((await fetch(`${strict.url}/healthz`)).status, 200);
+  } finally {
+    assert.equal(await strict.stop(), 0);
   }
 });

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createServer } from "node:net";
 import readline from "node:readline";
 
 export const BINARY = process.env.GPUFLEET_BINARY;
@@ -102,4 +103,13 @@ export async function startUp(args, { cwd } = {}) {
     controller: out.match(/controller API:\s+(http:\/\/[^\s]+)\/api\/v1/)[1],
     token: out.match(/admin token:\s+([0-9a-f]+)/)[1],
   };
+}
+
+// A loopback port free right now, for a process that must keep one port across restarts.
+export async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
 }

@@ -143,10 +143,65 @@ test("gpufleet up serves the openai client and stops cleanly", { timeout: 300000
     assert.equal(after.replicas, 2, JSON.stringify(after.last));
     assert.ok(after.decisions.some((d) => d.from === 1 && d.to === 2), JSON.stringify(after.decisions));
     assert.deepEqual(failures, []);
+
+    // #17, defect 3: up supervises. kill -9 of an agent and of the controller: both come back
+    // (the agent adopts its engines, the controller reads its store), and requests keep being
+    // served meanwhile (static stability), where any exit used to stop the whole fleet.
+    const pids = (pattern) => {
+      try {
+        return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    const agentPattern = `gpufleet agent .*--node node-1 .*${dir}`;
+    const controllerPattern = `gpufleet controller .*--data-dir ${dir}`;
+    const [agentPid] = pids(agentPattern);
+    const [controllerPid] = pids(controllerPattern);
+    assert.ok(agentPid && controllerPid, `${agentPid} ${controllerPid}`);
+    process.kill(Number(agentPid), "SIGKILL");
+    process.kill(Number(controllerPid), "SIGKILL");
+    const served = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await client.chat.completions.create({
+        model: "meta-llama/Meta-Llama-3-8B", messages: [{ role: "user", content: "Hi" }], max_tokens: 4,
+      });
+      served.push(r.usage.completion_tokens);
+    }
+    assert.deepEqual(served, Array(10).fill(4));
+    const back = Date.now() + 30000;
+    while (Date.now() < back) {
+      const a = pids(agentPattern);
+      const c = pids(controllerPattern);
+      if (a.length === 1 && a[0] !== agentPid && c.length === 1 && c[0] !== controllerPid) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(pids(agentPattern).length, 1, "the agent is back");
+    assert.equal(pids(controllerPattern).length, 1, "the controller is back");
+    assert.match(sys.stderr(), /warning: agent-node-1 killed by signal 9; restarting it in/);
+    // The restarted agent adopted its engines instead of starting them twice: every replica is
+    // Ready again under the restarted controller, at the same addresses.
+    let again = [];
+    while (Date.now() < back) {
+      try {
+        again = (await (await fetch(`${sys.controller}/api/v1/replicas`)).json()).replicas;
+      } catch {
+        again = [];
+      }
+      if (again.length >= 3 && again.every((r) => r.state === "Ready")) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(again.length >= 3 && again.every((r) => r.state === "Ready"), JSON.stringify(again));
+    for (const p of again.map((r) => Number(r.address.split(":")[1]))) if (!ports.includes(p)) ports.push(p);
   } finally {
+    const stopping = Date.now();
     sys.child.kill("SIGINT");
     const [code] = await once(sys.child, "exit");
     assert.equal(code, 0, sys.stderr());
+    // #17, defect 9: the agents stop together and each returns once its engines are gone (an
+    // idle engine exits in well under a second); one after another, each waiting its full 12 s,
+    // took 36 s.
+    assert.ok(Date.now() - stopping < 12000, `up took ${Date.now() - stopping} ms to stop`);
   }
   // Nothing is left: no process names the data directory, and no replica port answers.
   let left = "";

@@ -26,6 +26,7 @@ struct FlatReplica {
   std::string revision;
   bool ready = true;
   bool draining = false;
+  int restarts = 0;
 };
 struct FlatRoutes {
   std::string model;
@@ -44,7 +45,7 @@ struct FlatRoutes {
       m.revisions.push_back(RouteRevision{name, weight, {}});
     for (const FlatReplica& r : replicas) {
       revision(r.revision)
-          .replicas.push_back(RouteReplica{r.id, "127.0.0.1:1", r.ready, r.draining});
+          .replicas.push_back(RouteReplica{r.id, "127.0.0.1:1", r.ready, r.draining, r.restarts});
     }
     return m;
   }
@@ -122,28 +123,99 @@ TEST(Router, ReasonSaysWhyNoReplicaIsReady) {
   t.replicas[0].draining = true;
   t.replicas[1].draining = true;
   t.replicas[2].ready = false;
-  t.replicas[3].ready = true;
+  t.replicas[3].ready = false;
   ASSERT_TRUE(router.update(t).ok());
   ManualClock clock;
-  // Eject r3 (the only routable one) — but a lone routable replica among 4 may be ejected:
-  // the cap counts the model's replicas.
-  for (int i = 0; i < 5; ++i) {
-    auto p = router.pick(request(), clock.now());
-    ASSERT_TRUE(p.ok());
-    router.finish(p->ticket, Outcome::kServerError, clock.now());
-  }
   auto p = router.pick(request(), clock.now());
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(p.error().message,
-            "no ready replica for model \"llama-70b\": 1 starting (not ready), 2 draining, 1 "
-            "ejected after failures");
-  clock.advance(seconds(30));
-  EXPECT_TRUE(router.pick(request(), clock.now()).ok());  // back after its ejection time
+            "no ready replica for model \"llama-70b\": 2 starting (not ready), 2 draining");
 
   ASSERT_TRUE(router.update(table("round-robin", 0)).ok());
   EXPECT_EQ(router.pick(request(), clock.now()).error().message,
             "no ready replica for model \"llama-70b\": it has no replicas");
+}
+
+bool ejected(const Router& router, std::string_view id, TimePoint now) {
+  for (const ReplicaStatus& s : router.replicas("llama-70b", now))
+    if (s.view.id == id) return s.ejected;
+  ADD_FAILURE() << "no replica " << id;
+  return false;
+}
+
+// Fails requests on `id` until the router has tried it `failures` times.
+void fail_on(Router& router, std::string_view id, int failures, TimePoint now) {
+  for (int sent = 0, tries = 0; sent < failures && tries < 100; ++tries) {
+    auto p = router.pick(request(), now);
+    ASSERT_TRUE(p.ok());
+    const bool bad = p->replica == id;
+    router.finish(p->ticket, bad ? Outcome::kServerError : Outcome::kSuccess, now);
+    sent += bad ? 1 : 0;
+  }
+}
+
+// The ejection cap counts the replicas that can serve: the other one draining or starting
+// leaves a failing replica all there is, and it is not ejected (#17, defect 7).
+TEST(Router, TheOnlyServingReplicaIsNeverEjected) {
+  Router router;
+  FlatRoutes t = table("round-robin", 3);
+  t.replicas[0].draining = true;
+  t.replicas[1].ready = false;
+  ASSERT_TRUE(router.update(t).ok());
+  ManualClock clock;
+  fail_on(router, "r2", 20, clock.now());
+  EXPECT_FALSE(ejected(router, "r2", clock.now()));
+  EXPECT_EQ(router.pick(request(), clock.now())->replica, "r2");
+}
+
+// An ejected replica that becomes the model's only routable one takes traffic again (Envoy's
+// panic routing) instead of every request getting a 503 while the controller shows it Ready.
+TEST(Router, PanicRoutesToAnEjectedReplicaWhenNothingElseIsRoutable) {
+  Router router;
+  ASSERT_TRUE(router.update(table("round-robin", 2)).ok());
+  ManualClock clock;
+  fail_on(router, "r0", 5, clock.now());
+  ASSERT_TRUE(ejected(router, "r0", clock.now()));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(router.pick(request(), clock.now())->replica, "r1");
+
+  FlatRoutes only_r0 = table("round-robin", 1);  // r1 left routing
+  ASSERT_TRUE(router.update(only_r0).ok());
+  EXPECT_TRUE(ejected(router, "r0", clock.now()));  // still ejected, yet routed to
+  for (int i = 0; i < 10; ++i) {
+    auto p = router.pick(request(), clock.now());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->replica, "r0");
+  }
+}
+
+// A restart (the table's count grew) or a return to Ready ends the ejection: the new process
+// did not fail anything.
+TEST(Router, ARestartOrAReturnToReadyEndsTheEjection) {
+  Router router;
+  FlatRoutes t = table("round-robin", 3);
+  ASSERT_TRUE(router.update(t).ok());
+  ManualClock clock;
+  fail_on(router, "r0", 5, clock.now());
+  ASSERT_TRUE(ejected(router, "r0", clock.now()));
+  ASSERT_TRUE(router.update(t).ok());  // the same table changes nothing
+  EXPECT_TRUE(ejected(router, "r0", clock.now()));
+  t.replicas[0].restarts = 1;
+  ASSERT_TRUE(router.update(t).ok());
+  EXPECT_FALSE(ejected(router, "r0", clock.now()));
+  std::map<std::string, int> picks;
+  for (int i = 0; i < 30; ++i)
+    ++picks[std::string(router.pick(request(), clock.now())->replica)];
+  EXPECT_EQ(picks["r0"], 10);
+
+  fail_on(router, "r1", 5, clock.now());
+  ASSERT_TRUE(ejected(router, "r1", clock.now()));
+  t.replicas[1].ready = false;
+  ASSERT_TRUE(router.update(t).ok());
+  t.replicas[1].ready = true;
+  ASSERT_TRUE(router.update(t).ok());
+  EXPECT_FALSE(ejected(router, "r1", clock.now()));
 }
 
 TEST(Router, CanaryGetsExactlyItsWeightAndWeightZeroGetsNothing) {

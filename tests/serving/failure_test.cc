@@ -20,6 +20,7 @@ TEST(Failure, EachClassMapsToOneOutcomeAndRetryDecision) {
   const Row rows[] = {
       {F::kNoAddress, P::kBeforeHead, Outcome::kConnectFailure, false, true},
       {F::kConnect, P::kBeforeHead, Outcome::kConnectFailure, true, true},
+      {F::kRefused, P::kBeforeHead, Outcome::kConnectFailure, true, true},
       {F::kDrained, P::kBeforeHead, Outcome::kConnectFailure, true, true},
       {F::kTimeout, P::kBeforeHead, Outcome::kTimeout, true, false},  // answered 504
       {F::kUpstream5xx, P::kBeforeHead, Outcome::kServerError, true, true},

@@ -69,6 +69,21 @@ TEST(AsyncProber, AnswersFromTheProbeThatFinishedSinceTheLastCall) {
   EXPECT_FALSE(prober.probe(port, "/broken"));  // finished: 503
 }
 
+// A probe answered by the process before a restart (the port is the same) says nothing about
+// the new one: it is never returned for another epoch (#17, defect 4).
+TEST(AsyncProber, AResultIsNeverReturnedForAnotherEpoch) {
+  asio::io_context io(1);
+  Engine e{io};
+  auto server = engine_server(e);
+  AsyncProber prober(io, 1s);
+  const uint16_t port = server->port();
+  EXPECT_FALSE(prober.probe(port, "/ready", 1));
+  ASSERT_TRUE(run_until(io, [&] { return prober.in_flight() == 0; }));  // answered 200
+  EXPECT_FALSE(prober.probe(port, "/ready", 2));  // the engine restarted: not its answer
+  ASSERT_TRUE(run_until(io, [&] { return prober.in_flight() == 0; }));
+  EXPECT_TRUE(prober.probe(port, "/ready", 2));  // its own
+}
+
 TEST(AsyncProber, AHungEngineFailsEachRoundWithoutBlockingTheCaller) {
   asio::io_context io(1);
   Engine e{io};

@@ -28,6 +28,11 @@ struct FakeAgent {
   bool busy_engines = false;
   // What each replica's engine says about its load; a replica without an entry reports none.
   std::map<std::string, ReplicaLoad> loads;
+  // Beats a new replica reports Starting before Ready (its engine's cold start).
+  int cold_start_beats = 0;
+  std::map<std::string, int> beats_seen;
+  // Health the agent's policy gave a GPU (by local index), with its reason; Healthy otherwise.
+  std::map<int, std::pair<Health, std::string>> gpu_health;
 
   NodeReport beat() {
     NodeReport h;
@@ -44,14 +49,21 @@ struct FakeAgent {
       g.index = i;
       g.name = model;
       g.memory = MiB{81920};
+      if (auto bad = gpu_health.find(i); bad != gpu_health.end()) {
+        g.health = bad->second.first;
+        g.reason = bad->second.second;
+      }
       h.gpus.push_back(g);
     }
     h.nvlink_groups = {all};
     int port = 20000;
     for (const auto& [id, gen] : running) {
-      h.replicas.push_back(ReplicaReport{
-          id, gen, healthy_replicas ? ReplicaProcessState::kReady : ReplicaProcessState::kCrashLoop,
-          "", static_cast<uint16_t>(port++), 0});
+      const bool starting = ++beats_seen[id] <= cold_start_beats;
+      h.replicas.push_back(ReplicaReport{id, gen,
+                                         starting           ? ReplicaProcessState::kStarting
+                                         : healthy_replicas ? ReplicaProcessState::kReady
+                                                            : ReplicaProcessState::kCrashLoop,
+                                         "", static_cast<uint16_t>(port++), 0});
       if (auto l = loads.find(id); l != loads.end()) h.replicas.back().load = l->second;
     }
     h.applied_generation = applied;

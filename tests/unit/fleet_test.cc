@@ -258,6 +258,115 @@ TEST_F(FleetTest, ALostNodesReplicasArePlacedElsewhereAndFencedWhenItReturns) {
   }
 }
 
+// ---- replicas on Faulty or Lost GPUs (#17, defect 1: they stayed Ready and took traffic for
+// 70 s and more)
+
+// The one replica of "llama" (asserted to be one).
+const ReplicaRecord& only_replica(const Fleet& f) {
+  EXPECT_EQ(f.replicas().size(), 1u);
+  return f.replicas().begin()->second;
+}
+
+size_t routed(const Fleet& f) {
+  size_t n = 0;
+  for (const auto& m : f.routing_table().models)
+    for (const auto& rev : m.revisions)
+      n += rev.replicas.size();
+  return n;
+}
+
+// An overheated GPU still works: its replica keeps serving until a replacement is Ready
+// elsewhere, then drains. The model is never without a routable replica.
+TEST_F(FleetTest, AReplicaOnAnOverheatedGpuServesUntilItsReplacementIsReadyThenDrains) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 1), "m", clock.now()).ok());
+  FakeAgent a{"node-1", 1};
+  FakeAgent b{"node-2", 1};
+  for (int i = 0; i < 3; ++i)
+    round({&a, &b});
+  const ReplicaRecord first = only_replica(*fleet);
+  ASSERT_EQ(first.state, ReplicaState::kReady);
+  FakeAgent& host = first.node == "node-1" ? a : b;
+  host.gpu_health[0] = {Health::kFaulty, "overheat: 95°C >= 85°C for 3 samples"};
+
+  round({&a, &b});
+  ASSERT_EQ(fleet->replicas().count(first.id), 1u);
+  EXPECT_EQ(fleet->replicas().at(first.id).state, ReplicaState::kReady);  // still serving
+  EXPECT_EQ(fleet->replicas().size(), 2u);                                // + its replacement
+  bool moving = false;
+  for (const auto& e : fleet->events())
+    moving = moving || (e.subject == first.id && e.to == "Moving");
+  EXPECT_TRUE(moving);
+
+  for (int i = 0; i < 4; ++i) {
+    round({&a, &b});
+    EXPECT_GE(routed(*fleet), 1u) << "round " << i;
+  }
+  EXPECT_EQ(count("llama", ReplicaState::kReady), 1);
+  for (const auto& [id, r] : fleet->replicas()) {
+    if (r.state != ReplicaState::kReady) continue;
+    EXPECT_NE(id, first.id);
+    EXPECT_NE(r.node, first.node);
+  }
+  const auto& table = fleet->routing_table().models.at(0).revisions.at(0).replicas;
+  ASSERT_EQ(table.size(), 1u);
+  EXPECT_NE(table[0].id, first.id);
+}
+
+// A fatal XID or a lost GPU leaves the engine unusable: it leaves routing and its agent's set at
+// once, and a replacement is placed on a healthy GPU.
+TEST_F(FleetTest, AReplicaOnAGpuWithAFatalXidOrLostIsStoppedAtOnceAndReplaced) {
+  for (const auto& [health, reason] : std::vector<std::pair<Health, std::string>>{
+           {Health::kFaulty, "XID 79 (fatal)"}, {Health::kLost, "GPU is lost"}}) {
+    SetUp();
+    ASSERT_TRUE(fleet->apply(deployment("llama", 1), "m", clock.now()).ok());
+    FakeAgent a{"node-1", 2};
+    for (int i = 0; i < 3; ++i)
+      round({&a});
+    const ReplicaRecord first = only_replica(*fleet);
+    ASSERT_EQ(first.state, ReplicaState::kReady);
+    const int index = first.gpus.at(0).back() - '0';
+    a.gpu_health[index] = {health, reason};
+
+    auto reply = a.exchange(*fleet, clock.now());
+    fleet->tick(clock.now());
+    EXPECT_EQ(fleet->replicas().count(first.id), 0u) << reason;
+    EXPECT_EQ(routed(*fleet), 0u) << reason;  // nothing healthy serves yet: no false promise
+    reply = a.exchange(*fleet, clock.now());
+    for (const auto& r : reply.replicas)
+      EXPECT_NE(r.id, first.id) << reason;  // the agent stops it at once
+    ASSERT_EQ(fleet->replicas().size(), 1u) << reason;
+    EXPECT_NE(fleet->replicas().begin()->second.gpus, first.gpus) << reason;
+    bool failed = false;
+    for (const auto& e : fleet->events())
+      failed = failed || (e.subject == first.id && e.to == "Failed" &&
+                          e.reason.find(reason) != std::string::npos);
+    EXPECT_TRUE(failed) << reason;
+    for (int i = 0; i < 3; ++i)
+      round({&a});
+    EXPECT_EQ(count("llama", ReplicaState::kReady), 1) << reason;
+  }
+}
+
+// #17, defect 12: when every replica crash-loops the table says why, so gateways refuse at once
+// instead of holding requests for 30 s; one replica that may still come clears it.
+TEST_F(FleetTest, ATableEntryWhoseReplicasAllCrashLoopSaysWhy) {
+  ASSERT_TRUE(fleet->apply(deployment("llama", 2), "m", clock.now()).ok());
+  FakeAgent a{"node-1"};
+  a.healthy_replicas = false;  // every engine it runs reports CrashLoop
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(count("llama", ReplicaState::kCrashLoop), 2);
+  const auto& m = fleet->routing_table().models.at(0);
+  EXPECT_TRUE(m.revisions.empty());
+  EXPECT_EQ(m.unavailable.rfind("0 of 2 replicas ready, 2 crash-looping", 0), 0u) << m.unavailable;
+  EXPECT_EQ(fleet->why_unavailable("llama"), m.unavailable);
+  a.healthy_replicas = true;
+  round({&a});
+  round({&a});
+  EXPECT_EQ(fleet->routing_table().models.at(0).unavailable, "");
+  EXPECT_EQ(fleet->why_unavailable("llama"), "");
+}
+
 TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
   // A100 at $2/h with capacity 1, H100 at $4/h with capacity 1.5: the H100 costs more per unit
   // of capacity, so scaling 2 -> 1 drains the replica on it.
@@ -518,6 +627,39 @@ TEST_F(FleetTest, CanaryStepsTrafficByWeightThenCompletes) {
   EXPECT_EQ(count("llama", ReplicaState::kReady), 4);
   EXPECT_TRUE(fleet->rollout_progress("llama").complete());
   EXPECT_EQ(weights(*fleet)[canary], 4);  // steady state: weight by ready replicas again
+}
+
+// #17, item 11: the pause of a canary step counts from when its replicas are Ready, so a slow
+// cold start does not eat the canary's observation time.
+TEST_F(FleetTest, ACanaryStepsPauseCountsFromItsReplicasBeingReady) {
+  auto d = deployment("llama", 4);
+  d.rollout.strategy = RolloutStrategy::kCanary;
+  d.rollout.steps = {CanaryStep{10, std::chrono::seconds(15)}};
+  ASSERT_TRUE(fleet->apply(d, "v1", clock.now()).ok());
+  FakeAgent a{"node-1", 8};
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  const std::string stable = fleet->deployments().at("llama").revision;
+  for (auto& [id, beats] : a.beats_seen)
+    beats = 1000;           // the stable replicas are long up
+  a.cold_start_beats = 10;  // the canary's engine takes about 10 s to load
+  d.engine.args = {"--v2"};
+  ASSERT_TRUE(fleet->apply(d, "v2", clock.now()).ok());
+  const std::string canary = fleet->deployments().at("llama").revision;
+  const TimePoint applied = clock.now();
+  std::optional<TimePoint> ready, stepped;
+  while (clock.now() - applied < std::chrono::seconds(60) && !stepped) {
+    round({&a});
+    if (!ready && weights(*fleet)[canary] > 0) ready = clock.now();
+    const auto& dep = fleet->deployments().at("llama");
+    if (dep.canary_step > 0 || dep.stable_revision.empty()) stepped = clock.now();
+  }
+  ASSERT_TRUE(ready.has_value());
+  ASSERT_TRUE(stepped.has_value());
+  EXPECT_GE(*ready - applied, std::chrono::seconds(10));
+  // The canary had its whole 15 s of traffic (it ended at 15 s after apply before).
+  EXPECT_GE(*stepped - *ready, std::chrono::seconds(15));
+  EXPECT_LE(*stepped - *ready, std::chrono::seconds(17));
 }
 
 TrafficReport traffic(const std::string& model, const std::string& rev, int64_t requests,
@@ -816,7 +958,10 @@ TEST(RolloutStrategy, DeadlinesAreTheCanaryPauseAndTheBlueGreenRetention) {
   d.spec.rollout.strategy = RolloutStrategy::kCanary;
   d.spec.rollout.steps = {CanaryStep{25, std::chrono::seconds(30)}};
   d.step_started = t0;
-  EXPECT_EQ(rollout_deadline(d, std::chrono::minutes(10)), t0 + std::chrono::seconds(30));
+  // Until the step's replicas are Ready there is no deadline: their Ready report starts it.
+  EXPECT_FALSE(rollout_deadline(d, std::chrono::minutes(10)).has_value());
+  d.step_ready = t0 + std::chrono::seconds(12);
+  EXPECT_EQ(rollout_deadline(d, std::chrono::minutes(10)), t0 + std::chrono::seconds(42));
   EXPECT_EQ(wanted_current(d), 1);
   EXPECT_EQ(revision_weight(d, "new", 1), 25);
   EXPECT_EQ(revision_weight(d, "old", 4), 75);

@@ -160,6 +160,11 @@ TEST(RequestParser, RefusesMalformedRequestsSayingWhy) {
       {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding"},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
        "unsupported Transfer-Encoding"},
+      // A coding before chunked is one we cannot undo either (#17, item 11).
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       "unsupported Transfer-Encoding"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "unsupported Transfer-Encoding"},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
        "chunk data does not end in CRLF"},

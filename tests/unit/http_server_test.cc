@@ -59,6 +59,7 @@ class Server {
     thread_.join();
   }
   asio::io_context& io() { return io_; }
+  uint64_t refused() const { return server_.refused_connections(); }
   tcp::socket connect() {
     tcp::socket s(client_io_);
     s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_.port()));
@@ -369,6 +370,75 @@ TEST(HttpServer, ABodyOverTheLimitIsRefusedWith413) {
     EXPECT_NE(read_until(c, "\r\n\r\nok").find("HTTP/1.1 200 OK"), std::string::npos);
   }
   EXPECT_EQ(handled.load(), 1);
+}
+
+// Without an error_body of its own (the controller, the agent) a refusal by the HTTP layer reads
+// like a handler's error: a code and a message (#17, item 11: the controller's 413 had no code).
+TEST(HttpServer, TheDefaultErrorBodyCarriesACode) {
+  std::atomic<int> handled{0};
+  ServerOptions o;
+  o.max_body_bytes = 10;
+  Server s([&](HttpRequest&, ResponseWriter& w) { return answer_ok(handled, w); }, o);
+  tcp::socket c = s.connect();
+  asio::write(c, asio::buffer(std::string(
+                     "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n12345678901")));
+  const std::string response = read_to_eof(c);
+  EXPECT_NE(response.find(R"({"error":{"code":"PayloadTooLarge","message":"request body is )"
+                          R"(larger than 10 bytes"}})"),
+            std::string::npos)
+      << response;
+  EXPECT_EQ(handled.load(), 0);
+}
+
+// A connection the server has taken: one request answered on it.
+void held(tcp::socket& c) {
+  asio::write(c, asio::buffer(std::string("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")));
+  EXPECT_NE(read_until(c, "\r\n\r\nok").find("200 OK"), std::string::npos);
+}
+
+// #17, defect 10: past its connection limit the server answers a new connection with a 503 and
+// closes it (at the descriptor limit it used to retry accept() at 100% CPU while new connections
+// hung), and one client address may be capped; a freed place is taken again.
+TEST(HttpServer, ConnectionsPastTheLimitAreRefusedAndAFreedPlaceIsTakenAgain) {
+  std::atomic<int> handled{0};
+  ServerOptions o;
+  o.max_connections = 2;
+  Server s([&](HttpRequest&, ResponseWriter& w) { return answer_ok(handled, w); }, o);
+  tcp::socket a = s.connect();
+  held(a);
+  tcp::socket b = s.connect();
+  held(b);
+  tcp::socket c = s.connect();
+  const std::string refused = read_to_eof(c);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << refused;
+  EXPECT_NE(refused.find("2 connections, its limit"), std::string::npos) << refused;
+  EXPECT_EQ(s.refused(), 1u);
+  held(a);  // the held ones go on
+
+  a.close();
+  // The server learns of the close on its own thread: retry until the place is free (bounded).
+  bool served = false;
+  for (int i = 0; i < 200 && !served; ++i) {
+    tcp::socket d = s.connect();
+    asio::write(d, asio::buffer(std::string("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")));
+    served = read_until(d, "\r\n\r\n").find("200 OK") != std::string::npos;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST(HttpServer, OneClientAddressMayBeCapped) {
+  std::atomic<int> handled{0};
+  ServerOptions o;
+  o.max_connections_per_client = 1;
+  Server s([&](HttpRequest&, ResponseWriter& w) { return answer_ok(handled, w); }, o);
+  tcp::socket a = s.connect();
+  held(a);
+  tcp::socket b = s.connect();
+  const std::string refused = read_to_eof(b);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0u) << refused;
+  EXPECT_NE(refused.find("the limit per client"), std::string::npos) << refused;
+  held(a);
 }
 
 TEST(HttpServer, HeadersOverTheLimitAreRefusedWith431) {

@@ -88,7 +88,7 @@ TEST(LoadSummary, AReadyReplicasLoadReachesTheHeartbeatWhileFresh) {
   ProcessSupervisor sup{{}};
   int scrapes = 0;
   ReplicaSet set(
-      sup, dir, engine, {}, [](uint16_t, const std::string&) { return true; },
+      sup, dir, engine, {}, [](uint16_t, const std::string&, uint64_t) { return true; },
       [&](uint16_t, const std::string& path, TimePoint now) -> std::optional<MetricsScrape> {
         EXPECT_EQ(path, "/metrics");
         // As AsyncProber::fetch: the text of the scrape started by the previous call.

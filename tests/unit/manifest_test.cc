@@ -214,7 +214,7 @@ spec:
                        7));
   EXPECT_TRUE(has_diag(r, "spec.placement.scores.luck",
                        "unknown placement score \"luck\"; known: binpack, spread, "
-                       "cost-efficiency, warm-affinity, model-preference, topology",
+                       "replica-spread, cost-efficiency, warm-affinity, model-preference, topology",
                        8));
   EXPECT_TRUE(has_diag(r, "spec.routing.policy",
                        "unknown routing policy \"fastest\"; known: round-robin, "

@@ -46,7 +46,7 @@ TEST(PlacementFilters, HardRulesAreMarked) {
 
 TEST(PlacementScores, EveryRegisteredNameBuildsThePluginOfThatName) {
   EXPECT_THAT(placement_scores().names(),
-              ElementsAre("binpack", "spread", "cost-efficiency", "warm-affinity",
+              ElementsAre("binpack", "spread", "replica-spread", "cost-efficiency", "warm-affinity",
                           "model-preference", "topology"));
   PlacementSpec spec;
   for (const std::string& name : placement_scores().names()) {
@@ -76,9 +76,10 @@ TEST(Scheduler, UnknownFilterOrScoreListsTheKnownNames) {
   spec.score_weights["luck"] = 1;
   s = Scheduler::create(spec);
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.error().message,
-              HasSubstr("unknown placement score \"luck\"; known: binpack, spread, "
-                        "cost-efficiency, warm-affinity, model-preference, topology"));
+  EXPECT_THAT(
+      s.error().message,
+      HasSubstr("unknown placement score \"luck\"; known: binpack, spread, "
+                "replica-spread, cost-efficiency, warm-affinity, model-preference, topology"));
 }
 
 TEST(Scheduler, EveryScoreCanBeWeighted) {

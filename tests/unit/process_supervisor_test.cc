@@ -3,13 +3,17 @@
 // supervisor from the state file. Exits are awaited through pidfds, never by sleeping.
 #include "agent/process_supervisor.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -104,6 +108,39 @@ TEST_F(SupervisorTest, CrashExitCodeAndLogAreReported) {
   EXPECT_EQ(exits[0].exit_code, 3);
   EXPECT_EQ(slurp(dir_ / "logs/r1.log"), "boom\n");
   EXPECT_TRUE(sup.processes().empty());
+}
+
+// An engine inherits nothing but stdin, stdout and stderr: not a listening socket opened without
+// SOCK_CLOEXEC (as Boost.Asio opens them), not a file (#17, defect 2: engines held a crashed
+// agent's port, so the agent could not restart on it).
+TEST_F(SupervisorTest, AnEngineInheritsOnlyStdinStdoutAndStderr) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC
+  ASSERT_GE(listener, 3);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  const int file = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  ASSERT_GE(file, 3);
+  // The shell lists its own descriptors and what each points to (the shell's own script and
+  // directory descriptors appear too, as files and directories, never as sockets).
+  script("fds", "for f in /proc/$$/fd/*; do echo \"${f##*/} $(readlink \"$f\")\"; done\n");
+  ProcessSupervisor sup({});
+  ASSERT_TRUE(sup.start("r1", spec("fds"), 31000, (dir_ / "r1.log").string()).ok());
+  auto exits = next_exits(sup);
+  ::close(listener);
+  ::close(file);
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].exit_code, 0);
+  const std::string listing = slurp(dir_ / "r1.log");
+  std::istringstream log(listing);
+  int lines = 0;
+  for (std::string fd, target; log >> fd >> target; ++lines) {
+    EXPECT_EQ(target.rfind("socket:", 0), std::string::npos) << "fd " << fd << " is a socket";
+    if (target == "/dev/null") EXPECT_EQ(fd, "0") << "the /dev/null file leaked as fd " << fd;
+  }
+  EXPECT_GE(lines, 3) << listing;
 }
 
 TEST_F(SupervisorTest, MissingExecutableExits127WithAReason) {

@@ -4,10 +4,13 @@
 #include "agent/replica_runner.h"
 
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <optional>
+#include <set>
 
 #include <filesystem>
 #include <utility>
@@ -33,7 +36,7 @@ uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-bool http_ok(uint16_t port, const std::string& path) {
+bool http_ok(uint16_t port, const std::string& path, uint64_t /*epoch*/ = 0) {
   auto r = net::probe_http("127.0.0.1", port, path, seconds(1));
   return r.ok() && *r >= 200 && *r < 300;
 }
@@ -91,6 +94,35 @@ TEST_F(ReplicaRunnerTest, StartsProbesRestartsAndStopsAnEngine) {
   EXPECT_TRUE(sup.processes().empty());
 }
 
+// The prober keys results by port, and a probe of the killed process may finish after the
+// restart: the new process must answer for itself (#17, defect 4: a stale "ready" sent traffic
+// to an engine still loading, and three failed probes then restarted it a second time).
+TEST_F(ReplicaRunnerTest, ARestartedEngineIsNotReadyOnTheWordOfTheProcessBefore) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sleep", "30"};
+  std::optional<uint64_t> answered;  // the one process whose probe said "ready"
+  std::set<uint64_t> asked;
+  auto probe = [&](uint16_t, const std::string&, uint64_t epoch) {
+    asked.insert(epoch);
+    if (!answered) answered = epoch;
+    return epoch == *answered;
+  };
+  ReplicaRunner r(sup, "s-0", spec, free_port(), dir + "/s-0.log", {}, probe);
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kReady)) << r.reason();
+  ::kill(sup.processes().at("s-0").pid, SIGKILL);
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kWaiting)) << r.reason();
+  clock.advance(seconds(1));
+  r.tick(clock.now());
+  ASSERT_EQ(r.state(), ReplicaProcessState::kStarting) << r.reason();
+  for (int i = 0; i < 5; ++i)
+    r.tick(clock.now());
+  EXPECT_EQ(r.state(), ReplicaProcessState::kStarting) << r.reason();
+  EXPECT_EQ(asked.size(), 2u);  // one epoch per process
+
+  r.stop(clock.now(), seconds(1));
+  ASSERT_TRUE(drive_to(r, ReplicaProcessState::kStopped)) << r.reason();
+}
+
 TEST_F(ReplicaRunnerTest, AnEngineThatKeepsDyingIsReportedAsCrashLooping) {
   ProcessSpec spec;
   spec.argv = {"/bin/false"};
@@ -134,7 +166,7 @@ class ReplicaDrainTest : public ReplicaRunnerTest {
   std::unique_ptr<ReplicaRunner> ready_runner() {
     auto r = std::make_unique<ReplicaRunner>(
         sup, "d-0", spec, free_port(), dir + "/d-0.log", ReplicaRunnerConfig{},
-        [](uint16_t, const std::string&) { return true; },
+        [](uint16_t, const std::string&, uint64_t) { return true; },
         [this](uint16_t p, const std::string& path, TimePoint now) {
           return scrape(p, path, now);
         });
@@ -196,7 +228,7 @@ TEST_F(ReplicaDrainTest, AnEngineThatDiesWhileDrainingIsNotRestarted) {
 
 TEST_F(ReplicaDrainTest, AnEngineNotYetServingStopsAtOnce) {
   ReplicaRunner r(sup, "s-0", spec, free_port(), dir + "/s-0.log", {},
-                  [](uint16_t, const std::string&) { return false; });
+                  [](uint16_t, const std::string&, uint64_t) { return false; });
   r.tick(clock.now());
   ASSERT_EQ(r.state(), ReplicaProcessState::kStarting);
   r.drain(clock.now(), seconds(30), seconds(5));

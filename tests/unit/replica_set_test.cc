@@ -11,7 +11,7 @@ TEST(ReplicaSet, EnsureIsIdempotentAndRemoveNeedsAKnownReplica) {
   ProcessSupervisor sup{{}};
   ManualClock clock;
   ReplicaSet set(sup, ::testing::TempDir(), "/bin/false", {},
-                 [](uint16_t, const std::string&) { return false; });
+                 [](uint16_t, const std::string&, uint64_t) { return false; });
   DesiredReplica r;
   r.id = "x-0";
   r.deployment.model = "m";

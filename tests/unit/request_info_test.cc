@@ -36,17 +36,33 @@ TEST(RequestInfo, PrefixIsCappedButTheSizeCountsEverything) {
   EXPECT_EQ(e->max_tokens, 3);
 }
 
-TEST(RequestInfo, FirstOfRepeatedKeysCountsAndNullMeansUnset) {
-  auto r =
-      parse_request_info(R"({"user":null,"model":"a","stream":null,"model":"b","max_tokens":null,)"
-                         R"("prompt":"p","prompt":"longer","max_completion_tokens":7})",
-                         "completions", 64);
+TEST(RequestInfo, NullMeansUnset) {
+  auto r = parse_request_info(R"({"user":null,"model":"a","stream":null,"max_tokens":null,)"
+                              R"("prompt":"p","max_completion_tokens":7})",
+                              "completions", 64);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->model, "a");
   EXPECT_FALSE(r->stream);
   EXPECT_EQ(r->user, "");
   EXPECT_EQ(r->max_tokens, 7);
   EXPECT_EQ(r->prompt_prefix, "p");
+}
+
+// The gateway read the first "model" and engine-sim the last: a repeated key the gateway reads
+// is refused, so both cannot see two different requests (#17, item 11).
+TEST(RequestInfo, AFieldTheGatewayReadsMayNotBeRepeated) {
+  for (const char* body :
+       {R"({"model":"a","prompt":"p","model":"b"})", R"({"model":"a","prompt":"p","prompt":"q"})",
+        R"({"model":"a","prompt":"p","stream":true,"stream":false})"}) {
+    auto r = parse_request_info(body, "completions", 64);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.error().message.find("is given more than once"), std::string::npos)
+        << r.error().message;
+  }
+  // Other keys are the engine's business.
+  EXPECT_TRUE(
+      parse_request_info(R"({"model":"a","prompt":"p","seed":1,"seed":2})", "completions", 64)
+          .ok());
 }
 
 TEST(RequestInfo, BadBodiesSayWhatIsWrong) {

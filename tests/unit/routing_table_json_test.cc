@@ -36,6 +36,20 @@ TEST(RoutingTableJson, RoundTripWritesOnlyWhatDiffersFromTheDefaults) {
   EXPECT_TRUE(replicas.at(1).draining);
 }
 
+TEST(RoutingTableJson, RestartsRoundTripAndDefaultToZero) {
+  RouteReplica restarted{"a", "h:1"};
+  restarted.restarts = 2;
+  RoutingTable t{5,
+                 {RouteModel{.model = "llama",
+                             .revisions = {RouteRevision{"v1", 1, {restarted, {"b", "h:2"}}}}}}};
+  const std::string json = wire::to_json(t);
+  EXPECT_EQ(json.find(R"("id":"b","restarts")"), std::string::npos) << json;
+  auto back = wire::parse_routing_table(json);
+  ASSERT_TRUE(back.ok()) << back.error().describe();
+  EXPECT_EQ(back->models.at(0).revisions.at(0).replicas.at(0).restarts, 2);
+  EXPECT_EQ(back->models.at(0).revisions.at(0).replicas.at(1).restarts, 0);
+}
+
 TEST(RoutingTableJson, EngineLoadRoundTripsAndAbsentIsUnknown) {
   RouteReplica known{"a", "h:1"};
   known.kv_cache_usage = 0.42;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <map>
+
 #include "common/clock.h"
 #include "placement/gpu_picker.h"
 #include "test_cluster.h"
@@ -173,8 +176,53 @@ TEST(Scheduler, WarmNodesWinTies) {
   ASSERT_TRUE(
       pool.commit(other, NodeIndex{0}, {pool.node(NodeIndex{0}).gpus[0]}, clock.now()).ok());
   ASSERT_TRUE(pool.commit(warm, NodeIndex{1}, {pool.node(NodeIndex{1}).gpus[0]}, clock.now()).ok());
-  EXPECT_EQ(make().place(pool, warm).placement->node, NodeIndex{1});
-  EXPECT_EQ(make().place(pool, other).placement->node, NodeIndex{0});
+  PlacementSpec no_spread;  // replica-spread would send llama's second replica to a on purpose
+  no_spread.score_weights.erase("replica-spread");
+  EXPECT_EQ(make(no_spread).place(pool, warm).placement->node, NodeIndex{1});
+  EXPECT_EQ(make(no_spread).place(pool, other).placement->node, NodeIndex{0});
+}
+
+// #17, defect 8: by default a model's replicas go to different nodes (binpack and warm-affinity
+// alone put them all on one), then to different zones; the user's GPU model order still wins.
+TEST(Scheduler, ByDefaultAModelsReplicasSpreadOverNodesAndZones) {
+  std::vector<NodeSpec> nodes;
+  for (const char* name : {"a1", "a2", "b1"}) {
+    nodes.push_back(node(name, "A100-80GB", 8, 80, {all(8)}));
+    nodes.back().labels["zone"] = name[0] == 'a' ? "zone-a" : "zone-b";
+  }
+  nodes.push_back(node("h", "H100-80GB", 8, 80, {all(8)}));
+  Pool pool = make_pool(nodes);
+  ManualClock clock;
+  Scheduler s = make();
+  auto llama = whole(1, 0, {"A100-80GB"});
+  llama.model = "llama";
+  std::map<std::string, int> per_node;
+  std::map<std::string, int> per_zone;
+  for (int i = 0; i < 6; ++i) {
+    Decision d = s.place(pool, llama);
+    ASSERT_TRUE(d.placement) << i;
+    ASSERT_TRUE(pool.commit(llama, d.placement->node, d.placement->gpus(pool), clock.now()).ok());
+    const Node& n = pool.node(d.placement->node);
+    ++per_node[n.name];
+    ++per_zone[n.labels.at("zone")];
+    // Never two ahead of another node, nor two ahead of another zone.
+    for (const auto& [a, x] : per_node)
+      for (const char* b : {"a1", "a2", "b1"})
+        EXPECT_LE(x - per_node[b], 1) << a << " vs " << b << " after " << i + 1;
+    EXPECT_LE(std::abs(per_zone["zone-a"] - per_zone["zone-b"]), 2) << i + 1;
+  }
+  EXPECT_EQ(per_node["a1"], 2);
+  EXPECT_EQ(per_node["a2"], 2);
+  EXPECT_EQ(per_node["b1"], 2);
+  // Preferring H100: h takes them even once it holds more than any A100 node.
+  auto ranked = whole(1, 0, {"H100-80GB", "A100-80GB"});
+  ranked.model = "llama";
+  for (int i = 0; i < 4; ++i) {
+    Decision d = s.place(pool, ranked);
+    ASSERT_TRUE(d.placement);
+    EXPECT_EQ(pool.node(d.placement->node).name, "h") << "model preference beats spreading";
+    ASSERT_TRUE(pool.commit(ranked, d.placement->node, d.placement->gpus(pool), clock.now()).ok());
+  }
 }
 
 TEST(Scheduler, SamplingNeverHidesAFeasibleNode) {

@@ -211,7 +211,7 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   ControllerLink link(ControllerLinkConfig{"node-1", "id", "127.0.0.1", 1, {}, {}});
   ProcessSupervisor sup(SupervisorOptions{});
   ReplicaSet replicas(sup, "/tmp", "gpufleet", ReplicaRunnerConfig{},
-                      [](uint16_t, const std::string&) { return false; });
+                      [](uint16_t, const std::string&, uint64_t) { return false; });
   std::vector<GpuInfo> gpus;
   NodeAssignment newer;
   newer.generation = 5;
@@ -253,10 +253,10 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   EXPECT_TRUE(replicas.list().empty());
 
   HealthTransition t;
-  t.gpu = "GPU-1";
+  t.gpu = "GPU-node-1-1";
   t.from = Health::kHealthy;
   t.to = Health::kFaulty;
-  t.reason = "xid 79";
+  t.reason = "XID 79 (fatal)";
   link.add_events({t});
   NodeSpec node;
   node.name = "node-1";
@@ -267,14 +267,21 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
   GpuMonitor monitor(**provider, HealthPolicyConfig{}, registry, "node-1");
   ASSERT_TRUE(monitor.discover().ok());
   NodeReport first = link.build(monitor, replicas, TimePoint{});
-  EXPECT_EQ(first.gpus.size(), 2u);
+  ASSERT_EQ(first.gpus.size(), 2u);
+  // Each GPU carries its last transition's reason, in this heartbeat and every later one (#17,
+  // item 11: the controller showed "reported by agent").
+  EXPECT_EQ(first.gpus[0].reason, "");
+  EXPECT_EQ(first.gpus[1].uuid, "GPU-node-1-1");
+  EXPECT_EQ(first.gpus[1].reason, "XID 79 (fatal)");
   EXPECT_EQ(first.applied_generation, 7);
   ASSERT_EQ(first.events.size(), 1u);
   NodeReport retry = link.build(monitor, replicas, TimePoint{});  // the first got no answer
   EXPECT_EQ(retry.events.size(), 1u);
   EXPECT_GT(retry.seq, first.seq);
   link.acknowledged();
-  EXPECT_TRUE(link.build(monitor, replicas, TimePoint{}).events.empty());
+  NodeReport later = link.build(monitor, replicas, TimePoint{});
+  EXPECT_TRUE(later.events.empty());
+  EXPECT_EQ(later.gpus[1].reason, "XID 79 (fatal)");
 }
 
 }  // namespace
