@@ -516,10 +516,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st) {
       continue;
     }
     if (ec) continue;  // the peer went away before we took it
+    // The peer's address only matters with a per-client cap: without one, no getpeername per
+    // accept and no map to keep.
     std::optional<uint32_t> client;
-    beast::error_code peer_ec;
-    const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
-    if (!peer_ec && peer.address().is_v4()) client = peer.address().to_v4().to_uint();
+    if (st->options.max_connections_per_client != 0) {
+      beast::error_code peer_ec;
+      const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+      if (!peer_ec && peer.address().is_v4()) client = peer.address().to_v4().to_uint();
+    }
     if (st->sessions.size() >= st->max_connections) {
       if (!st->warned_full) {
         std::fprintf(stderr, "gpufleet: at the limit of %zu connections; refusing new ones\n",
