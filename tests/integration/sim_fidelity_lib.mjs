@@ -38,18 +38,19 @@ ${extra}`);
 export const percentile = (sorted, p) => sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
 
 // A Mooncake-format trace: Poisson arrivals with the mean gap of each [from, to, gap] segment
-// (ms), prompts of 1,000-3,000 tokens (prefills of 100-250 ms on an A100, far above the
-// milliseconds of HTTP on the way), 16-64 output tokens, no prefix ids. A fixed LCG per seed.
+// (ms), or arrivals exactly `gap` apart when a segment's fourth element is "fixed"; prompts of
+// 1,000-3,000 tokens (prefills of 100-250 ms on an A100, far above the milliseconds of HTTP on
+// the way), 16-64 output tokens, no prefix ids. A fixed LCG per seed.
 export function writeTrace(file, segments, seed) {
   let x = seed;
   const next = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
   const requests = [];
-  for (const [from, to, gap] of segments) {
+  for (const [from, to, gap, spacing] of segments) {
     let t = from;
     while (t < to) {
       requests.push({ timestamp: Math.round(t), input_length: 1000 + Math.floor(next() * 2000),
                       output_length: 16 + Math.floor(next() * 48), hash_ids: [] });
-      t += -Math.log(1 - next()) * gap;
+      t += spacing === "fixed" ? gap : -Math.log(1 - next()) * gap;
     }
   }
   writeFileSync(file, requests.map((r) => JSON.stringify(r)).join("\n") + "\n");
