@@ -1,5 +1,7 @@
 #include "agent/controller_link.h"
 
+#include "common/gpu_catalog.h"
+
 #include "agent/load_summary.h"
 
 #include <algorithm>
@@ -42,7 +44,9 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
     GpuReport r;
     r.uuid = g.uuid;
     r.index = g.index;
-    r.name = g.name;
+    // The catalogue name ("H100-80GB") that manifests, prices and the perf model use, for the
+    // product name NVML reports ("NVIDIA H100 80GB HBM3"); an unknown GPU keeps its own.
+    r.name = catalogue_gpu_name(g.name, g.memory_total_mib());
     r.memory = g.memory_total_mib();
     r.health = monitor.health().health(g.uuid);
     if (auto why = reasons_.find(g.uuid); why != reasons_.end()) r.reason = why->second;

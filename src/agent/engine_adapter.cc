@@ -146,6 +146,15 @@ class EngineSimAdapter final : public EngineAdapter {
               "--memory-fraction",
               fraction(l.memory_fraction)};
     if (!l.api_key.empty()) p.env["VLLM_API_KEY"] = l.api_key;  // as vLLM, whose API it speaks
+    // The deployment's own latency model: without it a GPU with no measured or derived profile
+    // cannot start (on a real H200 the replica crash-looped for want of these; #16).
+    if (const auto& perf = l.deployment->performance) {
+      p.argv.push_back("--performance");
+      p.argv.push_back(fmt::format("{},{},{},{},{},{}", perf->prefill_base_ms,
+                                   perf->prefill_per_token_ms, perf->prefill_per_token2_ms,
+                                   perf->decode_base_ms, perf->decode_per_seq_ms,
+                                   perf->decode_per_ctx_token_ms));
+    }
     p.metrics = kVllmMetrics;
     return p;
   }

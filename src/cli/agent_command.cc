@@ -25,6 +25,7 @@
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
 #include "common/clock.h"
+#include "common/gpu_catalog.h"
 #include "common/io/log.h"
 #include "common/io/real_clock.h"
 #include "gpu/fake_provider.h"
@@ -251,7 +252,8 @@ struct Agent {
       for (const auto& g : monitor.gpus()) {
         gpus.push_back({{"index", g.index},
                         {"uuid", g.uuid},
-                        {"name", g.name},
+                        {"name", catalogue_gpu_name(g.name, g.memory_total_mib())},
+                        {"product", g.name},
                         {"memoryMiB", to_mib_floor(g.memory_total).value},
                         {"health", to_string(monitor.health().health(g.uuid))},
                         {"reason", reasons.count(g.uuid) ? reasons[g.uuid] : ""}});
@@ -334,6 +336,15 @@ int run_agent(const AgentArgs& a) {
   if (Status s = monitor.discover(); !s) {
     // An agent without GPUs is still useful to report that fact; say what failed and go on.
     log::error("GPU discovery failed", {{"error", s.error().message}});
+  }
+  for (const auto& g : monitor.gpus()) {
+    // Say it once, at start: an unknown GPU is placed under its own name, so only manifests
+    // that name it exactly match it, and engine-sim needs coefficients for it.
+    if (find_gpu_hardware(g.name, g.memory_total_mib()) == nullptr)
+      log::warn(
+          "GPU model not in gpufleet's catalogue: it is placed under its own name; "
+          "manifests must name it exactly, and engine-sim needs performance coefficients",
+          {{"gpu", std::to_string(g.index)}, {"name", g.name}});
   }
   SupervisorOptions so;
   so.state_file = a.state_file.empty() ? a.log_dir + "/agent-" + a.node + ".state" : a.state_file;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "perfmodel/gpu_memory.h"
 #include "perfmodel/perf_model.h"
 
 namespace gf {
@@ -42,14 +43,18 @@ void add_perfmodel_command(CLI::App& app, int& status) {
       return;
     }
     int64_t context = a->context > 0 ? a->context : a->batch * (a->prompt + 128);
+    // The GPU's own memory (H200: 141 GiB), by engine-sim's rule, so both say the same.
+    const MiB memory = gpu_memory_from_name(a->gpu);
     auto ms = [](Duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
     nlohmann::json j = {
-        {"gpu", a->gpu},
+        {"gpu", pm->gpu()},
+        // "splitwise"/"vidur" (measured), "derived from H100-80GB" (datasheet ratios, #16).
+        {"source", pm->source()},
         {"model", pm->arch().name},
         {"tp", a->tp},
         {"prefillMs", ms(pm->prefill_time(Tokens(a->prompt)))},
         {"decodeIterationMs", ms(pm->decode_iteration_time(a->batch, Tokens(context)))},
-        {"kvCapacityTokens", pm->kv_capacity(MiB(80 * 1024), a->memory_fraction).value},
+        {"kvCapacityTokens", pm->kv_capacity(memory, a->memory_fraction).value},
         {"coldStartSeconds",
          std::chrono::duration<double>(pm->cold_start(2e9, std::chrono::seconds(5))).count()},
         {"sustainableRps", pm->sustainable_rps(SloTarget{}, Tokens(a->prompt), Tokens(128))},
@@ -58,15 +63,15 @@ void add_perfmodel_command(CLI::App& app, int& status) {
       std::cout << j.dump(2) << '\n';
     } else {
       std::cout << fmt::format(
-          "{} on {} x{}\n  prefill of {} tokens      {:.2f} ms\n  decode iteration (batch {}, {} "
-          "context tokens)  {:.2f} ms\n"
-          "  KV cache at {:.0f}% of 80GiB per GPU  {} tokens\n  cold start (2 GB/s + 5s init)  "
+          "{} on {} x{}  (profile: {})\n  prefill of {} tokens      {:.2f} ms\n  decode iteration "
+          "(batch {}, {} context tokens)  {:.2f} ms\n"
+          "  KV cache at {:.0f}% of {}GiB per GPU  {} tokens\n  cold start (2 GB/s + 5s init)  "
           "{:.1f} s\n"
           "  sustainable load (TTFT 1s, TPOT 100ms, {} in / 128 out)  {:.2f} req/s\n",
-          pm->arch().name, a->gpu, a->tp, a->prompt, j["prefillMs"].get<double>(), a->batch,
-          context, j["decodeIterationMs"].get<double>(), a->memory_fraction * 100,
-          j["kvCapacityTokens"].get<int64_t>(), j["coldStartSeconds"].get<double>(), a->prompt,
-          j["sustainableRps"].get<double>());
+          pm->arch().name, pm->gpu(), a->tp, pm->source(), a->prompt, j["prefillMs"].get<double>(),
+          a->batch, context, j["decodeIterationMs"].get<double>(), a->memory_fraction * 100,
+          memory.value / 1024, j["kvCapacityTokens"].get<int64_t>(),
+          j["coldStartSeconds"].get<double>(), a->prompt, j["sustainableRps"].get<double>());
     }
     status = 0;
   });

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/gpu_catalog.h"
 #include "common/io/manifest.h"
 
 namespace gf {
@@ -212,7 +213,10 @@ Result<std::unique_ptr<FakeProvider>> FakeProvider::create(const NodeSpec& node,
       gpu.info.index = index;
       // The same rule as Pool::add_node, so pool and agent agree on identities.
       gpu.info.uuid = g.uuids.empty() ? fmt::format("GPU-{}-{}", node.name, index) : g.uuids[i];
-      gpu.info.name = g.model;
+      // What NVML calls it: the catalogue's first product name ("NVIDIA H100 80GB HBM3" for the
+      // manifest's H100-80GB), so the fake exercises the same name mapping a real node does.
+      const GpuHardware* hw = find_gpu_hardware(g.model, g.memory);
+      gpu.info.name = hw != nullptr ? hw->products.front() : g.model;
       gpu.info.memory_total = to_bytes(g.memory);
       gpu.info.pci_bus_id = fmt::format("00000000:{:02X}:00.0", 0x10 + index);
       gpu.power = power_range(g.model);

@@ -2,9 +2,13 @@
 
 #include <charconv>
 
+#include "common/gpu_catalog.h"
+
 namespace gf {
 
 MiB gpu_memory_from_name(std::string_view gpu) {
+  // A catalogue GPU has its size on record ("L40S" is 48 GiB though its name does not say).
+  if (const GpuHardware* hw = find_gpu_hardware(gpu)) return hw->memory;
   constexpr int64_t kDefaultGiB = 80;
   int64_t gib = kDefaultGiB;
   if (auto pos = gpu.find_last_of('-'); pos != std::string_view::npos) {

@@ -7,7 +7,8 @@
 
 namespace gf {
 
-// The number in the name's last dash-separated part when it ends in GB ("A100-80GB" -> 80 GiB,
+// A catalogue GPU's memory (common/gpu_catalog.h: "L40S" and "NVIDIA H200" too); otherwise the
+// number in the name's last dash-separated part when it ends in GB ("A100-80GB" -> 80 GiB,
 // "H100-94gb" -> 94 GiB); 80 GiB, the most common data-centre size, when the name has none.
 // GiB rather than GB because vendors' "80GB" cards hold 80 GiB.
 MiB gpu_memory_from_name(std::string_view gpu);

@@ -1,5 +1,7 @@
 #include "perfmodel/model_catalog.h"
 
+#include "common/gpu_catalog.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -105,12 +107,11 @@ const ModelArch* find_model(std::string_view name) {
 }
 
 const GpuSpec* find_gpu(std::string_view name) {
-  std::string key = lower(name);
-  std::replace(key.begin(), key.end(), '_', '-');
-  std::replace(key.begin(), key.end(), ' ', '-');
-  if (key.rfind("nvidia-", 0) == 0) key = key.substr(7);
+  // Catalogue or NVML product names ("NVIDIA H100 80GB HBM3"): common/gpu_catalog.h reads both.
+  const GpuHardware* hw = find_gpu_hardware(name);
+  if (hw == nullptr) return nullptr;
   for (const auto& g : gpu_catalog()) {
-    if (lower(g.name) == key) return &g;
+    if (g.name == hw->name) return &g;
   }
   return nullptr;
 }

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <tuple>
 
+#include "common/gpu_catalog.h"
 #include "perfmodel/model_catalog.h"
 
 namespace gf {
@@ -108,15 +110,59 @@ std::vector<PerfKey> PerfModel::known_pairs() {
   return out;
 }
 
+Result<PerfModel> PerfModel::derive(const std::string& gpu, const std::string& model, int tp,
+                                    const std::string& reference) {
+  const GpuHardware* hw = find_gpu_hardware(gpu);
+  const GpuHardware* ref = find_gpu_hardware(reference);
+  if (hw == nullptr || ref == nullptr)
+    return make_error(ErrorCode::kNotFound, "cannot derive " + gpu + " from " + reference +
+                                                ": not both in the GPU catalogue");
+  auto base = lookup(ref->name, model, tp);
+  if (!base || base->source_.rfind("derived", 0) == 0)
+    return make_error(ErrorCode::kNotFound, "no measured profile of " + model +
+                                                " tp=" + std::to_string(tp) + " on " + ref->name);
+  const double compute = ref->bf16_dense_tflops / hw->bf16_dense_tflops;
+  const double bandwidth = ref->memory_bandwidth_gbs / hw->memory_bandwidth_gbs;
+  PerfModel pm = *base;
+  pm.gpu_ = hw->name;
+  pm.coef_.prefill_per_token_ms *= compute;
+  pm.coef_.prefill_per_token2_ms *= compute;
+  pm.coef_.decode_base_ms *= bandwidth;
+  pm.coef_.decode_per_seq_ms *= bandwidth;
+  pm.coef_.decode_per_ctx_token_ms *= bandwidth;
+  pm.source_ = "derived from " + ref->name;
+  return pm;
+}
+
+std::vector<PerfKey> PerfModel::derived_pairs() {
+  std::vector<PerfKey> out;
+  const std::vector<std::string> measured = known_gpus();
+  for (const GpuHardware& hw : gpu_hardware()) {
+    if (std::find(measured.begin(), measured.end(), hw.name) != measured.end()) continue;
+    std::set<std::pair<std::string, int>> seen;
+    for (const auto& e : kFitted) {
+      if (!seen.insert({e.model, e.tp}).second) continue;
+      auto pm = lookup(hw.name, e.model, e.tp);
+      if (pm.ok()) out.push_back(PerfKey{hw.name, e.model, e.tp, pm->source()});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const PerfKey& a, const PerfKey& b) {
+    return std::tie(a.gpu, a.model, a.tp) < std::tie(b.gpu, b.model, b.tp);
+  });
+  return out;
+}
+
 Result<std::string> PerfModel::canonical_gpu(const std::string& gpu_model) {
   if (const GpuSpec* g = find_gpu(gpu_model)) return g->name;
+  if (const GpuHardware* h = find_gpu_hardware(gpu_model)) return h->name;
   return make_error(ErrorCode::kNotFound,
                     "unknown GPU model \"" + gpu_model + "\"; known: " + join(known_gpus()));
 }
 
 MiB PerfModel::gpu_memory_of(const std::string& gpu_model) {
-  const GpuSpec* g = find_gpu(gpu_model);
-  return g ? g->memory : MiB(0);
+  if (const GpuSpec* g = find_gpu(gpu_model)) return g->memory;
+  const GpuHardware* h = find_gpu_hardware(gpu_model);
+  return h ? h->memory : MiB(0);
 }
 
 Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::string& model, int tp,
@@ -127,10 +173,11 @@ Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::str
   auto arch = arch_of(model);
   if (!arch) return arch.error();
   const GpuSpec* gpu = find_gpu(gpu_model);
+  const GpuHardware* hw = find_gpu_hardware(gpu_model);
   PerfModel pm;
   pm.arch_ = *arch;
   pm.tp_ = tp;
-  pm.gpu_ = gpu ? gpu->name : gpu_model;
+  pm.gpu_ = gpu ? gpu->name : hw ? hw->name : gpu_model;
   if (manual) {
     if (auto st = manual->validate(); !st) return st.error();
     pm.coef_ = *manual;
@@ -145,6 +192,19 @@ Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::str
         return pm;
       }
     }
+  } else if (hw != nullptr) {
+    // Not measured, but its datasheet is known: derive from the measured GPU nearest in memory
+    // bandwidth that has this pair.
+    std::vector<std::string> refs = known_gpus();
+    std::sort(refs.begin(), refs.end(), [&](const std::string& a, const std::string& b) {
+      auto gap = [&](const std::string& r) {
+        const GpuHardware* h = find_gpu_hardware(r);
+        return h ? std::abs(std::log(h->memory_bandwidth_gbs / hw->memory_bandwidth_gbs)) : 1e9;
+      };
+      return gap(a) < gap(b);
+    });
+    for (const std::string& ref : refs)
+      if (auto d = derive(hw->name, arch->name, tp, ref); d.ok()) return d;
   }
   std::vector<std::string> same_model, all;
   for (const auto& k : known_pairs()) {
@@ -153,7 +213,13 @@ Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::str
   }
   std::string msg = "no fitted performance model for " + arch->name + " on " + gpu_model +
                     " with tp=" + std::to_string(tp) + "; ";
-  if (!gpu) msg += "known GPU models: " + join(known_gpus()) + "; ";
+  if (!gpu && !hw) {
+    std::vector<std::string> derived;
+    for (const GpuHardware& h : gpu_hardware())
+      if (find_gpu(h.name) == nullptr) derived.push_back(h.name);
+    msg += "known GPU models: measured " + join(known_gpus()) + ", derived from them " +
+           join(derived) + "; ";
+  }
   msg += same_model.empty() ? "known pairs: " + join(all)
                             : "known for " + arch->name + ": " + join(same_model);
   msg += ". Give the coefficients in the manifest to use another combination";

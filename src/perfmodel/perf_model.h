@@ -76,6 +76,17 @@ class PerfModel {
   static std::vector<std::string> known_models();
   // Every combination with compiled-in coefficients, sorted by GPU, model, TP.
   static std::vector<PerfKey> known_pairs();
+  // The combinations lookup() derives for catalogue GPUs without a measured profile (H200, B200,
+  // L40S, ...): each measured pair's model and TP on each such GPU, source "derived from <GPU>".
+  static std::vector<PerfKey> derived_pairs();
+  // Coefficients for `gpu` from the measured `reference` GPU's for the same model and TP, scaled
+  // by datasheet ratios (common/gpu_catalog.h): the per-token prefill terms by dense BF16
+  // throughput (prefill is compute-bound), every decode term by memory bandwidth (decode reads
+  // the weights and the KV cache each iteration). Fixed prefill costs stay. kNotFound when either
+  // GPU is not in the catalogue or the reference has no fit for the pair. docs/perfmodel.md
+  // reports how well A100 predicts H100 this way.
+  static Result<PerfModel> derive(const std::string& gpu, const std::string& model, int tp,
+                                  const std::string& reference);
   // "a100-80gb", "A100_80GB", "NVIDIA A100-80GB" -> "A100-80GB"; kNotFound for others.
   static Result<std::string> canonical_gpu(const std::string& gpu_model);
   // Memory of one GPU of a known model (nominal 80 GiB for both); MiB(0) when unknown.

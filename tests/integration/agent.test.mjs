@@ -37,7 +37,7 @@ test("fake GPUs: faults become health transitions and metrics", async () => {
     assert.equal((await fault(agent.url, { gpu: 1, action: "raise-xid", value: 79 })).status, 200);
     await eventually(async () => (await gpus(agent.url))[1].reason === "XID 79 (fatal)", "XID 79 on GPU 1");
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
-    assert.match(metrics, /DCGM_FI_DEV_GPU_TEMP\{gpu="0",UUID="GPU-node-3-0",modelName="H100-80GB",Hostname="node-3"\} 95/);
+    assert.match(metrics, /DCGM_FI_DEV_GPU_TEMP\{gpu="0",UUID="GPU-node-3-0",modelName="NVIDIA H100 80GB HBM3",Hostname="node-3"\} 95/);
     assert.match(metrics, /gpufleet_gpu_xid_errors_total\{gpu="1",[^}]*xid="79"\} 1/);
     const bad = await fault(agent.url, { gpu: 7, action: "set-temperature", value: 1 });
     assert.equal(bad.status, 400);

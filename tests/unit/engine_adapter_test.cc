@@ -143,6 +143,38 @@ TEST_F(EngineAdapterTest, EngineSim) {
   EXPECT_EQ(r.env["CUDA_VISIBLE_DEVICES"], "GPU-aaaa,GPU-bbbb");
 }
 
+// #16: a deployment's own coefficients reach engine-sim (it crash-looped without them on a GPU
+// with no profile); #17, defect 6: each engine gets its replica's key where it reads one, off
+// the command line when it can.
+TEST_F(EngineAdapterTest, CoefficientsAndTheReplicasKeyReachTheEngine) {
+  dep_.performance = PerformanceSpec{12, 0.05, 0.0001, 9, 0.2, 0.00001};
+  ReplicaLaunch l = launch(EngineType::kEngineSim);
+  l.api_key = "gfr-abc";
+  Recorded sim = run(*build_process(l));
+  ASSERT_GE(sim.argv.size(), 2u);
+  EXPECT_EQ(sim.argv[sim.argv.size() - 2], "--performance");
+  EXPECT_EQ(sim.argv.back(), "12,0.05,0.0001,9,0.2,1e-05");
+  EXPECT_EQ(sim.env["VLLM_API_KEY"], "gfr-abc");
+  for (const auto& a : sim.argv)
+    EXPECT_NE(a, "gfr-abc") << "the key is not on the command line";
+
+  dep_.performance.reset();
+  l = launch(EngineType::kVllm);
+  l.api_key = "gfr-abc";
+  EXPECT_EQ(run(*build_process(l)).env["VLLM_API_KEY"], "gfr-abc");
+  l = launch(EngineType::kLlamaCpp);
+  l.api_key = "gfr-abc";
+  EXPECT_EQ(run(*build_process(l)).env["LLAMA_ARG_API_KEY"], "gfr-abc");
+  l = launch(EngineType::kSglang);
+  l.api_key = "gfr-abc";
+  const Recorded sglang = run(*build_process(l));
+  ASSERT_GE(sglang.argv.size(), 2u);
+  EXPECT_EQ(sglang.argv[sglang.argv.size() - 2], "--api-key");  // its only way in
+  EXPECT_EQ(sglang.argv.back(), "gfr-abc");
+  // Without a key nothing is added (an open controller runs open engines).
+  EXPECT_EQ(run(*build_process(launch(EngineType::kVllm))).env.count("VLLM_API_KEY"), 0u);
+}
+
 TEST_F(EngineAdapterTest, RefusesLaunchesThatMakeNoSense) {
   ReplicaLaunch l = launch(EngineType::kVllm);
   l.port = 0;

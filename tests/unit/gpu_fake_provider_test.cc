@@ -52,8 +52,9 @@ TEST(GpuFakeProviderTest, DiscoversTheManifestNode) {
   EXPECT_EQ((*gpus)[1].uuid, "GPU-h1");
   EXPECT_EQ((*gpus)[2].uuid, "GPU-node-a-2");  // Pool::add_node's rule: GPU-<node>-<index>
   EXPECT_EQ((*gpus)[3].uuid, "GPU-node-a-3");
-  EXPECT_EQ((*gpus)[0].name, "H100-80GB");
-  EXPECT_EQ((*gpus)[2].name, "L4");
+  // As NVML names them: the manifest's H100-80GB and L4 are catalogue GPUs.
+  EXPECT_EQ((*gpus)[0].name, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ((*gpus)[2].name, "NVIDIA L4");
   EXPECT_EQ((*gpus)[0].memory_total_mib(), MiB(80 * 1024));
   EXPECT_EQ((*gpus)[3].memory_total, to_bytes(MiB(24 * 1024)));
   EXPECT_THAT((*gpus)[0].nvlink_peers, ElementsAre(1));

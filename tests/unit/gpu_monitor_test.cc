@@ -53,7 +53,7 @@ TEST_F(GpuMonitorTest, OverheatBecomesFaultyAndShowsInMetrics) {
   std::string m = registry.render();
   EXPECT_NE(
       m.find(
-          R"(DCGM_FI_DEV_GPU_TEMP{gpu="0",UUID="GPU-node-1-0",modelName="A100-80GB",Hostname="node-1"} 95)"),
+          R"(DCGM_FI_DEV_GPU_TEMP{gpu="0",UUID="GPU-node-1-0",modelName="NVIDIA A100-SXM4-80GB",Hostname="node-1"} 95)"),
       std::string::npos)
       << m;
   EXPECT_NE(m.find(R"(gpufleet_gpu_health{gpu="0",UUID="GPU-node-1-0",state="Faulty"} 1)"),
@@ -75,12 +75,12 @@ TEST_F(GpuMonitorTest, XidsAreCountedPerCodeAndFatalOnesFault) {
   std::string m = registry.render();
   EXPECT_NE(
       m.find(
-          R"(gpufleet_gpu_xid_errors_total{gpu="1",UUID="GPU-node-1-1",modelName="A100-80GB",Hostname="node-1",xid="13"} 2)"),
+          R"(gpufleet_gpu_xid_errors_total{gpu="1",UUID="GPU-node-1-1",modelName="NVIDIA A100-SXM4-80GB",Hostname="node-1",xid="13"} 2)"),
       std::string::npos)
       << m;
   EXPECT_NE(
       m.find(
-          R"(DCGM_FI_DEV_XID_ERRORS{gpu="1",UUID="GPU-node-1-1",modelName="A100-80GB",Hostname="node-1"} 13)"),
+          R"(DCGM_FI_DEV_XID_ERRORS{gpu="1",UUID="GPU-node-1-1",modelName="NVIDIA A100-SXM4-80GB",Hostname="node-1"} 13)"),
       std::string::npos);
 }
 

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
 
+#include "common/gpu_catalog.h"
 #include "perfmodel/fit.h"
 #include "perfmodel/profile_csv.h"
 #include "perfmodel/profile_fit.h"
@@ -250,11 +252,13 @@ TEST(PerfModel, UnknownCombinationsAreNotFoundAndNameTheKnownOnes) {
   EXPECT_NE(r.error().message.find("H100-80GB tp=1"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("manifest"), std::string::npos) << r.error().message;
 
-  auto gpu = PerfModel::lookup("L40S", "meta-llama/Llama-2-7b-hf", 1);
+  // A GPU neither measured nor in the catalogue: the message names both kinds the model has.
+  auto gpu = PerfModel::lookup("MI300X", "meta-llama/Llama-2-7b-hf", 1);
   ASSERT_FALSE(gpu.ok());
   EXPECT_EQ(gpu.error().code, ErrorCode::kNotFound);
-  EXPECT_NE(gpu.error().message.find("A100-80GB, H100-80GB"), std::string::npos)
+  EXPECT_NE(gpu.error().message.find("measured A100-80GB, H100-80GB"), std::string::npos)
       << gpu.error().message;
+  EXPECT_NE(gpu.error().message.find("L40S-48GB"), std::string::npos) << gpu.error().message;
 
   auto model = PerfModel::lookup("A100-80GB", "mistralai/Mistral-7B-v0.1", 1);
   ASSERT_FALSE(model.ok());
@@ -272,10 +276,12 @@ TEST(PerfModel, ManualCoefficientsMakeAnyGpuUsable) {
   c.decode_base_ms = 20;
   c.decode_per_seq_ms = 0.5;
   c.decode_per_ctx_token_ms = 0.001;
-  auto pm = PerfModel::lookup("L40S", "phi-2", 1, c);
+  auto pm = PerfModel::lookup("MI300X", "phi-2", 1, c);
   ASSERT_TRUE(pm.ok()) << pm.error().describe();
   EXPECT_EQ(pm->source(), "manual");
-  EXPECT_EQ(pm->gpu(), "L40S");
+  EXPECT_EQ(pm->gpu(), "MI300X");
+  // A catalogue GPU keeps its catalogue name under manual coefficients.
+  EXPECT_EQ(PerfModel::lookup("NVIDIA L40S", "phi-2", 1, c)->gpu(), "L40S-48GB");
   EXPECT_EQ(pm->arch().name, "microsoft/phi-2");
   EXPECT_EQ(pm->prefill_time(Tokens(100)), milliseconds(20));
   EXPECT_EQ(pm->decode_iteration_time(4, Tokens(1000)), milliseconds(23));
@@ -290,7 +296,7 @@ TEST(PerfModel, ManualCoefficientsMakeAnyGpuUsable) {
   EXPECT_EQ(over->coefficients(), c);
   PerfCoefficients bad = c;
   bad.decode_per_seq_ms = -1;
-  auto r = PerfModel::lookup("L40S", "phi-2", 1, bad);
+  auto r = PerfModel::lookup("MI300X", "phi-2", 1, bad);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message.find("decodePerSeqMs"), std::string::npos);
@@ -307,7 +313,8 @@ TEST(PerfModel, AcceptsAliasesAndGpuSpellings) {
   EXPECT_TRUE(PerfModel::lookup("NVIDIA H100-80GB", "bloom", 8).ok());
   EXPECT_EQ(*PerfModel::canonical_gpu("h100-80gb"), "H100-80GB");
   EXPECT_EQ(PerfModel::gpu_memory_of("H100-80GB"), MiB(81920));
-  EXPECT_EQ(PerfModel::gpu_memory_of("L40S"), MiB(0));
+  EXPECT_EQ(PerfModel::gpu_memory_of("L40S"), MiB(48 * 1024));  // from the GPU catalogue
+  EXPECT_EQ(PerfModel::gpu_memory_of("MI300X"), MiB(0));
   EXPECT_EQ(PerfModel::arch_of("llama2-70b")->name, "meta-llama/Llama-2-70b-hf");
   EXPECT_EQ(PerfModel::arch_of("qwen-72b")->kv_heads, 64);
   EXPECT_EQ(PerfModel::known_models().size(), 9u);
@@ -396,6 +403,121 @@ TEST(PerfModelCsv, ParsesAndNamesBadCells) {
 
   EXPECT_FALSE(CsvTable::parse("a,b\n1,2,3\n").ok());
   EXPECT_FALSE(CsvTable::parse("").ok());
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+// #16: the names real GPUs report, as NVML gave them (the H200's and H100's read from real
+// machines, ../shared/reference/real-gpu-check.md), map to the catalogue names manifests use.
+TEST(GpuCatalog, NvmlProductNamesMapToCatalogueNames) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"NVIDIA H200", "H200-141GB"},
+      {"NVIDIA H100 80GB HBM3", "H100-80GB"},
+      {"NVIDIA A100-SXM4-80GB", "A100-80GB"},
+      {"NVIDIA A100 80GB PCIe", "A100-80GB"},
+      {"NVIDIA A100-SXM4-40GB", "A100-40GB"},
+      {"NVIDIA L40S", "L40S-48GB"},
+      {"NVIDIA A10G", "A10G-24GB"},
+      {"NVIDIA L4", "L4-24GB"},
+      {"NVIDIA B200", "B200-180GB"},
+      {"H100-80GB", "H100-80GB"},
+      {"h100_80gb", "H100-80GB"},
+      {"nvidia h200", "H200-141GB"},
+  };
+  for (const auto& [product, name] : cases)
+    EXPECT_EQ(catalogue_gpu_name(product), name) << product;
+  EXPECT_EQ(catalogue_gpu_name("NVIDIA H200", MiB(143771)), "H200-141GB");  // as reported
+  // Unknown: kept as it is, so only a manifest naming it exactly matches it.
+  EXPECT_EQ(catalogue_gpu_name("NVIDIA GeForce RTX 4090"), "NVIDIA GeForce RTX 4090");
+  EXPECT_EQ(find_gpu_hardware("NVIDIA GeForce RTX 4090"), nullptr);
+  // A family name is a model when it has one size or the memory picks one.
+  EXPECT_EQ(catalogue_gpu_name("L4"), "L4-24GB");
+  EXPECT_EQ(catalogue_gpu_name("h200"), "H200-141GB");
+  EXPECT_EQ(catalogue_gpu_name("A100", MiB(40 * 1024)), "A100-40GB");
+  EXPECT_EQ(catalogue_gpu_name("A100", MiB(80 * 1024)), "A100-80GB");
+  EXPECT_EQ(catalogue_gpu_name("H100", MiB(94 * 1024)), "H100-94GB");
+  EXPECT_EQ(catalogue_gpu_name("H100"), "H100");  // two sizes, no memory: not guessed
+  // The perf model reads product names too.
+  EXPECT_EQ(*PerfModel::canonical_gpu("NVIDIA A100-SXM4-80GB"), "A100-80GB");
+  EXPECT_EQ(*PerfModel::canonical_gpu("NVIDIA L40S"), "L40S-48GB");
+  EXPECT_EQ(PerfModel::gpu_memory_of("NVIDIA H200"), MiB(141 * 1024));
+}
+
+// GPUs without a measured profile get one derived from the measured GPU nearest in memory
+// bandwidth, marked as derived; an engine-sim replica on them can start.
+TEST(PerfModel, GpusWithoutAMeasuredProfileAreDerivedAndSaySo) {
+  auto h200 = PerfModel::lookup("H200-141GB", "meta-llama/Llama-2-70b-hf", 4);
+  ASSERT_TRUE(h200.ok()) << h200.error().message;
+  EXPECT_EQ(h200->source(), "derived from H100-80GB");
+  EXPECT_EQ(h200->gpu(), "H200-141GB");
+  auto h100 = PerfModel::lookup("H100-80GB", "meta-llama/Llama-2-70b-hf", 4);
+  ASSERT_TRUE(h100.ok());
+  // More bandwidth, the same compute: faster decode, the same prefill.
+  EXPECT_LT(h200->decode_iteration_time(32, Tokens(32 * 1024)),
+            h100->decode_iteration_time(32, Tokens(32 * 1024)));
+  EXPECT_EQ(h200->prefill_time(Tokens(2048)), h100->prefill_time(Tokens(2048)));
+  // More memory: a bigger KV cache.
+  EXPECT_GT(h200->kv_capacity(PerfModel::gpu_memory_of("H200-141GB"), 0.9),
+            h100->kv_capacity(PerfModel::gpu_memory_of("H100-80GB"), 0.9));
+
+  auto l4 = PerfModel::lookup("NVIDIA L4", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(l4.ok()) << l4.error().message;
+  EXPECT_EQ(l4->source(), "derived from A100-80GB");  // the nearer in bandwidth
+  EXPECT_EQ(l4->gpu(), "L4-24GB");
+
+  const auto derived = PerfModel::derived_pairs();
+  EXPECT_FALSE(derived.empty());
+  for (const auto& k : derived) {
+    EXPECT_EQ(k.source.rfind("derived from ", 0), 0u) << k.gpu;
+    EXPECT_NE(k.gpu, "A100-80GB");
+    EXPECT_NE(k.gpu, "H100-80GB");
+  }
+  // Unknown GPUs still need coefficients, and the error says so.
+  auto unknown = PerfModel::lookup("MI300X-192GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("Give the coefficients in the manifest"),
+            std::string::npos);
+}
+
+// The derivation checked where both ends are measured: H100 predicted from A100, against H100's
+// own fit, for every (model, TP) measured on both. docs/perfmodel.md reports the figures this
+// prints; the bounds only catch a derivation that went wrong.
+TEST(PerfModel, DerivingH100FromA100IsWithinTheReportedError) {
+  std::vector<double> prefill_err, decode_err;
+  for (const auto& k : PerfModel::known_pairs()) {
+    if (k.gpu != "H100-80GB") continue;
+    auto measured = PerfModel::lookup("H100-80GB", k.model, k.tp);
+    auto derived = PerfModel::derive("H100-80GB", k.model, k.tp, "A100-80GB");
+    if (!measured.ok() || !derived.ok()) continue;
+    auto err = [](Duration got, Duration want) {
+      return std::abs(to_ms(got) - to_ms(want)) / to_ms(want);
+    };
+    prefill_err.push_back(
+        err(derived->prefill_time(Tokens(2048)), measured->prefill_time(Tokens(2048))));
+    decode_err.push_back(err(derived->decode_iteration_time(32, Tokens(32 * 1024)),
+                             measured->decode_iteration_time(32, Tokens(32 * 1024))));
+  }
+  ASSERT_GE(prefill_err.size(), 5u);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double pm = median(prefill_err), dm = median(decode_err);
+  const double px = *std::max_element(prefill_err.begin(), prefill_err.end());
+  const double dx = *std::max_element(decode_err.begin(), decode_err.end());
+  std::printf(
+      "H100 from A100 over %zu pairs: prefill(2048) error median %.1f%% max %.1f%%; "
+      "decode(32 x 1024) error median %.1f%% max %.1f%%\n",
+      prefill_err.size(), 100 * pm, 100 * px, 100 * dm, 100 * dx);
+  // docs/gpu-catalog.md reports these figures; the bounds keep them from drifting unnoticed.
+  EXPECT_LT(pm, 0.15);
+  EXPECT_LT(dm, 0.15);
+  EXPECT_LT(px, 0.35);
+  EXPECT_LT(dx, 0.35);
 }
 
 }  // namespace

@@ -108,7 +108,9 @@ TEST(GpuMemory, ReadsTheSizeFromTheName) {
   EXPECT_EQ(gpu_memory_from_name("A100-80GB"), MiB(80 * 1024));
   EXPECT_EQ(gpu_memory_from_name("H100-94gb"), MiB(94 * 1024));
   EXPECT_EQ(gpu_memory_from_name("A10-24GB"), MiB(24 * 1024));
-  EXPECT_EQ(gpu_memory_from_name("L40S"), MiB(80 * 1024));
+  EXPECT_EQ(gpu_memory_from_name("L40S"), MiB(48 * 1024));  // from the GPU catalogue
+  EXPECT_EQ(gpu_memory_from_name("NVIDIA H200"), MiB(141 * 1024));
+  EXPECT_EQ(gpu_memory_from_name("RTX-4090"), MiB(80 * 1024));  // unknown: the default
   EXPECT_EQ(gpu_memory_from_name("H100-SXM"), MiB(80 * 1024));
   EXPECT_EQ(gpu_memory_from_name("X-GB0"), MiB(80 * 1024));
 }

@@ -1,5 +1,7 @@
 #include "common/io/manifest.h"
 
+#include "common/gpu_catalog.h"
+
 #include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -380,6 +382,11 @@ GpuGroupSpec read_gpu_group(Ctx& ctx, const YAML::Node& n, const std::string& pa
   if (mem.IsDefined()) {
     if (auto v = read_memory(ctx, mem, m.path("memory"))) g.memory = *v;
   }
+  // One name for one model everywhere (gpuModels, prices, the perf model): "NVIDIA L4" and "L4"
+  // are L4-24GB; the memory picks between sizes ("A100" with 40GiB is A100-40GB).
+  if (!g.model.empty())
+    g.model =
+        catalogue_gpu_name(g.model, g.memory.value > 0 ? std::optional(g.memory) : std::nullopt);
   optional_field(m, "pricePerHour", g.price_per_hour,
                  [&](auto& x, auto p) { return read_double(ctx, x, p, 0.0, 1e6); });
   YAML::Node uuids = m.get("uuids");
@@ -654,7 +661,7 @@ void read_cluster(Ctx& ctx, MapReader& spec, ClusterSpec& c) {
         std::string key = it->first.Scalar();
         if (auto v =
                 read_double(ctx, it->second, join_path(m.path("capacityHints"), key), 0.001, 1000))
-          ps.capacity_hints[key] = *v;
+          ps.capacity_hints[catalogue_gpu_name(key)] = *v;
       }
     }
   }
@@ -707,8 +714,12 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
       ctx.error(mem.IsDefined() ? mem : comp, m.path(mem.IsDefined() ? "memoryPerGpu" : "compute"),
                 fmt::format("fractional GPU shares need gpus: 1 (got gpus: {})", res.gpus));
     }
-    if (YAML::Node gm = m.get("gpuModels"); gm.IsDefined())
+    if (YAML::Node gm = m.get("gpuModels"); gm.IsDefined()) {
       res.gpu_models = read_string_list(ctx, gm, m.path("gpuModels"));
+      // NVML's product names are accepted too: "NVIDIA H100 80GB HBM3" is H100-80GB.
+      for (auto& name : res.gpu_models)
+        name = catalogue_gpu_name(name);
+    }
     optional_field(m, "allowReserved", res.allow_reserved,
                    [&](auto& x, auto p) { return read_bool(ctx, x, p); });
     optional_field(m, "topology", res.topology, [&](auto& x, auto p) {
