@@ -5,22 +5,39 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <random>
+
 namespace gf {
 
-Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken) {
-  for (int attempt = 0; attempt < 16; ++attempt) {
+Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken, int from, int to) {
+  // Below the kernel's ephemeral range: a port the kernel chose for bind(0) may be handed to any
+  // outgoing connection between our close() and the child's bind() ("Address already in use"
+  // in CI). Below the range only a listener asking for that port can take it.
+  if (from <= 0 || to <= from) {
+    int low = 32768;
+    if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+    from = 10000;
+    to = std::max(from + 1000, std::min(low, 65536));
+  }
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> draw(from, to - 1);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const auto port = static_cast<uint16_t>(draw(rng));
+    if (taken.count(port) != 0) continue;
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) break;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-              ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    a.sin_port = htons(port);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     ::close(fd);
-    if (ok && taken.count(ntohs(a.sin_port)) == 0) return ntohs(a.sin_port);
+    if (ok) return port;
   }
-  return make_error(ErrorCode::kUnavailable, "no free port on the loopback interface");
+  return make_error(ErrorCode::kUnavailable,
+                    fmt::format("no free port on the loopback interface in {}..{}", from, to - 1));
 }
 
 ReplicaLaunch ReplicaSet::launch_for(const DesiredReplica& r, uint16_t port) const {

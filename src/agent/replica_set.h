@@ -89,7 +89,9 @@ class ReplicaSet {
       std::random_device{}()};  // backoff jitter: replicas must not restart in step
 };
 
-// A port no one listens on now (the kernel's choice for port 0), skipping `taken`.
-Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken);
+// A loopback port no one listens on now, skipping `taken`: drawn at random below the kernel's
+// ephemeral port range, so no outgoing connection can take it before the child binds it.
+// [from, to) narrows the draw (tests).
+Result<uint16_t> pick_free_port(const std::set<uint16_t>& taken, int from = 0, int to = 0);
 
 }  // namespace gf

@@ -52,9 +52,15 @@ export async function startFleet({ replicas = 2, gatewayArgs = [] } = {}) {
     args[node] = ["agent", "--cluster", CLUSTER, "--node", node, "--port", String(ports[node]), "--controller", controllerUrl,
       "--sample-interval", "100ms", "--log-dir", path.join(dir, "logs", node)];
   const fleet = { dir, args, env, procs: {}, controllerUrl };
-  fleet.procs.controller = await start(args.controller, { env });
-  for (const node of ["node-1", "node-2"]) fleet.procs[node] = await start(args[node], { env });
-  fleet.procs.gateway = await start(["gateway", "--port", "0", "--controller", controllerUrl, "--drain-timeout", "30s", ...gatewayArgs], { env });
+  try {
+    fleet.procs.controller = await start(args.controller, { env });
+    for (const node of ["node-1", "node-2"]) fleet.procs[node] = await start(args[node], { env });
+    fleet.procs.gateway = await start(["gateway", "--port", "0", "--controller", controllerUrl, "--drain-timeout", "30s", ...gatewayArgs], { env });
+  } catch (e) {
+    // Stop what did start: a live child keeps this test file running until ctest's timeout.
+    for (const p of Object.values(fleet.procs)) p.child.kill("SIGKILL");
+    throw e;
+  }
   fleet.gateway = fleet.procs.gateway.url;
   fleet.api = async (p, init = {}) =>
     fetch(`${controllerUrl}/api/v1${p}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init.headers ?? {}) } });
@@ -86,8 +92,13 @@ export async function startFleet({ replicas = 2, gatewayArgs = [] } = {}) {
     rmSync(dir, { recursive: true, force: true });
   };
   fleet.waitReady = (n, ms) => waitReady(fleet, n, ms);
-  await fleet.apply(manifest({ replicas }));
-  await fleet.waitReady(replicas);
+  try {
+    await fleet.apply(manifest({ replicas }));
+    await fleet.waitReady(replicas);
+  } catch (e) {
+    await fleet.stop();
+    throw e;
+  }
   return fleet;
 }
 

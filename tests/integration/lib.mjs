@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import readline from "node:readline";
 
@@ -105,11 +106,28 @@ export async function startUp(args, { cwd } = {}) {
   };
 }
 
-// A loopback port free right now, for a process that must keep one port across restarts.
+// A loopback port free right now, for a process that must keep one port across restarts. Drawn
+// at random from below the kernel's ephemeral range: a port the kernel handed out (listen(0)) is
+// free to be handed out again, to any test's outgoing connection, before our process binds it
+// (CI saw "bind: Address already in use" that way). Below the range only a listener asking for
+// that very port can take it.
 export async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  } catch {}
+  const from = 10000, to = Math.max(from + 1000, low);
+  for (let tries = 0; tries < 100; ++tries) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    const s = createServer();
+    const ok = await new Promise((r) => {
+      s.once("error", () => r(false));
+      s.listen(port, "127.0.0.1", () => r(true));
+    });
+    if (ok) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port in ${from}..${to} after 100 tries`);
 }

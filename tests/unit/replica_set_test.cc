@@ -1,6 +1,12 @@
 #include "agent/replica_set.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
 
 #include "common/clock.h"
 
@@ -34,13 +40,38 @@ TEST(ReplicaSet, EnsureIsIdempotentAndRemoveNeedsAKnownReplica) {
             std::string::npos);
 }
 
-TEST(ReplicaSet, PortsAreDistinct) {
+// Distinct, bindable, and below the ephemeral range, where no outgoing connection can take them
+// before the engine binds (CI saw "Address already in use" with kernel-chosen ports).
+TEST(ReplicaSet, PortsAreDistinctFreeAndBelowTheEphemeralRange) {
+  int low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
   std::set<uint16_t> taken;
   for (int i = 0; i < 20; ++i) {
     auto p = pick_free_port(taken);
-    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE(p.ok()) << p.error().message;
     EXPECT_TRUE(taken.insert(*p).second);
+    EXPECT_GE(*p, 10000);
+    EXPECT_LT(*p, std::max(11000, low));
   }
+  // A port someone listens on is never picked: of two, always the other; of one, none.
+  const uint16_t busy = *taken.begin();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(busy);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  for (int i = 0; i < 20; ++i) {
+    auto p = pick_free_port({}, busy, busy + 2);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(*p, busy + 1);
+  }
+  auto none = pick_free_port({}, busy, busy + 1);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("no free port"), std::string::npos);
+  ::close(fd);
 }
 
 }  // namespace
