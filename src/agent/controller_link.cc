@@ -5,6 +5,8 @@
 #include "agent/load_summary.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 namespace gf {
@@ -38,25 +40,48 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
   h.host = cfg_.host;
   h.port = cfg_.port;
   h.labels = cfg_.labels;
-  h.nvlink_groups = nvlink_groups(monitor.gpus());
+  // Each report's index is its position, which the controller takes as the device's index on the
+  // node; NVLink groups are restated in positions. A GPU in MIG mode is reported as its MIG
+  // devices (the units engines run on), each with the parent's health and telemetry.
+  std::map<int, int> position;  // NVML index of a whole GPU -> its position
   for (const auto& g : monitor.gpus()) {
     if (g.lost) continue;
     GpuReport r;
-    r.uuid = g.uuid;
-    r.index = g.index;
-    // The catalogue name ("H100-80GB") that manifests, prices and the perf model use, for the
-    // product name NVML reports ("NVIDIA H100 80GB HBM3"); an unknown GPU keeps its own.
-    r.name = catalogue_gpu_name(g.name, g.memory_total_mib());
-    r.memory = g.memory_total_mib();
     r.health = monitor.health().health(g.uuid);
     if (auto why = reasons_.find(g.uuid); why != reasons_.end()) r.reason = why->second;
+    std::optional<MiB> used;
     if (auto s = monitor.last_samples().find(g.uuid); s != monitor.last_samples().end()) {
       r.utilization_pct = s->second.utilization_pct.value_or(0);
       r.temperature_c = s->second.temperature_c.value_or(0);
       r.power_w = static_cast<int>(s->second.power_w.value_or(0));
-      if (s->second.memory_used) r.memory_used = to_mib_floor(*s->second.memory_used);
+      if (s->second.memory_used) used = to_mib_floor(*s->second.memory_used);
     }
-    h.gpus.push_back(std::move(r));
+    if (!g.mig_enabled) {
+      r.uuid = g.uuid;
+      r.index = static_cast<int>(h.gpus.size());
+      position[g.index] = r.index;
+      // The catalogue name ("H100-80GB") that manifests, prices and the perf model use, for the
+      // product name NVML reports ("NVIDIA H100 80GB HBM3"); an unknown GPU keeps its own.
+      r.name = catalogue_gpu_name(g.name, g.memory_total_mib());
+      r.memory = g.memory_total_mib();
+      if (used) r.memory_used = *used;
+      h.gpus.push_back(std::move(r));
+      continue;
+    }
+    for (const auto& m : g.mig_devices) {
+      GpuReport d = r;  // the GPU's memory use is not split by device: left out
+      d.uuid = m.uuid;
+      d.index = static_cast<int>(h.gpus.size());
+      d.name = catalogue_gpu_name(m.name, m.memory_total_mib());  // "A100-80GB-MIG-3g.40gb"
+      d.memory = m.memory_total_mib();
+      h.gpus.push_back(std::move(d));
+    }
+  }
+  for (const auto& group : nvlink_groups(monitor.gpus())) {
+    std::vector<int> at;
+    for (int i : group)
+      if (auto p = position.find(i); p != position.end()) at.push_back(p->second);
+    if (at.size() > 1) h.nvlink_groups.push_back(std::move(at));
   }
   const Duration max_age = interval_ * kLoadMaxAgeHeartbeats;
   for (const auto& v : replicas.list()) {
@@ -111,9 +136,7 @@ Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& rep
     d.api_key = a.api_key;
     bool ok = true;
     for (const auto& u : a.gpus) {
-      bool here = std::any_of(gpus.begin(), gpus.end(),
-                              [&](const GpuInfo& g) { return g.uuid == u && !g.lost; });
-      if (!here) {
+      if (!find_device(gpus, u)) {  // a GPU here, or a MIG device of one
         problems.push_back("replica " + a.id + ": GPU " + u + " is not on this node");
         ok = false;
       }

@@ -198,13 +198,10 @@ struct Agent {
     r.deployment.model = j["model"].get<std::string>();
     for (const auto& g : j["gpus"]) {
       if (!g.is_string()) return bad("gpus must be UUID strings");
-      const GpuInfo* found = nullptr;
-      for (const auto& info : monitor.gpus()) {
-        if (info.uuid == g.get<std::string>()) found = &info;
-      }
-      if (found == nullptr) return bad("GPU " + g.get<std::string>() + " is not on this node");
+      auto found = find_device(monitor.gpus(), g.get<std::string>());  // a GPU or a MIG device
+      if (!found) return bad("GPU " + g.get<std::string>() + " is not on this node");
       r.gpu_uuids.push_back(found->uuid);
-      r.gpu_model = found->name;
+      r.gpu_model = catalogue_gpu_name(found->product, found->memory);
     }
     r.deployment.resources.gpus = static_cast<int>(r.gpu_uuids.size());
     std::string engine = j.value("engine", "engine-sim");
@@ -250,13 +247,26 @@ struct Agent {
     } else if (req.path == "/v1/gpus" && req.method == "GET") {
       nlohmann::json gpus = nlohmann::json::array();
       for (const auto& g : monitor.gpus()) {
-        gpus.push_back({{"index", g.index},
-                        {"uuid", g.uuid},
-                        {"name", catalogue_gpu_name(g.name, g.memory_total_mib())},
-                        {"product", g.name},
-                        {"memoryMiB", to_mib_floor(g.memory_total).value},
-                        {"health", to_string(monitor.health().health(g.uuid))},
-                        {"reason", reasons.count(g.uuid) ? reasons[g.uuid] : ""}});
+        nlohmann::json j = {{"index", g.index},
+                            {"uuid", g.uuid},
+                            {"name", catalogue_gpu_name(g.name, g.memory_total_mib())},
+                            {"product", g.name},
+                            {"memoryMiB", to_mib_floor(g.memory_total).value},
+                            {"health", to_string(monitor.health().health(g.uuid))},
+                            {"reason", reasons.count(g.uuid) ? reasons[g.uuid] : ""},
+                            {"mig", g.mig_enabled}};
+        if (g.mig_enabled) {
+          nlohmann::json devices = nlohmann::json::array();
+          for (const auto& m : g.mig_devices)
+            devices.push_back({{"uuid", m.uuid},
+                               {"name", catalogue_gpu_name(m.name, m.memory_total_mib())},
+                               {"product", m.name},
+                               {"memoryMiB", m.memory_total_mib().value},
+                               {"gpuInstance", m.gpu_instance_id},
+                               {"computeInstance", m.compute_instance_id}});
+          j["migDevices"] = std::move(devices);
+        }
+        gpus.push_back(std::move(j));
       }
       body = nlohmann::json{{"provider", provider.name()}, {"gpus", gpus}}.dump();
     } else if (req.path == "/v1/replicas" && req.method == "GET") {
@@ -340,6 +350,11 @@ int run_agent(const AgentArgs& a) {
   for (const auto& g : monitor.gpus()) {
     // Say it once, at start: an unknown GPU is placed under its own name, so only manifests
     // that name it exactly match it, and engine-sim needs coefficients for it.
+    if (g.mig_enabled && g.mig_devices.empty())
+      log::warn(
+          "GPU is in MIG mode with no MIG devices configured: it takes no work until "
+          "some are created (nvidia-smi mig -cgi ... -C)",
+          {{"gpu", std::to_string(g.index)}, {"name", g.name}});
     if (find_gpu_hardware(g.name, g.memory_total_mib()) == nullptr)
       log::warn(
           "GPU model not in gpufleet's catalogue: it is placed under its own name; "

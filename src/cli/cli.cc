@@ -45,6 +45,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
 
   add_engine_sim_command(app, status);
   add_perfmodel_command(app, status);
+  add_gpu_check_command(app, status);
   add_sim_command(app, status);
   add_agent_command(app, status);
   add_controller_command(app, status);

@@ -27,6 +27,8 @@ void add_gateway_command(CLI::App& app, int& status);
 void add_up_command(CLI::App& app, int& status);
 // Registers `perfmodel`: the fitted model's predictions for one configuration.
 void add_perfmodel_command(CLI::App& app, int& status);
+// `gpufleet gpu-check`: this machine's real GPUs as gpufleet sees them, as one JSON report.
+void add_gpu_check_command(CLI::App& app, int& status);
 // `gpufleet sim`: trace replay and policy comparison in virtual time.
 void add_sim_command(CLI::App& app, int& status);
 // Registers the kubectl-style clients of the controller's REST API: get, apply, delete, scale,

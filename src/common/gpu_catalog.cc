@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 namespace gf {
@@ -82,8 +83,36 @@ const GpuHardware* find_gpu_hardware(std::string_view name, std::optional<MiB> m
 }
 
 std::string catalogue_gpu_name(std::string_view name, std::optional<MiB> memory) {
+  if (auto mig = parse_mig_name(name)) return mig_catalogue_name(*mig->parent, mig->profile);
   const GpuHardware* g = find_gpu_hardware(name, memory);
   return g != nullptr ? g->name : std::string(name);
+}
+
+std::optional<MigProfile> parse_mig_profile(std::string_view profile) {
+  const std::string k = key_of(profile);
+  int slices = 0;
+  int gb = 0;
+  char tail[3] = {};
+  // "3g.40gb": digits, "g.", digits, "gb", nothing after.
+  if (std::sscanf(k.c_str(), "%dg.%d%2s", &slices, &gb, tail) != 3 || std::string(tail) != "gb")
+    return std::nullopt;
+  const std::string canonical = std::to_string(slices) + "g." + std::to_string(gb) + "gb";
+  if (canonical != k || slices < 1 || slices > kMigComputeSlices || gb < 1) return std::nullopt;
+  return MigProfile{slices, MiB(int64_t{gb} * 1024)};
+}
+
+std::optional<MigName> parse_mig_name(std::string_view name) {
+  const std::string k = key_of(name);
+  const auto at = k.rfind("-mig-");
+  if (at == std::string::npos) return std::nullopt;
+  const GpuHardware* parent = find_gpu_hardware(k.substr(0, at));
+  auto shape = parse_mig_profile(k.substr(at + 5));
+  if (parent == nullptr || !shape) return std::nullopt;
+  return MigName{parent, k.substr(at + 5), *shape};
+}
+
+std::string mig_catalogue_name(const GpuHardware& parent, std::string_view profile) {
+  return parent.name + "-MIG-" + std::string(profile);
 }
 
 }  // namespace gf

@@ -20,6 +20,9 @@ struct GpuGroupSpec {
   MiB memory{0};                   // per GPU
   double price_per_hour = 0.0;     // USD per GPU-hour; scoring only, never resource arithmetic
   std::vector<std::string> uuids;  // optional; generated from node name and index when empty
+  // MIG profiles each GPU of the group is divided into ("3g.40gb", ...); empty = MIG off. Only
+  // the fake GPU provider reads it: a real node's MIG layout comes from NVML.
+  std::vector<std::string> mig;
 };
 
 struct NodeSpec {

@@ -217,6 +217,17 @@ Result<std::unique_ptr<FakeProvider>> FakeProvider::create(const NodeSpec& node,
       // manifest's H100-80GB), so the fake exercises the same name mapping a real node does.
       const GpuHardware* hw = find_gpu_hardware(g.model, g.memory);
       gpu.info.name = hw != nullptr ? hw->products.front() : g.model;
+      // MIG: devices named as NVML names them ("NVIDIA A100-SXM4-80GB MIG 3g.40gb").
+      gpu.info.mig_enabled = !g.mig.empty();
+      for (size_t m = 0; m < g.mig.size(); ++m) {
+        MigDeviceInfo d;
+        d.uuid = fmt::format("MIG-{}-{}", gpu.info.uuid, m);
+        d.name = gpu.info.name + " MIG " + g.mig[m];
+        if (auto profile = parse_mig_profile(g.mig[m])) d.memory_total = to_bytes(profile->memory);
+        d.gpu_instance_id = static_cast<int>(m) + 1;
+        d.compute_instance_id = 0;
+        gpu.info.mig_devices.push_back(std::move(d));
+      }
       gpu.info.memory_total = to_bytes(g.memory);
       gpu.info.pci_bus_id = fmt::format("00000000:{:02X}:00.0", 0x10 + index);
       gpu.power = power_range(g.model);

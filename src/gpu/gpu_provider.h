@@ -33,6 +33,19 @@ enum class TopologyLevel : int {
 };
 const char* to_string(TopologyLevel level);
 
+// One MIG device (a GPU instance with a compute instance) of a GPU in MIG mode: the unit an
+// engine runs on there. NVML names it after its parent and profile ("NVIDIA A100-SXM4-80GB MIG
+// 3g.40gb"); CUDA_VISIBLE_DEVICES takes its UUID.
+struct MigDeviceInfo {
+  std::string uuid;  // "MIG-..."
+  std::string name;
+  Bytes memory_total{0};
+  int gpu_instance_id = -1;  // -1: not reported
+  int compute_instance_id = -1;
+
+  MiB memory_total_mib() const { return to_mib_floor(memory_total); }
+};
+
 // What discovery reports about one GPU. Static for the life of the process, except `lost`.
 struct GpuInfo {
   int index = 0;     // as CUDA_VISIBLE_DEVICES counts (NVML index); for a lost GPU, as last seen
@@ -41,12 +54,24 @@ struct GpuInfo {
   Bytes memory_total{0};
   std::string pci_bus_id;  // "00000000:17:00.0"
   bool mig_enabled = false;
+  // With MIG on: its MIG devices, which take the work instead of the whole GPU (none configured:
+  // the GPU takes no work at all).
+  std::vector<MigDeviceInfo> mig_devices;
   std::vector<int> nvlink_peers;        // indices of GPUs reachable over NVLink (or NVSwitch)
   std::vector<TopologyLevel> topology;  // PCIe distance to the GPU of each index; self = kInternal
   bool lost = false;                    // fell off the bus or vanished since an earlier discover()
 
   MiB memory_total_mib() const { return to_mib_floor(memory_total); }
 };
+
+// The device an engine may be given by `uuid` on this node: a GPU not in MIG mode, or a MIG
+// device of one in MIG mode; never a lost GPU's. Its product name and memory ride along.
+struct DeviceRef {
+  std::string uuid;
+  std::string product;
+  MiB memory{0};
+};
+std::optional<DeviceRef> find_device(const std::vector<GpuInfo>& gpus, const std::string& uuid);
 
 // One telemetry reading of one GPU. Each field is empty when the GPU or driver does not report it.
 struct GpuSample {

@@ -19,6 +19,16 @@
 
 namespace gf {
 
+std::optional<DeviceRef> find_device(const std::vector<GpuInfo>& gpus, const std::string& uuid) {
+  for (const GpuInfo& g : gpus) {
+    if (g.lost) continue;
+    if (!g.mig_enabled && g.uuid == uuid) return DeviceRef{g.uuid, g.name, g.memory_total_mib()};
+    for (const MigDeviceInfo& m : g.mig_devices)
+      if (g.mig_enabled && m.uuid == uuid) return DeviceRef{m.uuid, m.name, m.memory_total_mib()};
+  }
+  return std::nullopt;
+}
+
 const char* to_string(TopologyLevel level) {
   switch (level) {
     case TopologyLevel::kUnknown:
@@ -107,6 +117,10 @@ struct Api {
   nvml::PFN_nvmlDeviceGetMemoryInfo_v2 memory_v2 = nullptr;
   nvml::PFN_nvmlDeviceGetMemoryInfo memory = nullptr;
   nvml::PFN_nvmlDeviceGetMigMode mig_mode = nullptr;
+  nvml::PFN_nvmlDeviceGetMaxMigDeviceCount mig_count = nullptr;
+  nvml::PFN_nvmlDeviceGetMigDeviceHandleByIndex mig_handle = nullptr;
+  nvml::PFN_nvmlDeviceGetGpuInstanceId gpu_instance_id = nullptr;
+  nvml::PFN_nvmlDeviceGetComputeInstanceId compute_instance_id = nullptr;
   nvml::PFN_nvmlDeviceGetNvLinkState nvlink_state = nullptr;
   nvml::PFN_nvmlDeviceGetNvLinkRemotePciInfo nvlink_remote_pci = nullptr;
   nvml::PFN_nvmlDeviceGetTopologyCommonAncestor topology = nullptr;
@@ -311,6 +325,11 @@ struct NvmlProvider::Impl {
     optional(a.memory, {"nvmlDeviceGetMemoryInfo"}, nullptr,
              a.memory_v2 != nullptr ? nullptr : "memory total, used and free");
     optional(a.mig_mode, {"nvmlDeviceGetMigMode"}, nullptr, "MIG mode");
+    // Said only if a GPU is in MIG mode (read_mig_devices): most fleets never use MIG.
+    optional(a.mig_count, {"nvmlDeviceGetMaxMigDeviceCount"}, nullptr, nullptr);
+    optional(a.mig_handle, {"nvmlDeviceGetMigDeviceHandleByIndex"}, nullptr, nullptr);
+    optional(a.gpu_instance_id, {"nvmlDeviceGetGpuInstanceId"}, nullptr, nullptr);
+    optional(a.compute_instance_id, {"nvmlDeviceGetComputeInstanceId"}, nullptr, nullptr);
     optional(a.nvlink_state, {"nvmlDeviceGetNvLinkState"}, nullptr, "NVLink peers");
     optional(a.nvlink_remote_pci,
              {"nvmlDeviceGetNvLinkRemotePciInfo_v2", "nvmlDeviceGetNvLinkRemotePciInfo"},
@@ -455,6 +474,52 @@ struct NvmlProvider::Impl {
       unsigned current = 0, pending = 0;
       if (discovery_ok(api.mig_mode(h, &current, &pending), "nvmlDeviceGetMigMode", d, "MIG mode"))
         d.info.mig_enabled = current == nvml::kDeviceMigEnable;
+    }
+    if (d.info.mig_enabled && !d.info.lost) read_mig_devices(d);
+  }
+
+  // The MIG devices of a GPU in MIG mode, slot by slot; an empty slot is NOT_FOUND. A device
+  // whose UUID cannot be read is left out (nothing could address it) with a notice.
+  void read_mig_devices(Device& d) {
+    if (api.mig_count == nullptr || api.mig_handle == nullptr) {
+      notice("missing:mig", fmt::format("GPU {} ({}) is in MIG mode, but {} does not export "
+                                        "nvmlDeviceGetMaxMigDeviceCount and "
+                                        "nvmlDeviceGetMigDeviceHandleByIndex: its MIG devices "
+                                        "cannot be listed, so it takes no work",
+                                        d.info.index, d.info.uuid, options.library));
+      return;
+    }
+    unsigned slots = 0;
+    if (!discovery_ok(api.mig_count(d.handle, &slots), "nvmlDeviceGetMaxMigDeviceCount", d,
+                      "MIG devices"))
+      return;
+    for (unsigned i = 0; i < slots; ++i) {
+      nvml::Device m = nullptr;
+      Return rc = api.mig_handle(d.handle, i, &m);
+      if (rc == nvml::kErrorNotFound) continue;
+      if (!discovery_ok(rc, "nvmlDeviceGetMigDeviceHandleByIndex", d, "MIG devices")) return;
+      MigDeviceInfo mig;
+      char uuid[nvml::kDeviceUuidV2BufferSize] = {};
+      if (!discovery_ok(api.get_uuid(m, uuid, sizeof uuid), "nvmlDeviceGetUUID", d,
+                        "a MIG device's UUID"))
+        continue;
+      mig.uuid = from_buffer(uuid, sizeof uuid);
+      if (api.get_name != nullptr) {
+        char name[nvml::kDeviceNameV2BufferSize] = {};
+        if (discovery_ok(api.get_name(m, name, sizeof name), "nvmlDeviceGetName", d,
+                         "a MIG device's name"))
+          mig.name = from_buffer(name, sizeof name);
+      }
+      Device probe;  // read_memory reads through a Device; errors still name the parent
+      probe.info = d.info;
+      probe.handle = m;
+      if (auto mem = read_memory(probe, nullptr)) mig.memory_total = Bytes(mem->total);
+      unsigned id = 0;
+      if (api.gpu_instance_id != nullptr && api.gpu_instance_id(m, &id) == nvml::kSuccess)
+        mig.gpu_instance_id = static_cast<int>(id);
+      if (api.compute_instance_id != nullptr && api.compute_instance_id(m, &id) == nvml::kSuccess)
+        mig.compute_instance_id = static_cast<int>(id);
+      d.info.mig_devices.push_back(std::move(mig));
     }
   }
 

@@ -9,6 +9,7 @@ namespace gf {
 MiB gpu_memory_from_name(std::string_view gpu) {
   // A catalogue GPU has its size on record ("L40S" is 48 GiB though its name does not say).
   if (const GpuHardware* hw = find_gpu_hardware(gpu)) return hw->memory;
+  if (auto mig = parse_mig_name(gpu)) return mig->shape.memory;  // "A100-80GB-MIG-3g.40gb": 40
   constexpr int64_t kDefaultGiB = 80;
   int64_t gib = kDefaultGiB;
   if (auto pos = gpu.find_last_of('-'); pos != std::string_view::npos) {

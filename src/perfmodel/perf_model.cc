@@ -10,7 +10,19 @@
 #include "perfmodel/model_catalog.h"
 
 namespace gf {
+
 namespace {
+// Coefficients of a GPU `compute` times slower at prefill (compute-bound: the per-token terms)
+// and `bandwidth` times slower at decode (memory-bound: every decode term) than `c`'s. Fixed
+// prefill costs stay. Derived GPUs and MIG devices both scale this way.
+PerfCoefficients slowed(PerfCoefficients c, double compute, double bandwidth) {
+  c.prefill_per_token_ms *= compute;
+  c.prefill_per_token2_ms *= compute;
+  c.decode_base_ms *= bandwidth;
+  c.decode_per_seq_ms *= bandwidth;
+  c.decode_per_ctx_token_ms *= bandwidth;
+  return c;
+}
 
 struct FittedEntry {
   const char* gpu;
@@ -125,11 +137,7 @@ Result<PerfModel> PerfModel::derive(const std::string& gpu, const std::string& m
   const double bandwidth = ref->memory_bandwidth_gbs / hw->memory_bandwidth_gbs;
   PerfModel pm = *base;
   pm.gpu_ = hw->name;
-  pm.coef_.prefill_per_token_ms *= compute;
-  pm.coef_.prefill_per_token2_ms *= compute;
-  pm.coef_.decode_base_ms *= bandwidth;
-  pm.coef_.decode_per_seq_ms *= bandwidth;
-  pm.coef_.decode_per_ctx_token_ms *= bandwidth;
+  pm.coef_ = slowed(base->coef_, compute, bandwidth);
   pm.source_ = "derived from " + ref->name;
   return pm;
 }
@@ -155,14 +163,16 @@ std::vector<PerfKey> PerfModel::derived_pairs() {
 Result<std::string> PerfModel::canonical_gpu(const std::string& gpu_model) {
   if (const GpuSpec* g = find_gpu(gpu_model)) return g->name;
   if (const GpuHardware* h = find_gpu_hardware(gpu_model)) return h->name;
+  if (auto mig = parse_mig_name(gpu_model)) return mig_catalogue_name(*mig->parent, mig->profile);
   return make_error(ErrorCode::kNotFound,
                     "unknown GPU model \"" + gpu_model + "\"; known: " + join(known_gpus()));
 }
 
 MiB PerfModel::gpu_memory_of(const std::string& gpu_model) {
   if (const GpuSpec* g = find_gpu(gpu_model)) return g->memory;
-  const GpuHardware* h = find_gpu_hardware(gpu_model);
-  return h ? h->memory : MiB(0);
+  if (const GpuHardware* h = find_gpu_hardware(gpu_model)) return h->memory;
+  if (auto mig = parse_mig_name(gpu_model)) return mig->shape.memory;
+  return MiB(0);
 }
 
 Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::string& model, int tp,
@@ -174,10 +184,20 @@ Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::str
   if (!arch) return arch.error();
   const GpuSpec* gpu = find_gpu(gpu_model);
   const GpuHardware* hw = find_gpu_hardware(gpu_model);
+  const std::optional<MigName> mig = gpu || hw ? std::nullopt : parse_mig_name(gpu_model);
+  if (mig && tp != 1)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a MIG device (" + gpu_model +
+                          ") runs one engine on itself alone: tensor-parallel size must be 1, "
+                          "got " +
+                          std::to_string(tp));
   PerfModel pm;
   pm.arch_ = *arch;
   pm.tp_ = tp;
-  pm.gpu_ = gpu ? gpu->name : hw ? hw->name : gpu_model;
+  pm.gpu_ = gpu   ? gpu->name
+            : hw  ? hw->name
+            : mig ? mig_catalogue_name(*mig->parent, mig->profile)
+                  : gpu_model;
   if (manual) {
     if (auto st = manual->validate(); !st) return st.error();
     pm.coef_ = *manual;
@@ -191,6 +211,18 @@ Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::str
         pm.source_ = e.source;
         return pm;
       }
+    }
+  } else if (mig) {
+    // A slice of a GPU: its parent's model (measured or derived), prefill slowed by the share of
+    // compute slices it has, decode by its share of memory (MIG divides bandwidth with memory).
+    if (auto parent = lookup(mig->parent->name, arch->name, 1); parent.ok()) {
+      const double compute = static_cast<double>(kMigComputeSlices) / mig->shape.compute_slices;
+      const double bandwidth = static_cast<double>(mig->parent->memory.value) /
+                               static_cast<double>(mig->shape.memory.value);
+      pm.coef_ = slowed(parent->coef_, compute, bandwidth);
+      pm.source_ =
+          "MIG " + mig->profile + " of " + mig->parent->name + " (" + parent->source_ + ")";
+      return pm;
     }
   } else if (hw != nullptr) {
     // Not measured, but its datasheet is known: derive from the measured GPU nearest in memory
@@ -213,7 +245,7 @@ Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::str
   }
   std::string msg = "no fitted performance model for " + arch->name + " on " + gpu_model +
                     " with tp=" + std::to_string(tp) + "; ";
-  if (!gpu && !hw) {
+  if (!gpu && !hw && !mig) {
     std::vector<std::string> derived;
     for (const GpuHardware& h : gpu_hardware())
       if (find_gpu(h.name) == nullptr) derived.push_back(h.name);

@@ -63,7 +63,11 @@ const char* HealthFilter::filter(const PlacementContext& ctx, const GpuView& v) 
 }
 
 const char* ModelFilter::filter(const PlacementContext& ctx, const GpuView& v) const {
-  return ctx.model_rank[v.gpu->model.value] < 0 ? "wrong GPU model" : nullptr;
+  if (ctx.model_rank[v.gpu->model.value] < 0) return "wrong GPU model";
+  // CUDA gives one process one MIG device: a tensor-parallel replica cannot span several.
+  if (ctx.request.gpus > 1 && v.gpu->uuid.rfind("MIG-", 0) == 0)
+    return "MIG device (a multi-GPU replica cannot span MIG devices)";
+  return nullptr;
 }
 
 const char* MemoryFilter::filter(const PlacementContext& ctx, const GpuView& v) const {

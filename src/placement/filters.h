@@ -15,7 +15,8 @@ class HealthFilter final : public GpuFilter {
   const char* filter(const PlacementContext& ctx, const GpuView& gpu) const override;
 };
 
-// The GPU's model is one the request accepts.
+// The GPU's model is one the request accepts, and a MIG device (UUID "MIG-...") serves only
+// single-GPU requests.
 class ModelFilter final : public GpuFilter {
  public:
   std::string_view name() const override { return "model"; }

@@ -8,6 +8,7 @@
 //   gpu0.uuid=GPU-...  gpu0.name=...  gpu0.pci=00000000:17:00.0  gpu0.memory_total=<bytes>
 //   gpu0.memory_used=<bytes>  gpu0.memory_reserved=<bytes>  gpu0.util=50  gpu0.mem_util=20
 //   gpu0.temp=45  gpu0.power_mw=250000  gpu0.throttle=0x20  gpu0.ecc_dbe=3  gpu0.mig=1
+//   gpu0.mig_devices=3g.40gb,2g.20gb   MIG devices (with gpu0.mig=1), named and sized by profile
 //   gpu0.nvlink=1,1,switch        one entry per active link: a peer slot or "switch"
 //   gpu0.numa=0                   topology: same NUMA node = NODE, else SYSTEM
 //   gpu0.events=0xb               supported event types (default 0xb: SBE, DBE, XID)
@@ -31,6 +32,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -55,6 +57,7 @@ using namespace gf::nvml;  // NOLINT: this file is the NVML ABI
 namespace {
 
 constexpr int kMaxGpus = 64;
+constexpr int kMigSlots = 7;  // nvmlDeviceGetMaxMigDeviceCount of an A100 or H100
 
 struct Gpu {
   std::string uuid, name, pci;
@@ -65,6 +68,7 @@ struct Gpu {
   unsigned long long throttle = 0, ecc_dbe = 0;
   unsigned long long events = 0xb;
   unsigned mig = 0;
+  std::vector<std::string> mig_devices;  // profiles, "3g.40gb"
   std::vector<std::string> nvlink;
   int numa = 0;
   bool lost = false, removed = false;
@@ -103,6 +107,7 @@ std::string g_path;
 size_t g_delivered = 0;  // xid lines already delivered
 int g_init_count = 0;
 nvmlDevice_st g_devices[kMaxGpus] = {};
+nvmlDevice_st g_mig_handles[kMaxGpus * kMigSlots] = {};
 
 Return parse_code(const std::string& v) {
   if (v.empty()) return kErrorUnknown;
@@ -163,6 +168,8 @@ void set_gpu_field(Gpu& g, const std::string& field, const std::string& v) {
     g.events = parse_u64(v);
   else if (field == "mig")
     g.mig = static_cast<unsigned>(parse_u64(v));
+  else if (field == "mig_devices")
+    g.mig_devices = split(v, ',');
   else if (field == "nvlink")
     g.nvlink = split(v, ',');
   else if (field == "numa")
@@ -341,7 +348,50 @@ Return handle_impl(const char* fn, unsigned int index, Device* device) {
   return kErrorInvalidArgument;
 }
 
+// ---- MIG devices: handles of their own, answered from their parent's entry ----
+
+struct MigDevice {
+  std::string uuid, name;
+  unsigned long long memory_total = 0;
+  unsigned gpu_instance = 0;
+};
+
+MigDevice mig_device(int slot, const Gpu& g, int index) {
+  MigDevice m;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "MIG-fake-%04d-%04d-0000-0000-000000000000", slot, index);
+  m.uuid = buf;
+  const std::string& profile = g.mig_devices[static_cast<size_t>(index)];
+  m.name = g.name + " MIG " + profile;
+  // "3g.40gb": 40 GiB.
+  size_t dot = profile.find('.');
+  m.memory_total = dot == std::string::npos ? 0 : parse_u64(profile.substr(dot + 1)) << 30;
+  m.gpu_instance = static_cast<unsigned>(index) + 1;
+  return m;
+}
+
+// Runs `f(device)` for a MIG handle, under the lock and the common checks; nullopt when `d` is
+// not a MIG handle (the caller then treats it as a GPU).
+template <class F>
+std::optional<Return> on_mig(const char* fn, Device d, F f) {
+  if (d < &g_mig_handles[0] || d >= &g_mig_handles[kMaxGpus * kMigSlots]) return std::nullopt;
+  const int k = static_cast<int>(d - &g_mig_handles[0]);
+  const int slot = k / kMigSlots, index = k % kMigSlots;
+  std::lock_guard lock(g_mu);
+  if (Return rc = enter(fn); rc != kSuccess) return rc;
+  Gpu& g = g_state.gpus[slot];
+  if (slot >= g_state.count || g.removed || g.lost) return kErrorGpuIsLost;
+  if (g.mig == 0 || index >= static_cast<int>(g.mig_devices.size())) return kErrorInvalidArgument;
+  return f(mig_device(slot, g, index));
+}
+
 Return memory_v1(Device device, Memory* memory) {
+  if (auto rc = on_mig("nvmlDeviceGetMemoryInfo", device, [&](const MigDevice& m) {
+        if (memory == nullptr) return kErrorInvalidArgument;
+        *memory = Memory{m.memory_total, m.memory_total, 0};
+        return kSuccess;
+      }))
+    return *rc;
   DEVICE_ENTER("nvmlDeviceGetMemoryInfo", device);
   if (memory == nullptr) return kErrorInvalidArgument;
   memory->total = g->memory_total;
@@ -411,11 +461,17 @@ FAKE_API Return nvmlDeviceGetHandleByIndex(unsigned int index, Device* device) {
 }
 
 FAKE_API Return nvmlDeviceGetName(Device device, char* name, unsigned int length) {
+  if (auto rc = on_mig("nvmlDeviceGetName", device,
+                       [&](const MigDevice& m) { return copy_string(m.name, name, length); }))
+    return *rc;
   DEVICE_ENTER("nvmlDeviceGetName", device);
   return copy_string(g->name, name, length);
 }
 
 FAKE_API Return nvmlDeviceGetUUID(Device device, char* uuid, unsigned int length) {
+  if (auto rc = on_mig("nvmlDeviceGetUUID", device,
+                       [&](const MigDevice& m) { return copy_string(m.uuid, uuid, length); }))
+    return *rc;
   DEVICE_ENTER("nvmlDeviceGetUUID", device);
   return copy_string(g->uuid, uuid, length);
 }
@@ -482,6 +538,14 @@ FAKE_API Return nvmlDeviceGetHandleByIndex_v2(unsigned int index, Device* device
 }
 
 FAKE_API Return nvmlDeviceGetMemoryInfo_v2(Device device, MemoryV2* memory) {
+  if (auto rc = on_mig("nvmlDeviceGetMemoryInfo_v2", device, [&](const MigDevice& m) {
+        if (memory == nullptr) return kErrorInvalidArgument;
+        if (memory->version != kMemoryV2Version) return kErrorArgumentVersionMismatch;
+        memory->total = memory->free = m.memory_total;
+        memory->reserved = memory->used = 0;
+        return kSuccess;
+      }))
+    return *rc;
   DEVICE_ENTER("nvmlDeviceGetMemoryInfo_v2", device);
   if (memory == nullptr) return kErrorInvalidArgument;
   if (memory->version != kMemoryV2Version) return kErrorArgumentVersionMismatch;
@@ -491,6 +555,44 @@ FAKE_API Return nvmlDeviceGetMemoryInfo_v2(Device device, MemoryV2* memory) {
   unsigned long long taken = g->memory_used + g->memory_reserved;
   memory->free = g->memory_total > taken ? g->memory_total - taken : 0;
   return kSuccess;
+}
+
+FAKE_API Return nvmlDeviceGetMaxMigDeviceCount(Device device, unsigned int* count) {
+  DEVICE_ENTER("nvmlDeviceGetMaxMigDeviceCount", device);
+  if (count == nullptr) return kErrorInvalidArgument;
+  if (g->mig == 0) return kErrorNotSupported;
+  *count = kMigSlots;
+  return kSuccess;
+}
+
+FAKE_API Return nvmlDeviceGetMigDeviceHandleByIndex(Device device, unsigned int index,
+                                                    Device* mig) {
+  DEVICE_ENTER("nvmlDeviceGetMigDeviceHandleByIndex", device);
+  if (mig == nullptr || index >= static_cast<unsigned>(kMigSlots)) return kErrorInvalidArgument;
+  if (g->mig == 0) return kErrorNotSupported;
+  if (index >= g->mig_devices.size()) return kErrorNotFound;  // an empty slot
+  *mig = &g_mig_handles[slot_of(device) * kMigSlots + static_cast<int>(index)];
+  return kSuccess;
+}
+
+FAKE_API Return nvmlDeviceGetGpuInstanceId(Device device, unsigned int* id) {
+  if (auto rc = on_mig("nvmlDeviceGetGpuInstanceId", device, [&](const MigDevice& m) {
+        if (id == nullptr) return kErrorInvalidArgument;
+        *id = m.gpu_instance;
+        return kSuccess;
+      }))
+    return *rc;
+  return kErrorInvalidArgument;  // not a MIG device
+}
+
+FAKE_API Return nvmlDeviceGetComputeInstanceId(Device device, unsigned int* id) {
+  if (auto rc = on_mig("nvmlDeviceGetComputeInstanceId", device, [&](const MigDevice&) {
+        if (id == nullptr) return kErrorInvalidArgument;
+        *id = 0;
+        return kSuccess;
+      }))
+    return *rc;
+  return kErrorInvalidArgument;
 }
 
 FAKE_API Return nvmlDeviceGetTemperature(Device device, int sensor, unsigned int* temp) {

@@ -20,6 +20,7 @@ using ::testing::ElementsAre;
 using testing::FakeNvmlState;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Optional;
 
 constexpr auto kBoundedWait = std::chrono::seconds(10);  // never reached when the code works
@@ -397,6 +398,11 @@ TEST(GpuNvmlTest, MinimalLibraryReportsMissingFunctionsAndTheRestWorks) {
   EXPECT_THAT(notices, Contains(AllOf(HasSubstr("does not export nvmlDeviceGetPowerUsage"),
                                       HasSubstr("power draw will not be reported"))));
   EXPECT_THAT(notices, Contains(HasSubstr("XID events will not be reported")));
+  // GPU 1 is in MIG mode, and this library cannot list MIG devices: said, and it takes no work.
+  EXPECT_THAT(notices, Contains(AllOf(HasSubstr("GPU 1"), HasSubstr("MIG mode"),
+                                      HasSubstr("cannot be listed"))));
+  EXPECT_TRUE((*gpus)[1].mig_enabled);
+  EXPECT_THAT((*gpus)[1].mig_devices, IsEmpty());
 
   auto samples = nvml.sample();
   ASSERT_TRUE(samples.ok()) << samples.error().describe();
@@ -410,6 +416,33 @@ TEST(GpuNvmlTest, MinimalLibraryReportsMissingFunctionsAndTheRestWorks) {
   EXPECT_EQ(s.error, "");
   EXPECT_THAT(nvml.drain_xids(), IsEmpty());
   EXPECT_THAT(nvml.take_notices(), IsEmpty());  // said once
+}
+
+// #16: a GPU in MIG mode is listed with its MIG devices (empty slots skipped), each with the
+// UUID CUDA_VISIBLE_DEVICES takes, NVML's name and its own memory.
+TEST(GpuNvmlTest, MigDevicesAreDiscoveredWithTheirProfiles) {
+  auto kv = two_gpus();
+  kv["gpu1.name"] = "NVIDIA A100-SXM4-80GB";
+  kv["gpu1.mig_devices"] = "3g.40gb,2g.20gb,2g.20gb";
+  FakeNvmlState state(kv);
+  NvmlProvider nvml(fake_options());
+  auto gpus = nvml.discover();
+  ASSERT_TRUE(gpus.ok()) << gpus.error().describe();
+  ASSERT_EQ(gpus->size(), 2u);
+  EXPECT_FALSE((*gpus)[0].mig_enabled);
+  EXPECT_THAT((*gpus)[0].mig_devices, IsEmpty());
+  const GpuInfo& g = (*gpus)[1];
+  EXPECT_TRUE(g.mig_enabled);
+  ASSERT_EQ(g.mig_devices.size(), 3u);
+  EXPECT_EQ(g.mig_devices[0].uuid, "MIG-fake-0001-0000-0000-0000-000000000000");
+  EXPECT_EQ(g.mig_devices[0].name, "NVIDIA A100-SXM4-80GB MIG 3g.40gb");
+  EXPECT_EQ(g.mig_devices[0].memory_total, Bytes(40LL << 30));
+  EXPECT_EQ(g.mig_devices[0].gpu_instance_id, 1);
+  EXPECT_EQ(g.mig_devices[0].compute_instance_id, 0);
+  EXPECT_EQ(g.mig_devices[2].name, "NVIDIA A100-SXM4-80GB MIG 2g.20gb");
+  EXPECT_EQ(g.mig_devices[2].memory_total, Bytes(20LL << 30));
+  EXPECT_EQ(g.mig_devices[2].gpu_instance_id, 3);
+  EXPECT_THAT(nvml.take_notices(), Not(Contains(HasSubstr("MIG"))));
 }
 
 TEST(GpuNvmlTest, XidWatchingCanBeTurnedOff) {

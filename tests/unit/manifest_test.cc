@@ -69,6 +69,45 @@ TEST(Manifest, ParsesAValidCluster) {
   EXPECT_EQ(c.nodes[1].gpus[0].uuids, (std::vector<std::string>{"GPU-a", "GPU-b"}));
 }
 
+// #16: GPU names go through the catalogue, and a node's GPUs may be divided into MIG devices
+// (read by the fake GPU provider), with errors that say what is wrong with the layout.
+TEST(Manifest, GpuNamesAreCatalogueNamesAndMigLayoutsAreChecked) {
+  const char* good = R"(apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: lab}
+spec:
+  nodes:
+    - {name: n, gpus: [{model: "NVIDIA A100-SXM4-80GB", memory: 80GiB, mig: [3g.40gb, 2g.20gb, 2g.20gb]}]}
+    - {name: m, gpus: [{model: A100, memory: 40GiB}, {model: L4, memory: 24GiB}]}
+)";
+  auto r = parse_manifests(good, "c.yaml", names());
+  ASSERT_TRUE(r.ok()) << r.diagnostics[0].format();
+  const auto& c = r.manifests.clusters[0];
+  EXPECT_EQ(c.nodes[0].gpus[0].model, "A100-80GB");
+  EXPECT_EQ(c.nodes[0].gpus[0].mig, (std::vector<std::string>{"3g.40gb", "2g.20gb", "2g.20gb"}));
+  EXPECT_EQ(c.nodes[1].gpus[0].model, "A100-40GB");  // the memory picks the size
+  EXPECT_EQ(c.nodes[1].gpus[1].model, "L4-24GB");
+
+  const char* bad = R"(apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: lab}
+spec:
+  nodes:
+    - {name: n, gpus: [{model: A100-80GB, memory: 80GiB, mig: [3g.40gb, 4g.40gb, 1g.10gb]}]}
+    - {name: m, gpus: [{model: A100-80GB, memory: 80GiB, mig: [3g.40gb, big]}]}
+    - {name: o, gpus: [{model: A100-40GB, memory: 40GiB, mig: [3g.40gb, 3g.20gb]}]}
+)";
+  auto e = parse_manifests(bad, "c.yaml", names());
+  EXPECT_TRUE(has_diag(e, "spec.nodes[0].gpus[0].mig",
+                       "the MIG profiles take 8 compute slices; a GPU has 7", 6));
+  EXPECT_TRUE(has_diag(e, "spec.nodes[1].gpus[0].mig[1]",
+                       "\"big\" is not a MIG profile: expected <compute slices>g.<memory>gb, "
+                       "like 3g.40gb",
+                       7));
+  EXPECT_TRUE(has_diag(e, "spec.nodes[2].gpus[0].mig",
+                       "the MIG profiles take 60 GiB; the GPU has 40 GiB", 8));
+}
+
 TEST(Manifest, ParsesDeploymentAndTenantInOneFile) {
   const char* text = R"(apiVersion: gpufleet/v1
 kind: Deployment

@@ -1,5 +1,6 @@
 #include "perfmodel/perf_model.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "common/gpu_catalog.h"
 #include "perfmodel/fit.h"
+#include "perfmodel/gpu_memory.h"
 #include "perfmodel/profile_csv.h"
 #include "perfmodel/profile_fit.h"
 #include "perfmodel_io.h"
@@ -518,6 +520,59 @@ TEST(PerfModel, DerivingH100FromA100IsWithinTheReportedError) {
   EXPECT_LT(dm, 0.15);
   EXPECT_LT(px, 0.35);
   EXPECT_LT(dx, 0.35);
+}
+
+// #16, MIG: a MIG device is named after its parent and profile, whichever way NVML or a manifest
+// spells it, and its perf model is the parent's slowed by its share of compute and memory.
+TEST(GpuCatalog, MigProfilesAndDeviceNames) {
+  auto p = parse_mig_profile("3g.40gb");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->compute_slices, 3);
+  EXPECT_EQ(p->memory, MiB(40 * 1024));
+  EXPECT_TRUE(parse_mig_profile("7G.80GB"));
+  for (const char* bad : {"", "3g", "3g.40", "8g.80gb", "0g.10gb", "3g.0gb", "3g.40gbx", "g.40gb",
+                          "3x.40gb", "03g.40gb"})
+    EXPECT_FALSE(parse_mig_profile(bad)) << bad;
+
+  EXPECT_EQ(catalogue_gpu_name("NVIDIA A100-SXM4-80GB MIG 3g.40gb"), "A100-80GB-MIG-3g.40gb");
+  EXPECT_EQ(catalogue_gpu_name("NVIDIA H100 80GB HBM3 MIG 1g.10gb"), "H100-80GB-MIG-1g.10gb");
+  EXPECT_EQ(catalogue_gpu_name("a100-80gb-mig-3g.40gb"), "A100-80GB-MIG-3g.40gb");
+  auto m = parse_mig_name("A100-80GB-MIG-2g.20gb");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->parent->name, "A100-80GB");
+  EXPECT_EQ(m->profile, "2g.20gb");
+  EXPECT_EQ(m->shape.compute_slices, 2);
+  EXPECT_FALSE(parse_mig_name("RTX-4090-MIG-3g.40gb"));  // no such parent
+  EXPECT_FALSE(parse_mig_name("A100-80GB-MIG-9g.40gb"));
+  EXPECT_FALSE(parse_mig_name("A100-80GB"));
+}
+
+TEST(PerfModel, MigDevicesAreTheirParentScaledByTheirShare) {
+  const std::string model = "meta-llama/Llama-2-7b-hf";
+  auto whole = PerfModel::lookup("A100-80GB", model, 1);
+  auto third = PerfModel::lookup("NVIDIA A100-SXM4-80GB MIG 3g.40gb", model, 1);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_TRUE(third.ok()) << third.error().message;
+  EXPECT_EQ(third->gpu(), "A100-80GB-MIG-3g.40gb");
+  EXPECT_THAT(third->source(), ::testing::HasSubstr("MIG 3g.40gb of A100-80GB"));
+  const auto& w = whole->coefficients();
+  const auto& t = third->coefficients();
+  EXPECT_DOUBLE_EQ(t.prefill_per_token_ms, w.prefill_per_token_ms * 7 / 3);  // 3 of 7 slices
+  EXPECT_DOUBLE_EQ(t.decode_per_seq_ms, w.decode_per_seq_ms * 2);            // half the memory
+  EXPECT_DOUBLE_EQ(t.prefill_base_ms, w.prefill_base_ms);
+  EXPECT_GT(third->prefill_time(Tokens(2048)), whole->prefill_time(Tokens(2048)));
+  EXPECT_EQ(PerfModel::gpu_memory_of("A100-80GB-MIG-3g.40gb"), MiB(40 * 1024));
+  EXPECT_EQ(gpu_memory_from_name("A100-80GB-MIG-3g.40gb"), MiB(40 * 1024));
+  EXPECT_LT(third->kv_capacity(MiB(40 * 1024), 0.9).value,
+            whole->kv_capacity(MiB(80 * 1024), 0.9).value);
+  // A derived parent works too; tensor parallelism across MIG devices does not.
+  auto h200 = PerfModel::lookup("H200-141GB-MIG-1g.18gb", model, 1);
+  ASSERT_TRUE(h200.ok()) << h200.error().message;
+  EXPECT_THAT(h200->source(), ::testing::HasSubstr("derived from H100-80GB"));
+  auto tp2 = PerfModel::lookup("A100-80GB-MIG-3g.40gb", model, 2);
+  ASSERT_FALSE(tp2.ok());
+  EXPECT_EQ(tp2.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(tp2.error().message, ::testing::HasSubstr("tensor-parallel size must be 1"));
 }
 
 }  // namespace

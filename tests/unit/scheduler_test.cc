@@ -86,6 +86,21 @@ TEST(Scheduler, PrefersModelsInTheRequestedOrder) {
   EXPECT_EQ(pool.node(d.placement->node).name, "a");
 }
 
+// #16: a MIG device takes a single-GPU replica like any GPU, and never a share of a
+// tensor-parallel one (CUDA gives a process one MIG device).
+TEST(Scheduler, MigDevicesServeOnlySingleGpuReplicas) {
+  NodeSpec n = node("m", "A100-80GB-MIG-3g.40gb", 2, 40);
+  n.gpus[0].uuids = {"MIG-aaaa", "MIG-bbbb"};
+  Pool pool = make_pool({n});
+  Scheduler s = make();
+  Decision one = s.place(pool, whole(1, 0, {"A100-80GB-MIG-3g.40gb"}));
+  ASSERT_TRUE(one.placement) << one.reason;
+  Decision two = s.place(pool, whole(2, 0, {"A100-80GB-MIG-3g.40gb"}));
+  EXPECT_FALSE(two.placement);
+  EXPECT_EQ(two.gpu_reasons.at("MIG device (a multi-GPU replica cannot span MIG devices)"), 2)
+      << two.reason;
+}
+
 TEST(Scheduler, BinpackFillsPartlyUsedNodesAndSpreadDoesNot) {
   Pool pool =
       make_pool({node("a", "A100-80GB", 4, 80, {all(4)}), node("b", "A100-80GB", 4, 80, {all(4)})});

@@ -382,6 +382,35 @@ GpuGroupSpec read_gpu_group(Ctx& ctx, const YAML::Node& n, const std::string& pa
   if (mem.IsDefined()) {
     if (auto v = read_memory(ctx, mem, m.path("memory"))) g.memory = *v;
   }
+  if (YAML::Node mig = m.get("mig"); mig.IsDefined()) {
+    int slices = 0;
+    MiB taken{0};
+    for_each_item(
+        ctx, mig, m.path("mig"), [&](const YAML::Node& item, const std::string& p, size_t) {
+          auto text = read_string(ctx, item, p);
+          if (!text) return;
+          auto profile = parse_mig_profile(*text);
+          if (!profile) {
+            ctx.error(
+                item, p,
+                fmt::format("\"{}\" is not a MIG profile: expected <compute slices>g.<memory>gb, "
+                            "like 3g.40gb",
+                            *text));
+            return;
+          }
+          slices += profile->compute_slices;
+          taken = taken + profile->memory;
+          g.mig.push_back(*text);
+        });
+    if (slices > kMigComputeSlices)
+      ctx.error(mig, m.path("mig"),
+                fmt::format("the MIG profiles take {} compute slices; a GPU has {}", slices,
+                            kMigComputeSlices));
+    if (g.memory.value > 0 && taken.value > g.memory.value)
+      ctx.error(mig, m.path("mig"),
+                fmt::format("the MIG profiles take {} GiB; the GPU has {} GiB", taken.value / 1024,
+                            g.memory.value / 1024));
+  }
   // One name for one model everywhere (gpuModels, prices, the perf model): "NVIDIA L4" and "L4"
   // are L4-24GB; the memory picks between sizes ("A100" with 40GiB is A100-40GB).
   if (!g.model.empty())

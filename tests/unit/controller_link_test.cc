@@ -1,0 +1,69 @@
+// ControllerLink's heartbeat: what the controller learns of a node's GPUs. A GPU in MIG mode is
+// its MIG devices (#16), and NVLink groups are given in the positions the controller indexes by.
+#include "agent/controller_link.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "gpu/fake_provider.h"
+
+namespace gf {
+namespace {
+
+struct Node {
+  std::unique_ptr<GpuProvider> provider;
+  Registry registry;
+  std::unique_ptr<GpuMonitor> monitor;
+  ProcessSupervisor sup{{}};
+  std::unique_ptr<ReplicaSet> replicas;
+
+  explicit Node(const NodeSpec& spec) {
+    auto p = FakeProvider::create(spec);
+    EXPECT_TRUE(p.ok()) << p.error().message;
+    provider = std::move(*p);
+    monitor = std::make_unique<GpuMonitor>(*provider, HealthPolicyConfig{}, registry, spec.name);
+    EXPECT_TRUE(monitor->discover().ok());
+    replicas = std::make_unique<ReplicaSet>(
+        sup, std::filesystem::temp_directory_path().string(), "/bin/true", ReplicaRunnerConfig{},
+        [](uint16_t, const std::string&, uint64_t) { return false; },
+        [](uint16_t, const std::string&, TimePoint) -> std::optional<MetricsScrape> {
+          return std::nullopt;
+        });
+  }
+};
+
+TEST(ControllerLink, ReportsMigDevicesInsteadOfTheirGpuAndNvlinkGroupsByPosition) {
+  NodeSpec spec;
+  spec.name = "n";
+  GpuGroupSpec whole{"H100-80GB", 2, MiB(81920), 3.0, {}};
+  GpuGroupSpec sliced{"A100-80GB", 1, MiB(81920), 1.8, {}};
+  sliced.mig = {"3g.40gb", "2g.20gb"};
+  spec.gpus = {whole, sliced, whole};  // GPUs 0 and 1, 2 (MIG), 3 and 4
+  spec.nvlink_groups = {{0, 1, 2, 3, 4}};
+  Node node(spec);
+  ControllerLink link(ControllerLinkConfig{"n", "id", "127.0.0.1", 1, {}, {}});
+  ManualClock clock;
+  NodeReport r = link.build(*node.monitor, *node.replicas, clock.now());
+
+  ASSERT_EQ(r.gpus.size(), 6u);
+  std::vector<std::string> names, uuids;
+  for (size_t i = 0; i < r.gpus.size(); ++i) {
+    EXPECT_EQ(r.gpus[i].index, static_cast<int>(i));
+    names.push_back(r.gpus[i].name);
+    uuids.push_back(r.gpus[i].uuid);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"H100-80GB", "H100-80GB", "A100-80GB-MIG-3g.40gb",
+                                             "A100-80GB-MIG-2g.20gb", "H100-80GB", "H100-80GB"}));
+  EXPECT_EQ(uuids[2], "MIG-GPU-n-2-0");
+  EXPECT_EQ(uuids[3], "MIG-GPU-n-2-1");
+  EXPECT_EQ(uuids[4], "GPU-n-3");
+  EXPECT_EQ(r.gpus[2].memory, MiB(40 * 1024));
+  EXPECT_EQ(r.gpus[3].memory, MiB(20 * 1024));
+  // The whole GPUs' NVLink clique, in report positions; the MIG GPU is not part of it.
+  EXPECT_EQ(r.nvlink_groups, (std::vector<std::vector<int>>{{0, 1, 4, 5}}));
+}
+
+}  // namespace
+}  // namespace gf
