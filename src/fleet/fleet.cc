@@ -689,8 +689,9 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     replicas_.emplace(r.id, std::move(r));
   }
   // Scale down the new revision: the least advanced replicas go first (never a Ready one while
-  // one still starting could go instead), then the least cost-efficient, then the least loaded
-  // by its engine's own account (the shortest drain; unknown load counts as busiest).
+  // one still starting could go instead), then the least cost-efficient, then the most
+  // fragmenting, then the least loaded by its engine's own account (the shortest drain; unknown
+  // load counts as busiest).
   if (static_cast<int>(current.size()) > wanted) {
     auto cost = [this](const ReplicaRecord* r) {
       double c = 0;
@@ -705,6 +706,18 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
       if (!l || !l->running) return std::numeric_limits<int>::max();
       return *l->running + l->waiting.value_or(0);
     };
+    // How fragmenting a replica is: the idle GPUs beside it on its node, which its removal would
+    // join into a bigger free block. A lone replica on an otherwise idle node goes first, so that
+    // node frees whole for a tensor-parallel replica.
+    auto idle_beside = [this](const ReplicaRecord* r) {
+      if (r->gpus.empty()) return 0;
+      auto g = pool_.find_gpu(r->gpus.front());
+      if (!g) return 0;
+      int idle = 0;
+      for (GpuIndex gi : pool_.node(pool_.gpu(*g).node).gpus)
+        idle += pool_.gpu(gi).empty();
+      return idle;
+    };
     std::stable_sort(current.begin(), current.end(),
                      [&](const ReplicaRecord* a, const ReplicaRecord* b) {
                        const bool ra = a->state == ReplicaState::kReady;
@@ -712,6 +725,8 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
                        if (ra != rb) return !ra;
                        const double ca = cost(a), cb = cost(b);
                        if (ca != cb) return ca > cb;
+                       const int fa = idle_beside(a), fb = idle_beside(b);
+                       if (fa != fb) return fa > fb;
                        return busy(a) < busy(b);
                      });
     for (size_t i = 0; i < current.size() - static_cast<size_t>(wanted); ++i)

@@ -396,6 +396,27 @@ TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
   EXPECT_EQ(f->pool().gpu(*f->pool().find_gpu("GPU-node-2-0")).price_per_hour, 4.0);
 }
 
+// #14: among equally cost-efficient replicas the most fragmenting goes first: the lone replica
+// on a node otherwise idle, so the node frees whole (a 4-GPU replica could then fit there).
+TEST_F(FleetTest, ScaleDownDrainsTheMostFragmentingReplicaFirst) {
+  FakeAgent a{"node-1", 3};
+  ASSERT_TRUE(fleet->apply(deployment("web", 1, 4), "", clock.now()).ok());
+  ASSERT_TRUE(fleet->scale("web", 3, clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(a.running.size(), 3u);  // node-1 is full
+  FakeAgent b{"node-2", 4};
+  b.agent_id = "agent-2";
+  ASSERT_TRUE(fleet->scale("web", 4, clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a, &b});
+  ASSERT_EQ(b.running.size(), 1u);
+  const std::string lone = b.running.begin()->first;
+  ASSERT_TRUE(fleet->scale("web", 3, clock.now()).ok());
+  EXPECT_EQ(fleet->replicas().at(lone).state, ReplicaState::kDraining);
+  EXPECT_EQ(count("web", ReplicaState::kReady), 3);
+}
+
 TEST_F(FleetTest, ScaleDownDrainsTheLeastLoadedOfEqualReplicas) {
   FakeAgent a{"node-1", 2};
   ASSERT_TRUE(fleet->apply(deployment("web", 1), "", clock.now()).ok());
