@@ -130,6 +130,18 @@ spec:
   assert.equal(r.status, 2);
   assert.match(r.stderr, /A100-80GB or H100-80GB.*--deployments/);
 
+  const mig = path.join(dir, "mig.yaml");
+  writeFileSync(mig, `apiVersion: gpufleet/v1
+kind: Cluster
+metadata: {name: mig}
+spec:
+  nodes:
+    - {name: n1, gpus: [{model: A100-80GB, count: 1, memory: 80GiB, mig: [3g.40gb, 4g.40gb]}]}
+`);
+  r = await sim(["sim", "--cluster", mig, "--trace", TRACE]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /spec\.nodes\[0\]\.gpus\[0\]\.mig: gpufleet sim does not model MIG devices yet/);
+
   r = await sim(["sim", "--cluster", CLUSTER, "--trace", TRACE, "--synthetic", "poisson:rps=2"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /exactly one of --trace FILE and --synthetic/);
