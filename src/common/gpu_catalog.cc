@@ -24,6 +24,10 @@ std::string key_of(std::string_view name) {
   return k;
 }
 
+constexpr MiB gib(int64_t n) {
+  return MiB(n * 1024);
+}
+
 }  // namespace
 
 const std::vector<GpuHardware>& gpu_hardware() {
@@ -31,19 +35,19 @@ const std::vector<GpuHardware>& gpu_hardware() {
   // several; docs/gpu-catalog.md lists them). Product names as NVML reports them; the H200's and
   // the H100's were read from real GPUs (../shared/reference/real-gpu-check.md).
   static const std::vector<GpuHardware> kGpus = {
-      {"A100-40GB", {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"}, MiB(40 * 1024), 1555, 312},
+      {"A100-40GB", {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"}, gib(40), 1555, 312},
       {"A100-80GB",
        {"NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM-80GB"},
-       MiB(80 * 1024),
+       gib(80),
        2039,
        312},
-      {"H100-80GB", {"NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"}, MiB(80 * 1024), 3350, 989},
-      {"H100-94GB", {"NVIDIA H100 NVL"}, MiB(94 * 1024), 3900, 835},
-      {"H200-141GB", {"NVIDIA H200", "NVIDIA H200 NVL"}, MiB(141 * 1024), 4800, 989},
-      {"B200-180GB", {"NVIDIA B200"}, MiB(180 * 1024), 8000, 2250},
-      {"L40S-48GB", {"NVIDIA L40S"}, MiB(48 * 1024), 864, 362},
-      {"L4-24GB", {"NVIDIA L4"}, MiB(24 * 1024), 300, 121},
-      {"A10G-24GB", {"NVIDIA A10G"}, MiB(24 * 1024), 600, 70},
+      {"H100-80GB", {"NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"}, gib(80), 3350, 989},
+      {"H100-94GB", {"NVIDIA H100 NVL"}, gib(94), 3900, 835},
+      {"H200-141GB", {"NVIDIA H200", "NVIDIA H200 NVL"}, gib(141), 4800, 989},
+      {"B200-180GB", {"NVIDIA B200"}, gib(180), 8000, 2250},
+      {"L40S-48GB", {"NVIDIA L40S"}, gib(48), 864, 362},
+      {"L4-24GB", {"NVIDIA L4"}, gib(24), 300, 121},
+      {"A10G-24GB", {"NVIDIA A10G"}, gib(24), 600, 70},
   };
   return kGpus;
 }
@@ -98,7 +102,7 @@ std::optional<MigProfile> parse_mig_profile(std::string_view profile) {
     return std::nullopt;
   const std::string canonical = std::to_string(slices) + "g." + std::to_string(gb) + "gb";
   if (canonical != k || slices < 1 || slices > kMigComputeSlices || gb < 1) return std::nullopt;
-  return MigProfile{slices, MiB(int64_t{gb} * 1024)};
+  return MigProfile{slices, gib(gb)};
 }
 
 std::optional<MigName> parse_mig_name(std::string_view name) {
