@@ -45,16 +45,22 @@ TEST(CapacityPlan, FindsTheCheapestMixThatMeetsTheGoalAndNoSmallerOneDoes) {
   EXPECT_GT(plan->simulations, 2u);
   const PlanOption& best = plan->options.front();
   EXPECT_GE(best.slo_attainment, 0.95);
-  for (const PlanOption& other : plan->options)
-    if (other.meets) EXPECT_GE(other.cost, best.cost);
+  for (const PlanOption& other : plan->options) {
+    if (other.meets) {
+      EXPECT_GE(other.cost, best.cost);
+    }
+  }
   // One replica fewer of any model in the best mix misses the goal (or was never cheaper).
   for (const auto& [model, n] : best.gpus) {
     if (n == 0) continue;
     auto fewer = best.gpus;
     fewer[model] = n - 1;
     if (fewer[model] == 0) fewer.erase(model);
-    for (const PlanOption& other : plan->options)
-      if (other.gpus == fewer) EXPECT_FALSE(other.meets) << model;
+    for (const PlanOption& other : plan->options) {
+      if (other.gpus == fewer) {
+        EXPECT_FALSE(other.meets) << model;
+      }
+    }
   }
   // Prices: a mix's cost is its GPUs at their prices over the trace's span.
   double per_hour = 0;
