@@ -45,9 +45,10 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
   // devices (the units engines run on), each with the parent's health and telemetry.
   std::map<int, int> position;  // NVML index of a whole GPU -> its position
   for (const auto& g : monitor.gpus()) {
-    if (g.lost) continue;
+    // A lost GPU is reported, Lost: left out, the controller kept its last health (Healthy) and
+    // its replica assigned to it.
     GpuReport r;
-    r.health = monitor.health().health(g.uuid);
+    r.health = g.lost ? Health::kLost : monitor.health().health(g.uuid);
     if (auto why = reasons_.find(g.uuid); why != reasons_.end()) r.reason = why->second;
     std::optional<MiB> used;
     if (auto s = monitor.last_samples().find(g.uuid); s != monitor.last_samples().end()) {

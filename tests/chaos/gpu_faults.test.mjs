@@ -1,7 +1,7 @@
 // Chaos: GPU faults under steady streaming load (#17, defect 1; docs/reliability.md). A GPU that
 // overheats still works: its replica serves until a replacement is Ready elsewhere, then drains,
-// and no request fails or is cut. A fatal XID leaves the engine unusable: it is stopped at once
-// (its own streams break) and replaced.
+// and no request fails or is cut. A fatal XID or a GPU fallen off the bus leaves the engine
+// unusable: it is stopped at once (its own streams break) and replaced.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startFleet, load, eventually, expectServed } from "./chaos_lib.mjs";
@@ -47,5 +47,11 @@ test("an overheated GPU: its replica moves make-before-break, nothing fails or i
 test("a fatal XID: the replica is stopped at once and replaced", { timeout: 240000 }, async () => {
   const { c, events } = await faultUnderLoad({ action: "raise-xid", value: 79 }, "XID 79");
   assert.ok(events.some((e) => e.to === "Failed" && /XID 79/.test(e.reason)), JSON.stringify(events));
+  expectServed(c, { maxCut: 6 });
+});
+
+test("a lost GPU: the replica on it is stopped at once and replaced", { timeout: 240000 }, async () => {
+  const { c, events } = await faultUnderLoad({ action: "remove" }, "GPU lost");
+  assert.ok(events.some((e) => e.to === "Failed" && /Lost/.test(e.reason)), JSON.stringify(events));
   expectServed(c, { maxCut: 6 });
 });

@@ -13,7 +13,7 @@ namespace gf {
 namespace {
 
 struct Node {
-  std::unique_ptr<GpuProvider> provider;
+  std::unique_ptr<FakeProvider> provider;
   Registry registry;
   std::unique_ptr<GpuMonitor> monitor;
   ProcessSupervisor sup{{}};
@@ -63,6 +63,37 @@ TEST(ControllerLink, ReportsMigDevicesInsteadOfTheirGpuAndNvlinkGroupsByPosition
   EXPECT_EQ(r.gpus[3].memory, MiB(20 * 1024));
   // The whole GPUs' NVLink clique, in report positions; the MIG GPU is not part of it.
   EXPECT_EQ(r.nvlink_groups, (std::vector<std::vector<int>>{{0, 1, 4, 5}}));
+}
+
+// A GPU found lost at discovery (an agent restarted after the GPU fell off the bus) is reported
+// Lost: it was left out of the heartbeat, so the controller's pool kept it as it last knew it,
+// Healthy, and could place on it. A MIG-mode GPU's devices go Lost with it.
+TEST(ControllerLink, ReportsALostGpuAsLost) {
+  NodeSpec spec;
+  spec.name = "n";
+  GpuGroupSpec whole{"H100-80GB", 1, MiB(81920), 3.0, {}};
+  GpuGroupSpec sliced{"A100-80GB", 1, MiB(81920), 1.8, {}};
+  sliced.mig = {"3g.40gb"};
+  spec.gpus = {whole, sliced};
+  Node node(spec);
+  ManualClock clock;
+  for (const char* gpu : {"GPU-n-0", "GPU-n-1"}) {
+    FaultCommand gone;
+    gone.action = FaultCommand::Action::kRemove;  // vanishes from the list: GpuInfo::lost
+    gone.gpu = gpu;
+    ASSERT_TRUE(node.provider->apply(gone).ok());
+  }
+  // As an agent restarted after its GPUs fell off the bus finds them: lost at discovery.
+  ASSERT_TRUE(node.monitor->discover().ok());
+  (void)node.monitor->tick(clock.now());
+  ASSERT_TRUE(node.monitor->gpus().at(0).lost);
+  ControllerLink link(ControllerLinkConfig{"n", "id", "127.0.0.1", 1, {}, {}});
+  NodeReport r = link.build(*node.monitor, *node.replicas, clock.now());
+  ASSERT_EQ(r.gpus.size(), 2u);
+  EXPECT_EQ(r.gpus[0].uuid, "GPU-n-0");
+  EXPECT_EQ(r.gpus[0].health, Health::kLost);
+  EXPECT_EQ(r.gpus[1].uuid, "MIG-GPU-n-1-0");
+  EXPECT_EQ(r.gpus[1].health, Health::kLost);
 }
 
 }  // namespace
