@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <set>
 
 namespace gf {
@@ -44,39 +43,29 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
   // node; NVLink groups are restated in positions. A GPU in MIG mode is reported as its MIG
   // devices (the units engines run on), each with the parent's health and telemetry.
   std::map<int, int> position;  // NVML index of a whole GPU -> its position
-  for (const auto& g : monitor.gpus()) {
-    // A lost GPU is reported, Lost: left out, the controller kept its last health (Healthy) and
-    // its replica assigned to it.
+  for (const DeviceRef& d : devices_of(monitor.gpus())) {
+    const GpuInfo& g = *d.gpu;
     GpuReport r;
+    r.uuid = d.uuid;
+    r.index = static_cast<int>(h.gpus.size());
+    // The catalogue name ("H100-80GB", "A100-80GB-MIG-3g.40gb") that manifests, prices and the
+    // perf model use, for the product name NVML reports; an unknown GPU keeps its own.
+    r.name = catalogue_gpu_name(d.product, d.memory);
+    r.memory = d.memory;
+    // A lost GPU is reported, Lost: left out, the controller kept its last health (Healthy) and
+    // its replica assigned to it. A MIG device has its GPU's health and telemetry.
     r.health = g.lost ? Health::kLost : monitor.health().health(g.uuid);
     if (auto why = reasons_.find(g.uuid); why != reasons_.end()) r.reason = why->second;
-    std::optional<MiB> used;
     if (auto s = monitor.last_samples().find(g.uuid); s != monitor.last_samples().end()) {
       r.utilization_pct = s->second.utilization_pct.value_or(0);
       r.temperature_c = s->second.temperature_c.value_or(0);
       r.power_w = static_cast<int>(s->second.power_w.value_or(0));
-      if (s->second.memory_used) used = to_mib_floor(*s->second.memory_used);
+      // The GPU's memory use is not split by MIG device: left out for those.
+      if (s->second.memory_used && !g.mig_enabled)
+        r.memory_used = to_mib_floor(*s->second.memory_used);
     }
-    if (!g.mig_enabled) {
-      r.uuid = g.uuid;
-      r.index = static_cast<int>(h.gpus.size());
-      position[g.index] = r.index;
-      // The catalogue name ("H100-80GB") that manifests, prices and the perf model use, for the
-      // product name NVML reports ("NVIDIA H100 80GB HBM3"); an unknown GPU keeps its own.
-      r.name = catalogue_gpu_name(g.name, g.memory_total_mib());
-      r.memory = g.memory_total_mib();
-      if (used) r.memory_used = *used;
-      h.gpus.push_back(std::move(r));
-      continue;
-    }
-    for (const auto& m : g.mig_devices) {
-      GpuReport d = r;  // the GPU's memory use is not split by device: left out
-      d.uuid = m.uuid;
-      d.index = static_cast<int>(h.gpus.size());
-      d.name = catalogue_gpu_name(m.name, m.memory_total_mib());  // "A100-80GB-MIG-3g.40gb"
-      d.memory = m.memory_total_mib();
-      h.gpus.push_back(std::move(d));
-    }
+    if (!g.mig_enabled) position[g.index] = r.index;
+    h.gpus.push_back(std::move(r));
   }
   for (const auto& group : nvlink_groups(monitor.gpus())) {
     std::vector<int> at;

@@ -68,9 +68,8 @@ Result<std::map<std::string, SmiRow>> nvidia_smi(const std::string& binary) {
     std::vector<std::string> f;
     std::istringstream cells(line);
     for (std::string c; std::getline(cells, c, ',');)
-      f.push_back(c.substr(c.find_first_not_of(' ') == std::string::npos
-                               ? c.size()
-                               : c.find_first_not_of(' ')));
+      f.push_back(c.substr(
+          c.find_first_not_of(' ') == std::string::npos ? c.size() : c.find_first_not_of(' ')));
     if (f.size() != 5) continue;
     auto num = [](const std::string& s) -> std::optional<double> {
       char* end = nullptr;
@@ -122,24 +121,23 @@ json telemetry_json(NvmlProvider& nvml, const std::string& smi, int samples, Dur
     json round = json::array();
     for (const GpuSample& s : ours ? *ours : std::vector<GpuSample>{}) {
       json g = {{"uuid", s.uuid}};
-      json mine = {{"utilizationPct", s.utilization_pct ? json(*s.utilization_pct) : json()},
-                   {"temperatureC", s.temperature_c ? json(*s.temperature_c) : json()},
-                   {"powerW", s.power_w ? json(*s.power_w) : json()},
-                   {"memoryUsedMiB",
-                    s.memory_used ? json(to_mib_floor(*s.memory_used).value) : json()}};
+      json mine = {
+          {"utilizationPct", s.utilization_pct ? json(*s.utilization_pct) : json()},
+          {"temperatureC", s.temperature_c ? json(*s.temperature_c) : json()},
+          {"powerW", s.power_w ? json(*s.power_w) : json()},
+          {"memoryUsedMiB", s.memory_used ? json(to_mib_floor(*s.memory_used).value) : json()}};
       g["gpufleet"] = mine;
       if (theirs) {
         if (auto r = theirs->find(s.uuid); r != theirs->end()) {
           json smi_json = {{"utilizationPct", r->second.util ? json(*r->second.util) : json()},
                            {"temperatureC", r->second.temp ? json(*r->second.temp) : json()},
                            {"powerW", r->second.power ? json(*r->second.power) : json()},
-                           {"memoryUsedMiB", r->second.memory_used_mib
-                                                 ? json(*r->second.memory_used_mib)
-                                                 : json()}};
+                           {"memoryUsedMiB",
+                            r->second.memory_used_mib ? json(*r->second.memory_used_mib) : json()}};
           for (const char* k : {"utilizationPct", "temperatureC", "powerW", "memoryUsedMiB"}) {
             if (mine[k].is_number() && smi_json[k].is_number())
-              worst[k] = std::max(worst[k], std::abs(mine[k].get<double>() -
-                                                     smi_json[k].get<double>()));
+              worst[k] =
+                  std::max(worst[k], std::abs(mine[k].get<double>() - smi_json[k].get<double>()));
           }
           g["nvidiaSmi"] = smi_json;
         }
@@ -177,16 +175,10 @@ json cost_json(NvmlProvider& nvml, size_t gpus, const std::string& smi) {
 NodeSpec node_of(const std::vector<GpuInfo>& gpus) {
   NodeSpec n;
   n.name = "this-machine";
-  for (const GpuInfo& g : gpus) {
-    if (g.lost) continue;
-    if (!g.mig_enabled) {
-      n.gpus.push_back(GpuGroupSpec{catalogue_gpu_name(g.name, g.memory_total_mib()), 1,
-                                    g.memory_total_mib(), 0.0, {g.uuid}});
-      continue;
-    }
-    for (const auto& m : g.mig_devices)
+  for (const DeviceRef& d : devices_of(gpus)) {
+    if (!d.gpu->lost)
       n.gpus.push_back(
-          GpuGroupSpec{catalogue_gpu_name(m.name), 1, m.memory_total_mib(), 0.0, {m.uuid}});
+          GpuGroupSpec{catalogue_gpu_name(d.product, d.memory), 1, d.memory, 0.0, {d.uuid}});
   }
   return n;
 }
@@ -252,10 +244,11 @@ json engine_json(const std::string& self, const std::string& uuid, const std::st
     out["readyAfterMs"] = ms_since(t0);
     const json body = {{"model", model}, {"prompt", "gpu-check"}, {"max_tokens", 8}};
     auto c0 = Clock::now();
-    auto r = net::http_call("127.0.0.1", *port,
-                            net::ClientRequest{"POST", "/v1/completions", body.dump(),
-                                               {{"content-type", "application/json"}}},
-                            std::chrono::seconds(30));
+    auto r = net::http_call(
+        "127.0.0.1", *port,
+        net::ClientRequest{
+            "POST", "/v1/completions", body.dump(), {{"content-type", "application/json"}}},
+        std::chrono::seconds(30));
     json completion = {{"ms", ms_since(c0)}};
     if (r) {
       completion["status"] = r->status;
@@ -295,8 +288,7 @@ void add_gpu_check_command(CLI::App& app, int& status) {
                                "telemetry beside nvidia-smi, sample cost, placement and an "
                                "engine start; one JSON report");
   c->add_option("--nvml-library", a->library, "NVML library to dlopen")->capture_default_str();
-  c->add_option("--nvidia-smi", a->nvidia_smi, "nvidia-smi to compare with")
-      ->capture_default_str();
+  c->add_option("--nvidia-smi", a->nvidia_smi, "nvidia-smi to compare with")->capture_default_str();
   c->add_option("--samples", a->samples, "Telemetry rounds")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
@@ -335,11 +327,10 @@ void add_gpu_check_command(CLI::App& app, int& status) {
     auto pool = Pool::from_spec(cluster, TimePoint{});
     auto sched = Scheduler::create(PlacementSpec{});
     if (!pool || !sched || node.gpus.empty()) {
-      report["placement"] = {
-          {"placed", false},
-          {"reason", node.gpus.empty() ? "no usable device"
-                     : !pool           ? pool.error().message
-                                       : sched.error().message}};
+      report["placement"] = {{"placed", false},
+                             {"reason", node.gpus.empty() ? "no usable device"
+                                        : !pool           ? pool.error().message
+                                                          : sched.error().message}};
       ok = false;
     } else {
       AllocationRequest req;
@@ -355,8 +346,7 @@ void add_gpu_check_command(CLI::App& app, int& status) {
         const std::string gpu_model(pool->model_name(g.model));
         report["placement"] = {{"placed", true}, {"device", g.uuid}, {"gpuModel", gpu_model}};
         if (!a->no_engine) {
-          report["engine"] =
-              engine_json(self(), g.uuid, gpu_model, a->model, a->log_dir);
+          report["engine"] = engine_json(self(), g.uuid, gpu_model, a->model, a->log_dir);
           ok = report["engine"].value("ready", false) &&
                report["engine"]["completion"].value("status", 0) == 200;
         }

@@ -64,13 +64,18 @@ struct GpuInfo {
   MiB memory_total_mib() const { return to_mib_floor(memory_total); }
 };
 
-// The device an engine may be given by `uuid` on this node: a GPU not in MIG mode, or a MIG
-// device of one in MIG mode; never a lost GPU's. Its product name and memory ride along.
+// A device an engine may be given on this node: a GPU not in MIG mode, or a MIG device of one in
+// MIG mode, with its product name, its memory and the GPU it is (or is part of).
 struct DeviceRef {
   std::string uuid;
   std::string product;
   MiB memory{0};
+  const GpuInfo* gpu = nullptr;  // into the vector devices_of() read
 };
+// Every device of `gpus`, in order, lost GPUs' included (gpu->lost says so). The one rule for
+// what a node offers: heartbeats, assignments and gpufleet gpu-check all read it.
+std::vector<DeviceRef> devices_of(const std::vector<GpuInfo>& gpus);
+// The device `uuid` names, if it is here and its GPU is not lost.
 std::optional<DeviceRef> find_device(const std::vector<GpuInfo>& gpus, const std::string& uuid);
 
 // One telemetry reading of one GPU. Each field is empty when the GPU or driver does not report it.

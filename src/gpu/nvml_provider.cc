@@ -19,13 +19,22 @@
 
 namespace gf {
 
-std::optional<DeviceRef> find_device(const std::vector<GpuInfo>& gpus, const std::string& uuid) {
+std::vector<DeviceRef> devices_of(const std::vector<GpuInfo>& gpus) {
+  std::vector<DeviceRef> out;
   for (const GpuInfo& g : gpus) {
-    if (g.lost) continue;
-    if (!g.mig_enabled && g.uuid == uuid) return DeviceRef{g.uuid, g.name, g.memory_total_mib()};
+    if (!g.mig_enabled) {
+      out.push_back(DeviceRef{g.uuid, g.name, g.memory_total_mib(), &g});
+      continue;
+    }
     for (const MigDeviceInfo& m : g.mig_devices)
-      if (g.mig_enabled && m.uuid == uuid) return DeviceRef{m.uuid, m.name, m.memory_total_mib()};
+      out.push_back(DeviceRef{m.uuid, m.name, m.memory_total_mib(), &g});
   }
+  return out;
+}
+
+std::optional<DeviceRef> find_device(const std::vector<GpuInfo>& gpus, const std::string& uuid) {
+  for (DeviceRef& d : devices_of(gpus))
+    if (d.uuid == uuid && !d.gpu->lost) return std::move(d);
   return std::nullopt;
 }
 
