@@ -81,6 +81,7 @@ NodeReport ControllerLink::build(const GpuMonitor& monitor, const ReplicaSet& re
   h.events = pending_;
   in_flight_ = pending_.size();
   h.applied_generation = applied_;
+  h.accepts_unchanged = last_set_.has_value();  // it has a set to keep
   return h;
 }
 
@@ -99,6 +100,19 @@ Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& rep
                       "reply generation " + std::to_string(reply.generation) +
                           " is older than the applied " + std::to_string(applied_));
   }
+  if (reply.unchanged) {
+    // The set applied last still holds, now under this generation: applied again as it was, so
+    // that an "unchanged" reply does exactly what repeating the set would.
+    if (!last_set_) {
+      return make_error(ErrorCode::kFailedPrecondition,
+                        "reply says \"unchanged\" but no set was applied yet");
+    }
+    NodeAssignment same = *last_set_;
+    same.generation = reply.generation;
+    same.heartbeat_interval = reply.heartbeat_interval;
+    return apply(same, replicas, gpus, now);
+  }
+  last_set_ = reply;
   std::vector<std::string> problems;
   std::set<std::string> wanted;
   const std::vector<RunningReplica> running = replicas.list();

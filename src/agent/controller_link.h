@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,8 @@ class ControllerLink {
 
   // Applies the reply's desired set: starts what is missing, stops what is no longer listed. A
   // reply older than the last one applied is ignored (kFailedPrecondition), so a late or
-  // duplicated reply cannot undo a newer decision. Per-replica problems (a GPU that is not on
+  // duplicated reply cannot undo a newer decision. An "unchanged" reply applies the last set
+  // again under its generation. Per-replica problems (a GPU that is not on
   // this node) are returned as messages; the rest of the set is still applied.
   Result<std::vector<std::string>> apply(const NodeAssignment& reply, ReplicaSet& replicas,
                                          const std::vector<GpuInfo>& gpus, TimePoint now);
@@ -62,6 +64,8 @@ class ControllerLink {
   // whether a replica there can keep serving while it is moved (pool/health_policy.h).
   std::map<std::string, std::string> reasons_;
   size_t in_flight_ = 0;  // events carried by the last heartbeat built
+  // The last reply that carried a whole set: an "unchanged" reply applies it again.
+  std::optional<NodeAssignment> last_set_;
 };
 
 // NVLink cliques from each GPU's peer list: GPU i and its peers form one group.

@@ -23,6 +23,7 @@
 #include "common/io/metrics.h"
 #include "controller/fleet_persistence.h"
 #include "controller/store_writer.h"
+#include "controller/thread_busy.h"
 #include "net/http_server.h"
 #include "placement/placement_names.h"
 #include "pool/summary.h"
@@ -172,7 +173,16 @@ struct ControllerServer::Impl {
   bool stopped = false;
   uint64_t published_version = 0;
   uint64_t published_event = 0;
-  std::list<std::shared_ptr<asio::steady_timer>> watchers;
+  // Long-polls waiting for a newer routing table, and for newer events: woken apart, so that
+  // events (every replica transition) do not wake every gateway for a table that did not move.
+  std::list<std::shared_ptr<asio::steady_timer>> routing_watchers;
+  std::list<std::shared_ptr<asio::steady_timer>> event_watchers;
+  // The routing table as the watch sends it, encoded once per version and audience: a hundred
+  // gateways woken by one new version cost one encoding, not a hundred (#18).
+  struct EncodedRouting {
+    std::optional<uint64_t> plain_version, keyed_version;
+    std::string plain, keyed;
+  } encoded_routing;
   Registry registry;
   HistogramFamily* reconcile_seconds = nullptr;
   CounterFamily* requests = nullptr;
@@ -213,13 +223,19 @@ struct ControllerServer::Impl {
       ++requested;
     }
     write_next();
-    if (fleet.routing_table().version != published_version ||
-        fleet.last_event_seq() != published_event) {
+    if (fleet.routing_table().version != published_version) {
       published_version = fleet.routing_table().version;
-      published_event = fleet.last_event_seq();
-      for (auto& t : watchers)
-        t->cancel();
+      wake(routing_watchers);
     }
+    if (fleet.last_event_seq() != published_event) {
+      published_event = fleet.last_event_seq();
+      wake(event_watchers);
+    }
+  }
+
+  static void wake(std::list<std::shared_ptr<asio::steady_timer>>& waiting) {
+    for (auto& t : waiting)
+      t->cancel();
   }
 
   void write_next() {
@@ -269,8 +285,12 @@ struct ControllerServer::Impl {
 
   asio::awaitable<void> reconcile_loop() {
     asio::steady_timer timer(io);
+    ThreadBusy busy;
     for (;;) {
       auto t0 = std::chrono::steady_clock::now();
+      // This loop runs on the thread that serves every request: its CPU share since the last
+      // pass is the controller's load, which the heartbeat interval follows.
+      if (auto share = busy.sample()) fleet.observe_busy(*share, clock.now());
       autoscale();
       fleet.tick(clock.now());
       save();
@@ -726,6 +746,12 @@ struct ControllerServer::Impl {
     for (const auto& [k, v] : ns)
       (*nodes)->with({k}).set(v);
     (*alloc)->with({}).set(summarize(p).total.allocated);
+    auto interval = registry.gauge("gpufleet_heartbeat_interval_seconds",
+                                   "The heartbeat interval handed to agents now", {});
+    auto busy = registry.gauge("gpufleet_controller_busy_ratio",
+                               "Smoothed CPU share of the controller's serving thread", {});
+    (*interval)->with({}).set(std::chrono::duration<double>(fleet.heartbeat_interval()).count());
+    (*busy)->with({}).set(fleet.busy());
     return registry.render();
   }
 
@@ -741,10 +767,10 @@ struct ControllerServer::Impl {
     if (fleet.last_event_seq() <= *after) {
       auto timer = std::make_shared<asio::steady_timer>(io);
       timer->expires_after(opts.max_watch_wait);
-      auto it = watchers.insert(watchers.end(), timer);
+      auto it = event_watchers.insert(event_watchers.end(), timer);
       boost::system::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      watchers.erase(it);
+      event_watchers.erase(it);
     }
     Reply r = read(split_path(req.path), req);
     co_await w.send(r.status, "application/json", std::move(r.body));
@@ -762,23 +788,38 @@ struct ControllerServer::Impl {
     if (!a.empty() && fleet.routing_table().version <= after) {
       auto timer = std::make_shared<asio::steady_timer>(io);
       timer->expires_after(opts.max_watch_wait);
-      auto it = watchers.insert(watchers.end(), timer);
+      auto it = routing_watchers.insert(routing_watchers.end(), timer);
       boost::system::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      watchers.erase(it);
+      routing_watchers.erase(it);
     }
     // The replicas' keys go only to a reader with the admin token (a gateway); anyone else sees
     // the table without them, and an engine's address alone gets a 401 (#17, defect 6).
-    if (opts.admin_token.empty() || !net::has_bearer_secret(req.headers, opts.admin_token)) {
-      co_await w.send(200, "application/json", wire::to_json(fleet.routing_table()));
-      co_return;
+    const bool keyed =
+        !opts.admin_token.empty() && net::has_bearer_secret(req.headers, opts.admin_token);
+    co_await w.send(200, "application/json", routing_body(keyed));
+  }
+
+  const std::string& routing_body(bool keyed) {
+    EncodedRouting& e = encoded_routing;
+    const RoutingTable& table = fleet.routing_table();
+    if (!keyed) {
+      if (e.plain_version != table.version) {
+        e.plain = wire::to_json(table);
+        e.plain_version = table.version;
+      }
+      return e.plain;
     }
-    RoutingTable keyed = fleet.routing_table();
-    for (auto& m : keyed.models)
-      for (auto& rev : m.revisions)
-        for (auto& r : rev.replicas)
-          r.api_key = replica_api_key(opts.admin_token, r.id);
-    co_await w.send(200, "application/json", wire::to_json(keyed));
+    if (e.keyed_version != table.version) {
+      RoutingTable t = table;
+      for (auto& m : t.models)
+        for (auto& rev : m.revisions)
+          for (auto& r : rev.replicas)
+            r.api_key = replica_api_key(opts.admin_token, r.id);
+      e.keyed = wire::to_json(t);
+      e.keyed_version = table.version;
+    }
+    return e.keyed;
   }
 
   asio::awaitable<void> handle(net::HttpRequest& req, net::ResponseWriter& w) {
@@ -914,8 +955,8 @@ void ControllerServer::start() {
 void ControllerServer::stop() {
   impl_->stopped = true;
   impl_->server->stop();
-  for (auto& t : impl_->watchers)
-    t->cancel();
+  Impl::wake(impl_->routing_watchers);
+  Impl::wake(impl_->event_watchers);
   for (auto& t : impl_->durability_waiters)
     t->cancel();
   // The writer finishes the batch in flight; what was never sent is written here, at once.

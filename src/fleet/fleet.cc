@@ -153,7 +153,19 @@ void Fleet::set_state(ReplicaRecord& r, ReplicaState to, std::string reason, Tim
   }
   r.state = to;
   r.reason = std::move(reason);
-  changes_.replicas.insert(r.id);
+  record_replica_change(r.id);
+}
+
+// Every record change may change what the routing table holds (states, ports, revisions,
+// rollout weights): the next rebuild_routing() looks.
+void Fleet::record_replica_change(const std::string& id) {
+  changes_.replicas.insert(id);
+  routing_dirty_ = true;
+}
+
+void Fleet::record_deployment_change(const std::string& name) {
+  changes_.deployments.insert(name);
+  routing_dirty_ = true;
 }
 
 FleetChanges Fleet::take_changes() {
@@ -211,7 +223,7 @@ Status Fleet::apply(const DeploymentSpec& spec, const std::string& manifest, Tim
     d.revision = rev;
     d.replicas = std::clamp(d.replicas, spec.replicas.min, spec.replicas.max);
   }
-  changes_.deployments.insert(spec.name);
+  record_deployment_change(spec.name);
   reconcile(deployments_.at(spec.name), now);
   sweep(now);
   place_pending(now);
@@ -231,7 +243,7 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
   // Its idle reserve slots go now; slots in use go with their replicas.
   reserves_.remove(pool_, name, now);
   preemptions_.forget_deployment(name);
-  changes_.deployments.insert(name);
+  record_deployment_change(name);
   event(now, "DeploymentDeleted", name, "", "", "");
   sweep(now);
   rebuild_routing(now);
@@ -252,7 +264,7 @@ Status Fleet::scale(const std::string& name, int replicas, TimePoint now, std::s
     event(now, "Scaled", name, std::to_string(d.replicas), std::to_string(replicas),
           std::string(reason));
     d.replicas = replicas;
-    changes_.deployments.insert(name);
+    record_deployment_change(name);
   }
   reconcile(d, now);
   sweep(now);
@@ -365,7 +377,10 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
     event(now, "AgentRestarted", hb.node, n.agent_id, hb.agent_id, "new agent process");
   n.agent_id = hb.agent_id;
   n.seq = hb.seq;
-  n.host = hb.host;
+  if (n.host != hb.host) {
+    n.host = hb.host;
+    routing_dirty_ = true;  // its replicas' addresses
+  }
   n.agent_port = hb.port;
   n.last_seen = now;
   n.applied_generation = hb.applied_generation;
@@ -377,6 +392,7 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
   if (n.state != NodeState::kReady) {
     event(now, "Node", n.name, to_string(n.state), "Ready", "heartbeat");
     n.state = NodeState::kReady;
+    routing_dirty_ = true;
   }
 
   apply_gpu_reports(hb, now);
@@ -385,10 +401,66 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
 
   apply_replica_reports(hb, now);
   collect_pool_events();
-  rebuild_routing(now);
+  publish_after_heartbeat(hb, now);
   due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
-  return assignment_for(hb.node, now);
+  NodeAssignment reply = assignment_for(hb.node, now);
+  n.told_interval = reply.heartbeat_interval;
+  compact(n, hb, reply);
+  return reply;
+}
+
+// A heartbeat that changed nothing the node runs is answered "unchanged" when its agent can take
+// that: at fleet scale most heartbeats are such, and repeating every node's whole set each second
+// is most of the controller's work and bytes (#18). Never while a replica drains: its entry
+// counts down, and leaves the set on a timeout rather than on a generation.
+void Fleet::compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply) {
+  std::string key;
+  bool draining = false;
+  for (const auto& a : reply.replicas) {
+    key += fmt::format("{}@{}/{};", a.id, a.generation, a.revision);
+    draining = draining || a.draining;
+  }
+  if (hb.accepts_unchanged && !draining && n.sent_generation >= 0 && key == n.sent_key &&
+      hb.applied_generation >= n.sent_generation) {
+    reply.replicas.clear();
+    reply.unchanged = true;
+    return;
+  }
+  n.sent_key = std::move(key);
+  n.sent_generation = draining ? -1 : reply.generation;
+}
+
+// After a heartbeat: a changed replica set is published at once unless a table was built less
+// than routing_batch ago (then tick() does it, and next_deadline() says when), so that a
+// thousand nodes reporting their replicas Ready cost a few rebuilds, not a thousand. Without a
+// structural change only this node's loads can have moved: compared with what was published,
+// without a rebuild.
+void Fleet::publish_after_heartbeat(const NodeReport& hb, TimePoint now) {
+  if (routing_dirty_) {
+    if (!last_rebuild_ || now >= *last_rebuild_ + opts_.routing_batch) rebuild_routing(now);
+    return;
+  }
+  bool moved = false;
+  for (const auto& rep : hb.replicas) {
+    auto p = published_.find(rep.id);
+    if (p == published_.end()) continue;
+    RouteReplica latest = *p->second;
+    auto l = replica_load(rep.id, now);
+    latest.kv_cache_usage = l ? l->kv_cache_usage : std::nullopt;
+    latest.queue_length = l ? l->waiting : std::nullopt;
+    if (load_moved(*p->second, latest, opts_.load_publication)) {
+      moved = true;
+      break;
+    }
+  }
+  if (!moved) return;
+  const Duration every = opts_.load_publication.min_interval;
+  if (!last_load_publish_ || now >= *last_load_publish_ + every) {
+    rebuild_routing(now);
+  } else if (!load_due_) {
+    load_due_ = *last_load_publish_ + every;
+  }
 }
 
 // Telemetry and health from the node's GPUs into the pool.
@@ -430,7 +502,7 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     if (rr.port != rep.port || rr.restarts != rep.restarts) {
       rr.port = rep.port;
       rr.restarts = rep.restarts;
-      changes_.replicas.insert(rr.id);
+      record_replica_change(rr.id);
     }
     if (!active(rr)) continue;  // Draining: wait for it to disappear from the report
     switch (rep.state) {
@@ -451,8 +523,9 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
   }
   // A replica the agent no longer runs, after it applied a generation without it, has stopped.
   std::vector<std::string> gone;
-  for (auto& [id, r] : replicas_) {
-    if (r.node != hb.node || reported.count(id)) continue;
+  for (const std::string& id : on_node(hb.node)) {
+    if (reported.count(id)) continue;
+    ReplicaRecord& r = replicas_.at(id);
     if (r.state == ReplicaState::kDraining || r.state == ReplicaState::kStopped) {
       gone.push_back(id);
     } else if ((r.state == ReplicaState::kStarting || r.state == ReplicaState::kReady) &&
@@ -470,9 +543,9 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
 NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) const {
   NodeAssignment reply;
   reply.generation = generation_;
-  reply.heartbeat_interval = opts_.heartbeat_interval;
-  for (const auto& [id, r] : replicas_) {
-    if (r.node != node) continue;
+  reply.heartbeat_interval = pacer_.interval();
+  for (const std::string& id : on_node(node)) {
+    const ReplicaRecord& r = replicas_.at(id);
     // A Draining replica stays in the set until the agent reports it stopped or the drain
     // timeout passes; then it leaves, and the agent stops it at once (also an agent too old to
     // know the flag, which meanwhile just kept it running).
@@ -535,9 +608,16 @@ void Fleet::forget(std::string id, TimePoint now) {
   if (it == replicas_.end()) return;
   if (it->second.allocation.valid())
     (void)pool_.release(it->second.allocation, now, "replica " + id + " gone");
+  if (!it->second.node.empty()) {
+    auto n = by_node_.find(it->second.node);
+    if (n != by_node_.end()) {
+      n->second.erase(id);
+      if (n->second.empty()) by_node_.erase(n);
+    }
+  }
   replicas_.erase(it);
   loads_.erase(id);
-  changes_.replicas.insert(id);
+  record_replica_change(id);
 }
 
 void Fleet::node_lost(NodeRecord& n, TimePoint now) {
@@ -546,10 +626,12 @@ void Fleet::node_lost(NodeRecord& n, TimePoint now) {
             "no heartbeat for {} ms",
             std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count()));
   n.state = NodeState::kLost;
+  routing_dirty_ = true;
   if (n.pool_index) (void)pool_.mark_node_lost(*n.pool_index, "node " + n.name + " lost", now);
   std::vector<std::string> ids;
-  for (auto& [id, r] : replicas_) {
-    if (r.node == n.name && r.state != ReplicaState::kPending) {
+  for (const std::string& id : on_node(n.name)) {
+    ReplicaRecord& r = replicas_.at(id);
+    if (r.state != ReplicaState::kPending) {
       set_state(r, ReplicaState::kFailed, "node " + n.name + " lost", now);
       ids.push_back(id);
     }
@@ -579,7 +661,7 @@ void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint no
       ++d.canary_step;
       d.step_started = now;
       d.step_ready.reset();
-      changes_.deployments.insert(d.spec.name);
+      record_deployment_change(d.spec.name);
       int w = canary_step_weight(d);
       event(
           now, "CanaryStep", d.spec.name, d.stable_revision, d.revision,
@@ -588,7 +670,7 @@ void Fleet::advance_rollout(DeploymentRecord& d, int ready_current, TimePoint no
   }
   if (ro.strategy == RolloutStrategy::kBlueGreen && !d.switched_at && ready_current >= d.replicas) {
     d.switched_at = now;
-    changes_.deployments.insert(d.spec.name);
+    record_deployment_change(d.spec.name);
     event(now, "TrafficSwitched", d.spec.name, d.stable_revision, d.revision,
           "every replica of the new revision is ready; the old one stays for undo");
   }
@@ -664,7 +746,7 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     d.stable_revision.clear();
     d.canary_step = 0;
     d.switched_at.reset();
-    changes_.deployments.insert(d.spec.name);
+    record_deployment_change(d.spec.name);
   }
   const auto strategy = d.spec.rollout.strategy;
   const int target = d.replicas;
@@ -685,7 +767,7 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     r.reason = "waiting for placement";
     r.since = now;
     event(now, "Replica", r.id, "", "Pending", "revision " + d.revision);
-    changes_.replicas.insert(r.id);
+    record_replica_change(r.id);
     replicas_.emplace(r.id, std::move(r));
   }
   // Scale down the new revision: the least advanced replicas go first (never a Ready one while
@@ -931,6 +1013,7 @@ void Fleet::on_placed(ReplicaRecord& r, const AllocationRequest& req, Allocation
   const std::vector<GpuIndex>& gpus = alloc->gpus;
   r.allocation = a;
   r.node = pool_.node(alloc->node).name;
+  by_node_[r.node].insert(r.id);
   r.gpus.clear();
   for (GpuIndex g : gpus)
     r.gpus.push_back(pool_.gpu(g).uuid);
@@ -966,7 +1049,7 @@ void Fleet::tick(TimePoint now) {
   for (auto& [name, n] : nodes_) {
     // After a controller restart nodes are Unknown: they get one lease from the start to report.
     TimePoint seen = std::max(n.last_seen, started_);
-    if (n.state != NodeState::kLost && now - seen > opts_.node_lease) node_lost(n, now);
+    if (n.state != NodeState::kLost && now - seen > lease(n)) node_lost(n, now);
   }
   evacuate(now);
   for (auto& [name, d] : deployments_)
@@ -993,7 +1076,24 @@ void Fleet::tick(TimePoint now) {
   place_pending(now);
   hold_reserves(now);
   collect_pool_events();
-  rebuild_routing(now);
+  // At fleet scale a rebuild reads every replica: only when something changed, or a moved load
+  // is due, or a published one is about to expire.
+  if (routing_dirty_ || (load_due_ && now >= *load_due_) || (load_expiry_ && now >= *load_expiry_))
+    rebuild_routing(now);
+}
+
+void Fleet::observe_busy(double share, TimePoint now) {
+  pacer_.observe(share, now);
+}
+
+Duration Fleet::lease(const NodeRecord& n) const {
+  return pacer_.lease(opts_.node_lease, n.told_interval);
+}
+
+const std::set<std::string>& Fleet::on_node(const std::string& node) const {
+  static const std::set<std::string> kNone;
+  auto it = by_node_.find(node);
+  return it == by_node_.end() ? kNone : it->second;
 }
 
 void Fleet::due(TimePoint now) {
@@ -1008,8 +1108,9 @@ std::optional<TimePoint> Fleet::next_deadline() const {
   for (const auto& [name, n] : nodes_) {
     // The moment its lease runs out; tick() finds it lost just after (a strict comparison).
     if (n.state != NodeState::kLost)
-      earliest(std::max(n.last_seen, started_) + opts_.node_lease + Duration(1));
+      earliest(std::max(n.last_seen, started_) + lease(n) + Duration(1));
   }
+  if (routing_dirty_) earliest(last_rebuild_ ? *last_rebuild_ + opts_.routing_batch : started_);
   for (const auto& [name, d] : deployments_) {
     if (auto t = rollout_deadline(d, opts_.blue_green_retention)) earliest(*t);
     if (!d.rollback_reason.empty()) earliest(started_);
@@ -1033,6 +1134,7 @@ void Fleet::restore(ReplicaRecord r, TimePoint now) {
     if (inserted) it->second.name = r.node;  // Unknown until its agent reports
   }
   std::string id = r.id;
+  if (!r.node.empty()) by_node_[r.node].insert(id);
   replicas_[id] = std::move(r);
 }
 
@@ -1042,7 +1144,7 @@ std::optional<ReplicaLoad> Fleet::replica_load(const std::string& replica, TimeP
   auto it = loads_.find(replica);
   if (it == loads_.end()) return std::nullopt;
   const Duration age = now - it->second.as_of;
-  if (age > opts_.heartbeat_interval * kLoadMaxAgeHeartbeats) return std::nullopt;
+  if (age > load_max_age()) return std::nullopt;
   ReplicaLoad l = it->second.load;
   l.age = std::max(Duration(0), age);
   return l;
@@ -1067,6 +1169,8 @@ std::string Fleet::why_unavailable(const std::string& deployment) const {
 }
 
 void Fleet::rebuild_routing(TimePoint now) {
+  routing_dirty_ = false;
+  last_rebuild_ = now;
   RoutingTable t;
   for (const auto& [name, d] : deployments_) {
     RouteModel m;
@@ -1128,11 +1232,16 @@ void Fleet::rebuild_routing(TimePoint now) {
     t.version = routing_.version + 1;
     routing_ = std::move(t);
     last_load_publish_ = now;
+    published_.clear();
+    for (const auto& m : routing_.models)
+      for (const auto& r : m.revisions)
+        for (const auto& x : r.replicas)
+          published_.emplace(x.id, &x);
   }
   // A published load that nobody refreshes must leave the table once it is too old: the first
   // time that happens is a deadline (a simulator has no other reason to look).
   load_expiry_.reset();
-  const Duration max_age = opts_.heartbeat_interval * kLoadMaxAgeHeartbeats;
+  const Duration max_age = load_max_age();
   for (const auto& m : routing_.models)
     for (const auto& r : m.revisions)
       for (const auto& x : r.replicas) {

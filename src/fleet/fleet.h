@@ -7,10 +7,12 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/traffic_report.h"
 #include "fleet/canary_judge.h"
+#include "fleet/heartbeat_pacer.h"
 #include "fleet/load_publication.h"
 #include "fleet/node_assignment.h"
 #include "fleet/node_report.h"
@@ -39,6 +41,12 @@ struct FleetOptions {
   CanaryThresholds canary;
   // When the engines' load alone gives the routing table a new version (fleet/load_publication.h).
   LoadPublicationRule load_publication;
+  // A heartbeat that changed the replica set rebuilds the routing table at once unless one was
+  // built less than this long ago; then the next tick() does (#18: a rebuild reads every replica).
+  Duration routing_batch = std::chrono::milliseconds(100);
+  // How the heartbeat interval grows when the controller is busy (fleet/heartbeat_pacer.h); its
+  // `base` is heartbeat_interval.
+  HeartbeatPacing pacing;
 };
 
 // What changed since the last take_changes(): records to write and keys to delete.
@@ -84,6 +92,11 @@ class Fleet {
   // kLoadMaxAgeHeartbeats heartbeat intervals. Kept in memory only: a restarted controller knows
   // it again one heartbeat later.
   std::optional<ReplicaLoad> replica_load(const std::string& replica, TimePoint now) const;
+  // How busy the controller's thread was since the last reading (CPU over wall time, 0..1): the
+  // heartbeat interval handed out, and node leases with it, follow (fleet/heartbeat_pacer.h).
+  void observe_busy(double share, TimePoint now);
+  Duration heartbeat_interval() const { return pacer_.interval(); }
+  double busy() const { return pacer_.busy(); }
   // A gateway's traffic since its last report; feeds canary analysis.
   void record_traffic(const TrafficReport& report, TimePoint now);
 
@@ -120,11 +133,20 @@ class Fleet {
   FleetChanges take_changes();
 
  private:
-  Fleet(Scheduler scheduler, FleetOptions options) : sched_(std::move(scheduler)), opts_(options) {}
+  Fleet(Scheduler scheduler, FleetOptions options)
+      : sched_(std::move(scheduler)), opts_(options), pacer_(pacing(options)) {}
+  static HeartbeatPacing pacing(const FleetOptions& o) {
+    HeartbeatPacing p = o.pacing;
+    p.base = o.heartbeat_interval;
+    return p;
+  }
 
   void event(TimePoint now, std::string kind, std::string subject, std::string from, std::string to,
              std::string reason);
   void set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now);
+  // A record to persist; it may change the routing table too.
+  void record_replica_change(const std::string& id);
+  void record_deployment_change(const std::string& name);
   void reconcile(DeploymentRecord& d, TimePoint now);
   void advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now);
   // Why the canary is worse than the stable revision, or "" while it is not (or not known yet).
@@ -155,6 +177,15 @@ class Fleet {
   void apply_gpu_reports(const NodeReport& hb, TimePoint now);
   void apply_replica_reports(const NodeReport& hb, TimePoint now);
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
+  // Answers "unchanged" in place of a set the agent already runs (NodeAssignment::unchanged).
+  void compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply);
+  void publish_after_heartbeat(const NodeReport& hb, TimePoint now);
+  // The ids of the replicas placed on `node`.
+  const std::set<std::string>& on_node(const std::string& node) const;
+  Duration lease(const NodeRecord& n) const;
+  Duration load_max_age() const {
+    return std::max(opts_.heartbeat_interval, pacer_.interval()) * kLoadMaxAgeHeartbeats;
+  }
   void recommit(NodeRecord& n, TimePoint now);
   // Publishes a new routing table when its replicas changed, or when only their load moved
   // enough (opts_.load_publication).
@@ -172,12 +203,18 @@ class Fleet {
   std::map<std::string, DeploymentRecord> deployments_;
   std::map<std::string, ReplicaRecord> replicas_;
   std::map<std::string, NodeRecord> nodes_;
+  std::map<std::string, std::set<std::string>> by_node_;  // node -> ids of replicas placed there
+  HeartbeatPacer pacer_;
   std::deque<FleetEvent> events_;
   uint64_t event_seq_ = 0;
   int64_t generation_ = 0;
   uint64_t id_counter_ = 0;
   RoutingTable routing_;
-  std::string routing_key_;  // the last table's content, to bump the version only on change
+  std::string routing_key_;    // the last table's content, to bump the version only on change
+  bool routing_dirty_ = true;  // a record changed since the last rebuild
+  std::optional<TimePoint> last_rebuild_;
+  // The published table's replicas by id, to compare a heartbeat's loads without a rebuild.
+  std::unordered_map<std::string, const RouteReplica*> published_;
   // Engine load per replica id, and when it was read (the heartbeat's time less its age).
   struct LoadRecord {
     ReplicaLoad load;

@@ -42,6 +42,9 @@ struct NodeAssignment {
   // generation is not older than the last one applied.
   int64_t generation = 0;
   std::vector<ReplicaAssignment> replicas;
+  // Nothing the node must run changed since the generation it applied: `replicas` is empty and
+  // the agent keeps the set it has, under `generation`. Sent only to an agent that accepts it.
+  bool unchanged = false;
   // The fleet hands out the report interval, so that it can slow reports down when it is busy.
   Duration heartbeat_interval = std::chrono::seconds(1);
 };

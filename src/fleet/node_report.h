@@ -62,6 +62,9 @@ struct NodeReport {
   std::vector<ReplicaReport> replicas;
   std::vector<HealthEventReport> events;  // health transitions since the last acknowledged beat
   int64_t applied_generation = 0;         // the last desired set the agent applied
+  // The agent keeps its set when a reply says "unchanged" (NodeAssignment::unchanged), so the
+  // fleet may answer a heartbeat that changes nothing without repeating the whole set.
+  bool accepts_unchanged = false;
 };
 
 }  // namespace gf

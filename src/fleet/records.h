@@ -97,6 +97,10 @@ struct NodeRecord {
   TimePoint last_seen{};
   std::optional<NodeIndex> pool_index;  // once its inventory is known
   int64_t applied_generation = 0;
+  Duration told_interval{0};  // the heartbeat interval in the last reply: its lease follows
+  // The set in the last full reply and its generation, for "unchanged" replies; -1: none sent.
+  std::string sent_key;
+  int64_t sent_generation = -1;
 };
 
 struct FleetEvent {

@@ -145,19 +145,20 @@ std::string to_json(const NodeReport& h) {
                       {"to", to_string(e.to)},
                       {"reason", e.reason}});
   }
-  return json{{"version", kAgentProtocolVersion},
-              {"node", h.node},
-              {"agentId", h.agent_id},
-              {"seq", h.seq},
-              {"host", h.host},
-              {"port", h.port},
-              {"labels", h.labels},
-              {"nvlinkGroups", h.nvlink_groups},
-              {"gpus", gpus},
-              {"replicas", replicas},
-              {"events", events},
-              {"appliedGeneration", h.applied_generation}}
-      .dump();
+  json j{{"version", kAgentProtocolVersion},
+         {"node", h.node},
+         {"agentId", h.agent_id},
+         {"seq", h.seq},
+         {"host", h.host},
+         {"port", h.port},
+         {"labels", h.labels},
+         {"nvlinkGroups", h.nvlink_groups},
+         {"gpus", gpus},
+         {"replicas", replicas},
+         {"events", events},
+         {"appliedGeneration", h.applied_generation}};
+  if (h.accepts_unchanged) j["acceptsUnchanged"] = true;
+  return j.dump();
 }
 
 Result<NodeReport> parse_node_report(std::string_view text) {
@@ -174,6 +175,7 @@ Result<NodeReport> parse_node_report(std::string_view text) {
   r.get(*j, "labels", h.labels);
   r.get(*j, "nvlinkGroups", h.nvlink_groups);
   r.get(*j, "appliedGeneration", h.applied_generation);
+  r.get(*j, "acceptsUnchanged", h.accepts_unchanged);
   each(r, *j, "gpus", [&](Reader& g, const json& o) {
     GpuReport x;
     int64_t mem = 0, used = 0;
@@ -261,13 +263,19 @@ std::string to_json(const NodeAssignment& reply) {
     }
     replicas.push_back(std::move(x));
   }
-  return json{
+  json out{
       {"version", kAgentProtocolVersion},
       {"generation", reply.generation},
-      {"replicas", replicas},
       {"heartbeatIntervalMs",
-       std::chrono::duration_cast<std::chrono::milliseconds>(reply.heartbeat_interval).count()}}
-      .dump();
+       std::chrono::duration_cast<std::chrono::milliseconds>(reply.heartbeat_interval).count()}};
+  // Only to an agent that said it understands: an older one would read "no replicas" as "stop
+  // them all".
+  if (reply.unchanged) {
+    out["unchanged"] = true;
+  } else {
+    out["replicas"] = std::move(replicas);
+  }
+  return out.dump();
 }
 
 Result<NodeAssignment> parse_node_assignment(std::string_view text) {
@@ -280,6 +288,7 @@ Result<NodeAssignment> parse_node_assignment(std::string_view text) {
   int64_t interval_ms = 1000;
   r.get(*j, "heartbeatIntervalMs", interval_ms);
   out.heartbeat_interval = std::chrono::milliseconds(std::max<int64_t>(interval_ms, 10));
+  r.get(*j, "unchanged", out.unchanged);
   each(r, *j, "replicas", [&](Reader& g, const json& o) {
     ReplicaAssignment a;
     std::string engine = "engine-sim";

@@ -98,3 +98,56 @@ TEST(ControllerLink, ReportsALostGpuAsLost) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+// "unchanged" keeps the set applied last under the new generation; the agent offers to take it
+// only once it has a set, and a reply that says it before any set is refused.
+TEST(ControllerLink, AnUnchangedReplyKeepsTheLastSetUnderItsGeneration) {
+  NodeSpec spec;
+  spec.name = "n";
+  spec.gpus = {GpuGroupSpec{"H100-80GB", 2, MiB(81920), 3.0, {}}};
+  Node node(spec);
+  ControllerLink link(ControllerLinkConfig{"n", "id", "127.0.0.1", 1, {}, {}});
+  ManualClock clock;
+  EXPECT_FALSE(link.build(*node.monitor, *node.replicas, clock.now()).accepts_unchanged);
+
+  NodeAssignment early;
+  early.generation = 3;
+  early.unchanged = true;
+  EXPECT_FALSE(link.apply(early, *node.replicas, node.monitor->gpus(), clock.now()).ok());
+
+  NodeAssignment full;
+  full.generation = 5;
+  ReplicaAssignment a;
+  a.id = "r-1";
+  a.generation = 5;
+  a.model = "m";
+  a.gpus = {"GPU-n-0"};
+  full.replicas = {a};
+  ASSERT_TRUE(link.apply(full, *node.replicas, node.monitor->gpus(), clock.now()).ok());
+  ASSERT_EQ(node.replicas->list().size(), 1u);
+  EXPECT_TRUE(link.build(*node.monitor, *node.replicas, clock.now()).accepts_unchanged);
+
+  NodeAssignment same;
+  same.generation = 9;
+  same.unchanged = true;
+  same.heartbeat_interval = std::chrono::seconds(4);
+  ASSERT_TRUE(link.apply(same, *node.replicas, node.monitor->gpus(), clock.now()).ok());
+  EXPECT_EQ(link.applied_generation(), 9);
+  EXPECT_EQ(link.heartbeat_interval(), std::chrono::seconds(4));
+  ASSERT_EQ(node.replicas->list().size(), 1u);
+  EXPECT_EQ(node.replicas->list()[0].id, "r-1");
+
+  // A later full set without it stops it, as before.
+  NodeAssignment empty;
+  empty.generation = 10;
+  ASSERT_TRUE(link.apply(empty, *node.replicas, node.monitor->gpus(), clock.now()).ok());
+  for (const auto& v : node.replicas->list())
+    EXPECT_TRUE(v.state == ReplicaProcessState::kStopping ||
+                v.state == ReplicaProcessState::kStopped);
+}
+
+}  // namespace
+}  // namespace gf

@@ -286,3 +286,37 @@ TEST(ControllerLink, AnOlderReplyIsIgnoredAndEventsWaitForAnAcknowledgement) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+// "unchanged" replies carry no set at all, and only agents that say so get them (#18).
+TEST(AgentProtocol, UnchangedRepliesAndTheAgentsConsentRoundTrip) {
+  NodeAssignment same;
+  same.generation = 12;
+  same.unchanged = true;
+  const std::string text = wire::to_json(same);
+  EXPECT_EQ(text.find("\"replicas\""), std::string::npos) << text;
+  auto back = wire::parse_node_assignment(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(back->unchanged);
+  EXPECT_EQ(back->generation, 12);
+
+  NodeAssignment whole;
+  whole.generation = 13;
+  auto full = wire::parse_node_assignment(wire::to_json(whole));
+  ASSERT_TRUE(full.ok());
+  EXPECT_FALSE(full->unchanged);
+
+  NodeReport r;
+  r.node = "n";
+  r.agent_id = "a";
+  r.seq = 1;
+  r.host = "h";
+  EXPECT_FALSE(wire::parse_node_report(wire::to_json(r))->accepts_unchanged);
+  r.accepts_unchanged = true;
+  EXPECT_TRUE(wire::parse_node_report(wire::to_json(r))->accepts_unchanged);
+}
+
+}  // namespace
+}  // namespace gf
