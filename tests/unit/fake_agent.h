@@ -12,6 +12,18 @@
 
 namespace gf {
 
+// A one-GPU engine-sim Deployment of `replicas` (at most `max`): what most Fleet tests place.
+inline DeploymentSpec one_gpu_deployment(const std::string& name, int replicas, int max = 8) {
+  DeploymentSpec d;
+  d.name = name;
+  d.model = "meta-llama/Llama-2-7b-hf";
+  d.engine.type = EngineType::kEngineSim;
+  d.resources.gpus = 1;
+  d.replicas.min = replicas;
+  d.replicas.max = max;
+  return d;
+}
+
 // A node agent as the controller sees it: it runs what the last reply asked for and reports it
 // Ready on the next beat (when `healthy_replicas`).
 struct FakeAgent {

@@ -19,14 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 
 DeploymentSpec deployment(const std::string& name, int replicas, int max = 8) {
-  DeploymentSpec d;
-  d.name = name;
-  d.model = "meta-llama/Llama-2-7b-hf";
-  d.engine.type = EngineType::kEngineSim;
-  d.resources.gpus = 1;
-  d.replicas.min = replicas;
-  d.replicas.max = max;
-  return d;
+  return one_gpu_deployment(name, replicas, max);
 }
 
 class FleetTest : public ::testing::Test {

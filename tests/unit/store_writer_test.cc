@@ -9,20 +9,14 @@
 #include <mutex>
 
 #include "controller/fleet_persistence.h"
+#include "fake_agent.h"
 #include "store/sqlite_store.h"
 
 namespace gf {
 namespace {
 
 DeploymentSpec deployment(const std::string& name, int replicas) {
-  DeploymentSpec d;
-  d.name = name;
-  d.model = "m";
-  d.engine.type = EngineType::kEngineSim;
-  d.resources.gpus = 1;
-  d.replicas.min = replicas;
-  d.replicas.max = replicas;
-  return d;
+  return one_gpu_deployment(name, replicas, replicas);
 }
 
 class StoreWriterTest : public ::testing::Test {
