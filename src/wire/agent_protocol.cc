@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wire/field_reader.h"
 #include "wire/replica_load_json.h"
 
 namespace gf::wire {
@@ -10,94 +11,15 @@ using nlohmann::json;
 
 namespace {
 
-// Reads fields with errors that name the path ("replicas[1].port: must be a number").
-class Reader {
- public:
-  explicit Reader(std::string path) : path_(std::move(path)) {}
-  const std::optional<Error>& error() const { return error_; }
-
-  template <class T>
-  void get(const json& obj, const char* key, T& out, bool required = false) {
-    if (error_) return;
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) {
-      if (required) fail(key, "is required");
-      return;
-    }
-    try {
-      out = it->get<T>();
-    } catch (const json::exception&) {
-      fail(key, std::string("has the wrong type (") + it->type_name() + ")");
-    }
-  }
-  void fail(const std::string& key, const std::string& what) {
-    if (!error_) error_ = make_error(ErrorCode::kInvalidArgument, path_ + key + ": " + what);
-  }
-  Reader at(const std::string& key, size_t i) const {
-    return Reader(path_ + key + "[" + std::to_string(i) + "].");
-  }
-  const std::string& path() const { return path_; }
-  // An error whose message already names the whole path.
-  void set_error(Error e) {
-    if (!error_) error_ = std::move(e);
-  }
-
- private:
-  std::string path_;
-  std::optional<Error> error_;
-};
-
-Result<json> parse_object(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return make_error(ErrorCode::kInvalidArgument, "body is not valid JSON");
-  if (!j.is_object()) return make_error(ErrorCode::kInvalidArgument, "body must be a JSON object");
-  return j;
-}
-
-Status check_version(const json& j) {
-  int v = j.value("version", 0);
+Status check_version(simdjson::dom::object j) {
+  int v = 0;
+  if (auto e = field(j, "version")) (void)read_value(*e, v);
   if (v != kAgentProtocolVersion) {
     return make_error(ErrorCode::kInvalidArgument, "protocol version " + std::to_string(v) +
                                                        " is not supported (this side " + "speaks " +
                                                        std::to_string(kAgentProtocolVersion) + ")");
   }
   return {};
-}
-
-// Runs `each` on every element of an optional array field, with a reader for its path.
-template <class F>
-void each(Reader& r, const json& obj, const char* key, F&& f) {
-  if (r.error()) return;
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return;
-  if (!it->is_array()) {
-    r.fail(key, "must be a list");
-    return;
-  }
-  for (size_t i = 0; i < it->size(); ++i) {
-    Reader sub = r.at(key, i);
-    if (!(*it)[i].is_object()) {
-      r.fail(key, "[" + std::to_string(i) + "] must be an object");
-      return;
-    }
-    f(sub, (*it)[i]);
-    if (sub.error()) {
-      r.fail("", sub.error()->message);
-      return;
-    }
-  }
-}
-
-// A name read from the wire into its enum; an unknown name is an error that names the field, so
-// an agent newer than its controller is told what it sent that is not understood.
-template <class E, class Parse>
-void read_enum(Reader& r, const char* key, const std::string& name, Parse parse, E& out) {
-  if (r.error()) return;
-  if (auto v = parse(name)) {
-    out = *v;
-  } else {
-    r.fail(key, "unknown value \"" + name + "\"");
-  }
 }
 
 }  // namespace
@@ -162,21 +84,22 @@ std::string to_json(const NodeReport& h) {
 }
 
 Result<NodeReport> parse_node_report(std::string_view text) {
-  auto j = parse_object(text);
-  if (!j) return j.error();
-  if (Status s = check_version(*j); !s) return s.error();
+  auto parsed = parse_object(text);
+  if (!parsed) return parsed.error();
+  const simdjson::dom::object j = *parsed;
+  if (Status s = check_version(j); !s) return s.error();
   NodeReport h;
-  Reader r("");
-  r.get(*j, "node", h.node, true);
-  r.get(*j, "agentId", h.agent_id, true);
-  r.get(*j, "seq", h.seq, true);
-  r.get(*j, "host", h.host, true);
-  r.get(*j, "port", h.port);
-  r.get(*j, "labels", h.labels);
-  r.get(*j, "nvlinkGroups", h.nvlink_groups);
-  r.get(*j, "appliedGeneration", h.applied_generation);
-  r.get(*j, "acceptsUnchanged", h.accepts_unchanged);
-  each(r, *j, "gpus", [&](Reader& g, const json& o) {
+  FieldReader r("");
+  r.get(j, "node", h.node, true);
+  r.get(j, "agentId", h.agent_id, true);
+  r.get(j, "seq", h.seq, true);
+  r.get(j, "host", h.host, true);
+  r.get(j, "port", h.port);
+  r.get(j, "labels", h.labels);
+  r.get(j, "nvlinkGroups", h.nvlink_groups);
+  r.get(j, "appliedGeneration", h.applied_generation);
+  r.get(j, "acceptsUnchanged", h.accepts_unchanged);
+  r.each(j, "gpus", [&](FieldReader& g, simdjson::dom::object o) {
     GpuReport x;
     int64_t mem = 0, used = 0;
     g.get(o, "uuid", x.uuid, true);
@@ -185,7 +108,7 @@ Result<NodeReport> parse_node_report(std::string_view text) {
     g.get(o, "memoryMiB", mem, true);
     std::string health = "Healthy";
     g.get(o, "health", health);
-    read_enum(g, "health", health, parse_health, x.health);
+    g.read_enum("health", health, parse_health, x.health);
     g.get(o, "reason", x.reason);
     g.get(o, "utilizationPct", x.utilization_pct);
     g.get(o, "temperatureC", x.temperature_c);
@@ -195,17 +118,17 @@ Result<NodeReport> parse_node_report(std::string_view text) {
     x.memory_used = MiB{used};
     h.gpus.push_back(std::move(x));
   });
-  each(r, *j, "replicas", [&](Reader& g, const json& o) {
+  r.each(j, "replicas", [&](FieldReader& g, simdjson::dom::object o) {
     ReplicaReport x;
     g.get(o, "id", x.id, true);
     g.get(o, "generation", x.generation);
     std::string state;
     g.get(o, "state", state, true);
-    read_enum(g, "state", state, parse_replica_process_state, x.state);
+    g.read_enum("state", state, parse_replica_process_state, x.state);
     g.get(o, "reason", x.reason);
     g.get(o, "port", x.port);
     g.get(o, "restarts", x.restarts);
-    if (auto l = o.find("load"); l != o.end() && !l->is_null()) {
+    if (auto l = field(o, "load")) {
       auto load = parse_replica_load(*l, g.path() + "load");
       if (load) {
         x.load = *load;
@@ -215,14 +138,14 @@ Result<NodeReport> parse_node_report(std::string_view text) {
     }
     h.replicas.push_back(std::move(x));
   });
-  each(r, *j, "events", [&](Reader& g, const json& o) {
+  r.each(j, "events", [&](FieldReader& g, simdjson::dom::object o) {
     HealthEventReport x;
     g.get(o, "gpu", x.gpu, true);
     std::string from = "Healthy", to;
     g.get(o, "from", from);
     g.get(o, "to", to, true);
-    read_enum(g, "from", from, parse_health, x.from);
-    read_enum(g, "to", to, parse_health, x.to);
+    g.read_enum("from", from, parse_health, x.from);
+    g.read_enum("to", to, parse_health, x.to);
     g.get(o, "reason", x.reason);
     h.events.push_back(std::move(x));
   });
@@ -279,17 +202,18 @@ std::string to_json(const NodeAssignment& reply) {
 }
 
 Result<NodeAssignment> parse_node_assignment(std::string_view text) {
-  auto j = parse_object(text);
-  if (!j) return j.error();
-  if (Status s = check_version(*j); !s) return s.error();
+  auto parsed = parse_object(text);
+  if (!parsed) return parsed.error();
+  const simdjson::dom::object j = *parsed;
+  if (Status s = check_version(j); !s) return s.error();
   NodeAssignment out;
-  Reader r("");
-  r.get(*j, "generation", out.generation, true);
+  FieldReader r("");
+  r.get(j, "generation", out.generation, true);
   int64_t interval_ms = 1000;
-  r.get(*j, "heartbeatIntervalMs", interval_ms);
+  r.get(j, "heartbeatIntervalMs", interval_ms);
   out.heartbeat_interval = std::chrono::milliseconds(std::max<int64_t>(interval_ms, 10));
-  r.get(*j, "unchanged", out.unchanged);
-  each(r, *j, "replicas", [&](Reader& g, const json& o) {
+  r.get(j, "unchanged", out.unchanged);
+  r.each(j, "replicas", [&](FieldReader& g, simdjson::dom::object o) {
     ReplicaAssignment a;
     std::string engine = "engine-sim";
     g.get(o, "id", a.id, true);
@@ -313,15 +237,16 @@ Result<NodeAssignment> parse_node_assignment(std::string_view text) {
     } else {
       g.fail("engine", e.error().message);
     }
-    if (auto it = o.find("performance"); it != o.end() && it->is_object()) {
-      PerformanceSpec p;
-      g.get(*it, "prefillBaseMs", p.prefill_base_ms);
-      g.get(*it, "prefillPerTokenMs", p.prefill_per_token_ms);
-      g.get(*it, "prefillPerToken2Ms", p.prefill_per_token2_ms);
-      g.get(*it, "decodeBaseMs", p.decode_base_ms);
-      g.get(*it, "decodePerSeqMs", p.decode_per_seq_ms);
-      g.get(*it, "decodePerCtxTokenMs", p.decode_per_ctx_token_ms);
-      a.performance = p;
+    simdjson::dom::object perf;
+    if (auto p = field(o, "performance"); p && !p->get_object().get(perf)) {
+      PerformanceSpec ps;
+      g.get(perf, "prefillBaseMs", ps.prefill_base_ms);
+      g.get(perf, "prefillPerTokenMs", ps.prefill_per_token_ms);
+      g.get(perf, "prefillPerToken2Ms", ps.prefill_per_token2_ms);
+      g.get(perf, "decodeBaseMs", ps.decode_base_ms);
+      g.get(perf, "decodePerSeqMs", ps.decode_per_seq_ms);
+      g.get(perf, "decodePerCtxTokenMs", ps.decode_per_ctx_token_ms);
+      a.performance = ps;
     }
     out.replicas.push_back(std::move(a));
   });

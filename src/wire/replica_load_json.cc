@@ -1,5 +1,7 @@
 #include "wire/replica_load_json.h"
 
+#include "wire/field_reader.h"
+
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
@@ -18,42 +20,46 @@ json replica_load_json(const ReplicaLoad& l) {
   return j;
 }
 
-Result<ReplicaLoad> parse_replica_load(const json& j, const std::string& path) {
+Result<ReplicaLoad> parse_replica_load(simdjson::dom::element j, const std::string& path) {
   auto bad = [&](const char* key, const std::string& what) {
     return make_error(ErrorCode::kInvalidArgument, path + "." + key + ": " + what);
   };
-  if (!j.is_object()) return make_error(ErrorCode::kInvalidArgument, path + ": must be an object");
-  auto field = [&](const char* key) -> const json* {
-    auto it = j.find(key);
-    return it == j.end() || it->is_null() ? nullptr : &*it;
-  };
+  simdjson::dom::object obj;
+  if (j.get_object().get(obj))
+    return make_error(ErrorCode::kInvalidArgument, path + ": must be an object");
   ReplicaLoad out;
   // Whole numbers only: a count of 2.5 requests is a broken sender, not a rounding question.
+  auto whole = [&](const char* key) -> Result<std::optional<int64_t>> {
+    auto v = field(obj, key);
+    if (!v) return std::optional<int64_t>{};
+    int64_t n = 0;
+    if (v->get_int64().get(n))
+      return bad(key, std::string("must be a whole number (it is ") + json_type_name(*v) + ")");
+    return std::optional<int64_t>{n};
+  };
   auto count = [&](const char* key, auto& to) -> Status {
-    const json* v = field(key);
-    if (v == nullptr) return {};
-    if (!v->is_number_integer())
-      return bad(key, std::string("must be a whole number (it is ") + v->type_name() + ")");
-    const int64_t n = v->get<int64_t>();
-    if (n < 0) return bad(key, "must not be negative");
+    auto n = whole(key);
+    if (!n) return n.error();
+    if (!*n) return {};
+    if (**n < 0) return bad(key, "must not be negative");
     using T = typename std::remove_reference_t<decltype(to)>::value_type;
-    to = T(n);
+    to = T(**n);
     return {};
   };
   if (Status s = count("running", out.running); !s) return s.error();
   if (Status s = count("waiting", out.waiting); !s) return s.error();
   if (Status s = count("promptTokens", out.prompt_tokens); !s) return s.error();
   if (Status s = count("generationTokens", out.generation_tokens); !s) return s.error();
-  if (const json* v = field("kvCacheUsage")) {
-    if (!v->is_number()) return bad("kvCacheUsage", "must be a number");
-    const double kv = v->get<double>();
+  if (auto v = field(obj, "kvCacheUsage")) {
+    double kv = 0;
+    if (!read_value(*v, kv)) return bad("kvCacheUsage", "must be a number");
     if (!(kv >= 0.0 && kv <= 1.0)) return bad("kvCacheUsage", "must be within 0..1");
     out.kv_cache_usage = kv;
   }
-  if (const json* v = field("ageMs")) {
-    if (!v->is_number_integer() || v->get<int64_t>() < 0)
-      return bad("ageMs", "must be a whole number of milliseconds, not negative");
-    out.age = std::chrono::milliseconds(v->get<int64_t>());
+  if (auto ms = whole("ageMs"); !ms || (*ms && **ms < 0)) {
+    return bad("ageMs", "must be a whole number of milliseconds, not negative");
+  } else if (*ms) {
+    out.age = std::chrono::milliseconds(**ms);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // an absent one reads as unknown, and an older reader that knows none of them ignores the object.
 #pragma once
 
+#include <simdjson.h>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
@@ -18,6 +19,6 @@ nlohmann::json replica_load_json(const ReplicaLoad& load);
 // The inverse. A value of the wrong type or out of its range (a negative count, a KV usage
 // outside 0..1) is an error naming `path` and the field: the agent clamps before it sends, so
 // such a value is a bug worth hearing about.
-Result<ReplicaLoad> parse_replica_load(const nlohmann::json& j, const std::string& path);
+Result<ReplicaLoad> parse_replica_load(simdjson::dom::element j, const std::string& path);
 
 }  // namespace gf::wire

@@ -184,6 +184,46 @@ TEST(AgentProtocol, ErrorsNameTheField) {
   EXPECT_NE(engine.error().message.find("unknown engine \"tgi\""), std::string::npos);
 }
 
+// The controller reads heartbeats with simdjson (#18): every type mismatch still names its field
+// and says what was sent, and what older readers took (a number written as 2.0) still reads.
+TEST(AgentProtocol, WrongTypesNameTheFieldAndWhatWasSent) {
+  auto beat = [](const std::string& extra) {
+    return parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h")" + extra +
+                             "}");
+  };
+  auto expect_error = [&](const std::string& extra, const std::string& says) {
+    auto r = beat(extra);
+    ASSERT_FALSE(r.ok()) << extra;
+    EXPECT_NE(r.error().message.find(says), std::string::npos)
+        << extra << " -> " << r.error().message;
+  };
+  expect_error(R"(,"labels":["zone"])", "labels: has the wrong type (array)");
+  expect_error(R"(,"labels":{"zone":1})", "labels: has the wrong type (object)");
+  expect_error(R"(,"nvlinkGroups":[["a"]])", "nvlinkGroups: has the wrong type (array)");
+  expect_error(R"(,"port":"9000")", "port: has the wrong type (string)");
+  expect_error(R"(,"acceptsUnchanged":1)", "acceptsUnchanged: has the wrong type (number)");
+  expect_error(R"(,"gpus":{"uuid":"x"})", "gpus: must be a list");
+  expect_error(R"(,"gpus":[1])", "gpus: [0] must be an object");
+  expect_error(R"(,"replicas":[{"id":"r","state":"Ready"},{"id":7,"state":"Ready"}])",
+               "replicas[1].id: has the wrong type (number)");
+  expect_error(R"(,"replicas":[{"id":"r","state":"Ready","load":{"running":2.5}}])",
+               "replicas[0].load.running: must be a whole number (it is number)");
+  auto seq = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":"1","host":"h"})");
+  ASSERT_FALSE(seq.ok());
+  EXPECT_NE(seq.error().message.find("seq: has the wrong type (string)"), std::string::npos);
+
+  auto lenient =
+      beat(R"(,"port":9000.0,"labels":{"zone":"a"},"nvlinkGroups":[[0,1],[2]],)"
+           R"("gpus":[{"uuid":"g","name":"A100-80GB","memoryMiB":81920,"temperatureC":61.0}])");
+  ASSERT_TRUE(lenient.ok()) << lenient.error().message;
+  EXPECT_EQ(lenient->port, 9000);
+  EXPECT_EQ(lenient->labels.at("zone"), "a");
+  EXPECT_EQ(lenient->nvlink_groups, (std::vector<std::vector<int>>{{0, 1}, {2}}));
+  EXPECT_EQ(lenient->gpus.at(0).temperature_c, 61);
+  EXPECT_FALSE(parse_node_report("").ok());
+  EXPECT_FALSE(parse_node_report("[1,2]").ok());
+}
+
 TEST(AgentProtocol, UnknownHealthOrStateIsAnErrorNamingTheField) {
   auto health = parse_node_report(R"({"version":1,"node":"n","agentId":"a","seq":1,"host":"h",
       "gpus":[{"uuid":"GPU-1","name":"A100","memoryMiB":1,"health":"Sick"}]})");
