@@ -147,25 +147,35 @@ void Fleet::collect_pool_events() {
 
 void Fleet::set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now) {
   if (r.state == to && r.reason == reason) return;
-  if (r.state != to) {
-    event(now, "Replica", r.id, to_string(r.state), to_string(to), reason);
+  const ReplicaState from = r.state;
+  if (from != to) {
+    event(now, "Replica", r.id, to_string(from), to_string(to), reason);
     r.since = now;
   }
   r.state = to;
   r.reason = std::move(reason);
-  record_replica_change(r.id);
+  if (from != to) index_state(r, from);
+  record_replica_change(r);
+}
+
+void Fleet::index_state(const ReplicaRecord& r, std::optional<ReplicaState> from) {
+  if (from == ReplicaState::kPending) pending_.erase(r.id);
+  if (r.state == ReplicaState::kPending) pending_.insert(r.id);
+  if (r.state == ReplicaState::kStopped && r.node.empty()) unplaced_stopped_.insert(r.id);
 }
 
 // Every record change may change what the routing table holds (states, ports, revisions,
-// rollout weights): the next rebuild_routing() looks.
-void Fleet::record_replica_change(const std::string& id) {
-  changes_.replicas.insert(id);
+// rollout weights): the next rebuild_routing() looks. And its deployment's next reconcile.
+void Fleet::record_replica_change(const ReplicaRecord& r) {
+  changes_.replicas.insert(r.id);
   routing_dirty_ = true;
+  to_reconcile_.insert(r.deployment);
 }
 
 void Fleet::record_deployment_change(const std::string& name) {
   changes_.deployments.insert(name);
   routing_dirty_ = true;
+  to_reconcile_.insert(name);
 }
 
 FleetChanges Fleet::take_changes() {
@@ -236,10 +246,12 @@ Status Fleet::remove_deployment(const std::string& name, TimePoint now) {
   auto it = deployments_.find(name);
   if (it == deployments_.end())
     return make_error(ErrorCode::kNotFound, "no deployment named \"" + name + "\"");
-  for (auto& [id, r] : replicas_) {
-    if (r.deployment == name && active(r)) drain(r, "deployment deleted", now);
+  for (const std::string& id : of_deployment(name)) {
+    ReplicaRecord& r = replicas_.at(id);
+    if (active(r)) drain(r, "deployment deleted", now);
   }
   deployments_.erase(it);
+  at_rest_.erase(name);
   // Its idle reserve slots go now; slots in use go with their replicas.
   reserves_.remove(pool_, name, now);
   preemptions_.forget_deployment(name);
@@ -303,8 +315,9 @@ Status Fleet::set_node_admin(const std::string& node, AdminState to, TimePoint n
   Status s = pool_.set_node_admin(*it->second.pool_index, to, "by operator", now);
   if (!s) return s;
   if (to == AdminState::kDraining) {
-    for (auto& [id, r] : replicas_) {
-      if (r.node == node && active(r)) drain(r, "node " + node + " drained by operator", now);
+    for (const std::string& id : on_node(node)) {
+      ReplicaRecord& r = replicas_.at(id);
+      if (active(r)) drain(r, "node " + node + " drained by operator", now);
     }
   }
   collect_pool_events();
@@ -404,9 +417,12 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
   publish_after_heartbeat(hb, now);
   due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
-  NodeAssignment reply = assignment_for(hb.node, now);
+  // Most heartbeats are answered "unchanged": decided on the ids alone, and only a set that is
+  // sent is filled in (models, arguments, environment ...).
+  NodeAssignment reply = assignment_for(hb.node, now, /*ids_only=*/true);
   n.told_interval = reply.heartbeat_interval;
   compact(n, hb, reply);
+  if (!reply.unchanged) reply = assignment_for(hb.node, now, /*ids_only=*/false);
   return reply;
 }
 
@@ -438,14 +454,14 @@ void Fleet::compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply) 
 // without a rebuild.
 void Fleet::publish_after_heartbeat(const NodeReport& hb, TimePoint now) {
   if (routing_dirty_) {
-    if (!last_rebuild_ || now >= *last_rebuild_ + opts_.routing_batch) rebuild_routing(now);
+    if (!last_rebuild_ || now >= *last_rebuild_ + routing_batch()) rebuild_routing(now);
     return;
   }
   bool moved = false;
   for (const auto& rep : hb.replicas) {
     auto p = published_.find(rep.id);
     if (p == published_.end()) continue;
-    RouteReplica latest = *p->second;
+    RouteReplica latest;  // only the load: what load_moved() compares
     auto l = replica_load(rep.id, now);
     latest.kv_cache_usage = l ? l->kv_cache_usage : std::nullopt;
     latest.queue_length = l ? l->waiting : std::nullopt;
@@ -465,8 +481,15 @@ void Fleet::publish_after_heartbeat(const NodeReport& hb, TimePoint now) {
 
 // Telemetry and health from the node's GPUs into the pool.
 void Fleet::apply_gpu_reports(const NodeReport& hb, TimePoint now) {
+  const std::optional<NodeIndex> node = nodes_.at(hb.node).pool_index;
   for (const auto& g : hb.gpus) {
-    auto gi = pool_.find_gpu(g.uuid);
+    // By its local index on the node first: a string compare, not a hash of every UUID (#18).
+    std::optional<GpuIndex> gi;
+    if (node && g.index >= 0 && static_cast<size_t>(g.index) < pool_.node(*node).gpus.size()) {
+      const GpuIndex at = pool_.node(*node).gpus[static_cast<size_t>(g.index)];
+      if (pool_.gpu(at).uuid == g.uuid) gi = at;
+    }
+    if (!gi) gi = pool_.find_gpu(g.uuid);
     if (!gi) continue;
     GpuTelemetry t;
     t.utilization_pct = g.utilization_pct;
@@ -502,7 +525,7 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     if (rr.port != rep.port || rr.restarts != rep.restarts) {
       rr.port = rep.port;
       rr.restarts = rep.restarts;
-      record_replica_change(rr.id);
+      record_replica_change(rr);
     }
     if (!active(rr)) continue;  // Draining: wait for it to disappear from the report
     switch (rep.state) {
@@ -540,7 +563,8 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
 
 // Every replica the node must run, under the current generation, and the Draining ones still
 // finishing their requests.
-NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) const {
+NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now,
+                                     bool ids_only) const {
   NodeAssignment reply;
   reply.generation = generation_;
   reply.heartbeat_interval = pacer_.interval();
@@ -556,15 +580,19 @@ NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) con
     ReplicaAssignment a;
     a.id = r.id;
     a.generation = r.generation;
-    a.deployment = r.deployment;
     a.revision = r.revision;
-    a.gpus = r.gpus;
-    a.gpu_model = r.gpu_model;
-    a.memory_fraction = r.memory_fraction;
     if (draining) {
       a.draining = true;
       a.drain_timeout = r.since + opts_.drain_timeout - now;
     }
+    if (ids_only) {
+      reply.replicas.push_back(std::move(a));
+      continue;
+    }
+    a.deployment = r.deployment;
+    a.gpus = r.gpus;
+    a.gpu_model = r.gpu_model;
+    a.memory_fraction = r.memory_fraction;
     if (d == deployments_.end()) {
       // Its deployment was deleted: the agent only needs to know which replica drains.
       reply.replicas.push_back(std::move(a));
@@ -594,12 +622,12 @@ void Fleet::drain(ReplicaRecord& r, const std::string& reason, TimePoint now) {
 }
 
 void Fleet::sweep(TimePoint now) {
-  std::vector<std::string> done;
-  for (const auto& [id, r] : replicas_) {
-    if (r.state == ReplicaState::kStopped && r.node.empty()) done.push_back(id);
+  for (const std::string& id : std::exchange(unplaced_stopped_, {})) {
+    auto it = replicas_.find(id);
+    if (it != replicas_.end() && it->second.state == ReplicaState::kStopped &&
+        it->second.node.empty())
+      forget(id, now);
   }
-  for (const auto& id : done)
-    forget(id, now);
 }
 
 // NOLINTNEXTLINE(performance-unnecessary-value-param): a copy on purpose, see fleet.h.
@@ -615,9 +643,15 @@ void Fleet::forget(std::string id, TimePoint now) {
       if (n->second.empty()) by_node_.erase(n);
     }
   }
+  if (auto d = by_deployment_.find(it->second.deployment); d != by_deployment_.end()) {
+    d->second.erase(id);
+    if (d->second.empty()) by_deployment_.erase(d);
+  }
+  pending_.erase(id);
+  unplaced_stopped_.erase(id);
+  record_replica_change(it->second);
   replicas_.erase(it);
   loads_.erase(id);
-  record_replica_change(id);
 }
 
 void Fleet::node_lost(NodeRecord& n, TimePoint now) {
@@ -694,6 +728,10 @@ void Fleet::record_traffic(const TrafficReport& report, TimePoint now) {
 }
 
 void Fleet::evacuate(TimePoint now) {
+  if (pool_.faulty_or_lost() == 0) {
+    moving_.clear();  // every GPU serves again: nothing moves
+    return;
+  }
   std::vector<std::string> stop;
   std::set<std::string> moving;
   for (auto& [id, r] : replicas_) {
@@ -732,10 +770,13 @@ void Fleet::evacuate(TimePoint now) {
 }
 
 void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
+  to_reconcile_.erase(d.spec.name);
+  at_rest_.erase(d.spec.name);
   std::vector<ReplicaRecord*> current, old, moving;
-  for (auto& [id, r] : replicas_) {
-    if (r.deployment != d.spec.name || !active(r)) continue;
-    if (moving_.count(id) != 0) {
+  for (const std::string& id : of_deployment(d.spec.name)) {
+    ReplicaRecord& r = replicas_.at(id);
+    if (!active(r)) continue;
+    if (!moving_.empty() && moving_.count(id) != 0) {
       moving.push_back(&r);  // not counted: it is being replaced
       continue;
     }
@@ -767,7 +808,9 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     r.reason = "waiting for placement";
     r.since = now;
     event(now, "Replica", r.id, "", "Pending", "revision " + d.revision);
-    record_replica_change(r.id);
+    record_replica_change(r);
+    by_deployment_[r.deployment].insert(r.id);
+    index_state(r, std::nullopt);
     replicas_.emplace(r.id, std::move(r));
   }
   // Scale down the new revision: the least advanced replicas go first (never a Ready one while
@@ -827,7 +870,12 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     drain(*r, "moved off a Faulty GPU: a replacement is Ready", now);
   }
   advance_rollout(d, ready_new, now);
-  if (old.empty()) return;
+  if (old.empty()) {
+    // One revision, no rollout, nothing moving: until a replica or the spec changes, the next
+    // pass would decide what this one did (tick() skips it meanwhile).
+    if (d.stable_revision.empty() && moving.empty()) at_rest_.insert(d.spec.name);
+    return;
+  }
 
   // Retire older revisions.
   if (strategy == RolloutStrategy::kBlueGreen) {
@@ -861,8 +909,8 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
 // a warm reserve's slot goes to its own deployment before anyone else looks.
 std::vector<ReplicaRecord*> Fleet::pending_by_priority() {
   std::vector<std::pair<int, ReplicaRecord*>> order;
-  for (auto& [id, r] : replicas_) {
-    if (r.state != ReplicaState::kPending) continue;
+  for (const std::string& id : pending_) {
+    ReplicaRecord& r = replicas_.at(id);
     auto d = deployments_.find(r.deployment);
     if (d != deployments_.end()) order.emplace_back(-d->second.spec.priority, &r);
   }
@@ -1052,8 +1100,13 @@ void Fleet::tick(TimePoint now) {
     if (n.state != NodeState::kLost && now - seen > lease(n)) node_lost(n, now);
   }
   evacuate(now);
-  for (auto& [name, d] : deployments_)
+  // A deployment whose replicas and spec did not change since its last pass, with no rollout
+  // under way and nothing moving off a faulty GPU, would get the same answer: nothing to do. At
+  // fleet scale that skips reading every replica five times a second (#18).
+  for (auto& [name, d] : deployments_) {
+    if (at_rest_.count(name) != 0 && to_reconcile_.count(name) == 0 && moving_.empty()) continue;
     reconcile(d, now);
+  }
   // Canary analysis said roll back: return to the stable revision (its replicas still serve).
   std::vector<std::pair<std::string, std::string>> rollbacks;
   for (auto& [name, d] : deployments_) {
@@ -1077,9 +1130,35 @@ void Fleet::tick(TimePoint now) {
   hold_reserves(now);
   collect_pool_events();
   // At fleet scale a rebuild reads every replica: only when something changed, or a moved load
-  // is due, or a published one is about to expire.
-  if (routing_dirty_ || (load_due_ && now >= *load_due_) || (load_expiry_ && now >= *load_expiry_))
+  // is due, or a published one did expire (its engine's node stopped reporting it).
+  // A large fleet's changes wait for their batch here too (a small one's are published at once).
+  const bool batch_over = replicas_.size() <= opts_.routing_batch_replicas || !last_rebuild_ ||
+                          now >= *last_rebuild_ + routing_batch();
+  if ((routing_dirty_ && batch_over) || (load_due_ && now >= *load_due_) ||
+      (load_expiry_ && now >= *load_expiry_ && published_load_expired(now)))
     rebuild_routing(now);
+}
+
+Duration Fleet::routing_batch() const {
+  const size_t per = std::max<size_t>(1, opts_.routing_batch_replicas);
+  const size_t steps = std::max<size_t>(1, replicas_.size() / per);
+  return opts_.routing_batch * static_cast<int64_t>(steps);
+}
+
+// Every heartbeat refreshes its replicas' loads, so at a published load's expiry time it has
+// most often been read again since: then only the next expiry moves, and the table stays.
+bool Fleet::published_load_expired(TimePoint now) {
+  const Duration max_age = load_max_age();
+  load_expiry_.reset();
+  for (const auto& [id, x] : published_) {
+    if (!x->kv_cache_usage && !x->queue_length) continue;
+    auto it = loads_.find(id);
+    if (it == loads_.end()) return true;  // no longer known: the table must say so
+    const TimePoint expires = it->second.as_of + max_age + Duration(1);
+    if (now >= expires) return true;
+    if (!load_expiry_ || expires < *load_expiry_) load_expiry_ = expires;
+  }
+  return false;
 }
 
 void Fleet::observe_busy(double share, TimePoint now) {
@@ -1096,6 +1175,12 @@ const std::set<std::string>& Fleet::on_node(const std::string& node) const {
   return it == by_node_.end() ? kNone : it->second;
 }
 
+const std::set<std::string>& Fleet::of_deployment(const std::string& deployment) const {
+  static const std::set<std::string> kNone;
+  auto it = by_deployment_.find(deployment);
+  return it == by_deployment_.end() ? kNone : it->second;
+}
+
 void Fleet::due(TimePoint now) {
   if (!due_ || now < *due_) due_ = now;
 }
@@ -1110,7 +1195,7 @@ std::optional<TimePoint> Fleet::next_deadline() const {
     if (n.state != NodeState::kLost)
       earliest(std::max(n.last_seen, started_) + lease(n) + Duration(1));
   }
-  if (routing_dirty_) earliest(last_rebuild_ ? *last_rebuild_ + opts_.routing_batch : started_);
+  if (routing_dirty_) earliest(last_rebuild_ ? *last_rebuild_ + routing_batch() : started_);
   for (const auto& [name, d] : deployments_) {
     if (auto t = rollout_deadline(d, opts_.blue_green_retention)) earliest(*t);
     if (!d.rollback_reason.empty()) earliest(started_);
@@ -1135,6 +1220,8 @@ void Fleet::restore(ReplicaRecord r, TimePoint now) {
   }
   std::string id = r.id;
   if (!r.node.empty()) by_node_[r.node].insert(id);
+  by_deployment_[r.deployment].insert(id);
+  index_state(r, std::nullopt);
   replicas_[id] = std::move(r);
 }
 
@@ -1154,8 +1241,9 @@ std::string Fleet::why_unavailable(const std::string& deployment) const {
   int active_count = 0;
   const ReplicaRecord* looping = nullptr;
   int loops = 0;
-  for (const auto& [id, r] : replicas_) {
-    if (r.deployment != deployment || !active(r)) continue;
+  for (const std::string& id : of_deployment(deployment)) {
+    const ReplicaRecord& r = replicas_.at(id);
+    if (!active(r)) continue;
     ++active_count;
     if (r.state == ReplicaState::kCrashLoop) {
       ++loops;
@@ -1179,8 +1267,9 @@ void Fleet::rebuild_routing(TimePoint now) {
     m.policy = d.spec.routing;
     m.tenants = d.spec.tenants;
     std::map<std::string, RouteRevision> revs;
-    for (const auto& [id, r] : replicas_) {
-      if (r.deployment != name || r.state != ReplicaState::kReady || r.port == 0) continue;
+    for (const std::string& id : of_deployment(name)) {
+      const ReplicaRecord& r = replicas_.at(id);
+      if (r.state != ReplicaState::kReady || r.port == 0) continue;
       auto n = nodes_.find(r.node);
       if (n == nodes_.end() || n->second.state != NodeState::kReady) continue;
       auto& rev = revs[r.revision];
@@ -1201,22 +1290,10 @@ void Fleet::rebuild_routing(TimePoint now) {
     if (m.revisions.empty()) m.unavailable = why_unavailable(name);
     t.models.push_back(std::move(m));
   }
-  // The key leaves the load out: it says whether the replicas themselves changed.
-  std::string key;
-  for (const auto& m : t.models) {
-    key += m.model + '|' + m.deployment + '|' + m.policy + '|' + m.unavailable + '|' +
-           fmt::format("{}", fmt::join(m.tenants, ","));
-    for (const auto& r : m.revisions) {
-      key += '#' + r.revision + ':' + std::to_string(r.weight);
-      for (const auto& x : r.replicas)
-        key += ';' + x.id + '@' + x.address + '#' + std::to_string(x.restarts);
-    }
-    key += '\n';
-  }
   // Replicas changed: publish at once, with the latest load. Only the load changed: publish when
   // it moved enough, and no sooner than min_interval after the last load publication
   // (fleet/load_publication.h says why); until then the table keeps the values last published.
-  const bool replicas_changed = key != routing_key_;
+  const bool replicas_changed = !same_replicas(routing_, t);
   bool publish = replicas_changed;
   load_due_.reset();
   if (!replicas_changed && load_moved(routing_, t, opts_.load_publication)) {
@@ -1228,7 +1305,6 @@ void Fleet::rebuild_routing(TimePoint now) {
     }
   }
   if (publish) {
-    routing_key_ = std::move(key);
     t.version = routing_.version + 1;
     routing_ = std::move(t);
     last_load_publish_ = now;
@@ -1259,8 +1335,9 @@ RolloutProgress Fleet::rollout_progress(const std::string& name) const {
   if (it == deployments_.end()) return p;
   const auto& d = it->second;
   p.target = d.replicas;
-  for (const auto& [id, r] : replicas_) {
-    if (r.deployment != name || !active(r)) continue;
+  for (const std::string& id : of_deployment(name)) {
+    const ReplicaRecord& r = replicas_.at(id);
+    if (!active(r)) continue;
     if (r.revision == d.revision) {
       ++p.current;
       p.ready_current += r.state == ReplicaState::kReady;

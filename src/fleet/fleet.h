@@ -43,7 +43,11 @@ struct FleetOptions {
   LoadPublicationRule load_publication;
   // A heartbeat that changed the replica set rebuilds the routing table at once unless one was
   // built less than this long ago; then the next tick() does (#18: a rebuild reads every replica).
+  // Per routing_batch_replicas replicas: a rebuild's cost grows with them, so its spacing does
+  // too and rebuilding stays a bounded share of the controller; at 100,000 replicas a change
+  // waits up to 1 s. A fleet of at most that many publishes from tick() at once.
   Duration routing_batch = std::chrono::milliseconds(100);
+  size_t routing_batch_replicas = 10000;
   // How the heartbeat interval grows when the controller is busy (fleet/heartbeat_pacer.h); its
   // `base` is heartbeat_interval.
   HeartbeatPacing pacing;
@@ -145,7 +149,7 @@ class Fleet {
              std::string reason);
   void set_state(ReplicaRecord& r, ReplicaState to, std::string reason, TimePoint now);
   // A record to persist; it may change the routing table too.
-  void record_replica_change(const std::string& id);
+  void record_replica_change(const ReplicaRecord& r);
   void record_deployment_change(const std::string& name);
   void reconcile(DeploymentRecord& d, TimePoint now);
   void advance_rollout(DeploymentRecord& d, int ready_current, TimePoint now);
@@ -176,12 +180,19 @@ class Fleet {
   Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
   void apply_gpu_reports(const NodeReport& hb, TimePoint now);
   void apply_replica_reports(const NodeReport& hb, TimePoint now);
-  NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
+  // `ids_only`: each entry's id, generation, revision and drain flag, enough for compact().
+  NodeAssignment assignment_for(const std::string& node, TimePoint now, bool ids_only) const;
   // Answers "unchanged" in place of a set the agent already runs (NodeAssignment::unchanged).
   void compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply);
   void publish_after_heartbeat(const NodeReport& hb, TimePoint now);
-  // The ids of the replicas placed on `node`.
+  // The ids of the replicas placed on `node`, and of those of `deployment`.
   const std::set<std::string>& on_node(const std::string& node) const;
+  const std::set<std::string>& of_deployment(const std::string& deployment) const;
+  // Keeps the indexes by state (pending_, unplaced_stopped_) as a replica moves from `from`.
+  void index_state(const ReplicaRecord& r, std::optional<ReplicaState> from);
+  // Whether a published load has grown too old since the last rebuild; moves load_expiry_ to
+  // the next one otherwise. Reads the published replicas only: no rebuild (#18).
+  bool published_load_expired(TimePoint now);
   Duration lease(const NodeRecord& n) const;
   Duration load_max_age() const {
     return std::max(opts_.heartbeat_interval, pacer_.interval()) * kLoadMaxAgeHeartbeats;
@@ -190,6 +201,7 @@ class Fleet {
   // Publishes a new routing table when its replicas changed, or when only their load moved
   // enough (opts_.load_publication).
   void rebuild_routing(TimePoint now);
+  Duration routing_batch() const;  // opts_.routing_batch, scaled with the fleet
 
   void due(TimePoint now);  // tick() has work from now on
   void collect_pool_events();
@@ -203,14 +215,23 @@ class Fleet {
   std::map<std::string, DeploymentRecord> deployments_;
   std::map<std::string, ReplicaRecord> replicas_;
   std::map<std::string, NodeRecord> nodes_;
-  std::map<std::string, std::set<std::string>> by_node_;  // node -> ids of replicas placed there
+  // Indexes over replicas_, so that a heartbeat or a tick reads what it needs, not every replica
+  // of the fleet (#18). Ordered like replicas_, so decisions come out in the same order.
+  std::map<std::string, std::set<std::string>> by_node_;        // node -> replicas placed there
+  std::map<std::string, std::set<std::string>> by_deployment_;  // deployment -> its replicas
+  std::set<std::string> pending_;                               // replicas waiting for placement
+  std::set<std::string> unplaced_stopped_;  // stopped before placement: sweep() drops them
+  // Deployments whose replicas or spec changed since their last reconcile, and those whose last
+  // pass found them at rest (one revision, no rollout, nothing moving): tick() skips a deployment
+  // at rest until it changes (#18). Derived state: a restarted fleet reconciles everything once.
+  std::set<std::string> to_reconcile_;
+  std::set<std::string> at_rest_;
   HeartbeatPacer pacer_;
   std::deque<FleetEvent> events_;
   uint64_t event_seq_ = 0;
   int64_t generation_ = 0;
   uint64_t id_counter_ = 0;
   RoutingTable routing_;
-  std::string routing_key_;    // the last table's content, to bump the version only on change
   bool routing_dirty_ = true;  // a record changed since the last rebuild
   std::optional<TimePoint> last_rebuild_;
   // The published table's replicas by id, to compare a heartbeat's loads without a rebuild.
@@ -220,7 +241,7 @@ class Fleet {
     ReplicaLoad load;
     TimePoint as_of{};
   };
-  std::map<std::string, LoadRecord> loads_;
+  std::unordered_map<std::string, LoadRecord> loads_;
   std::optional<TimePoint> last_load_publish_;  // the last version that carried fresh loads
   std::optional<TimePoint> load_due_;           // a moved load waits for the interval to pass
   std::optional<TimePoint> load_expiry_;        // the first published load to become too old

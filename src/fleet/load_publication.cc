@@ -18,6 +18,32 @@ bool load_moved(const RouteReplica& published, const RouteReplica& latest,
          std::abs(*latest.queue_length - *published.queue_length) >= rule.queue_step;
 }
 
+bool same_replicas(const RoutingTable& a, const RoutingTable& b) {
+  auto same_model = [](const RouteModel& x, const RouteModel& y) {
+    return x.model == y.model && x.deployment == y.deployment && x.policy == y.policy &&
+           x.unavailable == y.unavailable && x.tenants == y.tenants &&
+           x.revisions.size() == y.revisions.size();
+  };
+  auto same_replica = [](const RouteReplica& x, const RouteReplica& y) {
+    return x.id == y.id && x.address == y.address && x.restarts == y.restarts &&
+           x.ready == y.ready && x.draining == y.draining;
+  };
+  if (a.models.size() != b.models.size()) return false;
+  for (size_t m = 0; m < a.models.size(); ++m) {
+    if (!same_model(a.models[m], b.models[m])) return false;
+    for (size_t r = 0; r < a.models[m].revisions.size(); ++r) {
+      const RouteRevision& x = a.models[m].revisions[r];
+      const RouteRevision& y = b.models[m].revisions[r];
+      if (x.revision != y.revision || x.weight != y.weight ||
+          x.replicas.size() != y.replicas.size())
+        return false;
+      for (size_t i = 0; i < x.replicas.size(); ++i)
+        if (!same_replica(x.replicas[i], y.replicas[i])) return false;
+    }
+  }
+  return true;
+}
+
 bool load_moved(const RoutingTable& published, const RoutingTable& latest,
                 const LoadPublicationRule& rule) {
   if (published.models.size() != latest.models.size()) return true;

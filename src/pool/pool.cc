@@ -120,6 +120,7 @@ Result<NodeIndex> Pool::add_node(const NodeSpec& spec, TimePoint now) {
   NodeIndex ni{static_cast<uint32_t>(nodes_.size())};
   index_.add_node();
   warm_.emplace_back();
+  node_allocations_.emplace_back();
   int local = 0;
   for (const auto& g : spec.gpus) {
     ModelIndex m = intern_model(g.model);
@@ -333,8 +334,14 @@ Result<AllocationId> Pool::commit(const AllocationRequest& r, NodeIndex n,
     record(now, PoolEventKind::kAllocated, to_string(a.id), "", node.name, r.deployment);
   }
   AllocationId id = a.id;
+  node_allocations_[a.node.value].insert(id);
   allocations_.emplace(id, std::move(a));
   return id;
+}
+
+void Pool::erase_allocation(std::map<AllocationId, Allocation>::iterator it) {
+  node_allocations_[it->second.node.value].erase(it->first);
+  allocations_.erase(it);
 }
 
 void Pool::uncommit(const Allocation& a) {
@@ -368,7 +375,7 @@ Status Pool::release(AllocationId id, TimePoint now, const std::string& reason) 
     slots.erase(std::remove(slots.begin(), slots.end(), id), slots.end());
     uncommit(a);
     record(now, PoolEventKind::kReleased, to_string(id), "", nodes_[a.node.value].name, reason);
-    allocations_.erase(it);
+    erase_allocation(it);
     return {};
   }
   if (a.slot.valid()) {
@@ -377,14 +384,14 @@ Status Pool::release(AllocationId id, TimePoint now, const std::string& reason) 
     s->second.bound_replica = {};
     if (reservations_.count(s->second.reservation) == 0) {
       uncommit(s->second);
-      allocations_.erase(s);
+      erase_allocation(s);
     }
   } else {
     uncommit(a);
   }
   add_warm(a.node, a.request.model, -1);
   record(now, PoolEventKind::kReleased, to_string(id), "", nodes_[a.node.value].name, reason);
-  allocations_.erase(it);
+  erase_allocation(it);
   return {};
 }
 
@@ -447,6 +454,7 @@ Result<AllocationId> Pool::bind_slot(AllocationId slot, const AllocationRequest&
   record(now, PoolEventKind::kAllocated, to_string(a.id), "", nodes_[a.node.value].name,
          fmt::format("{} (in reserved {})", r.deployment, to_string(slot)));
   AllocationId id = a.id;
+  node_allocations_[a.node.value].insert(id);
   allocations_.emplace(id, std::move(a));
   return id;
 }
@@ -459,7 +467,7 @@ Status Pool::release_reservation(ReservationId id, TimePoint now) {
     auto s = allocations_.find(sid);
     if (s->second.bound_replica.valid()) continue;  // freed with its replica
     uncommit(s->second);
-    allocations_.erase(s);
+    erase_allocation(s);
   }
   record(now, PoolEventKind::kReservationReleased, to_string(id), "", "", it->second.deployment);
   reservations_.erase(it);
@@ -477,6 +485,8 @@ Status Pool::set_health(GpuIndex gi, Health to, const std::string& reason, TimeP
                     g.uuid, to_string(g.health), to_string(to)));
   }
   GpuState before = g.state();
+  auto unusable = [](Health h) { return h == Health::kFaulty || h == Health::kLost; };
+  faulty_or_lost_ = faulty_or_lost_ - unusable(g.health) + unusable(to);
   g.health = to;
   g.state_reason = reason;
   reindex(gi);
@@ -518,8 +528,8 @@ std::vector<AllocationId> Pool::mark_node_lost(NodeIndex n, const std::string& r
   node.lost = true;
   for (GpuIndex gi : node.gpus)
     (void)set_health(gi, Health::kLost, reason, now);
-  for (const auto& [id, a] : allocations_) {
-    if (a.node == n && !a.is_slot()) affected.push_back(id);
+  for (AllocationId id : node_allocations_[n.value]) {
+    if (!allocations_.at(id).is_slot()) affected.push_back(id);
   }
   return affected;
 }

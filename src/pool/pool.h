@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -59,6 +60,9 @@ class Pool {
   const ModelShape& shape(ModelIndex m) const { return shapes_[m.value]; }
   const PoolOptions& options() const { return options_; }
   MilliGpu tenant_usage(const std::string& tenant) const;
+  // GPUs whose health is Faulty or Lost: while there are none, nothing needs evacuating, and the
+  // fleet skips the scan over every replica (#18).
+  size_t faulty_or_lost() const { return faulty_or_lost_; }
   // Whether a replica serving `model` already runs on the node (its weights are likely cached).
   // Served models get small ids so that placement compares integers per candidate.
   bool warm(NodeIndex n, const std::string& model) const;
@@ -109,6 +113,7 @@ class Pool {
               std::string to, std::string reason);
   void reindex(GpuIndex g) { index_.update(g, gpus_[g.value], options_.max_shares_per_gpu); }
   void uncommit(const Allocation& a);
+  void erase_allocation(std::map<AllocationId, Allocation>::iterator it);
 
   PoolOptions options_;
   std::vector<Node> nodes_;
@@ -117,6 +122,8 @@ class Pool {
   std::unordered_map<std::string, NodeIndex> node_by_name_;
   std::unordered_map<std::string, GpuIndex> gpu_by_uuid_;
   std::map<AllocationId, Allocation> allocations_;
+  // Per node, the allocations on it: a lost node's are found without reading the whole fleet's.
+  std::vector<std::set<AllocationId>> node_allocations_;
   std::map<ReservationId, Reservation> reservations_;
   std::unordered_map<std::string, MilliGpu> tenant_usage_;
   void add_warm(NodeIndex n, const std::string& model, int delta);
@@ -129,6 +136,7 @@ class Pool {
   uint64_t next_reservation_ = 1;
   std::deque<PoolEvent> events_;
   uint64_t dropped_events_ = 0;
+  size_t faulty_or_lost_ = 0;
 };
 
 }  // namespace gf

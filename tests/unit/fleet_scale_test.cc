@@ -16,14 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 
 DeploymentSpec deployment(const std::string& name, int replicas, int max = 64) {
-  DeploymentSpec d;
-  d.name = name;
-  d.model = "meta-llama/Llama-2-7b-hf";
-  d.engine.type = EngineType::kEngineSim;
-  d.resources.gpus = 1;
-  d.replicas.min = replicas;
-  d.replicas.max = max;
-  return d;
+  return one_gpu_deployment(name, replicas, max);
 }
 
 Fleet make_fleet(TimePoint now, FleetOptions o = {}) {
@@ -176,6 +169,112 @@ std::set<std::string> routed(const Fleet& f) {
       for (const auto& x : rev.replicas)
         out.insert(x.id);
   return out;
+}
+
+// A deployment at rest is not reconciled on every tick (it would decide nothing), yet anything
+// that changes its replicas brings it back: a scale, a node lost, a GPU gone faulty.
+TEST(FleetScale, ADeploymentAtRestCostsATickNothingYetStillReacts) {
+  ManualClock clock;
+  Fleet f = make_fleet(clock.now());
+  ASSERT_TRUE(f.apply(deployment("llama", 4), "m", clock.now()).ok());
+  FakeAgent a{"node-1"}, b{"node-2"};
+  auto round = [&] {
+    clock.advance(200ms);
+    beat(f, a, clock.now());
+    beat(f, b, clock.now());
+    f.tick(clock.now());
+  };
+  for (int i = 0; i < 5; ++i)
+    round();
+  ASSERT_EQ(routed(f).size(), 4u);
+  (void)f.take_changes();
+  const uint64_t events = f.last_event_seq();
+  const uint64_t version = f.routing_table().version;
+  for (int i = 0; i < 10; ++i)
+    round();
+  EXPECT_TRUE(f.take_changes().empty());
+  EXPECT_EQ(f.last_event_seq(), events);
+  EXPECT_EQ(f.routing_table().version, version);
+
+  ASSERT_TRUE(f.scale("llama", 6, clock.now()).ok());
+  for (int i = 0; i < 5; ++i)
+    round();
+  EXPECT_EQ(routed(f).size(), 6u);
+
+  // node-2 falls silent: its replicas come back on node-1 once its lease runs out.
+  for (int i = 0; i < 60; ++i) {
+    clock.advance(200ms);
+    beat(f, a, clock.now());
+    f.tick(clock.now());
+  }
+  EXPECT_EQ(f.nodes().at("node-2").state, NodeState::kLost);
+  EXPECT_EQ(routed(f).size(), 4u);  // node-1 has 4 GPUs
+  int pending = 0;
+  for (const auto& [id, r] : f.replicas())
+    pending += r.state == ReplicaState::kPending;
+  EXPECT_EQ(pending, 2);
+
+  // A GPU under a Ready replica goes Faulty: the deployment acts (make-before-break) although no
+  // replica record changed yet.
+  const std::string on_gpu0 = [&] {
+    for (const auto& [id, r] : f.replicas())
+      if (r.state == ReplicaState::kReady && r.gpus.front() == "GPU-node-1-0") return id;
+    return std::string();
+  }();
+  ASSERT_FALSE(on_gpu0.empty());
+  a.gpu_health[0] = {Health::kFaulty, "overheating: 92 C"};
+  clock.advance(200ms);
+  beat(f, a, clock.now());
+  f.tick(clock.now());
+  bool moving_event = false;
+  for (const auto& e : f.events())
+    moving_event = moving_event || (e.subject == on_gpu0 && e.to == "Moving");
+  EXPECT_TRUE(moving_event);
+  pending = 0;
+  for (const auto& [id, r] : f.replicas())
+    pending += r.state == ReplicaState::kPending;
+  EXPECT_EQ(pending, 3) << "no replacement for the replica on the hot GPU";
+}
+
+// The spacing of routing rebuilds grows with the fleet: a change waits for routing_batch per
+// routing_batch_replicas replicas, and next_deadline() says when it will be published.
+TEST(FleetScale, ALargerFleetBatchesRoutingChangesLonger) {
+  ManualClock clock;
+  FleetOptions o;
+  o.routing_batch_replicas = 2;  // 8 replicas: 4 x 100 ms
+  Fleet f = make_fleet(clock.now(), o);
+  ASSERT_TRUE(f.apply(deployment("llama", 8), "m", clock.now()).ok());
+  FakeAgent a{"node-1"}, b{"node-2"};
+  for (int i = 0; i < 8; ++i) {
+    clock.advance(1s);
+    beat(f, a, clock.now());
+    beat(f, b, clock.now());
+    f.tick(clock.now());
+  }
+  ASSERT_EQ(routed(f).size(), 8u);
+  // One engine restarts (a new process: the table must say so): published at once, the first
+  // change after a quiet second.
+  clock.advance(1s);
+  NodeReport r = a.beat();
+  r.replicas.front().restarts = 1;
+  ASSERT_TRUE(f.heartbeat(r, clock.now()).ok());
+  const TimePoint first = clock.now();
+  const uint64_t version = f.routing_table().version;
+  // Another one 150 ms later waits for the batch: 4 x 100 ms after the last rebuild.
+  clock.advance(150ms);
+  NodeReport q = b.beat();
+  q.replicas.front().restarts = 1;
+  ASSERT_TRUE(f.heartbeat(q, clock.now()).ok());
+  f.tick(clock.now());
+  EXPECT_EQ(f.routing_table().version, version) << "published before its batch was over";
+  ASSERT_TRUE(f.next_deadline().has_value());
+  EXPECT_EQ(*f.next_deadline(), first + 400ms);
+  clock.advance(150ms);
+  f.tick(clock.now());
+  EXPECT_EQ(f.routing_table().version, version);
+  clock.advance(100ms);
+  f.tick(clock.now());
+  EXPECT_EQ(f.routing_table().version, version + 1);
 }
 
 // Heartbeats and replies lost, delayed (replies overtaking each other) and repeated, with scaling

@@ -171,14 +171,28 @@ TEST_F(PoolTest, CordonIsRememberedSeparatelyFromHealth) {
 }
 
 TEST_F(PoolTest, LostNodeReportsItsAllocations) {
+  auto gone = pool.commit(whole(1), n2, {g(n2, 0)}, clock.now());
+  ASSERT_TRUE(gone.ok());
+  ASSERT_TRUE(pool.release(*gone, clock.now()).ok());
   auto a = pool.commit(whole(2), n2, {g(n2, 0), g(n2, 1)}, clock.now());
   ASSERT_TRUE(a.ok());
+  auto elsewhere = pool.commit(whole(1), n1, {g(n1, 0)}, clock.now());
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_EQ(pool.faulty_or_lost(), 0u);
   auto affected = pool.mark_node_lost(n2, "heartbeats stopped", clock.now());
+  // Only what still runs there: not a released one, not another node's.
   EXPECT_EQ(affected, std::vector<AllocationId>{*a});
+  EXPECT_EQ(pool.faulty_or_lost(), pool.node(n2).gpus.size());
   EXPECT_EQ(pool.gpu(g(n2, 0)).state(), GpuState::kLost);
   // A returning GPU must pass probation.
   EXPECT_FALSE(pool.set_health(g(n2, 0), Health::kHealthy, "back", clock.now()).ok());
   EXPECT_TRUE(pool.set_health(g(n2, 0), Health::kProbation, "back", clock.now()).ok());
+  EXPECT_EQ(pool.faulty_or_lost(), pool.node(n2).gpus.size() - 1);
+  // Faulty counts too, and stops counting once the GPU recovers.
+  ASSERT_TRUE(pool.set_health(g(n1, 1), Health::kFaulty, "xid 79", clock.now()).ok());
+  EXPECT_EQ(pool.faulty_or_lost(), pool.node(n2).gpus.size());
+  ASSERT_TRUE(pool.set_health(g(n1, 1), Health::kProbation, "quiet", clock.now()).ok());
+  EXPECT_EQ(pool.faulty_or_lost(), pool.node(n2).gpus.size() - 1);
 }
 
 TEST_F(PoolTest, ReservationSlotsServeOnlyTheirDeployment) {
