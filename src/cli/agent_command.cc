@@ -21,6 +21,7 @@
 #include "agent/async_prober.h"
 #include "agent/controller_link.h"
 #include "agent/gpu_monitor.h"
+#include "agent/heartbeat_cadence.h"
 #include "agent/replica_set.h"
 #include "cli/commands.h"
 #include "cli/duration_flag.h"
@@ -91,7 +92,10 @@ struct Agent {
     asio::steady_timer timer(io);
     Duration every = std::chrono::seconds(1);
     bool was_up = true;
+    std::mt19937 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> draw(0.0, 1.0);
     for (;;) {
+      const TimePoint sent = std::chrono::steady_clock::now();
       net::ClientRequest req;
       req.method = "POST";
       req.target = "/api/v1/agents/heartbeat";
@@ -125,7 +129,10 @@ struct Agent {
         log::info("controller reachable again", {});
       }
       was_up = problem.empty();
-      timer.expires_after(every);
+      // On the cadence while the controller answers; after a failure a whole interval from now,
+      // so that agents whose calls timed out do not all retry at once into a busy controller.
+      const TimePoint now = std::chrono::steady_clock::now();
+      timer.expires_at(problem.empty() ? next_heartbeat(sent, every, now, draw(rng)) : now + every);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
