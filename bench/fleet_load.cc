@@ -3,14 +3,22 @@
 // what an operator would: heartbeat latency, failures, the controller's CPU and reconcile time,
 // the time until one Deployment of R replicas is Ready, and whether any replica is held twice or
 // more replicas are held than the target. Gateways are simulated too: W watchers long-poll the
-// routing table the way `gpufleet gateway` does. One io_context thread; bench/fleet_scale.sh
-// starts the controller and prints the table (docs/performance.md, "Fleet scale").
+// routing table the way `gpufleet gateway` does. The agents run on one io_context thread, the
+// watchers on another: a hundred gateways each reading a table of thousands of replicas must not
+// stall the agents' event loop and show up as heartbeat latency the controller never caused.
+// The generator reports its own CPU share, so that a saturated generator is seen, not mistaken
+// for a slow controller. bench/fleet_scale.sh starts the controller and prints the table
+// (docs/performance.md, "Fleet scale").
 #include <utility>  // before asio (Boost 1.74 + GCC 12)
 
+#include <simdjson.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,14 +26,17 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "agent/heartbeat_cadence.h"
 #include "fleet/node_report.h"
 #include "net/http_client.h"
 #include "wire/agent_protocol.h"
@@ -46,7 +57,9 @@ struct Options {
   std::string memory_per_gpu;  // empty: whole GPUs
   int watchers = 0;
   double ramp_s = 1.0;      // first heartbeats spread over this long
-  double measure_s = 20.0;  // the window after all replicas are Ready
+  double settle_s = 2.0;    // after all replicas are Ready, before the window: the last
+                            // routing rebuilds and Ready reports of the ramp land here
+  double measure_s = 20.0;  // the window after all replicas are Ready and the settling
   double ready_timeout_s = 300.0;
   int controller_pid = 0;  // for its CPU share; 0 = not measured
   bool report_load = true;
@@ -77,8 +90,12 @@ struct Agent {
 
 class Load {
  public:
-  Load(asio::io_context& io, Options o)
-      : io_(io), o_(std::move(o)), client_(io, static_cast<size_t>(o_.nodes + o_.watchers + 8)) {
+  Load(asio::io_context& io, asio::io_context& watch_io, Options o)
+      : io_(io),
+        watch_io_(watch_io),
+        o_(std::move(o)),
+        client_(io, static_cast<size_t>(o_.nodes + 8)),
+        watch_client_(watch_io, static_cast<size_t>(o_.watchers + 1)) {
     agents_.resize(o_.nodes);
     std::mt19937_64 rng(42);
     for (int i = 0; i < o_.nodes; ++i) {
@@ -111,7 +128,7 @@ class Load {
     for (int i = 0; i < o_.nodes; ++i)
       asio::co_spawn(io_, agent_loop(i), asio::detached);
     for (int w = 0; w < o_.watchers; ++w)
-      asio::co_spawn(io_, watcher_loop(), asio::detached);
+      asio::co_spawn(watch_io_, watcher_loop(), asio::detached);
     co_await sleep(std::chrono::duration<double>(o_.ramp_s) + std::chrono::seconds(1));
 
     const int target = o_.replicas < 0 ? o_.nodes * 4 : o_.replicas;
@@ -128,17 +145,24 @@ class Load {
         break;
       }
     }
-    ready_phase_ = stats_;
+    co_await sleep(std::chrono::duration<double>(o_.settle_s));
+    ready_phase_ = stats_;  // the ramp and the settling
 
     // The steady window: every replica placed and reported.
+    // CPU and wall time are read together, after the histogram scrape: a scrape of a saturated
+    // controller can take seconds, which must not count as CPU without counting as time.
+    auto h0 = co_await histograms();
     stats_.reset();
     const double cpu0 = controller_cpu_s();
-    auto [rb0, rc0] = co_await reconcile_histogram();
+    const double self0 = own_cpu_s();
     const auto t0 = Clock::now();
     co_await sleep(std::chrono::duration<double>(o_.measure_s));
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
     const double cpu = controller_cpu_s() - cpu0;
-    auto [rb1, rc1] = co_await reconcile_histogram();
+    const double self = own_cpu_s() - self0;
+    // The window ends here: the reads below (every node's state) are not part of it.
+    Stats window = stats_;
+    auto h1 = co_await histograms();
 
     int64_t held = 0;
     std::map<std::string, int> holders;
@@ -162,23 +186,33 @@ class Load {
          {{"sent", ready_phase_.sent},
           {"failed", ready_phase_.failed},
           {"timedOut", ready_phase_.timed_out},
-          {"p99Ms", ready_phase_.pct(0.99)}}},
-        {"heartbeats", stats_.sent},
-        {"heartbeatsPerSecond", stats_.ok / wall},
-        {"p50Ms", stats_.pct(0.50)},
-        {"p99Ms", stats_.pct(0.99)},
-        {"maxMs", stats_.pct(1.0)},
-        {"failed", stats_.failed},
-        {"timedOut", stats_.timed_out},
-        {"failedShare", stats_.sent ? double(stats_.failed) / stats_.sent : 0.0},
-        {"unchangedReplies", stats_.unchanged},
-        {"maxIntervalMs", stats_.max_interval_ms},
+          {"p99Ms", ready_phase_.pct(0.99)},
+          {"maxMs", ready_phase_.pct(1.0)}}},
+        {"settleSeconds", o_.settle_s},
+        {"heartbeats", window.sent},
+        {"heartbeatsPerSecond", window.ok / wall},
+        {"p50Ms", window.pct(0.50)},
+        {"p99Ms", window.pct(0.99)},
+        {"maxMs", window.pct(1.0)},
+        {"failed", window.failed},
+        {"timedOut", window.timed_out},
+        {"failedShare", window.sent ? double(window.failed) / window.sent : 0.0},
+        {"unchangedReplies", window.unchanged},
+        {"maxIntervalMs", window.max_interval_ms},
         {"controllerCpu", o_.controller_pid ? cpu / wall : -1.0},
-        {"reconcileP99Ms", histogram_p99(rb0, rc0, rb1, rc1) * 1000},
+        // Near 1 per thread: the generator, not the controller, may bound what was measured.
+        {"loadGeneratorCpu", self / wall},
+        {"reconcileP99Ms", histogram_quantile(h0, h1, "gpufleet_reconcile_seconds", 0.99) * 1000},
+        // How long the controller's thread was unable to read a heartbeat (its event loop late):
+        // tells a controller stall from the generator's own delays.
+        {"loopLagP99Ms",
+         histogram_quantile(h0, h1, "gpufleet_controller_loop_lag_seconds", 0.99) * 1000},
+        {"loopLagMaxMs",
+         histogram_quantile(h0, h1, "gpufleet_controller_loop_lag_seconds", 1.0) * 1000},
         {"replicasHeld", held},
         {"replicasHeldTwice", twice},
         {"nodesNotReady", lost},
-        {"routingVersionsSeen", routing_versions_},
+        {"routingVersionsSeen", routing_versions_.load()},
         {"firstError", first_error_},
     };
     std::printf("%s\n", out.dump(2).c_str());
@@ -214,6 +248,8 @@ class Load {
     Agent& a = agents_[i];
     co_await sleep(std::chrono::duration<double>(o_.ramp_s * i / std::max(1, o_.nodes)));
     gf::Duration every = std::chrono::seconds(1);
+    std::mt19937 rng(static_cast<unsigned>(i));
+    std::uniform_real_distribution<double> u(0.0, 1.0);
     while (!done_) {
       a.report.seq++;
       a.report.applied_generation = a.applied;
@@ -265,25 +301,37 @@ class Load {
           a.applied = reply->generation;
         }
       }
-      co_await sleep(every);
+      // As the agent does (cli/agent_command.cc): on the cadence while answered, else an
+      // interval from now.
+      const auto now = Clock::now();
+      const bool answered = res && res->status == 200;
+      const auto next = answered ? gf::next_heartbeat(t0, every, now, u(rng)) : now + every;
+      co_await sleep(next - now);
     }
   }
 
   // One gateway's routing watch: the next version after the one it has, with the admin token.
+  // Only the version is read from the table (simdjson): the gateway's own work on it is not the
+  // controller's cost.
   asio::awaitable<void> watcher_loop() {
     uint64_t after = 0;
+    thread_local simdjson::dom::parser parser;
     while (!done_) {
       gf::net::CallOptions opt;
       opt.timeout = std::chrono::seconds(60);
-      auto res = co_await client_.call(
+      auto res = co_await watch_client_.call(
           o_.host, o_.port, request("GET", "/api/v1/routing?after=" + std::to_string(after)), opt);
       if (!res || res->status != 200) {
-        co_await sleep(std::chrono::milliseconds(500));
+        asio::steady_timer t(watch_io_);
+        t.expires_after(std::chrono::milliseconds(500));
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
-      json j = json::parse(res->body, nullptr, false);
-      if (j.is_object() && j.contains("version")) {
-        after = j["version"].get<uint64_t>();
+      simdjson::dom::element doc;
+      uint64_t version = 0;
+      if (!parser.parse(res->body).get(doc) && !doc["version"].get(version)) {
+        after = version;
         routing_versions_++;
       }
     }
@@ -324,38 +372,55 @@ class Load {
     co_return n;
   }
 
-  // gpufleet_reconcile_seconds's cumulative buckets (upper bound → count) and its count.
-  asio::awaitable<std::pair<std::map<double, double>, double>> reconcile_histogram() {
-    std::map<double, double> buckets;
-    double count = 0;
+  // A histogram's cumulative buckets (upper bound -> count) and its count, from /metrics.
+  using Histogram = std::pair<std::map<double, double>, double>;
+  asio::awaitable<std::map<std::string, Histogram>> histograms() {
+    std::map<std::string, Histogram> out;
     auto res = co_await client_.call(o_.host, o_.port, request("GET", "/metrics"));
-    if (!res || res->status != 200) co_return std::make_pair(buckets, count);
+    if (!res || res->status != 200) co_return out;
     std::istringstream in(res->body);
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind("gpufleet_reconcile_seconds_bucket{le=\"", 0) == 0) {
-        auto q = line.find('"', 38);
-        std::string le = line.substr(38, q - 38);
-        double bound = le == "+Inf" ? 1e9 : std::stod(le);
-        buckets[bound] = std::stod(line.substr(line.rfind(' ') + 1));
-      } else if (line.rfind("gpufleet_reconcile_seconds_count", 0) == 0) {
-        count = std::stod(line.substr(line.rfind(' ') + 1));
+      for (const char* name :
+           {"gpufleet_reconcile_seconds", "gpufleet_controller_loop_lag_seconds"}) {
+        const std::string bucket = std::string(name) + "_bucket{le=\"";
+        if (line.rfind(bucket, 0) == 0) {
+          auto q = line.find('"', bucket.size());
+          std::string le = line.substr(bucket.size(), q - bucket.size());
+          double bound = le == "+Inf" ? 1e9 : std::stod(le);
+          out[name].first[bound] = std::stod(line.substr(line.rfind(' ') + 1));
+        } else if (line.rfind(std::string(name) + "_count", 0) == 0) {
+          out[name].second = std::stod(line.substr(line.rfind(' ') + 1));
+        }
       }
     }
-    co_return std::make_pair(buckets, count);
+    co_return out;
   }
 
   // The upper bound of the bucket holding the 99th percentile of the passes between two scrapes.
-  static double histogram_p99(const std::map<double, double>& b0, double c0,
-                              const std::map<double, double>& b1, double c1) {
+  // `q` = 1: the bucket holding the slowest one.
+  static double histogram_quantile(std::map<std::string, Histogram>& h0,
+                                   std::map<std::string, Histogram>& h1, const char* name,
+                                   double q) {
+    // A controller without the metric (an older build): null in the report, not a zero.
+    if (h1.count(name) == 0) return std::numeric_limits<double>::quiet_NaN();
+    const auto& [b0, c0] = h0[name];
+    const auto& [b1, c1] = h1[name];
     const double n = c1 - c0;
     if (n <= 0) return 0;
     for (const auto& [bound, cum] : b1) {
       auto it = b0.find(bound);
       const double before = it == b0.end() ? 0 : it->second;
-      if (cum - before >= 0.99 * n) return bound;
+      if (cum - before >= q * n) return bound;
     }
     return 0;
+  }
+
+  static double own_cpu_s() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return s(u.ru_utime) + s(u.ru_stime);
   }
 
   double controller_cpu_s() const {
@@ -375,20 +440,22 @@ class Load {
   }
 
   asio::io_context& io_;
+  asio::io_context& watch_io_;
   Options o_;
   gf::net::HttpClient client_;
+  gf::net::HttpClient watch_client_;
   std::vector<Agent> agents_;
   Stats stats_, ready_phase_;
-  int64_t routing_versions_ = 0;
+  std::atomic<int64_t> routing_versions_ = 0;
   std::string first_error_;  // the first failed heartbeat's answer, to tell why
-  bool done_ = false;
+  std::atomic<bool> done_ = false;
 };
 
 int usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: fleet_load --controller HOST:PORT [--token T] [--nodes N] "
                "[--gpus-per-node G] [--replicas R] [--memory-per-gpu 40GiB] [--watchers W] "
-               "[--ramp S] [--measure S] [--controller-pid PID] [--no-load]\n",
+               "[--ramp S] [--settle S] [--measure S] [--controller-pid PID] [--no-load]\n",
                why);
   return 2;
 }
@@ -418,6 +485,8 @@ int main(int argc, char** argv) {
         o.watchers = std::stoi(next());
       else if (a == "--ramp")
         o.ramp_s = std::stod(next());
+      else if (a == "--settle")
+        o.settle_s = std::stod(next());
       else if (a == "--measure")
         o.measure_s = std::stod(next());
       else if (a == "--ready-timeout")
@@ -438,10 +507,14 @@ int main(int argc, char** argv) {
   o.port = hp->port;
   if (o.nodes < 1 || o.gpus_per_node < 1) return usage("--nodes and --gpus-per-node must be >= 1");
 
-  asio::io_context io;
-  Load load(io, o);
+  asio::io_context io, watch_io;
+  Load load(io, watch_io, o);
   asio::co_spawn(io, load.run(), asio::detached);
+  auto guard = asio::make_work_guard(watch_io);
+  std::thread watchers([&] { watch_io.run(); });
   while (!load.done())
     io.run_one();
-  return 0;
+  // Long-polls still waiting end with the process: the report is out.
+  std::fflush(stdout);
+  std::_Exit(0);
 }

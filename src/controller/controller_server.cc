@@ -185,6 +185,7 @@ struct ControllerServer::Impl {
   } encoded_routing;
   Registry registry;
   HistogramFamily* reconcile_seconds = nullptr;
+  HistogramFamily* loop_lag = nullptr;
   CounterFamily* requests = nullptr;
   CounterFamily* store_errors = nullptr;
   CounterFamily* scaling_events = nullptr;
@@ -301,6 +302,22 @@ struct ControllerServer::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped) co_return;
+    }
+  }
+
+  // How late a timer on the serving thread fires: what any request, a heartbeat included, waits
+  // behind before it is read (a long reconcile pass, a large encoding). Sampled every 20 ms.
+  asio::awaitable<void> lag_loop() {
+    asio::steady_timer timer(io);
+    constexpr auto kEvery = std::chrono::milliseconds(20);
+    for (;;) {
+      const auto due = std::chrono::steady_clock::now() + kEvery;
+      timer.expires_at(due);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopped) co_return;
+      loop_lag->with({}).observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - due).count());
     }
   }
 
@@ -908,6 +925,10 @@ Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
   auto rs = impl->registry.histogram("gpufleet_reconcile_seconds",
                                      "Time of one reconcile pass (placement included)", {},
                                      {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5});
+  auto lag = impl->registry.histogram(
+      "gpufleet_controller_loop_lag_seconds",
+      "How late a timer on the controller's serving thread fires: what a request waits behind", {},
+      {0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
   auto rq = impl->registry.counter("gpufleet_controller_requests_total", "API requests by method",
                                    {"method"});
   auto se = impl->registry.counter("gpufleet_store_errors_total", "State store writes that failed");
@@ -924,13 +945,14 @@ Result<std::unique_ptr<ControllerServer>> ControllerServer::create(
       "gpufleet_autoscaler_scale_up_to_ready_seconds",
       "From an autoscaler's scale-up decision to the replica it asked for being Ready",
       {"deployment"}, {1, 2, 5, 10, 20, 30, 60, 120, 300, 600});
-  if (!rs || !rq || !se || !sc || !ad || !fc || !su)
+  if (!rs || !lag || !rq || !se || !sc || !ad || !fc || !su)
     return make_error(ErrorCode::kInternal, "metric registration failed");
   impl->autoscaler_decisions = *ad;
   impl->forecast = *fc;
   impl->scale_up_to_ready = *su;
   impl->scaling_events = *sc;
   impl->reconcile_seconds = *rs;
+  impl->loop_lag = *lag;
   impl->requests = *rq;
   impl->store_errors = *se;
   Impl* raw = impl.get();
@@ -950,6 +972,7 @@ uint16_t ControllerServer::port() const {
 void ControllerServer::start() {
   impl_->server->start();
   asio::co_spawn(impl_->io, impl_->reconcile_loop(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->lag_loop(), asio::detached);
 }
 
 void ControllerServer::stop() {
