@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unordered_map>
 
 #include "admission/api_key.h"
 #include "autoscale/autoscaler.h"
@@ -22,6 +23,7 @@
 #include "common/io/manifest.h"
 #include "common/io/metrics.h"
 #include "controller/fleet_persistence.h"
+#include "controller/routing_release.h"
 #include "controller/store_writer.h"
 #include "controller/thread_busy.h"
 #include "net/http_server.h"
@@ -171,7 +173,13 @@ struct ControllerServer::Impl {
   std::unique_ptr<net::HttpServer> server;
   FleetChanges unsaved;
   bool stopped = false;
-  uint64_t published_version = 0;
+  uint64_t published_version = 0;  // the fleet's latest routing table version
+  // The latest version handed to the routing watchers, no more often than their traffic allows
+  // (controller/routing_release.h); a watcher waits for a version after the one it holds.
+  uint64_t released_version = 0;
+  RoutingRelease routing_release;
+  std::unique_ptr<asio::steady_timer> release_timer;
+  bool release_armed = false;
   uint64_t published_event = 0;
   // Long-polls waiting for a newer routing table, and for newer events: woken apart, so that
   // events (every replica transition) do not wake every gateway for a table that did not move.
@@ -183,6 +191,7 @@ struct ControllerServer::Impl {
     std::optional<uint64_t> plain_version, keyed_version;
     std::string plain, keyed;
   } encoded_routing;
+  std::unordered_map<std::string, std::string> api_keys;  // replica id -> its key
   Registry registry;
   HistogramFamily* reconcile_seconds = nullptr;
   HistogramFamily* loop_lag = nullptr;
@@ -226,12 +235,35 @@ struct ControllerServer::Impl {
     write_next();
     if (fleet.routing_table().version != published_version) {
       published_version = fleet.routing_table().version;
-      wake(routing_watchers);
+      release_routing();
     }
     if (fleet.last_event_seq() != published_event) {
       published_event = fleet.last_event_seq();
       wake(event_watchers);
     }
+  }
+
+  // Hands the latest routing table to the watchers, now or, when the last release's traffic says
+  // so, once its time comes (one timer; versions made meanwhile go out with it).
+  void release_routing() {
+    if (released_version == published_version || stopped) return;
+    const TimePoint now = clock.now();
+    if (!routing_release.may_release(now)) {
+      if (release_armed) return;
+      release_armed = true;
+      if (!release_timer) release_timer = std::make_unique<asio::steady_timer>(io);
+      release_timer->expires_after(routing_release.next() - now);
+      release_timer->async_wait([this](const boost::system::error_code& ec) {
+        release_armed = false;
+        if (!ec) release_routing();
+      });
+      return;
+    }
+    released_version = published_version;
+    // The size of the last encoding: this version's is made when the first watcher asks.
+    const size_t bytes = std::max(encoded_routing.plain.size(), encoded_routing.keyed.size());
+    routing_release.released(now, bytes, routing_watchers.size());
+    wake(routing_watchers);
   }
 
   static void wake(std::list<std::shared_ptr<asio::steady_timer>>& waiting) {
@@ -597,7 +629,7 @@ struct ControllerServer::Impl {
     if (!reply) return error_reply(reply.error());
     // Each engine demands its replica's key, so that only gateways reach it (#17, defect 6).
     for (auto& r : reply->replicas)
-      r.api_key = replica_api_key(opts.admin_token, r.id);
+      r.api_key = api_key_of(r.id);
     // The reply promises replicas; handle() sends it only once they are on disk, before the agent
     // starts them.
     return Reply{200, wire::to_json(*reply)};
@@ -802,7 +834,7 @@ struct ControllerServer::Impl {
       co_return;
     }
     const uint64_t after = *parsed;
-    if (!a.empty() && fleet.routing_table().version <= after) {
+    if (!a.empty() && released_version <= after) {
       auto timer = std::make_shared<asio::steady_timer>(io);
       timer->expires_after(opts.max_watch_wait);
       auto it = routing_watchers.insert(routing_watchers.end(), timer);
@@ -815,6 +847,16 @@ struct ControllerServer::Impl {
     const bool keyed =
         !opts.admin_token.empty() && net::has_bearer_secret(req.headers, opts.admin_token);
     co_await w.send(200, "application/json", routing_body(keyed));
+  }
+
+  // A replica's key never changes (an HMAC of its id under the admin token): computed once, not
+  // once per table version for every replica (40,000 HMACs per version at fleet scale). Forgotten
+  // wholesale when it holds twice the replicas the fleet has, so gone replicas do not pile up.
+  const std::string& api_key_of(const std::string& replica) {
+    if (api_keys.size() > 2 * fleet.replicas().size() + 1024) api_keys.clear();
+    auto [it, added] = api_keys.try_emplace(replica);
+    if (added) it->second = replica_api_key(opts.admin_token, replica);
+    return it->second;
   }
 
   const std::string& routing_body(bool keyed) {
@@ -832,7 +874,7 @@ struct ControllerServer::Impl {
       for (auto& m : t.models)
         for (auto& rev : m.revisions)
           for (auto& r : rev.replicas)
-            r.api_key = replica_api_key(opts.admin_token, r.id);
+            r.api_key = api_key_of(r.id);
       e.keyed = wire::to_json(t);
       e.keyed_version = table.version;
     }
@@ -978,6 +1020,7 @@ void ControllerServer::start() {
 void ControllerServer::stop() {
   impl_->stopped = true;
   impl_->server->stop();
+  if (impl_->release_timer) impl_->release_timer->cancel();
   Impl::wake(impl_->routing_watchers);
   Impl::wake(impl_->event_watchers);
   for (auto& t : impl_->durability_waiters)
