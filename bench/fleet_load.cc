@@ -152,7 +152,13 @@ class Load {
         break;
       }
     }
+    // Settle: at least settle_s, and until the controller hands out its base interval again (a
+    // ramp it found heavy stretched it; the window is the fleet at rest), 120 s at most.
+    const auto settle_from = Clock::now();
     co_await sleep(std::chrono::duration<double>(o_.settle_s));
+    while (last_interval_ms_ > 1000 && Clock::now() - settle_from < std::chrono::seconds(120))
+      co_await sleep(std::chrono::seconds(1));
+    const double settled_s = std::chrono::duration<double>(Clock::now() - settle_from).count();
     ready_phase_ = stats_;  // the ramp and the settling
 
     // The steady window: every replica placed and reported.
@@ -194,8 +200,9 @@ class Load {
           {"failed", ready_phase_.failed},
           {"timedOut", ready_phase_.timed_out},
           {"p99Ms", ready_phase_.pct(0.99)},
-          {"maxMs", ready_phase_.pct(1.0)}}},
-        {"settleSeconds", o_.settle_s},
+          {"maxMs", ready_phase_.pct(1.0)},
+          {"maxIntervalMs", ready_phase_.max_interval_ms}}},
+        {"settleSeconds", settled_s},
         {"heartbeats", window.sent},
         {"heartbeatsPerSecond", window.ok / wall},
         {"p50Ms", window.pct(0.50)},
@@ -305,6 +312,7 @@ class Load {
         stats_.ok++;
         stats_.latency_us.push_back(us);
         every = reply->heartbeat_interval;
+        last_interval_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(every).count();
         stats_.max_interval_ms =
             std::max<int64_t>(stats_.max_interval_ms,
                               std::chrono::duration_cast<std::chrono::milliseconds>(every).count());
@@ -467,7 +475,8 @@ class Load {
   std::vector<Agent> agents_;
   Stats stats_, ready_phase_;
   std::atomic<int64_t> routing_versions_ = 0;
-  std::string first_error_;  // the first failed heartbeat's answer, to tell why
+  int64_t last_interval_ms_ = 1000;  // the interval in the latest reply
+  std::string first_error_;          // the first failed heartbeat's answer, to tell why
   std::atomic<bool> done_ = false;
 };
 

@@ -8,8 +8,9 @@
 #   bench/fleet_scale.sh 100 1000 2000
 #   BASE=/tmp/gpufleet-before WATCHERS=100 bench/fleet_scale.sh 1000
 #   REPLICAS_PER_NODE=10 MEMORY_PER_GPU=40GiB bench/fleet_scale.sh 10000   # 100,000 replicas
-# READY_TIMEOUT (s, default 300) bounds the wait for every replica to be Ready; SETTLE (s, default
-# 2) passes after that before the MEASURE window.
+# READY_TIMEOUT (s, default 300) bounds the wait for every replica to be Ready; then at least
+# SETTLE (s, default 2) passes, and until the controller hands out its base 1 s interval again
+# (120 s at most), before the MEASURE window.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NEW=${NEW:-build/release/gpufleet}
@@ -60,14 +61,14 @@ for n in "$@"; do
 done
 
 echo
-echo "| build | nodes | GPUs | replicas | watchers | heartbeats/s | p50 / p99 / max ms | failed | interval max | controller CPU | generator CPU | loop lag p99 / max | reconcile p99 | all Ready | ramp p99 | held / twice | nodes not Ready |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| build | nodes | GPUs | replicas | watchers | heartbeats/s | p50 / p99 / max ms | failed | interval max | controller CPU | generator CPU | loop lag p99 / max | reconcile p99 | all Ready | settled | ramp p99 / interval max | held / twice | nodes not Ready |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 node -e '
 for (const l of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) {
   const r = JSON.parse(l);
   const pct = (x) => (100 * x).toFixed(0) + "%";
   const lag = r.loopLagP99Ms == null ? "—" : `≤ ${r.loopLagP99Ms} / ≤ ${r.loopLagMaxMs} ms`;
   const gen = r.loadGeneratorCpu === undefined ? "—" : pct(r.loadGeneratorCpu);
-  console.log(`| ${r.label} | ${r.nodes} | ${r.gpus} | ${r.replicasTarget} | ${r.watchers} | ${r.heartbeatsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} / ${r.maxMs.toFixed(0)} | ${pct(r.failedShare)} | ${r.maxIntervalMs} ms | ${pct(r.controllerCpu)} | ${gen} | ${lag} | ≤ ${r.reconcileP99Ms} ms | ${r.readySeconds < 0 ? "not in time" : r.readySeconds.toFixed(1) + " s"} | ${r.readyPhase.p99Ms.toFixed(0)} ms | ${r.replicasHeld} / ${r.replicasHeldTwice} | ${r.nodesNotReady} |`);
+  console.log(`| ${r.label} | ${r.nodes} | ${r.gpus} | ${r.replicasTarget} | ${r.watchers} | ${r.heartbeatsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} / ${r.maxMs.toFixed(0)} | ${pct(r.failedShare)} | ${r.maxIntervalMs} ms | ${pct(r.controllerCpu)} | ${gen} | ${lag} | ≤ ${r.reconcileP99Ms} ms | ${r.readySeconds < 0 ? "not in time" : r.readySeconds.toFixed(1) + " s"} | ${r.settleSeconds.toFixed(0)} s | ${r.readyPhase.p99Ms.toFixed(0)} ms / ${r.readyPhase.maxIntervalMs} ms | ${r.replicasHeld} / ${r.replicasHeldTwice} | ${r.nodesNotReady} |`);
 }' "$results"
 rm -f "$results"
