@@ -563,8 +563,7 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
 
 // Every replica the node must run, under the current generation, and the Draining ones still
 // finishing their requests.
-NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now,
-                                     bool ids_only) const {
+NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now, bool ids_only) const {
   NodeAssignment reply;
   reply.generation = generation_;
   reply.heartbeat_interval = pacer_.interval();
@@ -1150,15 +1149,19 @@ Duration Fleet::routing_batch() const {
 bool Fleet::published_load_expired(TimePoint now) {
   const Duration max_age = load_max_age();
   load_expiry_.reset();
+  bool expired = false;
   for (const auto& [id, x] : published_) {
     if (!x->kv_cache_usage && !x->queue_length) continue;
     auto it = loads_.find(id);
-    if (it == loads_.end()) return true;  // no longer known: the table must say so
+    if (it == loads_.end()) {
+      expired = true;  // no longer known: the table must say so
+      continue;
+    }
     const TimePoint expires = it->second.as_of + max_age + Duration(1);
-    if (now >= expires) return true;
+    expired = expired || now >= expires;
     if (!load_expiry_ || expires < *load_expiry_) load_expiry_ = expires;
   }
-  return false;
+  return expired;
 }
 
 void Fleet::observe_busy(double share, TimePoint now) {
@@ -1316,17 +1319,7 @@ void Fleet::rebuild_routing(TimePoint now) {
   }
   // A published load that nobody refreshes must leave the table once it is too old: the first
   // time that happens is a deadline (a simulator has no other reason to look).
-  load_expiry_.reset();
-  const Duration max_age = load_max_age();
-  for (const auto& m : routing_.models)
-    for (const auto& r : m.revisions)
-      for (const auto& x : r.replicas) {
-        if (!x.kv_cache_usage && !x.queue_length) continue;
-        auto it = loads_.find(x.id);
-        if (it == loads_.end()) continue;  // already unknown: the next rebuild publishes it
-        const TimePoint expires = it->second.as_of + max_age + Duration(1);
-        if (!load_expiry_ || expires < *load_expiry_) load_expiry_ = expires;
-      }
+  (void)published_load_expired(now);
 }
 
 RolloutProgress Fleet::rollout_progress(const std::string& name) const {

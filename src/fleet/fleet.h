@@ -190,8 +190,8 @@ class Fleet {
   const std::set<std::string>& of_deployment(const std::string& deployment) const;
   // Keeps the indexes by state (pending_, unplaced_stopped_) as a replica moves from `from`.
   void index_state(const ReplicaRecord& r, std::optional<ReplicaState> from);
-  // Whether a published load has grown too old since the last rebuild; moves load_expiry_ to
-  // the next one otherwise. Reads the published replicas only: no rebuild (#18).
+  // Whether a published load has grown too old or become unknown; sets load_expiry_ to the
+  // first time one of them does. Reads the published replicas only: no rebuild (#18).
   bool published_load_expired(TimePoint now);
   Duration lease(const NodeRecord& n) const;
   Duration load_max_age() const {
