@@ -10,7 +10,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { startUp } from "./lib.mjs";
+import { eventually, startUp } from "./lib.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -88,10 +88,14 @@ test("gpufleet up serves the openai client and stops cleanly", { timeout: 300000
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).error.message, /messages/);
 
-    // The controller knows where everything runs; writes need the token.
-    const replicas = (await (await fetch(`${sys.controller}/api/v1/replicas`)).json()).replicas;
-    assert.equal(replicas.length, 3);
-    assert.ok(replicas.every((r) => r.state === "Ready"));
+    // The controller knows where everything runs; writes need the token. `up` waits until each
+    // model serves, not for every replica: a model's second replica may be a heartbeat or a
+    // probe behind its first (CI saw it Starting), so wait for all three Ready.
+    let replicas = [];
+    await eventually(async () => {
+      replicas = (await (await fetch(`${sys.controller}/api/v1/replicas`)).json()).replicas;
+      return (replicas.length === 3 && replicas.every((r) => r.state === "Ready")) || replicas;
+    }, "all three replicas Ready", 60000);
     ports = replicas.map((r) => Number(r.address.split(":")[1]));
     const denied = await fetch(`${sys.controller}/api/v1/deployments/llama-2-7b/scale`, {
       method: "POST",
