@@ -60,6 +60,9 @@ void add_engine_sim_command(CLI::App& app, int& status) {
                 "Answer HTTP 500 to every request after this many (fault injection)");
   c->add_option("--crash-at", opts->crash_at,
                 "Exit right after the first token of this request (fault injection)");
+  c->add_option("--served-log", opts->served_log,
+                "Append the id of every request answered in full to FILE, one per line "
+                "(x-request-id when given): several engines may share one file");
   c->add_option("--api-key", opts->api_key,
                 "Every /v1 request must carry \"Authorization: Bearer KEY\", as vLLM's "
                 "--api-key (default: $VLLM_API_KEY)");

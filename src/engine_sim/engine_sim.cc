@@ -2,6 +2,7 @@
 
 #include "net/bearer_token.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,6 +10,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -17,6 +20,7 @@
 #include "common/clock.h"
 #include "common/io/metrics.h"
 #include "common/io/real_clock.h"
+#include "common/io/unique_fd.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
 #include "perfmodel/deployment_perf.h"
@@ -134,6 +138,7 @@ struct EngineSim::Impl {
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;
   uint64_t next_id = 1;
   int64_t requests_seen = 0;
+  UniqueFd served_log;  // --served-log, opened for appending; -1: none
   RealClock wall;
   TimePoint started_wall;
   Duration cold_start{0};
@@ -491,7 +496,11 @@ struct EngineSim::Impl {
     pending[pend->id] = pend;
     work.cancel();
 
-    const std::string rid = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", pend->id);
+    // Named by the gateway's x-request-id when it sent one, as vLLM names it (its request id).
+    const std::string_view given_id = req.headers.get("x-request-id");
+    const std::string rid = given_id.empty()
+                                ? fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", pend->id)
+                                : fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", given_id);
     const char* object = chat ? "chat.completion" : "text_completion";
     const std::string chunk_object = chat ? "chat.completion.chunk" : "text_completion";
     auto choice_delta = [&](const std::string& piece, const json& finish) {
@@ -574,7 +583,10 @@ struct EngineSim::Impl {
         alive = co_await w.write_chunk(sse(u));
       }
       if (alive) alive = co_await w.write_chunk("data: [DONE]\n\n");
-      if (alive) co_await w.end_stream();
+      if (alive) {
+        co_await w.end_stream();
+        record_served(given_id.empty() ? std::string_view(rid) : given_id);
+      }
       co_return;
     }
     json choice = {{"index", 0}, {"finish_reason", reason}, {"logprobs", nullptr}};
@@ -590,6 +602,16 @@ struct EngineSim::Impl {
                 {"choices", json::array({choice})},
                 {"usage", usage(p, tokens)}};
     co_await w.send(200, "application/json", out.dump());
+    record_served(given_id.empty() ? std::string_view(rid) : given_id);
+  }
+
+  // One line per request answered in full, appended in one write: engines sharing the file
+  // (each replica of a deployment) never interleave a line, and a killed engine's lines stay.
+  void record_served(std::string_view id) {
+    if (served_log.get() < 0) return;
+    std::string line(id);
+    line += '\n';
+    (void)!::write(served_log.get(), line.data(), line.size());
   }
 
   void cancel(uint64_t id) {
@@ -630,7 +652,16 @@ Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, Engin
             "{} at TP {} does not fit on {} with memory fraction {}: no room for a KV cache",
             o.model, o.tensor_parallel, o.gpu, o.memory_fraction));
   }
+  UniqueFd served_log;
+  if (!o.served_log.empty()) {
+    served_log.reset(::open(o.served_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (served_log.get() < 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--served-log {}: {}", o.served_log, std::strerror(errno)));
+    }
+  }
   auto impl = std::make_unique<Impl>(io, o, *pm, kv);
+  impl->served_log = std::move(served_log);
   impl->cold_start = o.cold_start ? *o.cold_start : pm->cold_start(2e9, std::chrono::seconds(5));
   impl->register_metrics();
   net::ServerOptions so;

@@ -46,6 +46,9 @@ struct EngineSimOptions {
   // As vLLM's --api-key (and its VLLM_API_KEY): every /v1 request must carry "Authorization:
   // Bearer <key>"; /health and /metrics stay open. Empty: open.
   std::string api_key;
+  // Appends the id of every request answered in full (its x-request-id, else its response id),
+  // one per line: the chaos suite counts the requests some engine served twice. Empty: none.
+  std::string served_log;
 };
 
 class EngineSim {

@@ -17,10 +17,12 @@
 #include "common/io/log.h"
 #include "common/io/metrics.h"
 #include "gateway/gateway_metrics.h"
+#include "gateway/request_id.h"
 #include "gateway/request_info.h"
 #include "gateway/token_usage.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
+#include "net/tagged_writer.h"
 #include "serving/serving.h"
 #include "wire/routing_table_json.h"
 #include "wire/traffic_report_json.h"
@@ -82,6 +84,7 @@ struct GatewayServer::Impl {
         tenants(std::move(t)),
         core(std::move(s)),
         client(io, 256),
+        request_ids(std::random_device{}()),
         expiry_timer(io) {}
 
   asio::io_context& io;
@@ -92,6 +95,7 @@ struct GatewayServer::Impl {
   // shell keeps the bytes, sockets, timers and metrics.
   Serving core;
   net::HttpClient client;
+  RequestIds request_ids;
   std::unique_ptr<net::HttpServer> server;
   // What one routing table says of each replica, by id. Its metrics are looked up on its first
   // attempt and kept here for the next ones: a replica's metrics are forgotten only once it has
@@ -443,12 +447,19 @@ struct GatewayServer::Impl {
       return w.send(200, "application/json", models_json(**tenant));
     }
     if (method != "POST") return send_error(w, 405, "use POST " + req.path, "method_not_allowed");
-    return proxy(req, w, **tenant, endpoint);
+    auto request_id = request_ids.for_request(req.headers);
+    if (!request_id) {
+      return send_error(w, 400, request_id.error().message, "invalid_request_error");
+    }
+    return proxy(req, w, **tenant, endpoint, std::move(*request_id));
   }
 
-  asio::awaitable<void> proxy(net::HttpRequest& req, net::ResponseWriter& w,
-                              const TenantSpec& tenant, std::string_view endpoint) {
+  // Every answer from here on carries the request's id, and so does every attempt.
+  asio::awaitable<void> proxy(net::HttpRequest& req, net::ResponseWriter& client_writer,
+                              const TenantSpec& tenant, std::string_view endpoint,
+                              std::string request_id) {
     const auto started = std::chrono::steady_clock::now();
+    net::TaggedWriter w(client_writer, "x-request-id", request_id);
     auto info = parse_request_info(req.body, endpoint,
                                    static_cast<size_t>(opts.prefix.block_size.value) *
                                        static_cast<size_t>(opts.prefix.max_blocks),
@@ -478,7 +489,7 @@ struct GatewayServer::Impl {
     }
     tm.in_flight->inc();
     UsedTokens used;
-    int status = co_await forward(entered.id, req, w, *info, started, tm, used);
+    int status = co_await forward(entered.id, req, w, *info, started, tm, used, request_id);
     tm.in_flight->dec();
     core.finish(entered.id, used, clock.now());
     pump();
@@ -551,11 +562,12 @@ struct GatewayServer::Impl {
   asio::awaitable<int> forward(RequestId id, net::HttpRequest& req, net::ResponseWriter& w,
                                const RequestInfo& info,
                                std::chrono::steady_clock::time_point started,
-                               GatewayMetrics::ForTenant& tm, UsedTokens& used) {
+                               GatewayMetrics::ForTenant& tm, UsedTokens& used,
+                               const std::string& request_id) {
     std::vector<uint64_t> blocks = prefix_block_hashes(info.prompt_prefix, opts.prefix);
     const RouteHints hints{info.user, blocks};
     std::string last_error;  // empty until an attempt fails: most requests need none
-    net::ClientRequest up = upstream_request(req);
+    net::ClientRequest up = upstream_request(req, request_id);
     auto elapsed = [&] { return std::chrono::steady_clock::now() - started; };
     for (;;) {
       PickResult picked = core.pick(id, hints, clock.now());
@@ -661,15 +673,17 @@ struct GatewayServer::Impl {
     co_return 503;
   }
 
-  // One upstream request for every attempt. The client's body is not read again (the request
-  // info has what it needs), so it moves in rather than being copied.
-  static net::ClientRequest upstream_request(net::HttpRequest& req) {
+  // One upstream request for every attempt, each with the same id: a replica that sees an id
+  // twice was sent the request twice. The client's body is not read again (the request info has
+  // what it needs), so it moves in rather than being copied.
+  static net::ClientRequest upstream_request(net::HttpRequest& req, const std::string& request_id) {
     net::ClientRequest up;
     up.method = "POST";
     up.target = req.target;
     up.body = std::move(req.body);
     up.headers.append("content-type", "application/json");
     if (auto a = req.headers.get("accept"); !a.empty()) up.headers.append("accept", a);
+    up.headers.append("x-request-id", request_id);
     return up;
   }
 

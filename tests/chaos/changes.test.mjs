@@ -3,14 +3,14 @@
 // serve finishes, and no request fails.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startFleet, load, manifest, eventually, expectServed } from "./chaos_lib.mjs";
+import { startFleet, load, eventually, expectServed } from "./chaos_lib.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test("scale-down from 3 to 1 under load: no stream is cut", { timeout: 240000 }, async () => {
   const fleet = await startFleet({ replicas: 3 });
   try {
-    await fleet.apply(manifest({ replicas: 3, min: 1 })); // the same revision, a wider range
+    await fleet.apply(fleet.manifest({ replicas: 3, min: 1 })); // the same revision, a wider range
     const l = load(fleet);
     await sleep(2000);
     await fleet.scale(1);
@@ -28,7 +28,7 @@ test("a rolling update under load: no stream is cut", { timeout: 240000 }, async
     const before = new Set((await fleet.replicas()).map((r) => r.revision));
     const l = load(fleet);
     await sleep(2000);
-    await fleet.apply(manifest({ revision: "2" }));
+    await fleet.apply(fleet.manifest({ revision: "2" }));
     await eventually(async () => {
       const rs = await fleet.replicas();
       const ok = rs.length === 2 && rs.every((r) => r.state === "Ready" && !before.has(r.revision));

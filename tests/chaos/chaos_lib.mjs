@@ -1,12 +1,14 @@
 // The chaos suite's harness: a real fleet on loopback with every process started separately (a
 // controller, two agents with fake GPUs, a gateway), steady streaming load through the official
 // openai client, and the counts each run prints and checks: sent, failed (an error before the
-// first token), cut (a stream broken after it began), and double-allocated (a GPU held by two live
-// replicas at once, sampled from the controller throughout the run). docs/reliability.md states
-// the promise each scenario checks.
+// first token), cut (a stream broken after it began), duplicated (a request some engine answered
+// in full more than once: each request carries its own x-request-id, the gateway passes it on with
+// every attempt, and the engines append the id of each request they answered to one shared
+// --served-log), and double-allocated (a GPU held by two live replicas at once, sampled from the
+// controller throughout the run). docs/reliability.md states the promise each scenario checks.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
@@ -18,13 +20,14 @@ const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml")
 const TOKEN = "chaos-token";
 // Real time at 10 ms per output token: a 30-token stream lasts about 0.3 s, so a few seconds of
 // load hold several streams in flight at every moment. `revision` changes the engine's arguments,
-// which is what a rolling update is.
-export const manifest = ({ replicas = 2, min = replicas, max = 4, revision = "1" } = {}) => `apiVersion: gpufleet/v1
+// which is what a rolling update is. `served`: the engines' shared --served-log (fleet.manifest
+// fills it in).
+export const manifest = ({ replicas = 2, min = replicas, max = 4, revision = "1", served }) => `apiVersion: gpufleet/v1
 kind: Deployment
 metadata: {name: llama}
 spec:
   model: ${MODEL}
-  engine: {type: engine-sim, args: ["--time-scale", "1", "--cold-start", "0s", "--performance", "5,0,0,10,0,0", "--eos-mean-tokens", "${1000 + Number(revision)}"]}
+  engine: {type: engine-sim, args: ["--time-scale", "1", "--cold-start", "0s", "--performance", "5,0,0,10,0,0", "--eos-mean-tokens", "${1000 + Number(revision)}", "--served-log", "${served}"]}
   resources: {gpus: 1, gpuModels: [A100-80GB]}
   replicas: {min: ${min}, max: ${max}}
 `;
@@ -51,7 +54,8 @@ export async function startFleet({ replicas = 2, gatewayArgs = [] } = {}) {
   for (const node of ["node-1", "node-2"])
     args[node] = ["agent", "--cluster", CLUSTER, "--node", node, "--port", String(ports[node]), "--controller", controllerUrl,
       "--sample-interval", "100ms", "--log-dir", path.join(dir, "logs", node)];
-  const fleet = { dir, args, env, procs: {}, controllerUrl };
+  const fleet = { dir, args, env, procs: {}, controllerUrl, served: path.join(dir, "served.log") };
+  fleet.manifest = (o = {}) => manifest({ ...o, served: fleet.served });
   try {
     fleet.procs.controller = await start(args.controller, { env });
     for (const node of ["node-1", "node-2"]) fleet.procs[node] = await start(args[node], { env });
@@ -93,7 +97,7 @@ export async function startFleet({ replicas = 2, gatewayArgs = [] } = {}) {
   };
   fleet.waitReady = (n, ms) => waitReady(fleet, n, ms);
   try {
-    await fleet.apply(manifest({ replicas }));
+    await fleet.apply(fleet.manifest({ replicas }));
     await fleet.waitReady(replicas);
   } catch (e) {
     await fleet.stop();
@@ -114,25 +118,30 @@ async function waitReady(fleet, n, ms = 60000) {
 
 // Steady streaming load: `clients` loops of one streamed request each (30 tokens), until stop().
 // Meanwhile samples the controller's replicas every 250 ms for GPUs held twice.
+let loadsStarted = 0;
 export function load(fleet, { clients = 6, tokens = 30 } = {}) {
-  const counts = { sent: 0, ok: 0, failed: 0, cut: 0, doubleAllocated: 0, errors: [] };
+  const counts = { sent: 0, ok: 0, failed: 0, cut: 0, duplicated: 0, doubleAllocated: 0, errors: [] };
+  const prefix = `chaos-${process.pid}-${++loadsStarted}-`;
+  const completed = []; // ids of the requests that completed
   let running = true;
   const client = new OpenAI({ baseURL: `${fleet.gateway}/v1`, apiKey: "unused", maxRetries: 0 });
   const loops = [...Array(clients)].map(async () => {
     while (running) {
-      counts.sent++;
+      const id = `${prefix}${++counts.sent}`;
       let got = 0;
       let finish = null;
       try {
         const s = await client.chat.completions.create({
           model: MODEL, messages: [{ role: "user", content: "chaos" }], max_tokens: tokens, ignore_eos: true, stream: true,
-        });
+        }, { headers: { "x-request-id": id } });
         for await (const chunk of s) {
           if (chunk.choices[0]?.delta?.content) got++;
           if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
         }
-        if (got === tokens && finish === "length") counts.ok++;
-        else {
+        if (got === tokens && finish === "length") {
+          counts.ok++;
+          completed.push(id);
+        } else {
           counts.cut++;
           counts.errors.push(`short stream: ${got} tokens, finish ${finish}`);
         }
@@ -169,8 +178,18 @@ export function load(fleet, { clients = 6, tokens = 30 } = {}) {
     async stop(name, ms = 0) {
       await new Promise((r) => setTimeout(r, ms));
       await handle.halt();
+      // An engine appends a request's id just after its last byte, so the client may have it
+      // first: wait (briefly) until every completed request is on the log. A completed request
+      // missing from it means the id did not reach the engine, and duplicates cannot be counted.
+      let served = new Map();
+      await eventually(() => {
+        served = servedCounts(fleet.served, prefix);
+        const missing = completed.filter((id) => !served.has(id));
+        return missing.length === 0 || `${missing.length} completed requests not on the served log, e.g. ${missing[0]}`;
+      }, "every completed request on the engines' served log", 10000);
+      counts.duplicated = [...served.values()].filter((n) => n > 1).length;
       console.log(`chaos ${name}: sent ${counts.sent}, ok ${counts.ok}, failed ${counts.failed}, cut ${counts.cut}, ` +
-        `double-allocated ${counts.doubleAllocated}`);
+        `duplicated ${counts.duplicated}, double-allocated ${counts.doubleAllocated}`);
       return counts;
     },
   };
@@ -178,11 +197,25 @@ export function load(fleet, { clients = 6, tokens = 30 } = {}) {
   return handle;
 }
 
+// How many times the engines answered each of this load's requests in full, by id.
+function servedCounts(file, prefix) {
+  const counts = new Map();
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return counts; // no engine has answered yet
+  }
+  for (const id of text.split("\n")) if (id.startsWith(prefix)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
+}
+
 // The promise most scenarios check: every request served, none failed, at most `maxCut` streams
-// broken (those an engine that died was serving), no GPU held twice.
+// broken (those an engine that died was serving), none answered twice, no GPU held twice.
 export function expectServed(c, { maxCut = 0 } = {}) {
   assert.ok(c.ok > 20, `only ${c.ok} requests completed`);
   assert.equal(c.failed, 0, c.errors.join("\n"));
   assert.ok(c.cut <= maxCut, `${c.cut} streams cut (at most ${maxCut}): ${c.errors.join("\n")}`);
+  assert.equal(c.duplicated, 0, "requests some engine answered in full more than once");
   assert.equal(c.doubleAllocated, 0);
 }

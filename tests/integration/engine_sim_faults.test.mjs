@@ -1,16 +1,19 @@
-// engine-sim's start-up and fault injection: loading weights, --fail-after, --crash-at, and
-// models the perf model does not know.
+// engine-sim's start-up and fault injection: loading weights, --fail-after, --crash-at, the
+// --served-log the chaos suite counts duplicates with, and models the perf model does not know.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { start, BINARY } from "./lib.mjs";
 
 const MODEL = "meta-llama/Llama-2-7b-hf";
-const chat = (url, extra = {}) =>
+const chat = (url, extra = {}, headers = {}) =>
   fetch(`${url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 5, ...extra }),
   });
 
@@ -52,6 +55,36 @@ test("--crash-at N kills the process mid-stream, after the first token", async (
   assert.ok(!text.includes("[DONE]"));
   const [code] = await exited;
   assert.equal(code, 3);
+});
+
+test("--served-log records each request answered in full, by its x-request-id", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "gpufleet-served-"));
+  const log = path.join(dir, "served.log");
+  // Two engines share the file, as a deployment's replicas do in the chaos suite.
+  const args = ["engine-sim", "--port", "0", "--time-scale", "0", "--cold-start", "0s", "--served-log", log];
+  const [one, two] = [await start(args), await start(args)];
+  try {
+    const whole = await chat(one.url, {}, { "x-request-id": "w-1" });
+    assert.equal(whole.status, 200);
+    assert.equal((await whole.json()).id, "chatcmpl-w-1");
+    const streamed = await chat(two.url, { stream: true }, { "x-request-id": "s-1" });
+    assert.match(await streamed.text(), /"id":"chatcmpl-s-1"[\s\S]*\[DONE\]/);
+    const again = await chat(two.url, {}, { "x-request-id": "w-1" });
+    assert.equal(again.status, 200);
+    const anonymous = await chat(one.url);
+    const anonymousId = (await anonymous.json()).id;
+    // A request refused before it ran is not served.
+    const refused = await chat(one.url, { max_tokens: 10000000 }, { "x-request-id": "big" });
+    assert.equal(refused.status, 400);
+    const lines = readFileSync(log, "utf8").split("\n").filter(Boolean).sort();
+    assert.deepEqual(lines, [anonymousId, "s-1", "w-1", "w-1"].sort());
+  } finally {
+    await one.stop();
+    await two.stop();
+  }
+  const bad = spawnSync(BINARY, ["engine-sim", "--port", "0", "--served-log", path.join(dir, "no", "such", "dir")], { encoding: "utf8" });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--served-log .*no\/such\/dir: No such file or directory/);
 });
 
 test("an unknown model is refused at start unless its latency is given", async () => {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -18,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/io/real_clock.h"
@@ -56,13 +58,21 @@ class FakeReplica {
   }
 
   int requests = 0;
-  int held = 0;      // streams waiting to be released
+  int refuse_next = 0;  // requests to answer 503 before anything (as an engine shutting down)
+  std::vector<std::string> request_ids;  // the x-request-id of each request, in order
+  int held = 0;                          // streams waiting to be released
   int gone = 0;      // streams whose client (the gateway) closed while they were held
   int finished = 0;  // streams that ran to the end
 
  private:
   asio::awaitable<void> handle(net::HttpRequest& r, net::ResponseWriter& w) {
     ++requests;
+    request_ids.emplace_back(r.headers.get("x-request-id"));
+    if (refuse_next > 0) {
+      --refuse_next;
+      co_await w.send(503, "application/json", R"({"error":{"message":"shutting down"}})");
+      co_return;
+    }
     if (r.body.find("\"stream\":true") == std::string::npos) {
       co_await w.send(200, "application/json",
                       R"({"choices":[{"message":{"content":"hi"}}],)"
@@ -105,6 +115,16 @@ RoutingTable table_of(const std::string& id, const std::string& address) {
   t.version = 1;
   t.models.push_back(RouteModel{kModel, kModel, "least-outstanding", {}, {}});
   t.models.back().revisions.push_back(RouteRevision{"r1", 1, {RouteReplica{id, address}}});
+  return t;
+}
+
+// `first` and `second` as the model's replicas, in that order.
+RoutingTable table_of_two(const std::string& first, const std::string& second, uint64_t version) {
+  RoutingTable t;
+  t.version = version;
+  t.models.push_back(RouteModel{kModel, kModel, "least-outstanding", {}, {}});
+  t.models.back().revisions.push_back(
+      RouteRevision{"r1", 1, {RouteReplica{"a", first}, RouteReplica{"b", second}}});
   return t;
 }
 
@@ -326,6 +346,73 @@ asio::awaitable<void> tokens_case(Harness& h, FakeReplica& a, uint16_t port) {
       metric(text->body,
              "gpufleet_gateway_requests_total{model=\"\",tenant=\"anonymous\",status=\"404\"}"),
       1);
+}
+
+// The request id: the client's passes through to the replica and back; without one the gateway
+// makes one, different for each request; a retry on another replica carries the same id; an id
+// that cannot be passed on is a 400 that names the header, and reaches no replica.
+asio::awaitable<void> request_id_case(Harness& h, FakeReplica& a, FakeReplica& b, uint16_t port) {
+  const std::string kHost = "127.0.0.1";
+  net::CallOptions opts = h.call_options();
+  net::ClientRequest given = chat(false);
+  given.headers["x-request-id"] = "trace-42:a/b";
+  auto r1 = co_await h.client.call(kHost, port, given, opts);
+  EXPECT_TRUE(r1 && r1->status == 200);
+  if (!r1) co_return;
+  EXPECT_EQ(r1->header("x-request-id"), "trace-42:a/b");
+  net::ClientRequest plain = chat(false);
+  auto r2 = co_await h.client.call(kHost, port, plain, opts);
+  auto r3 = co_await h.client.call(kHost, port, plain, opts);
+  EXPECT_TRUE(r2 && r3);
+  if (!r2 || !r3) co_return;
+  EXPECT_EQ(r2->header("x-request-id").size(), 32u) << r2->header("x-request-id");
+  EXPECT_NE(r2->header("x-request-id"), r3->header("x-request-id"));
+  std::vector<std::string> seen = a.request_ids;
+  seen.insert(seen.end(), b.request_ids.begin(), b.request_ids.end());
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::string> sent = {"trace-42:a/b", r2->header("x-request-id"),
+                                   r3->header("x-request-id")};
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(seen, sent);
+
+  // a refuses the next request it gets: that request is retried on b with the same id. (Sent
+  // until a got one: the router may pick b first.)
+  a.refuse_next = 1;
+  std::string retried;
+  for (int i = 0; i < 20 && a.refuse_next > 0; ++i) {
+    auto r4 = co_await h.client.call(kHost, port, plain, opts);
+    EXPECT_TRUE(r4 && r4->status == 200);
+    if (!r4) co_return;
+    retried = r4->header("x-request-id");
+  }
+  EXPECT_EQ(a.refuse_next, 0) << "a was never tried";
+  EXPECT_EQ(a.request_ids.back(), retried);
+  EXPECT_EQ(b.request_ids.back(), retried) << "the retry did not carry the request's id";
+  const size_t before = a.request_ids.size() + b.request_ids.size();
+
+  net::ClientRequest bad = chat(false);
+  bad.headers["x-request-id"] = "has space";
+  auto r5 = co_await h.client.call(kHost, port, bad, opts);
+  EXPECT_TRUE(r5);
+  if (!r5) co_return;
+  EXPECT_EQ(r5->status, 400);
+  EXPECT_NE(r5->body.find("x-request-id header: character 4"), std::string::npos) << r5->body;
+  EXPECT_EQ(a.request_ids.size() + b.request_ids.size(), before);
+  // Answers the gateway gives itself carry the id too.
+  net::ClientRequest unknown = chat(false);
+  unknown.headers["x-request-id"] = "lost-1";
+  unknown.body = R"({"model":"nope","messages":[{"role":"user","content":"x"}]})";
+  auto r6 = co_await h.client.call(kHost, port, unknown, opts);
+  EXPECT_TRUE(r6 && r6->status == 404);
+  if (r6) EXPECT_EQ(r6->header("x-request-id"), "lost-1");
+}
+
+TEST(GatewayServer, EveryAttemptAndAnswerCarriesTheRequestsId) {
+  Harness h;
+  FakeReplica a(h.io), b(h.io);
+  h.start(GatewayOptions{}, a);
+  ASSERT_TRUE(h.gateway->set_routing_table(table_of_two(a.address(), b.address(), 2)));
+  h.run(request_id_case(h, a, b, h.gateway->port()));
 }
 
 // Calls the gateway and sets `status` to the answer's (-1: no answer). (A named coroutine: GCC 12
