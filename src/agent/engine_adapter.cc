@@ -84,7 +84,10 @@ class SglangAdapter final : public EngineAdapter {
 
 // `trtllm-serve MODEL`; its fraction is of the memory left after the weights. It has no API key
 // option: a TensorRT-LLM replica stays reachable by anyone who knows its address
-// (docs/reliability.md).
+// (docs/reliability.md). Its Prometheus text is at /prometheus/metrics (its /metrics is JSON
+// iteration stats), under the names of tensorrt_llm/metrics/collector.py, and only when the LLM
+// API options enable return_perf_metrics (and enable_iter_perf_stats for the queue gauges and
+// the KV usage); without them the load is unknown, as for any engine that does not report it.
 class TrtllmAdapter final : public EngineAdapter {
  public:
   const char* name() const override { return "trtllm"; }
@@ -100,8 +103,13 @@ class TrtllmAdapter final : public EngineAdapter {
               tp(l),
               "--kv_cache_free_gpu_memory_fraction",
               fraction(l.memory_fraction)};
-    p.metrics = {"trtllm_num_active_requests", "trtllm_num_queued_requests",
-                 "trtllm_kv_cache_utilization", ""};
+    p.metrics_path = "/prometheus/metrics";
+    p.metrics = {.running = "trtllm_num_requests_running",
+                 .waiting = "trtllm_num_requests_waiting",
+                 .kv_usage = "trtllm_kv_cache_utilization",
+                 .ttft = "trtllm_time_to_first_token_seconds",
+                 .prompt_tokens = "trtllm_prompt_tokens_total",
+                 .generation_tokens = "trtllm_generation_tokens_total"};
     return p;
   }
 };

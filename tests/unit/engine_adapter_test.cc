@@ -2,6 +2,7 @@
 // engine's name that records what it received.
 #include "agent/engine_adapter.h"
 
+#include "agent/engine_load.h"
 #include "agent/process_supervisor.h"
 
 #include <gtest/gtest.h>
@@ -121,10 +122,33 @@ TEST_F(EngineAdapterTest, Sglang) {
 }
 
 TEST_F(EngineAdapterTest, TensorRtLlm) {
-  Recorded r = run(*build_process(launch(EngineType::kTrtllm)));
+  auto spec = build_process(launch(EngineType::kTrtllm));
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  Recorded r = run(*spec);
   EXPECT_EQ(r.argv, (std::vector<std::string>{"meta-llama/Llama-2-7b-hf", "--host", "127.0.0.1",
                                               "--port", "31000", "--tp_size", "2",
                                               "--kv_cache_free_gpu_memory_fraction", "0.45"}));
+  // trtllm-serve's /metrics is JSON; its Prometheus text is elsewhere, in the form and under the
+  // names of tensorrt_llm/metrics/collector.py (labels as trtllm-serve sets them).
+  EXPECT_EQ(spec->metrics_path, "/prometheus/metrics");
+  const std::string text =
+      "# TYPE trtllm_num_requests_running gauge\n"
+      "trtllm_num_requests_running{engine_type=\"undefined\",model_name=\"undefined\"} 3.0\n"
+      "# TYPE trtllm_num_requests_waiting gauge\n"
+      "trtllm_num_requests_waiting{engine_type=\"undefined\",model_name=\"undefined\"} 1.0\n"
+      "# TYPE trtllm_kv_cache_utilization gauge\n"
+      "trtllm_kv_cache_utilization{engine_type=\"undefined\",model_name=\"undefined\"} 0.25\n"
+      "# TYPE trtllm_prompt_tokens_total counter\n"
+      "trtllm_prompt_tokens_total{engine_type=\"undefined\",model_name=\"undefined\"} 1200.0\n"
+      "# TYPE trtllm_generation_tokens_total counter\n"
+      "trtllm_generation_tokens_total{engine_type=\"undefined\",model_name=\"undefined\"} 340.0\n";
+  auto load = parse_engine_load(text, spec->metrics);
+  ASSERT_TRUE(load.has_value());
+  EXPECT_EQ(load->running, 3);
+  EXPECT_EQ(load->waiting, 1);
+  EXPECT_EQ(load->kv_cache_usage, 0.25);
+  EXPECT_EQ(load->prompt_tokens, 1200);
+  EXPECT_EQ(load->generation_tokens, 340);
 }
 
 TEST_F(EngineAdapterTest, LlamaCpp) {
