@@ -89,3 +89,26 @@ test("four concurrent requests: TPOT is the batch-4 decode", async (t) => {
   const p = predict(["--batch", "4", "--context", String(4 * (PROMPT + OUTPUT / 2))]);
   within(t, median(steady), p.decodeIterationMs, "TPOT at batch 4");
 });
+
+// The engine's own TTFT histogram (what agents scrape into heartbeats) agrees with the client's
+// after the engine has idled: model time runs on while idle, and a request that arrives after a
+// pause is stamped when it arrives. (It was stamped at the end of the last work, so a request
+// after 1.5 s idle read a TTFT of 1.5 s more than the client saw.)
+test("after a pause, the engine's TTFT metric is the client's TTFT", async (t) => {
+  const metric = async () => {
+    const text = await (await fetch(`${sim.url}/metrics`)).text();
+    const read = (name) => Number(text.match(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m"))[1]);
+    return { sum: read("vllm:time_to_first_token_seconds_sum"), count: read("vllm:time_to_first_token_seconds_count") };
+  };
+  const before = await metric();
+  // The pause is the scenario itself: an engine left idle, then one request.
+  await new Promise((r) => setTimeout(r, 1500));
+  const { sent, tokens } = await timedStream();
+  const after = await metric();
+  assert.equal(after.count - before.count, 1);
+  const engineMs = (after.sum - before.sum) * 1000;
+  const clientMs = tokens[0] - sent;
+  t.diagnostic(`engine TTFT ${engineMs.toFixed(1)} ms, client ${clientMs.toFixed(1)} ms`);
+  assert.ok(engineMs <= clientMs, `the engine says ${engineMs.toFixed(1)} ms, the client saw ${clientMs.toFixed(1)} ms`);
+  assert.ok(engineMs >= clientMs * 0.5, `the engine says ${engineMs.toFixed(1)} ms, the client saw ${clientMs.toFixed(1)} ms`);
+});
