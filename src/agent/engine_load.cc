@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <string>
+
+#include "common/traffic_report.h"
 
 namespace gf {
 
@@ -56,11 +59,55 @@ bool take(std::string_view line, const std::string& name, Sum& sum) {
   return true;
 }
 
+// A histogram's cumulative buckets by series (its labels other than `le`), then by upper bound.
+using Buckets = std::map<std::string, std::map<double, double>, std::less<>>;
+
+// Takes a histogram bucket line "NAME_bucket{...,le="0.25",...} VALUE" when it is
+// `bucket_name`'s; false when it is not. A bucket whose bound cannot be read is skipped.
+bool take_bucket(std::string_view line, const std::string& bucket_name, Buckets& buckets) {
+  if (bucket_name.empty()) return false;
+  auto v = sample_of(line, bucket_name);
+  if (!v) return false;
+  size_t at = line.find("le=\"", bucket_name.size());
+  if (at == std::string_view::npos) return true;
+  size_t end = line.find('"', at + 4);
+  if (end == std::string_view::npos) return true;
+  std::string text(line.substr(at + 4, end - at - 4));
+  char* stop = nullptr;
+  double le = std::strtod(text.c_str(), &stop);
+  if (stop != text.c_str() + text.size() || std::isnan(le) || le < 0) return true;
+  std::string series(line.substr(bucket_name.size(), line.rfind('}') + 1 - bucket_name.size()));
+  series.erase(at - bucket_name.size(), end + 1 - at);  // the labels without le="..."
+  buckets[series][le] = *v;
+  return true;
+}
+
+// Each series' cumulative buckets (seconds) to counts in kTtftBoundsMs's buckets, summed. Series
+// are taken one by one: two label sets need not share their bounds.
+std::vector<uint64_t> rebucket_ttft(const Buckets& buckets) {
+  std::vector<uint64_t> out(kTtftBoundsMs.size() + 1, 0);
+  for (const auto& [series, cumulative] : buckets) {
+    double below = 0;
+    for (const auto& [le, total] : cumulative) {
+      const double in = std::max(0.0, total - below);
+      below = std::max(below, total);
+      // (Less a nanosecond: 0.01 s is 10.000000000000002 ms in binary, and belongs at 10.)
+      const size_t i = std::isinf(le)
+                           ? kTtftBoundsMs.size()
+                           : ttft_bucket(static_cast<int64_t>(std::ceil(le * 1000.0 - 1e-6)));
+      out[i] += static_cast<uint64_t>(std::llround(in));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineMetricNames& names) {
   if (names.running.empty()) return std::nullopt;
   Sum running, waiting, kv, kv_fallback, prompt, generation;
+  const std::string ttft_bucket_name = names.ttft.empty() ? "" : names.ttft + "_bucket";
+  Buckets ttft;
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -70,7 +117,8 @@ std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineM
     (void)(take(line, names.running, running) || take(line, names.waiting, waiting) ||
            take(line, names.kv_usage, kv) || take(line, names.kv_usage_fallback, kv_fallback) ||
            take(line, names.prompt_tokens, prompt) ||
-           take(line, names.generation_tokens, generation));
+           take(line, names.generation_tokens, generation) ||
+           take_bucket(line, ttft_bucket_name, ttft));
   }
   if (running.samples == 0) return std::nullopt;
   EngineLoad load;
@@ -79,6 +127,7 @@ std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineM
   load.kv_cache_usage = kv.samples > 0 ? kv.mean() : kv_fallback.mean();
   load.prompt_tokens = prompt.value();
   load.generation_tokens = generation.value();
+  if (!ttft.empty()) load.ttft_counts = rebucket_ttft(ttft);
   return load;
 }
 

@@ -5,9 +5,11 @@
 // every heartbeat carries a summary of the latest reading (agent/load_summary.h).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/engine_adapter.h"
 #include "common/units.h"
@@ -21,6 +23,11 @@ struct EngineLoad {
   std::optional<double> kv_cache_usage;     // 0..1, the mean over label sets
   std::optional<double> prompt_tokens;      // counter since the engine started
   std::optional<double> generation_tokens;  // counter since the engine started
+  // Time to first token of every request since the engine started, in common/traffic_report.h's
+  // buckets (kTtftBoundsMs, the gateways' too). Each of the engine's own buckets counts in ours
+  // that holds its upper bound, so no latency is read lower than it was. Empty: the engine
+  // exposes no TTFT histogram (or its adapter names none).
+  std::vector<uint64_t> ttft_counts;
   double in_flight() const { return running + waiting; }
 };
 
@@ -40,7 +47,8 @@ struct EngineReading {
 // carry the running metric (or the adapter names none): the load is unknown, not zero. A missing
 // waiting metric counts as zero, since some engines only report a batch; the KV usage and the
 // token counters stay nullopt when missing. The KV usage is read under the fallback name only when
-// the main one is absent (an engine exposing both must not count twice).
+// the main one is absent (an engine exposing both must not count twice). The TTFT histogram's
+// `_bucket` series are summed by `le` over their label sets before they are re-bucketed.
 std::optional<EngineLoad> parse_engine_load(std::string_view metrics_text,
                                             const EngineMetricNames& names);
 

@@ -30,6 +30,7 @@ std::optional<ReplicaLoad> load_summary(const std::optional<EngineReading>& read
   if (l.kv_cache_usage) out.kv_cache_usage = std::clamp(*l.kv_cache_usage, 0.0, 1.0);
   out.prompt_tokens = tokens(l.prompt_tokens);
   out.generation_tokens = tokens(l.generation_tokens);
+  out.ttft_counts = l.ttft_counts;
   out.age = age;
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include "autoscale/gpu_choice.h"
 #include "autoscale/replica_capacity.h"
+#include "common/traffic_report.h"
 #include "perfmodel/deployment_perf.h"
 
 namespace gf {
@@ -106,6 +107,7 @@ void Autoscaler::sync(Fleet& fleet, TimePoint now) {
     auto d = fleet.deployments().find(it->first);
     if (d == fleet.deployments().end() || !d->second.spec.autoscaling) {
       model_of_.erase(it->first);
+      engine_ttft_new_.erase(it->first);
       it = scalers_.erase(it);
     } else {
       ++it;
@@ -143,10 +145,34 @@ void Autoscaler::rank_gpus(Fleet& fleet) {
   }
 }
 
+void Autoscaler::count_engine_ttft(const Fleet& fleet, TimePoint now) {
+  std::unordered_map<std::string, std::vector<uint64_t>> seen;
+  for (const auto& [id, r] : fleet.replicas()) {
+    if (!scalers_.contains(r.deployment)) continue;
+    auto l = fleet.replica_load(id, now);
+    if (!l || l->ttft_counts.empty()) {
+      // Unknown now (not Ready, a stale reading): keep the last reading as the baseline.
+      if (auto it = engine_ttft_seen_.find(id); it != engine_ttft_seen_.end())
+        seen.emplace(id, std::move(it->second));
+      continue;
+    }
+    if (auto it = engine_ttft_seen_.find(id); it != engine_ttft_seen_.end()) {
+      const std::vector<uint64_t> counted = counted_since(it->second, l->ttft_counts);
+      std::vector<uint64_t>& into = engine_ttft_new_[r.deployment];
+      into.resize(counted.size(), 0);
+      for (size_t i = 0; i < counted.size() && i < into.size(); ++i)
+        into[i] += counted[i];
+    }
+    seen.emplace(id, l->ttft_counts);
+  }
+  engine_ttft_seen_ = std::move(seen);  // replicas gone are forgotten
+}
+
 std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
   sync(fleet, now);
   std::vector<ScalingDecision> out;
   if (scalers_.empty()) return out;
+  count_engine_ttft(fleet, now);
   const auto counts = count_replicas(fleet, now);
   const auto& deployments = fleet.deployments();
   auto target_of = [&](const std::string& name) { return deployments.at(name).replicas; };
@@ -176,6 +202,12 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
       s.ready = c.ready;
       s.starting = c.starting;
       c.fill_engine_signals(s);  // the deployment's own engines: no share to take
+      if (auto t = engine_ttft_new_.find(name); t != engine_ttft_new_.end()) {
+        s.engine_ttft_counts = std::move(t->second);
+        engine_ttft_new_.erase(t);
+        const double p95 = ttft_p95_interpolated_ms(s.engine_ttft_counts);
+        if (p95 >= 0) s.engine_ttft_p95_ms = p95;
+      }
       const DeploymentRecord& d = deployments.at(name);
       DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
       DeploymentScaler& scaler = scalers_.at(name);

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "autoscale/deployment_scaler.h"
@@ -48,6 +49,9 @@ class Autoscaler {
   void sync(Fleet& fleet, TimePoint now);
   // Ranks the GPU models of each autoscaled deployment by value when the pool's GPUs changed.
   void rank_gpus(Fleet& fleet);
+  // Adds what each replica's engine TTFT histogram counted since the last tick to its
+  // deployment's share for the next period.
+  void count_engine_ttft(const Fleet& fleet, TimePoint now);
 
   AutoscalerOptions opts_;
   LoadAccumulator load_;
@@ -57,6 +61,11 @@ class Autoscaler {
   bool urgent_ = false;                             // one of them has demand
   // What each deployment's GPU order was computed from (pool size, model, GPUs, allowed models).
   std::map<std::string, std::string, std::less<>> ranked_for_;
+  // The engines' cumulative TTFT counts as last seen, by replica, and what each deployment's
+  // engines counted since its last period. A replica's first reading is only a baseline: what
+  // it counted before is of unknown age (a controller restart would count hours at once).
+  std::unordered_map<std::string, std::vector<uint64_t>> engine_ttft_seen_;
+  std::map<std::string, std::vector<uint64_t>, std::less<>> engine_ttft_new_;
 };
 
 }  // namespace gf

@@ -38,6 +38,11 @@ struct LoadSample {
   std::optional<int> engine_running;
   std::optional<int> engine_waiting;
   std::optional<double> engine_kv_cache_usage;
+  // Time to first token by the engines' own histograms, of the answers since the deployment's
+  // last period, in the gateways' TTFT buckets (empty: no engine reports one), and its p95.
+  // Engine-side only: the wait in a gateway's queue is not in it, the wait in the engine's is.
+  std::vector<uint64_t> engine_ttft_counts;
+  std::optional<double> engine_ttft_p95_ms;
 
   double concurrency() const { return queued + in_flight; }
   bool idle() const { return known && arrival_rps == 0 && concurrency() == 0; }

@@ -4,7 +4,9 @@
 // optional: absent means unknown, never zero.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "common/units.h"
 
@@ -16,6 +18,11 @@ struct ReplicaLoad {
   std::optional<double> kv_cache_usage;     // share of the KV cache in use, 0..1
   std::optional<Tokens> prompt_tokens;      // counter: prompt tokens since the engine started
   std::optional<Tokens> generation_tokens;  // counter: tokens generated since it started
+  // Counter: time to first token of every request since the engine started, in
+  // common/traffic_report.h's TTFT buckets. Cumulative, so a lost heartbeat loses nothing: the
+  // autoscaler takes the difference between readings (a drop means the engine restarted).
+  // Empty: unknown.
+  std::vector<uint64_t> ttft_counts;
   Duration age{0};  // how old the reading was when it was sent (or, in the fleet, when asked)
 
   bool operator==(const ReplicaLoad&) const = default;

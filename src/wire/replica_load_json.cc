@@ -2,8 +2,11 @@
 
 #include "wire/field_reader.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <type_traits>
+
+#include "common/traffic_report.h"
 
 namespace gf::wire {
 
@@ -16,6 +19,7 @@ json replica_load_json(const ReplicaLoad& l) {
   if (l.kv_cache_usage) j["kvCacheUsage"] = *l.kv_cache_usage;
   if (l.prompt_tokens) j["promptTokens"] = l.prompt_tokens->value;
   if (l.generation_tokens) j["generationTokens"] = l.generation_tokens->value;
+  if (!l.ttft_counts.empty()) j["ttftCounts"] = l.ttft_counts;
   j["ageMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(l.age).count();
   return j;
 }
@@ -55,6 +59,29 @@ Result<ReplicaLoad> parse_replica_load(simdjson::dom::element j, const std::stri
     if (!read_value(*v, kv)) return bad("kvCacheUsage", "must be a number");
     if (!(kv >= 0.0 && kv <= 1.0)) return bad("kvCacheUsage", "must be within 0..1");
     out.kv_cache_usage = kv;
+  }
+  if (auto v = field(obj, "ttftCounts")) {
+    constexpr size_t kBuckets = kTtftBoundsMs.size() + 1;
+    simdjson::dom::array a;
+    if (v->get_array().get(a) || a.size() != kBuckets) {
+      return bad("ttftCounts", fmt::format("must be an array of {} whole numbers (one per TTFT "
+                                           "bucket), not negative",
+                                           kBuckets));
+    }
+    size_t i = 0;
+    for (simdjson::dom::element e : a) {
+      uint64_t n = 0;
+      int64_t negative = 0;
+      if (e.get_uint64().get(n)) {
+        const std::string what = !e.get_int64().get(negative)
+                                     ? fmt::format("is {}", negative)
+                                     : std::string("is ") + json_type_name(e);
+        return bad("ttftCounts",
+                   fmt::format("element {} must be a whole number, not negative (it {})", i, what));
+      }
+      out.ttft_counts.push_back(n);
+      ++i;
+    }
   }
   if (auto ms = whole("ageMs"); !ms || (*ms && **ms < 0)) {
     return bad("ageMs", "must be a whole number of milliseconds, not negative");

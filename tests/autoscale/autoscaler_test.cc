@@ -3,8 +3,11 @@
 // first request waits; deployments without spec.autoscaling are left alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "autoscale/autoscaler.h"
 #include "common/clock.h"
+#include "common/traffic_report.h"
 
 namespace gf {
 namespace {
@@ -144,6 +147,55 @@ TEST_F(AutoscalerTest, SamplesCarryTheEnginesOwnLoadOverTheReplicasThatReported)
   // The gateways' figures are what they were: the engine signals are shown, not sized on.
   EXPECT_EQ(s.in_flight, 6);
   EXPECT_EQ(target(), 3);
+}
+
+// Cumulative TTFT counts by bucket (the rest zero).
+std::vector<uint64_t> ttft(std::initializer_list<std::pair<size_t, uint64_t>> set) {
+  std::vector<uint64_t> v(kTtftBoundsMs.size() + 1, 0);
+  for (const auto& [i, n] : set)
+    v[i] = n;
+  return v;
+}
+
+TEST_F(AutoscalerTest, EngineTtftIsWhatTheEnginesCountedSinceTheLastPeriod) {
+  apply(2, 2, true);
+  for (int i = 0; i < 3; ++i)
+    second(0, 2, 2);
+  ASSERT_EQ(assigned.size(), 2u);
+  const std::string a = assigned.begin()->first, b = std::next(assigned.begin())->first;
+  auto last_sample = [&] {
+    const DeploymentScaler* s = scaler.scaler("chat");
+    EXPECT_TRUE(s != nullptr && s->last());
+    return s->last()->load;
+  };
+  // First readings are baselines, whatever they hold: a controller that restarts must not count
+  // an engine's hours of answers as one period's.
+  loads[a] = ReplicaLoad{.running = 1, .ttft_counts = ttft({{2, 100}})};
+  loads[b] = ReplicaLoad{.running = 1, .ttft_counts = ttft({{6, 50}})};
+  second(0, 2, 2);  // the heartbeat brings them
+  second(0, 2, 2);  // the next period sees them
+  EXPECT_TRUE(std::all_of(last_sample().engine_ttft_counts.begin(),
+                          last_sample().engine_ttft_counts.end(),
+                          [](uint64_t n) { return n == 0; }));
+  EXPECT_FALSE(last_sample().engine_ttft_p95_ms.has_value());
+  // a answers 5 more within 50 ms, b one within 1 s: the period counts those six, from both.
+  loads[a].ttft_counts = ttft({{2, 105}});
+  loads[b].ttft_counts = ttft({{6, 51}});
+  second(0, 2, 2);
+  second(0, 2, 2);
+  LoadSample s = last_sample();
+  EXPECT_EQ(s.engine_ttft_counts, ttft({{2, 5}, {6, 1}}));
+  ASSERT_TRUE(s.engine_ttft_p95_ms.has_value());
+  EXPECT_DOUBLE_EQ(*s.engine_ttft_p95_ms, 850);  // rank 5.7: 0.7 of the way from 500 to 1000
+  // Nothing new: nothing counted, no p95 (not the last one's).
+  second(0, 2, 2);
+  EXPECT_EQ(last_sample().engine_ttft_counts, ttft({}));
+  EXPECT_FALSE(last_sample().engine_ttft_p95_ms.has_value());
+  // a's engine restarts: its counters begin again, and what it counted since is what counts.
+  loads[a].ttft_counts = ttft({{1, 3}});
+  second(0, 2, 2);
+  second(0, 2, 2);
+  EXPECT_EQ(last_sample().engine_ttft_counts, ttft({{1, 3}}));
 }
 
 TEST_F(AutoscalerTest, ScalesFromZeroInThePeriodTheFirstRequestWaits) {

@@ -68,6 +68,13 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
       return deltas;
     };
     const streams = Promise.all([stream(), stream(), stream(), stream()]);
+    // The two that wait for a batch slot get their first token after about 6 s: the period in
+    // which they do shows the engines' TTFT p95 above 5 s (the engine's histogram, in the
+    // gateways' buckets, counted since the period before).
+    const slowFirstTokens = eventually(async () => {
+      const s = await signals();
+      return s?.engineTtftP95Ms > 5000 ? true : s;
+    }, "the engines' TTFT p95 of the waiting streams in /api/v1/scaling", 20000);
 
     // While the first two run (about 6 s), all at once: the engine's own account (two in the
     // batch, two queued, KV in use) in the API; the queue, which moved by two, republished in the
@@ -88,6 +95,7 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
     ]);
 
     assert.deepEqual(await streams, [300, 300, 300, 300], "every token of every stream arrived");
+    await slowFirstTokens;
     // Done: the table follows the queue back down, and the engine's counters moved.
     await eventually(async () => {
       const x = await routed();
@@ -97,6 +105,14 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
       const r = await replica();
       return r.load?.running === 0 && r.load?.generationTokens >= 1200 ? true : r;
     }, "an idle engine again, with its tokens counted");
+    // The engine's TTFT histogram, cumulative in the gateways' 13 buckets: the four streams, two
+    // within 100 ms and two between 5 and 10 s (bounds 10, 25, 50, 100, ..., 5000, 10000, ...).
+    await eventually(async () => {
+      const c = (await replica()).load?.ttftCounts;
+      if (!c) return "no ttftCounts";
+      const fast = c.slice(0, 4).reduce((a, b) => a + b, 0);
+      return c.length === 13 && fast === 2 && c[9] === 2 && c.reduce((a, b) => a + b, 0) === 4 ? true : c;
+    }, "the engine's TTFT counts in /api/v1/replicas");
   } finally {
     await gateway.stop();
     await agent.stop();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "common/traffic_report.h"
 
 namespace gf {
 namespace {
@@ -103,6 +104,39 @@ TEST(EngineLoad, KvUsageIsTheMeanOverLabelSets) {
   ASSERT_TRUE(l.has_value());
   EXPECT_EQ(l->running, 2);
   EXPECT_NEAR(*l->kv_cache_usage, 0.4, 1e-12);
+}
+
+// vLLM's TTFT buckets in seconds, over two label sets and with +Inf, into the gateways' buckets
+// (kTtftBoundsMs): each engine bucket counts in ours that holds its upper bound.
+TEST(EngineLoad, TheTtftHistogramIsRebucketedByUpperBoundOverLabelSets) {
+  const std::string text =
+      "vllm:num_requests_running{model_name=\"a\"} 0\n"
+      "# TYPE vllm:time_to_first_token_seconds histogram\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"0.001\",model_name=\"a\"} 1.0\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"0.01\",model_name=\"a\"} 1.0\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"0.02\",model_name=\"a\"} 4.0\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"0.04\",model_name=\"a\"} 4.0\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"0.75\",model_name=\"a\"} 9.0\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"a\"} 10.0\n"
+      "vllm:time_to_first_token_seconds_count{model_name=\"a\"} 10.0\n"
+      "vllm:time_to_first_token_seconds_sum{model_name=\"a\"} 3.5\n"
+      "vllm:time_to_first_token_seconds_bucket{model_name=\"b\",le=\"0.02\"} 2\n"
+      "vllm:time_to_first_token_seconds_bucket{model_name=\"b\",le=\"+Inf\"} 2\n";
+  auto l = parse_engine_load(text, names_of(EngineType::kVllm));
+  ASSERT_TRUE(l.has_value());
+  std::vector<uint64_t> want(kTtftBoundsMs.size() + 1, 0);
+  want[0] = 1;                     // le 1 ms: <= 10 ms
+  want[1] = 3 + 2;                 // le 20 ms: <= 25 ms (both label sets)
+  want[6] = 5;                     // le 750 ms: <= 1000 ms
+  want[kTtftBoundsMs.size()] = 1;  // +Inf: above the last bound
+  EXPECT_EQ(l->ttft_counts, want);
+  // An engine without the histogram (or an adapter naming none) reports none: unknown.
+  auto none = parse_engine_load("vllm:num_requests_running 1\n", names_of(EngineType::kVllm));
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->ttft_counts.empty());
+  auto unnamed = parse_engine_load(text, kVllm);
+  ASSERT_TRUE(unnamed.has_value());
+  EXPECT_TRUE(unnamed->ttft_counts.empty());
 }
 
 class EngineDrainTest : public ::testing::Test {

@@ -420,8 +420,8 @@ TEST_F(FleetTest, ScaleDownDrainsTheLeastLoadedOfEqualReplicas) {
   // The first replica's engine is busy, the second's idle: the idle one goes (shortest drain).
   const std::string busy = a.running.begin()->first;
   const std::string idle = std::next(a.running.begin())->first;
-  a.loads[busy] = ReplicaLoad{5, 2, 0.5, std::nullopt, std::nullopt, Duration(0)};
-  a.loads[idle] = ReplicaLoad{0, 0, 0.0, std::nullopt, std::nullopt, Duration(0)};
+  a.loads[busy] = ReplicaLoad{.running = 5, .waiting = 2, .kv_cache_usage = 0.5};
+  a.loads[idle] = ReplicaLoad{.running = 0, .waiting = 0, .kv_cache_usage = 0.0};
   round({&a});
   ASSERT_TRUE(fleet->scale("web", 1, clock.now()).ok());
   EXPECT_EQ(fleet->replicas().at(idle).state, ReplicaState::kDraining);

@@ -58,6 +58,7 @@ TEST(AgentProtocol, AReplicasEngineLoadRoundTripsWithOnlyItsKnownFields) {
   l.waiting = 0;
   l.kv_cache_usage = 0.42;
   l.prompt_tokens = Tokens(123456789012);
+  l.ttft_counts = {0, 4, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 12345678901234};
   l.age = std::chrono::milliseconds(850);
   h.replicas[0].load = l;
   h.replicas.push_back(ReplicaReport{"r-2", 4, ReplicaProcessState::kReady, "", 20002, 0});
@@ -103,6 +104,19 @@ TEST(AgentProtocol, ABadLoadIsRefusedNamingTheField) {
   EXPECT_NE(negative.error().message.find("replicas[1].load.waiting: must not be negative"),
             std::string::npos)
       << negative.error().message;
+  auto short_ttft = beat(R"({"ttftCounts":[1,2,3]})");
+  ASSERT_FALSE(short_ttft.ok());
+  EXPECT_NE(short_ttft.error().message.find(
+                "replicas[1].load.ttftCounts: must be an array of 13 whole numbers"),
+            std::string::npos)
+      << short_ttft.error().message;
+  auto negative_ttft = beat(R"({"ttftCounts":[0,0,0,-2,0,0,0,0,0,0,0,0,0]})");
+  ASSERT_FALSE(negative_ttft.ok());
+  EXPECT_NE(negative_ttft.error().message.find(
+                "replicas[1].load.ttftCounts: element 3 must be a whole number, not negative "
+                "(it is -2)"),
+            std::string::npos)
+      << negative_ttft.error().message;
   auto text = beat(R"({"running":"three"})");
   ASSERT_FALSE(text.ok());
   EXPECT_NE(text.error().message.find("replicas[1].load.running"), std::string::npos);
