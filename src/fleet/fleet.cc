@@ -938,9 +938,17 @@ void Fleet::place_pending(TimePoint now) {
         auto r = replicas_.find(id);
         return r != replicas_.end() && r->second.state == ReplicaState::kPending;
       },
-      [this](const PreemptionVictim& v) {
+      [this, now](const PreemptionVictim& v) {
         auto r = replicas_.find(v.replica);
-        return r != replicas_.end() && r->second.allocation == v.allocation;
+        if (r != replicas_.end() && r->second.allocation == v.allocation) return true;
+        // Gone. The reserve slot it ran in, idle now, goes too: its GPUs are the preemptor's.
+        const Allocation* slot = v.slot.valid() ? pool_.allocation(v.slot) : nullptr;
+        if (slot != nullptr && slot->is_slot() && !slot->bound_replica.valid()) {
+          event(now, "Preempted", to_string(v.slot), slot->request.deployment, "",
+                fmt::format("the warm-reserve slot {} ran in, with it", v.replica));
+          (void)pool_.release(v.slot, now, "preempted with " + v.replica);
+        }
+        return false;
       });
   std::optional<Pool> planned;   // the pool once plans in flight are carried out, made on need
   std::optional<Pool> promised;  // the pool with the plans' free GPUs held, made on need
@@ -1006,22 +1014,25 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
   };
   PlaceOptions options{false, true};
   options.may_preempt = [&](const Allocation& a) {
-    if (a.is_slot()) return !spares(a.request.deployment);
-    auto h = holders.find(a.id);  // none: a plan's what-if, not a replica yet
+    if (a.is_slot() && !a.bound_replica.valid()) return !spares(a.request.deployment);
+    // A slot in use goes with the replica in it. No holder: a plan's what-if, not a replica yet.
+    auto h = holders.find(a.is_slot() ? a.bound_replica : a.id);
     return h != holders.end() && !spares(h->second->deployment);
   };
   Decision dec = sched_.place(planned ? *planned : pool_, req, options);
   if (dec.placed()) return "waiting for GPUs that preempted replicas are freeing; " + why;
   if (!dec.preemption) return why;
   std::vector<AllocationId> slots;
-  std::vector<ReplicaRecord*> victims;
+  std::vector<std::pair<ReplicaRecord*, AllocationId>> victims;  // and the slot each runs in
   for (AllocationId a : dec.preemption->victims) {
     const Allocation* alloc = pool_.allocation(a);
     if (alloc != nullptr && alloc->is_slot() && !alloc->bound_replica.valid()) {
       slots.push_back(a);
-      continue;
+    } else if (alloc != nullptr && alloc->is_slot()) {
+      victims.emplace_back(holders.at(alloc->bound_replica), a);
+    } else {
+      victims.emplace_back(holders.at(a), AllocationId{});  // may_preempt took only these
     }
-    victims.push_back(holders.at(a));  // may_preempt took only replicas' allocations
   }
   const std::string by = fmt::format("preempted by {} (priority {})", spec.name, spec.priority);
   // Idle slots go only when nothing else must: released while replicas still drain, the reserve
@@ -1037,12 +1048,13 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
   PreemptionInFlight plan{req, dec.preemption->placement, {}};
   std::map<std::string, int> per_deployment;
   std::vector<std::string> ids;
-  for (ReplicaRecord* v : victims) {
-    plan.victims.push_back(PreemptionVictim{v->id, v->allocation});
+  for (auto [v, slot] : victims) {
+    plan.victims.push_back(PreemptionVictim{v->id, v->allocation, slot});
     ids.push_back(v->id);
     if (v->state == ReplicaState::kDraining) continue;  // already on its way out
     event(now, "Preempted", v->id, v->deployment, spec.name,
-          fmt::format("{}: its replica {} fits on no free GPU ({})", by, r.id, why));
+          fmt::format("{}: its replica {} fits on no free GPU ({}){}", by, r.id, why,
+                      slot.valid() ? "; its warm-reserve slot goes with it" : ""));
     drain(*v, by, now);
     ++per_deployment[v->deployment];
   }

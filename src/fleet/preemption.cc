@@ -30,8 +30,10 @@ void Preemptions::settle(const std::function<bool(const std::string&)>& waiting,
 Pool Preemptions::after_plans(const Pool& pool, TimePoint now) const {
   Pool p = pool;
   for (const auto& [replica, plan] : plans_) {
-    for (const auto& v : plan.victims)
+    for (const auto& v : plan.victims) {
       (void)p.release(v.allocation, now);
+      if (v.slot.valid()) (void)p.release(v.slot, now);
+    }
     // Best effort: if the planned GPUs no longer take it (one failed meanwhile), the what-if
     // only frees more than will be, and the replica plans again once its victims are gone.
     (void)p.commit(plan.request, plan.where.node, plan.where.gpus(p), now);

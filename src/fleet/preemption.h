@@ -17,6 +17,9 @@ namespace gf {
 struct PreemptionVictim {
   std::string replica;
   AllocationId allocation;
+  // The warm-reserve slot the replica runs in, if any: released once the replica is gone, since
+  // the preemptor counts on its GPUs (the reserve holds new slots from free capacity later).
+  AllocationId slot;
 };
 
 // One pending replica's plan, from the drain of its victims until their GPUs are free.

@@ -301,16 +301,32 @@ bool Scheduler::feasible_on_empty_cluster(const PlacementContext& ctx) const {
   return false;
 }
 
+namespace {
+// Whether preempting the allocation stops a running replica (not an idle reservation slot).
+bool runs_replica(const Allocation& a) {
+  return !a.is_slot() || a.bound_replica.valid();
+}
+
+// The priority a victim is judged by: a slot in use is preempted with its replica, so the higher
+// of the two.
+int victim_priority(const Pool& pool, const Allocation& a) {
+  if (!a.is_slot() || !a.bound_replica.valid()) return a.request.priority;
+  const Allocation* bound = pool.allocation(a.bound_replica);
+  return bound == nullptr ? a.request.priority
+                          : std::max(a.request.priority, bound->request.priority);
+}
+}  // namespace
+
 std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext& ctx,
                                                          const PlaceOptions& options) const {
   const Pool& pool = ctx.pool;
   const int prio = ctx.request.priority;
   // Victims: strictly lower priority only, so a victim can never preempt its preemptor back.
-  // Replicas running in a reservation slot free nothing (the slot keeps the capacity).
+  // A replica running in a reservation slot frees nothing by itself (the slot keeps the
+  // capacity): it is a victim through its slot, which goes with it.
   std::map<NodeIndex, std::vector<const Allocation*>> by_node;
   for (const auto& [id, a] : pool.allocations()) {
-    if (a.request.priority >= prio || a.slot.valid() || (a.is_slot() && a.bound_replica.valid()))
-      continue;
+    if (a.slot.valid() || victim_priority(pool, a) >= prio) continue;
     if (options.may_preempt && !options.may_preempt(a)) continue;
     by_node[a.node].push_back(&a);
   }
@@ -323,9 +339,9 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
     const NodeIndex n = entry.first;  // lambdas below capture it (clang 14 cannot capture bindings)
     auto& victims = entry.second;
     // Within a priority, idle reservation slots first: taking headroom stops nothing that runs.
-    std::sort(victims.begin(), victims.end(), [](const Allocation* a, const Allocation* b) {
-      return std::tuple(a->request.priority, !a->is_slot(), a->id) <
-             std::tuple(b->request.priority, !b->is_slot(), b->id);
+    std::sort(victims.begin(), victims.end(), [&](const Allocation* a, const Allocation* b) {
+      return std::tuple(victim_priority(pool, *a), runs_replica(*a), a->id) <
+             std::tuple(victim_priority(pool, *b), runs_replica(*b), b->id);
     });
     const std::vector<GpuView> base = node_views(pool, n);
     auto fits_without = [&](const std::vector<const Allocation*>& set) -> std::optional<Candidate> {
@@ -363,9 +379,9 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
           for (size_t i = 0; i < victims.size(); ++i) {
             if (mask & (uint32_t{1} << i)) {
               set.push_back(victims[i]);
-              maxp = std::max(maxp, victims[i]->request.priority);
-              sum += victims[i]->request.priority;
-              running += victims[i]->is_slot() ? 0 : 1;
+              maxp = std::max(maxp, victim_priority(pool, *victims[i]));
+              sum += victim_priority(pool, *victims[i]);
+              running += runs_replica(*victims[i]) ? 1 : 0;
             }
           }
           if (std::tuple(maxp, sum, running) >= key_best) continue;
@@ -394,9 +410,9 @@ std::optional<PreemptionPlan> Scheduler::plan_preemption(const PlacementContext&
     int64_t sum = 0;
     size_t running = 0;  // victims that run a replica (not idle slots)
     for (const Allocation* a : chosen) {
-      maxp = std::max(maxp, a->request.priority);
-      sum += a->request.priority;
-      running += a->is_slot() ? 0 : 1;
+      maxp = std::max(maxp, victim_priority(pool, *a));
+      sum += victim_priority(pool, *a);
+      running += runs_replica(*a) ? 1 : 0;
     }
     std::tuple<size_t, int, int64_t, size_t> key{chosen.size(), maxp, sum, running};
     if (!best.plan || key < best.key) {

@@ -18,8 +18,10 @@
 namespace gf {
 
 struct PreemptionPlan {
-  Candidate placement;                // where the request goes once the victims are gone
-  std::vector<AllocationId> victims;  // fewest possible, then lowest priorities
+  Candidate placement;  // where the request goes once the victims are gone
+  // Fewest possible, then lowest priorities. A reservation slot in use stands for the replica in
+  // it and itself: carrying the plan out releases that replica (its bound_replica), then the slot.
+  std::vector<AllocationId> victims;
 };
 
 struct Decision {

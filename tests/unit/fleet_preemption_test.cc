@@ -53,6 +53,19 @@ class PreemptionTest : public ::testing::Test {
   int count(const std::string& dep, ReplicaState s) const {
     return static_cast<int>(in(dep, s).size());
   }
+  // What a restarted controller has: only what the store holds (deployments, replicas with
+  // their states, the generation), read into a new Fleet; the agents keep running as they were.
+  void restart_controller() {
+    const auto deployments = fleet->deployments();
+    const auto replicas = fleet->replicas();
+    const int64_t generation = fleet->generation();
+    make(PlacementSpec{});
+    fleet->restore_generation(generation);
+    for (const auto& [name, d] : deployments)
+      fleet->restore(d);
+    for (const auto& [id, r] : replicas)
+      fleet->restore(r, clock.now());
+  }
   int events(const std::string& kind) const {
     int n = 0;
     for (const auto& e : fleet->events())
@@ -125,6 +138,70 @@ TEST_F(PreemptionTest,
   EXPECT_EQ(in("hi", ReplicaState::kReady)[0]->gpus, victim_gpus);
   EXPECT_EQ(count("big", ReplicaState::kPending), 1);  // small (20) and hi outrank it
   EXPECT_EQ(count("small", ReplicaState::kReady), 2);
+}
+
+// The controller restarts while a victim drains: the new one knows only what the store holds
+// (deployments, replicas and their states), not the plan. It must not preempt anyone else, and
+// the preemptor still lands once the victim is gone.
+TEST_F(PreemptionTest, AControllerRestartWhileAVictimDrainsPreemptsNobodyElse) {
+  FakeAgent a{"node-1", 4};
+  a.busy_engines = true;
+  ASSERT_TRUE(fleet->apply(deployment("small", 2, 20), "m", clock.now()).ok());
+  ASSERT_TRUE(fleet->apply(deployment("big", 1, 10, 2), "m", clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  const std::string victim = in("big", ReplicaState::kReady)[0]->id;
+  const std::vector<std::string> victim_gpus = in("big", ReplicaState::kReady)[0]->gpus;
+  ASSERT_TRUE(fleet->apply(deployment("hi", 1, 100, 2), "m", clock.now()).ok());
+  round({&a});
+  ASSERT_EQ(fleet->replicas().at(victim).state, ReplicaState::kDraining);
+
+  restart_controller();
+
+  for (int i = 0; i < 6; ++i)
+    round({&a});
+  EXPECT_EQ(count("small", ReplicaState::kReady), 2) << "a small replica was preempted as well";
+  EXPECT_EQ(events("Preempted"), 0);
+  ASSERT_TRUE(fleet->replicas().contains(victim));
+  EXPECT_EQ(fleet->replicas().at(victim).state, ReplicaState::kDraining);
+  a.busy_engines = false;
+  for (int i = 0; i < 6; ++i)
+    round({&a});
+  EXPECT_EQ(fleet->replicas().count(victim), 0u);
+  ASSERT_EQ(count("hi", ReplicaState::kReady), 1);
+  EXPECT_EQ(in("hi", ReplicaState::kReady)[0]->gpus, victim_gpus);
+  EXPECT_EQ(count("small", ReplicaState::kReady), 2);
+}
+
+// The same for a scale-down: the replica drains on across the restart, is not replaced, and
+// goes once its engine is idle.
+TEST_F(PreemptionTest, AControllerRestartMidScaleDownLetsTheDrainFinish) {
+  FakeAgent a{"node-1", 4};
+  a.busy_engines = true;
+  ASSERT_TRUE(fleet->apply(deployment("web", 1, 0), "m", clock.now()).ok());
+  ASSERT_TRUE(fleet->scale("web", 3, clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(count("web", ReplicaState::kReady), 3);
+  ASSERT_TRUE(fleet->scale("web", 2, clock.now()).ok());
+  round({&a});
+  ASSERT_EQ(count("web", ReplicaState::kDraining), 1);
+  const std::string draining = in("web", ReplicaState::kDraining)[0]->id;
+  restart_controller();
+  for (int i = 0; i < 4; ++i)
+    round({&a});
+  EXPECT_EQ(fleet->replicas().at(draining).state, ReplicaState::kDraining);
+  EXPECT_EQ(count("web", ReplicaState::kReady), 2);
+  EXPECT_EQ(count("web", ReplicaState::kPending) + count("web", ReplicaState::kPlaced) +
+                count("web", ReplicaState::kStarting),
+            0)
+      << "the draining replica was replaced";
+  a.busy_engines = false;
+  for (int i = 0; i < 4; ++i)
+    round({&a});
+  EXPECT_EQ(fleet->replicas().count(draining), 0u);
+  EXPECT_EQ(count("web", ReplicaState::kReady), 2);
+  EXPECT_EQ(static_cast<int>(fleet->replicas().size()), 2);
 }
 
 TEST_F(PreemptionTest, EqualOrHigherPriorityIsNeverPreempted) {
@@ -233,6 +310,50 @@ TEST_F(PreemptionTest, AReserveHoldsGpusOthersCannotTakeAndTheOwnersScaleUpUsesT
   for (int i = 0; i < 3; ++i)
     round({&a});
   EXPECT_EQ(count("other", ReplicaState::kReady), 3);
+}
+
+// A replica running in its deployment's warm-reserve slot frees nothing alone (the slot keeps the
+// GPU), so it used to be spared: a higher priority that needed its GPU waited for ever. It is
+// preempted with its slot: it drains, then the slot goes, and the preemptor lands there.
+TEST_F(PreemptionTest, AReplicaInAWarmReserveSlotIsPreemptedWithItsSlot) {
+  FakeAgent a{"node-1", 2};
+  a.busy_engines = true;
+  round({&a});
+  DeploymentSpec low = deployment("low", 1, 0);
+  low.reserve_replicas = 1;
+  ASSERT_TRUE(fleet->apply(low, "m", clock.now()).ok());
+  for (int i = 0; i < 2; ++i)
+    round({&a});
+  ASSERT_TRUE(fleet->scale("low", 2, clock.now()).ok());  // the burst takes the reserve slot
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  ASSERT_EQ(count("low", ReplicaState::kReady), 2);
+  std::string in_slot;
+  for (const ReplicaRecord* r : in("low", ReplicaState::kReady)) {
+    const Allocation* held = fleet->pool().allocation(r->allocation);
+    if (held != nullptr && held->slot.valid()) in_slot = r->id;
+  }
+  ASSERT_FALSE(in_slot.empty()) << "the test needs a replica in a slot";
+
+  // hi needs both GPUs: one of them is the slot's.
+  ASSERT_TRUE(fleet->apply(deployment("hi", 1, 100, 2), "m", clock.now()).ok());
+  EXPECT_EQ(count("low", ReplicaState::kDraining), 2);
+  bool named = false;
+  for (const auto& e : fleet->events())
+    named = named || (e.kind == "Preempted" && e.subject == in_slot &&
+                      e.reason.find("its warm-reserve slot goes with it") != std::string::npos);
+  EXPECT_TRUE(named);
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  EXPECT_EQ(count("hi", ReplicaState::kPending), 1);  // while the victims drain
+
+  a.busy_engines = false;
+  for (int i = 0; i < 6; ++i)
+    round({&a});
+  ASSERT_EQ(count("hi", ReplicaState::kReady), 1);
+  EXPECT_EQ(in("hi", ReplicaState::kReady)[0]->gpus.size(), 2u);
+  EXPECT_EQ(summarize(fleet->pool()).total.reserved, 0);
+  EXPECT_EQ(count("low", ReplicaState::kPending), 2);  // low keeps its target, and waits
 }
 
 TEST_F(PreemptionTest, AReserveFollowsItsSpecAndAHigherPriorityTakesOnlyItsIdleSlots) {

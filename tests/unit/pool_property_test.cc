@@ -192,6 +192,12 @@ TEST_P(PoolProperty, InvariantsHoldUnderRandomOperations) {
           for (AllocationId v : d.preemption->victims) {
             ASSERT_LT(pool.allocation(v)->request.priority, r.priority)
                 << where << ": preempted an equal or higher priority";
+            // A slot in use goes with its replica: the replica first, then the slot.
+            if (const AllocationId bound = pool.allocation(v)->bound_replica; bound.valid()) {
+              ASSERT_LT(pool.allocation(bound)->request.priority, r.priority) << where;
+              ASSERT_TRUE(pool.release(bound, clock.now(), "preempted").ok()) << where;
+              live.erase(std::remove(live.begin(), live.end(), bound), live.end());
+            }
             ASSERT_TRUE(pool.release(v, clock.now(), "preempted").ok()) << where;
             live.erase(std::remove(live.begin(), live.end(), v), live.end());
           }
