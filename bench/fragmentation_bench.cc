@@ -1,7 +1,10 @@
 // fragmentation_replay: replays one seeded arrival/departure sequence on
 // examples/cluster-large.yaml under three policies (bin-packing, spread, naive
-// most-free-memory-first) and counts the requests each rejects, in particular those rejected while
-// the cluster as a whole had room: capacity lost to fragmentation rather than to load.
+// most-free-memory-first), and bin-packing and spread again with defragmentation
+// (placement/defragmentation.h, the fleet's planner: a rejected multi-GPU request gets the
+// fewest moves of smaller allocations that free a node, carried out at once here), and counts
+// the requests each rejects, in particular those rejected while the cluster as a whole had room:
+// capacity lost to fragmentation rather than to load.
 //
 //   fragmentation_replay [cluster.yaml] [--seed N] [--arrivals N] [--load X]
 #include <algorithm>
@@ -19,6 +22,7 @@
 
 #include "common/io/manifest.h"
 #include "naive_placer.h"
+#include "placement/defragmentation.h"
 #include "placement/placement_names.h"
 #include "placement/scheduler.h"
 
@@ -126,20 +130,52 @@ struct Outcome {
   int rejected_with_room = 0;
   int by_class[5] = {};
   int rejected_by_class[5] = {};
-  double demand = 0;  // GPU-equivalent hours asked for
-  double placed = 0;  // ... and granted
+  double demand = 0;     // GPU-equivalent hours asked for
+  double placed = 0;     // ... and granted
+  int defragmented = 0;  // requests placed after moves
+  int moves = 0;         // allocations moved for them
 };
 
 using Placer = std::function<std::optional<Candidate>(const Pool&, const AllocationRequest&)>;
 
-Outcome replay(const ClusterSpec& spec, const std::vector<Arrival>& arrivals, const Placer& place) {
+// Carries a defragmentation plan out at once: the movers released, the request committed, each
+// mover committed where the plan puts it. Returns the request's allocation; `renamed` maps each
+// mover's old id to its new one (departures are keyed by id).
+AllocationId carry_out(Pool& pool, const DefragPlan& plan, const AllocationRequest& r,
+                       std::map<uint64_t, uint64_t>& renamed) {
+  std::vector<AllocationRequest> movers;
+  for (const DefragMove& m : plan.moves) {
+    movers.push_back(pool.allocation(m.from)->request);
+    (void)pool.release(m.from, TimePoint{});
+  }
+  auto id = pool.commit(r, plan.placement.node, plan.placement.gpus(pool), TimePoint{});
+  for (size_t i = 0; i < movers.size(); ++i) {
+    const Candidate& to = plan.moves[i].to;
+    auto moved = pool.commit(movers[i], to.node, to.gpus(pool), TimePoint{});
+    if (!moved || !id) {
+      std::fprintf(stderr, "a defragmentation plan did not hold\n");
+      std::exit(1);
+    }
+    renamed[plan.moves[i].from.value] = moved->value;
+  }
+  return *id;
+}
+
+Outcome replay(const ClusterSpec& spec, const std::vector<Arrival>& arrivals, const Placer& place,
+               const Scheduler* defrag) {
   Pool pool = Pool::from_spec(spec, TimePoint{}).value();
   using Departure = std::pair<double, uint64_t>;  // (time, allocation id): ties break by id
   std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures;
+  std::map<uint64_t, uint64_t> renamed;  // moved allocations: old id -> new id
   Outcome o;
   for (const Arrival& a : arrivals) {
     while (!departures.empty() && departures.top().first <= a.at) {
-      (void)pool.release(AllocationId{departures.top().second}, TimePoint{});
+      uint64_t id = departures.top().second;
+      for (auto it = renamed.find(id); it != renamed.end(); it = renamed.find(id)) {
+        id = it->second;
+        renamed.erase(it);
+      }
+      (void)pool.release(AllocationId{id}, TimePoint{});
       departures.pop();
     }
     const int cls = size_class(a.request);
@@ -154,6 +190,14 @@ Outcome replay(const ClusterSpec& spec, const std::vector<Arrival>& arrivals, co
       std::fprintf(stderr, "commit refused a placement: %s\n", id.error().describe().c_str());
       std::exit(1);
     }
+    if (!id && defrag != nullptr) {
+      if (auto plan =
+              plan_defragmentation(*defrag, pool, a.request, DefragOptions{}, TimePoint{})) {
+        id = carry_out(pool, *plan, a.request, renamed);
+        ++o.defragmented;
+        o.moves += static_cast<int>(plan->moves.size());
+      }
+    }
     if (!id) {
       ++o.rejected;
       ++o.rejected_by_class[cls];
@@ -166,10 +210,14 @@ Outcome replay(const ClusterSpec& spec, const std::vector<Arrival>& arrivals, co
   return o;
 }
 
-Placer scheduler_placer(const ClusterSpec& spec, std::map<std::string, int> weights) {
+std::shared_ptr<Scheduler> scheduler_with(const ClusterSpec& spec,
+                                          std::map<std::string, int> weights) {
   PlacementSpec p = spec.placement;
   p.score_weights = std::move(weights);
-  auto sched = std::make_shared<Scheduler>(Scheduler::create(p).value());
+  return std::make_shared<Scheduler>(Scheduler::create(p).value());
+}
+
+Placer scheduler_placer(std::shared_ptr<Scheduler> sched) {
   return [sched](const Pool& pool, const AllocationRequest& r) {
     return sched->place(pool, r).placement;
   };
@@ -214,25 +262,33 @@ int main(int argc, char** argv) {
   struct Policy {
     const char* name;
     Placer place;
+    std::shared_ptr<Scheduler> defrag;  // null: no defragmentation
   };
-  std::vector<Policy> policies = {
-      {"binpack", scheduler_placer(spec, {{"binpack", 1}})},
-      {"spread", scheduler_placer(spec, {{"spread", 1}})},
-      {"naive most-free", [](const Pool& pool, const AllocationRequest& r) {
-         return bench::naive_place(pool, r, bench::NaivePolicy::kMostFreeMemory);
-       }}};
+  auto binpack = scheduler_with(spec, {{"binpack", 1}});
+  auto spread = scheduler_with(spec, {{"spread", 1}});
+  std::vector<Policy> policies = {{"binpack", scheduler_placer(binpack), nullptr},
+                                  {"spread", scheduler_placer(spread), nullptr},
+                                  {"naive most-free",
+                                   [](const Pool& pool, const AllocationRequest& r) {
+                                     return bench::naive_place(pool, r,
+                                                               bench::NaivePolicy::kMostFreeMemory);
+                                   },
+                                   nullptr},
+                                  {"binpack+defrag", scheduler_placer(binpack), binpack},
+                                  {"spread+defrag", scheduler_placer(spread), spread}};
 
   std::printf("cluster %s: %zu nodes, %zu GPUs; %d arrivals, seed %llu, offered load %.2f\n\n",
               path.c_str(), empty.node_count(), empty.gpu_count(), count,
               static_cast<unsigned long long>(seed), load);
-  std::printf("%-16s %8s %8s %7s %14s %7s %12s\n", "policy", "requests", "rejected", "rej %",
-              "rej with room", "% req", "demand met %");
+  std::printf("%-16s %8s %8s %7s %14s %7s %12s %8s %6s\n", "policy", "requests", "rejected",
+              "rej %", "rej with room", "% req", "demand met %", "defragd", "moves");
   std::vector<Outcome> outcomes;
   for (const Policy& p : policies) {
-    Outcome o = replay(spec, arrivals, p.place);
-    std::printf("%-16s %8d %8d %6.2f%% %14d %6.2f%% %11.2f%%\n", p.name, o.requests, o.rejected,
-                pct(o.rejected, o.requests), o.rejected_with_room,
-                pct(o.rejected_with_room, o.requests), pct(o.placed, o.demand));
+    Outcome o = replay(spec, arrivals, p.place, p.defrag.get());
+    std::printf("%-16s %8d %8d %6.2f%% %14d %6.2f%% %11.2f%% %8d %6d\n", p.name, o.requests,
+                o.rejected, pct(o.rejected, o.requests), o.rejected_with_room,
+                pct(o.rejected_with_room, o.requests), pct(o.placed, o.demand), o.defragmented,
+                o.moves);
     outcomes.push_back(o);
   }
   std::printf("\nrejected %% by request size\n%-16s", "policy");

@@ -1,5 +1,7 @@
 #include "fleet/fleet.h"
 
+#include "placement/defragmentation.h"
+
 #include "placement/gpu_cost.h"
 #include "pool/health_policy.h"
 
@@ -648,6 +650,8 @@ void Fleet::forget(std::string id, TimePoint now) {
   }
   pending_.erase(id);
   unplaced_stopped_.erase(id);
+  relocating_.erase(id);
+  defrag_tried_.erase(id);
   record_replica_change(it->second);
   replicas_.erase(it);
   loads_.erase(id);
@@ -775,7 +779,8 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
   for (const std::string& id : of_deployment(d.spec.name)) {
     ReplicaRecord& r = replicas_.at(id);
     if (!active(r)) continue;
-    if (!moving_.empty() && moving_.count(id) != 0) {
+    if ((!moving_.empty() && moving_.count(id) != 0) ||
+        (!relocating_.empty() && relocating_.count(id) != 0)) {
       moving.push_back(&r);  // not counted: it is being replaced
       continue;
     }
@@ -865,8 +870,12 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
   int release = std::min<int>(static_cast<int>(moving.size()), ready_total - wanted);
   for (auto* r : moving) {
     if (release-- <= 0) break;
+    const bool defragmenting = relocating_.erase(r->id) != 0 && moving_.count(r->id) == 0;
     moving_.erase(r->id);
-    drain(*r, "moved off a Faulty GPU: a replacement is Ready", now);
+    drain(*r,
+          defragmenting ? "moved to make room (defragmentation): a replacement is Ready"
+                        : "moved off a Faulty GPU: a replacement is Ready",
+          now);
   }
   advance_rollout(d, ready_new, now);
   if (old.empty()) {
@@ -933,7 +942,7 @@ Result<AllocationId> Fleet::allocate(const AllocationRequest& req, const Pool& v
 }
 
 void Fleet::place_pending(TimePoint now) {
-  preemptions_.settle(
+  const std::vector<std::string> carried_out = preemptions_.settle(
       [this](const std::string& id) {
         auto r = replicas_.find(id);
         return r != replicas_.end() && r->second.state == ReplicaState::kPending;
@@ -957,7 +966,15 @@ void Fleet::place_pending(TimePoint now) {
     if (!promised) promised = preemptions_.promised(pool_, now);
     return *promised;
   };
+  // Replicas whose victims just left go first: what those freed was freed for them.
+  std::vector<ReplicaRecord*> order;
+  for (const std::string& id : carried_out)
+    order.push_back(&replicas_.at(id));
   for (ReplicaRecord* r : pending_by_priority()) {
+    if (std::find(carried_out.begin(), carried_out.end(), r->id) == carried_out.end())
+      order.push_back(r);
+  }
+  for (ReplicaRecord* r : order) {
     const DeploymentRecord& d = deployments_.at(r->deployment);
     const DeploymentSpec& spec = d.spec;
     AllocationRequest req = request_for(spec, spec.owner);
@@ -966,14 +983,22 @@ void Fleet::place_pending(TimePoint now) {
     Result<AllocationId> a = allocate(req, view(r->id), dec, now);
     std::string why = a ? "" : a.error().message;
     if (!a && !dec.placed() && dec.code == ErrorCode::kUnschedulable) {
+      bool planned_any = false;
       if (const PreemptionInFlight* p = preemptions_.find(r->id)) {
-        // One plan at a time: its victims drain first; nobody else is preempted meanwhile.
+        // One plan at a time: its victims drain (or move) first; nobody else is touched meanwhile.
         std::vector<std::string> ids;
         for (const auto& v : p->victims)
           ids.push_back(v.replica);
-        why = fmt::format("waiting for {} preempted replica(s) to drain: {}", ids.size(),
-                          fmt::join(ids, ", "));
-      } else if (auto waiting = preempt_for(*r, spec, req, why, planned, now)) {
+        why = p->moves ? fmt::format("waiting for {} replica(s) to move off {}: {}", ids.size(),
+                                     pool_.node(p->where.node).name, fmt::join(ids, ", "))
+                       : fmt::format("waiting for {} preempted replica(s) to drain: {}", ids.size(),
+                                     fmt::join(ids, ", "));
+      } else if (auto waiting = preempt_for(*r, spec, req, why, planned, planned_any, now)) {
+        if (!planned_any) {
+          // Nobody to preempt: perhaps the GPUs are free, only scattered.
+          if (auto moving = defragment_for(*r, spec, req, view(r->id), now))
+            waiting = std::move(moving);
+        }
         why = std::move(*waiting);
         promised.reset();  // a new plan promises more GPUs
       } else {
@@ -1000,7 +1025,8 @@ void Fleet::place_pending(TimePoint now) {
 // only took idle reserve slots, so that the replica can be placed at once.
 std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const DeploymentSpec& spec,
                                               const AllocationRequest& req, const std::string& why,
-                                              std::optional<Pool>& planned, TimePoint now) {
+                                              std::optional<Pool>& planned, bool& planned_any,
+                                              TimePoint now) {
   if (!preemptions_.empty() && !planned) planned = preemptions_.after_plans(pool_, now);
   std::map<AllocationId, ReplicaRecord*> holders;
   for (auto& [id, x] : replicas_) {
@@ -1022,6 +1048,7 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
   Decision dec = sched_.place(planned ? *planned : pool_, req, options);
   if (dec.placed()) return "waiting for GPUs that preempted replicas are freeing; " + why;
   if (!dec.preemption) return why;
+  planned_any = true;
   std::vector<AllocationId> slots;
   std::vector<std::pair<ReplicaRecord*, AllocationId>> victims;  // and the slot each runs in
   for (AllocationId a : dec.preemption->victims) {
@@ -1066,8 +1093,65 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
                      ids.size(), fmt::join(ids, ", "));
 }
 
+std::optional<std::string> Fleet::defragment_for(const ReplicaRecord& r, const DeploymentSpec& spec,
+                                                 const AllocationRequest& req, const Pool& view,
+                                                 TimePoint now) {
+  while (!defrag_moves_.empty() && now - defrag_moves_.front() >= std::chrono::minutes(1))
+    defrag_moves_.pop_front();
+  const int budget = opts_.defrag_moves_per_minute - static_cast<int>(defrag_moves_.size());
+  if (budget <= 0) return std::nullopt;
+  if (auto t = defrag_tried_.find(r.id);
+      t != defrag_tried_.end() && now - t->second < opts_.defrag_retry)
+    return std::nullopt;
+  defrag_tried_[r.id] = now;
+  std::map<AllocationId, const ReplicaRecord*> holders;
+  for (const auto& [id, x] : replicas_) {
+    if (x.allocation.valid()) holders[x.allocation] = &x;
+  }
+  DefragOptions options;
+  options.max_moves = std::min(budget, 4);
+  // Only a Ready replica of a deployment at rest moves (never one in a rollout, a drain or a
+  // move already), and never one of a higher priority than the replica it makes room for.
+  options.may_move = [&](const Allocation& a) {
+    auto h = holders.find(a.id);
+    if (h == holders.end()) return false;
+    const ReplicaRecord& x = *h->second;
+    if (x.state != ReplicaState::kReady || moving_.contains(x.id) || relocating_.contains(x.id))
+      return false;
+    auto d = deployments_.find(x.deployment);
+    return d != deployments_.end() && d->second.stable_revision.empty() &&
+           x.revision == d->second.revision && d->second.spec.priority <= spec.priority;
+  };
+  auto plan = plan_defragmentation(sched_, view, req, options, now);
+  if (!plan) return std::nullopt;
+  defrag_tried_.erase(r.id);
+  const std::string where = pool_.node(plan->placement.node).name;
+  const std::string why = fmt::format(
+      "to make room for {} ({} GPUs on one node; {} free across the fleet, at most {} on one "
+      "node)",
+      r.id, req.gpus, plan->free_gpus, plan->most_free_on_a_node);
+  PreemptionInFlight flight{req, plan->placement, {}, true};
+  std::vector<std::string> ids;
+  for (const DefragMove& m : plan->moves) {
+    const ReplicaRecord& x = *holders.at(m.from);
+    flight.victims.push_back(PreemptionVictim{x.id, x.allocation, AllocationId{}});
+    ids.push_back(x.id);
+    relocating_.insert(x.id);
+    defrag_moves_.push_back(now);
+    to_reconcile_.insert(x.deployment);  // its replacement is made there
+    event(now, "Replica", x.id, "Ready", "Moving",
+          fmt::format("moving off {} {}; serving until a replacement is Ready", where, why));
+  }
+  event(now, "Defragmenting", r.id, "", where,
+        fmt::format("moving {} replica(s) off {}: {}", ids.size(), where, fmt::join(ids, ", ")));
+  preemptions_.start(r.id, std::move(flight));
+  return fmt::format("moving {} replica(s) off {} to make room: {}; placed once they have moved",
+                     ids.size(), where, fmt::join(ids, ", "));
+}
+
 void Fleet::on_placed(ReplicaRecord& r, const AllocationRequest& req, AllocationId a,
                       TimePoint now) {
+  defrag_tried_.erase(r.id);
   const Allocation* alloc = pool_.allocation(a);
   const std::vector<GpuIndex>& gpus = alloc->gpus;
   r.allocation = a;

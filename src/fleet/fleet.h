@@ -51,6 +51,12 @@ struct FleetOptions {
   // How the heartbeat interval grows when the controller is busy (fleet/heartbeat_pacer.h); its
   // `base` is heartbeat_interval.
   HeartbeatPacing pacing;
+  // Defragmentation (placement/defragmentation.h): a multi-GPU replica that fits on no node
+  // although enough GPUs are free across the fleet has smaller replicas moved off one node,
+  // make-before-break. At most this many moves start per minute (0: never); a replica whose
+  // plan found nothing is not planned for again before defrag_retry.
+  int defrag_moves_per_minute = 4;
+  Duration defrag_retry = std::chrono::seconds(10);
 };
 
 // What changed since the last take_changes(): records to write and keys to delete.
@@ -161,9 +167,16 @@ class Fleet {
   std::vector<ReplicaRecord*> pending_by_priority();
   Result<AllocationId> allocate(const AllocationRequest& req, const Pool& view, Decision& dec,
                                 TimePoint now);
+  // `planned_any`: whether a preemption plan was found (nullopt also means it fits now).
   std::optional<std::string> preempt_for(const ReplicaRecord& r, const DeploymentSpec& spec,
                                          const AllocationRequest& req, const std::string& why,
-                                         std::optional<Pool>& planned, TimePoint now);
+                                         std::optional<Pool>& planned, bool& planned_any,
+                                         TimePoint now);
+  // Moves smaller replicas off one node to make room for `r` (make-before-break), when that is
+  // what it lacks: the reason it waits, or nullopt when no move would help or none may start.
+  std::optional<std::string> defragment_for(const ReplicaRecord& r, const DeploymentSpec& spec,
+                                            const AllocationRequest& req, const Pool& view,
+                                            TimePoint now);
   void on_placed(ReplicaRecord& r, const AllocationRequest& req, AllocationId a, TimePoint now);
   // Keeps every deployment's warm reserve (fleet/warm_reserve.h), highest priority first.
   void hold_reserves(TimePoint now);
@@ -253,6 +266,12 @@ class Fleet {
   // Derived from the pool's health each tick, so it needs no persistence: a restarted controller
   // learns the health again from the next heartbeats.
   std::set<std::string> moving_;
+  // Ready replicas moved by defragmentation: kept serving, like moving_, until a replacement is
+  // Ready, then drained. Not persisted: after a restart the replacement (a persisted Pending or
+  // later replica) makes one too many, and the scale-down takes the least advanced.
+  std::set<std::string> relocating_;
+  std::deque<TimePoint> defrag_moves_;             // when each move of the last minute started
+  std::map<std::string, TimePoint> defrag_tried_;  // a pending replica's last fruitless plan
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

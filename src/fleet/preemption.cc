@@ -13,18 +13,23 @@ void Preemptions::start(const std::string& replica, PreemptionInFlight plan) {
   plans_[replica] = std::move(plan);
 }
 
-void Preemptions::settle(const std::function<bool(const std::string&)>& waiting,
-                         const std::function<bool(const PreemptionVictim&)>& holds_gpus) {
+std::vector<std::string> Preemptions::settle(
+    const std::function<bool(const std::string&)>& waiting,
+    const std::function<bool(const PreemptionVictim&)>& holds_gpus) {
+  std::vector<std::string> done;
   for (auto it = plans_.begin(); it != plans_.end();) {
     auto& v = it->second.victims;
     v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& x) { return !holds_gpus(x); }),
             v.end());
-    if (v.empty() || !waiting(it->first)) {
+    const bool still_waiting = waiting(it->first);
+    if (v.empty() && still_waiting) done.push_back(it->first);
+    if (v.empty() || !still_waiting) {
       it = plans_.erase(it);
     } else {
       ++it;
     }
   }
+  return done;
 }
 
 Pool Preemptions::after_plans(const Pool& pool, TimePoint now) const {

@@ -27,6 +27,9 @@ struct PreemptionInFlight {
   AllocationRequest request;              // the pending replica's
   Candidate where;                        // where the plan puts it once the victims are gone
   std::vector<PreemptionVictim> victims;  // still holding their GPUs
+  // Defragmentation: the victims move (a copy elsewhere first) rather than give way. The same
+  // bookkeeping holds the GPUs for the replica meanwhile.
+  bool moves = false;
 };
 
 class Preemptions {
@@ -35,9 +38,10 @@ class Preemptions {
   const PreemptionInFlight* find(const std::string& replica) const;
   void start(const std::string& replica, PreemptionInFlight plan);
   // Forgets victims that no longer hold GPUs, then plans with no victim left (the replica can be
-  // placed now) and plans whose replica no longer waits.
-  void settle(const std::function<bool(const std::string& replica)>& waiting,
-              const std::function<bool(const PreemptionVictim&)>& holds_gpus);
+  // placed now) and plans whose replica no longer waits. Returns the replicas whose plans were
+  // carried out: placed first, before anyone else takes what their victims freed.
+  std::vector<std::string> settle(const std::function<bool(const std::string& replica)>& waiting,
+                                  const std::function<bool(const PreemptionVictim&)>& holds_gpus);
   // The pool as it will be once every plan in flight is carried out: victims released, replicas
   // placed where planned. New plans are made on it, so that two pending replicas never count on
   // the same victim and a victim already draining is not preempted twice.
