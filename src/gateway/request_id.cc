@@ -27,7 +27,18 @@ Result<std::string> RequestIds::for_request(const net::Headers& headers) {
     ++given;
     id = value;
   }
-  if (given == 0) return fmt::format("{:016x}{:016x}", prefix_, ++next_);
+  if (given == 0) {
+    // By hand rather than fmt::format: on every request, and half the cost of the body parse
+    // with fmt (docs/performance.md, "Gateway").
+    std::string made(32, '0');
+    constexpr char kHex[] = "0123456789abcdef";
+    const uint64_t halves[2] = {prefix_, ++next_};
+    for (int h = 0; h < 2; ++h) {
+      for (int i = 0; i < 16; ++i)
+        made[h * 16 + i] = kHex[(halves[h] >> (60 - 4 * i)) & 0xf];
+    }
+    return made;
+  }
   auto refuse = [](std::string why) {
     return make_error(ErrorCode::kInvalidArgument, "x-request-id header: " + why);
   };
