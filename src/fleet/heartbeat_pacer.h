@@ -16,8 +16,9 @@ struct HeartbeatPacing {
   // The busy share of the controller's thread it steers to: heartbeats are most of its work at
   // scale, and the rest (API calls, reconcile passes, watches) needs the remainder.
   double target_busy = 0.6;
-  // Below this busy share the interval shrinks back toward `base`.
-  double relax_busy = 0.3;
+  // The interval shrinks back toward `base` while the busy share it would bring stays under
+  // target_busy × this (headroom, so that a shrink never overshoots into a grow).
+  double shrink_headroom = 0.85;
   // Readings are smoothed over about this long, so one slow reconcile pass does not move it.
   Duration smoothing = std::chrono::seconds(5);
 };
