@@ -152,11 +152,15 @@ class Load {
         break;
       }
     }
-    // Settle: at least settle_s, and until the controller hands out its base interval again (a
-    // ramp it found heavy stretched it; the window is the fleet at rest), 120 s at most.
+    // Settle: at least settle_s, and until the interval the controller hands out has held for
+    // 10 s (a ramp it found heavy stretched it, and it comes back down as far as the load
+    // allows: the window is the fleet at rest, whatever interval that is), 120 s at most. (It
+    // waited for the base 1 s instead: a pacer that returns to 1 s and then finds it too short
+    // was measured mid-correction.)
     const auto settle_from = Clock::now();
     co_await sleep(std::chrono::duration<double>(o_.settle_s));
-    while (last_interval_ms_ > 1000 && Clock::now() - settle_from < std::chrono::seconds(120))
+    while (Clock::now() - interval_changed_ < std::chrono::seconds(10) &&
+           Clock::now() - settle_from < std::chrono::seconds(120))
       co_await sleep(std::chrono::seconds(1));
     const double settled_s = std::chrono::duration<double>(Clock::now() - settle_from).count();
     ready_phase_ = stats_;  // the ramp and the settling
@@ -312,7 +316,9 @@ class Load {
         stats_.ok++;
         stats_.latency_us.push_back(us);
         every = reply->heartbeat_interval;
-        last_interval_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(every).count();
+        const int64_t told = std::chrono::duration_cast<std::chrono::milliseconds>(every).count();
+        if (told != last_interval_ms_) interval_changed_ = Clock::now();
+        last_interval_ms_ = told;
         stats_.max_interval_ms =
             std::max<int64_t>(stats_.max_interval_ms,
                               std::chrono::duration_cast<std::chrono::milliseconds>(every).count());
@@ -475,8 +481,9 @@ class Load {
   std::vector<Agent> agents_;
   Stats stats_, ready_phase_;
   std::atomic<int64_t> routing_versions_ = 0;
-  int64_t last_interval_ms_ = 1000;  // the interval in the latest reply
-  std::string first_error_;          // the first failed heartbeat's answer, to tell why
+  int64_t last_interval_ms_ = 1000;                    // the interval in the latest reply
+  Clock::time_point interval_changed_ = Clock::now();  // when a reply last told another one
+  std::string first_error_;  // the first failed heartbeat's answer, to tell why
   std::atomic<bool> done_ = false;
 };
 

@@ -9,7 +9,7 @@
 #   BASE=/tmp/gpufleet-before WATCHERS=100 bench/fleet_scale.sh 1000
 #   REPLICAS_PER_NODE=10 MEMORY_PER_GPU=40GiB bench/fleet_scale.sh 10000   # 100,000 replicas
 # READY_TIMEOUT (s, default 300) bounds the wait for every replica to be Ready; then at least
-# SETTLE (s, default 2) passes, and until the controller hands out its base 1 s interval again
+# SETTLE (s, default 2) passes, and until the interval the controller hands out has held for 10 s
 # (120 s at most), before the MEASURE window.
 set -euo pipefail
 cd "$(dirname "$0")/.."
