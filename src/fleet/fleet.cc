@@ -1046,7 +1046,10 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
     return h != holders.end() && !spares(h->second->deployment);
   };
   Decision dec = sched_.place(planned ? *planned : pool_, req, options);
-  if (dec.placed()) return "waiting for GPUs that preempted replicas are freeing; " + why;
+  if (dec.placed()) {
+    planned_any = true;  // others' plans free enough: nothing more to preempt or move
+    return "waiting for GPUs that preempted replicas are freeing; " + why;
+  }
   if (!dec.preemption) return why;
   planned_any = true;
   std::vector<AllocationId> slots;
@@ -1103,6 +1106,10 @@ std::optional<std::string> Fleet::defragment_for(const ReplicaRecord& r, const D
   if (auto t = defrag_tried_.find(r.id);
       t != defrag_tried_.end() && now - t->second < opts_.defrag_retry)
     return std::nullopt;
+  // One plan per tick at most: a plan reads every allocation and copies the pool per node it
+  // tries, and a thousand pending replicas must not each pay that in one pass.
+  if (defrag_planned_at_ == now) return std::nullopt;
+  defrag_planned_at_ = now;
   defrag_tried_[r.id] = now;
   std::map<AllocationId, const ReplicaRecord*> holders;
   for (const auto& [id, x] : replicas_) {

@@ -167,7 +167,8 @@ class Fleet {
   std::vector<ReplicaRecord*> pending_by_priority();
   Result<AllocationId> allocate(const AllocationRequest& req, const Pool& view, Decision& dec,
                                 TimePoint now);
-  // `planned_any`: whether a preemption plan was found (nullopt also means it fits now).
+  // `planned_any`: whether a preemption plan was found, or plans in flight will make room
+  // (nullopt also means it fits now).
   std::optional<std::string> preempt_for(const ReplicaRecord& r, const DeploymentSpec& spec,
                                          const AllocationRequest& req, const std::string& why,
                                          std::optional<Pool>& planned, bool& planned_any,
@@ -272,6 +273,7 @@ class Fleet {
   std::set<std::string> relocating_;
   std::deque<TimePoint> defrag_moves_;             // when each move of the last minute started
   std::map<std::string, TimePoint> defrag_tried_;  // a pending replica's last fruitless plan
+  std::optional<TimePoint> defrag_planned_at_;     // the tick of the last plan
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

@@ -105,6 +105,31 @@ TEST_F(DefragmentationFleetTest, NoMoveBeyondTheLimitPerMinuteNorOfAReplicaInARo
   EXPECT_EQ(count("big", ReplicaState::kPending), 1);
 }
 
+// Two 4-GPU replicas wait on four nodes holding two small replicas each: room is made for both,
+// one plan after the other (the second plans on the pool with the first's GPUs held), and
+// nothing small stops serving.
+TEST_F(DefragmentationFleetTest, TwoWaitingReplicasAreMadeRoomForOneAfterTheOther) {
+  FakeAgent d{"node-4", 4};
+  agents.push_back(&d);
+  make();
+  for (int i = 0; i < 3; ++i)
+    round();
+  ASSERT_TRUE(fleet->apply(deployment("small", 8, 1), "m", clock.now()).ok());
+  for (int i = 0; i < 4; ++i)
+    round();
+  ASSERT_EQ(count("small", ReplicaState::kReady), 8);
+  ASSERT_TRUE(fleet->apply(deployment("big", 2, 4), "m", clock.now()).ok());
+  round();
+  EXPECT_EQ(events("Defragmenting"), 1);
+  for (int i = 0; i < 12 && count("big", ReplicaState::kReady) < 2; ++i) {
+    round();
+    EXPECT_GE(count("small", ReplicaState::kReady), 8) << "round " << i;
+  }
+  EXPECT_EQ(events("Defragmenting"), 2);
+  EXPECT_EQ(count("big", ReplicaState::kReady), 2);
+  EXPECT_EQ(count("small", ReplicaState::kReady), 8);
+}
+
 TEST_F(DefragmentationFleetTest, ReplicasInARolloutStayWhereTheyAre) {
   make();
   fragment();
