@@ -47,8 +47,8 @@ struct EngineReading {
 // carry the running metric (or the adapter names none): the load is unknown, not zero. A missing
 // waiting metric counts as zero, since some engines only report a batch; the KV usage and the
 // token counters stay nullopt when missing. The KV usage is read under the fallback name only when
-// the main one is absent (an engine exposing both must not count twice). The TTFT histogram's
-// `_bucket` series are summed by `le` over their label sets before they are re-bucketed.
+// the main one is absent (an engine exposing both must not count twice). The TTFT histogram is
+// re-bucketed one label set at a time (two need not share their bounds), then summed.
 std::optional<EngineLoad> parse_engine_load(std::string_view metrics_text,
                                             const EngineMetricNames& names);
 

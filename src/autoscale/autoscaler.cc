@@ -160,7 +160,7 @@ void Autoscaler::count_engine_ttft(const Fleet& fleet, TimePoint now) {
       const std::vector<uint64_t> counted = counted_since(it->second, l->ttft_counts);
       std::vector<uint64_t>& into = engine_ttft_new_[r.deployment];
       into.resize(counted.size(), 0);
-      for (size_t i = 0; i < counted.size() && i < into.size(); ++i)
+      for (size_t i = 0; i < counted.size(); ++i)
         into[i] += counted[i];
     }
     seen.emplace(id, l->ttft_counts);

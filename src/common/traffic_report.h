@@ -55,11 +55,11 @@ int64_t tpot_p95_ms(const std::vector<uint64_t>& counts);
 // The autoscaler's slo policy compares it with a target: the bucket's upper bound would call a
 // p95 of 1.1 s "2.5 s" and see a 2 s target missed when it was met.
 double ttft_p95_interpolated_ms(const std::vector<uint64_t>& counts);
+double tpot_p95_interpolated_ms(const std::vector<uint64_t>& counts);
 // What a cumulative histogram counted between two readings, bucket by bucket: `now` less
 // `before`; all of `now` when a bucket went down (the counter restarted with its process) or
 // `before` has another size.
 std::vector<uint64_t> counted_since(const std::vector<uint64_t>& before,
                                     const std::vector<uint64_t>& now);
-double tpot_p95_interpolated_ms(const std::vector<uint64_t>& counts);
 
 }  // namespace gf

@@ -509,9 +509,10 @@ struct EngineSim::Impl {
 
     // Named by the gateway's x-request-id when it sent one, as vLLM names it (its request id).
     const std::string_view given_id = req.headers.get("x-request-id");
-    const std::string rid = given_id.empty()
-                                ? fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", pend->id)
-                                : fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", given_id);
+    const std::string rid = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl",
+                                        given_id.empty() ? std::to_string(pend->id) : given_id);
+    // What --served-log records: the gateway's id, else the answer's own.
+    const std::string_view served_id = given_id.empty() ? std::string_view(rid) : given_id;
     const char* object = chat ? "chat.completion" : "text_completion";
     const std::string chunk_object = chat ? "chat.completion.chunk" : "text_completion";
     auto choice_delta = [&](const std::string& piece, const json& finish) {
@@ -596,7 +597,7 @@ struct EngineSim::Impl {
       if (alive) alive = co_await w.write_chunk("data: [DONE]\n\n");
       if (alive) {
         co_await w.end_stream();
-        record_served(given_id.empty() ? std::string_view(rid) : given_id);
+        record_served(served_id);
       }
       co_return;
     }
@@ -613,7 +614,7 @@ struct EngineSim::Impl {
                 {"choices", json::array({choice})},
                 {"usage", usage(p, tokens)}};
     co_await w.send(200, "application/json", out.dump());
-    record_served(given_id.empty() ? std::string_view(rid) : given_id);
+    record_served(served_id);
   }
 
   // One line per request answered in full, appended in one write: engines sharing the file

@@ -1,7 +1,6 @@
 #include "fleet/fleet.h"
 
 #include "placement/defragmentation.h"
-
 #include "placement/gpu_cost.h"
 #include "pool/health_policy.h"
 
@@ -1028,10 +1027,7 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
                                               std::optional<Pool>& planned, bool& planned_any,
                                               TimePoint now) {
   if (!preemptions_.empty() && !planned) planned = preemptions_.after_plans(pool_, now);
-  std::map<AllocationId, ReplicaRecord*> holders;
-  for (auto& [id, x] : replicas_) {
-    if (x.allocation.valid()) holders[x.allocation] = &x;
-  }
+  const std::map<AllocationId, ReplicaRecord*> holders = replicas_by_allocation();
   // The deployment a victim belongs to must still rank strictly lower, and not be this one.
   auto spares = [&](const std::string& deployment) {
     auto vd = deployments_.find(deployment);
@@ -1096,6 +1092,14 @@ std::optional<std::string> Fleet::preempt_for(const ReplicaRecord& r, const Depl
                      ids.size(), fmt::join(ids, ", "));
 }
 
+std::map<AllocationId, ReplicaRecord*> Fleet::replicas_by_allocation() {
+  std::map<AllocationId, ReplicaRecord*> out;
+  for (auto& [id, x] : replicas_) {
+    if (x.allocation.valid()) out[x.allocation] = &x;
+  }
+  return out;
+}
+
 std::optional<std::string> Fleet::defragment_for(const ReplicaRecord& r, const DeploymentSpec& spec,
                                                  const AllocationRequest& req, const Pool& view,
                                                  TimePoint now) {
@@ -1111,10 +1115,7 @@ std::optional<std::string> Fleet::defragment_for(const ReplicaRecord& r, const D
   if (defrag_planned_at_ == now) return std::nullopt;
   defrag_planned_at_ = now;
   defrag_tried_[r.id] = now;
-  std::map<AllocationId, const ReplicaRecord*> holders;
-  for (const auto& [id, x] : replicas_) {
-    if (x.allocation.valid()) holders[x.allocation] = &x;
-  }
+  const std::map<AllocationId, ReplicaRecord*> holders = replicas_by_allocation();
   DefragOptions options;
   options.max_moves = std::min(budget, 4);
   // Only a Ready replica of a deployment at rest moves (never one in a rollout, a drain or a

@@ -173,6 +173,8 @@ class Fleet {
                                          const AllocationRequest& req, const std::string& why,
                                          std::optional<Pool>& planned, bool& planned_any,
                                          TimePoint now);
+  // Which replica holds each allocation (what preemption and defragmentation plans name).
+  std::map<AllocationId, ReplicaRecord*> replicas_by_allocation();
   // Moves smaller replicas off one node to make room for `r` (make-before-break), when that is
   // what it lacks: the reason it waits, or nullopt when no move would help or none may start.
   std::optional<std::string> defragment_for(const ReplicaRecord& r, const DeploymentSpec& spec,

@@ -13,10 +13,8 @@ namespace {
 // Whether GPU g could take the request if it were empty: its model is one the request accepts
 // and its state admits new allocations.
 bool could_take(const Pool& pool, const Gpu& g, const AllocationRequest& r) {
-  if (!allows_new_allocation(g.health, g.admin, r.allow_reserved)) return false;
-  if (r.gpu_models.empty()) return true;
-  const std::string& name = pool.model_name(g.model);
-  return std::find(r.gpu_models.begin(), r.gpu_models.end(), name) != r.gpu_models.end();
+  return allows_new_allocation(g.health, g.admin, r.allow_reserved) &&
+         model_allowed(r, pool.model_name(g.model));
 }
 
 // One candidate node: the allocations to move off it, cheapest GPUs first.

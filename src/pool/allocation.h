@@ -30,6 +30,8 @@ struct AllocationRequest {
 
 // Builds the request one replica of a deployment makes.
 AllocationRequest request_for(const DeploymentSpec& d, const std::string& tenant = "");
+// Whether the request accepts GPUs of this model (by catalogue name; no list: any).
+bool model_allowed(const AllocationRequest& r, const std::string& model);
 
 struct Allocation {
   AllocationId id;

@@ -15,12 +15,12 @@ Error precondition(std::string msg) {
   return make_error(ErrorCode::kFailedPrecondition, std::move(msg));
 }
 
+}  // namespace
+
 bool model_allowed(const AllocationRequest& r, const std::string& model) {
   return r.gpu_models.empty() ||
          std::find(r.gpu_models.begin(), r.gpu_models.end(), model) != r.gpu_models.end();
 }
-
-}  // namespace
 
 AllocationRequest request_for(const DeploymentSpec& d, const std::string& tenant) {
   AllocationRequest r;
