@@ -1,7 +1,7 @@
 // The chaos suite's harness: a real fleet on loopback with every process started separately (a
 // controller, two agents with fake GPUs, a gateway), steady streaming load through the official
 // openai client, and the counts each run prints and checks: sent, failed (an error before the
-// first token), cut (a stream broken after it began), duplicated (a request some engine answered
+// stream's first chunk), cut (a stream broken after its first chunk, even a role-only one), duplicated (a request some engine answered
 // in full more than once: each request carries its own x-request-id, the gateway passes it on with
 // every attempt, and the engines append the id of each request they answered to one shared
 // --served-log), and double-allocated (a GPU held by two live replicas at once, sampled from the
@@ -129,12 +129,14 @@ export function load(fleet, { clients = 6, tokens = 30 } = {}) {
     while (running) {
       const id = `${prefix}${++counts.sent}`;
       let got = 0;
+      let chunks = 0; // a role-only first chunk counts: once the client has it, no retry can follow
       let finish = null;
       try {
         const s = await client.chat.completions.create({
           model: MODEL, messages: [{ role: "user", content: "chaos" }], max_tokens: tokens, ignore_eos: true, stream: true,
         }, { headers: { "x-request-id": id } });
         for await (const chunk of s) {
+          chunks++;
           if (chunk.choices[0]?.delta?.content) got++;
           if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
         }
@@ -146,9 +148,9 @@ export function load(fleet, { clients = 6, tokens = 30 } = {}) {
           counts.errors.push(`short stream: ${got} tokens, finish ${finish}`);
         }
       } catch (e) {
-        if (got > 0) counts.cut++;
+        if (chunks > 0) counts.cut++;
         else counts.failed++;
-        counts.errors.push(`${got > 0 ? "cut" : "failed"}: ${e.status ?? ""} ${e.message}`);
+        counts.errors.push(`${chunks > 0 ? "cut" : "failed"} after ${got} tokens: ${e.status ?? ""} ${e.message}`);
       }
     }
   });
