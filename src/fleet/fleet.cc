@@ -432,19 +432,26 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
 // is most of the controller's work and bytes (#18). Never while a replica drains: its entry
 // counts down, and leaves the set on a timeout rather than on a generation.
 void Fleet::compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply) {
-  std::string key;
+  // Compared field by field, not through a formatted key: this runs on every heartbeat.
   bool draining = false;
-  for (const auto& a : reply.replicas) {
-    key += fmt::format("{}@{}/{};", a.id, a.generation, a.revision);
+  bool same = n.sent.size() == reply.replicas.size();
+  for (size_t i = 0; i < reply.replicas.size(); ++i) {
+    const ReplicaAssignment& a = reply.replicas[i];
     draining = draining || a.draining;
+    same = same && n.sent[i].generation == a.generation && n.sent[i].id == a.id &&
+           n.sent[i].revision == a.revision;
   }
-  if (hb.accepts_unchanged && !draining && n.sent_generation >= 0 && key == n.sent_key &&
+  if (hb.accepts_unchanged && !draining && n.sent_generation >= 0 && same &&
       hb.applied_generation >= n.sent_generation) {
     reply.replicas.clear();
     reply.unchanged = true;
     return;
   }
-  n.sent_key = std::move(key);
+  if (!same) {
+    n.sent.clear();
+    for (const ReplicaAssignment& a : reply.replicas)
+      n.sent.push_back({a.id, a.generation, a.revision});
+  }
   n.sent_generation = draining ? -1 : reply.generation;
 }
 

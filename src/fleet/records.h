@@ -98,8 +98,14 @@ struct NodeRecord {
   std::optional<NodeIndex> pool_index;  // once its inventory is known
   int64_t applied_generation = 0;
   Duration told_interval{0};  // the heartbeat interval in the last reply: its lease follows
-  // The set in the last full reply and its generation, for "unchanged" replies; -1: none sent.
-  std::string sent_key;
+  // The set in the last full reply (id, generation, revision of each) and its generation, for
+  // "unchanged" replies; -1: none sent.
+  struct SentReplica {
+    std::string id;
+    int64_t generation = 0;
+    std::string revision;
+  };
+  std::vector<SentReplica> sent;
   int64_t sent_generation = -1;
 };
 
