@@ -1,7 +1,9 @@
 // The simulator's core loop alone: one hour of the Azure conversation trace (loaded once, outside
 // the timing) replayed through simulate() under `target` and under `fixed`, on the 48-GPU
 // examples/sim-cluster.yaml shape with the default Llama-2-70B deployment. items/s = simulated
-// requests per second; "x real time" = the trace's span over the time per replay.
+// requests per second; "x real time" = the trace's span over the time per replay. The *Stepwise
+// cases run every engine iteration as its own event (no quiet runs in one step): the baseline in
+// the same run for what batching quiet iterations gains.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -28,7 +30,7 @@ gf::ClusterSpec cluster() {
   return c;
 }
 
-void replay(benchmark::State& state, const std::string& policy) {
+void replay(benchmark::State& state, const std::string& policy, bool batch = true) {
   auto loaded = gf::load_trace(kTrace);
   if (!loaded) {
     state.SkipWithError(loaded.error().message.c_str());
@@ -47,6 +49,7 @@ void replay(benchmark::State& state, const std::string& policy) {
   in.trace = &trace;
   gf::SimOptions options;
   options.warmup = gf::Duration::zero();
+  options.batch_quiet_iterations = batch;
   double span = 0;
   for (auto _ : state) {
     auto r = gf::simulate(in, options);
@@ -69,8 +72,17 @@ void BM_SimAzureHourFixed(benchmark::State& state) {
   replay(state, "fixed");
 }
 
+void BM_SimAzureHourTargetStepwise(benchmark::State& state) {
+  replay(state, "target", false);
+}
+void BM_SimAzureHourFixedStepwise(benchmark::State& state) {
+  replay(state, "fixed", false);
+}
+
 BENCHMARK(BM_SimAzureHourTarget)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SimAzureHourTargetStepwise)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SimAzureHourFixed)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SimAzureHourFixedStepwise)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -80,9 +80,57 @@ EngineIteration BatchEngine::step() {
   return it;
 }
 
+int BatchEngine::quiet_iterations(Duration budget, Duration& total) const {
+  total = Duration::zero();
+  if (config_.every_token || !waiting_.empty() || running_.empty()) return 0;
+  // None may finish inside the run: the one that ends a sequence is stepped normally.
+  int64_t left = INT64_MAX;
+  int64_t context = 0;
+  for (const Seq* s : running_) {
+    left = std::min(left, s->req.output.value - s->generated - 1);
+    context += s->req.prompt.value + s->generated;
+  }
+  if (left < 2) return 0;
+  // Iterations that start within the budget, each priced as step() would price it.
+  const int batch = static_cast<int>(running_.size());
+  int64_t k = 0;
+  while (k < left && total < budget) {
+    total += cost_.decode(batch, Tokens(context + k * batch));
+    ++k;
+  }
+  if (k < 2) return 0;
+  // Every block they need must be free, or step() would preempt on the way.
+  int64_t more = 0;
+  for (const Seq* s : running_)
+    more += blocks_for(s->req.prompt.value + s->generated + k) - s->blocks;
+  if (used_blocks_ + more > total_blocks_) return 0;
+  return static_cast<int>(k);
+}
+
+void BatchEngine::step(EngineIteration& it, Duration budget) {
+  Duration total{0};
+  const int k = quiet_iterations(budget, total);
+  if (k < 2) {
+    step(it);
+    return;
+  }
+  it.duration = total;
+  it.prefill = false;
+  it.iterations = k;
+  it.events.clear();
+  for (Seq* s : running_) {
+    s->generated += k;
+    const int64_t need = blocks_for(s->req.prompt.value + s->generated);
+    used_blocks_ += need - s->blocks;
+    s->blocks = need;
+  }
+  counters_.generation_tokens += static_cast<uint64_t>(k) * running_.size();
+}
+
 void BatchEngine::step(EngineIteration& it) {
   it.duration = Duration::zero();
   it.prefill = false;
+  it.iterations = 1;
   it.events.clear();
   auto finish_token = [&](uint64_t id, Seq& s) {
     s.generated += 1;

@@ -57,8 +57,9 @@ struct EngineEvent {
 };
 
 struct EngineIteration {
-  Duration duration{0};  // zero when idle
+  Duration duration{0};  // zero when idle; the sum of them when `iterations` > 1
   bool prefill = false;
+  int iterations = 1;  // iterations this step ran: more than 1 only from step(out, budget)
   std::vector<EngineEvent> events;  // all happen at the end of the iteration (kScheduled at start)
 };
 
@@ -86,6 +87,13 @@ class BatchEngine {
   EngineIteration step();
   // The same into `out`, reusing its event buffer: a simulator steps millions of iterations.
   void step(EngineIteration& out);
+  // Like step(out), but when the coming decode iterations are quiet — nothing waits to be
+  // admitted, none finishes, none needs a KV block that is not free, and no event is due
+  // (`every_token` off) — runs as many of them as start within `budget` at once, their durations
+  // summed, exactly as that many step() calls would leave the engine. The caller promises that
+  // nothing reaches the engine (no submit, no cancel, no stats read) before `budget` has passed.
+  // A simulator whose next outside event is far away skips the loop round per iteration.
+  void step(EngineIteration& out, Duration budget);
 
   bool idle() const { return running_.empty() && waiting_.empty(); }
   EngineStats stats() const;
@@ -101,6 +109,8 @@ class BatchEngine {
   };
 
   int64_t blocks_for(int64_t tokens) const;
+  // How many quiet decode iterations step(out, budget) may run (0 or 1: step normally).
+  int quiet_iterations(Duration budget, Duration& total) const;
   Tokens cached_prefix(const Seq& s);
   void remember_prefix(const Seq& s);
   void free_seq(Seq& s);

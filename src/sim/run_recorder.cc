@@ -7,11 +7,10 @@
 namespace gf {
 namespace {
 
-LatencySummary summarize(std::vector<double>& v) {
+LatencySummary summarize_sorted(const std::vector<double>& v) {
   LatencySummary s;
   s.samples = v.size();
   if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
   // Nearest rank, as the trace summary (sim/trace.h) and the data README compute it.
   const auto rank = [&](double p) {
     const size_t k = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(v.size())));
@@ -21,6 +20,19 @@ LatencySummary summarize(std::vector<double>& v) {
   s.p95 = rank(95);
   s.p99 = rank(99);
   return s;
+}
+
+LatencySummary summarize(std::vector<double>& v) {
+  std::sort(v.begin(), v.end());
+  return summarize_sorted(v);
+}
+
+// Appends sorted `from` to sorted `to`, keeping it sorted: the overall figures from the
+// deployments' without sorting everything again.
+void merge_into(std::vector<double>& to, const std::vector<double>& from) {
+  const size_t mid = to.size();
+  to.insert(to.end(), from.begin(), from.end());
+  std::inplace_merge(to.begin(), to.begin() + static_cast<std::ptrdiff_t>(mid), to.end());
 }
 
 // Sorted values at each percent 0..100 (nearest rank; the minimum at 0).
@@ -154,12 +166,12 @@ SimResult RunRecorder::finish(TimePoint now, uint64_t events) {
     f.gpu_utilization = s.held_gpu_s > 0 ? std::min(1.0, s.busy_gpu_s / s.held_gpu_s) : 0;
     f.slo_attainment =
         f.requests ? static_cast<double>(f.met_slo) / static_cast<double>(f.requests) : 1;
-    ttft.insert(ttft.end(), s.ttft_ms.begin(), s.ttft_ms.end());
-    tpot.insert(tpot.end(), s.tpot_ms.begin(), s.tpot_ms.end());
-    e2e.insert(e2e.end(), s.e2e_ms.begin(), s.e2e_ms.end());
     f.ttft_ms = summarize(s.ttft_ms);
     f.tpot_ms = summarize(s.tpot_ms);
     f.e2e_ms = summarize(s.e2e_ms);
+    merge_into(ttft, s.ttft_ms);
+    merge_into(tpot, s.tpot_ms);
+    merge_into(e2e, s.e2e_ms);
     busy += s.busy_gpu_s;
     held += s.held_gpu_s;
     add(out.overall, f);
@@ -169,11 +181,11 @@ SimResult RunRecorder::finish(TimePoint now, uint64_t events) {
                                                           static_cast<double>(out.overall.requests)
                                                     : 1;
   out.overall.gpu_utilization = held > 0 ? std::min(1.0, busy / held) : 0;
-  out.overall.ttft_ms = summarize(ttft);
-  out.overall.tpot_ms = summarize(tpot);
-  out.ttft_cdf_ms = percents(ttft);  // summarize() sorted them
+  out.overall.ttft_ms = summarize_sorted(ttft);
+  out.overall.tpot_ms = summarize_sorted(tpot);
+  out.ttft_cdf_ms = percents(ttft);
   out.tpot_cdf_ms = percents(tpot);
-  out.overall.e2e_ms = summarize(e2e);
+  out.overall.e2e_ms = summarize_sorted(e2e);
   out.deployments = std::move(figures_);
   out.timeline = std::move(timeline_);
   out.actions = std::move(actions_);

@@ -28,6 +28,10 @@ struct SimOptions {
   // After the last arrival, requests still unfinished this much later end as failed (a fleet that
   // never got a replica placed would otherwise run forever).
   Duration max_tail = std::chrono::minutes(30);
+  // Engines run their quiet decode iterations (nothing to admit, nothing finishing, nothing
+  // arriving) in one step (BatchEngine::step with a budget). The results are the same byte for
+  // byte; off, every iteration is its own event: the tests' and the benchmark's reference.
+  bool batch_quiet_iterations = true;
   // Called now and then with the share of the trace replayed (0..1), for a progress bar.
   std::function<void(double)> progress;
 };

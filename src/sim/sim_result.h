@@ -73,7 +73,8 @@ struct SimResult {
   std::vector<double> ttft_cdf_ms;
   std::vector<double> tpot_cdf_ms;
   double simulated_seconds = 0;  // virtual time from the first arrival to the last end
-  uint64_t events = 0;           // engine iterations, arrivals and control periods processed
+  uint64_t events =
+      0;  // engine steps (a quiet run of iterations is one), arrivals, control periods
 };
 
 }  // namespace gf

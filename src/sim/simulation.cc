@@ -53,7 +53,7 @@ struct SimReplica {
 
 // A node's agent: its GPUs, and the replicas it runs by id.
 struct SimNode {
-  NodeReport base;  // name, GPUs, topology: what every report repeats
+  NodeReport base;  // name, GPUs, topology: what every report repeats; the last report's replicas
   bool alive = true;
   int incarnation = 0;  // a returning node's agent is a new process with a new id
   uint64_t seq = 0;
@@ -115,6 +115,10 @@ class Simulation {
   void fail(size_t i, Failure f, AttemptPhase phase, TimePoint now);
   void end(size_t i, RequestOutcome outcome, TimePoint now);
   void kick(size_t r, TimePoint now);
+  // The earliest moment anything outside the engines may touch one: an engine may run its quiet
+  // iterations until then at once (BatchEngine::step with a budget).
+  TimePoint quiet_until(TimePoint now, TimePoint next_control, std::optional<TimePoint> control_due,
+                        TimePoint give_up) const;
   void complete(size_t r, TimePoint now);
   void pump(TimePoint now);
   // ---- injected faults (sim/scenario.h)
@@ -122,6 +126,9 @@ class Simulation {
   void crash(size_t r, TimePoint now);
   // Fails every request the replica's engine held (its process is gone or restarting).
   void break_connections(SimReplica& rep, TimePoint now);
+  // Counts the GPU time of the iterations a cut stops part-way (a crash, a stop, the run's end):
+  // busy until `now`, so it does not matter how many iterations one step ran.
+  void cut_busy(SimReplica& rep, TimePoint now);
 
   // The 1-based number in the user's trace of replay request `i`.
   size_t trace_number(size_t i) const {
@@ -150,6 +157,7 @@ class Simulation {
   std::vector<const TenantSpec*> tenant_of_;  // per request
   std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes_;
   uint64_t order_ = 0;
+  TimePoint horizon_{};  // what quiet_until() said for the wake-ups at hand; else now: no jump
   uint64_t table_version_ = 0;
   size_t next_arrival_ = 0;
   size_t next_fault_ = 0;
@@ -253,9 +261,11 @@ void Simulation::autoscale(TimePoint now) {
 }
 
 void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
-  NodeReport r = node.base;
+  // Refilled in place, not copied: its GPUs and topology repeat in every report.
+  NodeReport& r = node.base;
   r.seq = ++node.seq;
   r.applied_generation = node.applied;
+  r.replicas.clear();
   uint16_t port = 20000;
   for (const auto& [id, ri] : node.replicas) {
     const SimReplica& rep = replicas_[ri];
@@ -363,12 +373,18 @@ void Simulation::break_connections(SimReplica& rep, TimePoint now) {
   std::vector<size_t> held(rep.requests.begin(), rep.requests.end());
   std::sort(held.begin(), held.end());
   rep.requests.clear();
-  rep.busy = false;
+  cut_busy(rep, now);
   ++rep.wake;  // its running iteration never ends
   for (size_t i : held) {
     const bool streaming = requests_[i].first_token.has_value();
     fail(i, Failure::kReset, streaming ? AttemptPhase::kStreaming : AttemptPhase::kBeforeHead, now);
   }
+}
+
+void Simulation::cut_busy(SimReplica& rep, TimePoint now) {
+  if (!rep.busy) return;
+  rep.busy = false;
+  recorder_.busy(rep.deployment, rep.gpus, now - (rep.busy_until - rep.running.duration), now);
 }
 
 void Simulation::follow_table(TimePoint now) {
@@ -450,11 +466,26 @@ void Simulation::end(size_t i, RequestOutcome outcome, TimePoint now) {
 void Simulation::kick(size_t r, TimePoint now) {
   SimReplica& rep = replicas_[r];
   if (rep.busy || !rep.engine || rep.engine->idle()) return;
-  rep.engine->step(rep.running);
+  rep.engine->step(rep.running, horizon_ > now ? horizon_ - now : Duration::zero());
   if (rep.running.duration <= Duration::zero()) return;
   rep.busy = true;
   rep.busy_until = now + rep.running.duration;
   wakes_.push(Wake{rep.busy_until, order_++, r, ++rep.wake});
+}
+
+TimePoint Simulation::quiet_until(TimePoint now, TimePoint next_control,
+                                  std::optional<TimePoint> control_due, TimePoint give_up) const {
+  // A queued request may be dispatched as soon as any engine finishes one: no jumping then.
+  if (serving_.next_deadline()) return now;
+  TimePoint h = std::min(next_control, give_up);
+  if (control_due) h = std::min(h, *control_due);
+  if (next_arrival_ < trace_.requests.size())
+    h = std::min(h, start_ + trace_.requests[next_arrival_].arrival);
+  if (next_fault_ < in_.scenario.events.size())
+    h = std::min(h, measure_from_ + in_.scenario.events[next_fault_].at);
+  // The recorder counts busy time from the start: no run spans it.
+  if (now < start_) h = std::min(h, start_);
+  return h;
 }
 
 void Simulation::complete(size_t r, TimePoint now) {
@@ -587,6 +618,8 @@ SimResult Simulation::run(TimePoint t0) {
         if (it != by_serving_.end()) end(it->second, RequestOutcome::kRejected, now);
       }
     }
+    horizon_ =
+        opts_.batch_quiet_iterations ? quiet_until(now, next_control, control_due, give_up) : now;
     while (!wakes_.empty() && wakes_.top().at <= now) {
       const Wake w = wakes_.top();
       wakes_.pop();
@@ -594,6 +627,7 @@ SimResult Simulation::run(TimePoint t0) {
       if (replicas_[w.replica].wake == w.wake && replicas_[w.replica].busy)
         complete(w.replica, now);
     }
+    horizon_ = now;  // faults, arrivals and dispatches below reach engines now
     while (next_fault_ < in_.scenario.events.size() &&
            measure_from_ + in_.scenario.events[next_fault_].at <= now) {
       inject(in_.scenario.events[next_fault_++], now);
@@ -629,6 +663,7 @@ SimResult Simulation::run(TimePoint t0) {
     if (!requests_[i].ended) end(i, RequestOutcome::kFailed, now);
   for (size_t r = 0; r < replicas_.size(); ++r) {
     if (replicas_[r].stopped) continue;
+    cut_busy(replicas_[r], now);
     replicas_[r].stopped = true;
     recorder_.stopped(replicas_[r].deployment, replicas_[r].gpus, replicas_[r].price_per_gpu_hour,
                       replicas_[r].started, now);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/sim_report.h"
+#include "sim/sim_setup.h"
 #include "sim/simulation.h"
 #include "sim/synthetic.h"
 
@@ -153,6 +155,36 @@ TEST(ScenarioRun, AnEventNamingWhatIsNotThereIsAnError) {
   EXPECT_FALSE(simulate(in, cold()));
   in.scenario.events = {{minutes(1), FaultKind::kEngineCrash, "", 0, "nope"}};
   EXPECT_FALSE(simulate(in, cold()));
+}
+
+// Engines running their quiet decode iterations in one step (the default) must change nothing a
+// run reports, byte for byte, through faults, autoscaling, the warm-up's end and the tail.
+TEST(ScenarioRun, QuietIterationsInOneStepChangeNothingInTheReport) {
+  const Trace trace = steady(7);
+  for (const char* policy : {"fixed", "target", "kpa"}) {
+    SimInput in = input(trace);
+    in.deployments[0].replicas = {1, 4};
+    in.deployments = *with_policy(in.deployments, policy);
+    in.scenario.events = {{minutes(1), FaultKind::kEngineCrash, "", 0, "llama"},
+                          {seconds(90), FaultKind::kNodeLoss, "node-1"},
+                          {minutes(2), FaultKind::kGpuFault, "node-0", 1, "XID 79"},
+                          {minutes(4), FaultKind::kNodeReturn, "node-1"}};
+    const auto report = [&](bool batch) {
+      SimOptions o;
+      o.warmup = minutes(2);
+      o.batch_quiet_iterations = batch;
+      SimReport r;
+      r.trace = &trace;
+      auto run = simulate(in, o);
+      EXPECT_TRUE(run) << run.error().message;
+      if (!run) return std::string();
+      EXPECT_GE(run->overall.engine_restarts, 1) << policy;
+      EXPECT_GT(run->overall.served, trace.requests.size() / 2) << policy;
+      r.runs.push_back(*run);
+      return report_json(r);
+    };
+    EXPECT_EQ(report(false), report(true)) << policy;
+  }
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include "common/rng.h"
 
@@ -211,6 +213,83 @@ TEST(BatchEngine, FirstTokenOnlyModeKeepsTheScheduleAndDropsTheOtherTokenEvents)
   for (const auto& [id, n] : first_tokens)
     EXPECT_EQ(n, 1) << id;
   EXPECT_EQ(a.stats().generation_tokens, b.stats().generation_tokens);
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+struct Seen {
+  Duration at;
+  uint64_t id;
+  EngineEventKind kind;
+  int64_t tokens;
+  bool operator==(const Seen&) const = default;
+};
+
+// Steps `e` until the first iteration that would start at or after `until` (or it is idle),
+// recording each event at its iteration's end, as a simulator does. `budget` on: quiet runs in
+// one step. Returns the number of steps that ran several iterations.
+int run_until(BatchEngine& e, Duration& t, Duration until, bool budget, std::vector<Seen>& seen) {
+  int jumps = 0;
+  EngineIteration it;
+  while (!e.idle() && t < until) {
+    if (budget) {
+      e.step(it, until - t);
+    } else {
+      e.step(it);
+    }
+    jumps += it.iterations > 1;
+    t += it.duration;
+    for (const auto& ev : it.events)
+      seen.push_back({t, ev.id, ev.kind, ev.tokens});
+  }
+  t = std::max(t, until);
+  return jumps;
+}
+
+// The simulator's shortcut: quiet decode iterations run in one step must leave the engine, its
+// events and its clock exactly where as many single steps would, whatever arrives in between and
+// whenever the KV cache runs short.
+TEST(BatchEngine, QuietIterationsInOneStepMatchSingleStepsExactly) {
+  int jumps = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    Rng rng(seed);
+    LinearCost cost;
+    BatchEngineConfig cfg{Tokens(rng.uniform_int(512, 8192))};
+    cfg.every_token = false;
+    cfg.max_num_seqs = static_cast<int>(rng.uniform_int(1, 32));
+    cfg.max_batched_tokens = Tokens(rng.uniform_int(128, 2048));
+    cfg.prefix_cache = rng.uniform_below(2) == 0;
+    BatchEngine single(cost, cfg), batched(cost, cfg);
+    Duration ts{0}, tb{0}, arrival{0};
+    std::vector<Seen> a, b;
+    for (uint64_t id = 1; id <= 80; ++id) {
+      arrival += microseconds(rng.uniform_int(0, 20000));
+      run_until(single, ts, arrival, false, a);
+      jumps += run_until(batched, tb, arrival, true, b);
+      ASSERT_EQ(ts, tb) << "seed " << seed << " before request " << id;
+      const EngineStats x = single.stats(), y = batched.stats();
+      EXPECT_EQ(x.running, y.running);
+      EXPECT_EQ(x.waiting, y.waiting);
+      EXPECT_EQ(x.kv_usage, y.kv_usage);
+      EXPECT_EQ(x.generation_tokens, y.generation_tokens);
+      EXPECT_EQ(x.preemptions, y.preemptions);
+      const EngineRequest r = req(id, rng.uniform_int(1, 600), rng.uniform_int(1, 300),
+                                  {rng.uniform_below(4), rng.uniform_below(4)});
+      EXPECT_EQ(single.submit(r), batched.submit(r));
+      if (id % 17 == 0) EXPECT_EQ(single.cancel(id - 3), batched.cancel(id - 3));
+    }
+    const Duration end = Duration(std::chrono::hours(1));
+    run_until(single, ts, end, false, a);
+    jumps += run_until(batched, tb, end, true, b);
+    EXPECT_TRUE(single.idle() && batched.idle()) << "seed " << seed;
+    EXPECT_EQ(a, b) << "seed " << seed;
+    EXPECT_EQ(single.stats().finished, batched.stats().finished);
+  }
+  EXPECT_GT(jumps, 100) << "the loads must give quiet runs to batch";
 }
 
 }  // namespace
