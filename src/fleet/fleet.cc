@@ -415,42 +415,48 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
 
   apply_replica_reports(hb, now);
   collect_pool_events();
-  publish_after_heartbeat(hb, now);
+  publish_after_heartbeat(now);
   due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
-  // Most heartbeats are answered "unchanged": decided on the ids alone, and only a set that is
-  // sent is filled in (models, arguments, environment ...).
-  NodeAssignment reply = assignment_for(hb.node, now, /*ids_only=*/true);
-  n.told_interval = reply.heartbeat_interval;
-  compact(n, hb, reply);
-  if (!reply.unchanged) reply = assignment_for(hb.node, now, /*ids_only=*/false);
+  // Most heartbeats are answered "unchanged": decided on the records in place, and only a set
+  // that is sent is filled in (models, arguments, environment ...).
+  n.told_interval = pacer_.interval();
+  if (may_answer_unchanged(n, hb, now)) {
+    NodeAssignment reply;
+    reply.generation = generation_;
+    reply.heartbeat_interval = n.told_interval;
+    reply.unchanged = true;
+    return reply;
+  }
+  NodeAssignment reply = assignment_for(hb.node, now);
+  remember_sent(n, reply);
   return reply;
 }
 
 // A heartbeat that changed nothing the node runs is answered "unchanged" when its agent can take
 // that: at fleet scale most heartbeats are such, and repeating every node's whole set each second
 // is most of the controller's work and bytes (#18). Never while a replica drains: its entry
-// counts down, and leaves the set on a timeout rather than on a generation.
-void Fleet::compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply) {
-  // Compared field by field, not through a formatted key: this runs on every heartbeat.
+// counts down, and leaves the set on a timeout rather than on a generation. Compared field by
+// field with the set last sent, on the records themselves: no copy, no formatted key.
+bool Fleet::may_answer_unchanged(const NodeRecord& n, const NodeReport& hb, TimePoint now) const {
+  if (!hb.accepts_unchanged || n.sent_generation < 0 || hb.applied_generation < n.sent_generation)
+    return false;
+  size_t i = 0;
+  bool same = true;
+  for_each_assigned(hb.node, now, [&](const ReplicaRecord& r, bool draining, const auto&) {
+    same = same && !draining && i < n.sent.size() && n.sent[i].generation == r.generation &&
+           n.sent[i].id == r.id && n.sent[i].revision == r.revision;
+    ++i;
+  });
+  return same && i == n.sent.size();
+}
+
+void Fleet::remember_sent(NodeRecord& n, const NodeAssignment& reply) {
   bool draining = false;
-  bool same = n.sent.size() == reply.replicas.size();
-  for (size_t i = 0; i < reply.replicas.size(); ++i) {
-    const ReplicaAssignment& a = reply.replicas[i];
+  n.sent.clear();
+  for (const ReplicaAssignment& a : reply.replicas) {
+    n.sent.push_back({a.id, a.generation, a.revision});
     draining = draining || a.draining;
-    same = same && n.sent[i].generation == a.generation && n.sent[i].id == a.id &&
-           n.sent[i].revision == a.revision;
-  }
-  if (hb.accepts_unchanged && !draining && n.sent_generation >= 0 && same &&
-      hb.applied_generation >= n.sent_generation) {
-    reply.replicas.clear();
-    reply.unchanged = true;
-    return;
-  }
-  if (!same) {
-    n.sent.clear();
-    for (const ReplicaAssignment& a : reply.replicas)
-      n.sent.push_back({a.id, a.generation, a.revision});
   }
   n.sent_generation = draining ? -1 : reply.generation;
 }
@@ -460,25 +466,12 @@ void Fleet::compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply) 
 // thousand nodes reporting their replicas Ready cost a few rebuilds, not a thousand. Without a
 // structural change only this node's loads can have moved: compared with what was published,
 // without a rebuild.
-void Fleet::publish_after_heartbeat(const NodeReport& hb, TimePoint now) {
+void Fleet::publish_after_heartbeat(TimePoint now) {
   if (routing_dirty_) {
     if (!last_rebuild_ || now >= *last_rebuild_ + routing_batch()) rebuild_routing(now);
     return;
   }
-  bool moved = false;
-  for (const auto& rep : hb.replicas) {
-    auto p = published_.find(rep.id);
-    if (p == published_.end()) continue;
-    RouteReplica latest;  // only the load: what load_moved() compares
-    auto l = replica_load(rep.id, now);
-    latest.kv_cache_usage = l ? l->kv_cache_usage : std::nullopt;
-    latest.queue_length = l ? l->waiting : std::nullopt;
-    if (load_moved(*p->second, latest, opts_.load_publication)) {
-      moved = true;
-      break;
-    }
-  }
-  if (!moved) return;
+  if (!heartbeat_load_moved_) return;
   const Duration every = opts_.load_publication.min_interval;
   if (!last_load_publish_ || now >= *last_load_publish_ + every) {
     rebuild_routing(now);
@@ -516,19 +509,36 @@ void Fleet::apply_gpu_reports(const NodeReport& hb, TimePoint now) {
   }
 }
 
-// Replica states from the agent; replicas it no longer runs are gone.
+// Replica states from the agent; replicas it no longer runs are gone. Runs on every heartbeat for
+// every replica of the node: one lookup per replica, no allocation when nothing changed (#18).
 void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
-  std::set<std::string> reported;
+  const uint64_t mark = ++heartbeats_;
+  size_t named = 0;  // replicas placed on this node that the report names, each counted once
+  heartbeat_load_moved_ = false;
   for (const auto& rep : hb.replicas) {
-    reported.insert(rep.id);
     auto r = replicas_.find(rep.id);
     if (r == replicas_.end() || r->second.node != hb.node) continue;  // not ours: agent stops it
     ReplicaRecord& rr = r->second;
-    // The latest reading replaces the last; a heartbeat without one makes the load unknown.
+    named += rr.reported_in != mark;
+    rr.reported_in = mark;
+    // The latest reading replaces the last (assigned in place: its histogram keeps its buffer); a
+    // heartbeat without one makes the load unknown.
+    RouteReplica latest;  // the load as the routing table would carry it: what load_moved() reads
     if (rep.load) {
-      loads_[rr.id] = LoadRecord{*rep.load, now - rep.load->age};
+      LoadRecord& l = loads_[rr.id];
+      l.load = *rep.load;
+      l.as_of = now - rep.load->age;
+      if (rep.load->age <= load_max_age()) {
+        latest.kv_cache_usage = rep.load->kv_cache_usage;
+        latest.queue_length = rep.load->waiting;
+      }
     } else {
       loads_.erase(rr.id);
+    }
+    if (!heartbeat_load_moved_) {
+      auto p = published_.find(rr.id);
+      heartbeat_load_moved_ =
+          p != published_.end() && load_moved(*p->second, latest, opts_.load_publication);
     }
     if (rr.port != rep.port || rr.restarts != rep.restarts) {
       rr.port = rep.port;
@@ -552,11 +562,13 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
         break;  // the agent is stopping it on its own: the next report drops it
     }
   }
+  // Named them all (the common case): none has gone.
+  if (named == on_node(hb.node).size()) return;
   // A replica the agent no longer runs, after it applied a generation without it, has stopped.
   std::vector<std::string> gone;
   for (const std::string& id : on_node(hb.node)) {
-    if (reported.count(id)) continue;
     ReplicaRecord& r = replicas_.at(id);
+    if (r.reported_in == mark) continue;
     if (r.state == ReplicaState::kDraining || r.state == ReplicaState::kStopped) {
       gone.push_back(id);
     } else if ((r.state == ReplicaState::kStarting || r.state == ReplicaState::kReady) &&
@@ -569,12 +581,11 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     forget(id, now);
 }
 
-// Every replica the node must run, under the current generation, and the Draining ones still
-// finishing their requests.
-NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now, bool ids_only) const {
-  NodeAssignment reply;
-  reply.generation = generation_;
-  reply.heartbeat_interval = pacer_.interval();
+// Calls f(record, draining, deployment) for every replica the node must run, under the current
+// generation, and the Draining ones still finishing their requests, in id order: the one rule
+// for what a node's set holds, for the set sent and for the "unchanged" answer alike.
+template <typename F>
+void Fleet::for_each_assigned(const std::string& node, TimePoint now, F&& f) const {
   for (const std::string& id : on_node(node)) {
     const ReplicaRecord& r = replicas_.at(id);
     // A Draining replica stays in the set until the agent reports it stopped or the drain
@@ -584,6 +595,15 @@ NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now, boo
     if (!assigned(r) && !draining) continue;
     auto d = deployments_.find(r.deployment);
     if (d == deployments_.end() && !draining) continue;
+    f(r, draining, d);
+  }
+}
+
+NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) const {
+  NodeAssignment reply;
+  reply.generation = generation_;
+  reply.heartbeat_interval = pacer_.interval();
+  for_each_assigned(node, now, [&](const ReplicaRecord& r, bool draining, auto d) {
     ReplicaAssignment a;
     a.id = r.id;
     a.generation = r.generation;
@@ -592,27 +612,21 @@ NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now, boo
       a.draining = true;
       a.drain_timeout = r.since + opts_.drain_timeout - now;
     }
-    if (ids_only) {
-      reply.replicas.push_back(std::move(a));
-      continue;
-    }
     a.deployment = r.deployment;
     a.gpus = r.gpus;
     a.gpu_model = r.gpu_model;
     a.memory_fraction = r.memory_fraction;
-    if (d == deployments_.end()) {
-      // Its deployment was deleted: the agent only needs to know which replica drains.
-      reply.replicas.push_back(std::move(a));
-      continue;
+    if (d != deployments_.end()) {
+      const DeploymentSpec& s = d->second.spec;
+      a.model = s.model;
+      a.engine = s.engine.type;
+      a.args = s.engine.args;
+      a.env = s.engine.env;
+      a.performance = s.performance;
     }
-    const DeploymentSpec& s = d->second.spec;
-    a.model = s.model;
-    a.engine = s.engine.type;
-    a.args = s.engine.args;
-    a.env = s.engine.env;
-    a.performance = s.performance;
+    // (Its deployment deleted: the agent only needs to know which replica drains.)
     reply.replicas.push_back(std::move(a));
-  }
+  });
   return reply;
 }
 

@@ -196,11 +196,14 @@ class Fleet {
   Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
   void apply_gpu_reports(const NodeReport& hb, TimePoint now);
   void apply_replica_reports(const NodeReport& hb, TimePoint now);
-  // `ids_only`: each entry's id, generation, revision and drain flag, enough for compact().
-  NodeAssignment assignment_for(const std::string& node, TimePoint now, bool ids_only) const;
-  // Answers "unchanged" in place of a set the agent already runs (NodeAssignment::unchanged).
-  void compact(NodeRecord& n, const NodeReport& hb, NodeAssignment& reply);
-  void publish_after_heartbeat(const NodeReport& hb, TimePoint now);
+  template <typename F>
+  void for_each_assigned(const std::string& node, TimePoint now, F&& f) const;
+  NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
+  // Whether the reply may be "unchanged" in place of a set the agent already runs
+  // (NodeAssignment::unchanged), and the set a full reply sent, to decide that next time.
+  bool may_answer_unchanged(const NodeRecord& n, const NodeReport& hb, TimePoint now) const;
+  void remember_sent(NodeRecord& n, const NodeAssignment& reply);
+  void publish_after_heartbeat(TimePoint now);
   // The ids of the replicas placed on `node`, and of those of `deployment`.
   const std::set<std::string>& on_node(const std::string& node) const;
   const std::set<std::string>& of_deployment(const std::string& deployment) const;
@@ -258,6 +261,8 @@ class Fleet {
     TimePoint as_of{};
   };
   std::unordered_map<std::string, LoadRecord> loads_;
+  uint64_t heartbeats_ = 0;            // counts heartbeats, to mark the replicas each one names
+  bool heartbeat_load_moved_ = false;  // the last heartbeat moved a published load
   std::optional<TimePoint> last_load_publish_;  // the last version that carried fresh loads
   std::optional<TimePoint> load_due_;           // a moved load waits for the interval to pass
   std::optional<TimePoint> load_expiry_;        // the first published load to become too old

@@ -46,6 +46,7 @@ struct ReplicaRecord {
   int restarts = 0;
   TimePoint since{};  // of the current state (controller clock; not persisted)
   AllocationId allocation;
+  uint64_t reported_in = 0;  // the last heartbeat that named it (Fleet's count; not persisted)
 };
 
 // Previous revisions are kept so `rollout undo` can go back.
