@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,9 @@ struct ScalingAction {
   int to = 0;
   std::string rule;
   std::string reason;
+  // The engines' TTFT p95 over the decision's period, from their own histograms as the agents
+  // report them (interpolated within its bucket); none when no engine answered a request then.
+  std::optional<double> engine_ttft_p95_ms;
 };
 
 struct SimResult {

@@ -13,6 +13,7 @@
 
 #include "admission/tenant_directory.h"
 #include "autoscale/autoscaler.h"
+#include "common/traffic_report.h"
 #include "fleet/fleet.h"
 #include "perfmodel/batch_engine.h"
 #include "perfmodel/deployment_perf.h"
@@ -49,6 +50,10 @@ struct SimReplica {
   uint64_t wake = 0;  // bumps each iteration: a queued wake-up for an older one is stale
   EngineIteration running;
   std::unordered_set<size_t> requests;  // trace indices in the engine
+  // The engine's TTFT histogram since its process started (common/traffic_report.h's buckets),
+  // as the agent scrapes it from a live engine's /metrics: from the request's arrival at the
+  // engine to its first token.
+  std::vector<uint64_t> ttft_counts;
 };
 
 // A node's agent: its GPUs, and the replicas it runs by id.
@@ -64,6 +69,7 @@ struct SimNode {
 // One trace request's way through the run.
 struct SimRequest {
   RequestId serving = 0;
+  TimePoint at_engine{};  // when the current attempt reached its engine
   std::optional<TimePoint> first_token;
   bool ended = false;
 };
@@ -284,6 +290,7 @@ void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
       load.kv_cache_usage = s.kv_usage;
       load.prompt_tokens = Tokens(static_cast<int64_t>(s.prompt_tokens));
       load.generation_tokens = Tokens(static_cast<int64_t>(s.generation_tokens));
+      load.ttft_counts = rep.ttft_counts;
       rr.load = load;
     }
     r.replicas.push_back(std::move(rr));
@@ -343,6 +350,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
     rep.cost = *cost;
     rep.engine_config = c;
     rep.engine = std::make_unique<BatchEngine>(**cost, c);
+    rep.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
     rep.ready_at = now + pm.cold_start(opts_.load_bytes_per_second, opts_.engine_init);
   } else {
     // No latency model for this pair: the process never becomes ready (the live engine-sim
@@ -439,6 +447,7 @@ void Simulation::send(size_t i, TimePoint now) {
     return;
   }
   rep.requests.insert(i);
+  requests_[i].at_engine = now;
   kick(live->second, now);
 }
 
@@ -497,7 +506,11 @@ void Simulation::complete(size_t r, TimePoint now) {
     const size_t i = ev.id;
     SimRequest& req = requests_[i];
     if (req.ended) continue;
-    if (!req.first_token) req.first_token = now;
+    if (!req.first_token) {
+      req.first_token = now;
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - req.at_engine);
+      ++rep.ttft_counts[ttft_bucket(ms.count())];
+    }
     if (ev.kind != EngineEventKind::kFinished) continue;
     const TraceRequest& tr = trace_.requests[i];
     rep.requests.erase(i);
@@ -571,6 +584,7 @@ void Simulation::crash(size_t r, TimePoint now) {
   recorder_.restarted(rep.deployment, now);
   if (rep.cost != nullptr) {
     rep.engine = std::make_unique<BatchEngine>(*rep.cost, rep.engine_config);
+    rep.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);  // a new process counts from zero
     rep.ready_at =
         now + rep.cost->model().cold_start(opts_.load_bytes_per_second, opts_.engine_init);
   }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "common/traffic_report.h"
 #include "sim/sim_html.h"
 #include "sim/sim_report.h"
 #include "sim/sim_setup.h"
@@ -147,6 +148,25 @@ TEST(Simulation, TheAutoscalerFollowsAStepAndTheColdStartsAreCharged) {
   auto fixed = run(trace, {deployment(f.max_replicas, f.max_replicas, std::nullopt)});
   ASSERT_TRUE(fixed) << fixed.error().message;
   EXPECT_LT(f.gpu_hours, fixed->overall.gpu_hours);
+}
+
+// The simulated agents report each engine's own TTFT histogram, as live agents scrape it, so the
+// autoscaler's decisions carry the engines' TTFT p95 in the simulator as they do live.
+TEST(Simulation, EnginesReportTheirTtftToTheAutoscalerAsLiveAgentsDo) {
+  const Trace trace =
+      synthetic(StepArrivals{.before_rps = 1, .after_rps = 20, .at = minutes(2)}, minutes(8), 5);
+  auto r = run(trace, {deployment(1, 8, "target")});
+  ASSERT_TRUE(r) << r.error().message;
+  int with = 0;
+  for (const ScalingAction& a : r->actions) {
+    if (!a.engine_ttft_p95_ms) continue;
+    ++with;
+    // No network between gateway and engine here: an engine's TTFT is at most the client's, and
+    // a p95 interpolated within the histogram's buckets is at most its last finite bound.
+    EXPECT_GT(*a.engine_ttft_p95_ms, 0) << a.t;
+    EXPECT_LE(*a.engine_ttft_p95_ms, static_cast<double>(kTtftBoundsMs.back())) << a.t;
+  }
+  EXPECT_GE(with, 1) << "the scale-ups after the step saw the engines' TTFT";
 }
 
 // The lower bound is a bound: below what every policy spent, on every trace shape, and the work
