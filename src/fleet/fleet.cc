@@ -316,10 +316,8 @@ Status Fleet::set_node_admin(const std::string& node, AdminState to, TimePoint n
   Status s = pool_.set_node_admin(*it->second.pool_index, to, "by operator", now);
   if (!s) return s;
   if (to == AdminState::kDraining) {
-    for (const std::string& id : on_node(node)) {
-      ReplicaRecord& r = replicas_.at(id);
-      if (active(r)) drain(r, "node " + node + " drained by operator", now);
-    }
+    for (const auto& [id, r] : on_node(node))
+      if (active(*r)) drain(*r, "node " + node + " drained by operator", now);
   }
   collect_pool_events();
   tick(now);
@@ -515,30 +513,31 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
   const uint64_t mark = ++heartbeats_;
   size_t named = 0;  // replicas placed on this node that the report names, each counted once
   heartbeat_load_moved_ = false;
+  // Looked up among the node's own replicas: a handful, not the whole fleet's.
+  const std::map<std::string, ReplicaRecord*>& placed = on_node(hb.node);
   for (const auto& rep : hb.replicas) {
-    auto r = replicas_.find(rep.id);
-    if (r == replicas_.end() || r->second.node != hb.node) continue;  // not ours: agent stops it
-    ReplicaRecord& rr = r->second;
+    auto r = placed.find(rep.id);
+    if (r == placed.end()) continue;  // not ours: the agent stops it
+    ReplicaRecord& rr = *r->second;
     named += rr.reported_in != mark;
     rr.reported_in = mark;
     // The latest reading replaces the last (assigned in place: its histogram keeps its buffer); a
     // heartbeat without one makes the load unknown.
     RouteReplica latest;  // the load as the routing table would carry it: what load_moved() reads
     if (rep.load) {
-      LoadRecord& l = loads_[rr.id];
-      l.load = *rep.load;
-      l.as_of = now - rep.load->age;
+      rr.load = *rep.load;
+      rr.load_as_of = now - rep.load->age;
       if (rep.load->age <= load_max_age()) {
         latest.kv_cache_usage = rep.load->kv_cache_usage;
         latest.queue_length = rep.load->waiting;
       }
     } else {
-      loads_.erase(rr.id);
+      rr.load.reset();
     }
     if (!heartbeat_load_moved_) {
       auto p = published_.find(rr.id);
       heartbeat_load_moved_ =
-          p != published_.end() && load_moved(*p->second, latest, opts_.load_publication);
+          p != published_.end() && load_moved(*p->second.route, latest, opts_.load_publication);
     }
     if (rr.port != rep.port || rr.restarts != rep.restarts) {
       rr.port = rep.port;
@@ -563,11 +562,11 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     }
   }
   // Named them all (the common case): none has gone.
-  if (named == on_node(hb.node).size()) return;
+  if (named == placed.size()) return;
   // A replica the agent no longer runs, after it applied a generation without it, has stopped.
   std::vector<std::string> gone;
-  for (const std::string& id : on_node(hb.node)) {
-    ReplicaRecord& r = replicas_.at(id);
+  for (const auto& [id, record] : on_node(hb.node)) {
+    ReplicaRecord& r = *record;
     if (r.reported_in == mark) continue;
     if (r.state == ReplicaState::kDraining || r.state == ReplicaState::kStopped) {
       gone.push_back(id);
@@ -586,8 +585,8 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
 // for what a node's set holds, for the set sent and for the "unchanged" answer alike.
 template <typename F>
 void Fleet::for_each_assigned(const std::string& node, TimePoint now, F&& f) const {
-  for (const std::string& id : on_node(node)) {
-    const ReplicaRecord& r = replicas_.at(id);
+  for (const auto& [id, record] : on_node(node)) {
+    const ReplicaRecord& r = *record;
     // A Draining replica stays in the set until the agent reports it stopped or the drain
     // timeout passes; then it leaves, and the agent stops it at once (also an agent too old to
     // know the flag, which meanwhile just kept it running).
@@ -673,8 +672,8 @@ void Fleet::forget(std::string id, TimePoint now) {
   relocating_.erase(id);
   defrag_tried_.erase(id);
   record_replica_change(it->second);
+  published_.erase(id);  // its record goes; the table is rebuilt without it (routing_dirty_)
   replicas_.erase(it);
-  loads_.erase(id);
 }
 
 void Fleet::node_lost(NodeRecord& n, TimePoint now) {
@@ -686,8 +685,8 @@ void Fleet::node_lost(NodeRecord& n, TimePoint now) {
   routing_dirty_ = true;
   if (n.pool_index) (void)pool_.mark_node_lost(*n.pool_index, "node " + n.name + " lost", now);
   std::vector<std::string> ids;
-  for (const std::string& id : on_node(n.name)) {
-    ReplicaRecord& r = replicas_.at(id);
+  for (const auto& [id, record] : on_node(n.name)) {
+    ReplicaRecord& r = *record;
     if (r.state != ReplicaState::kPending) {
       set_state(r, ReplicaState::kFailed, "node " + n.name + " lost", now);
       ids.push_back(id);
@@ -851,8 +850,8 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
       return c;
     };
     auto busy = [&](const ReplicaRecord* r) {
-      auto l = replica_load(r->id, now);
-      if (!l || !l->running) return std::numeric_limits<int>::max();
+      const ReplicaLoad* l = fresh_load(*r, now);
+      if (l == nullptr || !l->running) return std::numeric_limits<int>::max();
       return *l->running + l->waiting.value_or(0);
     };
     // How fragmenting a replica is: the idle GPUs beside it on its node, which its removal would
@@ -1185,7 +1184,7 @@ void Fleet::on_placed(ReplicaRecord& r, const AllocationRequest& req, Allocation
   const std::vector<GpuIndex>& gpus = alloc->gpus;
   r.allocation = a;
   r.node = pool_.node(alloc->node).name;
-  by_node_[r.node].insert(r.id);
+  by_node_[r.node][r.id] = &r;
   r.gpus.clear();
   for (GpuIndex g : gpus)
     r.gpus.push_back(pool_.gpu(g).uuid);
@@ -1276,13 +1275,12 @@ bool Fleet::published_load_expired(TimePoint now) {
   load_expiry_.reset();
   bool expired = false;
   for (const auto& [id, x] : published_) {
-    if (!x->kv_cache_usage && !x->queue_length) continue;
-    auto it = loads_.find(id);
-    if (it == loads_.end()) {
+    if (!x.route->kv_cache_usage && !x.route->queue_length) continue;
+    if (!x.record->load) {
       expired = true;  // no longer known: the table must say so
       continue;
     }
-    const TimePoint expires = it->second.as_of + max_age + Duration(1);
+    const TimePoint expires = x.record->load_as_of + max_age + Duration(1);
     expired = expired || now >= expires;
     if (!load_expiry_ || expires < *load_expiry_) load_expiry_ = expires;
   }
@@ -1297,8 +1295,8 @@ Duration Fleet::lease(const NodeRecord& n) const {
   return pacer_.lease(opts_.node_lease, n.told_interval);
 }
 
-const std::set<std::string>& Fleet::on_node(const std::string& node) const {
-  static const std::set<std::string> kNone;
+const std::map<std::string, ReplicaRecord*>& Fleet::on_node(const std::string& node) const {
+  static const std::map<std::string, ReplicaRecord*> kNone;
   auto it = by_node_.find(node);
   return it == by_node_.end() ? kNone : it->second;
 }
@@ -1347,22 +1345,31 @@ void Fleet::restore(ReplicaRecord r, TimePoint now) {
     if (inserted) it->second.name = r.node;  // Unknown until its agent reports
   }
   std::string id = r.id;
-  if (!r.node.empty()) by_node_[r.node].insert(id);
   by_deployment_[r.deployment].insert(id);
   index_state(r, std::nullopt);
-  replicas_[id] = std::move(r);
+  ReplicaRecord& kept = replicas_[id] = std::move(r);
+  if (!kept.node.empty()) by_node_[kept.node][id] = &kept;
 }
 
 // ---- routing ---------------------------------------------------------------------------------
 
 std::optional<ReplicaLoad> Fleet::replica_load(const std::string& replica, TimePoint now) const {
-  auto it = loads_.find(replica);
-  if (it == loads_.end()) return std::nullopt;
-  const Duration age = now - it->second.as_of;
-  if (age > load_max_age()) return std::nullopt;
-  ReplicaLoad l = it->second.load;
-  l.age = std::max(Duration(0), age);
+  auto it = replicas_.find(replica);
+  if (it == replicas_.end()) return std::nullopt;
+  return replica_load(it->second, now);
+}
+
+std::optional<ReplicaLoad> Fleet::replica_load(const ReplicaRecord& r, TimePoint now) const {
+  const ReplicaLoad* fresh = fresh_load(r, now);
+  if (fresh == nullptr) return std::nullopt;
+  ReplicaLoad l = *fresh;
+  l.age = std::max(Duration(0), now - r.load_as_of);
   return l;
+}
+
+const ReplicaLoad* Fleet::fresh_load(const ReplicaRecord& r, TimePoint now) const {
+  if (!r.load || now - r.load_as_of > load_max_age()) return nullptr;
+  return &*r.load;
 }
 
 std::string Fleet::why_unavailable(const std::string& deployment) const {
@@ -1388,6 +1395,7 @@ void Fleet::rebuild_routing(TimePoint now) {
   routing_dirty_ = false;
   last_rebuild_ = now;
   RoutingTable t;
+  std::unordered_map<std::string, const ReplicaRecord*> records;  // of the table's replicas
   for (const auto& [name, d] : deployments_) {
     RouteModel m;
     m.model = d.spec.model;
@@ -1404,11 +1412,12 @@ void Fleet::rebuild_routing(TimePoint now) {
       rev.revision = r.revision;
       RouteReplica rep{id, fmt::format("{}:{}", n->second.host, r.port)};
       rep.restarts = r.restarts;
-      if (auto l = replica_load(id, now)) {
+      if (const ReplicaLoad* l = fresh_load(r, now)) {
         rep.kv_cache_usage = l->kv_cache_usage;
         rep.queue_length = l->waiting;
       }
       rev.replicas.push_back(std::move(rep));
+      records.emplace(id, &r);
     }
     // Rolling updates split traffic by ready replicas; blue-green and canary by their stage.
     for (auto& [rev, x] : revs) {
@@ -1440,7 +1449,7 @@ void Fleet::rebuild_routing(TimePoint now) {
     for (const auto& m : routing_.models)
       for (const auto& r : m.revisions)
         for (const auto& x : r.replicas)
-          published_.emplace(x.id, &x);
+          published_.emplace(x.id, Published{&x, records.at(x.id)});
   }
   // A published load that nobody refreshes must leave the table once it is too old: the first
   // time that happens is a deadline (a simulator has no other reason to look).

@@ -78,6 +78,11 @@ struct RolloutProgress {
 class Fleet {
  public:
   static Result<Fleet> create(const PlacementSpec& placement, FleetOptions options, TimePoint now);
+  // Moved, never copied: its indexes point into its own records (a move keeps them where they are).
+  Fleet(Fleet&&) = default;
+  Fleet& operator=(Fleet&&) = default;
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
 
   // ---- desired state
   // Create or replace. A change of anything but the replica count starts a rollout.
@@ -102,6 +107,9 @@ class Fleet {
   // kLoadMaxAgeHeartbeats heartbeat intervals. Kept in memory only: a restarted controller knows
   // it again one heartbeat later.
   std::optional<ReplicaLoad> replica_load(const std::string& replica, TimePoint now) const;
+  std::optional<ReplicaLoad> replica_load(const ReplicaRecord& r, TimePoint now) const;
+  // The record's reading when not too old to use; nullptr otherwise. No copy.
+  const ReplicaLoad* fresh_load(const ReplicaRecord& r, TimePoint now) const;
   // How busy the controller's thread was since the last reading (CPU over wall time, 0..1): the
   // heartbeat interval handed out, and node leases with it, follow (fleet/heartbeat_pacer.h).
   void observe_busy(double share, TimePoint now);
@@ -205,7 +213,7 @@ class Fleet {
   void remember_sent(NodeRecord& n, const NodeAssignment& reply);
   void publish_after_heartbeat(TimePoint now);
   // The ids of the replicas placed on `node`, and of those of `deployment`.
-  const std::set<std::string>& on_node(const std::string& node) const;
+  const std::map<std::string, ReplicaRecord*>& on_node(const std::string& node) const;
   const std::set<std::string>& of_deployment(const std::string& deployment) const;
   // Keeps the indexes by state (pending_, unplaced_stopped_) as a replica moves from `from`.
   void index_state(const ReplicaRecord& r, std::optional<ReplicaState> from);
@@ -236,7 +244,9 @@ class Fleet {
   std::map<std::string, NodeRecord> nodes_;
   // Indexes over replicas_, so that a heartbeat or a tick reads what it needs, not every replica
   // of the fleet (#18). Ordered like replicas_, so decisions come out in the same order.
-  std::map<std::string, std::set<std::string>> by_node_;        // node -> replicas placed there
+  // node -> the replicas placed there, by id, with their records (a heartbeat reads each of them:
+  // no second lookup in replicas_, whose nodes never move)
+  std::map<std::string, std::map<std::string, ReplicaRecord*>> by_node_;
   std::map<std::string, std::set<std::string>> by_deployment_;  // deployment -> its replicas
   std::set<std::string> pending_;                               // replicas waiting for placement
   std::set<std::string> unplaced_stopped_;  // stopped before placement: sweep() drops them
@@ -254,13 +264,12 @@ class Fleet {
   bool routing_dirty_ = true;  // a record changed since the last rebuild
   std::optional<TimePoint> last_rebuild_;
   // The published table's replicas by id, to compare a heartbeat's loads without a rebuild.
-  std::unordered_map<std::string, const RouteReplica*> published_;
-  // Engine load per replica id, and when it was read (the heartbeat's time less its age).
-  struct LoadRecord {
-    ReplicaLoad load;
-    TimePoint as_of{};
+  // With each its record, for the scan for loads grown too old (a forgotten replica leaves it).
+  struct Published {
+    const RouteReplica* route = nullptr;
+    const ReplicaRecord* record = nullptr;
   };
-  std::unordered_map<std::string, LoadRecord> loads_;
+  std::unordered_map<std::string, Published> published_;
   uint64_t heartbeats_ = 0;            // counts heartbeats, to mark the replicas each one names
   bool heartbeat_load_moved_ = false;  // the last heartbeat moved a published load
   std::optional<TimePoint> last_load_publish_;  // the last version that carried fresh loads

@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "common/routing_table.h"
 #include "common/spec.h"
+#include "fleet/replica_load.h"
 
 namespace gf {
 
@@ -47,6 +48,11 @@ struct ReplicaRecord {
   TimePoint since{};  // of the current state (controller clock; not persisted)
   AllocationId allocation;
   uint64_t reported_in = 0;  // the last heartbeat that named it (Fleet's count; not persisted)
+  // The engine's latest load as its agent read it, and when (the heartbeat's time less the
+  // reading's age); none: unknown. Kept on the record, not in a map beside it, because every
+  // heartbeat writes it for every replica (#18). Not persisted: the next heartbeat brings it.
+  std::optional<ReplicaLoad> load;
+  TimePoint load_as_of{};
 };
 
 // Previous revisions are kept so `rollout undo` can go back.
