@@ -81,7 +81,7 @@ std::vector<HealthTransition> GpuMonitor::tick(TimePoint now) {
     for (const auto& info : gpus_) {
       if (info.uuid == s.uuid) g = &info;
     }
-    if (g == nullptr) continue;  // appeared since discovery: the next discover() adds it
+    if (g == nullptr) continue;  // appeared since discovery: watched after the agent restarts
     HealthSample hs;
     hs.temperature_c = s.temperature_c;
     if (s.memory_free) hs.memory_free = to_mib_floor(*s.memory_free);

@@ -18,7 +18,8 @@ class GpuMonitor {
   GpuMonitor(GpuProvider& provider, HealthPolicyConfig health, Registry& registry,
              std::string hostname);
 
-  // Reads the inventory (once at start; again after a GPU is lost or returns).
+  // Reads the inventory, once at start: a GPU that appears later is watched only after the agent
+  // restarts; a lost one stays listed, and its samples report it lost.
   Status discover();
   // One round. Returns the health transitions it caused, oldest first, for the log and the
   // controller.
