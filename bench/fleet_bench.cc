@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 

@@ -411,9 +411,9 @@ Result<NodeAssignment> Fleet::heartbeat(const NodeReport& hb, TimePoint now) {
   for (const auto& e : hb.events)
     event(now, "GpuHealth", e.gpu, to_string(e.from), to_string(e.to), e.reason);
 
-  apply_replica_reports(hb, now);
+  const bool load_moved = apply_replica_reports(hb, now);
   collect_pool_events();
-  publish_after_heartbeat(now);
+  publish_after_heartbeat(load_moved, now);
   due(now);  // a replica that became Ready may let a rollout advance; new GPUs may fit Pending
 
   // Most heartbeats are answered "unchanged": decided on the records in place, and only a set
@@ -464,12 +464,12 @@ void Fleet::remember_sent(NodeRecord& n, const NodeAssignment& reply) {
 // thousand nodes reporting their replicas Ready cost a few rebuilds, not a thousand. Without a
 // structural change only this node's loads can have moved: compared with what was published,
 // without a rebuild.
-void Fleet::publish_after_heartbeat(TimePoint now) {
+void Fleet::publish_after_heartbeat(bool load_moved, TimePoint now) {
   if (routing_dirty_) {
     if (!last_rebuild_ || now >= *last_rebuild_ + routing_batch()) rebuild_routing(now);
     return;
   }
-  if (!heartbeat_load_moved_) return;
+  if (!load_moved) return;
   const Duration every = opts_.load_publication.min_interval;
   if (!last_load_publish_ || now >= *last_load_publish_ + every) {
     rebuild_routing(now);
@@ -509,10 +509,10 @@ void Fleet::apply_gpu_reports(const NodeReport& hb, TimePoint now) {
 
 // Replica states from the agent; replicas it no longer runs are gone. Runs on every heartbeat for
 // every replica of the node: one lookup per replica, no allocation when nothing changed (#18).
-void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
+bool Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
   const uint64_t mark = ++heartbeats_;
   size_t named = 0;  // replicas placed on this node that the report names, each counted once
-  heartbeat_load_moved_ = false;
+  bool load_moved = false;
   // Looked up among the node's own replicas: a handful, not the whole fleet's.
   const std::map<std::string, ReplicaRecord*>& placed = on_node(hb.node);
   for (const auto& rep : hb.replicas) {
@@ -534,10 +534,10 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     } else {
       rr.load.reset();
     }
-    if (!heartbeat_load_moved_) {
+    if (!load_moved) {
       auto p = published_.find(rr.id);
-      heartbeat_load_moved_ =
-          p != published_.end() && load_moved(*p->second.route, latest, opts_.load_publication);
+      load_moved =
+          p != published_.end() && gf::load_moved(*p->second.route, latest, opts_.load_publication);
     }
     if (rr.port != rep.port || rr.restarts != rep.restarts) {
       rr.port = rep.port;
@@ -562,10 +562,10 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
     }
   }
   // Named them all (the common case): none has gone.
-  if (named == placed.size()) return;
+  if (named == placed.size()) return load_moved;
   // A replica the agent no longer runs, after it applied a generation without it, has stopped.
   std::vector<std::string> gone;
-  for (const auto& [id, record] : on_node(hb.node)) {
+  for (const auto& [id, record] : placed) {
     ReplicaRecord& r = *record;
     if (r.reported_in == mark) continue;
     if (r.state == ReplicaState::kDraining || r.state == ReplicaState::kStopped) {
@@ -578,6 +578,7 @@ void Fleet::apply_replica_reports(const NodeReport& hb, TimePoint now) {
   }
   for (const auto& id : gone)
     forget(id, now);
+  return load_moved;
 }
 
 // Calls f(record, draining, deployment) for every replica the node must run, under the current
@@ -1356,14 +1357,10 @@ void Fleet::restore(ReplicaRecord r, TimePoint now) {
 std::optional<ReplicaLoad> Fleet::replica_load(const std::string& replica, TimePoint now) const {
   auto it = replicas_.find(replica);
   if (it == replicas_.end()) return std::nullopt;
-  return replica_load(it->second, now);
-}
-
-std::optional<ReplicaLoad> Fleet::replica_load(const ReplicaRecord& r, TimePoint now) const {
-  const ReplicaLoad* fresh = fresh_load(r, now);
+  const ReplicaLoad* fresh = fresh_load(it->second, now);
   if (fresh == nullptr) return std::nullopt;
   ReplicaLoad l = *fresh;
-  l.age = std::max(Duration(0), now - r.load_as_of);
+  l.age = std::max(Duration(0), now - it->second.load_as_of);
   return l;
 }
 
@@ -1396,6 +1393,7 @@ void Fleet::rebuild_routing(TimePoint now) {
   last_rebuild_ = now;
   RoutingTable t;
   std::unordered_map<std::string, const ReplicaRecord*> records;  // of the table's replicas
+  records.reserve(published_.size());
   for (const auto& [name, d] : deployments_) {
     RouteModel m;
     m.model = d.spec.model;

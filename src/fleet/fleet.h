@@ -107,9 +107,6 @@ class Fleet {
   // kLoadMaxAgeHeartbeats heartbeat intervals. Kept in memory only: a restarted controller knows
   // it again one heartbeat later.
   std::optional<ReplicaLoad> replica_load(const std::string& replica, TimePoint now) const;
-  std::optional<ReplicaLoad> replica_load(const ReplicaRecord& r, TimePoint now) const;
-  // The record's reading when not too old to use; nullptr otherwise. No copy.
-  const ReplicaLoad* fresh_load(const ReplicaRecord& r, TimePoint now) const;
   // How busy the controller's thread was since the last reading (CPU over wall time, 0..1): the
   // heartbeat interval handed out, and node leases with it, follow (fleet/heartbeat_pacer.h).
   void observe_busy(double share, TimePoint now);
@@ -203,7 +200,10 @@ class Fleet {
   void node_lost(NodeRecord& n, TimePoint now);
   Status register_inventory(NodeRecord& n, const NodeReport& hb, TimePoint now);
   void apply_gpu_reports(const NodeReport& hb, TimePoint now);
-  void apply_replica_reports(const NodeReport& hb, TimePoint now);
+  // True when a reported load moved away from what the routing table publishes.
+  bool apply_replica_reports(const NodeReport& hb, TimePoint now);
+  // The record's reading when not too old to use; nullptr otherwise. No copy.
+  const ReplicaLoad* fresh_load(const ReplicaRecord& r, TimePoint now) const;
   template <typename F>
   void for_each_assigned(const std::string& node, TimePoint now, F&& f) const;
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
@@ -211,7 +211,7 @@ class Fleet {
   // (NodeAssignment::unchanged), and the set a full reply sent, to decide that next time.
   bool may_answer_unchanged(const NodeRecord& n, const NodeReport& hb, TimePoint now) const;
   void remember_sent(NodeRecord& n, const NodeAssignment& reply);
-  void publish_after_heartbeat(TimePoint now);
+  void publish_after_heartbeat(bool load_moved, TimePoint now);
   // The ids of the replicas placed on `node`, and of those of `deployment`.
   const std::map<std::string, ReplicaRecord*>& on_node(const std::string& node) const;
   const std::set<std::string>& of_deployment(const std::string& deployment) const;
@@ -270,8 +270,7 @@ class Fleet {
     const ReplicaRecord* record = nullptr;
   };
   std::unordered_map<std::string, Published> published_;
-  uint64_t heartbeats_ = 0;            // counts heartbeats, to mark the replicas each one names
-  bool heartbeat_load_moved_ = false;  // the last heartbeat moved a published load
+  uint64_t heartbeats_ = 0;  // counts heartbeats, to mark the replicas each one names
   std::optional<TimePoint> last_load_publish_;  // the last version that carried fresh loads
   std::optional<TimePoint> load_due_;           // a moved load waits for the interval to pass
   std::optional<TimePoint> load_expiry_;        // the first published load to become too old
