@@ -67,6 +67,23 @@ double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimit
   return prefill + decode;
 }
 
+// Whether the request could meet the SLO on this shape at all: alone on an idle replica, where its
+// first token comes after one prefill iteration of the prompt tokens no cache holds, and each
+// later one after a decode iteration of it alone. Other prompts in its prefill and other sequences
+// in its decode iterations only lengthen those, and so do waiting and preemption.
+bool within_slo_alone(const WorkItem& w, const PerfCoefficients& c, const SloTarget& slo) {
+  const double comp = static_cast<double>(std::max<int64_t>(1, w.prompt.value - w.cacheable.value));
+  // kRounding: iterations are rounded to whole nanoseconds, so only a clear miss counts.
+  if (c.prefill_ms(comp) * kRounding > to_ms(slo.ttft)) return false;
+  if (w.output.value <= 1) return true;
+  const double later = static_cast<double>(w.output.value - 1);
+  const double p = static_cast<double>(w.prompt.value);
+  const double decode = later * (c.decode_base_ms + c.decode_per_seq_ms) +
+                        c.decode_per_ctx_token_ms * (later * p + later * (later + 1) / 2);
+  // The recorder divides whole nanoseconds by (output - 1), rounding down: allow 1 ns a token.
+  return decode * kRounding <= later * (to_ms(slo.tpot) + 1e-6);
+}
+
 double floor_ms(const WorkItem& w, const ShapeLimits& l) {
   const double comp = static_cast<double>(std::max<int64_t>(1, w.prompt.value - w.cacheable.value));
   return comp * l.prefill_ms_per_token +
@@ -81,9 +98,16 @@ struct Priced {
 
 }  // namespace
 
+double WorkBound::max_attainment() const {
+  if (requests == 0) return 1;
+  return static_cast<double>(requests - std::min(requests, unservable + beyond_slo)) /
+         static_cast<double>(requests);
+}
+
 WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const ReplicaShape> shapes,
-                         double attainment) {
+                         double attainment, const SloTarget& slo) {
   WorkBound out;
+  out.requests = work.size();
   if (work.empty() || shapes.empty()) return out;
   Tokens shortest = work.front().prompt;
   for (const WorkItem& w : work)
@@ -92,16 +116,20 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
   for (const ReplicaShape& s : shapes)
     limits.push_back(limits_of(s, shortest));
 
-  // Each request on the shape that serves it cheapest: a mixed fleet may split the work any way.
+  // Each request on the shape that serves it cheapest within the SLO: a mixed fleet may split the
+  // work any way, and a request that meets the SLO ran where it could.
   std::vector<Priced> priced;
   priced.reserve(work.size());
   for (const WorkItem& w : work) {
     Priced best{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(),
                 std::numeric_limits<double>::infinity()};
+    bool held = false;
     for (size_t i = 0; i < shapes.size(); ++i) {
       const ReplicaShape& s = shapes[i];
       const int bt = std::max(1, s.block_tokens);
       if (blocks_for(w.prompt.value + w.output.value, bt) > limits[i].total_blocks) continue;
+      held = true;
+      if (!within_slo_alone(w, s.coef, slo)) continue;
       const double g = std::max(1, s.gpus);
       const double ms = clairvoyant_ms(w, s, limits[i]) * g;
       best.floor_gpu_ms = std::min(best.floor_gpu_ms, floor_ms(w, limits[i]) * g);
@@ -109,17 +137,18 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
       best.cost = std::min(best.cost, ms / 3.6e6 * s.price_per_gpu_hour);
     }
     if (std::isinf(best.gpu_ms)) {
-      ++out.unservable;
+      ++(held ? out.beyond_slo : out.unservable);
       continue;
     }
     priced.push_back(best);
   }
-  // The SLO may miss (1 - attainment) of all requests; the unservable ones miss already. A policy
-  // could drop the costliest of the rest: leave those out.
+  // The SLO may miss (1 - attainment) of all requests; the unservable and beyond-SLO ones miss
+  // already. A policy could drop the costliest of the rest: leave those out.
   const double allowed =
       std::floor(static_cast<double>(work.size()) * (1 - std::clamp(attainment, 0.0, 1.0)));
   const size_t misses = static_cast<size_t>(std::max(0.0, allowed));
-  out.exempt = std::min(priced.size(), misses > out.unservable ? misses - out.unservable : 0);
+  const size_t certain = out.unservable + out.beyond_slo;
+  out.exempt = std::min(priced.size(), misses > certain ? misses - certain : 0);
   const auto sum_cheapest = [&](auto field) {
     std::vector<double> v;
     v.reserve(priced.size());

@@ -6,8 +6,11 @@
 //   - the clairvoyant bound: the same work priced per request with the cost model's own terms
 //     (quadratic attention, context-proportional decode, a decode iteration's fixed cost shared by
 //     at most a full batch), replicas started instantly and never idle, and the share of requests
-//     the SLO may miss left out (the costliest ones: those a policy would best drop).
-// Pure arithmetic over the requests; no simulation.
+//     the SLO may miss left out (the costliest ones: those a policy would best drop), and each
+//     request priced only on shapes where it could meet the SLO at all.
+// Also the largest share of requests any policy can serve within the SLO: a request longer than
+// every KV cache, or one that misses the SLO even alone on an idle replica, misses under any
+// policy. Pure arithmetic over the requests; no simulation.
 #pragma once
 
 #include <span>
@@ -43,13 +46,23 @@ struct WorkBound {
   double work_floor_gpu_hours = 0;
   double lower_bound_gpu_hours = 0;  // never below the work floor
   double lower_bound_cost = 0;       // the cheapest GPUs per request, at their prices
+  size_t requests = 0;               // in the workload
   size_t exempt = 0;                 // requests left out for the SLO's allowed misses
   size_t unservable = 0;             // requests no shape can hold (left out: nobody serves them)
+  // Requests some shape holds but none serves within the SLO, even alone on an idle replica: its
+  // own prefill outlasts the TTFT target, or its own decode iterations the TPOT target. They miss
+  // under any policy, so the bound leaves them out with the unservable ones.
+  size_t beyond_slo = 0;
+
+  // The largest share of requests any policy can serve within the SLO (1 with no requests).
+  double max_attainment() const;
 };
 
-// `attainment`: the share of requests that must meet the SLO, in (0, 1]. With no shape, zero.
+// `attainment`: the share of requests that must meet the SLO, in (0, 1]; `slo`: the targets a
+// request must meet (the simulator's recorder applies the same two). Where the goal is above
+// max_attainment(), the bound prices every request that can meet the SLO. With no shape, zero.
 WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const ReplicaShape> shapes,
-                         double attainment);
+                         double attainment, const SloTarget& slo);
 
 // Marks each request's cacheable prompt tokens: for chained 512-token block ids (Mooncake's
 // hash_ids), the leading blocks that also appear in another request. Index i of the result is

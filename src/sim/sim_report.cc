@@ -58,6 +58,9 @@ std::string report_json(const SimReport& report) {
   j["lower_bound_gpu_hours"] = r4(report.bound.lower_bound_gpu_hours);
   j["work_floor_gpu_hours"] = r4(report.bound.work_floor_gpu_hours);
   j["lower_bound_cost"] = r4(report.bound.lower_bound_cost);
+  j["max_attainment"] = r4(report.bound.max_attainment());
+  j["unservable_requests"] = report.bound.unservable;
+  j["beyond_slo_requests"] = report.bound.beyond_slo;
   ordered_json policies = ordered_json::object();
   for (const SimResult& run : report.runs) {
     ordered_json p = figures(run.overall, report.bound);
@@ -92,8 +95,14 @@ std::string report_table(const SimReport& report) {
       report.options.attainment_goal * 100);
   out += fmt::format(
       "lower bound {:.3f} GPU-hours (${:.2f}); work floor {:.3f} GPU-hours "
-      "(docs/simulator.md, \"The lower bound\")\n\n",
+      "(docs/simulator.md, \"The lower bound\")\n",
       b.lower_bound_gpu_hours, b.lower_bound_cost, b.work_floor_gpu_hours);
+  if (b.unservable + b.beyond_slo > 0)
+    out += fmt::format(
+        "at most {:.2f}% of requests can meet the SLO under any policy: {} exceed every replica's "
+        "KV cache, {} miss it even alone on an idle replica\n",
+        b.max_attainment() * 100, b.unservable, b.beyond_slo);
+  out += "\n";
   out += fmt::format("{:<11} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5}\n",
                      "POLICY", "SLO MET", "GPU-H", "xBOUND", "COST $", "TTFT p50/p95/p99 ms",
                      "TPOT p95", "REJ", "FAIL", "SCALED", "COLD");

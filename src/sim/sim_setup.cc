@@ -105,8 +105,17 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
       memory.emplace(g.model, g.memory);
 
   // Prefix blocks other requests share (only when the engines cache prefixes: the trace has ids).
+  // The warm-up's copies of the opening requests count as others: a measured request may find its
+  // own blocks cached from its unmeasured run.
   std::vector<std::vector<uint64_t>> blocks;
   std::vector<Tokens> prompts;
+  const Duration warmup = warmup_length(trace, options);
+  for (const TraceRequest& r : trace.requests) {
+    if (r.arrival >= warmup) break;
+    blocks.push_back(r.prefix_blocks);
+    prompts.push_back(r.prompt);
+  }
+  const size_t first_measured = blocks.size();
   for (const TraceRequest& r : trace.requests) {
     blocks.push_back(r.prefix_blocks);
     prompts.push_back(r.prompt);
@@ -143,14 +152,16 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
     for (size_t i = 0; i < trace.requests.size(); ++i) {
       const TraceRequest& r = trace.requests[i];
       if (r.model != d.model) continue;
-      work.push_back(WorkItem{r.prompt, r.output, cacheable[i]});
+      work.push_back(WorkItem{r.prompt, r.output, cacheable[first_measured + i]});
     }
-    const WorkBound b = lower_bound_of(work, shapes, options.attainment_goal);
+    const WorkBound b = lower_bound_of(work, shapes, options.attainment_goal, options.slo);
     total.work_floor_gpu_hours += b.work_floor_gpu_hours;
     total.lower_bound_gpu_hours += b.lower_bound_gpu_hours;
     total.lower_bound_cost += b.lower_bound_cost;
+    total.requests += b.requests;
     total.exempt += b.exempt;
     total.unservable += b.unservable;
+    total.beyond_slo += b.beyond_slo;
   }
   return total;
 }

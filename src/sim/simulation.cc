@@ -687,6 +687,11 @@ SimResult Simulation::run(TimePoint t0) {
 
 }  // namespace
 
+Duration warmup_length(const Trace& trace, const SimOptions& options) {
+  if (options.warmup <= Duration::zero() || trace.requests.empty()) return Duration::zero();
+  return std::min(options.warmup, trace.requests.back().arrival + options.heartbeat);
+}
+
 Result<SimResult> simulate(const SimInput& input, const SimOptions& options) {
   if (input.trace == nullptr) return make_error(ErrorCode::kInvalidArgument, "no trace");
   if (input.deployments.empty())
@@ -731,13 +736,10 @@ Result<SimResult> simulate(const SimInput& input, const SimOptions& options) {
   // The replay: the trace's opening `warmup` once, unmeasured, then the whole trace after it.
   Trace replay;
   replay.name = input.trace->name;
-  Duration warmup{0};
-  if (options.warmup > Duration::zero() && !input.trace->requests.empty()) {
-    warmup = std::min(options.warmup, input.trace->requests.back().arrival + options.heartbeat);
-    for (const TraceRequest& r : input.trace->requests) {
-      if (r.arrival >= warmup) break;
-      replay.requests.push_back(r);
-    }
+  const Duration warmup = warmup_length(*input.trace, options);
+  for (const TraceRequest& r : input.trace->requests) {
+    if (r.arrival >= warmup) break;
+    replay.requests.push_back(r);
   }
   const size_t first_measured = replay.requests.size();
   for (const TraceRequest& r : input.trace->requests) {

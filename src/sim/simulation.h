@@ -31,4 +31,8 @@ struct SimInput {
 // The run itself cannot fail: what goes wrong in it is measured.
 Result<SimResult> simulate(const SimInput& input, const SimOptions& options);
 
+// How much of the trace's opening simulate() replays before it (SimOptions::warmup, at most the
+// whole trace): the requests arriving before it run twice, the first time unmeasured.
+Duration warmup_length(const Trace& trace, const SimOptions& options);
+
 }  // namespace gf

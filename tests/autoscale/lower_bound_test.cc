@@ -12,6 +12,9 @@
 namespace gf {
 namespace {
 
+// Targets nothing misses, for the tests of the work alone.
+const SloTarget kNoSlo{std::chrono::hours(24), std::chrono::hours(24)};
+
 ReplicaShape shape_of(const PerfModel& pm, double price) {
   ReplicaShape s;
   s.gpu = pm.gpu();
@@ -55,7 +58,7 @@ TEST(LowerBound, NoScheduleOfTheEngineBeatsIt) {
     for (int i = 0; i < n; ++i)
       work.push_back(WorkItem{Tokens(1 + static_cast<int64_t>(rng() % 4000)),
                               Tokens(1 + static_cast<int64_t>(rng() % 600)), Tokens(0)});
-    const WorkBound b = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0);
+    const WorkBound b = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
     const double spent = engine_hours(*pm, work, {}, false);
     EXPECT_LE(b.lower_bound_gpu_hours, spent) << "seed " << seed << ", " << n << " requests";
     EXPECT_LE(b.work_floor_gpu_hours, b.lower_bound_gpu_hours);
@@ -91,10 +94,10 @@ TEST(LowerBound, PrefixCachingLowersItAndStaysBelowTheEngine) {
         WorkItem{prompts.back(), Tokens(1 + static_cast<int64_t>(rng() % 200)), Tokens(0)});
   }
   const std::vector<Tokens> cacheable = cacheable_prefix(blocks, prompts, Tokens(512));
-  const WorkBound plain = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0);
+  const WorkBound plain = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
   for (size_t i = 0; i < work.size(); ++i)
     work[i].cacheable = cacheable[i];
-  const WorkBound cached = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0);
+  const WorkBound cached = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
   EXPECT_LT(cached.lower_bound_gpu_hours, plain.lower_bound_gpu_hours);
   EXPECT_LE(cached.lower_bound_gpu_hours, engine_hours(*pm, work, blocks, true));
 }
@@ -115,17 +118,17 @@ TEST(LowerBound, TheSlosAllowedMissesLeaveOutTheCostliestAndUnservableOnesCountA
   const ReplicaShape s = shape_of(*pm, 0);
   std::vector<WorkItem> work(99, WorkItem{Tokens(500), Tokens(100), Tokens(0)});
   work.push_back(WorkItem{Tokens(8000), Tokens(2000), Tokens(0)});  // the costliest
-  const WorkBound all = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0);
-  const WorkBound most = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99);
+  const WorkBound all = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
+  const WorkBound most = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99, kNoSlo);
   EXPECT_EQ(most.exempt, 1u);
   const WorkBound small =
-      lower_bound_of(std::span(work).first(99), std::vector<ReplicaShape>{s}, 1.0);
+      lower_bound_of(std::span(work).first(99), std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
   EXPECT_NEAR(most.lower_bound_gpu_hours, small.lower_bound_gpu_hours, 1e-12);
   EXPECT_LT(most.lower_bound_gpu_hours, all.lower_bound_gpu_hours);
 
   // A request longer than any KV cache is served by nobody: it uses up the allowed miss.
   work.push_back(WorkItem{Tokens(10'000'000), Tokens(10), Tokens(0)});
-  const WorkBound with_huge = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99);
+  const WorkBound with_huge = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99, kNoSlo);
   EXPECT_EQ(with_huge.unservable, 1u);
   EXPECT_EQ(with_huge.exempt, 0u);
   EXPECT_NEAR(with_huge.lower_bound_gpu_hours, all.lower_bound_gpu_hours, 1e-12);
@@ -137,14 +140,86 @@ TEST(LowerBound, AMixedFleetPricesEachRequestOnItsCheapestGpu) {
   ASSERT_TRUE(a100.ok() && h100.ok());
   const std::vector<ReplicaShape> both = {shape_of(*a100, 1.8), shape_of(*h100, 3.2)};
   const std::vector<WorkItem> work(50, WorkItem{Tokens(1000), Tokens(200), Tokens(0)});
-  const WorkBound mixed = lower_bound_of(work, both, 1.0);
-  const WorkBound only_a = lower_bound_of(work, std::span(both).first(1), 1.0);
-  const WorkBound only_h = lower_bound_of(work, std::span(both).last(1), 1.0);
+  const WorkBound mixed = lower_bound_of(work, both, 1.0, kNoSlo);
+  const WorkBound only_a = lower_bound_of(work, std::span(both).first(1), 1.0, kNoSlo);
+  const WorkBound only_h = lower_bound_of(work, std::span(both).last(1), 1.0, kNoSlo);
   EXPECT_LE(mixed.lower_bound_gpu_hours,
             std::min(only_a.lower_bound_gpu_hours, only_h.lower_bound_gpu_hours) + 1e-12);
   EXPECT_LE(mixed.lower_bound_cost,
             std::min(only_a.lower_bound_cost, only_h.lower_bound_cost) + 1e-12);
-  EXPECT_EQ(lower_bound_of(work, std::span<const ReplicaShape>{}, 1.0).lower_bound_gpu_hours, 0);
+  EXPECT_EQ(
+      lower_bound_of(work, std::span<const ReplicaShape>{}, 1.0, kNoSlo).lower_bound_gpu_hours, 0);
+}
+
+// A request misses the SLO under every schedule exactly when it misses it alone on an idle engine:
+// the bound's test of that case must agree with the engine on random requests, both ways, or
+// max_attainment() would promise too much or too little.
+TEST(LowerBound, BeyondTheSloMeansMissingItAloneOnAnIdleEngine) {
+  auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(pm.ok());
+  const ReplicaShape s = shape_of(*pm, 2.0);
+  // 400 ms holds prompts up to about 4,500 tokens, 12.5 ms a token contexts up to about 2,900.
+  const SloTarget slo{std::chrono::milliseconds(400), std::chrono::microseconds(12500)};
+  PerfModelCost cost(*pm);
+  Rng rng(9);
+  int beyond = 0, within = 0, tpot_only = 0;
+  for (int i = 0; i < 300; ++i) {
+    const WorkItem w{Tokens(1 + static_cast<int64_t>(rng() % 12000)),
+                     Tokens(1 + static_cast<int64_t>(rng() % 400)), Tokens(0)};
+    BatchEngineConfig c;
+    c.kv_capacity = s.kv_capacity;
+    BatchEngine e(cost, c);
+    ASSERT_TRUE(e.submit(EngineRequest{1, w.prompt, w.output, {}}));
+    Duration now{0};
+    std::optional<Duration> first;
+    while (!e.idle()) {
+      const EngineIteration& it = e.step();
+      now += it.duration;
+      for (const EngineEvent& ev : it.events)
+        if (ev.kind == EngineEventKind::kToken && !first) first = now;
+    }
+    ASSERT_TRUE(first);
+    const Duration tpot =
+        w.output.value > 1 ? (now - *first) / (w.output.value - 1) : Duration::zero();
+    const bool met = *first <= slo.ttft && tpot <= slo.tpot;
+    const WorkBound b = lower_bound_of(std::span(&w, 1), std::vector<ReplicaShape>{s}, 1.0, slo);
+    EXPECT_EQ(b.beyond_slo, met ? 0u : 1u)
+        << "prompt " << w.prompt.value << " output " << w.output.value << " ttft " << to_ms(*first)
+        << " tpot " << to_ms(tpot);
+    EXPECT_EQ(b.max_attainment(), met ? 1.0 : 0.0);
+    ++(met ? within : beyond);
+    if (!met && *first <= slo.ttft) ++tpot_only;
+  }
+  // Both cases occur: long prompts miss the TTFT target, long contexts the TPOT one.
+  EXPECT_GT(beyond, 30);
+  EXPECT_GT(within, 30);
+  EXPECT_GT(tpot_only, 5);
+}
+
+TEST(LowerBound, RequestsBeyondTheSloUseUpTheAllowedMissesAndLeaveTheBound) {
+  auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(pm.ok());
+  const ReplicaShape s = shape_of(*pm, 0);
+  const SloTarget slo{std::chrono::seconds(2), std::chrono::milliseconds(100)};
+  std::vector<WorkItem> work(98, WorkItem{Tokens(500), Tokens(100), Tokens(0)});
+  work.push_back(WorkItem{Tokens(3000), Tokens(1500), Tokens(0)});  // costly, within the SLO
+  const WorkBound base = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99, slo);
+  EXPECT_EQ(base.beyond_slo, 0u);
+  EXPECT_EQ(base.exempt, 0u) << "floor(99 x 1%) = 0 misses allowed";
+  // A 30,000-token prompt fits the KV cache but takes seconds to prefill on an A100: it misses
+  // the 2 s TTFT whatever a policy does, so it is the one miss the goal allows.
+  work.push_back(WorkItem{Tokens(30000), Tokens(10), Tokens(0)});
+  const WorkBound with_long = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99, slo);
+  EXPECT_EQ(with_long.unservable, 0u);
+  EXPECT_EQ(with_long.beyond_slo, 1u);
+  EXPECT_EQ(with_long.exempt, 0u) << "the long prompt used up the allowed miss";
+  EXPECT_NEAR(with_long.lower_bound_gpu_hours, base.lower_bound_gpu_hours, 1e-12);
+  EXPECT_DOUBLE_EQ(with_long.max_attainment(), 0.99);
+  // Without an SLO it is priced like any other request, and the costliest one is exempt instead.
+  const WorkBound no_slo = lower_bound_of(work, std::vector<ReplicaShape>{s}, 0.99, kNoSlo);
+  EXPECT_EQ(no_slo.beyond_slo, 0u);
+  EXPECT_EQ(no_slo.exempt, 1u);
+  EXPECT_DOUBLE_EQ(no_slo.max_attainment(), 1.0);
 }
 
 }  // namespace

@@ -199,6 +199,56 @@ TEST(Simulation, LowerBoundIsBelowEveryPolicy) {
   }
 }
 
+// The attainable share is a ceiling: with a TTFT target the longest prompts cannot meet on an idle
+// replica, no policy meets the SLO for more requests than max_attainment() says, and the bound
+// stays below every policy.
+TEST(Simulation, NoPolicyMeetsTheSloForMoreThanTheAttainableShare) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 6}, minutes(3), 31);
+  SimOptions tight = cold();
+  // A 7B prefill on an A100 takes about 150 ms at 2,000 tokens: a few percent of these prompts.
+  tight.slo = SloTarget{std::chrono::milliseconds(150), std::chrono::milliseconds(100)};
+  SimInput in;
+  in.cluster = cluster(2, 4);
+  in.trace = &trace;
+  in.deployments = {deployment(1, 8, "target")};
+  const WorkBound bound = workload_bound(in, tight);
+  EXPECT_GT(bound.beyond_slo, 0u);
+  EXPECT_LT(bound.max_attainment(), 1.0);
+  EXPECT_GT(bound.max_attainment(), 0.8);
+  for (const std::string& policy : comparable_policies()) {
+    auto d = with_policy({deployment(1, 8, "target")}, policy);
+    ASSERT_TRUE(d) << d.error().message;
+    in.deployments = *d;
+    auto r = simulate(in, tight);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_LE(r->overall.slo_attainment, bound.max_attainment()) << policy;
+    EXPECT_GE(r->overall.gpu_hours, bound.lower_bound_gpu_hours) << policy;
+  }
+}
+
+// The warm-up runs the opening requests once before they are measured, and an engine may still
+// hold their prefix blocks when they come again: the bound counts those blocks as cacheable, or a
+// policy could beat it.
+TEST(Simulation, TheBoundCountsPrefixBlocksTheWarmUpLeftInTheCache) {
+  Trace trace = synthetic(PoissonArrivals{.rps = 4}, minutes(3), 12);
+  uint64_t next_block = 1;
+  for (TraceRequest& r : trace.requests)  // every block the request's own: nothing shared
+    for (int64_t t = 0; t < r.prompt.value; t += kTracePrefixBlockTokens.value)
+      r.prefix_blocks.push_back(next_block++);
+  SimInput in;
+  in.cluster = cluster(2, 4);
+  in.trace = &trace;
+  in.deployments = {deployment(1, 8, "target")};
+  SimOptions warm;
+  warm.warmup = minutes(1);
+  const WorkBound with = workload_bound(in, warm);
+  const WorkBound without = workload_bound(in, cold());
+  EXPECT_LT(with.lower_bound_gpu_hours, without.lower_bound_gpu_hours);
+  auto r = simulate(in, warm);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GE(r->overall.gpu_hours, with.lower_bound_gpu_hours);
+}
+
 // The warm-up replays the trace's opening before it, unmeasured: the measured run meets the
 // opening load with the replicas the policy settled on, and nothing of the replay is counted.
 TEST(Simulation, TheWarmUpIsReplayedButNotMeasured) {
