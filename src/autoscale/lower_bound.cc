@@ -168,27 +168,43 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
 }
 
 std::vector<Tokens> cacheable_prefix(std::span<const std::vector<uint64_t>> blocks,
-                                     std::span<const Tokens> prompts, Tokens block_tokens) {
-  // Block id -> how many requests have it (capped at 2) and the last one counted, so that a
-  // block a request lists twice shares nothing.
+                                     std::span<const Tokens> prompts,
+                                     std::span<const Duration> arrivals, Duration reach,
+                                     Tokens block_tokens) {
+  // Block id -> the two earliest requests that have it: whether a request has another one early
+  // enough needs no more (a request listing a block twice counts once).
+  struct Earliest {
+    Duration at = Duration::max();
+    size_t who = SIZE_MAX;
+  };
   struct Holders {
-    int count = 0;
-    size_t last = SIZE_MAX;
+    Earliest first, second;
   };
   std::unordered_map<uint64_t, Holders> holders;
   for (size_t i = 0; i < blocks.size(); ++i) {
     for (uint64_t id : blocks[i]) {
       Holders& h = holders[id];
-      if (h.last == i) continue;
-      h.last = i;
-      h.count = std::min(2, h.count + 1);
+      if (h.first.who == i || h.second.who == i) continue;
+      const Earliest e{arrivals[i], i};
+      if (e.at < h.first.at) {
+        h.second = h.first;
+        h.first = e;
+      } else if (e.at < h.second.at) {
+        h.second = e;
+      }
     }
   }
   std::vector<Tokens> out(blocks.size(), Tokens(0));
   for (size_t i = 0; i < blocks.size(); ++i) {
+    // Another request can have left the block in a cache only by finishing before this one's
+    // prefill starts, which is before its TTFT target if it meets it.
+    const Duration latest =
+        arrivals[i] > Duration::max() - reach ? Duration::max() : arrivals[i] + reach;
     int64_t shared = 0;
     for (uint64_t id : blocks[i]) {
-      if (holders[id].count < 2) break;
+      const Holders& h = holders[id];
+      const Earliest& other = h.first.who != i ? h.first : h.second;
+      if (other.who == SIZE_MAX || other.at > latest) break;
       ++shared;
     }
     out[i] = Tokens(std::min(shared * block_tokens.value, prompts[i].value));

@@ -65,9 +65,13 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
                          double attainment, const SloTarget& slo);
 
 // Marks each request's cacheable prompt tokens: for chained 512-token block ids (Mooncake's
-// hash_ids), the leading blocks that also appear in another request. Index i of the result is
-// request i's; `blocks[i]` its block ids.
+// hash_ids), the leading blocks that another request also has and could have finished before
+// this one's TTFT target: one arriving at most `reach` (the TTFT target) after it. The engines
+// keep a prompt's blocks only once its request finishes. Index i of the result is request i's;
+// `blocks[i]` its block ids, `arrivals[i]` its arrival.
 std::vector<Tokens> cacheable_prefix(std::span<const std::vector<uint64_t>> blocks,
-                                     std::span<const Tokens> prompts, Tokens block_tokens);
+                                     std::span<const Tokens> prompts,
+                                     std::span<const Duration> arrivals, Duration reach,
+                                     Tokens block_tokens);
 
 }  // namespace gf

@@ -104,23 +104,27 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
     for (const GpuGroupSpec& g : n.gpus)
       memory.emplace(g.model, g.memory);
 
-  // Prefix blocks other requests share (only when the engines cache prefixes: the trace has ids).
-  // The warm-up's copies of the opening requests count as others: a measured request may find its
-  // own blocks cached from its unmeasured run.
+  // Prefix blocks other requests share (only when the engines cache prefixes: the trace has ids),
+  // on the replay's clock: the warm-up's copies of the opening requests come first, and a
+  // measured request may find its own blocks cached from its unmeasured run.
   std::vector<std::vector<uint64_t>> blocks;
   std::vector<Tokens> prompts;
+  std::vector<Duration> arrivals;
   const Duration warmup = warmup_length(trace, options);
   for (const TraceRequest& r : trace.requests) {
     if (r.arrival >= warmup) break;
     blocks.push_back(r.prefix_blocks);
     prompts.push_back(r.prompt);
+    arrivals.push_back(r.arrival);
   }
   const size_t first_measured = blocks.size();
   for (const TraceRequest& r : trace.requests) {
     blocks.push_back(r.prefix_blocks);
     prompts.push_back(r.prompt);
+    arrivals.push_back(warmup + r.arrival);
   }
-  const std::vector<Tokens> cacheable = cacheable_prefix(blocks, prompts, kTracePrefixBlockTokens);
+  const std::vector<Tokens> cacheable =
+      cacheable_prefix(blocks, prompts, arrivals, options.slo.ttft, kTracePrefixBlockTokens);
 
   WorkBound total;
   std::set<std::string> counted;   // a model's requests are counted under its first deployment

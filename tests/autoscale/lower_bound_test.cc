@@ -93,7 +93,9 @@ TEST(LowerBound, PrefixCachingLowersItAndStaysBelowTheEngine) {
     work.push_back(
         WorkItem{prompts.back(), Tokens(1 + static_cast<int64_t>(rng() % 200)), Tokens(0)});
   }
-  const std::vector<Tokens> cacheable = cacheable_prefix(blocks, prompts, Tokens(512));
+  const std::vector<Duration> at(work.size(), Duration::zero());  // all at once, as submitted
+  const std::vector<Tokens> cacheable =
+      cacheable_prefix(blocks, prompts, at, Duration::zero(), Tokens(512));
   const WorkBound plain = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
   for (size_t i = 0; i < work.size(); ++i)
     work[i].cacheable = cacheable[i];
@@ -105,11 +107,28 @@ TEST(LowerBound, PrefixCachingLowersItAndStaysBelowTheEngine) {
 TEST(LowerBound, CacheablePrefixCountsLeadingBlocksOthersShare) {
   const std::vector<std::vector<uint64_t>> blocks = {{1, 2, 3}, {1, 2, 4}, {5, 2}, {}};
   const std::vector<Tokens> prompts = {Tokens(1500), Tokens(1100), Tokens(1024), Tokens(10)};
-  const auto c = cacheable_prefix(blocks, prompts, Tokens(512));
+  const std::vector<Duration> at(4, Duration::zero());
+  const auto c = cacheable_prefix(blocks, prompts, at, Duration::zero(), Tokens(512));
   EXPECT_EQ(c[0], Tokens(1024));  // 1 and 2 are shared, 3 is not
   EXPECT_EQ(c[1], Tokens(1024));  // 1, 2 shared; capped by nothing
   EXPECT_EQ(c[2], Tokens(0));     // 5 is its own: the chain stops there
   EXPECT_EQ(c[3], Tokens(0));
+}
+
+// A block helps only if another request holding it could have finished before this one's
+// prefill: one that arrives more than the TTFT target later cannot.
+TEST(LowerBound, CacheablePrefixNeedsTheOtherRequestEarlyEnough) {
+  using std::chrono::seconds;
+  const std::vector<std::vector<uint64_t>> blocks = {{1, 2}, {1, 2, 3}, {1, 2, 3, 4}};
+  const std::vector<Tokens> prompts = {Tokens(1024), Tokens(1536), Tokens(2048)};
+  const std::vector<Duration> at = {seconds(0), seconds(10), seconds(13)};
+  const auto c = cacheable_prefix(blocks, prompts, at, seconds(2), Tokens(512));
+  EXPECT_EQ(c[0], Tokens(0));     // the others come 10 s and 13 s later
+  EXPECT_EQ(c[1], Tokens(1024));  // 1 and 2 from the first; 3 only from one 3 s later
+  EXPECT_EQ(c[2], Tokens(1536));  // 1, 2 and 3 from earlier ones; 4 is its own
+  const auto wide = cacheable_prefix(blocks, prompts, at, seconds(3), Tokens(512));
+  EXPECT_EQ(wide[1], Tokens(1536));  // the third now arrives within the reach
+  EXPECT_EQ(wide[0], Tokens(0));
 }
 
 TEST(LowerBound, TheSlosAllowedMissesLeaveOutTheCostliestAndUnservableOnesCountAmongThem) {
