@@ -6,7 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "autoscale/gpu_choice.h"
-#include "autoscale/replica_capacity.h"
+#include "perfmodel/replica_capacity.h"
 #include "common/traffic_report.h"
 #include "perfmodel/deployment_perf.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "autoscale/replica_capacity.h"
+#include "perfmodel/replica_capacity.h"
 
 namespace gf {
 
@@ -25,10 +25,7 @@ std::vector<std::string> gpu_models_by_value(const DeploymentSpec& d, const Pool
   int priced = 0;
   for (const std::string& m : models) {
     const double p = price.contains(m) ? price[m] : 0.0;
-    const double rps = p > 0 ? replica_capacity_rps(d, m, Tokens{kReferencePromptTokens},
-                                                    Tokens{kReferenceOutputTokens})
-                                   .value_or(0.0)
-                             : 0.0;
+    const double rps = p > 0 ? reference_capacity_rps(d, m).value_or(0.0) : 0.0;
     const double value = rps > 0 ? rps / (p * d.resources.gpus) : 0.0;
     priced += value > 0;
     ranked.push_back({m, value});

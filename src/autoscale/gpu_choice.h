@@ -16,8 +16,4 @@ namespace gf {
 // for this LLM, come after the ranked ones, in the spec's (or the pool's) order.
 std::vector<std::string> gpu_models_by_value(const DeploymentSpec& d, const Pool& pool);
 
-// The request shape the ranking uses (the ratio between GPUs, not the absolute rate, decides).
-inline constexpr int64_t kReferencePromptTokens = 512;
-inline constexpr int64_t kReferenceOutputTokens = 128;
-
 }  // namespace gf

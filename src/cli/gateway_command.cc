@@ -70,7 +70,7 @@ int run_gateway(const GatewayArgs& a) {
       if (x.model == model) m = &x;
     }
     if (m == nullptr) {
-      o.static_routes.models.push_back(RouteModel{model, model, "least-outstanding", {}, {}});
+      o.static_routes.models.push_back(RouteModel{model, model, "least-work", {}, {}});
       m = &o.static_routes.models.back();
       m->revisions.push_back(RouteRevision{"static", 1, {}});
     }

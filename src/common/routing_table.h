@@ -26,6 +26,11 @@ struct RouteReplica {
   // "Engine load in the table"), so they may lag the engine by a second or so.
   std::optional<double> kv_cache_usage;  // 0..1
   std::optional<int> queue_length;       // requests waiting in the engine
+  // How fast it serves next to its deployment's fastest replica, in (0, 1]: the perf model's
+  // capacity for a reference request on its GPU model over the best GPU model's
+  // (perfmodel/replica_capacity.h). 1 when every replica runs on one GPU model or the perf model
+  // does not know them. least-work routes by it, so a slow GPU gets its share, not an equal one.
+  double speed = 1.0;
   // The secret the gateway presents to the engine (admission/api_key.h). Only in a table read
   // with the admin token; never in a gateway's own /v1/routing.
   std::string api_key;

@@ -166,7 +166,7 @@ struct DeploymentSpec {
   std::string owner;                 // tenant whose GPU quota its replicas count against
   int reserve_replicas = 0;          // burst headroom held for this deployment only
   RolloutSpec rollout;
-  std::string routing = "least-outstanding";   // a name from src/routing/policy_registry.cc
+  std::string routing = "least-work";          // a name from src/routing/policy_registry.cc
   std::optional<PerformanceSpec> performance;  // hand-given latency model
   std::optional<AutoscalingSpec> autoscaling;  // absent: a fixed replica count
 };

@@ -5,6 +5,7 @@
 #include "pool/health_policy.h"
 
 #include "fleet/rollout_strategy.h"
+#include "perfmodel/replica_capacity.h"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -1401,21 +1402,38 @@ void Fleet::rebuild_routing(TimePoint now) {
     m.policy = d.spec.routing;
     m.tenants = d.spec.tenants;
     std::map<std::string, RouteRevision> revs;
+    struct Ready {
+      const std::string* id;
+      const ReplicaRecord* r;
+      const std::string* host;
+    };
+    std::vector<Ready> ready;
+    std::vector<std::string> gpu_models;
     for (const std::string& id : of_deployment(name)) {
       const ReplicaRecord& r = replicas_.at(id);
       if (r.state != ReplicaState::kReady || r.port == 0) continue;
       auto n = nodes_.find(r.node);
       if (n == nodes_.end() || n->second.state != NodeState::kReady) continue;
+      ready.push_back({&id, &r, &n->second.host});
+      if (std::find(gpu_models.begin(), gpu_models.end(), r.gpu_model) == gpu_models.end())
+        gpu_models.push_back(r.gpu_model);
+    }
+    // A replica on a slower GPU model serves less: the table says how much (perf model, reference
+    // request), once per GPU model the deployment's ready replicas run on.
+    const std::map<std::string, double> speeds = relative_speeds(d.spec, gpu_models);
+    for (const auto& [id, rec, host] : ready) {
+      const ReplicaRecord& r = *rec;
       auto& rev = revs[r.revision];
       rev.revision = r.revision;
-      RouteReplica rep{id, fmt::format("{}:{}", n->second.host, r.port)};
+      RouteReplica rep{*id, fmt::format("{}:{}", *host, r.port)};
       rep.restarts = r.restarts;
+      if (auto s = speeds.find(r.gpu_model); s != speeds.end()) rep.speed = s->second;
       if (const ReplicaLoad* l = fresh_load(r, now)) {
         rep.kv_cache_usage = l->kv_cache_usage;
         rep.queue_length = l->waiting;
       }
       rev.replicas.push_back(std::move(rep));
-      records.emplace(id, &r);
+      records.emplace(*id, &r);
     }
     // Rolling updates split traffic by ready replicas; blue-green and canary by their stage.
     for (auto& [rev, x] : revs) {

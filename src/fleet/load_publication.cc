@@ -26,7 +26,7 @@ bool same_replicas(const RoutingTable& a, const RoutingTable& b) {
   };
   auto same_replica = [](const RouteReplica& x, const RouteReplica& y) {
     return x.id == y.id && x.address == y.address && x.restarts == y.restarts &&
-           x.ready == y.ready && x.draining == y.draining;
+           x.ready == y.ready && x.draining == y.draining && x.speed == y.speed;
   };
   if (a.models.size() != b.models.size()) return false;
   for (size_t m = 0; m < a.models.size(); ++m) {

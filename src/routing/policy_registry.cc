@@ -4,6 +4,7 @@
 
 #include "routing/kv_aware.h"
 #include "routing/least_outstanding.h"
+#include "routing/least_work.h"
 #include "routing/power_of_two.h"
 #include "routing/prefix_affinity.h"
 #include "routing/round_robin.h"
@@ -30,6 +31,7 @@ const PluginRegistry<PolicyFactory>& routing_policies() {
       "routing policy", {
                             {"round-robin", construct<RoundRobinPolicy>},
                             {"least-outstanding", construct<LeastOutstandingPolicy>},
+                            {"least-work", construct<LeastWorkPolicy>},
                             {"power-of-two", construct<PowerOfTwoPolicy>},
                             {"prefix-affinity", construct<PrefixAffinityPolicy>},
                             {"session-affinity", construct<SessionAffinityPolicy>},

@@ -20,6 +20,8 @@ struct ReplicaView {
   // Its position in the model's replica table, stable while the replica exists. Policies key
   // per-replica state (rings, prefix index owners) on it rather than on the id string.
   ReplicaSlot slot = 0;
+  // How fast it serves next to the model's fastest replica, in (0, 1] (RouteReplica::speed).
+  double speed = 1.0;
 
   // Tracked by the router on every pick and finish: exact and current.
   int outstanding = 0;           // requests sent and not yet finished

@@ -65,7 +65,7 @@ namespace {
 
 // The policy a table entry without one gets.
 std::string_view policy_name(const RouteModel& routes) {
-  return routes.policy.empty() ? std::string_view("least-outstanding") : routes.policy;
+  return routes.policy.empty() ? std::string_view("least-work") : routes.policy;
 }
 
 }  // namespace
@@ -186,6 +186,7 @@ Status Router::update(const RouteModel& routes) {
       s.view.revision = routes.revisions[rev].revision;
       s.view.ready = r.ready;
       s.view.draining = r.draining;
+      s.view.speed = r.speed;
       s.revision = static_cast<int>(rev);
       s.view.revision_weight = m->split.weights()[rev];
     }

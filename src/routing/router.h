@@ -77,7 +77,7 @@ class Router {
 
   // Replaces one model's routing-table entry (the table the controller publishes). Each replica
   // gets its revision's weight: a revision at weight 0 is dark until the controller gives it
-  // some. An entry without a policy gets least-outstanding. Replicas that stay keep their load,
+  // some. An entry without a policy gets least-work. Replicas that stay keep their load,
   // reports and ejection state; the consistent-hash rings keep every unchanged replica's points.
   // On error (unknown policy, duplicate replica or revision, negative weight) nothing changes.
   Status update(const RouteModel& routes);

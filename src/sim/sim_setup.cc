@@ -7,7 +7,7 @@
 #include <set>
 
 #include "autoscale/policy_registry.h"
-#include "autoscale/replica_capacity.h"
+#include "perfmodel/replica_capacity.h"
 #include "perfmodel/batch_engine.h"
 #include "perfmodel/deployment_perf.h"
 

@@ -22,6 +22,7 @@ std::string to_json(const RoutingTable& t) {
         // Absent when unknown: a gateway that reads none routes without the engine's load.
         if (x.kv_cache_usage) rep["kvCacheUsage"] = *x.kv_cache_usage;
         if (x.queue_length) rep["queueLength"] = *x.queue_length;
+        if (x.speed != 1.0) rep["speed"] = x.speed;
         reps.push_back(std::move(rep));
       }
       revs.push_back({{"revision", r.revision}, {"weight", r.weight}, {"replicas", reps}});
@@ -52,7 +53,7 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
       RouteModel rm;
       rm.model = m.at("model").get<std::string>();
       rm.deployment = m.value("deployment", "");
-      rm.policy = m.value("policy", "least-outstanding");
+      rm.policy = m.value("policy", "least-work");
       rm.tenants = m.value("tenants", std::vector<std::string>{});
       rm.unavailable = m.value("unavailable", "");
       const json& revs = m.at("revisions");
@@ -77,6 +78,11 @@ Result<RoutingTable> parse_routing_table(std::string_view text) {
           if (auto q = x.find("queueLength"); q != x.end() && !q->is_null()) {
             const int v = q->get<int>();
             if (v >= 0) rep.queue_length = v;
+          }
+          if (auto sp = x.find("speed"); sp != x.end() && !sp->is_null()) {
+            const double v = sp->get<double>();
+            // A speed out of (0, 1] says nothing usable: equal to the others rather than refused.
+            if (v > 0.0 && v <= 1.0) rep.speed = v;
           }
           rr.replicas.push_back(std::move(rep));
         }

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,7 @@ std::unique_ptr<Policy> make(std::string_view name, PolicyConfig c = {}) {
 }
 
 TEST(PolicyFactory, MakesEveryNamedPolicy) {
-  ASSERT_EQ(policy_names().size(), 6u);
+  ASSERT_EQ(policy_names().size(), 7u);
   for (std::string_view name : policy_names())
     EXPECT_EQ(make(name)->name(), name);
 }
@@ -67,18 +68,59 @@ TEST(PolicyFactory, UnknownNameSaysWhatIsAccepted) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(p.error().message,
-            "unknown routing policy \"least-loaded\"; known: round-robin, "
-            "least-outstanding, power-of-two, prefix-affinity, session-affinity, kv-aware");
+            "unknown routing policy \"least-loaded\"; known: round-robin, least-outstanding, "
+            "least-work, power-of-two, prefix-affinity, session-affinity, kv-aware");
 }
 
 TEST(PolicyFactory, RegistryHoldsEveryPolicyInDocumentationOrder) {
   EXPECT_EQ(routing_policies().what(), "routing policy");
-  EXPECT_EQ(policy_names(),
-            (std::vector<std::string>{"round-robin", "least-outstanding", "power-of-two",
-                                      "prefix-affinity", "session-affinity", "kv-aware"}));
+  EXPECT_EQ(policy_names(), (std::vector<std::string>{
+                                "round-robin", "least-outstanding", "least-work", "power-of-two",
+                                "prefix-affinity", "session-affinity", "kv-aware"}));
   ASSERT_NE(routing_policies().find("kv-aware"), nullptr);
   EXPECT_EQ((*routing_policies().find("kv-aware"))(PolicyConfig{})->name(), "kv-aware");
   EXPECT_EQ(routing_policies().find("fastest"), nullptr);
+}
+
+// least-work: where this request would be done soonest. On equal speeds, the fewest tokens in
+// flight; a slower replica gets a proportionally smaller share, and long requests go to the fast.
+TEST(LeastWork, OnOneGpuModelPicksTheFewestTokensInFlight) {
+  Fleet f(3);
+  auto p = make("least-work");
+  f[0].outstanding = 1;
+  f[0].outstanding_tokens = Tokens(5000);
+  f[1].outstanding = 3;  // more requests, fewer tokens: tokens decide
+  f[1].outstanding_tokens = Tokens(900);
+  f[2].outstanding = 2;
+  f[2].outstanding_tokens = Tokens(1200);
+  EXPECT_EQ(p->pick(RouteRequest{.estimated_tokens = Tokens(100)}, f.candidates).index, 1u);
+}
+
+TEST(LeastWork, ASlowerReplicaGetsItsShareAndLongRequestsGoToTheFaster) {
+  Fleet f(2);
+  f[1].speed = 0.5;  // half as fast
+  auto p = make("least-work");
+  // Equal requests: the slow replica takes a third, as its speed says (1 : 0.5).
+  int to_slow = 0;
+  for (int i = 0; i < 300; ++i)
+    to_slow += f.route(*p, RouteRequest{.estimated_tokens = Tokens(1000)}) == 1;
+  EXPECT_NEAR(to_slow, 100, 2);
+  // With the fast replica holding more, a short request goes to the slow one, a long one still to
+  // the fast one: (3000 + 1000) / 1 < (0 + 1000) / 0.5 is false, (3000 + 10000) / 1 < 20000.
+  Fleet g(2);
+  g[1].speed = 0.5;
+  g[0].outstanding_tokens = Tokens(3000);
+  EXPECT_EQ(p->pick(RouteRequest{.estimated_tokens = Tokens(1000)}, g.candidates).index, 1u);
+  EXPECT_EQ(p->pick(RouteRequest{.estimated_tokens = Tokens(10000)}, g.candidates).index, 0u);
+}
+
+TEST(LeastWork, AnIdleFleetIsUsedInTurn) {
+  Fleet f(4);
+  auto p = make("least-work");
+  std::set<size_t> seen;
+  for (int i = 0; i < 4; ++i)
+    seen.insert(p->pick(RouteRequest{.estimated_tokens = Tokens(10)}, f.candidates).index);
+  EXPECT_EQ(seen.size(), 4u) << "ties rotate rather than always taking the first";
 }
 
 TEST(PolicyFactory, PowerOfTwoTakesItsSeedFromTheConfig) {

@@ -2,6 +2,7 @@
 // fencing, scaling, rolling updates, and rebuilding from the store after a restart — all with a
 // manual clock and seeded randomness.
 #include "fleet/fleet.h"
+#include "perfmodel/replica_capacity.h"
 
 #include <gtest/gtest.h>
 
@@ -387,6 +388,52 @@ TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
     if (r.state == ReplicaState::kReady) EXPECT_EQ(r.gpu_model, "A100-80GB");
   }
   EXPECT_EQ(f->pool().gpu(*f->pool().find_gpu("GPU-node-2-0")).price_per_hour, 4.0);
+}
+
+// A replica on a slower GPU model serves less: the routing table carries each replica's speed
+// next to the deployment's fastest (the perf model's reference capacity), for least-work.
+TEST(FleetRouting, TheTableSaysHowFastEachReplicaServes) {
+  ManualClock clock;
+  auto f = Fleet::create(PlacementSpec{}, FleetOptions{}, clock.now());
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  FakeAgent a{"node-1", 1};
+  FakeAgent h{"node-2", 1, "H100-80GB"};
+  h.agent_id = "agent-2";
+  ASSERT_TRUE(f->apply(deployment("web", 2), "", clock.now()).ok());
+  for (int i = 0; i < 3; ++i) {
+    a.exchange(*f, clock.now());
+    h.exchange(*f, clock.now());
+    f->tick(clock.now());
+    clock.advance(1s);
+  }
+  const RoutingTable& t = f->routing_table();
+  ASSERT_EQ(t.models.size(), 1u);
+  ASSERT_EQ(t.models[0].revisions.size(), 1u);
+  const std::vector<RouteReplica>& reps = t.models[0].revisions[0].replicas;
+  ASSERT_EQ(reps.size(), 2u);
+  const std::vector<std::string> gpus = {"A100-80GB", "H100-80GB"};
+  const auto speeds = relative_speeds(deployment("web", 2), gpus);
+  ASSERT_EQ(speeds.size(), 2u);
+  EXPECT_EQ(speeds.at("H100-80GB"), 1.0);
+  EXPECT_GT(speeds.at("A100-80GB"), 0.2);
+  EXPECT_LT(speeds.at("A100-80GB"), 1.0);
+  for (const RouteReplica& r : reps) {
+    const std::string& gpu = f->replicas().at(r.id).gpu_model;
+    EXPECT_DOUBLE_EQ(r.speed, speeds.at(gpu)) << gpu;
+  }
+}
+
+TEST_F(FleetTest, ReplicasOnOneGpuModelAreEquallyFast) {
+  FakeAgent a{"node-1", 2};
+  ASSERT_TRUE(fleet->apply(deployment("web", 2), "", clock.now()).ok());
+  for (int i = 0; i < 3; ++i)
+    round({&a});
+  const RoutingTable& t = fleet->routing_table();
+  ASSERT_EQ(t.models.size(), 1u);
+  ASSERT_EQ(t.models[0].revisions.size(), 1u);
+  ASSERT_EQ(t.models[0].revisions[0].replicas.size(), 2u);
+  for (const RouteReplica& r : t.models[0].revisions[0].replicas)
+    EXPECT_EQ(r.speed, 1.0);
 }
 
 // #14: among equally cost-efficient replicas the most fragmenting goes first: the lone replica

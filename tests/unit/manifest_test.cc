@@ -257,8 +257,8 @@ spec:
                        8));
   EXPECT_TRUE(has_diag(r, "spec.routing.policy",
                        "unknown routing policy \"fastest\"; known: round-robin, "
-                       "least-outstanding, power-of-two, prefix-affinity, session-affinity, "
-                       "kv-aware",
+                       "least-outstanding, least-work, power-of-two, prefix-affinity, "
+                       "session-affinity, kv-aware",
                        15));
   EXPECT_EQ(r.diagnostics.size(), 4u);
   auto routing = std::find_if(r.diagnostics.begin(), r.diagnostics.end(),

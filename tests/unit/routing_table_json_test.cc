@@ -85,5 +85,32 @@ TEST(RoutingTableJson, AnEngineLoadOutOfRangeIsUnknownNotARefusedTable) {
   EXPECT_FALSE(a.queue_length.has_value());
 }
 
+TEST(RoutingTableJson, SpeedRoundTripsAndAnUnusableOneMeansEqual) {
+  RouteReplica slow{"a", "h:1"};
+  slow.speed = 0.45;
+  RoutingTable t{
+      6,
+      {RouteModel{.model = "llama", .revisions = {RouteRevision{"v1", 1, {slow, {"b", "h:2"}}}}}}};
+  const std::string json = wire::to_json(t);
+  EXPECT_EQ(json.find(R"("id":"b","address":"h:2","speed")"), std::string::npos)
+      << "a full-speed replica reads as before: " << json;
+  auto back = wire::parse_routing_table(json);
+  ASSERT_TRUE(back.ok()) << back.error().describe();
+  EXPECT_DOUBLE_EQ(back->models.at(0).revisions.at(0).replicas.at(0).speed, 0.45);
+  EXPECT_EQ(back->models.at(0).revisions.at(0).replicas.at(1).speed, 1.0);
+  auto odd = wire::parse_routing_table(R"({"version": 1, "models": [{"model": "llama",
+      "revisions": [{"revision": "v1", "weight": 1, "replicas": [
+        {"id": "a", "address": "h:1", "speed": 0}, {"id": "b", "address": "h:2", "speed": 7}]}]}]})");
+  ASSERT_TRUE(odd.ok()) << odd.error().describe();
+  for (const RouteReplica& r : odd->models.at(0).revisions.at(0).replicas)
+    EXPECT_EQ(r.speed, 1.0) << r.id;
+  auto bad = wire::parse_routing_table(R"({"version": 1, "models": [{"model": "llama",
+      "revisions": [{"revision": "v1", "weight": 1, "replicas": [
+        {"id": "a", "address": "h:1", "speed": "fast"}]}]}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("models[0].revisions[0]"), std::string::npos)
+      << bad.error().message;
+}
+
 }  // namespace
 }  // namespace gf

@@ -1,4 +1,6 @@
-#include "autoscale/replica_capacity.h"
+#include "perfmodel/replica_capacity.h"
+
+#include <algorithm>
 
 #include "perfmodel/deployment_perf.h"
 
@@ -20,6 +22,29 @@ std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const PerfMo
   const double rps = perf.sustainable_rps(slo, prompt, output);
   if (!(rps > 0)) return std::nullopt;
   return rps;
+}
+
+std::optional<double> reference_capacity_rps(const DeploymentSpec& d, const std::string& gpu) {
+  return replica_capacity_rps(d, gpu, Tokens{kReferencePromptTokens},
+                              Tokens{kReferenceOutputTokens});
+}
+
+std::map<std::string, double> relative_speeds(const DeploymentSpec& d,
+                                              std::span<const std::string> gpus) {
+  std::map<std::string, double> out;
+  for (const std::string& g : gpus) {
+    if (out.contains(g)) continue;
+    const auto rps = reference_capacity_rps(d, g);
+    if (!rps) return {};
+    out[g] = *rps;
+  }
+  if (out.size() < 2) return {};
+  double best = 0;
+  for (const auto& [g, rps] : out)
+    best = std::max(best, rps);
+  for (auto& [g, rps] : out)
+    rps /= best;
+  return out;
 }
 
 }  // namespace gf
