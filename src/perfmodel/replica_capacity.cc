@@ -32,6 +32,9 @@ std::optional<double> reference_capacity_rps(const DeploymentSpec& d, const std:
 std::map<std::string, double> relative_speeds(const DeploymentSpec& d,
                                               std::span<const std::string> gpus) {
   std::map<std::string, double> out;
+  // One GPU model (the usual fleet) needs no perf model lookup at all.
+  if (std::all_of(gpus.begin(), gpus.end(), [&](const std::string& g) { return g == gpus[0]; }))
+    return out;
   for (const std::string& g : gpus) {
     if (out.contains(g)) continue;
     const auto rps = reference_capacity_rps(d, g);
