@@ -843,11 +843,21 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
   // fragmenting, then the least loaded by its engine's own account (the shortest drain; unknown
   // load counts as busiest).
   if (static_cast<int>(current.size()) > wanted) {
-    auto cost = [this](const ReplicaRecord* r) {
+    // A GPU model's capacity for this deployment: the cluster's hints when it gives any, else the
+    // perf model's speed next to the deployment's fastest model (the measure the autoscaler grows
+    // by, gpu_choice.h), so a shrink does not drain what a growth would pick first.
+    std::map<std::string, double> capacity = sched_.spec().capacity_hints;
+    if (capacity.empty()) {
+      std::vector<std::string> models;
+      for (const ReplicaRecord* r : current)
+        if (std::find(models.begin(), models.end(), r->gpu_model) == models.end())
+          models.push_back(r->gpu_model);
+      capacity = relative_speeds(d.spec, models);
+    }
+    auto cost = [&](const ReplicaRecord* r) {
       double c = 0;
       for (const auto& uuid : r->gpus) {
-        if (auto g = pool_.find_gpu(uuid))
-          c += cost_per_capacity(pool_, *g, sched_.spec().capacity_hints);
+        if (auto g = pool_.find_gpu(uuid)) c += cost_per_capacity(pool_, *g, capacity);
       }
       return c;
     };

@@ -390,6 +390,40 @@ TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
   EXPECT_EQ(f->pool().gpu(*f->pool().find_gpu("GPU-node-2-0")).price_per_hour, 4.0);
 }
 
+// Without capacity hints a GPU model's capacity is the perf model's, the measure the autoscaler
+// grows by: Llama-2-7b serves about 0.56 as much on an A100 as on an H100, so at $2 and $3 an
+// hour the A100 costs more per unit (3.6 against 3.0) and its replica is drained first, though
+// its GPU is cheaper. (By price alone the H100's would go, and the next scale-up would place one
+// there again.)
+TEST(FleetScaleDown, WithoutHintsWeighsCapacityByThePerfModel) {
+  PlacementSpec placement;
+  placement.gpu_prices = {{"A100-80GB", 2.0}, {"H100-80GB", 3.0}};
+  ManualClock clock;
+  auto f = Fleet::create(placement, FleetOptions{}, clock.now());
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  FakeAgent a{"node-1", 1};
+  FakeAgent h{"node-2", 1, "H100-80GB"};
+  h.agent_id = "agent-2";
+  ASSERT_TRUE(f->apply(deployment("web", 1), "", clock.now()).ok());
+  ASSERT_TRUE(f->scale("web", 2, clock.now()).ok());
+  for (int i = 0; i < 3; ++i) {
+    a.exchange(*f, clock.now());
+    h.exchange(*f, clock.now());
+    f->tick(clock.now());
+    clock.advance(1s);
+  }
+  ASSERT_EQ(a.running.size() + h.running.size(), 2u);
+  ASSERT_TRUE(f->scale("web", 1, clock.now()).ok());
+  int draining = 0;
+  for (const auto& [id, r] : f->replicas()) {
+    if (r.state == ReplicaState::kDraining) {
+      ++draining;
+      EXPECT_EQ(r.gpu_model, "A100-80GB");
+    }
+  }
+  EXPECT_EQ(draining, 1);
+}
+
 // A replica on a slower GPU model serves less: the routing table carries each replica's speed
 // next to the deployment's fastest (the perf model's reference capacity), for least-work.
 TEST(FleetRouting, TheTableSaysHowFastEachReplicaServes) {
