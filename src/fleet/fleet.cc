@@ -849,8 +849,9 @@ void Fleet::reconcile(DeploymentRecord& d, TimePoint now) {
     std::map<std::string, double> capacity = sched_.spec().capacity_hints;
     if (capacity.empty()) {
       std::vector<std::string> models;
-      for (const ReplicaRecord* r : current)
-        if (std::find(models.begin(), models.end(), r->gpu_model) == models.end())
+      for (const ReplicaRecord* r : current)  // a Pending replica has no GPU model yet
+        if (!r->gpu_model.empty() &&
+            std::find(models.begin(), models.end(), r->gpu_model) == models.end())
           models.push_back(r->gpu_model);
       capacity = relative_speeds(d.spec, models);
     }

@@ -424,6 +424,37 @@ TEST(FleetScaleDown, WithoutHintsWeighsCapacityByThePerfModel) {
   EXPECT_EQ(draining, 1);
 }
 
+// A replica still waiting for a GPU has no GPU model: it leaves first, and the perf model still
+// weighs the Ready ones.
+TEST(FleetScaleDown, APendingReplicaDoesNotHideThePerfModel) {
+  PlacementSpec placement;
+  placement.gpu_prices = {{"A100-80GB", 2.0}, {"H100-80GB", 3.0}};
+  ManualClock clock;
+  auto f = Fleet::create(placement, FleetOptions{}, clock.now());
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  FakeAgent a{"node-1", 1};
+  FakeAgent h{"node-2", 1, "H100-80GB"};
+  h.agent_id = "agent-2";
+  ASSERT_TRUE(f->apply(deployment("web", 1), "", clock.now()).ok());
+  ASSERT_TRUE(f->scale("web", 3, clock.now()).ok());  // two GPUs: the third waits
+  for (int i = 0; i < 3; ++i) {
+    a.exchange(*f, clock.now());
+    h.exchange(*f, clock.now());
+    f->tick(clock.now());
+    clock.advance(1s);
+  }
+  ASSERT_EQ(a.running.size() + h.running.size(), 2u);
+  ASSERT_TRUE(f->scale("web", 1, clock.now()).ok());
+  int ready = 0;
+  for (const auto& [id, r] : f->replicas()) {
+    if (r.state == ReplicaState::kReady) {
+      ++ready;
+      EXPECT_EQ(r.gpu_model, "H100-80GB");
+    }
+  }
+  EXPECT_EQ(ready, 1);
+}
+
 // A replica on a slower GPU model serves less: the routing table carries each replica's speed
 // next to the deployment's fastest (the perf model's reference capacity), for least-work.
 TEST(FleetRouting, TheTableSaysHowFastEachReplicaServes) {
