@@ -1,9 +1,11 @@
 #include "autoscale/lower_bound.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <unordered_map>
 
 namespace gf {
@@ -47,14 +49,105 @@ ShapeLimits limits_of(const ReplicaShape& s, Tokens shortest_prompt) {
   return l;
 }
 
+// For each closed interval, the largest total weight of intervals that hold one moment of it. The
+// total rises only where an interval starts, so the moments to look at are the starts inside it.
+std::vector<double> peak_overlap(std::span<const double> start, std::span<const double> end,
+                                 std::span<const double> weight) {
+  const size_t n = start.size();
+  // Positions by start (a trace comes sorted by arrival, so usually already in order) and ends.
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i)
+    order[i] = static_cast<uint32_t>(i);
+  if (!std::is_sorted(start.begin(), start.end()))
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return start[a] < start[b]; });
+  std::vector<std::pair<double, double>> ends(n);  // (end, weight), sorted
+  std::vector<double> starts(n);
+  for (size_t k = 0; k < n; ++k) {
+    starts[k] = start[order[k]];
+    ends[k] = {end[k], weight[k]};
+  }
+  std::sort(ends.begin(), ends.end());
+  // held[k]: the weight of intervals holding the k-th start: those started by then (ties
+  // included), less those ended before it. One sweep over both sorted lists.
+  std::vector<double> held(n);
+  double started = 0, ended = 0;
+  for (size_t k = 0, next = 0, e = 0; k < n; ++k) {
+    for (; next < n && starts[next] <= starts[k]; ++next)
+      started += weight[order[next]];
+    for (; e < n && ends[e].first < starts[k]; ++e)
+      ended += ends[e].second;
+    held[k] = started - ended;
+  }
+  // A sparse table, level by level in one array, answers each interval's range maximum in O(1).
+  size_t levels = 1;
+  while ((size_t{1} << levels) <= n)
+    ++levels;
+  std::vector<double> table(levels * n);
+  std::copy(held.begin(), held.end(), table.begin());
+  for (size_t w = 1; w < levels; ++w) {
+    const double* prev = &table[(w - 1) * n];
+    double* cur = &table[w * n];
+    const size_t half = size_t{1} << (w - 1);
+    for (size_t k = 0; k + (size_t{1} << w) <= n; ++k)
+      cur[k] = std::max(prev[k], prev[k + half]);
+  }
+  std::vector<double> out(n, 0);
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = order[k];
+    // The first start equal to this one holds the same weight as this one does.
+    const size_t lo = k;
+    const size_t hi = static_cast<size_t>(
+        std::upper_bound(starts.begin() + static_cast<std::ptrdiff_t>(k), starts.end(), end[i]) -
+        starts.begin());  // > lo: the interval holds its own start
+    const size_t w = static_cast<size_t>(std::bit_width(hi - lo) - 1);
+    out[i] = std::max(table[w * n + lo], table[w * n + hi - (size_t{1} << w)]);
+  }
+  return out;
+}
+
+// How widely an iteration serving the request can share its fixed cost, whatever the schedule:
+// a request that meets the SLO is prefilled within its TTFT target of arriving and decoded
+// before arrival + TTFT + (output - 1) x TPOT, so an iteration it is in starts while all the
+// others that meet the SLO in it are in their own windows too.
+struct Peers {
+  double batch = std::numeric_limits<double>::infinity();   // decode sequences at most
+  double tokens = std::numeric_limits<double>::infinity();  // prompt tokens in a prefill at most
+};
+
+std::vector<Peers> peers_of(std::span<const WorkItem> work, const SloTarget& slo) {
+  const size_t n = work.size();
+  std::vector<double> start(n), prefill_end(n), decode_end(n), prompt(n), decoding(n);
+  // The recorder rounds TPOT down to whole nanoseconds: allow 1 ns a token, and 1 us more.
+  const double ttft = to_ms(slo.ttft) + 1e-3;
+  const double tpot = to_ms(slo.tpot) + 1e-6;
+  for (size_t i = 0; i < n; ++i) {
+    const WorkItem& w = work[i];
+    start[i] = to_ms(w.arrival);
+    prefill_end[i] = start[i] + ttft;
+    decode_end[i] =
+        prefill_end[i] + static_cast<double>(std::max<int64_t>(0, w.output.value - 1)) * tpot;
+    prompt[i] = static_cast<double>(w.prompt.value);
+    decoding[i] = w.output.value > 1 ? 1 : 0;
+  }
+  const std::vector<double> tokens = peak_overlap(start, prefill_end, prompt);
+  const std::vector<double> batch = peak_overlap(start, decode_end, decoding);
+  std::vector<Peers> out(n);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = Peers{std::max(1.0, batch[i]), std::max(1.0, tokens[i])};
+  return out;
+}
+
 // Replica-milliseconds request `w` costs at least on a shape (docs/simulator.md derives each term).
-double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimits& l) {
+double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimits& l,
+                      const Peers& peers) {
   const PerfCoefficients& c = s.coef;
   // The engine computes every prompt token its prefix cache lacks, and always at least one. A
   // prefill iteration of T tokens costs >= base + a T + b T^2 >= sum over its requests of
   // (a c + b c^2) + base x (its share of the iteration's token budget).
   const double comp = static_cast<double>(std::max<int64_t>(1, w.prompt.value - w.cacheable.value));
-  const double budget = static_cast<double>(std::max<int64_t>(1, s.max_batched_tokens.value));
+  const double budget =
+      std::min(peers.tokens, static_cast<double>(std::max<int64_t>(1, s.max_batched_tokens.value)));
   const double prefill = c.prefill_per_token_ms * comp + c.prefill_per_token2_ms * comp * comp +
                          c.prefill_base_ms * std::min(comp, budget) / budget;
   // The prefill makes the first token; each later one is in a decode iteration whose fixed cost
@@ -62,7 +155,8 @@ double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimit
   const double later = static_cast<double>(w.output.value - 1);
   const double p = static_cast<double>(w.prompt.value);
   const double context = later * p + later * static_cast<double>(w.output.value) / 2;
-  const double decode = later * (c.decode_per_seq_ms + c.decode_base_ms / l.max_batch) +
+  const double batch = std::min(l.max_batch, peers.batch);
+  const double decode = later * (c.decode_per_seq_ms + c.decode_base_ms / batch) +
                         c.decode_per_ctx_token_ms * context;
   return prefill + decode;
 }
@@ -116,29 +210,45 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
   for (const ReplicaShape& s : shapes)
     limits.push_back(limits_of(s, shortest));
 
+  // Which shapes could serve each request within the SLO; a request none could misses anyway.
+  const auto fits = [&](const WorkItem& w, size_t i) {
+    return blocks_for(w.prompt.value + w.output.value, std::max(1, shapes[i].block_tokens)) <=
+           limits[i].total_blocks;
+  };
+  std::vector<WorkItem> servable;
+  servable.reserve(work.size());
+  for (const WorkItem& w : work) {
+    bool held = false, within = false;
+    for (size_t i = 0; i < shapes.size() && !within; ++i) {
+      if (!fits(w, i)) continue;
+      held = true;
+      within = within_slo_alone(w, shapes[i].coef, slo);
+    }
+    if (within) {
+      servable.push_back(w);
+    } else {
+      ++(held ? out.beyond_slo : out.unservable);
+    }
+  }
+  // Only those can share an iteration with a request that meets the SLO while meeting it too.
+  const std::vector<Peers> peers = peers_of(servable, slo);
+
   // Each request on the shape that serves it cheapest within the SLO: a mixed fleet may split the
   // work any way, and a request that meets the SLO ran where it could.
   std::vector<Priced> priced;
-  priced.reserve(work.size());
-  for (const WorkItem& w : work) {
+  priced.reserve(servable.size());
+  for (size_t r = 0; r < servable.size(); ++r) {
+    const WorkItem& w = servable[r];
     Priced best{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(),
                 std::numeric_limits<double>::infinity()};
-    bool held = false;
     for (size_t i = 0; i < shapes.size(); ++i) {
       const ReplicaShape& s = shapes[i];
-      const int bt = std::max(1, s.block_tokens);
-      if (blocks_for(w.prompt.value + w.output.value, bt) > limits[i].total_blocks) continue;
-      held = true;
-      if (!within_slo_alone(w, s.coef, slo)) continue;
+      if (!fits(w, i) || !within_slo_alone(w, s.coef, slo)) continue;
       const double g = std::max(1, s.gpus);
-      const double ms = clairvoyant_ms(w, s, limits[i]) * g;
+      const double ms = clairvoyant_ms(w, s, limits[i], peers[r]) * g;
       best.floor_gpu_ms = std::min(best.floor_gpu_ms, floor_ms(w, limits[i]) * g);
       best.gpu_ms = std::min(best.gpu_ms, ms);
       best.cost = std::min(best.cost, ms / 3.6e6 * s.price_per_gpu_hour);
-    }
-    if (std::isinf(best.gpu_ms)) {
-      ++(held ? out.beyond_slo : out.unservable);
-      continue;
     }
     priced.push_back(best);
   }
@@ -154,10 +264,12 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
     v.reserve(priced.size());
     for (const Priced& p : priced)
       v.push_back(p.*field);
-    std::sort(v.begin(), v.end());
+    // Only which ones are cheapest matters, not their order.
+    const auto kept = v.begin() + static_cast<std::ptrdiff_t>(v.size() - out.exempt);
+    if (out.exempt > 0) std::nth_element(v.begin(), kept, v.end());
     double total = 0;
-    for (size_t i = 0; i + out.exempt < v.size(); ++i)
-      total += v[i];
+    for (auto it = v.begin(); it != kept; ++it)
+      total += *it;
     return total;
   };
   out.work_floor_gpu_hours = sum_cheapest(&Priced::floor_gpu_ms) / 3.6e6 * kRounding;

@@ -4,10 +4,10 @@
 //   - the work floor: every prompt token at the best prefill rate and every output token at the
 //     best batched decode rate, on the best GPU for each request;
 //   - the clairvoyant bound: the same work priced per request with the cost model's own terms
-//     (quadratic attention, context-proportional decode, a decode iteration's fixed cost shared by
-//     at most a full batch), replicas started instantly and never idle, and the share of requests
-//     the SLO may miss left out (the costliest ones: those a policy would best drop), and each
-//     request priced only on shapes where it could meet the SLO at all.
+//     (quadratic attention, context-proportional decode, an iteration's fixed cost shared only by
+//     the requests whose SLO windows overlap it), replicas started instantly and never idle, and
+//     the share of requests the SLO may miss left out (the costliest ones: those a policy would
+//     best drop), and each request priced only on shapes where it could meet the SLO at all.
 // Also the largest share of requests any policy can serve within the SLO: a request longer than
 // every KV cache, or one that misses the SLO even alone on an idle replica, misses under any
 // policy. Pure arithmetic over the requests; no simulation.
@@ -28,6 +28,9 @@ struct WorkItem {
   // Prompt tokens that a prefix cache could have held when it arrived: its leading blocks that
   // some other request of the workload also has (0 without prefix caching).
   Tokens cacheable{0};
+  // When it reaches the gateway. The requests that share an iteration with it must all be within
+  // their SLO windows then, which caps how widely the iteration's fixed cost is shared.
+  Duration arrival{0};
 };
 
 // A GPU model a deployment's replicas may run on, with what one replica there is.

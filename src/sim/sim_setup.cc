@@ -7,9 +7,9 @@
 #include <set>
 
 #include "autoscale/policy_registry.h"
-#include "perfmodel/replica_capacity.h"
 #include "perfmodel/batch_engine.h"
 #include "perfmodel/deployment_perf.h"
+#include "perfmodel/replica_capacity.h"
 
 namespace gf {
 
@@ -156,7 +156,7 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
     for (size_t i = 0; i < trace.requests.size(); ++i) {
       const TraceRequest& r = trace.requests[i];
       if (r.model != d.model) continue;
-      work.push_back(WorkItem{r.prompt, r.output, cacheable[first_measured + i]});
+      work.push_back(WorkItem{r.prompt, r.output, cacheable[first_measured + i], r.arrival});
     }
     const WorkBound b = lower_bound_of(work, shapes, options.attainment_goal, options.slo);
     total.work_floor_gpu_hours += b.work_floor_gpu_hours;
