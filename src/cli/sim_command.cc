@@ -45,6 +45,7 @@ struct SimArgs {
   std::string policy;
   std::string compare;
   std::string warmup = "10m";
+  std::string max_tokens = "exact";
   std::string slo_ttft;  // empty: the deployments' own target, else 2s
   std::string slo_tpot;  // empty: the deployments' own target, else 100ms
   double attainment = 0.99;
@@ -150,6 +151,9 @@ int run_sim(const SimArgs& a) {
   auto warmup = duration_flag("--warmup", a.warmup, Duration::zero());
   if (!warmup) return fail(warmup.error().message);
   options.warmup = *warmup;
+  if (a.max_tokens != "exact" && a.max_tokens != "none")
+    return fail(fmt::format("--max-tokens: \"{}\" is neither exact nor none", a.max_tokens));
+  options.exact_max_tokens = a.max_tokens == "exact";
 
   // The trace, windowed, scaled and named.
   // The trace: a file, or a synthetic one described on the command line.
@@ -324,6 +328,10 @@ void add_sim_command(CLI::App& app, int& status) {
   c->add_option("--warmup", a->warmup,
                 "Replay the trace's opening this long once before it, unmeasured (0s: start cold "
                 "at replicas.min)")
+      ->capture_default_str();
+  c->add_option("--max-tokens", a->max_tokens,
+                "What each request asks for as max_tokens: exact (its true output length) or "
+                "none (the gateway then estimates 256 tokens)")
       ->capture_default_str();
   c->add_flag("--plan", a->plan,
               "Find the cheapest GPU mix of the cluster's GPU models and prices that meets the "

@@ -32,6 +32,10 @@ struct SimOptions {
   // arriving) in one step (BatchEngine::step with a budget). The results are the same byte for
   // byte; off, every iteration is its own event: the tests' and the benchmark's reference.
   bool batch_quiet_iterations = true;
+  // True: each request asks for its true output length as max_tokens, as a client that knows it
+  // would. False: it sets none, and the gateway estimates its output at its default (256 tokens).
+  // What admission's token budgets and least-work routing see of a request before it runs.
+  bool exact_max_tokens = true;
   // Called now and then with the share of the trace replayed (0..1), for a progress bar.
   std::function<void(double)> progress;
 };

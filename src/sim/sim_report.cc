@@ -55,6 +55,7 @@ std::string report_json(const SimReport& report) {
               {"tpot_ms", to_ms(report.options.slo.tpot)},
               {"attainment_goal", report.options.attainment_goal}};
   j["seed"] = report.seed;
+  j["max_tokens"] = report.options.exact_max_tokens ? "exact" : "none";
   j["lower_bound_gpu_hours"] = r4(report.bound.lower_bound_gpu_hours);
   j["work_floor_gpu_hours"] = r4(report.bound.work_floor_gpu_hours);
   j["lower_bound_cost"] = r4(report.bound.lower_bound_cost);
@@ -161,6 +162,7 @@ std::string plan_json(const SimReport& report, const CapacityPlan& plan) {
   j["slo"] = {{"ttft_ms", to_ms(report.options.slo.ttft)},
               {"tpot_ms", to_ms(report.options.slo.tpot)},
               {"attainment_goal", report.options.attainment_goal}};
+  j["max_tokens"] = report.options.exact_max_tokens ? "exact" : "none";
   j["simulations"] = plan.simulations;
   j["found"] = plan.found();
   ordered_json options = ordered_json::array();

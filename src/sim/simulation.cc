@@ -408,7 +408,7 @@ void Simulation::arrive(size_t i, TimePoint now) {
   a.tenant = tenant_of_[i];
   a.model = tr.model;
   a.prompt_tokens = tr.prompt;
-  a.max_tokens = tr.output.value;
+  if (opts_.exact_max_tokens) a.max_tokens = tr.output.value;
   AdmitResult res = serving_.admit(a, now);
   if (const auto* refusal = std::get_if<Refusal>(&res)) {
     (void)refusal;

@@ -47,6 +47,7 @@ test("the JSON document has the documented schema, and every policy is above the
   assert.equal(j.trace.name, "trace");
   assert.equal(j.trace.requests, 240);
   assert.deepEqual(j.slo, { ttft_ms: 2000, tpot_ms: 100, attainment_goal: 0.99 });
+  assert.equal(j.max_tokens, "exact");
   assert.ok(j.work_floor_gpu_hours > 0);
   assert.ok(j.lower_bound_gpu_hours >= j.work_floor_gpu_hours);
   assert.deepEqual(Object.keys(j.policies), ["target", "kpa", "fixed"]);
@@ -111,6 +112,10 @@ test("bad input is exit status 2 with what and where", async () => {
   r = await sim([...BASE, "--slo-ttft", "soon"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--slo-ttft/);
+
+  r = await sim([...BASE, "--max-tokens", "some"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--max-tokens: "some" is neither exact nor none/);
 
   r = await sim([...BASE, "--models", "mistralai/Mistral-7B-v0.1"]);
   assert.equal(r.status, 2);

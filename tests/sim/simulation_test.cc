@@ -362,6 +362,36 @@ TEST(Simulation, RefusesATenantNoManifestDefines) {
   EXPECT_NE(r.error().message.find("team-z"), std::string::npos) << r.error().message;
 }
 
+TEST(Simulation, MaxTokensSaysWhatTheGatewayKnowsOfARequestBeforeItRuns) {
+  // Requests of 1,000 + 2,500 tokens against a tenant budget of 3,000 tokens a minute, two
+  // minutes apart (the budget refills between them): asked with their true output as max_tokens,
+  // each is too big for the budget ever to admit; asked with none, the gateway estimates 1,000 +
+  // 256 and admits it.
+  Trace trace;
+  trace.name = "long-outputs";
+  for (int i = 0; i < 4; ++i)
+    trace.requests.push_back(
+        TraceRequest{minutes(2 * i), Tokens(1000), Tokens(2500), {}, kModel, "team-a"});
+  const auto with = [&](bool exact) {
+    SimInput in;
+    in.cluster = cluster(1, 2);
+    in.deployments = {deployment(1, 1, std::nullopt)};
+    in.tenants = {TenantSpec{.name = "team-a", .tokens_per_minute = Tokens(3000)}};
+    in.trace = &trace;
+    SimOptions o = cold();
+    o.exact_max_tokens = exact;
+    return simulate(in, o);
+  };
+  auto exact = with(true);
+  ASSERT_TRUE(exact) << exact.error().message;
+  EXPECT_EQ(exact->overall.rejected, trace.requests.size());
+  EXPECT_EQ(exact->overall.served, 0u);
+  auto none = with(false);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->overall.rejected, 0u);
+  EXPECT_EQ(none->overall.served, trace.requests.size());
+}
+
 TEST(Simulation, APlacementThatCannotFitServesNothingAndSaysSo) {
   const Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(30), 2);
   DeploymentSpec d = deployment(1, 1, std::nullopt);
