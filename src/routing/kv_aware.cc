@@ -29,9 +29,10 @@ Choice KvAwarePolicy::pick(const RouteRequest& request,
   }
   const LoadBound bound = LoadBound::of(candidates, load_factor_);
 
-  // Normalisers over the admitted candidates.
-  int64_t max_tokens = 0;
-  int max_requests = 0;
+  // Normalisers over the admitted candidates. Load is per unit of speed (RouteReplica::speed):
+  // the same tokens in flight take a GPU half as fast twice as long.
+  double max_tokens = 0;
+  double max_requests = 0;
   int max_queue = 0;
   double kv_sum = 0;
   int kv_n = 0;
@@ -39,8 +40,8 @@ Choice KvAwarePolicy::pick(const RouteRequest& request,
   int queue_n = 0;
   for (const ReplicaView* r : candidates) {
     if (!bound.admits(*r)) continue;
-    max_tokens = std::max(max_tokens, r->outstanding_tokens.value);
-    max_requests = std::max(max_requests, r->outstanding);
+    max_tokens = std::max(max_tokens, static_cast<double>(r->outstanding_tokens.value) / r->speed);
+    max_requests = std::max(max_requests, r->outstanding / r->speed);
     if (r->kv_cache_usage) {
       kv_sum += *r->kv_cache_usage;
       ++kv_n;
@@ -68,10 +69,10 @@ Choice KvAwarePolicy::pick(const RouteRequest& request,
     // Tokens measure LLM load better than request counts (ray-llm#133); requests stand in when
     // the gateway gives no token estimates.
     if (max_tokens > 0)
-      score += weights_.load * (1.0 - static_cast<double>(r.outstanding_tokens.value) /
-                                          static_cast<double>(max_tokens));
+      score += weights_.load *
+               (1.0 - static_cast<double>(r.outstanding_tokens.value) / r.speed / max_tokens);
     else if (max_requests > 0)
-      score += weights_.load * (1.0 - static_cast<double>(r.outstanding) / max_requests);
+      score += weights_.load * (1.0 - r.outstanding / r.speed / max_requests);
     score += weights_.kv_cache * (1.0 - std::clamp(r.kv_cache_usage.value_or(kv_mean), 0.0, 1.0));
     if (max_queue > 0)
       score += weights_.queue *

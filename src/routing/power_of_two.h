@@ -1,5 +1,6 @@
-// power-of-two: of two distinct replicas drawn at random, the less loaded (Mitzenmacher's "power
-// of two choices"). Nearly as balanced as least-outstanding, but two reads instead of a scan,
+// power-of-two: of two distinct replicas drawn at random, the less loaded per unit of speed
+// (Mitzenmacher's "power of two choices"). Nearly as balanced as least-outstanding, but two reads
+// instead of a scan,
 // and several gateways acting on slightly stale counts do not all rush the same replica.
 #pragma once
 

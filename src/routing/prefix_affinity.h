@@ -12,14 +12,14 @@
 //      landing on one replica (sglang#32983).
 //   3. Remember the request's blocks as held by the chosen replica.
 //
-// Requests without blocks (prompts shorter than one block) go to the least-outstanding replica.
+// Requests without blocks (prompts shorter than one block) go where least-work would send them.
 #pragma once
 
 #include <vector>
 
 #include "routing/candidate_set.h"
 #include "routing/hash_ring.h"
-#include "routing/least_outstanding.h"
+#include "routing/least_work.h"
 #include "routing/policy.h"
 #include "routing/prefix_index.h"
 
@@ -43,7 +43,7 @@ class PrefixAffinityPolicy final : public Policy {
   PrefixIndex index_;
   HashRing ring_;
   CandidateSet set_;
-  LeastOutstandingPolicy fallback_;
+  LeastWorkPolicy fallback_;
   std::vector<HashRing::Member> members_;
 };
 

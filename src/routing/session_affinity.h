@@ -1,13 +1,13 @@
 // session-affinity: requests with the same session key (the OpenAI `user` field or a session
 // header) go to the same replica, whose KV cache holds the conversation so far — consistent
-// hashing with bounded loads on the key. Without a key it falls back to least-outstanding.
+// hashing with bounded loads on the key. Without a key it routes as least-work.
 #pragma once
 
 #include <vector>
 
 #include "routing/candidate_set.h"
 #include "routing/hash_ring.h"
-#include "routing/least_outstanding.h"
+#include "routing/least_work.h"
 #include "routing/policy.h"
 
 namespace gf {
@@ -26,7 +26,7 @@ class SessionAffinityPolicy final : public Policy {
   double load_factor_;
   HashRing ring_;
   CandidateSet set_;
-  LeastOutstandingPolicy fallback_;
+  LeastWorkPolicy fallback_;
   std::vector<HashRing::Member> members_;  // scratch for replicas_changed
 };
 

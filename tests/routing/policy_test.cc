@@ -236,11 +236,15 @@ TEST(SessionAffinity, AHotSessionSpillsAtTheLoadBound) {
 }
 
 // Property: whatever the keys and finishes, an affinity policy never sends a request to a
-// replica already at the bound ceil(c·(m+1)/n) — so no replica ever exceeds it.
+// replica already at the bound ceil(c·(m+1)·speed/total speed) — so no replica ever exceeds it.
 TEST(BoundedLoadProperty, AffinityPoliciesNeverExceedTheBound) {
   for (std::string_view name : {"prefix-affinity", "session-affinity", "kv-aware"}) {
     for (double c : {1.0, 1.25, 2.0}) {
       Fleet f(6);
+      if (c == 2.0) {  // a mixed fleet: the bound is each replica's share by speed
+        f[1].speed = 0.5;
+        f[2].speed = 0.25;
+      }
       PolicyConfig cfg;
       cfg.load_factor = c;
       cfg.prefix_index_entries = 256;
@@ -260,7 +264,8 @@ TEST(BoundedLoadProperty, AffinityPoliciesNeverExceedTheBound) {
         r.estimated_tokens = Tokens(100);
         const LoadBound bound = LoadBound::of(f.candidates, c);
         const Choice ch = p->pick(r, f.candidates);
-        ASSERT_LT(f[ch.index].outstanding, bound.limit) << name << " c=" << c << " i=" << i;
+        ASSERT_LT(f[ch.index].outstanding, bound.limit(f[ch.index]))
+            << name << " c=" << c << " i=" << i;
         ReplicaView& chosen = f[ch.index];
         ++chosen.outstanding;
         p->routed(r, chosen);
@@ -271,6 +276,66 @@ TEST(BoundedLoadProperty, AffinityPoliciesNeverExceedTheBound) {
         }
       }
     }
+  }
+}
+
+// On a mixed fleet every policy that weighs load weighs it per unit of speed, as least-work does.
+TEST(BoundedLoad, ASlowerReplicaSpillsAtItsShareBySpeed) {
+  Fleet f(3);
+  f[2].speed = 0.5;
+  for (size_t i = 0; i < 3; ++i)
+    f[i].outstanding = 4;  // m = 12, c = 1: c (m + 1) / 2.5 = 5.2 per unit of speed
+  const LoadBound b = LoadBound::of(f.candidates, 1.0);
+  EXPECT_EQ(b.limit(f[0]), 6);  // ceil(5.2)
+  EXPECT_EQ(b.limit(f[2]), 3);  // ceil(2.6): already past it
+  EXPECT_TRUE(b.admits(f[0]));
+  EXPECT_FALSE(b.admits(f[2]));
+  // Equal speeds: ceil(c (m + 1) / n), as before speeds were known.
+  Fleet g(4);
+  g[0].outstanding = 7;
+  EXPECT_EQ(LoadBound::of(g.candidates, 1.25).limit(g[1]), 3);  // ceil(1.25 x 8 / 4)
+}
+
+TEST(PowerOfTwo, OfTheTwoTheLessLoadedPerUnitOfSpeed) {
+  Fleet f(2);
+  f[1].speed = 0.25;
+  f[0].outstanding = 3;
+  f[1].outstanding = 1;  // fewer requests, but at a quarter of the speed: 3 x 0.25 < 1 x 1
+  auto p = make("power-of-two");
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(p->pick({}, f.candidates).index, 0u);
+  f[0].outstanding = 5;  // 5 x 0.25 > 1 x 1
+  EXPECT_EQ(p->pick({}, f.candidates).index, 1u);
+  f[0].outstanding = 4;  // a tie in requests per speed: then tokens per speed
+  f[0].outstanding_tokens = Tokens(4000);
+  f[1].outstanding_tokens = Tokens(900);  // 4000 x 0.25 > 900 x 1
+  EXPECT_EQ(p->pick({}, f.candidates).index, 1u);
+}
+
+TEST(KvAware, LoadIsWeighedPerUnitOfSpeed) {
+  Fleet f(2);
+  f[0].speed = 0.5;
+  f[0].outstanding = 1;
+  f[0].outstanding_tokens = Tokens(1000);
+  f[1].outstanding = 1;
+  f[1].outstanding_tokens = Tokens(1500);  // more tokens, but twice as fast: done sooner
+  auto p = make("kv-aware");
+  f.changed(*p);
+  EXPECT_EQ(p->pick(RouteRequest{.estimated_tokens = Tokens(100)}, f.candidates).index, 1u);
+  f[0].speed = 1;  // now equally fast: the fewer tokens win
+  EXPECT_EQ(p->pick(RouteRequest{.estimated_tokens = Tokens(100)}, f.candidates).index, 0u);
+}
+
+TEST(SessionAffinity, WithoutAKeyItRoutesAsLeastWork) {
+  Fleet f(2);
+  f[0].speed = 0.5;
+  f[0].outstanding_tokens = Tokens(1000);
+  f[1].outstanding_tokens = Tokens(1500);
+  for (std::string_view name : {"session-affinity", "prefix-affinity"}) {
+    auto p = make(name);
+    f.changed(*p);
+    EXPECT_EQ(p->pick(RouteRequest{.estimated_tokens = Tokens(100)}, f.candidates).index, 1u)
+        << name;
   }
 }
 
