@@ -138,6 +138,36 @@ std::vector<Peers> peers_of(std::span<const WorkItem> work, const SloTarget& slo
   return out;
 }
 
+// Milliseconds the request's later tokens (all but the first, which its prefill makes) cost at
+// least, when one made by a decode iteration costs `fixed` + `k` x its context. A request
+// preempted just before a token gets that token from the prefill that recomputes its context
+// instead, which costs at least a c + b c^2 for the c tokens of it no cache holds: at least the
+// context less the prompt tokens other requests share. Each token is charged the cheaper way.
+double later_tokens_ms(const WorkItem& w, const PerfCoefficients& c, double fixed, double k) {
+  const int64_t later = w.output.value - 1;
+  if (later <= 0) return 0;
+  const double p = static_cast<double>(w.prompt.value);
+  const double unshared =
+      static_cast<double>(std::max<int64_t>(0, w.prompt.value - w.shareable.value));
+  const double n = static_cast<double>(later);
+  double total = n * fixed + k * (n * p + n * (n + 1) / 2);
+  const double a = c.prefill_per_token_ms, b = c.prefill_per_token2_ms;
+  // What a recompute saves on token i is concave in i; when it is also falling from the first
+  // token on, the tokens a recompute makes cheaper come first, and the loop stops at the first
+  // that it does not (at once for a long prompt no other request shares).
+  const bool falling = a + 2 * b * (unshared + 1) >= k;
+  for (int64_t i = 1; i <= later; ++i) {
+    const double x = unshared + static_cast<double>(i);
+    const double saved = fixed + k * (p + static_cast<double>(i)) - (a * x + b * x * x);
+    if (saved > 0) {
+      total -= saved;
+    } else if (falling) {
+      break;
+    }
+  }
+  return total;
+}
+
 // Replica-milliseconds request `w` costs at least on a shape (docs/simulator.md derives each term).
 double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimits& l,
                       const Peers& peers) {
@@ -151,14 +181,11 @@ double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimit
   const double prefill = c.prefill_per_token_ms * comp + c.prefill_per_token2_ms * comp * comp +
                          c.prefill_base_ms * std::min(comp, budget) / budget;
   // The prefill makes the first token; each later one is in a decode iteration whose fixed cost
-  // is shared by at most max_batch sequences, with the per-sequence and context terms its own.
-  const double later = static_cast<double>(w.output.value - 1);
-  const double p = static_cast<double>(w.prompt.value);
-  const double context = later * p + later * static_cast<double>(w.output.value) / 2;
+  // is shared by at most `batch` sequences, with the per-sequence and context terms its own (or
+  // in a recompute).
   const double batch = std::min(l.max_batch, peers.batch);
-  const double decode = later * (c.decode_per_seq_ms + c.decode_base_ms / batch) +
-                        c.decode_per_ctx_token_ms * context;
-  return prefill + decode;
+  return prefill + later_tokens_ms(w, c, c.decode_per_seq_ms + c.decode_base_ms / batch,
+                                   c.decode_per_ctx_token_ms);
 }
 
 // Whether the request could meet the SLO on this shape at all: alone on an idle replica, where its
@@ -178,10 +205,11 @@ bool within_slo_alone(const WorkItem& w, const PerfCoefficients& c, const SloTar
   return decode * kRounding <= later * (to_ms(slo.tpot) + 1e-6);
 }
 
-double floor_ms(const WorkItem& w, const ShapeLimits& l) {
+// Its computed prompt tokens at the best prefill rate and its later tokens at the best decode rate
+// (or a recompute's, where that is cheaper); the prefill makes the first.
+double floor_ms(const WorkItem& w, const PerfCoefficients& c, const ShapeLimits& l) {
   const double comp = static_cast<double>(std::max<int64_t>(1, w.prompt.value - w.cacheable.value));
-  return comp * l.prefill_ms_per_token +
-         static_cast<double>(w.output.value) * l.decode_ms_per_token;
+  return comp * l.prefill_ms_per_token + later_tokens_ms(w, c, l.decode_ms_per_token, 0);
 }
 
 struct Priced {
@@ -246,7 +274,7 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
       if (!fits(w, i) || !within_slo_alone(w, s.coef, slo)) continue;
       const double g = std::max(1, s.gpus);
       const double ms = clairvoyant_ms(w, s, limits[i], peers[r]) * g;
-      best.floor_gpu_ms = std::min(best.floor_gpu_ms, floor_ms(w, limits[i]) * g);
+      best.floor_gpu_ms = std::min(best.floor_gpu_ms, floor_ms(w, s.coef, limits[i]) * g);
       best.gpu_ms = std::min(best.gpu_ms, ms);
       best.cost = std::min(best.cost, ms / 3.6e6 * s.price_per_gpu_hour);
     }

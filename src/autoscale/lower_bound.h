@@ -28,6 +28,9 @@ struct WorkItem {
   // Prompt tokens that a prefix cache could have held when it arrived: its leading blocks that
   // some other request of the workload also has (0 without prefix caching).
   Tokens cacheable{0};
+  // Its leading prompt tokens that any other request of the workload also has, whenever it comes
+  // (>= cacheable): what a prefix cache could hold when a preempted request recomputes.
+  Tokens shareable{0};
   // When it reaches the gateway. The requests that share an iteration with it must all be within
   // their SLO windows then, which caps how widely the iteration's fixed cost is shared.
   Duration arrival{0};

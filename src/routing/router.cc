@@ -186,7 +186,9 @@ Status Router::update(const RouteModel& routes) {
       s.view.revision = routes.revisions[rev].revision;
       s.view.ready = r.ready;
       s.view.draining = r.draining;
-      s.view.speed = r.speed;
+      // Policies divide by it: a table built in code with a speed outside (0, 1] counts as 1, as
+      // the table's JSON reader has it.
+      s.view.speed = r.speed > 0 && r.speed <= 1 ? r.speed : 1.0;
       s.revision = static_cast<int>(rev);
       s.view.revision_weight = m->split.weights()[rev];
     }

@@ -125,6 +125,9 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
   }
   const std::vector<Tokens> cacheable =
       cacheable_prefix(blocks, prompts, arrivals, options.slo.ttft, kTracePrefixBlockTokens);
+  // What a cache could hold of a prompt at any later time: a preempted request's recompute.
+  const std::vector<Tokens> shareable =
+      cacheable_prefix(blocks, prompts, arrivals, Duration::max(), kTracePrefixBlockTokens);
 
   WorkBound total;
   std::set<std::string> counted;   // a model's requests are counted under its first deployment
@@ -156,7 +159,8 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
     for (size_t i = 0; i < trace.requests.size(); ++i) {
       const TraceRequest& r = trace.requests[i];
       if (r.model != d.model) continue;
-      work.push_back(WorkItem{r.prompt, r.output, cacheable[first_measured + i], r.arrival});
+      work.push_back(WorkItem{r.prompt, r.output, cacheable[first_measured + i],
+                              shareable[first_measured + i], r.arrival});
     }
     const WorkBound b = lower_bound_of(work, shapes, options.attainment_goal, options.slo);
     total.work_floor_gpu_hours += b.work_floor_gpu_hours;

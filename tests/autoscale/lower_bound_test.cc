@@ -52,13 +52,16 @@ double engine_hours(const PerfModel& pm, const std::vector<WorkItem>& work,
 struct TimedRun {
   double busy_hours = 0;
   size_t met = 0;
+  uint64_t preemptions = 0;
 };
 
 TimedRun run_timed(const PerfModel& pm, const std::vector<WorkItem>& work, int replicas,
-                   const SloTarget& slo, Rng& rng) {
+                   const SloTarget& slo, Rng& rng, Tokens kv_capacity = Tokens(0)) {
   PerfModelCost cost(pm);
   BatchEngineConfig c;
-  c.kv_capacity = pm.kv_capacity(MiB{81920}, PerfModel::kDefaultMemoryFraction);
+  c.kv_capacity = kv_capacity.value > 0
+                      ? kv_capacity
+                      : pm.kv_capacity(MiB{81920}, PerfModel::kDefaultMemoryFraction);
   std::vector<BatchEngine> engines;
   std::vector<Duration> clock(static_cast<size_t>(replicas), Duration::zero());
   std::vector<std::vector<size_t>> queue(static_cast<size_t>(replicas));
@@ -87,6 +90,8 @@ TimedRun run_timed(const PerfModel& pm, const std::vector<WorkItem>& work, int r
     }
   }
   TimedRun out;
+  for (const BatchEngine& e : engines)
+    out.preemptions += e.stats().preemptions;
   out.busy_hours = std::chrono::duration<double>(busy).count() / 3600 * pm.tensor_parallel();
   for (size_t i = 0; i < work.size(); ++i) {
     EXPECT_NE(end[i], Duration::max());
@@ -149,7 +154,7 @@ TEST(LowerBound, PrefixCachingLowersItAndStaysBelowTheEngine) {
       cacheable_prefix(blocks, prompts, at, Duration::zero(), Tokens(512));
   const WorkBound plain = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
   for (size_t i = 0; i < work.size(); ++i)
-    work[i].cacheable = cacheable[i];
+    work[i].cacheable = work[i].shareable = cacheable[i];  // all at once: the same blocks
   const WorkBound cached = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, kNoSlo);
   EXPECT_LT(cached.lower_bound_gpu_hours, plain.lower_bound_gpu_hours);
   EXPECT_LE(cached.lower_bound_gpu_hours, engine_hours(*pm, work, blocks, true));
@@ -311,7 +316,8 @@ TEST(LowerBound, SloWindowsCapHowWidelyAnIterationsCostIsShared) {
     for (int i = 0; i < n; ++i) {
       at += std::chrono::microseconds(static_cast<int64_t>(rng.exponential(1 / rate) * 1e6));
       work.push_back(WorkItem{Tokens(1 + static_cast<int64_t>(rng() % 3000)),
-                              Tokens(1 + static_cast<int64_t>(rng() % 400)), Tokens(0), at});
+                              Tokens(1 + static_cast<int64_t>(rng() % 400)), Tokens(0), Tokens(0),
+                              at});
     }
     const int replicas = 1 + static_cast<int>(rng() % 3);
     const TimedRun run = run_timed(*pm, work, replicas, slo, rng);
@@ -332,6 +338,60 @@ TEST(LowerBound, SloWindowsCapHowWidelyAnIterationsCostIsShared) {
   }
   // Not vacuous: for sparse traffic the windows raise the bound by more than a fifth.
   EXPECT_GE(tighter, 4);
+}
+
+// Requests far enough apart that none shares an iteration: each costs exactly its own prefill and
+// its decode iterations alone, and the bound must price exactly that (the prompts are long enough
+// that no prefill is at the perf model's floor).
+TEST(LowerBound, RequestsThatShareNothingArePricedAtWhatTheyCostAlone) {
+  auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(pm.ok());
+  const ReplicaShape s = shape_of(*pm, 2.0);
+  const SloTarget slo{std::chrono::seconds(5), std::chrono::milliseconds(100)};
+  Rng rng(3);
+  std::vector<WorkItem> work;
+  for (int i = 0; i < 40; ++i)  // 10 minutes apart: longer than any request's SLO window
+    work.push_back(WorkItem{Tokens(1000 + static_cast<int64_t>(rng() % 2000)),
+                            Tokens(1 + static_cast<int64_t>(rng() % 500)), Tokens(0), Tokens(0),
+                            std::chrono::minutes(10 * i)});
+  const TimedRun run = run_timed(*pm, work, 1, slo, rng);
+  ASSERT_EQ(run.met, work.size());
+  const WorkBound b = lower_bound_of(work, std::vector<ReplicaShape>{s}, 1.0, slo);
+  EXPECT_LE(b.lower_bound_gpu_hours, run.busy_hours);
+  EXPECT_GT(b.lower_bound_gpu_hours, run.busy_hours * 0.999);
+}
+
+// A preempted request gets its next token from the prefill that recomputes its context, not from
+// a decode iteration: with a KV cache that holds a few short requests, preemption is routine, and
+// the bound must still stay below the engine's busy time. (A guard more than a probe: short
+// prompts spend most of their engine time in the prefill floor, which the bound leaves out.)
+TEST(LowerBound, TokensARecomputeMakesAreChargedNoMoreThanItCosts) {
+  auto pm = PerfModel::lookup("A100-80GB", "meta-llama/Llama-2-7b-hf", 1);
+  ASSERT_TRUE(pm.ok());
+  ReplicaShape s = shape_of(*pm, 2.0);
+  s.kv_capacity = Tokens(16 * 8);  // 8 blocks of 16 tokens
+  const SloTarget slo{std::chrono::seconds(2), std::chrono::milliseconds(60)};
+  uint64_t preempted = 0;
+  for (uint64_t seed = 1; seed <= 16; ++seed) {
+    Rng rng(seed);
+    std::vector<WorkItem> work;
+    Duration at{0};
+    for (int i = 0; i < 120; ++i) {
+      at += std::chrono::microseconds(static_cast<int64_t>(rng.exponential(1.5) * 1e6));
+      work.push_back(WorkItem{Tokens(1 + static_cast<int64_t>(rng() % 40)),
+                              Tokens(20 + static_cast<int64_t>(rng() % 40)), Tokens(0), Tokens(0),
+                              at});
+    }
+    const TimedRun run = run_timed(*pm, work, 1, slo, rng, s.kv_capacity);
+    preempted += run.preemptions;
+    const double reached = (static_cast<double>(run.met) - 0.5) / 120;
+    const WorkBound b = lower_bound_of(work, std::vector<ReplicaShape>{s}, reached, slo);
+    EXPECT_LE(b.lower_bound_gpu_hours, run.busy_hours)
+        << "seed " << seed << ": " << run.met << " met the SLO, " << run.preemptions
+        << " preemptions";
+    EXPECT_GT(run.met, 60u) << "seed " << seed;  // the SLO holds for most: the bound prices them
+  }
+  EXPECT_GT(preempted, 100u) << "the cache must be small enough to preempt";
 }
 
 }  // namespace

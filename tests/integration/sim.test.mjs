@@ -113,6 +113,10 @@ test("bad input is exit status 2 with what and where", async () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--slo-ttft/);
 
+  r = await sim([...BASE, "--policy", "fixed", "--max-tokens", "none", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).max_tokens, "none");
+
   r = await sim([...BASE, "--max-tokens", "some"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--max-tokens: "some" is neither exact nor none/);

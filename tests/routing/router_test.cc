@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <random>
 #include <string>
@@ -65,6 +66,23 @@ RouteRequest request(std::string_view model = "llama-70b") {
   r.model = model;
   r.estimated_tokens = Tokens(500);
   return r;
+}
+
+TEST(Router, ASpeedOutsideZeroToOneCountsAsOne) {
+  // Policies divide by it; the table's JSON reader already refuses such speeds, a table built in
+  // code must not get past the router with them either.
+  RouteModel m = table("least-work", 5);
+  const double speeds[] = {0.0, -1.0, 2.0, std::nan(""), 0.5};
+  for (size_t i = 0; i < 5; ++i)
+    m.revisions[0].replicas[i].speed = speeds[i];
+  Router router;
+  ASSERT_TRUE(router.update(m).ok());
+  ManualClock clock;
+  std::map<std::string, double> seen;
+  for (const ReplicaStatus& s : router.replicas("llama-70b", clock.now()))
+    seen[s.view.id] = s.view.speed;
+  EXPECT_EQ(seen, (std::map<std::string, double>{
+                      {"r0", 1.0}, {"r1", 1.0}, {"r2", 1.0}, {"r3", 1.0}, {"r4", 0.5}}));
 }
 
 TEST(Router, PicksAndCountsOutstandingUntilFinish) {

@@ -363,20 +363,20 @@ TEST(Simulation, RefusesATenantNoManifestDefines) {
 }
 
 TEST(Simulation, MaxTokensSaysWhatTheGatewayKnowsOfARequestBeforeItRuns) {
-  // Requests of 1,000 + 2,500 tokens against a tenant budget of 3,000 tokens a minute, two
+  // Requests of 1,000 + 2,500 tokens against a tenant budget of 1,256 tokens a minute, four
   // minutes apart (the budget refills between them): asked with their true output as max_tokens,
   // each is too big for the budget ever to admit; asked with none, the gateway estimates 1,000 +
-  // 256 and admits it.
+  // 256, just what the budget holds, and admits it.
   Trace trace;
   trace.name = "long-outputs";
   for (int i = 0; i < 4; ++i)
     trace.requests.push_back(
-        TraceRequest{minutes(2 * i), Tokens(1000), Tokens(2500), {}, kModel, "team-a"});
+        TraceRequest{minutes(4 * i), Tokens(1000), Tokens(2500), {}, kModel, "team-a"});
   const auto with = [&](bool exact) {
     SimInput in;
     in.cluster = cluster(1, 2);
     in.deployments = {deployment(1, 1, std::nullopt)};
-    in.tenants = {TenantSpec{.name = "team-a", .tokens_per_minute = Tokens(3000)}};
+    in.tenants = {TenantSpec{.name = "team-a", .tokens_per_minute = Tokens(1256)}};
     in.trace = &trace;
     SimOptions o = cold();
     o.exact_max_tokens = exact;
