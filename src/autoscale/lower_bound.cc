@@ -22,9 +22,9 @@ int64_t blocks_for(int64_t tokens, int block_tokens) {
 // What a shape's replica can do at best, for the workload's shortest prompt.
 struct ShapeLimits {
   int64_t total_blocks = std::numeric_limits<int64_t>::max();
-  double max_batch = 1;         // sequences in one decode iteration at most
-  double prefill_ms_per_token;  // at the best prefill rate (a lower bound on it)
-  double decode_ms_per_token;   // at the best batched decode rate
+  double max_batch = 1;             // sequences in one decode iteration at most
+  double prefill_ms_per_token = 0;  // at the best prefill rate (a lower bound on it)
+  double decode_ms_per_token = 0;   // at the best batched decode rate
 };
 
 ShapeLimits limits_of(const ReplicaShape& s, Tokens shortest_prompt) {
@@ -34,9 +34,10 @@ ShapeLimits limits_of(const ReplicaShape& s, Tokens shortest_prompt) {
   double batch = std::max(1, s.max_num_seqs);
   if (s.kv_capacity.value > 0) {
     l.total_blocks = s.kv_capacity.value / bt;
-    // Every sequence in a decode iteration holds its prompt and at least one generated token.
-    batch = std::min(
-        batch, static_cast<double>(l.total_blocks / blocks_for(shortest_prompt.value + 2, bt)));
+    // Every sequence in a decode iteration holds its prompt and at least one generated token:
+    // whole sequences fit, so the quotient is rounded down.
+    const int64_t fit = l.total_blocks / blocks_for(shortest_prompt.value + 2, bt);
+    batch = std::min(batch, static_cast<double>(fit));
   }
   l.max_batch = std::max(1.0, batch);
   // A prefill of P tokens costs at least base + a P + b P^2, so P tokens per that: at most
