@@ -8,12 +8,12 @@
 # Usage: bash bench/policy_frontier.sh azure|mooncake [multipliers]
 #   multipliers: of the default deployment's capacity (docs/simulator.md), default
 #   "0.6 0.7 0.8 0.9 1.0 1.15 1.3". slo and dynamo-sla size from the perf model and ignore it;
-#   fixed holds replicas.max throughout.
+#   fixed holds replicas.max throughout. POLICIES=p1,p2,... runs only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:?usage: policy_frontier.sh azure|mooncake [multipliers]}
 MULTS=${2:-"0.6 0.7 0.8 0.9 1.0 1.15 1.3"}
-POLICIES=threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed
+POLICIES=${POLICIES:-threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed}
 cmake --preset release >/dev/null
 cmake --build build/release --target gpufleet -j "$(nproc)" >/dev/null
 BIN=$PWD/build/release/gpufleet
