@@ -21,6 +21,11 @@ constexpr int kViolationsToLearn = 3;
 // The SLO is judged on the window's answers merged, and only when there are this many: fewer
 // say nothing about a p95.
 constexpr uint64_t kMinAnswers = 20;
+// A miss at a load per replica the SLO held at within this long is not a capacity: the SLO is
+// missed there by something more replicas do not fix (prompts whose own prefill outlasts the
+// TTFT target, a burst of long ones). Backing off on it would lower the belief, add replicas,
+// lower the load per replica, miss again and back off again, up to replicas.max.
+constexpr Duration kHeldMemory = std::chrono::minutes(5);
 
 }  // namespace
 
@@ -47,9 +52,18 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
   });
   if (s.ready <= 0 || !per || *per <= 0) return held;
   const double per_replica = *per;
+  if (held) {
+    // The highest load it held at lately (a newer hold replaces one older than the memory).
+    if (!held_at_ || per_replica >= held_load_ || in.now - *held_at_ > kHeldMemory) {
+      held_load_ = per_replica;
+      held_at_ = in.now;
+    }
+  }
+  const bool held_there_lately =
+      held_at_ && in.now - *held_at_ <= kHeldMemory && per_replica <= held_load_;
   if (held && per_replica > cap) {
     cap = per_replica;  // the SLO held at more load than we believed a replica takes
-  } else if (violations_ >= kViolationsToLearn && per_replica < cap) {
+  } else if (violations_ >= kViolationsToLearn && per_replica < cap && !held_there_lately) {
     const double floor = in.model_capacity_rps.value_or(cap) * kFloorOfSeed;
     cap = std::max(per_replica * kBackoff, floor);
   }

@@ -31,6 +31,9 @@ class SloPolicy final : public ScalingPolicy {
 
   std::map<std::string, double> capacity_;  // by GPU model, requests/s per replica
   int violations_ = 0;                      // periods in a row the SLO was missed
+  // The highest load per replica at which the SLO held lately, and when (slo_policy.cc).
+  double held_load_ = 0;
+  std::optional<TimePoint> held_at_;
   ArrivalForecast forecast_;
 };
 

@@ -79,9 +79,28 @@ TEST_F(SloPolicyTest, BacksOffWhenTheSloBreaksAndAddsAReplicaWithAQueue) {
   // Missed three periods in a row: the belief drops under the 8 per replica that broke it.
   period(16, 2, 900, 20, 10.0, 5);
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
-  // A disaster never drags the belief under a quarter of the seed.
-  period(0.4, 2, 5000, 200, 10.0);
+  // A disaster never drags the belief under a quarter of the seed (once the SLO's last hold, at 5
+  // per replica, is older than the policy remembers: a miss below it would not count).
+  clock.advance(6min);
+  for (int i = 0; i < 3; ++i)
+    period(0.4, 2, 5000, 200, 10.0);
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 2.5);
+}
+
+TEST_F(SloPolicyTest, MissesWhereTheSloHeldLatelyAreNoCapacity) {
+  // Held at 8 per replica; then missed, again and again, at 6, 4 and 2 per replica as replicas
+  // are added: prompts too long for the TTFT target whatever the count. Backing off each time
+  // would add replicas without end; the belief stays.
+  period(16, 2, 100, 20, 10.0);
+  for (int ready : {3, 4, 8}) {
+    for (int i = 0; i < 5; ++i)
+      period(16, ready, 900, 20, 10.0);
+    EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0) << ready << " replicas";
+  }
+  // Missed above where it held: that is a capacity, and the belief drops under it.
+  for (int i = 0; i < 3; ++i)
+    period(18, 2, 900, 20, 10.0);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 8.1, 1e-9);
 }
 
 TEST_F(SloPolicyTest, WithoutASeedItHoldsUntilRequestsAreServed) {
