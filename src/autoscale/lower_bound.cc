@@ -69,23 +69,21 @@ std::vector<double> peak_overlap(std::span<const double> start, std::span<const 
     ends[k] = {end[k], weight[k]};
   }
   std::sort(ends.begin(), ends.end());
-  // held[k]: the weight of intervals holding the k-th start: those started by then (ties
-  // included), less those ended before it. One sweep over both sorted lists.
-  std::vector<double> held(n);
+  // A sparse table, level by level in one array, answers each interval's range maximum in O(1).
+  // Its first level, table[k]: the weight of intervals holding the k-th start: those started by
+  // then (ties included), less those ended before it. One sweep over both sorted lists.
+  size_t levels = 1;
+  while ((size_t{1} << levels) <= n)
+    ++levels;
+  std::vector<double> table(levels * n);
   double started = 0, ended = 0;
   for (size_t k = 0, next = 0, e = 0; k < n; ++k) {
     for (; next < n && starts[next] <= starts[k]; ++next)
       started += weight[order[next]];
     for (; e < n && ends[e].first < starts[k]; ++e)
       ended += ends[e].second;
-    held[k] = started - ended;
+    table[k] = started - ended;
   }
-  // A sparse table, level by level in one array, answers each interval's range maximum in O(1).
-  size_t levels = 1;
-  while ((size_t{1} << levels) <= n)
-    ++levels;
-  std::vector<double> table(levels * n);
-  std::copy(held.begin(), held.end(), table.begin());
   for (size_t w = 1; w < levels; ++w) {
     const double* prev = &table[(w - 1) * n];
     double* cur = &table[w * n];
@@ -245,16 +243,21 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
            limits[i].total_blocks;
   };
   std::vector<WorkItem> servable;
+  std::vector<uint8_t> serves;  // [servable request × shape]: it could meet the SLO there
   servable.reserve(work.size());
+  std::vector<uint8_t> row(shapes.size());
   for (const WorkItem& w : work) {
     bool held = false, within = false;
-    for (size_t i = 0; i < shapes.size() && !within; ++i) {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      row[i] = 0;
       if (!fits(w, i)) continue;
       held = true;
-      within = within_slo_alone(w, shapes[i].coef, slo);
+      row[i] = within_slo_alone(w, shapes[i].coef, slo) ? 1 : 0;
+      within = within || row[i];
     }
     if (within) {
       servable.push_back(w);
+      serves.insert(serves.end(), row.begin(), row.end());
     } else {
       ++(held ? out.beyond_slo : out.unservable);
     }
@@ -272,7 +275,7 @@ WorkBound lower_bound_of(std::span<const WorkItem> work, std::span<const Replica
                 std::numeric_limits<double>::infinity()};
     for (size_t i = 0; i < shapes.size(); ++i) {
       const ReplicaShape& s = shapes[i];
-      if (!fits(w, i) || !within_slo_alone(w, s.coef, slo)) continue;
+      if (!serves[r * shapes.size() + i]) continue;
       const double g = std::max(1, s.gpus);
       const double ms = clairvoyant_ms(w, s, limits[i], peers[r]) * g;
       best.floor_gpu_ms = std::min(best.floor_gpu_ms, floor_ms(w, s.coef, limits[i]) * g);
