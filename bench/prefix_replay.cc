@@ -57,6 +57,9 @@ class ReplayCost final : public IterationCost {
   Duration decode(int batch, Tokens) const override {
     return seconds(kDecodeStep + kDecodeStepPerRunning * (batch - 1));
   }
+  Duration mixed(const MixedIteration& m) const override {
+    return prefill(m.prefill) + seconds(kDecodeStepPerRunning * m.batch);
+  }
 };
 
 struct TraceRequest {

@@ -121,6 +121,20 @@ never make an iteration faster.
   costs about one pass over the weights plus fixed engine work, whatever its length.
 - **Decode iteration** of `B` sequences holding `C` context tokens in all:
   `decode_base + per_seq*B + per_ctx_token*C`. `per_ctx_token` is the attention's KV read.
+- **Mixed iterations** (an engine with chunked prefill, vLLM V1's scheduler): prompt chunks of
+  `T` tokens in all and `B` decoding sequences holding `C` context tokens. The chunks cost
+  `max(floor, prefill_base + per_token*T + per_token2*A)`, where `A` sums `end^2 - start^2` over
+  the chunks (their positions in their prompts): a chunk late in a long prompt attends to all
+  of it, and a prompt cut into chunks has exactly the quadratic term it has whole (the sum
+  telescopes to `P^2`). Decodes ride on that pass over the weights: the iteration costs
+  `max(chunks, decode_base) + per_seq*B + per_ctx_token*C`. So it reduces to a prefill with no
+  decodes and to a decode iteration with no chunks, costs at least either, and less than the two
+  run one after the other (`PerfModel.AMixedIterationIsItsChunksWithTheDecodesRidingOnThem`).
+  This is the premise of Sarathi-Serve's stall-free batching (Agrawal et al., OSDI 2024): a
+  decode token costs little when it shares a compute-bound prefill's weight pass. The profiles
+  measure prefills and decodes apart, so the mix is a model, not a fit; several full prompts in
+  one iteration now cost the sum of their own quadratic terms rather than the square of their
+  total.
 - **KV-cache capacity** (tokens): `(GPU memory x memory fraction x TP - weight bytes) / KV bytes per
   token`, where KV bytes per token = `2 (K and V) x layers x kv_heads x (hidden / heads) x dtype
   bytes`, for the whole model (all TP shards). Zero when the weights do not fit. Llama-2-7B on one
@@ -128,7 +142,8 @@ never make an iteration faster.
 - **Cold start**: weight bytes / load bandwidth (bytes/s, of the whole replica) + engine init.
 - **Sustainable requests/s** at a TTFT/TPOT target for requests of `P` prompt and `O` output
   tokens, for an engine that alternates prefills and decode iterations (vLLM without chunked
-  prefill), at arrival rate `L`:
+  prefill; conservative for one that chunks, whose decodes also run during prefills), at arrival
+  rate `L`:
   `rho = L*prefill(P)/1000` (share of time prefilling);
   `TPOT = decode_base / (1 - rho - L*(O-1)*(per_seq + per_ctx_token*(P+O/2))/1000)` (Little's law
   for the decode batch `B = L*(O-1)*TPOT/1000`, stretched by the prefills);
@@ -313,8 +328,8 @@ the composition itself compares with measurements).
 
 - Covered: the combinations in the tables above, FP16/BF16 weights and KV cache, tensor
   parallelism within one 8-GPU NVLink node. Not covered: pipeline parallelism, quantised weights
-  or KV cache, speculative decoding, chunked prefill (a prefill is one iteration; engine-sim caps
-  its prefill batch itself), prefix-cache hits (the caller passes only the prompt tokens that
+  or KV cache, speculative decoding, measured mixed iterations (chunked prefill is priced by the
+  model above, not by a measurement of mixed batches), prefix-cache hits (the caller passes only the prompt tokens that
   must be computed), PCIe or power-capped GPUs, other GPU models.
 - Splitwise keys reflect the engine Splitwise measured. At TP 4 and 8 its small-batch decode is
   well above the Vidur kernel sum (the `decode raw` column): engine overhead, not GPU work,

@@ -40,6 +40,16 @@ ShapeLimits limits_of(const ReplicaShape& s, Tokens shortest_prompt) {
     batch = std::min(batch, static_cast<double>(fit));
   }
   l.max_batch = std::max(1.0, batch);
+  if (s.chunked_prefill) {
+    // Prompt chunks from many requests can fill an iteration's budget, each adding only its own
+    // attention, so the best rate is a plus the fixed cost over the budget; a decode that rides
+    // in such an iteration adds only its per-sequence and context terms.
+    l.prefill_ms_per_token =
+        c.prefill_per_token_ms +
+        c.prefill_base_ms / static_cast<double>(std::max<int64_t>(1, s.max_batched_tokens.value));
+    l.decode_ms_per_token = c.decode_per_seq_ms + c.decode_per_ctx_token_ms * 2;
+    return l;
+  }
   // A prefill of P tokens costs at least base + a P + b P^2, so P tokens per that: at most
   // 1 / (a + 2 sqrt(base b)) tokens per ms (AM-GM on base/P + b P).
   l.prefill_ms_per_token =
@@ -112,6 +122,9 @@ std::vector<double> peak_overlap(std::span<const double> start, std::span<const 
 struct Peers {
   double batch = std::numeric_limits<double>::infinity();   // decode sequences at most
   double tokens = std::numeric_limits<double>::infinity();  // prompt tokens in a prefill at most
+  // Another request's prefill window meets this one's decode window, so an engine that mixes
+  // chunks and decodes could run some of its decodes in iterations that chunk pays for.
+  bool chunk_nearby = true;
 };
 
 std::vector<Peers> peers_of(std::span<const WorkItem> work, const SloTarget& slo) {
@@ -131,9 +144,17 @@ std::vector<Peers> peers_of(std::span<const WorkItem> work, const SloTarget& slo
   }
   const std::vector<double> tokens = peak_overlap(start, prefill_end, prompt);
   const std::vector<double> batch = peak_overlap(start, decode_end, decoding);
+  // Request q's chunks run in iterations starting in [start_q, start_q + TTFT]; request i decodes
+  // in (start_i, decode_end_i]. They can meet only if start_q is in [start_i - TTFT,
+  // decode_end_i]; i itself is always there, so another one is when more than one is.
+  std::vector<double> sorted(start);
+  std::sort(sorted.begin(), sorted.end());
   std::vector<Peers> out(n);
-  for (size_t i = 0; i < n; ++i)
-    out[i] = Peers{std::max(1.0, batch[i]), std::max(1.0, tokens[i])};
+  for (size_t i = 0; i < n; ++i) {
+    const auto lo = std::lower_bound(sorted.begin(), sorted.end(), start[i] - ttft);
+    const auto hi = std::upper_bound(sorted.begin(), sorted.end(), decode_end[i]);
+    out[i] = Peers{std::max(1.0, batch[i]), std::max(1.0, tokens[i]), hi - lo > 1};
+  }
   return out;
 }
 
@@ -181,10 +202,12 @@ double clairvoyant_ms(const WorkItem& w, const ReplicaShape& s, const ShapeLimit
                          c.prefill_base_ms * std::min(comp, budget) / budget;
   // The prefill makes the first token; each later one is in a decode iteration whose fixed cost
   // is shared by at most `batch` sequences, with the per-sequence and context terms its own (or
-  // in a recompute).
+  // in a recompute). An engine that mixes chunks and decodes may hide every decode in an
+  // iteration another request's chunk pays for, if one is near: there a decode's own terms are
+  // all it adds.
   const double batch = std::min(l.max_batch, peers.batch);
-  return prefill + later_tokens_ms(w, c, c.decode_per_seq_ms + c.decode_base_ms / batch,
-                                   c.decode_per_ctx_token_ms);
+  const double shared = s.chunked_prefill && peers.chunk_nearby ? 0 : c.decode_base_ms / batch;
+  return prefill + later_tokens_ms(w, c, c.decode_per_seq_ms + shared, c.decode_per_ctx_token_ms);
 }
 
 // Whether the request could meet the SLO on this shape at all: alone on an idle replica, where its

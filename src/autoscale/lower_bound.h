@@ -46,6 +46,9 @@ struct ReplicaShape {
   int block_tokens = 16;
   int max_num_seqs = PerfModel::kMaxBatch;
   Tokens max_batched_tokens{8192};
+  // Its engine mixes prompt chunks and decodes in one iteration (BatchEngineConfig's
+  // chunked_prefill): a decode there pays no fixed cost of its own, so the bound charges none.
+  bool chunked_prefill = true;
 };
 
 struct WorkBound {

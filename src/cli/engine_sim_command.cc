@@ -17,6 +17,7 @@ void add_engine_sim_command(CLI::App& app, int& status) {
   auto cold = std::make_shared<std::string>();
   auto drain = std::make_shared<std::string>("30s");
   auto prefix_off = std::make_shared<bool>(false);
+  auto chunked_off = std::make_shared<bool>(false);
   auto perf = std::make_shared<std::vector<double>>();
   auto* c = app.add_subcommand(
       "engine-sim", "Run a simulated inference engine with vLLM's OpenAI API and metrics");
@@ -37,8 +38,11 @@ void add_engine_sim_command(CLI::App& app, int& status) {
   c->add_option("--max-num-seqs", opts->max_num_seqs, "Sequences per batch at most")
       ->capture_default_str();
   c->add_option("--max-num-batched-tokens", opts->max_batched_tokens.value,
-                "Prompt tokens per prefill iteration at most")
+                "Tokens one iteration computes at most (prompt chunks and decodes together)")
       ->capture_default_str();
+  c->add_flag("--no-chunked-prefill", *chunked_off,
+              "Prefill whole prompts in iterations of their own (vLLM V0) instead of chunks that "
+              "share iterations with decodes (vLLM V1)");
   c->add_flag("--no-prefix-cache", *prefix_off, "Disable the prefix cache");
   c->add_option("--time-scale", opts->time_scale,
                 "Wall seconds per model second (0 = as fast as possible)")
@@ -66,7 +70,7 @@ void add_engine_sim_command(CLI::App& app, int& status) {
   c->add_option("--api-key", opts->api_key,
                 "Every /v1 request must carry \"Authorization: Bearer KEY\", as vLLM's "
                 "--api-key (default: $VLLM_API_KEY)");
-  c->callback([&status, opts, cold, prefix_off, perf, drain] {
+  c->callback([&status, opts, cold, prefix_off, chunked_off, perf, drain] {
     EngineSimOptions o = *opts;
     // The agent hands the key over in the environment, off the command line (as for vLLM).
     if (o.api_key.empty()) {
@@ -83,6 +87,7 @@ void add_engine_sim_command(CLI::App& app, int& status) {
       o.performance = PerformanceSpec{v[0], v[1], v[2], v[3], v[4], v[5]};
     }
     o.prefix_cache = !*prefix_off;
+    o.chunked_prefill = !*chunked_off;
     if (!cold->empty()) {
       auto d = parse_duration(*cold);
       if (!d) {

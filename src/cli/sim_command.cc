@@ -46,6 +46,7 @@ struct SimArgs {
   std::string compare;
   std::string warmup = "10m";
   std::string max_tokens = "exact";
+  std::string chunked_prefill = "on";
   std::string slo_ttft;  // empty: the deployments' own target, else 2s
   std::string slo_tpot;  // empty: the deployments' own target, else 100ms
   double attainment = 0.99;
@@ -154,6 +155,9 @@ int run_sim(const SimArgs& a) {
   if (a.max_tokens != "exact" && a.max_tokens != "none")
     return fail(fmt::format("--max-tokens: \"{}\" is neither exact nor none", a.max_tokens));
   options.exact_max_tokens = a.max_tokens == "exact";
+  if (a.chunked_prefill != "on" && a.chunked_prefill != "off")
+    return fail(fmt::format("--chunked-prefill: \"{}\" is neither on nor off", a.chunked_prefill));
+  options.chunked_prefill = a.chunked_prefill == "on";
 
   // The trace, windowed, scaled and named.
   // The trace: a file, or a synthetic one described on the command line.
@@ -332,6 +336,10 @@ void add_sim_command(CLI::App& app, int& status) {
   c->add_option("--max-tokens", a->max_tokens,
                 "What each request asks for as max_tokens: exact (its true output length) or "
                 "none (the gateway then estimates 256 tokens)")
+      ->capture_default_str();
+  c->add_option("--chunked-prefill", a->chunked_prefill,
+                "on: engines cut prompts into chunks that share iterations with decodes (vLLM "
+                "V1); off: whole prefills in iterations of their own (vLLM V0)")
       ->capture_default_str();
   c->add_flag("--plan", a->plan,
               "Find the cheapest GPU mix of the cluster's GPU models and prices that meets the "

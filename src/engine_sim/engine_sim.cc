@@ -108,6 +108,7 @@ struct EngineSim::Impl {
     c.kv_capacity = kv_capacity;
     c.max_num_seqs = opts.max_num_seqs;
     c.max_batched_tokens = opts.max_batched_tokens;
+    c.chunked_prefill = opts.chunked_prefill;
     c.prefix_cache = opts.prefix_cache;
     c.prefix_block_tokens = prefix_block_tokens(request_model.prefix);
     return c;

@@ -29,6 +29,7 @@ struct EngineSimOptions {
   double memory_fraction = 0.9;
   int max_num_seqs = 256;
   Tokens max_batched_tokens{8192};
+  bool chunked_prefill = true;  // BatchEngineConfig::chunked_prefill
   bool prefix_cache = true;
   // The prefix cache's blocks: the gateway's (same block size and seed), so the prefix a gateway
   // routed on is the prefix this engine finds cached.

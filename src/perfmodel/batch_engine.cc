@@ -39,18 +39,20 @@ bool BatchEngine::cancel(uint64_t id) {
 }
 
 // Leading prompt tokens whose KV is in the prefix cache; at least one token is always computed.
-Tokens BatchEngine::cached_prefix(const Seq& s) {
+Tokens BatchEngine::cached_prefix(const Seq& s, bool touch) {
   if (!config_.prefix_cache || s.req.prefix_hashes.empty()) return Tokens(0);
-  counters_.prefix_queries += static_cast<uint64_t>(s.req.prompt.value);
   int64_t matched = 0;
   for (uint64_t h : s.req.prefix_hashes) {
     auto it = cached_.find(h);
     if (it == cached_.end()) break;
-    lru_.splice(lru_.begin(), lru_, it->second);  // touch
+    if (touch) lru_.splice(lru_.begin(), lru_, it->second);
     ++matched;
   }
   int64_t tokens = std::min(matched * config_.prefix_block_tokens, s.req.prompt.value - 1);
-  counters_.prefix_hits += static_cast<uint64_t>(tokens);
+  if (touch) {
+    counters_.prefix_queries += static_cast<uint64_t>(s.req.prompt.value);
+    counters_.prefix_hits += static_cast<uint64_t>(tokens);
+  }
   return Tokens(tokens);
 }
 
@@ -83,6 +85,12 @@ EngineIteration BatchEngine::step() {
 int BatchEngine::quiet_iterations(Duration budget, Duration& total) const {
   total = Duration::zero();
   if (config_.every_token || !waiting_.empty() || running_.empty()) return 0;
+  // Chunked: each running sequence must be decoding, and all of them fit one iteration's budget.
+  if (config_.chunked_prefill && static_cast<int64_t>(running_.size()) >
+                                     std::max<int64_t>(1, config_.max_batched_tokens.value))
+    return 0;
+  for (const Seq* s : running_)
+    if (!s->prefilled) return 0;
   // None may finish inside the run: the one that ends a sequence is stepped normally.
   int64_t left = INT64_MAX;
   int64_t context = 0;
@@ -127,24 +135,44 @@ void BatchEngine::step(EngineIteration& it, Duration budget) {
   counters_.generation_tokens += static_cast<uint64_t>(k) * running_.size();
 }
 
+bool BatchEngine::finish_token(EngineIteration& it, Seq& s) {
+  s.generated += 1;
+  counters_.generation_tokens += 1;
+  if (config_.every_token || s.generated == 1)
+    it.events.push_back({s.req.id, EngineEventKind::kToken, s.generated});
+  if (s.generated < s.req.output.value) return false;
+  it.events.push_back({s.req.id, EngineEventKind::kFinished, s.generated});
+  counters_.finished += 1;
+  remember_prefix(s);
+  free_seq(s);
+  return true;
+}
+
+BatchEngine::Seq& BatchEngine::preempt_newest(EngineIteration& it) {
+  Seq& v = *running_.back();
+  free_seq(v);
+  v.prefilled = false;
+  v.computed = 0;
+  running_.pop_back();
+  waiting_.push_front(v.req.id);
+  counters_.preemptions += 1;
+  it.events.push_back({v.req.id, EngineEventKind::kPreempted, v.generated});
+  return v;
+}
+
 void BatchEngine::step(EngineIteration& it) {
   it.duration = Duration::zero();
   it.prefill = false;
   it.iterations = 1;
   it.events.clear();
-  auto finish_token = [&](uint64_t id, Seq& s) {
-    s.generated += 1;
-    counters_.generation_tokens += 1;
-    if (config_.every_token || s.generated == 1)
-      it.events.push_back({id, EngineEventKind::kToken, s.generated});
-    if (s.generated < s.req.output.value) return false;
-    it.events.push_back({id, EngineEventKind::kFinished, s.generated});
-    counters_.finished += 1;
-    remember_prefix(s);
-    free_seq(s);
-    return true;
-  };
+  if (config_.chunked_prefill) {
+    step_chunked(it);
+  } else {
+    step_whole(it);
+  }
+}
 
+void BatchEngine::step_whole(EngineIteration& it) {
   // Admit waiting sequences (FCFS) while the batch, the KV cache and the prefill budget allow.
   // A preempted sequence recomputes its prompt and the tokens it had produced.
   std::vector<uint64_t> prefill;
@@ -155,8 +183,9 @@ void BatchEngine::step(EngineIteration& it) {
     int64_t context = s.req.prompt.value + s.generated;
     int64_t need = blocks_for(context + 1);
     if (used_blocks_ + need > total_blocks_) break;
-    int64_t compute = context - cached_prefix(s).value;
+    int64_t compute = context - cached_prefix(s, false).value;
     if (!prefill.empty() && prefill_tokens + compute > config_.max_batched_tokens.value) break;
+    cached_prefix(s);
     waiting_.pop_front();
     used_blocks_ += need;
     s.blocks = need;
@@ -177,7 +206,7 @@ void BatchEngine::step(EngineIteration& it) {
     for (uint64_t id : prefill) {
       Seq& s = seqs_[id];
       s.prefilled = true;
-      if (finish_token(id, s)) {
+      if (finish_token(it, s)) {
         running_.erase(std::find(running_.begin(), running_.end(), &s));
         seqs_.erase(id);
       }
@@ -193,15 +222,7 @@ void BatchEngine::step(EngineIteration& it) {
     int64_t need = blocks_for(s.req.prompt.value + s.generated + 1);
     bool self_preempted = false;
     while (need > s.blocks && used_blocks_ + (need - s.blocks) > total_blocks_) {
-      Seq& v = *running_.back();
-      const uint64_t victim = v.req.id;
-      free_seq(v);
-      v.prefilled = false;
-      running_.pop_back();
-      waiting_.push_front(victim);
-      counters_.preemptions += 1;
-      it.events.push_back({victim, EngineEventKind::kPreempted, v.generated});
-      if (&v == &s) {
+      if (&preempt_newest(it) == &s) {
         self_preempted = true;
         break;
       }
@@ -219,14 +240,112 @@ void BatchEngine::step(EngineIteration& it) {
   still_.clear();
   for (Seq* s : running_) {
     const uint64_t id = s->req.id;  // a copy: erase() must not read the node it frees
-    if (finish_token(id, *s)) {
+    if (finish_token(it, *s)) {
       seqs_.erase(id);
     } else {
       still_.push_back(s);
     }
   }
   running_.swap(still_);
-  return;
+}
+
+void BatchEngine::step_chunked(EngineIteration& it) {
+  int64_t budget = std::max<int64_t>(1, config_.max_batched_tokens.value);
+  planned_.clear();
+  // Running sequences first, oldest first: a decoding one takes one token of the budget, one
+  // partway through its prompt the most of the rest that fits. A decode that needs a KV block
+  // when none is free preempts the newest (recompute), as vLLM does.
+  bool preempted = false;
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    Seq& s = *running_[i];
+    const int64_t context = s.req.prompt.value + s.generated;
+    const int64_t n = s.prefilled ? 1 : std::min(context - s.computed, budget);
+    const int64_t need = blocks_for(context + 1);  // a prompt partway through holds them all
+    bool self_preempted = false;
+    while (need > s.blocks && used_blocks_ + (need - s.blocks) > total_blocks_) {
+      preempted = true;
+      if (&preempt_newest(it) == &s) {
+        self_preempted = true;
+        break;
+      }
+    }
+    if (self_preempted) break;
+    used_blocks_ += std::max<int64_t>(0, need - s.blocks);
+    s.blocks = std::max(s.blocks, need);
+    planned_.push_back({&s, n});
+    budget -= n;
+  }
+
+  // Then waiting ones, FCFS, unless this iteration preempted (vLLM V1 does not admit then): each
+  // while the batch, the budget and the KV cache allow; the last may get only a chunk. A
+  // preempted sequence recomputes its prompt and the tokens it had produced.
+  while (!preempted && budget > 0 && !waiting_.empty() &&
+         running_.size() < static_cast<size_t>(config_.max_num_seqs)) {
+    const uint64_t id = waiting_.front();
+    Seq& s = seqs_[id];
+    const int64_t context = s.req.prompt.value + s.generated;
+    const int64_t cached = cached_prefix(s, false).value;
+    const int64_t n = std::min(context - cached, budget);
+    // Its whole context's blocks, and one more slot, as vLLM V0's chunked-prefill scheduler
+    // allocates them: admitted only when it can finish its prompt, a prompt never holds blocks
+    // half-filled while it waits for more (vLLM V1 allocates chunk by chunk, which under KV
+    // pressure preempts and restarts long prompts over and over).
+    const int64_t need = blocks_for(context + 1);
+    if (used_blocks_ + need > total_blocks_) break;
+    cached_prefix(s);
+    waiting_.pop_front();
+    s.computed = cached;
+    s.blocks = need;
+    used_blocks_ += need;
+    running_.push_back(&s);
+    planned_.push_back({&s, n});
+    budget -= n;
+    if (!s.scheduled_once) {
+      s.scheduled_once = true;
+      it.events.push_back({id, EngineEventKind::kScheduled, s.generated});
+    }
+  }
+  if (planned_.empty()) return;
+
+  MixedIteration m;
+  for (const Planned& p : planned_) {
+    const Seq& s = *p.seq;
+    if (s.prefilled) {
+      m.batch += 1;
+      m.context.value += s.req.prompt.value + s.generated;
+    } else {
+      const double from = static_cast<double>(s.computed);
+      const double to = from + static_cast<double>(p.tokens);
+      m.prefill.value += p.tokens;
+      m.prefill_attention += to * to - from * from;
+    }
+  }
+  it.prefill = m.prefill.value > 0;
+  it.duration = it.prefill ? cost_.mixed(m) : cost_.decode(m.batch, m.context);
+  counters_.prompt_tokens += static_cast<uint64_t>(m.prefill.value);
+
+  // Each decode makes a token; a chunk that completes its context makes the sequence's next one.
+  bool finished = false;
+  for (const Planned& p : planned_) {
+    Seq& s = *p.seq;
+    if (!s.prefilled) {
+      s.computed += p.tokens;
+      if (s.computed < s.req.prompt.value + s.generated) continue;
+      s.prefilled = true;
+    }
+    finished = finish_token(it, s) || finished;
+  }
+  if (!finished) return;
+  still_.clear();
+  for (Seq* s : running_) {
+    const uint64_t id = s->req.id;  // a copy: erase() must not read the node it frees
+    if (s->generated < s->req.output.value) {
+      still_.push_back(s);
+    } else {
+      seqs_.erase(id);
+    }
+  }
+  running_.swap(still_);
 }
 
 EngineStats BatchEngine::stats() const {

@@ -15,19 +15,41 @@
 
 namespace gf {
 
+// What one iteration of a chunked-prefill engine computes: prompt chunks and decode steps at once.
+struct MixedIteration {
+  Tokens prefill{0};  // prompt tokens computed, all chunks together
+  // Sum over the chunks of end^2 - start^2 (positions in their prompts): the quadratic attention
+  // term, so a prompt cut into chunks costs what it costs whole (the sum telescopes to P^2).
+  double prefill_attention = 0;
+  int batch = 0;      // sequences decoding one token each
+  Tokens context{0};  // context tokens those sequences hold
+};
+
 // What an iteration costs. PerfModel provides it; tests use simple formulas.
 class IterationCost {
  public:
   virtual ~IterationCost() = default;
   virtual Duration prefill(Tokens prompt_tokens) const = 0;
   virtual Duration decode(int batch, Tokens context_tokens) const = 0;
+  // An iteration with prompt chunks (prefill > 0) and possibly decode steps.
+  virtual Duration mixed(const MixedIteration& m) const = 0;
 };
 
 struct BatchEngineConfig {
-  Tokens kv_capacity{0};            // KV-cache tokens the replica holds
-  int block_tokens = 16;            // KV block size (vLLM's default)
-  int max_num_seqs = 256;           // sequences in one batch at most
-  Tokens max_batched_tokens{8192};  // prompt tokens in one prefill iteration at most
+  Tokens kv_capacity{0};   // KV-cache tokens the replica holds
+  int block_tokens = 16;   // KV block size (vLLM's default)
+  int max_num_seqs = 256;  // sequences in one batch at most
+  // Tokens one iteration computes at most. Chunked: prompt chunks and decode steps together (a
+  // decode counts one), as vLLM V1's scheduler budgets them; whole prefills: prompt tokens in one
+  // prefill iteration (a prompt longer than this still goes alone).
+  Tokens max_batched_tokens{8192};
+  // Chunked prefill, scheduled as vLLM V1 does: every iteration first gives each running sequence
+  // its next token (or its prompt's next chunk), then admits waiting ones, cutting the last
+  // prompt to fit the budget; chunks and decodes share one iteration. A prompt's KV blocks are
+  // allocated whole when it is admitted, as vLLM V0's chunked-prefill scheduler does. False:
+  // vLLM V0's default without chunked prefill: an iteration is either whole prompts or decode
+  // steps, prompts first.
+  bool chunked_prefill = true;
   bool prefix_cache = false;
   int prefix_block_tokens = 16;  // tokens per prefix hash (Mooncake traces use 512)
   // False: a kToken event only for each sequence's first token (a simulator that measures TTFT and
@@ -104,14 +126,22 @@ class BatchEngine {
     EngineRequest req;
     int64_t generated = 0;
     int64_t blocks = 0;
-    bool prefilled = false;
+    int64_t computed = 0;    // chunked: context tokens whose KV is computed (before `prefilled`)
+    bool prefilled = false;  // decoding: its context is computed
     bool scheduled_once = false;
   };
 
   int64_t blocks_for(int64_t tokens) const;
   // How many quiet decode iterations step(out, budget) may run (0 or 1: step normally).
   int quiet_iterations(Duration budget, Duration& total) const;
-  Tokens cached_prefix(const Seq& s);
+  void step_whole(EngineIteration& it);
+  void step_chunked(EngineIteration& it);
+  // Gives `s` its next token; true when that was its last (its blocks are then freed).
+  bool finish_token(EngineIteration& it, Seq& s);
+  // Frees the newest running sequence's blocks and sends it back to wait first.
+  Seq& preempt_newest(EngineIteration& it);
+  // Leading prompt tokens the prefix cache holds; `touch` counts the lookup and refreshes the LRU.
+  Tokens cached_prefix(const Seq& s, bool touch = true);
   void remember_prefix(const Seq& s);
   void free_seq(Seq& s);
 
@@ -125,6 +155,11 @@ class BatchEngine {
   // an iteration walks its batch without a hash lookup per sequence.
   std::vector<Seq*> running_;
   std::vector<Seq*> still_;  // scratch for step(), kept to reuse its buffer
+  struct Planned {
+    Seq* seq;
+    int64_t tokens;  // computed this iteration: a decode's 1 or a prompt chunk
+  };
+  std::vector<Planned> planned_;  // scratch for step_chunked()
   // Prefix cache: LRU of block hashes.
   std::list<uint64_t> lru_;
   std::unordered_map<uint64_t, std::list<uint64_t>::iterator> cached_;

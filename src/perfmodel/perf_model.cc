@@ -65,6 +65,16 @@ double PerfCoefficients::decode_ms(double batch, double context) const {
          decode_per_ctx_token_ms * std::max(0.0, context);
 }
 
+double PerfCoefficients::mixed_ms(double p, double attention, double batch, double context) const {
+  if (!(p > 0)) return decode_ms(batch, context);
+  const double chunks =
+      std::max(prefill_floor_ms, prefill_base_ms + prefill_per_token_ms * p +
+                                     prefill_per_token2_ms * std::max(0.0, attention));
+  if (!(batch > 0)) return chunks;
+  return std::max(chunks, decode_base_ms) + decode_per_seq_ms * batch +
+         decode_per_ctx_token_ms * std::max(0.0, context);
+}
+
 Status PerfCoefficients::validate() const {
   const std::pair<const char*, double> fields[] = {
       {"prefillBaseMs", prefill_base_ms},
@@ -264,6 +274,12 @@ Duration PerfModel::prefill_time(Tokens prompt_tokens) const {
 
 Duration PerfModel::decode_iteration_time(int batch, Tokens context_tokens) const {
   return from_ms(coef_.decode_ms(batch, static_cast<double>(context_tokens.value)));
+}
+
+Duration PerfModel::mixed_iteration_time(Tokens prefill_tokens, double attention, int batch,
+                                         Tokens context_tokens) const {
+  return from_ms(coef_.mixed_ms(static_cast<double>(prefill_tokens.value), attention, batch,
+                                static_cast<double>(context_tokens.value)));
 }
 
 Tokens PerfModel::kv_capacity(MiB gpu_memory, double memory_fraction) const {

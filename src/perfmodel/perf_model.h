@@ -47,6 +47,14 @@ struct PerfCoefficients {
   // Milliseconds, without rounding; zero for an empty prefill or batch.
   double prefill_ms(double prompt_tokens) const;
   double decode_ms(double batch, double context_tokens) const;
+  // One iteration of a chunked-prefill engine: prompt chunks of `prefill_tokens` in all, whose
+  // attention covers `attention` (the sum of end^2 - start^2 over the chunks; a whole prompt of P
+  // tokens is P^2), and `batch` sequences decoding with `context_tokens`. The chunks cost what a
+  // prefill of them does with the quadratic term over their positions; decodes ride on that pass
+  // over the weights: only their per-sequence and context terms add, and the iteration costs at
+  // least a decode iteration of them (docs/perfmodel.md, "Mixed iterations").
+  double mixed_ms(double prefill_tokens, double attention, double batch,
+                  double context_tokens) const;
   // kInvalidArgument unless every coefficient is finite and >= 0 and a decode iteration costs
   // something (decode_base or decode_per_seq > 0). For manual coefficients from a manifest.
   Status validate() const;
@@ -100,6 +108,9 @@ class PerfModel {
 
   Duration prefill_time(Tokens prompt_tokens) const;
   Duration decode_iteration_time(int batch, Tokens context_tokens) const;
+  // PerfCoefficients::mixed_ms as a duration.
+  Duration mixed_iteration_time(Tokens prefill_tokens, double attention, int batch,
+                                Tokens context_tokens) const;
   // KV-cache tokens a replica holds: (GPU memory x fraction x TP - weights) / bytes per token.
   // Zero when the weights alone do not fit.
   Tokens kv_capacity(MiB gpu_memory, double memory_fraction) const;

@@ -16,6 +16,9 @@ class PerfModelCost final : public IterationCost {
   Duration decode(int batch, Tokens context) const override {
     return model_.decode_iteration_time(batch, context);
   }
+  Duration mixed(const MixedIteration& m) const override {
+    return model_.mixed_iteration_time(m.prefill, m.prefill_attention, m.batch, m.context);
+  }
   const PerfModel& model() const { return model_; }
 
  private:

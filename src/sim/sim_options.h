@@ -36,6 +36,10 @@ struct SimOptions {
   // would. False: it sets none, and the gateway estimates its output at its default (256 tokens).
   // What admission's token budgets and least-work routing see of a request before it runs.
   bool exact_max_tokens = true;
+  // Engines chunk prefills and mix them with decodes, as vLLM V1 does (BatchEngineConfig); false:
+  // whole prefills in iterations of their own (vLLM V0 without chunked prefill). The lower bound
+  // follows the same engine.
+  bool chunked_prefill = true;
   // Called now and then with the share of the trace replayed (0..1), for a progress bar.
   std::function<void(double)> progress;
 };

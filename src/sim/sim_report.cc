@@ -56,6 +56,7 @@ std::string report_json(const SimReport& report) {
               {"attainment_goal", report.options.attainment_goal}};
   j["seed"] = report.seed;
   j["max_tokens"] = report.options.exact_max_tokens ? "exact" : "none";
+  j["chunked_prefill"] = report.options.chunked_prefill;
   j["lower_bound_gpu_hours"] = r4(report.bound.lower_bound_gpu_hours);
   j["work_floor_gpu_hours"] = r4(report.bound.work_floor_gpu_hours);
   j["lower_bound_cost"] = r4(report.bound.lower_bound_cost);
@@ -163,6 +164,7 @@ std::string plan_json(const SimReport& report, const CapacityPlan& plan) {
               {"tpot_ms", to_ms(report.options.slo.tpot)},
               {"attainment_goal", report.options.attainment_goal}};
   j["max_tokens"] = report.options.exact_max_tokens ? "exact" : "none";
+  j["chunked_prefill"] = report.options.chunked_prefill;
   j["simulations"] = plan.simulations;
   j["found"] = plan.found();
   ordered_json options = ordered_json::array();

@@ -347,6 +347,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
     c.prefix_cache = prefix_cache_;
     c.prefix_block_tokens = static_cast<int>(kTracePrefixBlockTokens.value);
     c.every_token = false;  // TTFT and the end are all that is measured
+    c.chunked_prefill = opts_.chunked_prefill;
     rep.cost = *cost;
     rep.engine_config = c;
     rep.engine = std::make_unique<BatchEngine>(**cost, c);

@@ -13,12 +13,16 @@ namespace {
 
 using std::chrono::microseconds;
 
-// 1 µs per prompt token; decode 100 µs + 10 µs per sequence + 0.01 µs per context token.
+// 1 µs per prompt token; decode 100 µs + 10 µs per sequence + 0.01 µs per context token. In a
+// mixed iteration the decodes add only their per-sequence and context terms.
 class LinearCost final : public IterationCost {
  public:
   Duration prefill(Tokens t) const override { return microseconds(t.value); }
   Duration decode(int batch, Tokens ctx) const override {
     return microseconds(100 + 10 * batch) + Duration(ctx.value * 10);
+  }
+  Duration mixed(const MixedIteration& m) const override {
+    return microseconds(m.prefill.value + 10 * m.batch) + Duration(m.context.value * 10);
   }
 };
 
@@ -145,10 +149,11 @@ TEST(BatchEngine, PrefixCacheSkipsCachedPromptBlocks) {
 }
 
 TEST(BatchEngine, RandomLoadsFinishEveryRequestExactly) {
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
     Rng rng(seed);  // the same loads with every standard library
     LinearCost cost;
     BatchEngineConfig cfg{Tokens(rng.uniform_int(256, 4096))};
+    cfg.chunked_prefill = seed % 2 == 0;
     cfg.max_num_seqs = static_cast<int>(rng.uniform_int(1, 16));
     cfg.max_batched_tokens = Tokens(rng.uniform_int(64, 2048));
     cfg.prefix_cache = rng.uniform_below(2) == 0;
@@ -255,11 +260,12 @@ int run_until(BatchEngine& e, Duration& t, Duration until, bool budget, std::vec
 // whenever the KV cache runs short.
 TEST(BatchEngine, QuietIterationsInOneStepMatchSingleStepsExactly) {
   int jumps = 0;
-  for (uint64_t seed = 1; seed <= 30; ++seed) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
     Rng rng(seed);
     LinearCost cost;
     BatchEngineConfig cfg{Tokens(rng.uniform_int(512, 8192))};
     cfg.every_token = false;
+    cfg.chunked_prefill = seed % 2 == 0;
     cfg.max_num_seqs = static_cast<int>(rng.uniform_int(1, 32));
     cfg.max_batched_tokens = Tokens(rng.uniform_int(128, 2048));
     cfg.prefix_cache = rng.uniform_below(2) == 0;
@@ -290,6 +296,114 @@ TEST(BatchEngine, QuietIterationsInOneStepMatchSingleStepsExactly) {
     EXPECT_EQ(single.stats().finished, batched.stats().finished);
   }
   EXPECT_GT(jumps, 100) << "the loads must give quiet runs to batch";
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+// Records what each mixed iteration computed.
+class RecordingCost final : public IterationCost {
+ public:
+  Duration prefill(Tokens t) const override { return microseconds(t.value); }
+  Duration decode(int batch, Tokens) const override { return microseconds(100 + 10 * batch); }
+  Duration mixed(const MixedIteration& m) const override {
+    seen.push_back(m);
+    return microseconds(m.prefill.value + 10 * m.batch);
+  }
+  mutable std::vector<MixedIteration> seen;
+};
+
+// vLLM V1: a prompt longer than what is left of the budget is cut into chunks, each sharing an
+// iteration with the running decodes, which keep making a token every iteration.
+TEST(BatchEngine, ChunkedPrefillCutsALongPromptAndKeepsTheDecodesGoing) {
+  RecordingCost cost;
+  BatchEngineConfig cfg{Tokens(100000)};
+  cfg.max_batched_tokens = Tokens(100);
+  BatchEngine e(cost, cfg);
+  ASSERT_TRUE(e.submit(req(1, 10, 50)));
+  std::map<uint64_t, int64_t> tokens;
+  step_and_record(e, tokens);  // 1's prefill
+  ASSERT_EQ(tokens[1], 1);
+  cost.seen.clear();
+  ASSERT_TRUE(e.submit(req(2, 450, 5)));
+  // 1 takes one token of each budget, so 2's 450 prompt tokens take chunks of 99: five of them.
+  for (int i = 1; i <= 5; ++i) {
+    const EngineIteration it = e.step();
+    EXPECT_TRUE(it.prefill);
+    int got = 0;
+    for (const auto& ev : it.events) {
+      if (ev.kind != EngineEventKind::kToken) continue;
+      EXPECT_EQ(ev.tokens, tokens[ev.id] + 1);
+      tokens[ev.id] = ev.tokens;
+      got += ev.id == 2;
+    }
+    EXPECT_EQ(tokens[1], 1 + i) << "the decode goes on in chunk " << i;
+    EXPECT_EQ(got, i == 5 ? 1 : 0) << "2's first token comes with its last chunk, " << i;
+  }
+  ASSERT_EQ(cost.seen.size(), 5u);
+  double attention = 0;
+  int64_t prompt = 0;
+  for (const MixedIteration& m : cost.seen) {
+    EXPECT_LE(m.prefill.value + m.batch, 100) << "an iteration stays within the budget";
+    EXPECT_EQ(m.batch, 1);
+    prompt += m.prefill.value;
+    attention += m.prefill_attention;
+  }
+  EXPECT_EQ(prompt, 450);
+  // The chunks' attention adds up to the whole prompt's: chunking does not make a prompt cheaper.
+  EXPECT_DOUBLE_EQ(attention, 450.0 * 450.0);
+  tokens = drain(e, tokens);
+  EXPECT_EQ(tokens[1], 50);
+  EXPECT_EQ(tokens[2], 5);
+}
+
+// The same load on both schedulers: whole prefills leave the decoding sequence waiting for the
+// newcomers' prompts; chunks interleave with it, so its longest gap between tokens is shorter.
+TEST(BatchEngine, ChunksShortenTheLongestStallAWholePrefillCauses) {
+  const auto longest_gap = [](bool chunked) {
+    LinearCost cost;
+    BatchEngineConfig cfg{Tokens(100000)};
+    cfg.max_batched_tokens = Tokens(512);
+    cfg.chunked_prefill = chunked;
+    BatchEngine e(cost, cfg);
+    EXPECT_TRUE(e.submit(req(1, 10, 40)));
+    Duration t{0}, last{0}, gap{0};
+    for (int i = 0; i < 200 && !e.idle(); ++i) {
+      if (i == 3)
+        for (uint64_t id = 2; id <= 6; ++id)
+          EXPECT_TRUE(e.submit(req(id, 3000, 2)));
+      const EngineIteration it = e.step();
+      t += it.duration;
+      for (const auto& ev : it.events) {
+        if (ev.id != 1 || ev.kind != EngineEventKind::kToken) continue;
+        gap = std::max(gap, t - last);
+        last = t;
+      }
+    }
+    EXPECT_TRUE(e.idle());
+    return gap;
+  };
+  const Duration whole = longest_gap(false), chunked = longest_gap(true);
+  EXPECT_GE(whole, microseconds(3000)) << "a whole 3000-token prefill stalls the decode";
+  EXPECT_LE(chunked, microseconds(512 + 100)) << "a chunk stalls it at most one budget";
+}
+
+// A sequence preempted partway through its prompt starts it again, and finishes.
+TEST(BatchEngine, ChunkedPreemptionRecomputesAndEveryRequestFinishes) {
+  LinearCost cost;
+  BatchEngineConfig cfg{Tokens(640)};  // 40 blocks
+  cfg.max_batched_tokens = Tokens(64);
+  BatchEngine e(cost, cfg);
+  ASSERT_TRUE(e.submit(req(1, 300, 200)));
+  ASSERT_TRUE(e.submit(req(2, 300, 30)));
+  auto got = drain(e);
+  EXPECT_EQ(got[1], 200);
+  EXPECT_EQ(got[2], 30);
+  EXPECT_GT(e.stats().preemptions, 0u);
+  EXPECT_GT(e.stats().prompt_tokens, 600u) << "a preempted sequence recomputes";
 }
 
 }  // namespace

@@ -165,6 +165,39 @@ TEST(PerfModel, NeverFasterWithMoreTokensSequencesOrContext) {
   }
 }
 
+// A mixed iteration is a prefill of its chunks with the decodes riding on it: it reduces to the
+// two kinds it mixes, costs at least either, and less than running them one after the other
+// (the weights are read once).
+TEST(PerfModel, AMixedIterationIsItsChunksWithTheDecodesRidingOnThem) {
+  for (const auto& k : PerfModel::known_pairs()) {
+    SCOPED_TRACE(k.gpu + " " + k.model + " tp=" + std::to_string(k.tp));
+    auto pm = PerfModel::lookup(k.gpu, k.model, k.tp);
+    ASSERT_TRUE(pm.ok());
+    const PerfCoefficients& c = pm->coefficients();
+    for (double p : {1.0, 100.0, 2048.0, 8192.0}) {
+      EXPECT_DOUBLE_EQ(c.mixed_ms(p, p * p, 0, 0), c.prefill_ms(p)) << "a whole prompt alone";
+      for (double b : {1.0, 32.0, 256.0}) {
+        const double ctx = 1500 * b;
+        EXPECT_DOUBLE_EQ(c.mixed_ms(0, 0, b, ctx), c.decode_ms(b, ctx));
+        const double m = c.mixed_ms(p, p * p, b, ctx);
+        EXPECT_GE(m, c.prefill_ms(p)) << p << " " << b;
+        EXPECT_GE(m, c.decode_ms(b, ctx)) << p << " " << b;
+        EXPECT_LE(m, c.prefill_ms(p) + c.decode_ms(b, ctx)) << p << " " << b;
+        EXPECT_GE(c.mixed_ms(p, p * p, b + 1, ctx + 1500), m) << "more decodes never cost less";
+      }
+    }
+    // A later chunk attends to the prompt before it: 1024 tokens at offset 7168 cost more than
+    // the first 1024.
+    const double late = c.mixed_ms(1024, 8192.0 * 8192 - 7168.0 * 7168, 0, 0);
+    const double first = c.mixed_ms(1024, 1024.0 * 1024, 0, 0);
+    if (c.prefill_per_token2_ms > 0 && first > c.prefill_floor_ms) {
+      EXPECT_GT(late, first);
+    } else {
+      EXPECT_GE(late, first);
+    }
+  }
+}
+
 TEST(PerfModel, KvCapacityMatchesAHandCalculation) {
   auto arch = PerfModel::arch_of("meta-llama/Llama-2-7b-hf");
   ASSERT_TRUE(arch.ok());

@@ -79,6 +79,7 @@ class UnitCost final : public IterationCost {
  public:
   Duration prefill(Tokens t) const override { return microseconds(t.value); }
   Duration decode(int, Tokens) const override { return microseconds(100); }
+  Duration mixed(const MixedIteration& m) const override { return microseconds(m.prefill.value); }
 };
 
 TEST(RequestModel, ASharedPromptPrefixIsAnEnginePrefixCacheHit) {
