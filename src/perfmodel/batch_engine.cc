@@ -32,7 +32,9 @@ bool BatchEngine::cancel(uint64_t id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return false;
   free_seq(it->second);
-  running_.erase(std::remove(running_.begin(), running_.end(), &it->second), running_.end());
+  const auto gone = std::remove(running_.begin(), running_.end(), &it->second);
+  if (gone != running_.end() && !it->second.prefilled) --partial_;
+  running_.erase(gone, running_.end());
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
   seqs_.erase(it);
   return true;
@@ -89,8 +91,7 @@ int BatchEngine::quiet_iterations(Duration budget, Duration& total) const {
   if (config_.chunked_prefill && static_cast<int64_t>(running_.size()) >
                                      std::max<int64_t>(1, config_.max_batched_tokens.value))
     return 0;
-  for (const Seq* s : running_)
-    if (!s->prefilled) return 0;
+  if (partial_ > 0) return 0;
   // None may finish inside the run: the one that ends a sequence is stepped normally.
   int64_t left = INT64_MAX;
   int64_t context = 0;
@@ -151,6 +152,7 @@ bool BatchEngine::finish_token(EngineIteration& it, Seq& s) {
 BatchEngine::Seq& BatchEngine::preempt_newest(EngineIteration& it) {
   Seq& v = *running_.back();
   free_seq(v);
+  if (!v.prefilled) --partial_;  // preempted partway through its prompt
   v.prefilled = false;
   v.computed = 0;
   running_.pop_back();
@@ -213,10 +215,13 @@ void BatchEngine::step_whole(EngineIteration& it) {
     }
     return;
   }
-  if (running_.empty()) return;
+  decode_all(it);
+}
 
-  // Decode iteration. A sequence crossing into a new block needs one; when none is free the
-  // newest sequence is preempted (recompute), as vLLM does.
+void BatchEngine::decode_all(EngineIteration& it) {
+  if (running_.empty()) return;
+  // A sequence crossing into a new block needs one; when none is free the newest sequence is
+  // preempted (recompute), as vLLM does.
   for (size_t i = 0; i < running_.size(); ++i) {
     Seq& s = *running_[i];
     int64_t need = blocks_for(s.req.prompt.value + s.generated + 1);
@@ -251,6 +256,12 @@ void BatchEngine::step_whole(EngineIteration& it) {
 
 void BatchEngine::step_chunked(EngineIteration& it) {
   int64_t budget = std::max<int64_t>(1, config_.max_batched_tokens.value);
+  // Nothing to admit and no prompt partway: every running sequence decodes, exactly as in an
+  // engine without chunks (the common iteration, kept as cheap).
+  if (waiting_.empty() && partial_ == 0 && static_cast<int64_t>(running_.size()) <= budget) {
+    decode_all(it);
+    return;
+  }
   planned_.clear();
   // Running sequences first, oldest first: a decoding one takes one token of the budget, one
   // partway through its prompt the most of the rest that fits. A decode that needs a KV block
@@ -298,6 +309,7 @@ void BatchEngine::step_chunked(EngineIteration& it) {
     s.blocks = need;
     used_blocks_ += need;
     running_.push_back(&s);
+    ++partial_;
     planned_.push_back({&s, n});
     budget -= n;
     if (!s.scheduled_once) {
@@ -332,6 +344,7 @@ void BatchEngine::step_chunked(EngineIteration& it) {
       s.computed += p.tokens;
       if (s.computed < s.req.prompt.value + s.generated) continue;
       s.prefilled = true;
+      --partial_;
     }
     finished = finish_token(it, s) || finished;
   }

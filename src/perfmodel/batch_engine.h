@@ -136,6 +136,8 @@ class BatchEngine {
   int quiet_iterations(Duration budget, Duration& total) const;
   void step_whole(EngineIteration& it);
   void step_chunked(EngineIteration& it);
+  // One decode iteration of every running sequence (none partway through its prompt).
+  void decode_all(EngineIteration& it);
   // Gives `s` its next token; true when that was its last (its blocks are then freed).
   bool finish_token(EngineIteration& it, Seq& s);
   // Frees the newest running sequence's blocks and sends it back to wait first.
@@ -160,6 +162,7 @@ class BatchEngine {
     int64_t tokens;  // computed this iteration: a decode's 1 or a prompt chunk
   };
   std::vector<Planned> planned_;  // scratch for step_chunked()
+  int partial_ = 0;               // running sequences partway through their prompts
   // Prefix cache: LRU of block hashes.
   std::list<uint64_t> lru_;
   std::unordered_map<uint64_t, std::list<uint64_t>::iterator> cached_;
