@@ -33,7 +33,8 @@ struct LoadSample {
   // The engines' own account (fleet/replica_load.h) at the period's end, over the Ready replicas
   // whose load is known: how many those are, the requests running and waiting in their engines
   // (summed) and their mean KV-cache usage. nullopt when no replica reported it: unknown, never
-  // zero. Shown with each decision and used by routing; no policy sizes on them yet.
+  // zero. Shown with each decision and used by routing; `slo` reads engine_waiting to tell a
+  // growing backlog from a draining one, and no policy sizes on them.
   int engines_reporting = 0;
   std::optional<int> engine_running;
   std::optional<int> engine_waiting;

@@ -59,11 +59,21 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
       held_at_ = in.now;
     }
   }
+  // A miss says the replicas are too few only while requests pile up: with nothing waiting, or
+  // fewer waiting than over the window, the misses are a backlog the fleet is already draining
+  // (routed before a scale-up) or requests that more replicas would not speed up.
+  const auto backlog = [](const LoadSample& x) {
+    return x.queued + static_cast<double>(x.engine_waiting.value_or(0));
+  };
+  const double waiting = backlog(s);
+  const bool piling_up =
+      waiting > 0 && waiting >= in.history.mean(a.window, in.now, backlog).value_or(0);
   const bool held_there_lately =
       held_at_ && in.now - *held_at_ <= kHeldMemory && per_replica <= held_load_;
   if (held && per_replica > cap) {
     cap = per_replica;  // the SLO held at more load than we believed a replica takes
-  } else if (violations_ >= kViolationsToLearn && per_replica < cap && !held_there_lately) {
+  } else if (violations_ >= kViolationsToLearn && per_replica < cap && !held_there_lately &&
+             piling_up) {
     const double floor = in.model_capacity_rps.value_or(cap) * kFloorOfSeed;
     cap = std::max(per_replica * kBackoff, floor);
   }

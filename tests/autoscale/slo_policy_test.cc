@@ -83,24 +83,47 @@ TEST_F(SloPolicyTest, BacksOffWhenTheSloBreaksAndAddsAReplicaWithAQueue) {
   // per replica, is older than the policy remembers: a miss below it would not count).
   clock.advance(6min);
   for (int i = 0; i < 3; ++i)
-    period(0.4, 2, 5000, 200, 10.0);
+    period(0.4, 2, 5000, 200, 10.0, 3);
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 2.5);
 }
 
 TEST_F(SloPolicyTest, MissesWhereTheSloHeldLatelyAreNoCapacity) {
   // Held at 8 per replica; then missed, again and again, at 6, 4 and 2 per replica as replicas
   // are added: prompts too long for the TTFT target whatever the count. Backing off each time
-  // would add replicas without end; the belief stays.
+  // would add replicas without end; the belief stays (even with requests waiting).
   period(16, 2, 100, 20, 10.0);
   for (int ready : {3, 4, 8}) {
     for (int i = 0; i < 5; ++i)
-      period(16, ready, 900, 20, 10.0);
+      period(16, ready, 900, 20, 10.0, 4);
     EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0) << ready << " replicas";
   }
   // Missed above where it held: that is a capacity, and the belief drops under it.
   for (int i = 0; i < 3; ++i)
-    period(18, 2, 900, 20, 10.0);
+    period(18, 2, 900, 20, 10.0, 4);
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 8.1, 1e-9);
+}
+
+// Misses are a capacity only while requests pile up. Requests routed before a scale-up wait in
+// the engines they went to and miss long after the fleet has enough replicas; backing off on
+// them lowered the belief again and again (on the Mooncake trace, down to a tenth of a replica's
+// real capacity, and the deployment to replicas.max).
+TEST_F(SloPolicyTest, MissesWhileTheBacklogDrainsOrWithNothingWaitingAreNoCapacity) {
+  spec.window = 5s;
+  for (int i = 0; i < 5; ++i)
+    period(10, 2, 100, 20, 10.0, 20);  // held, with a backlog
+  // Missing, with fewer and fewer waiting: the backlog drains; the belief stays.
+  for (double waiting : {16.0, 12.0, 8.0, 4.0, 2.0})
+    period(16, 2, 900, 20, 10.0, waiting);
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  // Missing with nothing waiting: no replica count would help.
+  for (int i = 0; i < 5; ++i)
+    period(16, 2, 900, 20, 10.0, 0);
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  // Missing while the queue grows: too few replicas, and the belief drops under the 8 per
+  // replica that broke it.
+  for (double waiting : {2.0, 4.0, 6.0})
+    period(16, 2, 900, 20, 10.0, waiting);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
 }
 
 TEST_F(SloPolicyTest, WithoutASeedItHoldsUntilRequestsAreServed) {
@@ -136,6 +159,7 @@ TEST(SloPolicyJudgement, AFewSlowAnswersAreNoVerdict) {
     s.known = true;
     s.arrival_rps = 2;
     s.ready = 1;
+    s.queued = 3;  // and requests waiting: a miss then is a capacity
     s.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
     s.ttft_counts[ttft_bucket(3000)] = 2;
     history.add(s);
