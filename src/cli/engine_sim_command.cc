@@ -38,8 +38,8 @@ void add_engine_sim_command(CLI::App& app, int& status) {
   c->add_option("--max-num-seqs", opts->max_num_seqs, "Sequences per batch at most")
       ->capture_default_str();
   c->add_option("--max-num-batched-tokens", opts->max_batched_tokens.value,
-                "Tokens one iteration computes at most (prompt chunks and decodes together)")
-      ->capture_default_str();
+                "Tokens one iteration computes at most, prompt chunks and decodes together "
+                "(default: vLLM V1's for --gpu: 8192, or 2048 on an A100 or a GPU under 70 GiB)");
   c->add_flag("--no-chunked-prefill", *chunked_off,
               "Prefill whole prompts in iterations of their own (vLLM V0) instead of chunks that "
               "share iterations with decodes (vLLM V1)");

@@ -107,7 +107,9 @@ struct EngineSim::Impl {
     BatchEngineConfig c;
     c.kv_capacity = kv_capacity;
     c.max_num_seqs = opts.max_num_seqs;
-    c.max_batched_tokens = opts.max_batched_tokens;
+    c.max_batched_tokens = opts.max_batched_tokens.value > 0
+                               ? opts.max_batched_tokens
+                               : PerfModel::default_max_batched_tokens(opts.gpu);
     c.chunked_prefill = opts.chunked_prefill;
     c.prefix_cache = opts.prefix_cache;
     c.prefix_block_tokens = prefix_block_tokens(request_model.prefix);
@@ -652,6 +654,9 @@ Result<std::unique_ptr<EngineSim>> EngineSim::create(asio::io_context& io, Engin
   }
   if (o.max_num_seqs < 1)
     return make_error(ErrorCode::kInvalidArgument, "--max-num-seqs must be >= 1");
+  if (o.max_batched_tokens.value < 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--max-num-batched-tokens must be >= 1 (or 0: the GPU's default)");
   if (Status s = validate(o.prefix); !s) return s.error();
   std::optional<PerfCoefficients> manual;
   if (o.performance) manual = coefficients_of(*o.performance);

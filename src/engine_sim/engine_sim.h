@@ -28,8 +28,8 @@ struct EngineSimOptions {
   int tensor_parallel = 1;
   double memory_fraction = 0.9;
   int max_num_seqs = 256;
-  Tokens max_batched_tokens{8192};
-  bool chunked_prefill = true;  // BatchEngineConfig::chunked_prefill
+  Tokens max_batched_tokens{0};  // 0: vLLM V1's default for `gpu` (8192, or 2048 on an A100)
+  bool chunked_prefill = true;   // BatchEngineConfig::chunked_prefill
   bool prefix_cache = true;
   // The prefix cache's blocks: the gateway's (same block size and seed), so the prefix a gateway
   // routed on is the prefix this engine finds cached.

@@ -1,6 +1,7 @@
 #include "perfmodel/perf_model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -183,6 +184,17 @@ MiB PerfModel::gpu_memory_of(const std::string& gpu_model) {
   if (const GpuHardware* h = find_gpu_hardware(gpu_model)) return h->memory;
   if (auto mig = parse_mig_name(gpu_model)) return mig->shape.memory;
   return MiB(0);
+}
+
+Tokens PerfModel::default_max_batched_tokens(const std::string& gpu_model) {
+  // vllm/engine/arg_utils.py (get_batch_defaults): larger budgets for big GPUs, but not A100s,
+  // where they measured a throughput regression.
+  auto canonical = canonical_gpu(gpu_model);
+  std::string name = canonical.ok() ? *canonical : gpu_model;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  const bool big = gpu_memory_of(gpu_model).value >= 70 * 1024;
+  return Tokens(big && name.find("a100") == std::string::npos ? 8192 : 2048);
 }
 
 Result<PerfModel> PerfModel::lookup(const std::string& gpu_model, const std::string& model, int tp,

@@ -99,6 +99,9 @@ class PerfModel {
   static Result<std::string> canonical_gpu(const std::string& gpu_model);
   // Memory of one GPU of a known model (nominal 80 GiB for both); MiB(0) when unknown.
   static MiB gpu_memory_of(const std::string& gpu_model);
+  // vLLM V1's default max_num_batched_tokens for its OpenAI server on this GPU: 8192 on one with
+  // at least 70 GiB that is not an A100, else 2048 (an unknown GPU included).
+  static Tokens default_max_batched_tokens(const std::string& gpu_model);
 
   const ModelArch& arch() const { return arch_; }
   const PerfCoefficients& coefficients() const { return coef_; }

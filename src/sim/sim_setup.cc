@@ -153,7 +153,7 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
       s.kv_capacity = pm->kv_capacity(mem, PerfModel::kDefaultMemoryFraction);
       s.block_tokens = engine.block_tokens;
       s.max_num_seqs = engine.max_num_seqs;
-      s.max_batched_tokens = engine.max_batched_tokens;
+      s.max_batched_tokens = PerfModel::default_max_batched_tokens(gpu);
       s.chunked_prefill = engine.chunked_prefill;
       shapes.push_back(s);
     }

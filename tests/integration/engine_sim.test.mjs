@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import OpenAI from "openai";
-import { start } from "./lib.mjs";
+import { runBinary, start } from "./lib.mjs";
 
 const MODEL = "meta-llama/Llama-2-7b-hf";
 let sim;
@@ -192,4 +192,10 @@ test("metrics use vLLM names and parse with promtool", async () => {
   assert.ok(code === 0 || code === 3, `promtool exit ${code}: ${out}`);
   const problems = out.split("\n").filter((l) => l.trim() && !/metric names should not contain ':'/.test(l));
   assert.deepEqual(problems, []);
+});
+
+test("a bad option is refused with what was wrong", async () => {
+  const r = await runBinary(["engine-sim", "--port", "0", "--model", MODEL, "--max-num-batched-tokens", "-5"]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--max-num-batched-tokens must be >= 1 \(or 0: the GPU's default\)/);
 });

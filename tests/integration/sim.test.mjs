@@ -121,6 +121,23 @@ test("bad input is exit status 2 with what and where", async () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--max-tokens: "some" is neither exact nor none/);
 
+  // Whole prefills (vLLM V0) instead of chunks: the JSON says which engine ran, and the bound,
+  // which follows the engine, is no lower for it.
+  r = await sim([...BASE, "--policy", "fixed", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const chunked = JSON.parse(r.stdout);
+  assert.equal(chunked.chunked_prefill, true);
+  r = await sim([...BASE, "--policy", "fixed", "--chunked-prefill", "off", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const whole = JSON.parse(r.stdout);
+  assert.equal(whole.chunked_prefill, false);
+  assert.ok(whole.lower_bound_gpu_hours >= chunked.lower_bound_gpu_hours,
+            `${whole.lower_bound_gpu_hours} < ${chunked.lower_bound_gpu_hours}`);
+
+  r = await sim([...BASE, "--chunked-prefill", "maybe"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--chunked-prefill: "maybe" is neither on nor off/);
+
   r = await sim([...BASE, "--models", "mistralai/Mistral-7B-v0.1"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /asks for model "mistralai\/Mistral-7B-v0.1", which no deployment serves/);

@@ -198,6 +198,18 @@ TEST(PerfModel, AMixedIterationIsItsChunksWithTheDecodesRidingOnThem) {
   }
 }
 
+// vLLM V1's OpenAI-server defaults (vllm/engine/arg_utils.py): 8192 tokens an iteration on a GPU
+// of 70 GiB or more, except the A100 (a measured regression there), else 2048.
+TEST(PerfModel, TheIterationBudgetIsVllmsDefaultForTheGpu) {
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("H100-80GB"), Tokens(8192));
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("NVIDIA H100 80GB HBM3"), Tokens(8192));
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("H200-141GB"), Tokens(8192));
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("A100-80GB"), Tokens(2048));
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("a100_80gb"), Tokens(2048));
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("L40S-48GB"), Tokens(2048));
+  EXPECT_EQ(PerfModel::default_max_batched_tokens("some-unknown-gpu"), Tokens(2048));
+}
+
 TEST(PerfModel, KvCapacityMatchesAHandCalculation) {
   auto arch = PerfModel::arch_of("meta-llama/Llama-2-7b-hf");
   ASSERT_TRUE(arch.ok());
