@@ -8,12 +8,14 @@
 # Usage: bash bench/policy_frontier.sh azure|mooncake [multipliers]
 #   multipliers: of the default deployment's capacity (docs/simulator.md), default
 #   "0.6 0.7 0.8 0.9 1.0 1.15 1.3". slo and dynamo-sla size from the perf model and ignore it;
-#   fixed holds replicas.max throughout. POLICIES=p1,p2,... runs only those.
+#   fixed holds replicas.max throughout. POLICIES=p1,p2,... runs only those; CHUNKED=off runs the
+#   engines with whole prefills (gpufleet sim --chunked-prefill off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:?usage: policy_frontier.sh azure|mooncake [multipliers]}
 MULTS=${2:-"0.6 0.7 0.8 0.9 1.0 1.15 1.3"}
 POLICIES=${POLICIES:-threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed}
+CHUNKED=${CHUNKED:-on}
 cmake --preset release >/dev/null
 cmake --build build/release --target gpufleet -j "$(nproc)" >/dev/null
 BIN=$PWD/build/release/gpufleet
@@ -35,7 +37,7 @@ BASE=$("$BIN" sim --cluster $CLUSTER --trace $TRACE --model $MODEL --tp $TP --sl
   --policy target --explain | grep -o '([0-9.]* x 70%)' | head -1 | tr -d '(' | cut -d' ' -f1)
 [ -n "$BASE" ] || { echo "policy_frontier.sh: no capacity in target's --explain" >&2; exit 1; }
 
-echo "policy frontier on $WHICH: $(date -u +%FT%TZ), $(nproc) cores; capacity $BASE x {$MULTS}"
+echo "policy frontier on $WHICH: $(date -u +%FT%TZ), $(nproc) cores; capacity $BASE x {$MULTS}; chunked prefill $CHUNKED"
 for m in $MULTS; do
   cap=$(python3 -c "print(round($BASE * $m, 4))")
   cat >"$OUT/d.yaml" <<EOF
@@ -50,7 +52,7 @@ spec:
   autoscaling: {policy: target, metric: rps, replicaCapacity: $cap, slo: {ttft: $TTFT, tpot: 100ms}}
 EOF
   "$BIN" sim --cluster $CLUSTER --deployments "$OUT/d.yaml" --trace $TRACE \
-    --compare $POLICIES --json >"$OUT/$m.json"
+    --compare $POLICIES --chunked-prefill "$CHUNKED" --json >"$OUT/$m.json"
 done
 
 python3 - "$OUT" "$LEVELS" $MULTS <<'PY'
