@@ -29,6 +29,7 @@ class SloPolicyTest : public ::testing::Test {
     s.known = true;
     s.arrival_rps = rps;
     s.queued = queued;
+    s.engine_waiting = engine_waiting;
     s.ready = ready;
     s.ttft_p95_ms = ttft_ms;
     s.tpot_p95_ms = tpot_ms;
@@ -48,6 +49,7 @@ class SloPolicyTest : public ::testing::Test {
   SignalHistory history;
   SloPolicy policy;
   ManualClock clock;
+  std::optional<int> engine_waiting;  // the engines' queue, when they report it
 };
 
 TEST_F(SloPolicyTest, SizesFromTheSeedWithHeadroom) {
@@ -103,26 +105,38 @@ TEST_F(SloPolicyTest, MissesWhereTheSloHeldLatelyAreNoCapacity) {
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 8.1, 1e-9);
 }
 
-// Misses are a capacity only while requests pile up. Requests routed before a scale-up wait in
-// the engines they went to and miss long after the fleet has enough replicas; backing off on
+// TTFT misses are a capacity only while requests pile up. Requests routed before a scale-up wait
+// in the engines they went to and miss long after the fleet has enough replicas; backing off on
 // them lowered the belief again and again (on the Mooncake trace, down to a tenth of a replica's
 // real capacity, and the deployment to replicas.max).
-TEST_F(SloPolicyTest, MissesWhileTheBacklogDrainsOrWithNothingWaitingAreNoCapacity) {
+TEST_F(SloPolicyTest, TtftMissesWhileTheBacklogDrainsOrWithNothingWaitingAreNoCapacity) {
   spec.window = 5s;
+  engine_waiting = 0;  // the engines report their queue (empty): the gateways' is all there is
   for (int i = 0; i < 5; ++i)
     period(10, 2, 100, 20, 10.0, 20);  // held, with a backlog
   // Missing, with fewer and fewer waiting: the backlog drains; the belief stays.
   for (double waiting : {16.0, 12.0, 8.0, 4.0, 2.0})
     period(16, 2, 900, 20, 10.0, waiting);
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
-  // Missing with nothing waiting: no replica count would help.
+  // Missing with nothing waiting: no replica count would prefill these faster.
   for (int i = 0; i < 5; ++i)
     period(16, 2, 900, 20, 10.0, 0);
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
-  // Missing while the queue grows: too few replicas, and the belief drops under the 8 per
-  // replica that broke it.
-  for (double waiting : {2.0, 4.0, 6.0})
-    period(16, 2, 900, 20, 10.0, waiting);
+  // Missing while the queue grows: too few replicas. One such period is no run yet; the third in
+  // a row drops the belief under the 8 per replica that broke it.
+  period(16, 2, 900, 20, 10.0, 2);
+  period(16, 2, 900, 20, 10.0, 4);
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  period(16, 2, 900, 20, 10.0, 6);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+}
+
+// Where the engines do not report their queue, the gateways' alone cannot tell a draining backlog
+// from a growing one: every miss counts, as before the backlog rule.
+TEST_F(SloPolicyTest, WithoutTheEnginesQueueEveryMissCounts) {
+  period(10, 2, 100, 20, 10.0);
+  for (int i = 0; i < 3; ++i)
+    period(16, 2, 900, 20, 10.0, 0);  // TTFT missed, nothing in the gateways' queue
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
 }
 
