@@ -84,14 +84,15 @@ EngineIteration BatchEngine::step() {
   return it;
 }
 
+bool BatchEngine::decodes_only() const {
+  if (!waiting_.empty() || partial_ > 0) return false;
+  return !config_.chunked_prefill || static_cast<int64_t>(running_.size()) <=
+                                         std::max<int64_t>(1, config_.max_batched_tokens.value);
+}
+
 int BatchEngine::quiet_iterations(Duration budget, Duration& total) const {
   total = Duration::zero();
-  if (config_.every_token || !waiting_.empty() || running_.empty()) return 0;
-  // Chunked: each running sequence must be decoding, and all of them fit one iteration's budget.
-  if (config_.chunked_prefill && static_cast<int64_t>(running_.size()) >
-                                     std::max<int64_t>(1, config_.max_batched_tokens.value))
-    return 0;
-  if (partial_ > 0) return 0;
+  if (config_.every_token || running_.empty() || !decodes_only()) return 0;
   // None may finish inside the run: the one that ends a sequence is stepped normally.
   int64_t left = INT64_MAX;
   int64_t context = 0;
@@ -255,13 +256,13 @@ void BatchEngine::decode_all(EngineIteration& it) {
 }
 
 void BatchEngine::step_chunked(EngineIteration& it) {
-  int64_t budget = std::max<int64_t>(1, config_.max_batched_tokens.value);
   // Nothing to admit and no prompt partway: every running sequence decodes, exactly as in an
   // engine without chunks (the common iteration, kept as cheap).
-  if (waiting_.empty() && partial_ == 0 && static_cast<int64_t>(running_.size()) <= budget) {
+  if (decodes_only()) {
     decode_all(it);
     return;
   }
+  int64_t budget = std::max<int64_t>(1, config_.max_batched_tokens.value);
   planned_.clear();
   // Running sequences first, oldest first: a decoding one takes one token of the budget, one
   // partway through its prompt the most of the rest that fits. A decode that needs a KV block

@@ -132,6 +132,10 @@ class BatchEngine {
   };
 
   int64_t blocks_for(int64_t tokens) const;
+  // Whether the next iteration only decodes every running sequence: nothing waits, no prompt is
+  // partway, and (chunked) the whole batch fits the budget. step_chunked() and quiet runs agree
+  // on it.
+  bool decodes_only() const;
   // How many quiet decode iterations step(out, budget) may run (0 or 1: step normally).
   int quiet_iterations(Duration budget, Duration& total) const;
   void step_whole(EngineIteration& it);

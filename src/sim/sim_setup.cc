@@ -130,9 +130,8 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
       cacheable_prefix(blocks, prompts, arrivals, Duration::max(), kTracePrefixBlockTokens);
 
   WorkBound total;
-  std::set<std::string> counted;  // a model's requests are counted under its first deployment
-  BatchEngineConfig engine;       // the simulator's engines run with these defaults
-  engine.chunked_prefill = options.chunked_prefill;
+  std::set<std::string> counted;   // a model's requests are counted under its first deployment
+  const BatchEngineConfig engine;  // the simulator's engines run with these defaults
   for (const DeploymentSpec& d : input.deployments) {
     if (!counted.insert(d.model).second) continue;
     std::vector<ReplicaShape> shapes;
@@ -154,7 +153,7 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
       s.block_tokens = engine.block_tokens;
       s.max_num_seqs = engine.max_num_seqs;
       s.max_batched_tokens = PerfModel::default_max_batched_tokens(gpu);
-      s.chunked_prefill = engine.chunked_prefill;
+      s.chunked_prefill = options.chunked_prefill;
       shapes.push_back(s);
     }
     std::vector<WorkItem> work;
