@@ -135,6 +135,8 @@ Result<std::vector<std::string>> ControllerLink::apply(const NodeAssignment& rep
     d.deployment.engine.env = a.env;
     d.deployment.resources.gpus = static_cast<int>(a.gpus.size());
     d.deployment.performance = a.performance;
+    if (a.max_batched_tokens)
+      d.deployment.engine.max_batched_tokens = BatchedTokensSpec{.tokens = *a.max_batched_tokens};
     d.gpu_model = a.gpu_model;
     d.memory_fraction = a.memory_fraction;
     d.api_key = a.api_key;

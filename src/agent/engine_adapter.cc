@@ -13,6 +13,17 @@ std::string tp(const ReplicaLaunch& l) {
   return std::to_string(l.deployment->resources.gpus);
 }
 
+// The iteration budget (DeploymentSpec::engine.max_batched_tokens, resolved by the controller)
+// under the engine's own flag, unless the deployment's args already set that flag themselves.
+void add_budget(ProcessSpec& p, const ReplicaLaunch& l, const std::string& flag) {
+  const auto& b = l.deployment->engine.max_batched_tokens;
+  if (!b || b->automatic || b->tokens.value <= 0) return;
+  for (const auto& a : l.deployment->engine.args)
+    if (a == flag || a.starts_with(flag + "=")) return;
+  p.argv.push_back(flag);
+  p.argv.push_back(std::to_string(b->tokens.value));
+}
+
 const EngineMetricNames kVllmMetrics{
     .running = "vllm:num_requests_running",
     .waiting = "vllm:num_requests_waiting",
@@ -42,6 +53,7 @@ class VllmAdapter final : public EngineAdapter {
               "--served-model-name",
               l.deployment->model};
     if (!l.api_key.empty()) p.env["VLLM_API_KEY"] = l.api_key;  // vllm serve --api-key's variable
+    add_budget(p, l, "--max-num-batched-tokens");
     p.metrics = kVllmMetrics;
     return p;
   }
@@ -71,6 +83,7 @@ class SglangAdapter final : public EngineAdapter {
       p.argv.push_back("--api-key");
       p.argv.push_back(l.api_key);
     }
+    add_budget(p, l, "--chunked-prefill-size");
     // token_usage is the share of the KV pool's tokens in use: SGLang's KV-cache usage.
     p.metrics = {.running = "sglang:num_running_reqs",
                  .waiting = "sglang:num_queue_reqs",
@@ -103,6 +116,7 @@ class TrtllmAdapter final : public EngineAdapter {
               tp(l),
               "--kv_cache_free_gpu_memory_fraction",
               fraction(l.memory_fraction)};
+    add_budget(p, l, "--max_num_tokens");
     p.metrics_path = "/prometheus/metrics";
     p.metrics = {.running = "trtllm_num_requests_running",
                  .waiting = "trtllm_num_requests_waiting",
@@ -124,6 +138,7 @@ class LlamaCppAdapter final : public EngineAdapter {
               l.host,         "--port",   std::to_string(l.port), "--n-gpu-layers",
               "999",          "--metrics"};
     if (!l.api_key.empty()) p.env["LLAMA_ARG_API_KEY"] = l.api_key;  // llama-server --api-key
+    add_budget(p, l, "--batch-size");
     p.metrics = {.running = "llamacpp:requests_processing",
                  .waiting = "llamacpp:requests_deferred",
                  .kv_usage = "llamacpp:kv_cache_usage_ratio",
@@ -154,6 +169,7 @@ class EngineSimAdapter final : public EngineAdapter {
               "--memory-fraction",
               fraction(l.memory_fraction)};
     if (!l.api_key.empty()) p.env["VLLM_API_KEY"] = l.api_key;  // as vLLM, whose API it speaks
+    add_budget(p, l, "--max-num-batched-tokens");
     // The deployment's own latency model: without it a GPU with no measured or derived profile
     // cannot start (on a real H200 the replica crash-looped for want of these; #16).
     if (const auto& perf = l.deployment->performance) {

@@ -47,6 +47,7 @@ struct SimArgs {
   std::string warmup = "10m";
   std::string max_tokens = "exact";
   std::string chunked_prefill = "on";
+  std::string max_batched_tokens;
   std::string slo_ttft;  // empty: the deployments' own target, else 2s
   std::string slo_tpot;  // empty: the deployments' own target, else 100ms
   double attainment = 0.99;
@@ -217,6 +218,9 @@ int run_sim(const SimArgs& a) {
     if (!d) return fail(d.error().message);
     deployments.push_back(*d);
   }
+  if (auto s = set_iteration_budget(deployments, *trace, options.slo, a.max_batched_tokens);
+      !s.ok())
+    return fail(s.error().message);
   if (auto s = name_models(*trace, deployments); !s.ok()) return fail(s.error().message);
   input.trace = &*trace;
 
@@ -239,6 +243,7 @@ int run_sim(const SimArgs& a) {
     return 0;
   }
   report.bound = workload_bound(input, options);
+  report.iteration_budgets = iteration_budgets(input);
   const auto run_one = [&](const std::string& label) -> int {
     Progress progress{label};
     options.progress = std::ref(progress);
@@ -341,6 +346,11 @@ void add_sim_command(CLI::App& app, int& status) {
                 "on: engines cut prompts into chunks that share iterations with decodes (vLLM "
                 "V1); off: whole prefills in iterations of their own (vLLM V0)")
       ->capture_default_str();
+  c->add_option("--max-batched-tokens", a->max_batched_tokens,
+                "Prompt tokens one engine iteration may carry, for every deployment: auto (the "
+                "largest whose iteration meets the TPOT target, for the trace's mean request), "
+                "default (vLLM's: 8192 on an H100, 2048 on an A100) or a number (default: each "
+                "deployment's engine.maxBatchedTokens; auto for the default deployment)");
   c->add_flag("--plan", a->plan,
               "Find the cheapest GPU mix of the cluster's GPU models and prices that meets the "
               "SLO with --policy (or the deployments' own), by search over simulations");

@@ -64,10 +64,27 @@ struct ClusterSpec {
 
 enum class EngineType { kVllm, kSglang, kTrtllm, kLlamaCpp, kEngineSim };
 
+// engine.maxBatchedTokens: how many prompt tokens one engine iteration may carry (vLLM's
+// --max-num-batched-tokens, SGLang's --chunked-prefill-size, TensorRT-LLM's --max_num_tokens,
+// llama.cpp's --batch-size). `automatic`: chosen from the deployment's TPOT target
+// (perfmodel/iteration_budget.h) for requests of `prompt` and `output` tokens and the targets
+// `ttft` and `tpot` (unset: the deployment's autoscaling.slo, else 1 s and 100 ms); a manifest
+// takes these defaults, `gpufleet sim` sets its trace's mean request and its SLO. Else `tokens`.
+struct BatchedTokensSpec {
+  bool automatic = false;
+  Tokens tokens{0};
+  Tokens prompt{512};
+  Tokens output{128};
+  std::optional<Duration> ttft;
+  std::optional<Duration> tpot;
+  bool operator==(const BatchedTokensSpec&) const = default;
+};
+
 struct EngineSpec {
   EngineType type = EngineType::kEngineSim;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
+  std::optional<BatchedTokensSpec> max_batched_tokens;  // absent: the engine's own default
 };
 
 // How the GPUs of a multi-GPU replica must be connected.

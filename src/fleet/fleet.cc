@@ -5,6 +5,7 @@
 #include "pool/health_policy.h"
 
 #include "fleet/rollout_strategy.h"
+#include "perfmodel/iteration_budget.h"
 #include "perfmodel/replica_capacity.h"
 
 #include <fmt/format.h>
@@ -100,6 +101,17 @@ std::string deployment_revision(const DeploymentSpec& d) {
     key.append(a).push_back('\x1f');
   for (const auto& [k, v] : d.engine.env)
     key.append(k).append("=").append(v).push_back('\x1f');
+  if (const auto& b = d.engine.max_batched_tokens) {
+    key += b->automatic ? std::string("budget=auto") : fmt::format("budget={}", b->tokens.value);
+    // `auto` follows the SLO targets (perfmodel/iteration_budget.h): new targets, new engines.
+    if (b->automatic) {
+      const auto ms = [](const std::optional<Duration>& t) { return t ? to_ms(*t) : -1.0; };
+      key +=
+          fmt::format("|{}|{}|{}|{}", b->prompt.value, b->output.value, ms(b->ttft), ms(b->tpot));
+      if (d.autoscaling)
+        key += fmt::format("|{}|{}", ms(d.autoscaling->slo_ttft), ms(d.autoscaling->slo_tpot));
+    }
+  }
   const auto& r = d.resources;
   key += fmt::format("\n{}|{}|{}|{}|{}|{}", r.gpus, r.memory_per_gpu ? r.memory_per_gpu->value : -1,
                      r.compute ? r.compute->value : -1, r.allow_reserved,
@@ -600,6 +612,16 @@ void Fleet::for_each_assigned(const std::string& node, TimePoint now, F&& f) con
   }
 }
 
+std::optional<Tokens> Fleet::iteration_budget(const DeploymentRecord& d,
+                                              const std::string& gpu) const {
+  const auto& b = d.spec.engine.max_batched_tokens;
+  if (!b) return std::nullopt;
+  if (!b->automatic) return b->tokens;
+  auto [it, fresh] = budgets_.try_emplace({d.revision, gpu});
+  if (fresh) it->second = engine_iteration_budget(d.spec, gpu);
+  return it->second;
+}
+
 NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) const {
   NodeAssignment reply;
   reply.generation = generation_;
@@ -624,6 +646,7 @@ NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) con
       a.args = s.engine.args;
       a.env = s.engine.env;
       a.performance = s.performance;
+      a.max_batched_tokens = iteration_budget(d->second, r.gpu_model);
     }
     // (Its deployment deleted: the agent only needs to know which replica drains.)
     reply.replicas.push_back(std::move(a));

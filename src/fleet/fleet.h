@@ -207,6 +207,9 @@ class Fleet {
   template <typename F>
   void for_each_assigned(const std::string& node, TimePoint now, F&& f) const;
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
+  // The deployment's engine iteration budget on `gpu` (perfmodel/iteration_budget.h), resolved
+  // once per revision and GPU model: every heartbeat's assignment names it.
+  std::optional<Tokens> iteration_budget(const DeploymentRecord& d, const std::string& gpu) const;
   // Whether the reply may be "unchanged" in place of a set the agent already runs
   // (NodeAssignment::unchanged), and the set a full reply sent, to decide that next time.
   bool may_answer_unchanged(const NodeRecord& n, const NodeReport& hb, TimePoint now) const;
@@ -289,6 +292,8 @@ class Fleet {
   std::deque<TimePoint> defrag_moves_;             // when each move of the last minute started
   std::map<std::string, TimePoint> defrag_tried_;  // a pending replica's last fruitless plan
   std::optional<TimePoint> defrag_planned_at_;     // the tick of the last plan
+  // iteration_budget's answers by revision and GPU model: a cache of a pure function of them.
+  mutable std::map<std::pair<std::string, std::string>, std::optional<Tokens>> budgets_;
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

@@ -1,6 +1,7 @@
 #include "sim/sim_report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +58,7 @@ std::string report_json(const SimReport& report) {
   j["seed"] = report.seed;
   j["max_tokens"] = report.options.exact_max_tokens ? "exact" : "none";
   j["chunked_prefill"] = report.options.chunked_prefill;
+  j["max_batched_tokens"] = report.iteration_budgets;
   j["lower_bound_gpu_hours"] = r4(report.bound.lower_bound_gpu_hours);
   j["work_floor_gpu_hours"] = r4(report.bound.work_floor_gpu_hours);
   j["lower_bound_cost"] = r4(report.bound.lower_bound_cost);
@@ -95,6 +97,14 @@ std::string report_table(const SimReport& report) {
       "SLO: TTFT <= {:.0f} ms and time per output token <= {:.0f} ms; goal {:.1f}% of requests\n",
       to_ms(report.options.slo.ttft), to_ms(report.options.slo.tpot),
       report.options.attainment_goal * 100);
+  for (const auto& [name, by_gpu] : report.iteration_budgets) {
+    std::vector<std::string> parts;
+    for (const auto& [gpu, tokens] : by_gpu)
+      parts.push_back(fmt::format("{} on {}", tokens, gpu));
+    out +=
+        fmt::format("engines of {}: {} prefill; iteration budget (prompt tokens) {}\n", name,
+                    report.options.chunked_prefill ? "chunked" : "whole", fmt::join(parts, ", "));
+  }
   out += fmt::format(
       "lower bound {:.3f} GPU-hours (${:.2f}); work floor {:.3f} GPU-hours "
       "(docs/simulator.md, \"The lower bound\")\n",

@@ -2,6 +2,7 @@
 // schema docs/simulator.md documents ("Output"). Both put every policy beside the lower bound.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct SimReport {
   SimOptions options;
   WorkBound bound;
   std::vector<SimResult> runs;  // one per policy, in the order asked
+  // Each deployment's engines' iteration budget by GPU model (sim_setup.h: iteration_budgets).
+  std::map<std::string, std::map<std::string, int64_t>> iteration_budgets;
   uint64_t seed = 1;
 };
 

@@ -3,15 +3,32 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <map>
 #include <set>
 
 #include "autoscale/policy_registry.h"
 #include "perfmodel/batch_engine.h"
 #include "perfmodel/deployment_perf.h"
+#include "perfmodel/iteration_budget.h"
 #include "perfmodel/replica_capacity.h"
 
 namespace gf {
+
+namespace {
+
+// `auto`, chosen for the trace's mean request and the run's SLO: the same engines under every
+// policy of a comparison, whatever autoscaling settings each keeps.
+BatchedTokensSpec trace_budget(const TraceStats& stats, const SloTarget& slo) {
+  return BatchedTokensSpec{.automatic = true,
+                           .prompt = Tokens(std::max<int64_t>(1, std::llround(stats.prompt.mean))),
+                           .output = Tokens(std::max<int64_t>(1, std::llround(stats.output.mean))),
+                           .ttft = slo.ttft,
+                           .tpot = slo.tpot};
+}
+
+}  // namespace
 
 Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trace& trace,
                                           const std::string& model, int tp, const SloTarget& slo) {
@@ -42,13 +59,15 @@ Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trac
                                   "of the cluster has that many of one model",
                                   tp));
   d.replicas.min = 1;
+  const TraceStats stats = summarize(trace);
+  // Engines started with a budget chosen for the trace's own requests (iteration_budget.h).
+  d.engine.max_batched_tokens = trace_budget(stats, slo);
   AutoscalingSpec a;
   a.policy = "target";
   a.metric = ScalingMetric::kRps;
   a.slo_ttft = slo.ttft;
   a.slo_tpot = slo.tpot;
   d.autoscaling = a;
-  const TraceStats stats = summarize(trace);
   const auto rps = replica_capacity_rps(d, d.resources.gpu_models.front(),
                                         Tokens(static_cast<int64_t>(stats.prompt.mean)),
                                         Tokens(static_cast<int64_t>(stats.output.mean)));
@@ -57,6 +76,44 @@ Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trac
     d.autoscaling->cold_start =
         pm->cold_start(SimOptions{}.load_bytes_per_second, SimOptions{}.engine_init);
   return d;
+}
+
+Status set_iteration_budget(std::vector<DeploymentSpec>& deployments, const Trace& trace,
+                            const SloTarget& slo, const std::string& value) {
+  if (value.empty()) return {};
+  std::optional<BatchedTokensSpec> budget;
+  if (value == "auto") {
+    budget = trace_budget(summarize(trace), slo);
+  } else if (value != "default") {
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > (int64_t{1} << 24))
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--max-batched-tokens: \"{}\" is not auto, default or a "
+                                    "number of tokens from 1 to {}",
+                                    value, int64_t{1} << 24));
+    budget = BatchedTokensSpec{.tokens = Tokens(n)};
+  }
+  for (DeploymentSpec& d : deployments)
+    d.engine.max_batched_tokens = budget;
+  return {};
+}
+
+std::map<std::string, std::map<std::string, int64_t>> iteration_budgets(const SimInput& input) {
+  std::map<std::string, std::map<std::string, int64_t>> out;
+  for (const DeploymentSpec& d : input.deployments)
+    for (const NodeSpec& n : input.cluster.nodes)
+      for (const GpuGroupSpec& g : n.gpus) {
+        if (!d.resources.gpu_models.empty() &&
+            std::find(d.resources.gpu_models.begin(), d.resources.gpu_models.end(), g.model) ==
+                d.resources.gpu_models.end())
+          continue;
+        if (!deployment_perf_model(d, g.model).ok()) continue;
+        out[d.name][g.model] = engine_iteration_budget(d, g.model)
+                                   .value_or(PerfModel::default_max_batched_tokens(g.model))
+                                   .value;
+      }
+  return out;
 }
 
 Status name_models(Trace& trace, const std::vector<DeploymentSpec>& deployments) {
@@ -152,7 +209,11 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
       s.kv_capacity = pm->kv_capacity(mem, PerfModel::kDefaultMemoryFraction);
       s.block_tokens = engine.block_tokens;
       s.max_num_seqs = engine.max_num_seqs;
-      s.max_batched_tokens = PerfModel::default_max_batched_tokens(gpu);
+      // The larger of the engine's default and the deployment's own: a bound for either (a
+      // larger budget only lets an iteration's fixed cost be shared more widely).
+      s.max_batched_tokens =
+          Tokens(std::max(PerfModel::default_max_batched_tokens(gpu).value,
+                          engine_iteration_budget(d, gpu).value_or(Tokens(0)).value));
       s.chunked_prefill = options.chunked_prefill;
       shapes.push_back(s);
     }

@@ -3,6 +3,7 @@
 // comparison, and the lower bound's view of the workload.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,22 @@ namespace gf {
 // The deployment that serves a trace when none is given: `model` with `tp` GPUs per replica on the
 // cluster's A100-80GB and H100-80GB GPUs (those the perf model knows for it), 1 to as many
 // replicas as those GPUs hold, autoscaled by `target` on request rate with the perf model's
-// sustainable rate for the trace's mean request as a replica's capacity. Errors: the cluster has
-// no such GPU, or the perf model knows neither pair.
+// sustainable rate for the trace's mean request as a replica's capacity, its engines' iteration
+// budget `auto` for that request and `slo`. Errors: the cluster has no such GPU, or the perf
+// model knows neither pair.
 Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trace& trace,
                                           const std::string& model, int tp, const SloTarget& slo);
+
+// The engines' iteration budget (spec.h, engine.maxBatchedTokens) for every deployment, from
+// --max-batched-tokens: "auto" (from `slo`, for the trace's mean request), "default"
+// (the engine's own: vLLM's for the GPU) or a number of tokens; "" leaves each its own.
+// An error names the value when it is none of these.
+Status set_iteration_budget(std::vector<DeploymentSpec>& deployments, const Trace& trace,
+                            const SloTarget& slo, const std::string& value);
+
+// Each deployment's engine iteration budget on each GPU model of the cluster it may use, as its
+// engines get it (Fleet resolves `auto` the same way): for the report.
+std::map<std::string, std::map<std::string, int64_t>> iteration_budgets(const SimInput& input);
 
 // Names every request that names no model after the one deployment; with several deployments such
 // a request is an error asking for a model mapping.

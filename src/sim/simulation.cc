@@ -348,7 +348,9 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
     c.prefix_block_tokens = static_cast<int>(kTracePrefixBlockTokens.value);
     c.every_token = false;  // TTFT and the end are all that is measured
     c.chunked_prefill = opts_.chunked_prefill;
-    c.max_batched_tokens = PerfModel::default_max_batched_tokens(a.gpu_model);
+    // The budget the controller named (Fleet resolves engine.maxBatchedTokens), else vLLM's.
+    c.max_batched_tokens =
+        a.max_batched_tokens.value_or(PerfModel::default_max_batched_tokens(a.gpu_model));
     rep.cost = *cost;
     rep.engine_config = c;
     rep.engine = std::make_unique<BatchEngine>(**cost, c);

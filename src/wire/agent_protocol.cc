@@ -178,6 +178,7 @@ std::string to_json(const NodeAssignment& reply) {
                           {"decodePerCtxTokenMs", p.decode_per_ctx_token_ms}};
     }
     if (!a.api_key.empty()) x["apiKey"] = a.api_key;
+    if (a.max_batched_tokens) x["maxBatchedTokens"] = a.max_batched_tokens->value;
     if (a.draining) {
       // Only on draining entries, so an older agent reads the same set as before.
       x["draining"] = true;
@@ -229,6 +230,15 @@ Result<NodeAssignment> parse_node_assignment(std::string_view text) {
     g.get(o, "memoryFraction", a.memory_fraction);
     g.get(o, "draining", a.draining);
     g.get(o, "apiKey", a.api_key);
+    if (field(o, "maxBatchedTokens")) {
+      int64_t budget = 0;
+      g.get(o, "maxBatchedTokens", budget);
+      if (budget > 0) {
+        a.max_batched_tokens = Tokens(budget);
+      } else {
+        g.fail("maxBatchedTokens", "must be a positive number of tokens");
+      }
+    }
     int64_t drain_ms = 0;
     g.get(o, "drainTimeoutMs", drain_ms);
     a.drain_timeout = std::chrono::milliseconds(std::max<int64_t>(drain_ms, 0));

@@ -138,6 +138,31 @@ test("bad input is exit status 2 with what and where", async () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--chunked-prefill: "maybe" is neither on nor off/);
 
+  // The engines' iteration budget: the default deployment's is chosen from the TPOT target (no
+  // larger than vLLM's 2048 on an A100), a number is taken as given, "default" is vLLM's, and the
+  // bound, which allows the larger of the budget and vLLM's, never rises above vLLM's.
+  const auto_budget = chunked.max_batched_tokens.trace["A100-80GB"];
+  assert.ok(auto_budget >= 256 && auto_budget <= 2048 && auto_budget % 16 === 0, `${auto_budget}`);
+  r = await sim([...BASE, "--policy", "fixed", "--max-batched-tokens", "default", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const vllm = JSON.parse(r.stdout);
+  assert.equal(vllm.max_batched_tokens.trace["A100-80GB"], 2048);
+  assert.equal(vllm.lower_bound_gpu_hours, chunked.lower_bound_gpu_hours);
+  r = await sim([...BASE, "--policy", "fixed", "--max-batched-tokens", "4096", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const wide = JSON.parse(r.stdout);
+  assert.equal(wide.max_batched_tokens.trace["A100-80GB"], 4096);
+  assert.ok(wide.lower_bound_gpu_hours <= vllm.lower_bound_gpu_hours,
+            `${wide.lower_bound_gpu_hours} > ${vllm.lower_bound_gpu_hours}`);
+  r = await sim([...BASE, "--policy", "fixed"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`engines of trace: chunked prefill; iteration budget \\(prompt tokens\\) ${auto_budget} on A100-80GB`));
+  for (const bad of ["0", "lots", "12x"]) {
+    r = await sim([...BASE, "--max-batched-tokens", bad]);
+    assert.equal(r.status, 2, bad);
+    assert.match(r.stderr, new RegExp(`--max-batched-tokens: "${bad}" is not auto, default or a number of tokens from 1 to 16777216`));
+  }
+
   r = await sim([...BASE, "--models", "mistralai/Mistral-7B-v0.1"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /asks for model "mistralai\/Mistral-7B-v0.1", which no deployment serves/);

@@ -12,8 +12,8 @@ export const run = (args) => runBinary(args);
 export const MODEL = "meta-llama/Llama-2-7b-hf";
 
 // The cluster (one node of `gpus` fake A100s) and the deployment ("llama", Llama-2-7B on
-// engine-sim) both runs use; `extra` goes into the deployment's spec.
-export function writeSetup(dir, { gpus, replicas, extra = "" }) {
+// engine-sim) both runs use; `engine` is its engine block, `extra` goes into its spec.
+export function writeSetup(dir, { gpus, replicas, extra = "", engine = "{type: engine-sim}" }) {
   const cluster = path.join(dir, "cluster.yaml");
   const models = path.join(dir, "models.yaml");
   writeFileSync(cluster, `apiVersion: gpufleet/v1
@@ -28,7 +28,7 @@ kind: Deployment
 metadata: {name: llama}
 spec:
   model: ${MODEL}
-  engine: {type: engine-sim}
+  engine: ${engine}
   resources: {gpus: 1, gpuModels: [A100-80GB]}
   replicas: {min: ${replicas[0]}, max: ${replicas[1]}}
 ${extra}`);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -110,6 +111,29 @@ TEST_F(EngineAdapterTest, Vllm) {
   EXPECT_EQ(r.env["HF_HOME"], "/models");
   EXPECT_EQ(spec->readiness_path, "/health");
   EXPECT_EQ(spec->metrics.running, "vllm:num_requests_running");
+}
+
+TEST_F(EngineAdapterTest, EachEngineGetsTheIterationBudgetUnderItsOwnFlagUnlessItsArgsSetIt) {
+  dep_.engine.max_batched_tokens = BatchedTokensSpec{.tokens = Tokens(624)};
+  const std::vector<std::pair<EngineType, std::string>> flags = {
+      {EngineType::kVllm, "--max-num-batched-tokens"},
+      {EngineType::kSglang, "--chunked-prefill-size"},
+      {EngineType::kTrtllm, "--max_num_tokens"},
+      {EngineType::kLlamaCpp, "--batch-size"},
+      {EngineType::kEngineSim, "--max-num-batched-tokens"}};
+  for (const auto& [type, flag] : flags) {
+    dep_.engine.args.clear();
+    Recorded r = run(*build_process(launch(type)));
+    auto at = std::find(r.argv.begin(), r.argv.end(), flag);
+    ASSERT_NE(at, r.argv.end()) << flag;
+    ASSERT_NE(at + 1, r.argv.end());
+    EXPECT_EQ(*(at + 1), "624") << flag;
+    // The deployment's own args win: the flag is not given twice.
+    dep_.engine.args = {flag + "=2048"};
+    r = run(*build_process(launch(type)));
+    EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), flag), 0) << flag;
+    EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), flag + "=2048"), 1) << flag;
+  }
 }
 
 TEST_F(EngineAdapterTest, Sglang) {

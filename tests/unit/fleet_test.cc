@@ -2,6 +2,7 @@
 // fencing, scaling, rolling updates, and rebuilding from the store after a restart — all with a
 // manual clock and seeded randomness.
 #include "fleet/fleet.h"
+#include "perfmodel/iteration_budget.h"
 #include "perfmodel/replica_capacity.h"
 
 #include <gtest/gtest.h>
@@ -64,6 +65,43 @@ TEST_F(FleetTest, ReplicasWaitWithAReasonUntilANodeRegistersThenGetPlaced) {
   EXPECT_NE(reply.replicas[0].gpus, reply.replicas[1].gpus);  // whole GPUs are never shared
   EXPECT_GT(reply.generation, 0);
   EXPECT_EQ(reply.replicas[0].model, "meta-llama/Llama-2-7b-hf");
+}
+
+TEST_F(FleetTest, AssignmentsNameTheEnginesIterationBudgetResolvedForTheirGpu) {
+  DeploymentSpec fixed = deployment("fixed", 1);
+  fixed.engine.max_batched_tokens = BatchedTokensSpec{.tokens = Tokens(1000)};
+  DeploymentSpec automatic = deployment("auto", 1);
+  automatic.engine.max_batched_tokens = BatchedTokensSpec{.automatic = true};
+  automatic.autoscaling = AutoscalingSpec{};
+  automatic.autoscaling->slo_tpot = std::chrono::milliseconds(60);
+  DeploymentSpec plain = deployment("plain", 1);
+  for (const DeploymentSpec* d : {&fixed, &automatic, &plain})
+    ASSERT_TRUE(fleet->apply(*d, "m", clock.now()).ok());
+  FakeAgent a{"node-1"};
+  round({&a});
+  const NodeAssignment reply = a.exchange(*fleet, clock.now());
+  ASSERT_EQ(reply.replicas.size(), 3u);
+  for (const ReplicaAssignment& r : reply.replicas) {
+    if (r.deployment == "fixed") {
+      EXPECT_EQ(r.max_batched_tokens, Tokens(1000));
+    } else if (r.deployment == "auto") {
+      // The one resolution every engine of the deployment on this GPU model gets: the perf
+      // model's, at the deployment's TPOT target, under the GPU's vLLM default.
+      const auto want = engine_iteration_budget(automatic, r.gpu_model);
+      ASSERT_TRUE(want.has_value()) << r.gpu_model;
+      EXPECT_EQ(r.max_batched_tokens, want);
+      EXPECT_LT(want->value, PerfModel::default_max_batched_tokens(r.gpu_model).value);
+    } else {
+      EXPECT_FALSE(r.max_batched_tokens.has_value());  // the engine keeps its own default
+    }
+  }
+  // `auto` follows the targets: a looser one is a new revision, whose engines get a larger budget.
+  DeploymentSpec looser = automatic;
+  looser.autoscaling->slo_tpot = std::chrono::milliseconds(200);
+  EXPECT_NE(deployment_revision(looser), deployment_revision(automatic));
+  const std::string gpu = reply.replicas[0].gpu_model;
+  EXPECT_GT(engine_iteration_budget(looser, gpu)->value,
+            engine_iteration_budget(automatic, gpu)->value);
 }
 
 TEST_F(FleetTest, ReadyReplicasEnterTheRoutingTableAndTheVersionMovesOnlyOnChange) {

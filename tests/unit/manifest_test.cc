@@ -322,6 +322,60 @@ spec:
   EXPECT_TRUE(has_diag(r, "spec.performance.speed", "unknown field", 13));
 }
 
+TEST(Manifest, AnEnginesIterationBudgetIsAutoOrANumberOfTokens) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: a}
+spec:
+  model: m
+  engine: {type: vllm, maxBatchedTokens: auto}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: b}
+spec:
+  model: m
+  engine: {maxBatchedTokens: 1024}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: c}
+spec:
+  model: m
+  engine: {maxBatchedTokens: automatic}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  model: m
+  engine: {maxBatchedTokens: 0}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: e}
+spec:
+  model: m
+  engine: {maxBatchedTokens: [512]}
+)";
+  auto r = parse_manifests(text, "b.yaml", names());
+  ASSERT_GE(r.manifests.deployments.size(), 2u);
+  const auto& a = r.manifests.deployments[0].engine.max_batched_tokens;
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->automatic);
+  EXPECT_EQ(a->prompt.value, 512);  // the reference request until told otherwise
+  EXPECT_FALSE(a->tpot.has_value());
+  const auto& b = r.manifests.deployments[1].engine.max_batched_tokens;
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(b->automatic);
+  EXPECT_EQ(b->tokens.value, 1024);
+  EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens",
+                       "expected \"auto\" or a number of tokens, got \"automatic\"", 20));
+  EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens", "0 is out of range [1, 16777216]", 27));
+  EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens",
+                       "expected \"auto\" or a number of tokens, got a list", 34));
+}
+
 TEST(Manifest, ReadsAutoscalingWithDefaultsAndPositionedErrors) {
   const char* text = R"(apiVersion: gpufleet/v1
 kind: Deployment

@@ -151,6 +151,20 @@ TEST(AgentProtocol, ReplyRoundTripsAssignments) {
   EXPECT_DOUBLE_EQ(back->replicas[0].memory_fraction, 0.25);
   ASSERT_TRUE(back->replicas[0].performance.has_value());
   EXPECT_DOUBLE_EQ(back->replicas[0].performance->decode_per_seq_ms, 4);
+  EXPECT_FALSE(back->replicas[0].max_batched_tokens.has_value());  // the engine's own default
+
+  r.replicas[0].max_batched_tokens = Tokens(624);
+  auto budget = parse_node_assignment(to_json(r));
+  ASSERT_TRUE(budget.ok()) << budget.error().message;
+  ASSERT_TRUE(budget->replicas[0].max_batched_tokens.has_value());
+  EXPECT_EQ(budget->replicas[0].max_batched_tokens->value, 624);
+  std::string zero = to_json(r);
+  zero.replace(zero.find("624"), 3, "0");
+  auto refused = parse_node_assignment(zero);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("maxBatchedTokens: must be a positive number of tokens"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 TEST(AgentProtocol, ADrainingAssignmentCarriesItsFlagAndTimeoutAndOldRepliesReadAsBefore) {

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -720,6 +721,20 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
     }
     if (YAML::Node env = m.get("env"); env.IsDefined())
       d.engine.env = read_string_map(ctx, env, m.path("env"));
+    if (YAML::Node b = m.get("maxBatchedTokens"); b.IsDefined()) {
+      if (b.IsScalar() && !is_quoted(b) && b.Scalar() == "auto") {
+        d.engine.max_batched_tokens = BatchedTokensSpec{.automatic = true};
+      } else if (b.IsScalar() && !is_quoted(b) && !b.Scalar().empty() &&
+                 (std::isdigit(static_cast<unsigned char>(b.Scalar()[0])) != 0 ||
+                  b.Scalar()[0] == '-')) {
+        if (auto v = read_int(ctx, b, m.path("maxBatchedTokens"), 1, int64_t{1} << 24))
+          d.engine.max_batched_tokens = BatchedTokensSpec{.tokens = Tokens(*v)};
+      } else {
+        ctx.error(b, m.path("maxBatchedTokens"),
+                  fmt::format("expected \"auto\" or a number of tokens, got {}",
+                              b.IsScalar() ? "\"" + b.Scalar() + "\"" : kind_of(b)));
+      }
+    }
   }
 
   if (YAML::Node r = spec.get("resources"); r.IsDefined()) {
