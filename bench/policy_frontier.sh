@@ -9,13 +9,15 @@
 #   multipliers: of the default deployment's capacity (docs/simulator.md), default
 #   "0.6 0.7 0.8 0.9 1.0 1.15 1.3". slo and dynamo-sla size from the perf model and ignore it;
 #   fixed holds replicas.max throughout. POLICIES=p1,p2,... runs only those; CHUNKED=off runs the
-#   engines with whole prefills (gpufleet sim --chunked-prefill off).
+#   engines with whole prefills (gpufleet sim --chunked-prefill off); BUDGET=default|N gives the
+#   engines vLLM's iteration budget or N tokens instead of one sized to the TPOT target (auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:?usage: policy_frontier.sh azure|mooncake [multipliers]}
 MULTS=${2:-"0.6 0.7 0.8 0.9 1.0 1.15 1.3"}
 POLICIES=${POLICIES:-threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed}
 CHUNKED=${CHUNKED:-on}
+BUDGET=${BUDGET:-auto}
 cmake --preset release >/dev/null
 cmake --build build/release --target gpufleet -j "$(nproc)" >/dev/null
 BIN=$PWD/build/release/gpufleet
@@ -37,7 +39,7 @@ BASE=$("$BIN" sim --cluster $CLUSTER --trace $TRACE --model $MODEL --tp $TP --sl
   --policy target --explain | grep -o '([0-9.]* x 70%)' | head -1 | tr -d '(' | cut -d' ' -f1)
 [ -n "$BASE" ] || { echo "policy_frontier.sh: no capacity in target's --explain" >&2; exit 1; }
 
-echo "policy frontier on $WHICH: $(date -u +%FT%TZ), $(nproc) cores; capacity $BASE x {$MULTS}; chunked prefill $CHUNKED"
+echo "policy frontier on $WHICH: $(date -u +%FT%TZ), $(nproc) cores; capacity $BASE x {$MULTS}; chunked prefill $CHUNKED; iteration budget $BUDGET"
 for m in $MULTS; do
   cap=$(python3 -c "print(round($BASE * $m, 4))")
   cat >"$OUT/d.yaml" <<EOF
@@ -52,7 +54,8 @@ spec:
   autoscaling: {policy: target, metric: rps, replicaCapacity: $cap, slo: {ttft: $TTFT, tpot: 100ms}}
 EOF
   "$BIN" sim --cluster $CLUSTER --deployments "$OUT/d.yaml" --trace $TRACE \
-    --compare $POLICIES --chunked-prefill "$CHUNKED" --json >"$OUT/$m.json"
+    --compare $POLICIES --chunked-prefill "$CHUNKED" --max-batched-tokens "$BUDGET" \
+    --json >"$OUT/$m.json"
 done
 
 python3 - "$OUT" "$LEVELS" $MULTS <<'PY'

@@ -613,13 +613,17 @@ void Fleet::for_each_assigned(const std::string& node, TimePoint now, F&& f) con
 }
 
 std::optional<Tokens> Fleet::iteration_budget(const DeploymentRecord& d,
-                                              const std::string& gpu) const {
+                                              const ReplicaRecord& r) const {
+  if (r.iteration_budget) return *r.iteration_budget;
   const auto& b = d.spec.engine.max_batched_tokens;
-  if (!b) return std::nullopt;
-  if (!b->automatic) return b->tokens;
-  auto [it, fresh] = budgets_.try_emplace({d.revision, gpu});
-  if (fresh) it->second = engine_iteration_budget(d.spec, gpu);
-  return it->second;
+  if (!b || !b->automatic) {
+    r.iteration_budget = b ? std::optional<Tokens>(b->tokens) : std::nullopt;
+  } else {
+    auto [it, fresh] = budgets_.try_emplace({d.revision, r.gpu_model});
+    if (fresh) it->second = engine_iteration_budget(d.spec, r.gpu_model);
+    r.iteration_budget = it->second;
+  }
+  return *r.iteration_budget;
 }
 
 NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) const {
@@ -646,7 +650,7 @@ NodeAssignment Fleet::assignment_for(const std::string& node, TimePoint now) con
       a.args = s.engine.args;
       a.env = s.engine.env;
       a.performance = s.performance;
-      a.max_batched_tokens = iteration_budget(d->second, r.gpu_model);
+      a.max_batched_tokens = iteration_budget(d->second, r);
     }
     // (Its deployment deleted: the agent only needs to know which replica drains.)
     reply.replicas.push_back(std::move(a));
@@ -1225,6 +1229,7 @@ void Fleet::on_placed(ReplicaRecord& r, const AllocationRequest& req, Allocation
   for (GpuIndex g : gpus)
     r.gpus.push_back(pool_.gpu(g).uuid);
   r.gpu_model = pool_.model_name(pool_.gpu(gpus.front()).model);
+  r.iteration_budget.reset();  // resolved again for this GPU model
   MiB total = pool_.gpu(gpus.front()).memory_total;
   r.memory_fraction =
       req.fractional() && total.value > 0

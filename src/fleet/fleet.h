@@ -207,9 +207,9 @@ class Fleet {
   template <typename F>
   void for_each_assigned(const std::string& node, TimePoint now, F&& f) const;
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
-  // The deployment's engine iteration budget on `gpu` (perfmodel/iteration_budget.h), resolved
-  // once per revision and GPU model: every heartbeat's assignment names it.
-  std::optional<Tokens> iteration_budget(const DeploymentRecord& d, const std::string& gpu) const;
+  // The replica's engine iteration budget (perfmodel/iteration_budget.h), resolved once per
+  // revision and GPU model and then kept on the record: every heartbeat's assignment names it.
+  std::optional<Tokens> iteration_budget(const DeploymentRecord& d, const ReplicaRecord& r) const;
   // Whether the reply may be "unchanged" in place of a set the agent already runs
   // (NodeAssignment::unchanged), and the set a full reply sent, to decide that next time.
   bool may_answer_unchanged(const NodeRecord& n, const NodeReport& hb, TimePoint now) const;

@@ -53,6 +53,10 @@ struct ReplicaRecord {
   // heartbeat writes it for every replica (#18). Not persisted: the next heartbeat brings it.
   std::optional<ReplicaLoad> load;
   TimePoint load_as_of{};
+  // The engine's iteration budget as its assignment names it (Fleet::iteration_budget), resolved
+  // on the first assignment and kept: every heartbeat's reply names it. Not persisted: derived
+  // from the spec and the GPU model.
+  mutable std::optional<std::optional<Tokens>> iteration_budget;
 };
 
 // Previous revisions are kept so `rollout undo` can go back.

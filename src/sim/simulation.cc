@@ -122,9 +122,10 @@ class Simulation {
   void end(size_t i, RequestOutcome outcome, TimePoint now);
   void kick(size_t r, TimePoint now);
   // The earliest moment anything outside the engines may touch one: an engine may run its quiet
-  // iterations until then at once (BatchEngine::step with a budget).
+  // iterations until then at once (BatchEngine::step with a budget). `queued`: the gateway holds
+  // a request (serving_.next_deadline(), asked once by the caller).
   TimePoint quiet_until(TimePoint now, TimePoint next_control, std::optional<TimePoint> control_due,
-                        TimePoint give_up) const;
+                        TimePoint give_up, bool queued) const;
   void complete(size_t r, TimePoint now);
   void pump(TimePoint now);
   // ---- injected faults (sim/scenario.h)
@@ -487,9 +488,10 @@ void Simulation::kick(size_t r, TimePoint now) {
 }
 
 TimePoint Simulation::quiet_until(TimePoint now, TimePoint next_control,
-                                  std::optional<TimePoint> control_due, TimePoint give_up) const {
+                                  std::optional<TimePoint> control_due, TimePoint give_up,
+                                  bool queued) const {
   // A queued request may be dispatched as soon as any engine finishes one: no jumping then.
-  if (serving_.next_deadline()) return now;
+  if (queued) return now;
   TimePoint h = std::min(next_control, give_up);
   if (control_due) h = std::min(h, *control_due);
   if (next_arrival_ < trace_.requests.size())
@@ -630,14 +632,17 @@ SimResult Simulation::run(TimePoint t0) {
         if (d && *d > now && (!control_due || *d < *control_due)) control_due = d;
       stale = false;
     }
-    if (auto d = serving_.next_deadline(); d && *d <= now) {
+    std::optional<TimePoint> queued = serving_.next_deadline();
+    if (queued && *queued <= now) {
       for (const Expiry& e : serving_.expire(now)) {
         auto it = by_serving_.find(e.id);
         if (it != by_serving_.end()) end(it->second, RequestOutcome::kRejected, now);
       }
+      queued = serving_.next_deadline();
     }
-    horizon_ =
-        opts_.batch_quiet_iterations ? quiet_until(now, next_control, control_due, give_up) : now;
+    horizon_ = opts_.batch_quiet_iterations
+                   ? quiet_until(now, next_control, control_due, give_up, queued.has_value())
+                   : now;
     while (!wakes_.empty() && wakes_.top().at <= now) {
       const Wake w = wakes_.top();
       wakes_.pop();
