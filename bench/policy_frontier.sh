@@ -7,14 +7,14 @@
 #
 # Usage: bash bench/policy_frontier.sh azure|mooncake [multipliers]
 #   multipliers: of the default deployment's capacity (docs/simulator.md), default
-#   "0.6 0.7 0.8 0.9 1.0 1.15 1.3". slo and dynamo-sla size from the perf model and ignore it;
+#   "0.6 0.7 0.8 0.9 1.0 1.15 1.3 1.6 2.0 2.5". slo and dynamo-sla size from the perf model and ignore it;
 #   fixed holds replicas.max throughout. POLICIES=p1,p2,... runs only those; CHUNKED=off runs the
 #   engines with whole prefills (gpufleet sim --chunked-prefill off); BUDGET=default|N gives the
 #   engines vLLM's iteration budget or N tokens instead of one sized to the TPOT target (auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:?usage: policy_frontier.sh azure|mooncake [multipliers]}
-MULTS=${2:-"0.6 0.7 0.8 0.9 1.0 1.15 1.3"}
+MULTS=${2:-"0.6 0.7 0.8 0.9 1.0 1.15 1.3 1.6 2.0 2.5"}
 POLICIES=${POLICIES:-threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed}
 CHUNKED=${CHUNKED:-on}
 BUDGET=${BUDGET:-auto}

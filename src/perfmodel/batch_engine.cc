@@ -264,6 +264,21 @@ void BatchEngine::step_chunked(EngineIteration& it) {
   }
   int64_t budget = std::max<int64_t>(1, config_.max_batched_tokens.value);
   planned_.clear();
+  // The iteration's shape, summed while it is planned (one pass over the batch, not two).
+  MixedIteration m;
+  const auto plan = [&](Seq& s, int64_t n) {
+    planned_.push_back({&s, n});
+    budget -= n;
+    if (s.prefilled) {
+      m.batch += 1;
+      m.context.value += s.req.prompt.value + s.generated;
+    } else {
+      const double from = static_cast<double>(s.computed);
+      const double to = from + static_cast<double>(n);
+      m.prefill.value += n;
+      m.prefill_attention += to * to - from * from;
+    }
+  };
   // Running sequences first, oldest first: a decoding one takes one token of the budget, one
   // partway through its prompt the most of the rest that fits. A decode that needs a KV block
   // when none is free preempts the newest (recompute), as vLLM does.
@@ -284,8 +299,7 @@ void BatchEngine::step_chunked(EngineIteration& it) {
     if (self_preempted) break;
     used_blocks_ += std::max<int64_t>(0, need - s.blocks);
     s.blocks = std::max(s.blocks, need);
-    planned_.push_back({&s, n});
-    budget -= n;
+    plan(s, n);
   }
 
   // Then waiting ones, FCFS, unless this iteration preempted (vLLM V1 does not admit then): each
@@ -311,28 +325,13 @@ void BatchEngine::step_chunked(EngineIteration& it) {
     used_blocks_ += need;
     running_.push_back(&s);
     ++partial_;
-    planned_.push_back({&s, n});
-    budget -= n;
+    plan(s, n);
     if (!s.scheduled_once) {
       s.scheduled_once = true;
       it.events.push_back({id, EngineEventKind::kScheduled, s.generated});
     }
   }
   if (planned_.empty()) return;
-
-  MixedIteration m;
-  for (const Planned& p : planned_) {
-    const Seq& s = *p.seq;
-    if (s.prefilled) {
-      m.batch += 1;
-      m.context.value += s.req.prompt.value + s.generated;
-    } else {
-      const double from = static_cast<double>(s.computed);
-      const double to = from + static_cast<double>(p.tokens);
-      m.prefill.value += p.tokens;
-      m.prefill_attention += to * to - from * from;
-    }
-  }
   it.prefill = m.prefill.value > 0;
   it.duration = it.prefill ? cost_.mixed(m) : cost_.decode(m.batch, m.context);
   counters_.prompt_tokens += static_cast<uint64_t>(m.prefill.value);
