@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "perfmodel/perf_model.h"
+
 namespace gf {
 namespace {
 
@@ -13,15 +17,22 @@ std::string tp(const ReplicaLaunch& l) {
   return std::to_string(l.deployment->resources.gpus);
 }
 
+// Whether the deployment's own args set `flag` ("--flag value" or "--flag=value").
+bool args_set(const ReplicaLaunch& l, const std::string& flag) {
+  for (const auto& a : l.deployment->engine.args)
+    if (a == flag || a.starts_with(flag + "=")) return true;
+  return false;
+}
+
 // The iteration budget (DeploymentSpec::engine.max_batched_tokens, resolved by the controller)
 // under the engine's own flag, unless the deployment's args already set that flag themselves.
-void add_budget(ProcessSpec& p, const ReplicaLaunch& l, const std::string& flag) {
+// Returns the budget passed, 0 when none.
+int64_t add_budget(ProcessSpec& p, const ReplicaLaunch& l, const std::string& flag) {
   const auto& b = l.deployment->engine.max_batched_tokens;
-  if (!b || b->automatic || b->tokens.value <= 0) return;
-  for (const auto& a : l.deployment->engine.args)
-    if (a == flag || a.starts_with(flag + "=")) return;
+  if (!b || b->automatic || b->tokens.value <= 0 || args_set(l, flag)) return 0;
   p.argv.push_back(flag);
   p.argv.push_back(std::to_string(b->tokens.value));
+  return b->tokens.value;
 }
 
 const EngineMetricNames kVllmMetrics{
@@ -53,7 +64,14 @@ class VllmAdapter final : public EngineAdapter {
               "--served-model-name",
               l.deployment->model};
     if (!l.api_key.empty()) p.env["VLLM_API_KEY"] = l.api_key;  // vllm serve --api-key's variable
-    add_budget(p, l, "--max-num-batched-tokens");
+    // vLLM refuses a budget below max_num_seqs, which it sets to 1024 on an H100: with a budget,
+    // the 256 sequences the perf model and the simulator assume (PerfModel::kMaxBatch), or the
+    // budget itself if smaller, unless the deployment's args say otherwise.
+    if (const int64_t budget = add_budget(p, l, "--max-num-batched-tokens");
+        budget > 0 && !args_set(l, "--max-num-seqs")) {
+      p.argv.push_back("--max-num-seqs");
+      p.argv.push_back(std::to_string(std::min<int64_t>(budget, PerfModel::kMaxBatch)));
+    }
     p.metrics = kVllmMetrics;
     return p;
   }

@@ -218,7 +218,8 @@ int run_sim(const SimArgs& a) {
     if (!d) return fail(d.error().message);
     deployments.push_back(*d);
   }
-  if (auto s = set_iteration_budget(deployments, *trace, options.slo, a.max_batched_tokens);
+  if (auto s = set_iteration_budget(deployments, *trace, options.slo, a.max_batched_tokens,
+                                    options.chunked_prefill);
       !s.ok())
     return fail(s.error().message);
   if (auto s = name_models(*trace, deployments); !s.ok()) return fail(s.error().message);

@@ -108,8 +108,9 @@ std::string deployment_revision(const DeploymentSpec& d) {
       const auto ms = [](const std::optional<Duration>& t) { return t ? to_ms(*t) : -1.0; };
       key +=
           fmt::format("|{}|{}|{}|{}", b->prompt.value, b->output.value, ms(b->ttft), ms(b->tpot));
-      if (d.autoscaling)
-        key += fmt::format("|{}|{}", ms(d.autoscaling->slo_ttft), ms(d.autoscaling->slo_tpot));
+      // The autoscaling's targets count only where the budget does not pin its own.
+      if (d.autoscaling && !b->ttft) key += fmt::format("|{}", ms(d.autoscaling->slo_ttft));
+      if (d.autoscaling && !b->tpot) key += fmt::format("|{}", ms(d.autoscaling->slo_tpot));
     }
   }
   const auto& r = d.resources;

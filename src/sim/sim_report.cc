@@ -102,7 +102,7 @@ std::string report_table(const SimReport& report) {
     for (const auto& [gpu, tokens] : by_gpu)
       parts.push_back(fmt::format("{} on {}", tokens, gpu));
     out +=
-        fmt::format("engines of {}: {} prefill; iteration budget (prompt tokens) {}\n", name,
+        fmt::format("engines of {}: {} prefill; iteration budget (tokens) {}\n", name,
                     report.options.chunked_prefill ? "chunked" : "whole", fmt::join(parts, ", "));
   }
   out += fmt::format(

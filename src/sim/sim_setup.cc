@@ -79,7 +79,14 @@ Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trac
 }
 
 Status set_iteration_budget(std::vector<DeploymentSpec>& deployments, const Trace& trace,
-                            const SloTarget& slo, const std::string& value) {
+                            const SloTarget& slo, const std::string& value, bool chunked) {
+  if (!chunked && value != "auto") {
+    // The rule prices a chunk beside decodes; an engine without chunks runs whole prefills in
+    // iterations of their own, and vLLM then needs a budget of at least its context length.
+    for (DeploymentSpec& d : deployments)
+      if (d.engine.max_batched_tokens && d.engine.max_batched_tokens->automatic)
+        d.engine.max_batched_tokens.reset();
+  }
   if (value.empty()) return {};
   std::optional<BatchedTokensSpec> budget;
   if (value == "auto") {
@@ -143,6 +150,12 @@ Result<std::vector<DeploymentSpec>> with_policy(std::vector<DeploymentSpec> depl
     return make_error(ErrorCode::kInvalidArgument, fmt::format("unknown policy \"{}\" (known: {})",
                                                                policy, fmt::join(names, ", ")));
   for (DeploymentSpec& d : deployments) {
+    // An `auto` budget follows the deployment's SLO targets; pinned here, so that every policy
+    // of a comparison runs the same engines, `fixed` (which drops the autoscaling) included.
+    if (auto& b = d.engine.max_batched_tokens; b && b->automatic && d.autoscaling) {
+      if (!b->ttft) b->ttft = d.autoscaling->slo_ttft;
+      if (!b->tpot) b->tpot = d.autoscaling->slo_tpot;
+    }
     if (policy == "fixed") {
       d.autoscaling.reset();
       d.replicas.min = std::max(d.replicas.min, d.replicas.max);

@@ -27,10 +27,11 @@ Result<DeploymentSpec> default_deployment(const ClusterSpec& cluster, const Trac
 
 // The engines' iteration budget (spec.h, engine.maxBatchedTokens) for every deployment, from
 // --max-batched-tokens: "auto" (from `slo`, for the trace's mean request), "default"
-// (the engine's own: vLLM's for the GPU) or a number of tokens; "" leaves each its own.
-// An error names the value when it is none of these.
+// (the engine's own: vLLM's for the GPU) or a number of tokens; "" leaves each its own, except
+// that engines without chunked prefill (`chunked` false) drop an `auto` they were not asked for
+// by name. An error names the value when it is none of these.
 Status set_iteration_budget(std::vector<DeploymentSpec>& deployments, const Trace& trace,
-                            const SloTarget& slo, const std::string& value);
+                            const SloTarget& slo, const std::string& value, bool chunked = true);
 
 // Each deployment's engine iteration budget on each GPU model of the cluster it may use, as its
 // engines get it (Fleet resolves `auto` the same way): for the report.
@@ -45,7 +46,8 @@ std::vector<std::string> comparable_policies();
 
 // Every deployment under one policy: a scaling policy's name (each keeps its own autoscaling
 // settings, or gets the defaults), or "fixed" (no autoscaling, replicas.max of them throughout:
-// provisioned for the peak). An unknown name is an error listing the known ones.
+// provisioned for the peak). An `auto` iteration budget keeps the SLO targets it had, so the
+// engines are the same under every policy. An unknown name is an error listing the known ones.
 Result<std::vector<DeploymentSpec>> with_policy(std::vector<DeploymentSpec> deployments,
                                                 const std::string& policy);
 

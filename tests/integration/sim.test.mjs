@@ -156,7 +156,7 @@ test("bad input is exit status 2 with what and where", async () => {
             `${wide.lower_bound_gpu_hours} > ${vllm.lower_bound_gpu_hours}`);
   r = await sim([...BASE, "--policy", "fixed"]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`engines of trace: chunked prefill; iteration budget \\(prompt tokens\\) ${auto_budget} on A100-80GB`));
+  assert.match(r.stdout, new RegExp(`engines of trace: chunked prefill; iteration budget \\(tokens\\) ${auto_budget} on A100-80GB`));
   for (const bad of ["0", "lots", "12x"]) {
     r = await sim([...BASE, "--max-batched-tokens", bad]);
     assert.equal(r.status, 2, bad);

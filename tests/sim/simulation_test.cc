@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "common/traffic_report.h"
+#include "perfmodel/iteration_budget.h"
 #include "sim/sim_html.h"
 #include "sim/sim_report.h"
 #include "sim/sim_setup.h"
@@ -442,6 +443,44 @@ TEST(SimSetup, WithPolicyKnowsFixedAndTheScalingPoliciesOnly) {
   auto bad = with_policy({deployment(1, 6, std::nullopt)}, "hpa-ish");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("threshold"), std::string::npos) << bad.error().message;
+}
+
+TEST(SimSetup, AnAutoBudgetIsTheSameUnderEveryPolicyOfAComparison) {
+  // A manifest's `auto` follows its autoscaling SLO; `fixed` drops the autoscaling, and must not
+  // drop the engines' budget with it.
+  DeploymentSpec d = deployment(1, 6, "target");
+  d.autoscaling->slo_ttft = seconds(5);
+  d.autoscaling->slo_tpot = std::chrono::milliseconds(40);
+  d.engine.max_batched_tokens = BatchedTokensSpec{.automatic = true};
+  const auto own = engine_iteration_budget(d, "A100-80GB");
+  ASSERT_TRUE(own.has_value());
+  DeploymentSpec unpinned = d;
+  unpinned.autoscaling.reset();
+  ASSERT_NE(engine_iteration_budget(unpinned, "A100-80GB"), own);  // the test would show a change
+  for (const std::string policy : {"fixed", "target", "slo", "kpa"}) {
+    auto under = with_policy({d}, policy);
+    ASSERT_TRUE(under);
+    EXPECT_EQ(engine_iteration_budget(under->front(), "A100-80GB"), own) << policy;
+  }
+}
+
+TEST(SimSetup, EnginesWithoutChunksDropAnAutoBudgetTheyWereNotAskedFor) {
+  const Trace trace = synthetic(PoissonArrivals{.rps = 1}, seconds(10), 1);
+  std::vector<DeploymentSpec> ds = {deployment(1, 1, std::nullopt)};
+  ds[0].engine.max_batched_tokens = BatchedTokensSpec{.automatic = true};
+  ASSERT_TRUE(set_iteration_budget(ds, trace, SloTarget{}, "", /*chunked=*/true).ok());
+  EXPECT_TRUE(ds[0].engine.max_batched_tokens.has_value());
+  ASSERT_TRUE(set_iteration_budget(ds, trace, SloTarget{}, "", /*chunked=*/false).ok());
+  EXPECT_FALSE(ds[0].engine.max_batched_tokens.has_value());
+  ASSERT_TRUE(set_iteration_budget(ds, trace, SloTarget{}, "auto", /*chunked=*/false).ok());
+  ASSERT_TRUE(ds[0].engine.max_batched_tokens.has_value());  // asked for by name: kept
+  EXPECT_TRUE(ds[0].engine.max_batched_tokens->automatic);
+  ASSERT_TRUE(set_iteration_budget(ds, trace, SloTarget{}, "1000", /*chunked=*/false).ok());
+  EXPECT_EQ(ds[0].engine.max_batched_tokens->tokens, Tokens(1000));
+  const Status bad = set_iteration_budget(ds, trace, SloTarget{}, "-5");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("\"-5\" is not auto, default or a number"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(SimSetup, NameModelsNeedsOneDeploymentForUnnamedRequests) {

@@ -128,12 +128,35 @@ TEST_F(EngineAdapterTest, EachEngineGetsTheIterationBudgetUnderItsOwnFlagUnlessI
     ASSERT_NE(at, r.argv.end()) << flag;
     ASSERT_NE(at + 1, r.argv.end());
     EXPECT_EQ(*(at + 1), "624") << flag;
-    // The deployment's own args win: the flag is not given twice.
+    // The deployment's own args win, in either form: the flag is not given twice.
     dep_.engine.args = {flag + "=2048"};
     r = run(*build_process(launch(type)));
     EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), flag), 0) << flag;
     EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), flag + "=2048"), 1) << flag;
+    dep_.engine.args = {flag, "2048"};
+    r = run(*build_process(launch(type)));
+    EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), flag), 1) << flag;
+    EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), "624"), 0) << flag;
   }
+}
+
+TEST_F(EngineAdapterTest, VllmGetsAMaxNumSeqsItsBudgetAllows) {
+  // vLLM refuses max_num_batched_tokens below max_num_seqs (1024 by default on an H100).
+  const auto seqs = [&](int64_t budget, std::vector<std::string> args) {
+    dep_.engine.max_batched_tokens = BatchedTokensSpec{.tokens = Tokens(budget)};
+    dep_.engine.args = std::move(args);
+    Recorded r = run(*build_process(launch(EngineType::kVllm)));
+    auto at = std::find(r.argv.begin(), r.argv.end(), "--max-num-seqs");
+    return at == r.argv.end() || at + 1 == r.argv.end() ? std::string("none") : *(at + 1);
+  };
+  EXPECT_EQ(seqs(624, {}), "256");                                  // the perf model's batch
+  EXPECT_EQ(seqs(128, {}), "128");                                  // never above the budget
+  EXPECT_EQ(seqs(624, {"--max-num-seqs", "64"}), "64");             // the deployment's own
+  EXPECT_EQ(seqs(624, {"--max-num-batched-tokens=4096"}), "none");  // its own budget: untouched
+  dep_.engine.max_batched_tokens.reset();
+  dep_.engine.args.clear();
+  Recorded r = run(*build_process(launch(EngineType::kVllm)));
+  EXPECT_EQ(std::count(r.argv.begin(), r.argv.end(), "--max-num-seqs"), 0);
 }
 
 TEST_F(EngineAdapterTest, Sglang) {
