@@ -357,6 +357,20 @@ metadata: {name: e}
 spec:
   model: m
   engine: {maxBatchedTokens: [512]}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: f}
+spec:
+  model: m
+  engine: {maxBatchedTokens: {prompt: 1155, output: 211}}
+---
+apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: g}
+spec:
+  model: m
+  engine: {maxBatchedTokens: {prompt: 0, outputs: 5}}
 )";
   auto r = parse_manifests(text, "b.yaml", names());
   ASSERT_GE(r.manifests.deployments.size(), 2u);
@@ -370,10 +384,25 @@ spec:
   EXPECT_FALSE(b->automatic);
   EXPECT_EQ(b->tokens.value, 1024);
   EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens",
-                       "expected \"auto\" or a number of tokens, got \"automatic\"", 20));
+                       "expected \"auto\", a number of tokens or {prompt: N, output: N}, got "
+                       "\"automatic\"",
+                       20));
   EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens", "0 is out of range [1, 16777216]", 27));
   EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens",
-                       "expected \"auto\" or a number of tokens, got a list", 34));
+                       "expected \"auto\", a number of tokens or {prompt: N, output: N}, got a "
+                       "list",
+                       34));
+  // `auto` for a request of the given size (what gpufleet sim's default deployment assumes).
+  const DeploymentSpec* f = nullptr;
+  for (const auto& d : r.manifests.deployments)
+    if (d.name == "f") f = &d;
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->engine.max_batched_tokens.has_value());
+  EXPECT_TRUE(f->engine.max_batched_tokens->automatic);
+  EXPECT_EQ(f->engine.max_batched_tokens->prompt, Tokens(1155));
+  EXPECT_EQ(f->engine.max_batched_tokens->output, Tokens(211));
+  EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens.prompt", "0 is out of range", 48));
+  EXPECT_TRUE(has_diag(r, "spec.engine.maxBatchedTokens.outputs", "unknown field", 48));
 }
 
 TEST(Manifest, ReadsAutoscalingWithDefaultsAndPositionedErrors) {

@@ -729,9 +729,23 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
                   b.Scalar()[0] == '-')) {
         if (auto v = read_int(ctx, b, m.path("maxBatchedTokens"), 1, int64_t{1} << 24))
           d.engine.max_batched_tokens = BatchedTokensSpec{.tokens = Tokens(*v)};
+      } else if (b.IsMap()) {
+        // `auto` for a request of this size: {prompt: 1155, output: 211}.
+        MapReader a(ctx, b, m.path("maxBatchedTokens"));
+        BatchedTokensSpec auto_budget{.automatic = true};
+        optional_field(a, "prompt", auto_budget.prompt, [&](auto& x, auto p) {
+          auto v = read_int(ctx, x, p, 1, int64_t{1} << 24);
+          return v ? std::optional<Tokens>(Tokens(*v)) : std::nullopt;
+        });
+        optional_field(a, "output", auto_budget.output, [&](auto& x, auto p) {
+          auto v = read_int(ctx, x, p, 1, int64_t{1} << 24);
+          return v ? std::optional<Tokens>(Tokens(*v)) : std::nullopt;
+        });
+        d.engine.max_batched_tokens = auto_budget;
       } else {
         ctx.error(b, m.path("maxBatchedTokens"),
-                  fmt::format("expected \"auto\" or a number of tokens, got {}",
+                  fmt::format("expected \"auto\", a number of tokens or {{prompt: N, output: N}}, "
+                              "got {}",
                               b.IsScalar() ? "\"" + b.Scalar() + "\"" : kind_of(b)));
       }
     }
