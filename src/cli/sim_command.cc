@@ -348,7 +348,7 @@ void add_sim_command(CLI::App& app, int& status) {
                 "V1); off: whole prefills in iterations of their own (vLLM V0)")
       ->capture_default_str();
   c->add_option("--max-batched-tokens", a->max_batched_tokens,
-                "Prompt tokens one engine iteration may carry, for every deployment: auto (the "
+                "Tokens one engine iteration may carry, for every deployment: auto (the "
                 "largest whose iteration meets the TPOT target, for the trace's mean request), "
                 "default (vLLM's: 8192 on an H100, 2048 on an A100) or a number (default: each "
                 "deployment's engine.maxBatchedTokens; auto for the default deployment)");

@@ -64,7 +64,8 @@ struct ClusterSpec {
 
 enum class EngineType { kVllm, kSglang, kTrtllm, kLlamaCpp, kEngineSim };
 
-// engine.maxBatchedTokens: how many prompt tokens one engine iteration may carry (vLLM's
+// engine.maxBatchedTokens: how many tokens one engine iteration may carry, its prompt chunks and
+// one per decode (vLLM's
 // --max-num-batched-tokens, SGLang's --chunked-prefill-size, TensorRT-LLM's --max_num_tokens,
 // llama.cpp's --batch-size). `automatic`: chosen from the deployment's TPOT target
 // (perfmodel/iteration_budget.h) for requests of `prompt` and `output` tokens and the targets
@@ -79,6 +80,8 @@ struct BatchedTokensSpec {
   std::optional<Duration> tpot;
   bool operator==(const BatchedTokensSpec&) const = default;
 };
+// The largest budget, prompt or output a manifest or `gpufleet sim --max-batched-tokens` takes.
+inline constexpr int64_t kMaxBatchedTokensLimit = int64_t{1} << 24;
 
 struct EngineSpec {
   EngineType type = EngineType::kEngineSim;

@@ -615,15 +615,7 @@ void Fleet::for_each_assigned(const std::string& node, TimePoint now, F&& f) con
 
 std::optional<Tokens> Fleet::iteration_budget(const DeploymentRecord& d,
                                               const ReplicaRecord& r) const {
-  if (r.iteration_budget) return *r.iteration_budget;
-  const auto& b = d.spec.engine.max_batched_tokens;
-  if (!b || !b->automatic) {
-    r.iteration_budget = b ? std::optional<Tokens>(b->tokens) : std::nullopt;
-  } else {
-    auto [it, fresh] = budgets_.try_emplace({d.revision, r.gpu_model});
-    if (fresh) it->second = engine_iteration_budget(d.spec, r.gpu_model);
-    r.iteration_budget = it->second;
-  }
+  if (!r.iteration_budget) r.iteration_budget = engine_iteration_budget(d.spec, r.gpu_model);
   return *r.iteration_budget;
 }
 

@@ -207,8 +207,8 @@ class Fleet {
   template <typename F>
   void for_each_assigned(const std::string& node, TimePoint now, F&& f) const;
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;
-  // The replica's engine iteration budget (perfmodel/iteration_budget.h), resolved once per
-  // revision and GPU model and then kept on the record: every heartbeat's assignment names it.
+  // The replica's engine iteration budget (perfmodel/iteration_budget.h), resolved on its first
+  // assignment and kept on its record: every heartbeat's assignment names it.
   std::optional<Tokens> iteration_budget(const DeploymentRecord& d, const ReplicaRecord& r) const;
   // Whether the reply may be "unchanged" in place of a set the agent already runs
   // (NodeAssignment::unchanged), and the set a full reply sent, to decide that next time.
@@ -292,8 +292,6 @@ class Fleet {
   std::deque<TimePoint> defrag_moves_;             // when each move of the last minute started
   std::map<std::string, TimePoint> defrag_tried_;  // a pending replica's last fruitless plan
   std::optional<TimePoint> defrag_planned_at_;     // the tick of the last plan
-  // iteration_budget's answers by revision and GPU model: a cache of a pure function of them.
-  mutable std::map<std::pair<std::string, std::string>, std::optional<Tokens>> budgets_;
 };
 
 // Hash of what a rollout must change (model, engine, resources, performance ...), 10 hex chars.

@@ -26,7 +26,7 @@ struct ReplicaAssignment {
   std::string gpu_model;
   double memory_fraction = 0.9;
   std::optional<PerformanceSpec> performance;
-  // Prompt tokens one engine iteration may carry, the deployment's engine.maxBatchedTokens with
+  // Tokens one engine iteration may carry, the deployment's engine.maxBatchedTokens with
   // `auto` resolved for this GPU (perfmodel/iteration_budget.h); nullopt: the engine's default.
   std::optional<Tokens> max_batched_tokens;
   // The secret the engine must demand of every request (admission/api_key.h); filled by the

@@ -1,4 +1,4 @@
-// How many prompt tokens one engine iteration may carry (vLLM's max_num_batched_tokens) so that
+// How many tokens one engine iteration may carry (vLLM's max_num_batched_tokens) so that
 // the decodes riding in it still meet the time-per-output-token target: the budget gpufleet gives
 // the engines it starts when a deployment asks for `engine.maxBatchedTokens: auto`.
 #pragma once

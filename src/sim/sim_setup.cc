@@ -18,6 +18,12 @@ namespace gf {
 
 namespace {
 
+// Whether the deployment's replicas may run on this GPU model (its gpuModels, or any).
+bool may_use(const DeploymentSpec& d, const std::string& gpu) {
+  const auto& allowed = d.resources.gpu_models;
+  return allowed.empty() || std::find(allowed.begin(), allowed.end(), gpu) != allowed.end();
+}
+
 // `auto`, chosen for the trace's mean request and the run's SLO: the same engines under every
 // policy of a comparison, whatever autoscaling settings each keeps.
 BatchedTokensSpec trace_budget(const TraceStats& stats, const SloTarget& slo) {
@@ -94,11 +100,12 @@ Status set_iteration_budget(std::vector<DeploymentSpec>& deployments, const Trac
   } else if (value != "default") {
     int64_t n = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > (int64_t{1} << 24))
+    if (ec != std::errc() || p != value.data() + value.size() || n < 1 ||
+        n > kMaxBatchedTokensLimit)
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("--max-batched-tokens: \"{}\" is not auto, default or a "
                                     "number of tokens from 1 to {}",
-                                    value, int64_t{1} << 24));
+                                    value, kMaxBatchedTokensLimit));
     budget = BatchedTokensSpec{.tokens = Tokens(n)};
   }
   for (DeploymentSpec& d : deployments)
@@ -111,11 +118,7 @@ std::map<std::string, std::map<std::string, int64_t>> iteration_budgets(const Si
   for (const DeploymentSpec& d : input.deployments)
     for (const NodeSpec& n : input.cluster.nodes)
       for (const GpuGroupSpec& g : n.gpus) {
-        if (!d.resources.gpu_models.empty() &&
-            std::find(d.resources.gpu_models.begin(), d.resources.gpu_models.end(), g.model) ==
-                d.resources.gpu_models.end())
-          continue;
-        if (!deployment_perf_model(d, g.model).ok()) continue;
+        if (!may_use(d, g.model) || !deployment_perf_model(d, g.model).ok()) continue;
         out[d.name][g.model] = engine_iteration_budget(d, g.model)
                                    .value_or(PerfModel::default_max_batched_tokens(g.model))
                                    .value;
@@ -206,10 +209,7 @@ WorkBound workload_bound(const SimInput& input, const SimOptions& options) {
     if (!counted.insert(d.model).second) continue;
     std::vector<ReplicaShape> shapes;
     for (const auto& [gpu, mem] : memory) {
-      if (!d.resources.gpu_models.empty() &&
-          std::find(d.resources.gpu_models.begin(), d.resources.gpu_models.end(), gpu) ==
-              d.resources.gpu_models.end())
-        continue;
+      if (!may_use(d, gpu)) continue;
       auto pm = deployment_perf_model(d, gpu);
       if (!pm.ok()) continue;
       ReplicaShape s;

@@ -727,20 +727,18 @@ void read_deployment(Ctx& ctx, MapReader& spec, DeploymentSpec& d) {
       } else if (b.IsScalar() && !is_quoted(b) && !b.Scalar().empty() &&
                  (std::isdigit(static_cast<unsigned char>(b.Scalar()[0])) != 0 ||
                   b.Scalar()[0] == '-')) {
-        if (auto v = read_int(ctx, b, m.path("maxBatchedTokens"), 1, int64_t{1} << 24))
+        if (auto v = read_int(ctx, b, m.path("maxBatchedTokens"), 1, kMaxBatchedTokensLimit))
           d.engine.max_batched_tokens = BatchedTokensSpec{.tokens = Tokens(*v)};
       } else if (b.IsMap()) {
         // `auto` for a request of this size: {prompt: 1155, output: 211}.
         MapReader a(ctx, b, m.path("maxBatchedTokens"));
         BatchedTokensSpec auto_budget{.automatic = true};
-        optional_field(a, "prompt", auto_budget.prompt, [&](auto& x, auto p) {
-          auto v = read_int(ctx, x, p, 1, int64_t{1} << 24);
+        const auto tokens = [&](auto& x, auto p) {
+          auto v = read_int(ctx, x, p, 1, kMaxBatchedTokensLimit);
           return v ? std::optional<Tokens>(Tokens(*v)) : std::nullopt;
-        });
-        optional_field(a, "output", auto_budget.output, [&](auto& x, auto p) {
-          auto v = read_int(ctx, x, p, 1, int64_t{1} << 24);
-          return v ? std::optional<Tokens>(Tokens(*v)) : std::nullopt;
-        });
+        };
+        optional_field(a, "prompt", auto_budget.prompt, tokens);
+        optional_field(a, "output", auto_budget.output, tokens);
         d.engine.max_batched_tokens = auto_budget;
       } else {
         ctx.error(b, m.path("maxBatchedTokens"),
