@@ -6,9 +6,9 @@
 #include <fmt/ranges.h>
 
 #include "autoscale/gpu_choice.h"
-#include "perfmodel/replica_capacity.h"
 #include "common/traffic_report.h"
 #include "perfmodel/deployment_perf.h"
+#include "perfmodel/replica_capacity.h"
 
 namespace gf {
 namespace {
@@ -57,7 +57,7 @@ std::map<std::string, Counts, std::less<>> count_replicas(const Fleet& fleet, Ti
     switch (r.state) {
       case ReplicaState::kReady:
         ++c.ready;
-        if (auto l = fleet.replica_load(id, now)) c.add_engine(*l);
+        if (const ReplicaLoad* l = fleet.fresh_load(r, now)) c.add_engine(*l);
         break;
       case ReplicaState::kPending:
       case ReplicaState::kPlaced:
@@ -137,35 +137,40 @@ void Autoscaler::rank_gpus(Fleet& fleet) {
   std::erase_if(ranked_for_, [&](const auto& kv) { return !scalers_.contains(kv.first); });
   for (const auto& [name, s] : scalers_) {
     const DeploymentSpec& d = fleet.deployments().at(name).spec;
-    std::string key = fmt::format("{}|{}|{}|{}", fleet.pool().gpu_count(), d.model,
-                                  d.resources.gpus, fmt::join(d.resources.gpu_models, ","));
-    if (ranked_for_[name] == key) continue;
-    ranked_for_[name] = std::move(key);
+    const size_t pool_gpus = fleet.pool().gpu_count();
+    // Compared field by field every tick, with no copy; stored only when something moved.
+    if (auto it = ranked_for_.find(name);
+        it != ranked_for_.end() && it->second.pool_gpus == pool_gpus &&
+        it->second.model == d.model && it->second.gpus == d.resources.gpus &&
+        it->second.gpu_models == d.resources.gpu_models)
+      continue;
+    ranked_for_[name] = RankedFor{pool_gpus, d.model, d.resources.gpus, d.resources.gpu_models};
     fleet.set_gpu_order(name, gpu_models_by_value(d, fleet.pool()));
   }
 }
 
 void Autoscaler::count_engine_ttft(const Fleet& fleet, TimePoint now) {
-  std::unordered_map<std::string, std::vector<uint64_t>> seen;
+  // Updated in place, not rebuilt: each reading is compared with the last, in the same vectors.
+  ++ttft_sweep_;
   for (const auto& [id, r] : fleet.replicas()) {
     if (!scalers_.contains(r.deployment)) continue;
-    auto l = fleet.replica_load(id, now);
+    const ReplicaLoad* l = fleet.fresh_load(r, now);
+    auto it = engine_ttft_seen_.find(id);
     if (!l || l->ttft_counts.empty()) {
       // Unknown now (not Ready, a stale reading): keep the last reading as the baseline.
-      if (auto it = engine_ttft_seen_.find(id); it != engine_ttft_seen_.end())
-        seen.emplace(id, std::move(it->second));
+      if (it != engine_ttft_seen_.end()) it->second.sweep = ttft_sweep_;
       continue;
     }
-    if (auto it = engine_ttft_seen_.find(id); it != engine_ttft_seen_.end()) {
-      const std::vector<uint64_t> counted = counted_since(it->second, l->ttft_counts);
-      std::vector<uint64_t>& into = engine_ttft_new_[r.deployment];
-      into.resize(counted.size(), 0);
-      for (size_t i = 0; i < counted.size(); ++i)
-        into[i] += counted[i];
+    if (it == engine_ttft_seen_.end()) {
+      engine_ttft_seen_.emplace(id, SeenTtft{l->ttft_counts, ttft_sweep_});
+      continue;
     }
-    seen.emplace(id, l->ttft_counts);
+    add_counted_since(it->second.counts, l->ttft_counts, engine_ttft_new_[r.deployment]);
+    it->second.counts = l->ttft_counts;
+    it->second.sweep = ttft_sweep_;
   }
-  engine_ttft_seen_ = std::move(seen);  // replicas gone are forgotten
+  // Replicas gone are forgotten.
+  std::erase_if(engine_ttft_seen_, [&](const auto& e) { return e.second.sweep != ttft_sweep_; });
 }
 
 std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {

@@ -60,11 +60,22 @@ class Autoscaler {
   std::set<std::string, std::less<>> zero_models_;  // served by a deployment at 0 replicas
   bool urgent_ = false;                             // one of them has demand
   // What each deployment's GPU order was computed from (pool size, model, GPUs, allowed models).
-  std::map<std::string, std::string, std::less<>> ranked_for_;
+  struct RankedFor {
+    size_t pool_gpus = 0;
+    std::string model;
+    int gpus = 0;
+    std::vector<std::string> gpu_models;
+  };
+  std::map<std::string, RankedFor, std::less<>> ranked_for_;
   // The engines' cumulative TTFT counts as last seen, by replica, and what each deployment's
   // engines counted since its last period. A replica's first reading is only a baseline: what
   // it counted before is of unknown age (a controller restart would count hours at once).
-  std::unordered_map<std::string, std::vector<uint64_t>> engine_ttft_seen_;
+  struct SeenTtft {
+    std::vector<uint64_t> counts;
+    uint64_t sweep = 0;  // the count_engine_ttft() that last found its replica
+  };
+  std::unordered_map<std::string, SeenTtft> engine_ttft_seen_;
+  uint64_t ttft_sweep_ = 0;
   std::map<std::string, std::vector<uint64_t>, std::less<>> engine_ttft_new_;
 };
 

@@ -48,15 +48,14 @@ double interpolated_p95(std::span<const int64_t> bounds, const std::vector<uint6
 
 }  // namespace
 
-std::vector<uint64_t> counted_since(const std::vector<uint64_t>& before,
-                                    const std::vector<uint64_t>& now) {
-  if (before.size() != now.size()) return now;
-  std::vector<uint64_t> out(now.size());
-  for (size_t i = 0; i < now.size(); ++i) {
-    if (now[i] < before[i]) return now;
-    out[i] = now[i] - before[i];
-  }
-  return out;
+void add_counted_since(const std::vector<uint64_t>& before, const std::vector<uint64_t>& now,
+                       std::vector<uint64_t>& into) {
+  bool restarted = before.size() != now.size();
+  for (size_t i = 0; !restarted && i < now.size(); ++i)
+    restarted = now[i] < before[i];
+  into.resize(now.size(), 0);
+  for (size_t i = 0; i < now.size(); ++i)
+    into[i] += restarted ? now[i] : now[i] - before[i];
 }
 
 size_t ttft_bucket(int64_t ms) {

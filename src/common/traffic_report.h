@@ -56,10 +56,11 @@ int64_t tpot_p95_ms(const std::vector<uint64_t>& counts);
 // p95 of 1.1 s "2.5 s" and see a 2 s target missed when it was met.
 double ttft_p95_interpolated_ms(const std::vector<uint64_t>& counts);
 double tpot_p95_interpolated_ms(const std::vector<uint64_t>& counts);
-// What a cumulative histogram counted between two readings, bucket by bucket: `now` less
-// `before`; all of `now` when a bucket went down (the counter restarted with its process) or
-// `before` has another size.
-std::vector<uint64_t> counted_since(const std::vector<uint64_t>& before,
-                                    const std::vector<uint64_t>& now);
+// Adds to `into` what a cumulative histogram counted between two readings, bucket by bucket:
+// `now` less `before`; all of `now` when a bucket went down (the counter restarted with its
+// process) or `before` has another size. `into` takes `now`'s size. No allocation once sized:
+// the autoscaler does this for every replica every period.
+void add_counted_since(const std::vector<uint64_t>& before, const std::vector<uint64_t>& now,
+                       std::vector<uint64_t>& into);
 
 }  // namespace gf

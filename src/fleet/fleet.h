@@ -107,6 +107,8 @@ class Fleet {
   // kLoadMaxAgeHeartbeats heartbeat intervals. Kept in memory only: a restarted controller knows
   // it again one heartbeat later.
   std::optional<ReplicaLoad> replica_load(const std::string& replica, TimePoint now) const;
+  // The record's reading when not too old to use; nullptr otherwise. No copy.
+  const ReplicaLoad* fresh_load(const ReplicaRecord& r, TimePoint now) const;
   // How busy the controller's thread was since the last reading (CPU over wall time, 0..1): the
   // heartbeat interval handed out, and node leases with it, follow (fleet/heartbeat_pacer.h).
   void observe_busy(double share, TimePoint now);
@@ -202,8 +204,6 @@ class Fleet {
   void apply_gpu_reports(const NodeReport& hb, TimePoint now);
   // True when a reported load moved away from what the routing table publishes.
   bool apply_replica_reports(const NodeReport& hb, TimePoint now);
-  // The record's reading when not too old to use; nullptr otherwise. No copy.
-  const ReplicaLoad* fresh_load(const ReplicaRecord& r, TimePoint now) const;
   template <typename F>
   void for_each_assigned(const std::string& node, TimePoint now, F&& f) const;
   NodeAssignment assignment_for(const std::string& node, TimePoint now) const;

@@ -63,6 +63,9 @@ struct SimNode {
   int incarnation = 0;  // a returning node's agent is a new process with a new id
   uint64_t seq = 0;
   int64_t applied = 0;
+  // The last set a full answer sent: an "unchanged" answer applies it again, as the agent does
+  // (agent/controller_link.h), so most heartbeats cost the fleet no assignment to build.
+  std::optional<NodeAssignment> last_set;
   std::map<std::string, size_t> replicas;  // id -> index into Simulation::replicas_
 };
 
@@ -272,6 +275,7 @@ void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
   NodeReport& r = node.base;
   r.seq = ++node.seq;
   r.applied_generation = node.applied;
+  r.accepts_unchanged = node.last_set.has_value();
   r.replicas.clear();
   uint16_t port = 20000;
   for (const auto& [id, ri] : node.replicas) {
@@ -299,8 +303,10 @@ void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
   auto answer = fleet_.heartbeat(r, now);
   if (!answer.ok() || answer->generation < node.applied) return;
   node.applied = answer->generation;
+  if (!answer->unchanged) node.last_set = std::move(*answer);
+  if (!node.last_set) return;  // "unchanged" before any set: nothing to keep (as the agent)
   std::set<std::string> keep;
-  for (const ReplicaAssignment& a : answer->replicas) {
+  for (const ReplicaAssignment& a : node.last_set->replicas) {
     keep.insert(a.id);
     auto it = node.replicas.find(a.id);
     if (it == node.replicas.end()) {
@@ -551,6 +557,7 @@ void Simulation::inject(const ScenarioEvent& e, TimePoint now) {
       node->base.agent_id = fmt::format("sim-{}-{}", node->base.node, ++node->incarnation);
       node->seq = 0;
       node->applied = 0;
+      node->last_set.reset();  // a new agent process has applied no set
       for (GpuReport& g : node->base.gpus) {
         g.health = Health::kHealthy;
         g.reason.clear();

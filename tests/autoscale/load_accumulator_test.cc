@@ -71,9 +71,6 @@ TEST(LoadAccumulator, SilentGatewaysStopCountingAndSilenceIsUnknown) {
   EXPECT_FALSE(acc.take("other", clock.now()).known);
 }
 
-}  // namespace
-}  // namespace gf
-
 namespace gf {
 namespace {
 
@@ -94,6 +91,25 @@ TEST(HistogramP95, InterpolatesWithinTheBucketLikeHistogramQuantile) {
   std::vector<uint64_t> tpot(kTpotBoundsMs.size() + 1, 0);
   tpot[0] = 20;  // (0, 5]
   EXPECT_DOUBLE_EQ(tpot_p95_interpolated_ms(tpot), 4.75);
+}
+
+}  // namespace
+}  // namespace gf
+
+TEST(HistogramCountedSince, AddsEachBucketsGrowthAndAllOfARestartedCounter) {
+  std::vector<uint64_t> into;
+  add_counted_since({1, 2, 3}, {4, 2, 5}, into);
+  EXPECT_EQ(into, (std::vector<uint64_t>{3, 0, 2}));
+  // A second replica's growth adds to the first's.
+  add_counted_since({0, 1, 1}, {1, 1, 4}, into);
+  EXPECT_EQ(into, (std::vector<uint64_t>{4, 0, 5}));
+  // One bucket went down: the engine restarted, so all it counts now is new.
+  add_counted_since({5, 5, 5}, {1, 6, 0}, into);
+  EXPECT_EQ(into, (std::vector<uint64_t>{5, 6, 5}));
+  // Another size (other bucket bounds): all of it, and `into` takes its size.
+  std::vector<uint64_t> fresh;
+  add_counted_since({1, 1}, {2, 3, 4}, fresh);
+  EXPECT_EQ(fresh, (std::vector<uint64_t>{2, 3, 4}));
 }
 
 }  // namespace
