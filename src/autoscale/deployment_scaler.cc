@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "autoscale/policy_registry.h"
@@ -49,16 +50,16 @@ ScalingDecision DeploymentScaler::step(const LoadSample& load, const DeploymentS
   d.load = load;
   if (!load.known) {
     d.rule = "no signal";
-    d.reason =
-        fmt::format("no gateway reported load for this model: holding {} replicas", state.current);
+    d.reason = fmt::format(
+        FMT_COMPILE("no gateway reported load for this model: holding {} replicas"), state.current);
   } else if (state.current == 0) {
     // From zero no policy has a per-replica figure to divide by: any demand gets one replica at
     // once, and the policy sizes the rest once that one serves.
     if (load.concurrency() > 0 || load.arrival_rps > 0) {
       d.to = 1;
       d.rule = "scale from zero";
-      d.reason =
-          fmt::format("{:.0f} requests waiting or in flight and no replica", load.concurrency());
+      d.reason = fmt::format(FMT_COMPILE("{:.0f} requests waiting or in flight and no replica"),
+                             load.concurrency());
     } else {
       d.rule = "idle";
       d.reason = "no requests";
@@ -115,7 +116,7 @@ void DeploymentScaler::constrain(ScalingDecision& d, const Recommendation& rec,
         highest = std::max(highest, n);
       if (highest > d.to) {
         d.to = std::min(current, highest);
-        d.reason += fmt::format("; held at {} by the {} stabilization window", d.to,
+        d.reason += fmt::format(FMT_COMPILE("; held at {} by the {} stabilization window"), d.to,
                                 format_duration(spec_.stabilization));
       }
     }
@@ -127,7 +128,7 @@ void DeploymentScaler::constrain(ScalingDecision& d, const Recommendation& rec,
     if (idle && now - *idle >= spec_.scale_to_zero_after) {
       d.to = 0;
       d.rule = "scale to zero";
-      d.reason = fmt::format("no requests for {}", format_duration(now - *idle));
+      d.reason = fmt::format(FMT_COMPILE("no requests for {}"), format_duration(now - *idle));
     } else {
       d.to = std::max(d.to, 1);
     }
@@ -135,11 +136,11 @@ void DeploymentScaler::constrain(ScalingDecision& d, const Recommendation& rec,
   const int up = spec_.max_step_up > 0 ? spec_.max_step_up : std::max(4, current);
   if (d.to > current + up) {
     d.to = current + up;
-    d.reason += fmt::format("; limited to +{} per period", up);
+    d.reason += fmt::format(FMT_COMPILE("; limited to +{} per period"), up);
   }
   if (spec_.max_step_down > 0 && d.to < current - spec_.max_step_down) {
     d.to = current - spec_.max_step_down;
-    d.reason += fmt::format("; limited to -{} per period", spec_.max_step_down);
+    d.reason += fmt::format(FMT_COMPILE("; limited to -{} per period"), spec_.max_step_down);
   }
 }
 

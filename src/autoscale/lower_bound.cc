@@ -78,7 +78,8 @@ std::vector<double> peak_overlap(std::span<const double> start, std::span<const 
     starts[k] = start[order[k]];
     ends[k] = {end[k], weight[k]};
   }
-  std::sort(ends.begin(), ends.end());
+  // Prefill windows all last the TTFT target, so their ends come in the order of their starts.
+  if (!std::is_sorted(ends.begin(), ends.end())) std::sort(ends.begin(), ends.end());
   // A sparse table, level by level in one array, answers each interval's range maximum in O(1).
   // Its first level, table[k]: the weight of intervals holding the k-th start: those started by
   // then (ties included), less those ended before it. One sweep over both sorted lists.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace gf {
@@ -25,10 +26,11 @@ Recommendation TargetPolicy::recommend(const PolicyInput& in) {
     Recommendation r;
     r.replicas = std::max({in.current, want_burst, want_stable});
     r.rule = "panic";
-    r.reason = fmt::format(
-        "panic: {:.1f} {} over the last {} need {} replicas, at least {:.1f}x the {} there are; "
-        "no scale-down until the burst is over",
-        burst, unit, format_duration(a.panic_window), want_burst, a.panic_threshold, in.current);
+    r.reason = fmt::format(FMT_COMPILE("panic: {:.1f} {} over the last {} need {} replicas, at "
+                                       "least {:.1f}x the {} there are; "
+                                       "no scale-down until the burst is over"),
+                           burst, unit, format_duration(a.panic_window), want_burst,
+                           a.panic_threshold, in.current);
     r.hold_down = true;
     return r;
   }
@@ -39,17 +41,18 @@ Recommendation TargetPolicy::recommend(const PolicyInput& in) {
     if (std::abs(ratio - 1.0) <= a.tolerance) {
       r.replicas = in.current;
       r.rule = "within tolerance";
-      r.reason =
-          fmt::format("{:.1f} {} is {:.0f}% of the target for {} replicas (tolerance {:.0f}%)",
-                      stable, unit, ratio * 100, in.current, a.tolerance * 100);
+      r.reason = fmt::format(
+          FMT_COMPILE("{:.1f} {} is {:.0f}% of the target for {} replicas (tolerance {:.0f}%)"),
+          stable, unit, ratio * 100, in.current, a.tolerance * 100);
       return r;
     }
   }
   r.replicas = want_stable;
   r.rule = "proportional";
-  r.reason = fmt::format("{:.1f} {} over {} / {:.2f} per replica ({:.3g} x {:.0f}%) = {} replicas",
-                         stable, unit, format_duration(a.window), per_replica, a.replica_capacity,
-                         a.target_utilization * 100, want_stable);
+  r.reason = fmt::format(
+      FMT_COMPILE("{:.1f} {} over {} / {:.2f} per replica ({:.3g} x {:.0f}%) = {} replicas"),
+      stable, unit, format_duration(a.window), per_replica, a.replica_capacity,
+      a.target_utilization * 100, want_stable);
   return r;
 }
 

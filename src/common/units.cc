@@ -1,5 +1,6 @@
 #include "common/units.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <array>
@@ -200,12 +201,14 @@ std::string format_mib(MiB m) {
 
 std::string format_duration(Duration d) {
   int64_t ns = d.count();
-  if (ns % 3'600'000'000'000 == 0 && ns != 0) return fmt::format("{}h", ns / 3'600'000'000'000);
-  if (ns % 60'000'000'000 == 0 && ns != 0) return fmt::format("{}m", ns / 60'000'000'000);
-  if (ns >= 1'000'000'000) return fmt::format("{:g}s", static_cast<double>(ns) / 1e9);
-  if (ns >= 1'000'000) return fmt::format("{:g}ms", static_cast<double>(ns) / 1e6);
-  if (ns >= 1'000) return fmt::format("{:g}us", static_cast<double>(ns) / 1e3);
-  return fmt::format("{}ns", ns);
+  if (ns % 3'600'000'000'000 == 0 && ns != 0)
+    return fmt::format(FMT_COMPILE("{}h"), ns / 3'600'000'000'000);
+  if (ns % 60'000'000'000 == 0 && ns != 0)
+    return fmt::format(FMT_COMPILE("{}m"), ns / 60'000'000'000);
+  if (ns >= 1'000'000'000) return fmt::format(FMT_COMPILE("{:g}s"), static_cast<double>(ns) / 1e9);
+  if (ns >= 1'000'000) return fmt::format(FMT_COMPILE("{:g}ms"), static_cast<double>(ns) / 1e6);
+  if (ns >= 1'000) return fmt::format(FMT_COMPILE("{:g}us"), static_cast<double>(ns) / 1e3);
+  return fmt::format(FMT_COMPILE("{}ns"), ns);
 }
 
 std::string format_milli_gpu(MilliGpu g) {

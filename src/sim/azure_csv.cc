@@ -69,14 +69,14 @@ namespace {
 
 // One data line as a request; the error names the column.
 Result<TraceRequest> parse_row(std::string_view line, const CsvColumns& cols,
-                               std::deque<std::string>& scratch) {
-  auto fields = split_csv_line(line, scratch);
-  if (!fields) return fields.error();
-  if (fields->size() != cols.width)
+                               std::deque<std::string>& scratch,
+                               std::vector<std::string_view>& fields) {
+  if (Status s = split_csv_line(line, scratch, fields); !s) return s.error();
+  if (fields.size() != cols.width)
     return make_error(
         ErrorCode::kInvalidArgument,
-        fmt::format("expected {} fields like the header, got {}", cols.width, fields->size()));
-  const auto field = [&](int k) { return (*fields)[static_cast<size_t>(cols.index[k])]; };
+        fmt::format("expected {} fields like the header, got {}", cols.width, fields.size()));
+  const auto field = [&](int k) { return fields[static_cast<size_t>(cols.index[k])]; };
   const auto named = [&](int k, const Error& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("{}: {}", csv_field_name(cols.index[k], kNames[k]), e.message));
@@ -101,6 +101,7 @@ Result<LoadedTrace> parse_azure_csv(std::istream& in, const std::string& source,
   TraceBuilder builder(source, options);
   std::string line;
   std::deque<std::string> scratch;
+  std::vector<std::string_view> fields;  // one for every line: no allocation per line
   int64_t line_no = 0;
 
   // The header: the first non-empty line.
@@ -108,9 +109,10 @@ Result<LoadedTrace> parse_azure_csv(std::istream& in, const std::string& source,
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty() || line == "\r") continue;
-    auto header = split_csv_line(line, scratch);
-    if (!header) return builder.fail(line_no, header.error().message);
-    auto found = find_csv_columns(*header, {kNames[0], kNames[1], kNames[2]});
+    std::vector<std::string_view> header;
+    if (Status s = split_csv_line(line, scratch, header); !s)
+      return builder.fail(line_no, s.error().message);
+    auto found = find_csv_columns(header, {kNames[0], kNames[1], kNames[2]});
     if (!found)
       return builder.fail(line_no, "not an Azure LLM inference trace: " + found.error().message);
     cols = std::move(*found);
@@ -122,7 +124,7 @@ Result<LoadedTrace> parse_azure_csv(std::istream& in, const std::string& source,
     ++line_no;
     if (line.empty() || line == "\r") continue;
     scratch.clear();
-    auto request = parse_row(line, cols, scratch);
+    auto request = parse_row(line, cols, scratch, fields);
     if (!request) {
       if (auto e = builder.reject(line_no, request.error().message)) return *e;
       continue;

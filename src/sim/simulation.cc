@@ -753,12 +753,15 @@ Result<SimResult> simulate(const SimInput& input, const SimOptions& options) {
   Trace replay;
   replay.name = input.trace->name;
   const Duration warmup = warmup_length(*input.trace, options);
-  for (const TraceRequest& r : input.trace->requests) {
-    if (r.arrival >= warmup) break;
-    replay.requests.push_back(r);
-  }
-  const size_t first_measured = replay.requests.size();
-  for (const TraceRequest& r : input.trace->requests) {
+  const auto& requests = input.trace->requests;
+  const size_t first_measured = static_cast<size_t>(
+      std::partition_point(requests.begin(), requests.end(),
+                           [&](const TraceRequest& r) { return r.arrival < warmup; }) -
+      requests.begin());
+  replay.requests.reserve(first_measured + requests.size());
+  replay.requests.insert(replay.requests.end(), requests.begin(),
+                         requests.begin() + static_cast<std::ptrdiff_t>(first_measured));
+  for (const TraceRequest& r : requests) {
     replay.requests.push_back(r);
     replay.requests.back().arrival += warmup;
   }

@@ -24,10 +24,10 @@ Error invalid(std::string message) {
 
 }  // namespace
 
-Result<std::vector<std::string_view>> split_csv_line(std::string_view line,
-                                                     std::deque<std::string>& scratch) {
+Status split_csv_line(std::string_view line, std::deque<std::string>& scratch,
+                      std::vector<std::string_view>& fields) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::vector<std::string_view> fields;
+  fields.clear();
   size_t i = 0;
   while (true) {
     if (i < line.size() && line[i] == '"') {
@@ -57,7 +57,7 @@ Result<std::vector<std::string_view>> split_csv_line(std::string_view line,
         i = q + 1;
         break;
       }
-      if (i == line.size()) return fields;
+      if (i == line.size()) return {};
       if (line[i] != ',')
         return invalid(fmt::format("unexpected text after a closing quote at character {}", i + 1));
       ++i;
@@ -66,7 +66,7 @@ Result<std::vector<std::string_view>> split_csv_line(std::string_view line,
     const size_t comma = line.find(',', i);
     if (comma == std::string_view::npos) {
       fields.push_back(line.substr(i));
-      return fields;
+      return {};
     }
     fields.push_back(line.substr(i, comma - i));
     i = comma + 1;

@@ -16,9 +16,10 @@ namespace gf {
 // Splits one CSV line into fields. A field may be double-quoted ("a,b"; "" is a quote inside);
 // a trailing '\r' is dropped. Views point into `line` or, for quoted fields with "", into
 // `scratch` (a deque: adding to it moves no earlier string); both must outlive them. An
-// unterminated quote is an error.
-Result<std::vector<std::string_view>> split_csv_line(std::string_view line,
-                                                     std::deque<std::string>& scratch);
+// unterminated quote is an error. Fills `fields` (cleared first), so that a loader reuses one
+// vector for every line.
+Status split_csv_line(std::string_view line, std::deque<std::string>& scratch,
+                      std::vector<std::string_view>& fields);
 
 // Where each named column sits in a CSV header (names compared exactly, surrounding spaces
 // ignored). A missing name is an error listing what the header has.
