@@ -6,15 +6,20 @@
 # at equal attainment, which is what "fewer GPU-hours at equal or better attainment" asks.
 #
 # Usage: bash bench/policy_frontier.sh azure|mooncake [multipliers]
-#   multipliers: of the default deployment's capacity (docs/simulator.md), default
-#   "0.6 0.7 0.8 0.9 1.0 1.15 1.3 1.6 2.0 2.5". slo and dynamo-sla size from the perf model and ignore it;
-#   fixed holds replicas.max throughout. POLICIES=p1,p2,... runs only those; CHUNKED=off runs the
-#   engines with whole prefills (gpufleet sim --chunked-prefill off); BUDGET=default|N gives the
-#   engines vLLM's iteration budget or N tokens instead of one sized to the TPOT target (auto).
+#   multipliers: of the default deployment's capacity (docs/simulator.md), default 0.6 to 2.5 in
+#   steps of 0.05 (a coarse grid decides a frontier more than the policies do). slo and dynamo-sla
+#   size from the perf model and ignore it; fixed holds replicas.max throughout. POLICIES=p1,p2,...
+#   runs only those (metric rps, replicaCapacity = capacity x multiplier); WORK_POLICIES=p1,...
+#   (default target; empty for none) run again with the work metric (docs/autoscaling.md),
+#   replicaCapacity = the multiplier (a share of one replica's work), as rows "p/work".
+#   CHUNKED=off runs the engines with whole prefills (gpufleet sim --chunked-prefill off);
+#   BUDGET=default|N gives the engines vLLM's iteration budget or N tokens instead of one sized to
+#   the TPOT target (auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:?usage: policy_frontier.sh azure|mooncake [multipliers]}
-MULTS=${2:-"0.6 0.7 0.8 0.9 1.0 1.15 1.3 1.6 2.0 2.5"}
+MULTS=${2:-$(seq -f %.2f 0.6 0.05 2.5 | tr '\n' ' ')}
+WORK_POLICIES=${WORK_POLICIES-target}
 POLICIES=${POLICIES:-threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed}
 CHUNKED=${CHUNKED:-on}
 BUDGET=${BUDGET:-auto}
@@ -40,9 +45,8 @@ BASE=$("$BIN" sim --cluster $CLUSTER --trace $TRACE --model $MODEL --tp $TP --sl
 [ -n "$BASE" ] || { echo "policy_frontier.sh: no capacity in target's --explain" >&2; exit 1; }
 
 echo "policy frontier on $WHICH: $(date -u +%FT%TZ), $(nproc) cores; capacity $BASE x {$MULTS}; chunked prefill $CHUNKED; iteration budget $BUDGET"
-for m in $MULTS; do
-  cap=$(python3 -c "print(round($BASE * $m, 4))")
-  cat >"$OUT/d.yaml" <<EOF
+manifest() {  # metric, capacity
+  cat <<EOF
 apiVersion: gpufleet/v1
 kind: Deployment
 metadata: {name: trace}
@@ -51,31 +55,51 @@ spec:
   engine: {type: engine-sim}
   resources: {gpus: $TP, gpuModels: [H100-80GB, A100-80GB]}
   replicas: {min: 1, max: $MAX}
-  autoscaling: {policy: target, metric: rps, replicaCapacity: $cap, slo: {ttft: $TTFT, tpot: 100ms}}
+  autoscaling: {policy: target, metric: $1, replicaCapacity: $2, slo: {ttft: $TTFT, tpot: 100ms}}
 EOF
-  "$BIN" sim --cluster $CLUSTER --deployments "$OUT/d.yaml" --trace $TRACE \
-    --compare $POLICIES --chunked-prefill "$CHUNKED" --max-batched-tokens "$BUDGET" \
-    --json >"$OUT/$m.json"
+}
+run() {  # manifest file, policies, output
+  "$BIN" sim --cluster $CLUSTER --deployments "$1" --trace $TRACE \
+    --compare "$2" --chunked-prefill "$CHUNKED" --max-batched-tokens "$BUDGET" --json >"$3"
+}
+
+for m in $MULTS; do
+  cap=$(python3 -c "print(round($BASE * $m, 4))")
+  manifest rps "$cap" >"$OUT/d.yaml"
+  run "$OUT/d.yaml" "$POLICIES" "$OUT/$m.json"
+  if [ -n "$WORK_POLICIES" ]; then
+    manifest work "$m" >"$OUT/w.yaml"
+    run "$OUT/w.yaml" "$WORK_POLICIES" "$OUT/$m.work.json"
+  fi
 done
 
 python3 - "$OUT" "$LEVELS" $MULTS <<'PY'
-import json, sys
+import json, os, sys
 out, levels, mults = sys.argv[1], [float(x) for x in sys.argv[2].split()], sys.argv[3:]
 points = {}  # policy -> [(mult, attainment %, gpu-hours)]
 for m in mults:
-    doc = json.load(open(f"{out}/{m}.json"))
-    for name, p in doc["policies"].items():
-        points.setdefault(name, []).append((m, p["slo_attainment"] * 100, p["gpu_hours"]))
+    for suffix, tag in ((".json", ""), (".work.json", "/work")):
+        if not os.path.exists(f"{out}/{m}{suffix}"):
+            continue
+        doc = json.load(open(f"{out}/{m}{suffix}"))
+        for name, p in doc["policies"].items():
+            points.setdefault(name + tag, []).append((m, p["slo_attainment"] * 100, p["gpu_hours"]))
 print(f"at most {doc['max_attainment'] * 100:.2f}% attainable; lower bound "
       f"{doc['lower_bound_gpu_hours']:.2f} GPU-hours\n")
-print("| policy | " + " | ".join(f"x{m}" for m in mults) + " | "
-      + " | ".join(f"GPU-h for >= {l}%" for l in levels) + " |")
-print("|---|" + "---|" * (len(mults) + len(levels)))
+# Each policy's cheapest point at or above each level: its GPU-hours, then (multiplier, attainment).
+print("| policy | " + " | ".join(f"GPU-h for >= {l}%" for l in levels) + " | best attainment |")
+print("|---|" + "---|" * (len(levels) + 1))
 for name, pts in points.items():
-    cells = [f"{a:.2f}% {g:.2f}" for _, a, g in pts]
-    best = []
+    cells = []
     for l in levels:
-        ok = [g for _, a, g in pts if a >= l]
-        best.append(f"{min(ok):.2f}" if ok else "never")
-    print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(best) + " |")
+        ok = [(g, m, a) for m, a, g in pts if a >= l]
+        cells.append("never" if not ok else "{:.2f} (x{}, {:.2f}%)".format(*min(ok)))
+    m, a, g = max(pts, key=lambda p: (p[1], -p[2]))
+    print(f"| {name} | " + " | ".join(cells) + f" | {a:.2f}% at {g:.2f} (x{m}) |")
+if os.environ.get("POINTS"):
+    with open(os.environ["POINTS"], "w") as f:
+        f.write("policy,multiplier,attainment_pct,gpu_hours\n")
+        for name, pts in points.items():
+            for m, a, g in pts:
+                f.write(f"{name},{m},{a:.4f},{g:.4f}\n")
 PY

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "autoscale/policy_registry.h"
+#include "perfmodel/token_rates.h"
 
 namespace gf {
 namespace {
@@ -36,9 +37,31 @@ DeploymentScaler::DeploymentScaler(std::string deployment, const AutoscalingSpec
       history_(history_span(spec)),
       next_(now + spec.period) {}
 
-ScalingDecision DeploymentScaler::step(const LoadSample& load, const DeploymentState& state,
+// The work metric's value of the newest sample: its token rates over a replica's (token_rates.h)
+// at the window's mean request sizes, since one period's few requests say little about size.
+void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
+  LoadSample& s = history_.newest();
+  if (spec_.metric != ScalingMetric::kWork || !state.perf || !s.known) return;
+  const auto mean = [&](double LoadSample::*field) {
+    return history_.mean(spec_.window, now, [field](const LoadSample& x) { return x.*field; })
+        .value_or(0);
+  };
+  const double rate = mean(&LoadSample::arrival_rps);
+  if (rate <= 0) {
+    s.work = 0;
+    return;
+  }
+  const double prompt = std::max(1.0, mean(&LoadSample::prompt_tps) / rate);
+  const double output = std::max(1.0, mean(&LoadSample::output_tps) / rate);
+  const double itl_ms = to_ms(spec_.slo_tpot.value_or(SloTarget{}.tpot));
+  s.work = token_rates(*state.perf, prompt, output, itl_ms).replicas(s.prompt_tps, s.output_tps);
+}
+
+ScalingDecision DeploymentScaler::step(const LoadSample& sample, const DeploymentState& state,
                                        TimePoint now) {
-  history_.add(load);
+  history_.add(sample);
+  weigh_work(state, now);
+  const LoadSample& load = *history_.last();
   policy_->observe(load, spec_);
   while (next_ <= now)
     next_ += spec_.period;

@@ -34,7 +34,9 @@ class DeploymentScaler {
   void respec(const AutoscalingSpec& spec) { spec_ = spec; }
   const AutoscalingSpec& spec() const { return spec_; }
   const char* policy() const { return policy_->name(); }
-  bool uses_perf_model() const { return policy_->uses_perf_model(); }
+  bool uses_perf_model() const {
+    return policy_->uses_perf_model() || spec_.metric == ScalingMetric::kWork;
+  }
 
   // When the current period ends.
   TimePoint next_period() const { return next_; }
@@ -51,6 +53,8 @@ class DeploymentScaler {
   // Stabilization, the zero rules and step sizes, applied to the policy's advice.
   void constrain(ScalingDecision& d, const Recommendation& rec, const DeploymentState& state,
                  TimePoint now);
+  // Sets the newest sample's work (ScalingMetric::kWork) when the metric is work.
+  void weigh_work(const DeploymentState& state, TimePoint now);
   // Matches replicas that became Ready with the scale-ups that asked for them.
   void track_readiness(ScalingDecision& d, TimePoint now);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/traffic_report.h"
+#include "perfmodel/token_rates.h"
 
 namespace gf {
 Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
@@ -61,27 +62,20 @@ Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
   if (w.answers > 0 && expected_itl > 0 && tpot_p95_interpolated_ms(w.tpot) > 0)
     decode_correction = std::max(0.01, tpot_p95_interpolated_ms(w.tpot) / expected_itl);
 
-  // Prefill: tokens per second one replica prefills at this ISL.
-  const double prefill_tps = isl / (expected_ttft / 1000);
-  const double prefill_load = rate * isl * std::min(1.0, prefill_correction);
-  // Decode: the best batched throughput whose iteration stays under the corrected ITL target.
+  // Prefill at the profile's throughput for this ISL; decode at the best batched throughput whose
+  // iteration stays under the corrected ITL target.
   const double itl = to_ms(slo.tpot) / decode_correction;
-  double decode_tps = 0;
-  for (int batch_size = 1; batch_size <= PerfModel::kMaxBatch; ++batch_size) {
-    const double it =
-        to_ms(pm.decode_iteration_time(batch_size, Tokens(static_cast<int64_t>(batch_size * ctx))));
-    if (it <= 0) continue;
-    if (it > itl && batch_size > 1) break;
-    decode_tps = std::max(decode_tps, batch_size / (it / 1000));
-  }
+  const TokenRates rates = token_rates(pm, isl, osl, itl);
+  const double prefill_load = rate * isl * std::min(1.0, prefill_correction);
   const double decode_load = rate * osl;
-  const double share = prefill_load / prefill_tps + (decode_tps > 0 ? decode_load / decode_tps : 0);
+  const double share = rates.replicas(prefill_load, decode_load);
   r.replicas = std::max(1, static_cast<int>(std::ceil(share - 1e-9)));
   r.rule = "sla";
   r.reason = fmt::format(
       "{:.2f} req/s x ISL {:.0f} / {:.0f} prefill tok/s (correction {:.2f}) + x OSL {:.0f} / "
       "{:.0f} decode tok/s at ITL {:.0f} ms (correction {:.2f}) = {:.2f} replicas",
-      rate, isl, prefill_tps, prefill_correction, osl, decode_tps, itl, decode_correction, share);
+      rate, isl, rates.prefill_tps, prefill_correction, osl, rates.decode_tps, itl,
+      decode_correction, share);
   return r;
 }
 

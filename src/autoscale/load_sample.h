@@ -45,6 +45,11 @@ struct LoadSample {
   std::vector<uint64_t> engine_ttft_counts;
   std::optional<double> engine_ttft_p95_ms;
 
+  // Replicas' worth of work that arrived (ScalingMetric::kWork), by the deployment's perf model
+  // for its main GPU model; nullopt when the metric is another or the perf model does not know
+  // the pair. Set by DeploymentScaler::step before the sample joins its history.
+  std::optional<double> work;
+
   double concurrency() const { return queued + in_flight; }
   bool idle() const { return known && arrival_rps == 0 && concurrency() == 0; }
 };

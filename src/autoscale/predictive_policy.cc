@@ -17,18 +17,16 @@ Recommendation PredictivePolicy::recommend(const PolicyInput& in) {
   std::string why;
   const auto f = forecast_.usable(a, why);
   if (!f) return fallback(why);
-  // The forecast is of arrivals; the metric may be concurrency. Little's law turns one into the
-  // other with the time a request spends in the system, as measured over the window.
+  // The forecast is of arrivals; the metric may be concurrency or work. Each arrival brings the
+  // window's mean of it: for concurrency, Little's law with the time a request spends in the
+  // system; for work, a request's share of a replica's time.
   double per_arrival = 1.0;
-  if (a.metric == ScalingMetric::kConcurrency) {
+  if (a.metric != ScalingMetric::kRps) {
     const double arrivals =
         in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.arrival_rps; })
             .value_or(0);
-    const double concurrency =
-        in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.concurrency(); })
-            .value_or(0);
     if (arrivals <= 0) return fallback("no arrivals in the window to relate load to");
-    per_arrival = concurrency / arrivals;
+    per_arrival = mean_load(in, a.window) / arrivals;
   }
   const double load = f->at_horizon.upper * per_arrival;
   const double per_replica = a.replica_capacity * a.target_utilization;

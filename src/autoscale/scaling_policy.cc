@@ -3,7 +3,17 @@
 namespace gf {
 
 double load_of(const LoadSample& s, ScalingMetric metric) {
-  return metric == ScalingMetric::kRps ? s.arrival_rps : s.concurrency();
+  switch (metric) {
+    case ScalingMetric::kRps:
+      return s.arrival_rps;
+    case ScalingMetric::kWork:
+      // Without a perf model for the pair there is no work to weigh: requests/s stand in, which
+      // over-provisions (a replica's whole work is far more than 1 request/s) rather than starve.
+      return s.work.value_or(s.arrival_rps);
+    case ScalingMetric::kConcurrency:
+      break;
+  }
+  return s.concurrency();
 }
 
 double mean_load(const PolicyInput& in, Duration window) {

@@ -26,6 +26,9 @@ class SignalHistory {
   void add(const LoadSample& s);
   const std::deque<LoadSample>& samples() const { return samples_; }
   const LoadSample* last() const { return samples_.empty() ? nullptr : &samples_.back(); }
+  // The sample add() just kept, for its scaler to weigh by the window it now ends (the work
+  // metric, DeploymentScaler::step). Only after an add().
+  LoadSample& newest() { return samples_.back(); }
 
   // The mean of `value` over the known samples of the last `window` before `now`, weighted by
   // their spans; nullopt when none is known.

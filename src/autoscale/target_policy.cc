@@ -15,7 +15,9 @@ Recommendation TargetPolicy::recommend(const PolicyInput& in) {
   const double burst = mean_load(in, a.panic_window);
   const int want_stable = static_cast<int>(std::ceil(stable / per_replica - 1e-9));
   const int want_burst = static_cast<int>(std::ceil(burst / per_replica - 1e-9));
-  const char* unit = a.metric == ScalingMetric::kRps ? "req/s" : "concurrent requests";
+  const char* unit = a.metric == ScalingMetric::kRps    ? "req/s"
+                     : a.metric == ScalingMetric::kWork ? "replicas of work"
+                                                        : "concurrent requests";
 
   // KPA: a burst that needs panic_threshold times the replicas there are starts a panic; it lasts
   // until a whole stable window has passed without one. While panicking, never scale down.

@@ -46,6 +46,8 @@ const char* to_string(ScalingMetric m) {
       return "concurrency";
     case ScalingMetric::kRps:
       return "rps";
+    case ScalingMetric::kWork:
+      return "work";
   }
   return "?";
 }

@@ -141,6 +141,11 @@ struct PerformanceSpec {
 enum class ScalingMetric {
   kConcurrency,  // requests queued or in flight (Knative's default)
   kRps,          // requests arriving per second
+  // Replicas' worth of work arriving: prompt tokens/s over a replica's prefill rate plus output
+  // tokens/s over its batched decode rate within the TPOT target, by the perf model for the
+  // requests' recent mean sizes (perfmodel/token_rates.h). Follows the requests' sizes, which
+  // a count of requests does not; replica_capacity is then a share of one replica (1 = all of it).
+  kWork,
 };
 
 // How a deployment's replica count follows its load (src/autoscale, docs/autoscaling.md). Absent

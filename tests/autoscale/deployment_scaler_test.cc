@@ -8,6 +8,7 @@
 #include "autoscale/deployment_scaler.h"
 #include "autoscale/policy_registry.h"
 #include "common/rng.h"
+#include "perfmodel/token_rates.h"
 #include "scaler_fixture.h"
 
 namespace gf {
@@ -253,6 +254,103 @@ TEST(KpaBaseline, FlapsUnderSteadyNoisyLoadAsKnativeDoes) {
   EXPECT_GT(direction_changes(ds), 2);
   for (const auto& d : ds)
     EXPECT_GE(d.to, (d.from + 1) / 2) << "never more than halving: " << d.reason;
+}
+
+// One period's sample of `rps` requests/s of `prompt` and `output` tokens, all in flight.
+LoadSample sized_sample(const ManualClock& clock, Duration period, double rps, double prompt,
+                        double output, int ready) {
+  LoadSample l;
+  l.at = clock.now();
+  l.span = period;
+  l.known = true;
+  l.arrival_rps = rps;
+  l.in_flight = rps;
+  l.prompt_tps = rps * prompt;
+  l.output_tps = rps * output;
+  l.ready = ready;
+  return l;
+}
+
+// The work metric weighs each period's tokens by the perf model at the window's request sizes:
+// the same requests/s of longer prompts ask for more replicas, and a sample's work is what
+// token_rates says for it.
+TEST(DeploymentScaler, TheWorkMetricFollowsRequestSizesNotTheirCount) {
+  ScalerRun base;
+  ASSERT_TRUE(base.perf) << "no A100 profile for Llama-2-7B";
+  AutoscalingSpec spec;
+  spec.metric = ScalingMetric::kWork;
+  spec.replica_capacity = 1;  // one replica's whole work
+  spec.slo_tpot = 50ms;
+  const auto replicas_for = [&](double prompt) {
+    ManualClock clock;
+    auto s = make(spec, clock);
+    EXPECT_TRUE(s.uses_perf_model());
+    ScalingDecision last;
+    for (int i = 0; i < 30; ++i) {
+      clock.advance(spec.period);
+      const LoadSample l = sized_sample(clock, spec.period, 4, prompt, 200, 1);
+      last =
+          s.step(l, DeploymentState{1, {1, 50}, std::nullopt, "A100-80GB", base.perf}, clock.now());
+    }
+    const double want = token_rates(*base.perf, prompt, 200, 50).replicas(4 * prompt, 4 * 200);
+    EXPECT_TRUE(last.load.work);
+    EXPECT_NEAR(last.load.work.value_or(-1), want, want * 1e-12) << prompt;
+    return last.to;
+  };
+  const int short_prompts = replicas_for(256);
+  const int long_prompts = replicas_for(8192);
+  EXPECT_GE(short_prompts, 1);
+  EXPECT_GT(long_prompts, 2 * short_prompts);
+}
+
+// Without a perf model for the pair the work metric has nothing to weigh: requests/s stand in.
+TEST(DeploymentScaler, TheWorkMetricWithoutAPerfModelCountsRequests) {
+  AutoscalingSpec spec;
+  spec.metric = ScalingMetric::kWork;
+  spec.replica_capacity = 1;
+  ManualClock clock;
+  auto s = make(spec, clock);
+  ScalingDecision d;
+  for (int i = 0; i < 15; ++i) {
+    clock.advance(spec.period);
+    const LoadSample l = sized_sample(clock, spec.period, 7, 512, 128, 1);
+    d = s.step(l, DeploymentState{1, {1, 50}, std::nullopt, "", std::nullopt}, clock.now());
+  }
+  EXPECT_FALSE(d.load.work);
+  EXPECT_DOUBLE_EQ(load_of(d.load, ScalingMetric::kWork), 7);
+  // ceil(7 req/s / (1 x 70%)) = 10, limited to +4 a period from the 1 there is.
+  EXPECT_EQ(d.to, 5) << d.reason;
+}
+
+// Every policy that reads the metric reads work the same way: at one request rate, longer prompts
+// end with more replicas, under each one's own rules.
+TEST(DeploymentScaler, EveryPolicyThatReadsTheMetricSizesWorkByRequestSize) {
+  ScalerRun base;
+  ASSERT_TRUE(base.perf) << "no A100 profile for Llama-2-7B";
+  for (const char* policy : {"threshold", "target", "predictive", "hpa", "kpa", "ray-serve"}) {
+    AutoscalingSpec spec;
+    spec.policy = policy;
+    spec.metric = ScalingMetric::kWork;
+    spec.replica_capacity = 1;
+    const auto settle = [&](double prompt) {
+      ManualClock clock;
+      auto s = make(spec, clock);
+      int current = 1;
+      ScalingDecision d;
+      for (int i = 0; i < 900; ++i) {  // 15 minutes: past every cooldown and delay
+        clock.advance(spec.period);
+        const LoadSample l = sized_sample(clock, spec.period, 4, prompt, 200, current);
+        d = s.step(l, DeploymentState{current, {1, 50}, std::nullopt, "A100-80GB", base.perf},
+                   clock.now());
+        current = d.to;
+      }
+      EXPECT_TRUE(d.load.work) << policy;
+      return current;
+    };
+    const int short_prompts = settle(256);
+    const int long_prompts = settle(8192);
+    EXPECT_GT(long_prompts, short_prompts) << policy;
+  }
 }
 
 }  // namespace

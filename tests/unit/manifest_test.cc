@@ -471,6 +471,28 @@ spec:
   EXPECT_TRUE(has_diag(r, "spec.autoscaling", "shorter than one period"));
 }
 
+TEST(Manifest, TheWorkMetricIsOneOfTheMetrics) {
+  const char* text = R"(apiVersion: gpufleet/v1
+kind: Deployment
+metadata: {name: chat}
+spec:
+  model: m
+  autoscaling: {metric: work, replicaCapacity: 0.8}
+)";
+  auto r = parse_manifests(text, "a.yaml", names());
+  ASSERT_EQ(r.manifests.deployments.size(), 1u);
+  ASSERT_TRUE(r.manifests.deployments[0].autoscaling);
+  EXPECT_EQ(r.manifests.deployments[0].autoscaling->metric, ScalingMetric::kWork);
+  EXPECT_DOUBLE_EQ(r.manifests.deployments[0].autoscaling->replica_capacity, 0.8);
+  EXPECT_STREQ(to_string(ScalingMetric::kWork), "work");
+  // An unknown metric's error names every known one, work included.
+  auto bad = parse_manifests(
+      "apiVersion: gpufleet/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  model: m\n"
+      "  autoscaling: {metric: tokens}\n",
+      "b.yaml", names());
+  EXPECT_TRUE(has_diag(bad, "spec.autoscaling.metric", "work", 6));
+}
+
 TEST(Manifest, SyntaxErrorsHaveAPosition) {
   auto r = parse_manifests("kind: [unclosed\n", "s.yaml", names());
   ASSERT_EQ(r.diagnostics.size(), 1u);

@@ -558,8 +558,10 @@ AutoscalingSpec read_autoscaling(Ctx& ctx, const YAML::Node& node, const std::st
   optional_field(m, "policy", a.policy,
                  [&](auto& x, auto p) { return read_scaling_policy(ctx, x, p); });
   optional_field(m, "metric", a.metric, [&](auto& x, auto p) {
-    return read_enum<ScalingMetric>(
-        ctx, x, p, {{"concurrency", ScalingMetric::kConcurrency}, {"rps", ScalingMetric::kRps}});
+    return read_enum<ScalingMetric>(ctx, x, p,
+                                    {{"concurrency", ScalingMetric::kConcurrency},
+                                     {"rps", ScalingMetric::kRps},
+                                     {"work", ScalingMetric::kWork}});
   });
   auto number = [&](const char* key, double& field, double lo, double hi) {
     optional_field(m, key, field, [&](auto& x, auto p) { return read_double(ctx, x, p, lo, hi); });
