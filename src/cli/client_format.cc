@@ -327,6 +327,7 @@ std::string signals_line(const json& s) {
     out += fmt::format(", TTFT p95 {:.0f} ms", s["ttftP95Ms"].get<double>());
   if (s.contains("tpotP95Ms"))
     out += fmt::format(", TPOT p95 {:.0f} ms", s["tpotP95Ms"].get<double>());
+  if (s.contains("work")) out += fmt::format(", work {:.2f} replicas", s["work"].get<double>());
   return out + "; " + engine_signals(s);
 }
 

@@ -497,6 +497,7 @@ struct ControllerServer::Impl {
                  {"starting", l.starting}};
     if (l.ttft_p95_ms) load["ttftP95Ms"] = *l.ttft_p95_ms;
     if (l.tpot_p95_ms) load["tpotP95Ms"] = *l.tpot_p95_ms;
+    if (l.work) load["work"] = *l.work;  // replicas' worth, with metric work and a perf model
     // The engines' own account, over the Ready replicas that reported it (absent: unknown).
     load["enginesReporting"] = l.engines_reporting;
     if (l.engine_running) load["engineRunning"] = *l.engine_running;

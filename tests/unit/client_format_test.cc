@@ -125,6 +125,12 @@ TEST(ClientFormatTest, DescribeDeploymentShowsScalingAndWhy) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("1m   1     3   panic  a burst"), std::string::npos) << out;
+  EXPECT_EQ(out.find("work"), std::string::npos) << out;  // only with the work metric
+  s["metric"] = "work";
+  s["last"]["signals"]["work"] = 2.345;
+  const std::string work = describe_deployment(d, s, kNow);
+  EXPECT_NE(work.find("Scaling:   target on work"), std::string::npos) << work;
+  EXPECT_NE(work.find("TTFT p95 250 ms, work 2.35 replicas; engines"), std::string::npos) << work;
   // No engine reported: unknown, said so, never "0 running".
   s["last"]["signals"] = json{{"known", false}, {"enginesReporting", 0}};
   const std::string unknown = describe_deployment(d, s, kNow);
