@@ -325,7 +325,9 @@ void add_sim_command(CLI::App& app, int& status) {
   c->add_option("--model", a->model, "The default deployment's model")->capture_default_str();
   c->add_option("--tp", a->tp, "The default deployment's GPUs per replica")->capture_default_str();
   c->add_option("--policy", a->policy, "Run every deployment under this scaling policy (or fixed)");
-  c->add_option("--compare", a->compare, "Policies to run side by side: P1,P2,...");
+  c->add_option("--compare", a->compare,
+                "Policies to run side by side: P1,P2,... (P/work: P on the work metric, "
+                "docs/autoscaling.md)");
   c->add_option("--slo-ttft", a->slo_ttft,
                 "Time-to-first-token target (default: the deployments' own slo.ttft when they all "
                 "set the same, else 2s)");

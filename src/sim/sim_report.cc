@@ -1,5 +1,7 @@
 #include "sim/sim_report.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -115,14 +117,18 @@ std::string report_table(const SimReport& report) {
         "KV cache, {} miss it even alone on an idle replica\n",
         b.max_attainment() * 100, b.unservable, b.beyond_slo);
   out += "\n";
-  out += fmt::format("{:<11} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5}\n",
-                     "POLICY", "SLO MET", "GPU-H", "xBOUND", "COST $", "TTFT p50/p95/p99 ms",
+  // The policy column is as wide as its longest name ("predictive/work"), at least 11.
+  size_t width = 11;
+  for (const SimResult& run : report.runs)
+    width = std::max(width, run.policy.size());
+  out += fmt::format("{:<{}} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5}\n",
+                     "POLICY", width, "SLO MET", "GPU-H", "xBOUND", "COST $", "TTFT p50/p95/p99 ms",
                      "TPOT p95", "REJ", "FAIL", "SCALED", "COLD");
   for (const SimResult& run : report.runs) {
     const RunFigures& f = run.overall;
     out += fmt::format(
-        "{:<11} {:>7.2f}% {:>9.3f} {:>7.2f} {:>9.2f} {:>22} {:>9.1f} {:>6} {:>6} {:>7} {:>5}\n",
-        run.policy, f.slo_attainment * 100, f.gpu_hours, vs_bound(f.gpu_hours, b), f.cost,
+        "{:<{}} {:>7.2f}% {:>9.3f} {:>7.2f} {:>9.2f} {:>22} {:>9.1f} {:>6} {:>6} {:>7} {:>5}\n",
+        run.policy, width, f.slo_attainment * 100, f.gpu_hours, vs_bound(f.gpu_hours, b), f.cost,
         fmt::format("{:.0f}/{:.0f}/{:.0f}", f.ttft_ms.p50, f.ttft_ms.p95, f.ttft_ms.p99),
         f.tpot_ms.p95, f.rejected, f.failed, f.scaling_actions, f.cold_starts);
   }

@@ -140,8 +140,23 @@ Status name_models(Trace& trace, const std::vector<DeploymentSpec>& deployments)
   return {};
 }
 
+namespace {
+
+constexpr std::string_view kOnWork = "/work";
+
+// The policies that size on the deployment's metric, and so can be run on work: all but those
+// that size from the perf model themselves (slo, dynamo-sla).
+bool reads_metric(std::string_view policy) {
+  auto p = make_scaling_policy(policy);
+  return p.ok() && !(*p)->uses_perf_model();
+}
+
+}  // namespace
+
 std::vector<std::string> comparable_policies() {
   std::vector<std::string> out = scaling_policy_names();
+  for (const std::string& p : scaling_policy_names())
+    if (reads_metric(p)) out.push_back(p + std::string(kOnWork));
   out.push_back("fixed");
   return out;
 }
@@ -165,6 +180,13 @@ Result<std::vector<DeploymentSpec>> with_policy(std::vector<DeploymentSpec> depl
       continue;
     }
     if (!d.autoscaling) d.autoscaling = AutoscalingSpec{};
+    // "P/work": P on the work metric, sized for its share of one whole replica.
+    if (policy.ends_with(kOnWork)) {
+      d.autoscaling->policy = policy.substr(0, policy.size() - kOnWork.size());
+      d.autoscaling->metric = ScalingMetric::kWork;
+      d.autoscaling->replica_capacity = 1;
+      continue;
+    }
     d.autoscaling->policy = policy;
   }
   return deployments;

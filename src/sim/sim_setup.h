@@ -41,13 +41,16 @@ std::map<std::string, std::map<std::string, int64_t>> iteration_budgets(const Si
 // a request is an error asking for a model mapping.
 Status name_models(Trace& trace, const std::vector<DeploymentSpec>& deployments);
 
-// The policies --compare accepts: the scaling policies' names and "fixed".
+// The policies --compare accepts: the scaling policies' names, each one that sizes on a metric
+// again as "NAME/work", and "fixed".
 std::vector<std::string> comparable_policies();
 
 // Every deployment under one policy: a scaling policy's name (each keeps its own autoscaling
-// settings, or gets the defaults), or "fixed" (no autoscaling, replicas.max of them throughout:
-// provisioned for the peak). An `auto` iteration budget keeps the SLO targets it had, so the
-// engines are the same under every policy. An unknown name is an error listing the known ones.
+// settings, or gets the defaults), "NAME/work" (the same on the work metric with a capacity of 1,
+// one whole replica: docs/autoscaling.md), or "fixed" (no autoscaling, replicas.max of them
+// throughout: provisioned for the peak). An `auto` iteration budget keeps the SLO targets it had,
+// so the engines are the same under every policy. An unknown name is an error listing the known
+// ones.
 Result<std::vector<DeploymentSpec>> with_policy(std::vector<DeploymentSpec> deployments,
                                                 const std::string& policy);
 

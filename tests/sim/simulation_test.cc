@@ -443,6 +443,20 @@ TEST(SimSetup, WithPolicyKnowsFixedAndTheScalingPoliciesOnly) {
   auto bad = with_policy({deployment(1, 6, std::nullopt)}, "hpa-ish");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("threshold"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("target/work"), std::string::npos) << bad.error().message;
+  // On work: the policy, the metric and a capacity of one replica; the other settings kept.
+  DeploymentSpec own = deployment(1, 6, "target");
+  own.autoscaling->target_utilization = 0.6;
+  auto work = with_policy({own}, "target/work");
+  ASSERT_TRUE(work) << work.error().message;
+  ASSERT_TRUE(work->front().autoscaling);
+  EXPECT_EQ(work->front().autoscaling->policy, "target");
+  EXPECT_EQ(work->front().autoscaling->metric, ScalingMetric::kWork);
+  EXPECT_DOUBLE_EQ(work->front().autoscaling->replica_capacity, 1);
+  EXPECT_DOUBLE_EQ(work->front().autoscaling->target_utilization, 0.6);
+  // Policies that size from the perf model themselves read no metric: no "/work" for them.
+  for (const char* name : {"slo/work", "dynamo-sla/work", "fixed/work"})
+    EXPECT_FALSE(with_policy({own}, name)) << name;
 }
 
 TEST(SimSetup, AnAutoBudgetIsTheSameUnderEveryPolicyOfAComparison) {
