@@ -12,6 +12,7 @@
 #   runs only those (metric rps, replicaCapacity = capacity x multiplier); WORK_POLICIES=p1,...
 #   (default target; empty for none) run again with the work metric (docs/autoscaling.md),
 #   replicaCapacity = the multiplier (a share of one replica's work), as rows "p/work".
+#   POINTS=file.csv writes every point (policy, multiplier, attainment, GPU-hours).
 #   CHUNKED=off runs the engines with whole prefills (gpufleet sim --chunked-prefill off);
 #   BUDGET=default|N gives the engines vLLM's iteration budget or N tokens instead of one sized to
 #   the TPOT target (auto).

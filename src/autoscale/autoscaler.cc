@@ -217,8 +217,17 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
       DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
       DeploymentScaler& scaler = scalers_.at(name);
       if (scaler.uses_perf_model()) {
-        if (auto pm = deployment_perf_model(d.spec, state.gpu_model); pm.ok()) {
-          state.model_capacity_rps = perf_capacity(d.spec, *pm, s);
+        // Before any replica is placed there is no main GPU model; the work metric then prices
+        // on the one the fleet would grow on first, rather than fall back to requests/s.
+        std::string gpu = state.gpu_model;
+        if (gpu.empty() && scaler.spec().metric == ScalingMetric::kWork) {
+          const auto order = gpu_models_by_value(d.spec, fleet.pool());
+          if (!order.empty()) gpu = order.front();
+        }
+        if (auto pm = deployment_perf_model(d.spec, gpu); pm.ok()) {
+          // Only the policies that size from the perf model read it (a bisection a period).
+          if (scaler.policy_uses_perf_model())
+            state.model_capacity_rps = perf_capacity(d.spec, *pm, s);
           state.perf = std::move(*pm);
         }
       }

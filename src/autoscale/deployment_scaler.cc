@@ -37,6 +37,11 @@ DeploymentScaler::DeploymentScaler(std::string deployment, const AutoscalingSpec
       history_(history_span(spec)),
       next_(now + spec.period) {}
 
+void DeploymentScaler::respec(const AutoscalingSpec& spec) {
+  if (spec.metric != spec_.metric) history_ = SignalHistory(history_span(spec));
+  spec_ = spec;
+}
+
 // The work metric's value of the newest sample: its token rates over a replica's (token_rates.h)
 // at the window's mean request sizes, since one period's few requests say little about size.
 void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
@@ -53,8 +58,8 @@ void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
   }
   const double prompt = std::max(1.0, mean(&LoadSample::prompt_tps) / rate);
   const double output = std::max(1.0, mean(&LoadSample::output_tps) / rate);
-  const double itl_ms = to_ms(spec_.slo_tpot.value_or(SloTarget{}.tpot));
-  s.work = token_rates(*state.perf, prompt, output, itl_ms).replicas(s.prompt_tps, s.output_tps);
+  const Duration itl = spec_.slo_tpot.value_or(SloTarget{}.tpot);
+  s.work = token_rates(*state.perf, prompt, output, itl).replicas(s.prompt_tps, s.output_tps);
 }
 
 ScalingDecision DeploymentScaler::step(const LoadSample& sample, const DeploymentState& state,

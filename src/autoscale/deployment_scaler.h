@@ -30,13 +30,17 @@ class DeploymentScaler {
   static Result<DeploymentScaler> create(std::string deployment, const AutoscalingSpec& spec,
                                          TimePoint now);
 
-  // A new spec for the same policy: history and learned state are kept.
-  void respec(const AutoscalingSpec& spec) { spec_ = spec; }
+  // A new spec for the same policy: history and learned state are kept, but for a new metric,
+  // whose samples the old ones do not compare with.
+  void respec(const AutoscalingSpec& spec);
   const AutoscalingSpec& spec() const { return spec_; }
   const char* policy() const { return policy_->name(); }
+  // Whether a period's DeploymentState should carry the perf model: the policy sizes from it,
+  // or the metric is work.
   bool uses_perf_model() const {
     return policy_->uses_perf_model() || spec_.metric == ScalingMetric::kWork;
   }
+  bool policy_uses_perf_model() const { return policy_->uses_perf_model(); }
 
   // When the current period ends.
   TimePoint next_period() const { return next_; }

@@ -65,7 +65,7 @@ Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
   // Prefill at the profile's throughput for this ISL; decode at the best batched throughput whose
   // iteration stays under the corrected ITL target.
   const double itl = to_ms(slo.tpot) / decode_correction;
-  const TokenRates rates = token_rates(pm, isl, osl, itl);
+  const TokenRates rates = token_rates(pm, isl, osl, FractionalMs(itl));
   const double prefill_load = rate * isl * std::min(1.0, prefill_correction);
   const double decode_load = rate * osl;
   const double share = rates.replicas(prefill_load, decode_load);

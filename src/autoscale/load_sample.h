@@ -47,7 +47,8 @@ struct LoadSample {
 
   // Replicas' worth of work that arrived (ScalingMetric::kWork), by the deployment's perf model
   // for its main GPU model; nullopt when the metric is another or the perf model does not know
-  // the pair. Set by DeploymentScaler::step before the sample joins its history.
+  // the pair. Set by DeploymentScaler::step on the sample it has just added to its history, by
+  // the window that sample ends.
   std::optional<double> work;
 
   double concurrency() const { return queued + in_flight; }

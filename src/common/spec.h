@@ -153,8 +153,8 @@ enum class ScalingMetric {
 struct AutoscalingSpec {
   std::string policy = "target";  // a name from src/autoscale/policy_registry.cc
   ScalingMetric metric = ScalingMetric::kConcurrency;
-  double replica_capacity = 8;                // what one replica takes, in the metric's unit
-  double target_utilization = 0.7;            // target: aim for this share of replica_capacity
+  double replica_capacity = 8;      // what one replica takes, in the metric's unit (work: 1)
+  double target_utilization = 0.7;  // target: aim for this share of replica_capacity
   Duration period{std::chrono::seconds(1)};   // control period
   Duration window{std::chrono::seconds(10)};  // the metric is averaged over this
   // threshold (the classic rule)

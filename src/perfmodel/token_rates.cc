@@ -9,7 +9,8 @@ double TokenRates::replicas(double prompt_tps, double output_tps) const {
          (decode_tps > 0 ? output_tps / decode_tps : 0);
 }
 
-TokenRates token_rates(const PerfModel& pm, double prompt, double output, double itl_ms) {
+TokenRates token_rates(const PerfModel& pm, double prompt, double output, FractionalMs itl) {
+  const double itl_ms = itl.count();
   TokenRates r;
   const double prefill_ms = to_ms(pm.prefill_time(Tokens(static_cast<int64_t>(prompt))));
   if (prefill_ms > 0) r.prefill_tps = prompt / (prefill_ms / 1000);

@@ -3,6 +3,8 @@
 // perf model. The `work` scaling metric and the dynamo-sla baseline both read it.
 #pragma once
 
+#include <chrono>
+
 #include "perfmodel/perf_model.h"
 
 namespace gf {
@@ -15,10 +17,13 @@ struct TokenRates {
   double replicas(double prompt_tps, double output_tps) const;
 };
 
-// For requests of `prompt` and `output` tokens on average and an iteration-time target of
-// `itl_ms` (the TPOT target): prefill at the profile's rate for that prompt, decode at the batch
+// Fractional milliseconds: the planner's corrected ITL target is a quotient, kept exact.
+using FractionalMs = std::chrono::duration<double, std::milli>;
+
+// For requests of `prompt` and `output` tokens on average and an iteration-time target of `itl`
+// (the TPOT target): prefill at the profile's rate for that prompt, decode at the batch
 // with the highest throughput whose iteration stays within the target (a batch of one when none
 // does), its sequences holding prompt + output / 2 tokens each.
-TokenRates token_rates(const PerfModel& pm, double prompt, double output, double itl_ms);
+TokenRates token_rates(const PerfModel& pm, double prompt, double output, FractionalMs itl);
 
 }  // namespace gf

@@ -71,9 +71,6 @@ TEST(LoadAccumulator, SilentGatewaysStopCountingAndSilenceIsUnknown) {
   EXPECT_FALSE(acc.take("other", clock.now()).known);
 }
 
-namespace gf {
-namespace {
-
 // The p95 the slo policy compares with its target interpolates inside the bucket (Prometheus's
 // histogram_quantile), so a p95 of about 1.1 s reads as that, not as its bucket's 2.5 s bound.
 TEST(HistogramP95, InterpolatesWithinTheBucketLikeHistogramQuantile) {
@@ -92,9 +89,6 @@ TEST(HistogramP95, InterpolatesWithinTheBucketLikeHistogramQuantile) {
   tpot[0] = 20;  // (0, 5]
   EXPECT_DOUBLE_EQ(tpot_p95_interpolated_ms(tpot), 4.75);
 }
-
-}  // namespace
-}  // namespace gf
 
 TEST(HistogramCountedSince, AddsEachBucketsGrowthAndAllOfARestartedCounter) {
   std::vector<uint64_t> into;

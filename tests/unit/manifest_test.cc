@@ -485,6 +485,13 @@ spec:
   EXPECT_EQ(r.manifests.deployments[0].autoscaling->metric, ScalingMetric::kWork);
   EXPECT_DOUBLE_EQ(r.manifests.deployments[0].autoscaling->replica_capacity, 0.8);
   EXPECT_STREQ(to_string(ScalingMetric::kWork), "work");
+  // Without replicaCapacity, work's capacity is one whole replica, not concurrency's 8.
+  auto whole = parse_manifests(
+      "apiVersion: gpufleet/v1\nkind: Deployment\nmetadata: {name: y}\nspec:\n  model: m\n"
+      "  autoscaling: {metric: work}\n",
+      "c.yaml", names());
+  ASSERT_EQ(whole.manifests.deployments.size(), 1u);
+  EXPECT_DOUBLE_EQ(whole.manifests.deployments[0].autoscaling->replica_capacity, 1);
   // An unknown metric's error names every known one, work included.
   auto bad = parse_manifests(
       "apiVersion: gpufleet/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  model: m\n"

@@ -32,7 +32,7 @@ TEST(TokenRates, DecodeRateIsTheBestBatchWithinTheTargetAsAScanFindsIt) {
       const auto prompt = static_cast<double>(rng.uniform_int(1, 32000));
       const auto output = static_cast<double>(rng.uniform_int(1, 2000));
       const auto itl = static_cast<double>(rng.uniform_int(5, 400));
-      const TokenRates r = token_rates(*pm, prompt, output, itl);
+      const TokenRates r = token_rates(*pm, prompt, output, FractionalMs(itl));
       const double scanned = scanned_decode_tps(*pm, prompt, output, itl);
       ASSERT_NEAR(r.decode_tps, scanned, scanned * 1e-9)
           << k.gpu << " " << k.model << " " << prompt << "/" << output << " " << itl;
@@ -73,7 +73,8 @@ TEST(TokenRates, LongerPromptsTakeMoreOfAReplicaPerRequest) {
   // One request a second of each size: the work follows the size, not the count.
   double last = 0;
   for (double prompt : {128.0, 1024.0, 4096.0, 16000.0}) {
-    const double work = token_rates(*pm, prompt, 200, 100).replicas(prompt, 200);
+    const double work =
+        token_rates(*pm, prompt, 200, std::chrono::milliseconds(100)).replicas(prompt, 200);
     EXPECT_GT(work, last) << prompt;
     last = work;
   }

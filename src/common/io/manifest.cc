@@ -581,6 +581,10 @@ AutoscalingSpec read_autoscaling(Ctx& ctx, const YAML::Node& node, const std::st
   using std::chrono::hours;
   using std::chrono::milliseconds;
   using std::chrono::seconds;
+  // On work a replica's capacity is a share of itself: 1 unless the manifest says otherwise (the
+  // default of 8 is concurrent requests, and would size for an eighth of the replicas needed).
+  if (a.metric == ScalingMetric::kWork && node.IsMap() && !node["replicaCapacity"])
+    a.replica_capacity = 1;
   number("replicaCapacity", a.replica_capacity, 1e-6, 1e9);
   number("targetUtilization", a.target_utilization, 0.01, 1.0);
   duration("period", a.period, milliseconds(100), hours(1));
