@@ -144,8 +144,10 @@ void Autoscaler::rank_gpus(Fleet& fleet) {
         it->second.model == d.model && it->second.gpus == d.resources.gpus &&
         it->second.gpu_models == d.resources.gpu_models)
       continue;
-    ranked_for_[name] = RankedFor{pool_gpus, d.model, d.resources.gpus, d.resources.gpu_models};
-    fleet.set_gpu_order(name, gpu_models_by_value(d, fleet.pool()));
+    RankedFor& ranked = ranked_for_[name] =
+        RankedFor{pool_gpus, d.model, d.resources.gpus, d.resources.gpu_models,
+                  gpu_models_by_value(d, fleet.pool())};
+    fleet.set_gpu_order(name, ranked.order);
   }
 }
 
@@ -221,7 +223,7 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
         // on the one the fleet would grow on first, rather than fall back to requests/s.
         std::string gpu = state.gpu_model;
         if (gpu.empty() && scaler.spec().metric == ScalingMetric::kWork) {
-          const auto order = gpu_models_by_value(d.spec, fleet.pool());
+          const std::vector<std::string>& order = ranked_for_.at(name).order;  // sync() ranked it
           if (!order.empty()) gpu = order.front();
         }
         if (auto pm = deployment_perf_model(d.spec, gpu); pm.ok()) {

@@ -59,12 +59,14 @@ class Autoscaler {
   std::map<std::string, std::string, std::less<>> model_of_;  // deployment -> model
   std::set<std::string, std::less<>> zero_models_;  // served by a deployment at 0 replicas
   bool urgent_ = false;                             // one of them has demand
-  // What each deployment's GPU order was computed from (pool size, model, GPUs, allowed models).
+  // What each deployment's GPU order was computed from (pool size, model, GPUs, allowed models),
+  // and the order: the fleet grows on its first model.
   struct RankedFor {
     size_t pool_gpus = 0;
     std::string model;
     int gpus = 0;
     std::vector<std::string> gpu_models;
+    std::vector<std::string> order;
   };
   std::map<std::string, RankedFor, std::less<>> ranked_for_;
   // The engines' cumulative TTFT counts as last seen, by replica, and what each deployment's

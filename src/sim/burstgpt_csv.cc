@@ -52,10 +52,9 @@ Result<LoadedTrace> parse_burstgpt_csv(std::istream& in, const std::string& sour
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty() || line == "\r") continue;
-    std::vector<std::string_view> header;
-    if (Status s = split_csv_line(line, scratch, header); !s)
+    if (Status s = split_csv_line(line, scratch, fields); !s)
       return builder.fail(line_no, s.error().message);
-    auto found = find_csv_columns(header, {kNames[0], kNames[1], kNames[2]}, {kNames[3]});
+    auto found = find_csv_columns(fields, {kNames[0], kNames[1], kNames[2]}, {kNames[3]});
     if (!found) return builder.fail(line_no, "not a BurstGPT trace: " + found.error().message);
     cols = std::move(*found);
     break;
