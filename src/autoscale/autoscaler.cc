@@ -83,16 +83,6 @@ LoadSample share_of(LoadSample s, double share) {
   return s;
 }
 
-// What one replica of `d` sustains within its SLO by its perf model, for requests of the sizes
-// seen in `s`; nullopt when nothing was seen.
-std::optional<double> perf_capacity(const DeploymentSpec& d, const PerfModel& perf,
-                                    const LoadSample& s) {
-  if (s.arrival_rps <= 0) return std::nullopt;
-  const auto prompt = static_cast<int64_t>(std::max(1.0, s.prompt_tps / s.arrival_rps));
-  const auto output = static_cast<int64_t>(std::max(1.0, s.output_tps / s.arrival_rps));
-  return replica_capacity_rps(d, perf, Tokens{prompt}, Tokens{output});
-}
-
 }  // namespace
 
 void Autoscaler::record(const TrafficReport& report, TimePoint now) {
@@ -226,12 +216,8 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
           const std::vector<std::string>& order = ranked_for_.at(name).order;  // sync() ranked it
           if (!order.empty()) gpu = order.front();
         }
-        if (auto pm = deployment_perf_model(d.spec, gpu); pm.ok()) {
-          // Only the policies that size from the perf model read it (a bisection a period).
-          if (scaler.policy_uses_perf_model())
-            state.model_capacity_rps = perf_capacity(d.spec, *pm, s);
-          state.perf = std::move(*pm);
-        }
+        // The scaler prices a replica's capacity from it at the window's request sizes.
+        if (auto pm = deployment_perf_model(d.spec, gpu); pm.ok()) state.perf = std::move(*pm);
       }
       ScalingDecision decision = scaler.step(s, state, now);
       if (decision.changed()) {

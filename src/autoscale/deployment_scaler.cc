@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "autoscale/policy_registry.h"
+#include "perfmodel/replica_capacity.h"
 #include "perfmodel/token_rates.h"
 
 namespace gf {
@@ -42,24 +43,42 @@ void DeploymentScaler::respec(const AutoscalingSpec& spec) {
   spec_ = spec;
 }
 
-// The work metric's value of the newest sample: its token rates over a replica's (token_rates.h)
-// at the window's mean request sizes, since one period's few requests say little about size.
-void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
-  LoadSample& s = history_.newest();
-  if (spec_.metric != ScalingMetric::kWork || !state.perf || !s.known) return;
+// Sizes over the window, since one period's few requests say little about size (a second of the
+// Mooncake trace may hold one 1k-token prompt, the next one of 80k).
+DeploymentScaler::WindowSizes DeploymentScaler::window_sizes(TimePoint now) const {
   const auto mean = [&](double LoadSample::*field) {
     return history_.mean(spec_.window, now, [field](const LoadSample& x) { return x.*field; })
         .value_or(0);
   };
-  const double rate = mean(&LoadSample::arrival_rps);
-  if (rate <= 0) {
+  WindowSizes w;
+  w.rate = mean(&LoadSample::arrival_rps);
+  if (w.rate <= 0) return w;
+  w.prompt = std::max(1.0, mean(&LoadSample::prompt_tps) / w.rate);
+  w.output = std::max(1.0, mean(&LoadSample::output_tps) / w.rate);
+  return w;
+}
+
+// The work metric's value of the newest sample: its token rates over a replica's (token_rates.h)
+// at the window's mean request sizes.
+void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
+  LoadSample& s = history_.newest();
+  if (spec_.metric != ScalingMetric::kWork || !state.perf || !s.known) return;
+  const WindowSizes w = window_sizes(now);
+  if (w.rate <= 0) {
     s.work = 0;
     return;
   }
-  const double prompt = std::max(1.0, mean(&LoadSample::prompt_tps) / rate);
-  const double output = std::max(1.0, mean(&LoadSample::output_tps) / rate);
   const Duration itl = spec_.slo_tpot.value_or(SloTarget{}.tpot);
-  s.work = token_rates(*state.perf, prompt, output, itl).replicas(s.prompt_tps, s.output_tps);
+  s.work = token_rates(*state.perf, w.prompt, w.output, itl).replicas(s.prompt_tps, s.output_tps);
+}
+
+std::optional<double> DeploymentScaler::model_capacity(const DeploymentState& state,
+                                                       TimePoint now) const {
+  if (!state.perf || !policy_->uses_perf_model()) return state.model_capacity_rps;
+  const WindowSizes w = window_sizes(now);
+  if (w.rate <= 0) return std::nullopt;
+  return replica_capacity_rps(&spec_, *state.perf, Tokens{static_cast<int64_t>(w.prompt)},
+                              Tokens{static_cast<int64_t>(w.output)});
 }
 
 ScalingDecision DeploymentScaler::step(const LoadSample& sample, const DeploymentState& state,
@@ -95,7 +114,7 @@ ScalingDecision DeploymentScaler::step(const LoadSample& sample, const Deploymen
   } else {
     const Recommendation rec =
         policy_->recommend(PolicyInput{spec_, history_, state.current, now, last_up_, last_down_,
-                                       state.model_capacity_rps, state.gpu_model, state.perf});
+                                       model_capacity(state, now), state.gpu_model, state.perf});
     d.to = rec.replicas;
     d.rule = rec.rule;
     d.reason = rec.reason;

@@ -59,6 +59,16 @@ class DeploymentScaler {
                  TimePoint now);
   // Sets the newest sample's work (ScalingMetric::kWork) when the metric is work.
   void weigh_work(const DeploymentState& state, TimePoint now);
+  // What one replica sustains within the SLO by the perf model at the window's request sizes,
+  // for the policies that size from it; else what the state says.
+  std::optional<double> model_capacity(const DeploymentState& state, TimePoint now) const;
+  // The window's mean arrival rate and request sizes (prompt and output tokens per request).
+  struct WindowSizes {
+    double rate = 0;
+    double prompt = 1;
+    double output = 1;
+  };
+  WindowSizes window_sizes(TimePoint now) const;
   // Matches replicas that became Ready with the scale-ups that asked for them.
   void track_readiness(ScalingDecision& d, TimePoint now);
 

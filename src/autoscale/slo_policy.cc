@@ -30,12 +30,12 @@ constexpr Duration kHeldMemory = std::chrono::minutes(5);
 }  // namespace
 
 std::optional<double> SloPolicy::capacity(const std::string& gpu_model) const {
-  auto it = capacity_.find(gpu_model);
-  if (it == capacity_.end()) return std::nullopt;
-  return it->second;
+  auto it = belief_.find(gpu_model);
+  if (it == belief_.end()) return std::nullopt;
+  return it->second.rps();
 }
 
-std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
+std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b) {
   const LoadSample& s = *in.history.last();
   const AutoscalingSpec& a = in.spec;
   const WindowLatency w = in.history.latency(a.window, in.now);
@@ -66,7 +66,9 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
     return x.ready > 0 ? x.arrival_rps / x.ready : 0.0;
   });
   if (s.ready <= 0 || !per || *per <= 0) return held;
-  const double per_replica = *per;
+  // In the belief's units: a share of what the perf model says a replica takes at these sizes.
+  const double per_replica = *per / b.scale;
+  double& cap = b.factor;
   if (held) {
     // The highest load it held at lately (a newer hold replaces one older than the memory).
     if (!held_at_ || per_replica >= held_load_ || in.now - *held_at_ > kHeldMemory) {
@@ -79,7 +81,7 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, double& cap) {
   if (held && per_replica > cap) {
     cap = per_replica;  // the SLO held at more load than we believed a replica takes
   } else if (violations_ >= kViolationsToLearn && per_replica < cap && !held_there_lately) {
-    const double floor = in.model_capacity_rps.value_or(cap) * kFloorOfSeed;
+    const double floor = (b.relative ? 1.0 : cap) * kFloorOfSeed;
     cap = std::max(per_replica * kBackoff, floor);
   }
   return held;
@@ -89,26 +91,40 @@ Recommendation SloPolicy::recommend(const PolicyInput& in) {
   const AutoscalingSpec& a = in.spec;
   Recommendation r;
   r.replicas = in.current;
-  auto it = capacity_.find(in.gpu_model);
-  if (it == capacity_.end()) {
+  const double model = in.model_capacity_rps.value_or(0);
+  auto it = belief_.find(in.gpu_model);
+  if (it == belief_.end()) {
     // Seed: the perf model's figure for this GPU and these request sizes; without one, the
     // load one replica carries now (the count holds until latency says more).
-    double seed = in.model_capacity_rps.value_or(0);
-    if (seed <= 0) {
+    Belief seed;
+    if (model > 0) {
+      seed = Belief{1.0, model, true};
+    } else {
       const LoadSample& s = *in.history.last();
-      seed = s.ready > 0 && s.arrival_rps > 0 ? s.arrival_rps / s.ready : 0;
+      seed.factor = s.ready > 0 && s.arrival_rps > 0 ? s.arrival_rps / s.ready : 0;
     }
-    if (seed <= 0) {
+    if (seed.factor <= 0) {
       r.rule = "learning";
       r.reason = "no capacity figure yet for " +
                  (in.gpu_model.empty() ? std::string("these replicas") : in.gpu_model) +
                  ": holding until requests are served";
       return r;
     }
-    it = capacity_.emplace(in.gpu_model, seed).first;
+    it = belief_.emplace(in.gpu_model, seed).first;
   }
-  double& cap = it->second;
-  const std::optional<bool> held = learn(in, cap);
+  Belief& b = it->second;
+  if (model > 0) {
+    // The perf model's figure at this window's sizes. Factor and held load are shares of it and
+    // carry over as they are; a belief learned without one becomes such a share.
+    if (!b.relative) {
+      b.factor /= model;
+      held_load_ /= model;
+      b.relative = true;
+    }
+    b.scale = model;
+  }
+  const std::optional<bool> held = learn(in, b);
+  const double cap = b.rps();
   const double recent =
       in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.arrival_rps; })
           .value_or(0);

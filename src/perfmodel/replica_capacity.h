@@ -22,6 +22,9 @@ std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const std::s
 // The same with the replica's perf model already looked up.
 std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const PerfModel& perf,
                                            Tokens prompt, Tokens output);
+// The same within these autoscaling targets (null: the perf model's defaults).
+std::optional<double> replica_capacity_rps(const AutoscalingSpec* a, const PerfModel& perf,
+                                           Tokens prompt, Tokens output);
 
 // The request shape that compares GPU models (the ratio between them, not the absolute rate,
 // decides): ranking where to grow, and the replicas' speeds.

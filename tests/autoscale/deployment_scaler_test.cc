@@ -8,6 +8,7 @@
 #include "autoscale/deployment_scaler.h"
 #include "autoscale/policy_registry.h"
 #include "common/rng.h"
+#include "perfmodel/replica_capacity.h"
 #include "perfmodel/token_rates.h"
 #include "scaler_fixture.h"
 
@@ -304,6 +305,44 @@ TEST(DeploymentScaler, TheWorkMetricFollowsRequestSizesNotTheirCount) {
   const int short_prompts = replicas_for(256);
   const int long_prompts = replicas_for(8192);
   EXPECT_GT(long_prompts, 2 * short_prompts);
+}
+
+// A policy that sizes from the perf model (slo) reads a replica's capacity at the window's mean
+// request sizes, not one period's: seconds that alternate a short prompt and a long one must not
+// make the capacity, and with it the replica count, swing with them.
+TEST(DeploymentScaler, ThePerfModelsCapacityIsPricedAtTheWindowsSizes) {
+  ScalerRun base;
+  ASSERT_TRUE(base.perf) << "no A100 profile for Llama-2-7B";
+  AutoscalingSpec spec;
+  spec.policy = "slo";
+  spec.slo_ttft = 2s;
+  spec.slo_tpot = 100ms;
+  spec.window = 10s;
+  ManualClock clock;
+  auto s = make(spec, clock);
+  // The capacity the slo policy states in its reason ("... / X req/s per A100-80GB replica").
+  const auto stated = [](const ScalingDecision& d) {
+    const size_t at = d.reason.find(" req/s per ");
+    EXPECT_NE(at, std::string::npos) << d.reason;
+    const size_t from = d.reason.rfind("/ ", at);
+    return std::stod(d.reason.substr(from + 2, at - from - 2));
+  };
+  std::vector<double> caps;
+  for (int i = 0; i < 20; ++i) {
+    clock.advance(spec.period);
+    const double prompt = i % 2 == 0 ? 200 : 3800;  // the window's mean prompt: 2,000 tokens
+    const LoadSample l = sized_sample(clock, spec.period, 2, prompt, 200, 4);
+    const ScalingDecision d =
+        s.step(l, DeploymentState{4, {1, 50}, std::nullopt, "A100-80GB", base.perf}, clock.now());
+    if (i >= 10) caps.push_back(stated(d));  // a full window of both sizes
+  }
+  const auto at_mean = replica_capacity_rps(&spec, *base.perf, Tokens{2000}, Tokens{200});
+  ASSERT_TRUE(at_mean);
+  const auto at_short = replica_capacity_rps(&spec, *base.perf, Tokens{200}, Tokens{200});
+  ASSERT_TRUE(at_short);
+  ASSERT_GT(*at_short, 1.5 * *at_mean) << "the two sizes must price apart for the test to tell";
+  for (double c : caps)
+    EXPECT_NEAR(c, *at_mean * 0.9, 0.006) << "usable capacity: the figure at the mean, less 10%";
 }
 
 // Without a perf model for the pair the work metric has nothing to weigh: requests/s stand in.

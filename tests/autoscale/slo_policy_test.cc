@@ -140,6 +140,28 @@ TEST_F(SloPolicyTest, WithoutTheEnginesQueueEveryMissCounts) {
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
 }
 
+// What experience teaches is a share of the perf model's figure, which follows request sizes: a
+// replica found to carry 1.5x the figure for short requests is believed to carry 1.5x the figure
+// for long ones, not the short ones' requests/s (on the Mooncake trace a seed priced on the
+// warm-up's first requests was 4x what a replica took of the hour's).
+TEST_F(SloPolicyTest, WhatItLearnsFollowsThePerfModelAcrossRequestSizes) {
+  period(10, 1, 100, 20, 10.0);
+  period(15, 1, 200, 30, 10.0);  // held at 15 where the model said 10
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 15.0);
+  // Prompts four times as long: the model now says 2.5 req/s per replica.
+  Recommendation r = period(5, 2, 200, 30, 2.5);  // 2.5 per replica: held, under 1.5 x 2.5
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 3.75);
+  EXPECT_EQ(r.replicas, 2) << r.reason;  // ceil(5 / (3.75 x 0.9)) = 2
+  // And a back-off learned there is a share too (once the hold at 1.5x is older than the policy
+  // remembers): missed at 3 per replica, 1.2x the figure, with requests piling up.
+  clock.advance(6min);
+  for (int i = 0; i < 3; ++i)
+    period(6, 2, 900, 20, 2.5, 5);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 2.7, 1e-9);   // 0.9 x 1.2 x 2.5
+  period(8, 2, 100, 20, 10.0);                             // short requests again
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 10.8, 1e-9);  // 1.08 x 10
+}
+
 TEST_F(SloPolicyTest, WithoutASeedItHoldsUntilRequestsAreServed) {
   Recommendation r = period(0, 1, 0, 0, std::nullopt);
   EXPECT_EQ(r.replicas, 1);
