@@ -32,6 +32,10 @@ struct SimOptions {
   // arriving) in one step (BatchEngine::step with a budget). The results are the same byte for
   // byte; off, every iteration is its own event: the tests' and the benchmark's reference.
   bool batch_quiet_iterations = true;
+  // Agents take the fleet's "unchanged" heartbeat answers and apply the last full set again, as
+  // live agents do. The results are the same byte for byte; off, every heartbeat asks for and
+  // gets the node's whole assignment: the tests' reference.
+  bool unchanged_heartbeat_answers = true;
   // True: each request asks for its true output length as max_tokens, as a client that knows it
   // would. False: it sets none, and the gateway estimates its output at its default (256 tokens).
   // What admission's token budgets and least-work routing see of a request before it runs.

@@ -275,7 +275,7 @@ void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
   NodeReport& r = node.base;
   r.seq = ++node.seq;
   r.applied_generation = node.applied;
-  r.accepts_unchanged = node.last_set.has_value();
+  r.accepts_unchanged = opts_.unchanged_heartbeat_answers && node.last_set.has_value();
   r.replicas.clear();
   uint16_t port = 20000;
   for (const auto& [id, ri] : node.replicas) {

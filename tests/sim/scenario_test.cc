@@ -157,9 +157,11 @@ TEST(ScenarioRun, AnEventNamingWhatIsNotThereIsAnError) {
   EXPECT_FALSE(simulate(in, cold()));
 }
 
-// Engines running their quiet decode iterations in one step (the default) must change nothing a
-// run reports, byte for byte, through faults, autoscaling, the warm-up's end and the tail.
-TEST(ScenarioRun, QuietIterationsInOneStepChangeNothingInTheReport) {
+// The simulator's two shortcuts must change nothing a run reports, byte for byte, through faults,
+// autoscaling, the warm-up's end and the tail: engines running their quiet decode iterations in
+// one step, and agents taking the fleet's "unchanged" heartbeat answers (a node that returns
+// gets a new agent, which has applied no set yet).
+TEST(ScenarioRun, TheSimulatorsShortcutsChangeNothingInTheReport) {
   const Trace trace = steady(7);
   for (const char* policy : {"fixed", "target", "kpa"}) {
     SimInput in = input(trace);
@@ -169,10 +171,11 @@ TEST(ScenarioRun, QuietIterationsInOneStepChangeNothingInTheReport) {
                           {seconds(90), FaultKind::kNodeLoss, "node-1"},
                           {minutes(2), FaultKind::kGpuFault, "node-0", 1, "XID 79"},
                           {minutes(4), FaultKind::kNodeReturn, "node-1"}};
-    const auto report = [&](bool batch) {
+    const auto report = [&](bool batch, bool unchanged) {
       SimOptions o;
       o.warmup = minutes(2);
       o.batch_quiet_iterations = batch;
+      o.unchanged_heartbeat_answers = unchanged;
       SimReport r;
       r.trace = &trace;
       auto run = simulate(in, o);
@@ -183,7 +186,10 @@ TEST(ScenarioRun, QuietIterationsInOneStepChangeNothingInTheReport) {
       r.runs.push_back(*run);
       return report_json(r);
     };
-    EXPECT_EQ(report(false), report(true)) << policy;
+    const std::string reference = report(false, false);
+    EXPECT_EQ(report(true, false), reference) << policy << ": quiet iterations in one step";
+    EXPECT_EQ(report(false, true), reference) << policy << ": unchanged heartbeat answers";
+    EXPECT_EQ(report(true, true), reference) << policy << ": both (the default)";
   }
 }
 
