@@ -14,8 +14,9 @@ import { start, eventually } from "./lib.mjs";
 const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml");
 const TOKEN = "signals-token";
 const MODEL = "meta-llama/Llama-2-7b-hf";
-// 20 ms per token in real time: a 300-token stream lasts about 6 s, and the two that wait for a
-// batch slot about 12 s in all. min = max = 1, autoscaled only so that /api/v1/scaling shows the
+// 20 ms per token in real time: a 400-token stream lasts about 8 s, and the two that wait for a
+// batch slot about 16 s in all (their first token after about 8 s: within the 5-10 s bucket, and
+// 8 s to see the engine's account while the first two run, with room for a loaded machine). min = max = 1, autoscaled only so that /api/v1/scaling shows the
 // signals.
 const MANIFEST = `apiVersion: gpufleet/v1
 kind: Deployment
@@ -59,7 +60,7 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
       const s = await client.chat.completions.create({
         model: MODEL,
         messages: [{ role: "user", content: "a long answer please" }],
-        max_tokens: 300,
+        max_tokens: 400,
         ignore_eos: true,
         stream: true,
       });
@@ -68,7 +69,7 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
       return deltas;
     };
     const streams = Promise.all([stream(), stream(), stream(), stream()]);
-    // The two that wait for a batch slot get their first token after about 6 s: the period in
+    // The two that wait for a batch slot get their first token after about 8 s: the period in
     // which they do shows the engines' TTFT p95 above 5 s (the engine's histogram, in the
     // gateways' buckets, counted since the period before).
     const slowFirstTokens = eventually(async () => {
@@ -76,25 +77,25 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
       return s?.engineTtftP95Ms > 5000 ? true : s;
     }, "the engines' TTFT p95 of the waiting streams in /api/v1/scaling", 20000);
 
-    // While the first two run (about 6 s), all at once: the engine's own account (two in the
+    // While the first two run (about 8 s), all at once: the engine's own account (two in the
     // batch, two queued, KV in use) in the API; the queue, which moved by two, republished in the
     // table the gateway holds; and the engines beside the gateways' figures in the autoscaler's.
     await Promise.all([
       eventually(async () => {
         const r = await replica();
         return r.load?.running === 2 && r.load?.waiting === 2 && r.load?.kvCacheUsage > 0 ? true : r;
-      }, "two running and two waiting in /api/v1/replicas", 6000),
+      }, "two running and two waiting in /api/v1/replicas", 7500),
       eventually(async () => {
         const x = await routed();
         return x?.queueLength === 2 && x?.kvCacheUsage > 0 ? true : x;
-      }, "the queue and KV usage in the gateway's routing table", 6000),
+      }, "the queue and KV usage in the gateway's routing table", 7500),
       eventually(async () => {
         const s = await signals();
         return s?.enginesReporting === 1 && s?.engineRunning === 2 && s?.engineWaiting === 2 ? true : s;
-      }, "the engine signals in /api/v1/scaling", 6000),
+      }, "the engine signals in /api/v1/scaling", 7500),
     ]);
 
-    assert.deepEqual(await streams, [300, 300, 300, 300], "every token of every stream arrived");
+    assert.deepEqual(await streams, [400, 400, 400, 400], "every token of every stream arrived");
     await slowFirstTokens;
     // Done: the table follows the queue back down, and the engine's counters moved.
     await eventually(async () => {
@@ -103,7 +104,7 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
     }, "the queue back to 0 in the gateway's table");
     await eventually(async () => {
       const r = await replica();
-      return r.load?.running === 0 && r.load?.generationTokens >= 1200 ? true : r;
+      return r.load?.running === 0 && r.load?.generationTokens >= 1600 ? true : r;
     }, "an idle engine again, with its tokens counted");
     // The engine's TTFT histogram, cumulative in the gateways' 13 buckets: the four streams, two
     // within 100 ms and two between 5 and 10 s (bounds 10, 25, 50, 100, ..., 5000, 10000, ...).
