@@ -50,6 +50,8 @@ void add(RunFigures& to, const RunFigures& f) {
   to.requests += f.requests;
   to.served += f.served;
   to.met_slo += f.met_slo;
+  to.missed_ttft += f.missed_ttft;
+  to.missed_tpot += f.missed_tpot;
   to.rejected += f.rejected;
   to.failed += f.failed;
   to.gpu_hours += f.gpu_hours;
@@ -107,7 +109,12 @@ void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePo
   s.ttft_ms.push_back(to_ms(ttft));
   s.tpot_ms.push_back(to_ms(tpot));
   s.e2e_ms.push_back(to_ms(end - arrival));
-  if (ttft <= opts_.slo.ttft && tpot <= opts_.slo.tpot) ++f.met_slo;
+  if (ttft > opts_.slo.ttft)
+    ++f.missed_ttft;
+  else if (tpot > opts_.slo.tpot)
+    ++f.missed_tpot;
+  else
+    ++f.met_slo;
 }
 
 void RunRecorder::started(size_t deployment, TimePoint now) {

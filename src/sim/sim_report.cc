@@ -35,6 +35,8 @@ ordered_json figures(const RunFigures& f, const WorkBound& b) {
           {"e2e_ms", latency(f.e2e_ms)},
           {"requests", f.requests},
           {"served", f.served},
+          {"missed_ttft", f.missed_ttft},
+          {"missed_tpot", f.missed_tpot},
           {"rejected", f.rejected},
           {"failed", f.failed},
           {"scaling_actions", f.scaling_actions},

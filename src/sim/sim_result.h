@@ -22,8 +22,12 @@ struct LatencySummary {
 
 struct RunFigures {
   size_t requests = 0;
-  size_t served = 0;          // answered whole
-  size_t met_slo = 0;         // served within both targets
+  size_t served = 0;   // answered whole
+  size_t met_slo = 0;  // served within both targets
+  // Served but not within them: why. A first token after the TTFT target (whatever the rest), or
+  // one in time and the tokens after it slower than the TPOT target. served = met_slo + both.
+  size_t missed_ttft = 0;
+  size_t missed_tpot = 0;
   size_t rejected = 0;        // refused by admission, or too long for any replica
   size_t failed = 0;          // an attempt broke and no retry saved it, or never finished
   double slo_attainment = 0;  // met_slo / requests (1 with no request)
