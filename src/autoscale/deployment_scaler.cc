@@ -51,10 +51,10 @@ DeploymentScaler::WindowSizes DeploymentScaler::window_sizes(TimePoint now) cons
         .value_or(0);
   };
   WindowSizes w;
-  w.rate = mean(&LoadSample::arrival_rps);
-  if (w.rate <= 0) return w;
-  w.prompt = std::max(1.0, mean(&LoadSample::prompt_tps) / w.rate);
-  w.output = std::max(1.0, mean(&LoadSample::output_tps) / w.rate);
+  w.arrival_rps = mean(&LoadSample::arrival_rps);
+  if (w.arrival_rps <= 0) return w;
+  w.mean_prompt_tokens = std::max(1.0, mean(&LoadSample::prompt_tps) / w.arrival_rps);
+  w.mean_output_tokens = std::max(1.0, mean(&LoadSample::output_tps) / w.arrival_rps);
   return w;
 }
 
@@ -64,21 +64,24 @@ void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
   LoadSample& s = history_.newest();
   if (spec_.metric != ScalingMetric::kWork || !state.perf || !s.known) return;
   const WindowSizes w = window_sizes(now);
-  if (w.rate <= 0) {
+  if (w.arrival_rps <= 0) {
     s.work = 0;
     return;
   }
   const Duration itl = spec_.slo_tpot.value_or(SloTarget{}.tpot);
-  s.work = token_rates(*state.perf, w.prompt, w.output, itl).replicas(s.prompt_tps, s.output_tps);
+  s.work = token_rates(*state.perf, w.mean_prompt_tokens, w.mean_output_tokens, itl)
+               .replicas(s.prompt_tps, s.output_tps);
 }
 
 std::optional<double> DeploymentScaler::model_capacity(const DeploymentState& state,
                                                        TimePoint now) const {
   if (!state.perf || !policy_->uses_perf_model()) return state.model_capacity_rps;
   const WindowSizes w = window_sizes(now);
-  if (w.rate <= 0) return std::nullopt;
-  return replica_capacity_rps(&spec_, *state.perf, Tokens{static_cast<int64_t>(w.prompt)},
-                              Tokens{static_cast<int64_t>(w.output)});
+  if (w.arrival_rps <= 0) return std::nullopt;
+  const SloTarget slo{spec_.slo_ttft.value_or(SloTarget{}.ttft),
+                      spec_.slo_tpot.value_or(SloTarget{}.tpot)};
+  return replica_capacity_rps(slo, *state.perf, Tokens{static_cast<int64_t>(w.mean_prompt_tokens)},
+                              Tokens{static_cast<int64_t>(w.mean_output_tokens)});
 }
 
 ScalingDecision DeploymentScaler::step(const LoadSample& sample, const DeploymentState& state,

@@ -19,7 +19,9 @@ namespace gf {
 struct DeploymentState {
   int current = 0;  // the replica count it targets now
   ReplicasSpec range;
-  std::optional<double> model_capacity_rps;  // see PolicyInput
+  // See PolicyInput. With `perf`, the scaler prices it itself at the window's request sizes for
+  // the policies that read it; this figure is for callers without a perf model (tests).
+  std::optional<double> model_capacity_rps;
   std::string gpu_model;
   std::optional<PerfModel> perf;  // see PolicyInput
 };
@@ -40,7 +42,6 @@ class DeploymentScaler {
   bool uses_perf_model() const {
     return policy_->uses_perf_model() || spec_.metric == ScalingMetric::kWork;
   }
-  bool policy_uses_perf_model() const { return policy_->uses_perf_model(); }
 
   // When the current period ends.
   TimePoint next_period() const { return next_; }
@@ -62,11 +63,11 @@ class DeploymentScaler {
   // What one replica sustains within the SLO by the perf model at the window's request sizes,
   // for the policies that size from it; else what the state says.
   std::optional<double> model_capacity(const DeploymentState& state, TimePoint now) const;
-  // The window's mean arrival rate and request sizes (prompt and output tokens per request).
+  // The window's mean arrival rate and request sizes: means, so fractional tokens.
   struct WindowSizes {
-    double rate = 0;
-    double prompt = 1;
-    double output = 1;
+    double arrival_rps = 0;
+    double mean_prompt_tokens = 1;
+    double mean_output_tokens = 1;
   };
   WindowSizes window_sizes(TimePoint now) const;
   // Matches replicas that became Ready with the scale-ups that asked for them.

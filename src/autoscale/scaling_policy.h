@@ -47,7 +47,7 @@ class ScalingPolicy {
   // Whether DeploymentScaler applies the scale-down stabilization window: threshold uses its
   // own cooldowns instead.
   virtual bool stabilized() const { return true; }
-  // Whether it reads PolicyInput::model_capacity_rps and ::perf (the autoscaler looks them up
+  // Whether it reads PolicyInput::model_capacity_rps and ::perf (the scaler prices the capacity
   // only for policies that do).
   virtual bool uses_perf_model() const { return false; }
   // A baseline modeled from another system's published rules (policy_registry.h).

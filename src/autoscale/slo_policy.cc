@@ -35,7 +35,7 @@ std::optional<double> SloPolicy::capacity(const std::string& gpu_model) const {
   return it->second.rps();
 }
 
-std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b) {
+std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b, bool update) {
   const LoadSample& s = *in.history.last();
   const AutoscalingSpec& a = in.spec;
   const WindowLatency w = in.history.latency(a.window, in.now);
@@ -59,30 +59,29 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b) {
       !s.engine_waiting ||
       (waiting > 0 && waiting >= in.history.mean(a.window, in.now, backlog).value_or(0));
   // Only a run of such misses lowers the belief: one that is not breaks it.
-  violations_ = !held && piling_up ? violations_ + 1 : 0;
+  b.violations = !held && piling_up ? b.violations + 1 : 0;
   // The load per Ready replica over the window, not one period's: arrivals in one second are too
   // few to say what a replica carried.
   const auto per = in.history.mean(a.window, in.now, [](const LoadSample& x) {
     return x.ready > 0 ? x.arrival_rps / x.ready : 0.0;
   });
-  if (s.ready <= 0 || !per || *per <= 0) return held;
+  if (!update || s.ready <= 0 || !per || *per <= 0) return held;
   // In the belief's units: a share of what the perf model says a replica takes at these sizes.
   const double per_replica = *per / b.scale;
   double& cap = b.factor;
   if (held) {
     // The highest load it held at lately (a newer hold replaces one older than the memory).
-    if (!held_at_ || per_replica >= held_load_ || in.now - *held_at_ > kHeldMemory) {
-      held_load_ = per_replica;
-      held_at_ = in.now;
+    if (!b.held_at || per_replica >= b.held_load || in.now - *b.held_at > kHeldMemory) {
+      b.held_load = per_replica;
+      b.held_at = in.now;
     }
   }
   const bool held_there_lately =
-      held_at_ && in.now - *held_at_ <= kHeldMemory && per_replica <= held_load_;
+      b.held_at && in.now - *b.held_at <= kHeldMemory && per_replica <= b.held_load;
   if (held && per_replica > cap) {
     cap = per_replica;  // the SLO held at more load than we believed a replica takes
-  } else if (violations_ >= kViolationsToLearn && per_replica < cap && !held_there_lately) {
-    const double floor = (b.relative ? 1.0 : cap) * kFloorOfSeed;
-    cap = std::max(per_replica * kBackoff, floor);
+  } else if (b.violations >= kViolationsToLearn && per_replica < cap && !held_there_lately) {
+    cap = std::max(per_replica * kBackoff, b.floor);
   }
   return held;
 }
@@ -98,7 +97,8 @@ Recommendation SloPolicy::recommend(const PolicyInput& in) {
     // load one replica carries now (the count holds until latency says more).
     Belief seed;
     if (model > 0) {
-      seed = Belief{1.0, model, true};
+      seed.scale = model;
+      seed.relative = true;
     } else {
       const LoadSample& s = *in.history.last();
       seed.factor = s.ready > 0 && s.arrival_rps > 0 ? s.arrival_rps / s.ready : 0;
@@ -110,20 +110,25 @@ Recommendation SloPolicy::recommend(const PolicyInput& in) {
                  ": holding until requests are served";
       return r;
     }
+    seed.floor = seed.factor * kFloorOfSeed;
     it = belief_.emplace(in.gpu_model, seed).first;
   }
   Belief& b = it->second;
   if (model > 0) {
-    // The perf model's figure at this window's sizes. Factor and held load are shares of it and
-    // carry over as they are; a belief learned without one becomes such a share.
+    // The perf model's figure at this window's sizes. Factor and loads are shares of it and carry
+    // over as they are; a belief learned without one becomes such a share.
     if (!b.relative) {
       b.factor /= model;
-      held_load_ /= model;
+      b.held_load /= model;
+      b.floor = kFloorOfSeed;
       b.relative = true;
     }
     b.scale = model;
   }
-  const std::optional<bool> held = learn(in, b);
+  // A relative belief learns only against this window's figure: with none (nothing arrived, or
+  // the perf model says a replica sustains nothing at these sizes, a window of the longest
+  // prompts), a share of the last one would misjudge the load. It still judges and sizes.
+  const std::optional<bool> held = learn(in, b, model > 0 || !b.relative);
   const double cap = b.rps();
   const double recent =
       in.history.mean(a.window, in.now, [](const LoadSample& s) { return s.arrival_rps; })

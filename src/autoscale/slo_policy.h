@@ -1,10 +1,9 @@
 // `slo`: keeps TTFT p95 and time per output token p95 under the deployment's targets. Per GPU
-// model it learns online the highest load per replica (requests/s) at which the SLO held, seeded
-// by the perf model's sustainable rate, and sizes the deployment as load ÷ that capacity with
-// headroom, for the larger of the recent arrival rate and its forecast over a cold start. What it
-// learns is a factor on the perf model's figure at the window's request sizes (Dynamo's planner
-// corrects its profile the same way), so a belief learned on short requests is not applied
-// unchanged to long ones. Formulas in docs/autoscaling.md.
+// model it learns online how much load per replica the SLO held at, as a factor on the perf
+// model's sustainable rate at the window's request sizes (Dynamo's planner corrects its profile
+// the same way), so that a belief learned on short requests is not applied unchanged to long
+// ones; it sizes the deployment as load ÷ that capacity with headroom, for the larger of the
+// recent arrival rate and its forecast over a cold start. Formulas in docs/autoscaling.md.
 #pragma once
 
 #include <map>
@@ -30,22 +29,24 @@ class SloPolicy final : public ScalingPolicy {
  private:
   // Requests/s per replica = factor × scale. With a perf-model figure, scale is that figure at the
   // window's request sizes (the latest one seen) and factor what experience made of it; without
-  // one (a pair the perf model does not know), scale is 1 and factor the belief itself.
+  // one (a pair the perf model does not know), scale is 1 and factor the belief itself. Every
+  // load below is in the same units, so it converts with them.
   struct Belief {
     double factor = 1;
     double scale = 1;
     bool relative = false;  // scale follows the perf model
+    double floor = 0;       // the least factor a back-off may leave: a quarter of the seed
+    int violations = 0;     // periods in a row the SLO was missed with requests piling up
+    // The highest load per replica at which the SLO held lately, and when (slo_policy.cc).
+    double held_load = 0;
+    std::optional<TimePoint> held_at;
     double rps() const { return factor * scale; }
   };
-  // Learns from the newest sample; returns whether the SLO held in it (nullopt: no latency seen).
-  std::optional<bool> learn(const PolicyInput& in, Belief& b);
+  // Judges the newest sample and, when `update`, learns from it; returns whether the SLO held in
+  // it (nullopt: too few answers to say).
+  std::optional<bool> learn(const PolicyInput& in, Belief& b, bool update);
 
   std::map<std::string, Belief> belief_;  // by GPU model
-  int violations_ = 0;                    // periods in a row the SLO was missed
-  // The highest load per replica at which the SLO held lately, in the belief's units (a share of
-  // the perf model's figure, or requests/s without one), and when (slo_policy.cc).
-  double held_load_ = 0;
-  std::optional<TimePoint> held_at_;
   ArrivalForecast forecast_;
 };
 

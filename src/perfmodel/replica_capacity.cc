@@ -16,14 +16,14 @@ std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const std::s
 
 std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const PerfModel& perf,
                                            Tokens prompt, Tokens output) {
-  return replica_capacity_rps(d.autoscaling ? &*d.autoscaling : nullptr, perf, prompt, output);
+  SloTarget slo;
+  if (d.autoscaling && d.autoscaling->slo_ttft) slo.ttft = *d.autoscaling->slo_ttft;
+  if (d.autoscaling && d.autoscaling->slo_tpot) slo.tpot = *d.autoscaling->slo_tpot;
+  return replica_capacity_rps(slo, perf, prompt, output);
 }
 
-std::optional<double> replica_capacity_rps(const AutoscalingSpec* a, const PerfModel& perf,
+std::optional<double> replica_capacity_rps(const SloTarget& slo, const PerfModel& perf,
                                            Tokens prompt, Tokens output) {
-  SloTarget slo;
-  if (a && a->slo_ttft) slo.ttft = *a->slo_ttft;
-  if (a && a->slo_tpot) slo.tpot = *a->slo_tpot;
   const double rps = perf.sustainable_rps(slo, prompt, output);
   if (!(rps > 0)) return std::nullopt;
   return rps;

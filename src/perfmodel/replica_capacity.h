@@ -22,8 +22,8 @@ std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const std::s
 // The same with the replica's perf model already looked up.
 std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const PerfModel& perf,
                                            Tokens prompt, Tokens output);
-// The same within these autoscaling targets (null: the perf model's defaults).
-std::optional<double> replica_capacity_rps(const AutoscalingSpec* a, const PerfModel& perf,
+// The same within these targets.
+std::optional<double> replica_capacity_rps(const SloTarget& slo, const PerfModel& perf,
                                            Tokens prompt, Tokens output);
 
 // The request shape that compares GPU models (the ratio between them, not the absolute rate,

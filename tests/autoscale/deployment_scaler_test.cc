@@ -336,9 +336,10 @@ TEST(DeploymentScaler, ThePerfModelsCapacityIsPricedAtTheWindowsSizes) {
         s.step(l, DeploymentState{4, {1, 50}, std::nullopt, "A100-80GB", base.perf}, clock.now());
     if (i >= 10) caps.push_back(stated(d));  // a full window of both sizes
   }
-  const auto at_mean = replica_capacity_rps(&spec, *base.perf, Tokens{2000}, Tokens{200});
+  const SloTarget slo{*spec.slo_ttft, *spec.slo_tpot};
+  const auto at_mean = replica_capacity_rps(slo, *base.perf, Tokens{2000}, Tokens{200});
   ASSERT_TRUE(at_mean);
-  const auto at_short = replica_capacity_rps(&spec, *base.perf, Tokens{200}, Tokens{200});
+  const auto at_short = replica_capacity_rps(slo, *base.perf, Tokens{200}, Tokens{200});
   ASSERT_TRUE(at_short);
   ASSERT_GT(*at_short, 1.5 * *at_mean) << "the two sizes must price apart for the test to tell";
   for (double c : caps)

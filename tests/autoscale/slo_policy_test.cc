@@ -21,7 +21,8 @@ class SloPolicyTest : public ::testing::Test {
   }
 
   Recommendation period(double rps, int ready, double ttft_ms, double tpot_ms,
-                        std::optional<double> seed, double queued = 0) {
+                        std::optional<double> seed, double queued = 0,
+                        const char* gpu = "A100-80GB") {
     clock.advance(1s);
     LoadSample s;
     s.at = clock.now();
@@ -41,8 +42,8 @@ class SloPolicyTest : public ::testing::Test {
       s.tpot_counts[tpot_bucket(static_cast<int64_t>(tpot_ms))] = 20;
     }
     history.add(s);
-    return policy.recommend(PolicyInput{spec, history, ready, clock.now(), std::nullopt,
-                                        std::nullopt, seed, "A100-80GB"});
+    return policy.recommend(
+        PolicyInput{spec, history, ready, clock.now(), std::nullopt, std::nullopt, seed, gpu});
   }
 
   AutoscalingSpec spec;
@@ -160,6 +161,44 @@ TEST_F(SloPolicyTest, WhatItLearnsFollowsThePerfModelAcrossRequestSizes) {
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 2.7, 1e-9);   // 0.9 x 1.2 x 2.5
   period(8, 2, 100, 20, 10.0);                             // short requests again
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 10.8, 1e-9);  // 1.08 x 10
+}
+
+// A belief learned without a perf-model figure (the load one replica carried) becomes a share of
+// the figure once there is one: the same requests/s at the moment it converts, and the same
+// share of it after.
+TEST_F(SloPolicyTest, ABeliefLearnedWithoutAFigureBecomesAShareOfIt) {
+  period(6, 2, 100, 20, std::nullopt);  // seeded at 3 req/s per replica, no figure
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 3.0);
+  period(6, 2, 100, 20, 12.0);  // a figure of 12: the belief is a quarter of it
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 3.0);
+  period(6, 2, 100, 20, 24.0);  // sizes halve: a quarter of the new figure
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 6.0);
+}
+
+// With no figure for a window (the perf model says nothing fits at its sizes, or nothing
+// arrived), a relative belief neither learns nor moves: a share of the last figure would misjudge
+// the window's load. It still sizes, on the last figure, and still adds a replica on a miss.
+TEST_F(SloPolicyTest, AWindowWithoutAFigureTeachesNothing) {
+  period(10, 1, 100, 20, 10.0);
+  for (int i = 0; i < 4; ++i) {
+    Recommendation r = period(16, 2, 900, 20, std::nullopt, 5);  // missed, requests piling up
+    EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0) << i;
+    EXPECT_EQ(r.rule, "slo violated") << r.reason;
+    EXPECT_EQ(r.replicas, 3) << r.reason;
+  }
+  period(30, 2, 100, 20, std::nullopt);  // held at 15 per replica: nor does it learn up
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+}
+
+// Each GPU model keeps its own record of where the SLO held: a recent hold on one does not stop
+// the other from backing off.
+TEST_F(SloPolicyTest, EachGpuModelKeepsItsOwnHolds) {
+  period(16, 1, 100, 20, 20.0, 0, "H100-80GB");  // H100s held at 0.8 of their figure
+  period(10, 2, 100, 20, 10.0);                  // A100s held at 0.5 of theirs
+  for (int i = 0; i < 3; ++i)
+    period(16, 2, 900, 20, 10.0, 5);  // A100s miss at 0.8, requests piling up: above their hold
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+  EXPECT_DOUBLE_EQ(*policy.capacity("H100-80GB"), 20.0);
 }
 
 TEST_F(SloPolicyTest, WithoutASeedItHoldsUntilRequestsAreServed) {

@@ -15,9 +15,9 @@ const CLUSTER = path.resolve(import.meta.dirname, "../../examples/cluster.yaml")
 const TOKEN = "signals-token";
 const MODEL = "meta-llama/Llama-2-7b-hf";
 // 20 ms per token in real time: a 400-token stream lasts about 8 s, and the two that wait for a
-// batch slot about 16 s in all (their first token after about 8 s: within the 5-10 s bucket, and
-// 8 s to see the engine's account while the first two run, with room for a loaded machine). min = max = 1, autoscaled only so that /api/v1/scaling shows the
-// signals.
+// batch slot about 16 s in all. Their first token comes after about 8 s, within the 5-10 s
+// bucket, and the engine's account has 8 s to show while the first two run, room for a loaded
+// machine. min = max = 1, autoscaled only so that /api/v1/scaling shows the signals.
 const MANIFEST = `apiVersion: gpufleet/v1
 kind: Deployment
 metadata: {name: llama}
