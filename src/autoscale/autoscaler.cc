@@ -206,7 +206,7 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
         if (p95 >= 0) s.engine_ttft_p95_ms = p95;
       }
       const DeploymentRecord& d = deployments.at(name);
-      DeploymentState state{d.replicas, d.spec.replicas, std::nullopt, c.main_gpu()};
+      DeploymentState state{d.replicas, d.spec.replicas, c.main_gpu()};
       DeploymentScaler& scaler = scalers_.at(name);
       if (scaler.uses_perf_model()) {
         // Before any replica is placed there is no main GPU model; the work metric then prices

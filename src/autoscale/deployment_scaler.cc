@@ -68,19 +68,17 @@ void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
     s.work = 0;
     return;
   }
-  const Duration itl = spec_.slo_tpot.value_or(SloTarget{}.tpot);
-  s.work = token_rates(*state.perf, w.mean_prompt_tokens, w.mean_output_tokens, itl)
+  s.work = token_rates(*state.perf, w.mean_prompt_tokens, w.mean_output_tokens, slo_of(spec_).tpot)
                .replicas(s.prompt_tps, s.output_tps);
 }
 
 std::optional<double> DeploymentScaler::model_capacity(const DeploymentState& state,
                                                        TimePoint now) const {
-  if (!state.perf || !policy_->uses_perf_model()) return state.model_capacity_rps;
+  if (!state.perf || !policy_->uses_perf_model()) return std::nullopt;
   const WindowSizes w = window_sizes(now);
   if (w.arrival_rps <= 0) return std::nullopt;
-  const SloTarget slo{spec_.slo_ttft.value_or(SloTarget{}.ttft),
-                      spec_.slo_tpot.value_or(SloTarget{}.tpot)};
-  return replica_capacity_rps(slo, *state.perf, Tokens{static_cast<int64_t>(w.mean_prompt_tokens)},
+  return replica_capacity_rps(slo_of(spec_), *state.perf,
+                              Tokens{static_cast<int64_t>(w.mean_prompt_tokens)},
                               Tokens{static_cast<int64_t>(w.mean_output_tokens)});
 }
 

@@ -19,9 +19,6 @@ namespace gf {
 struct DeploymentState {
   int current = 0;  // the replica count it targets now
   ReplicasSpec range;
-  // See PolicyInput. With `perf`, the scaler prices it itself at the window's request sizes for
-  // the policies that read it; this figure is for callers without a perf model (tests).
-  std::optional<double> model_capacity_rps;
   std::string gpu_model;
   std::optional<PerfModel> perf;  // see PolicyInput
 };
@@ -61,7 +58,7 @@ class DeploymentScaler {
   // Sets the newest sample's work (ScalingMetric::kWork) when the metric is work.
   void weigh_work(const DeploymentState& state, TimePoint now);
   // What one replica sustains within the SLO by the perf model at the window's request sizes,
-  // for the policies that size from it; else what the state says.
+  // for the policies that size from it (PolicyInput::model_capacity_rps); nullopt otherwise.
   std::optional<double> model_capacity(const DeploymentState& state, TimePoint now) const;
   // The window's mean arrival rate and request sizes: means, so fractional tokens.
   struct WindowSizes {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/traffic_report.h"
+#include "perfmodel/replica_capacity.h"
 #include "perfmodel/token_rates.h"
 
 namespace gf {
@@ -44,7 +45,7 @@ Recommendation DynamoSlaPolicy::recommend(const PolicyInput& in) {
   }
   const double isl = std::max(1.0, mean([](const LoadSample& s) { return s.prompt_tps; }) / rate);
   const double osl = std::max(1.0, mean([](const LoadSample& s) { return s.output_tps; }) / rate);
-  const SloTarget slo{a.slo_ttft.value_or(SloTarget{}.ttft), a.slo_tpot.value_or(SloTarget{}.tpot)};
+  const SloTarget slo = slo_of(a);
   const Tokens prompt(static_cast<int64_t>(isl));
   const double ctx = isl + osl / 2;
 

@@ -16,10 +16,12 @@ std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const std::s
 
 std::optional<double> replica_capacity_rps(const DeploymentSpec& d, const PerfModel& perf,
                                            Tokens prompt, Tokens output) {
-  SloTarget slo;
-  if (d.autoscaling && d.autoscaling->slo_ttft) slo.ttft = *d.autoscaling->slo_ttft;
-  if (d.autoscaling && d.autoscaling->slo_tpot) slo.tpot = *d.autoscaling->slo_tpot;
-  return replica_capacity_rps(slo, perf, prompt, output);
+  return replica_capacity_rps(d.autoscaling ? slo_of(*d.autoscaling) : SloTarget{}, perf, prompt,
+                              output);
+}
+
+SloTarget slo_of(const AutoscalingSpec& a) {
+  return SloTarget{a.slo_ttft.value_or(SloTarget{}.ttft), a.slo_tpot.value_or(SloTarget{}.tpot)};
 }
 
 std::optional<double> replica_capacity_rps(const SloTarget& slo, const PerfModel& perf,

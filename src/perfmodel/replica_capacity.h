@@ -14,6 +14,9 @@
 
 namespace gf {
 
+// The autoscaling spec's SLO targets, the perf model's defaults for those it leaves unset.
+SloTarget slo_of(const AutoscalingSpec& a);
+
 // Requests/s for requests of these sizes, with the deployment's own `performance` coefficients
 // when it gives them and its slo targets (the perf model's defaults when it sets none); nullopt
 // when the perf model does not know the pair or says nothing fits.

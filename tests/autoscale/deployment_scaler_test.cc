@@ -186,7 +186,7 @@ TEST(DeploymentScaler, UnknownLoadHoldsTheCount) {
   LoadSample unknown;
   unknown.at = clock.now();
   unknown.span = 1s;
-  auto d = s.step(unknown, DeploymentState{3, {1, 10}, std::nullopt, ""}, clock.now());
+  auto d = s.step(unknown, DeploymentState{3, {1, 10}, ""}, clock.now());
   EXPECT_EQ(d.to, 3);
   EXPECT_EQ(d.rule, "no signal");
   // And an unknown period does not count as idle toward scale-to-zero.
@@ -291,8 +291,7 @@ TEST(DeploymentScaler, TheWorkMetricFollowsRequestSizesNotTheirCount) {
     for (int i = 0; i < 30; ++i) {
       clock.advance(spec.period);
       const LoadSample l = sized_sample(clock, spec.period, 4, prompt, 200, current);
-      last = s.step(l, DeploymentState{current, {1, 50}, std::nullopt, "A100-80GB", base.perf},
-                    clock.now());
+      last = s.step(l, DeploymentState{current, {1, 50}, "A100-80GB", base.perf}, clock.now());
       current = last.to;
     }
     const double work = token_rates(*base.perf, prompt, 200, 50ms).replicas(4 * prompt, 4 * 200);
@@ -333,7 +332,7 @@ TEST(DeploymentScaler, ThePerfModelsCapacityIsPricedAtTheWindowsSizes) {
     const double prompt = i % 2 == 0 ? 200 : 3800;  // the window's mean prompt: 2,000 tokens
     const LoadSample l = sized_sample(clock, spec.period, 2, prompt, 200, 4);
     const ScalingDecision d =
-        s.step(l, DeploymentState{4, {1, 50}, std::nullopt, "A100-80GB", base.perf}, clock.now());
+        s.step(l, DeploymentState{4, {1, 50}, "A100-80GB", base.perf}, clock.now());
     if (i >= 10) caps.push_back(stated(d));  // a full window of both sizes
   }
   const SloTarget slo{*spec.slo_ttft, *spec.slo_tpot};
@@ -357,7 +356,7 @@ TEST(DeploymentScaler, TheWorkMetricWithoutAPerfModelCountsRequests) {
   for (int i = 0; i < 15; ++i) {
     clock.advance(spec.period);
     const LoadSample l = sized_sample(clock, spec.period, 7, 512, 128, 1);
-    d = s.step(l, DeploymentState{1, {1, 50}, std::nullopt, "", std::nullopt}, clock.now());
+    d = s.step(l, DeploymentState{1, {1, 50}, "", std::nullopt}, clock.now());
   }
   EXPECT_FALSE(d.load.work);
   EXPECT_DOUBLE_EQ(load_of(d.load, ScalingMetric::kWork), 7);
@@ -383,8 +382,7 @@ TEST(DeploymentScaler, EveryPolicyThatReadsTheMetricSizesWorkByRequestSize) {
       for (int i = 0; i < 900; ++i) {  // 15 minutes: past every cooldown and delay
         clock.advance(spec.period);
         const LoadSample l = sized_sample(clock, spec.period, 4, prompt, 200, current);
-        d = s.step(l, DeploymentState{current, {1, 50}, std::nullopt, "A100-80GB", base.perf},
-                   clock.now());
+        d = s.step(l, DeploymentState{current, {1, 50}, "A100-80GB", base.perf}, clock.now());
         current = d.to;
       }
       EXPECT_TRUE(d.load.work) << policy;

@@ -43,7 +43,7 @@ struct ScalerRun {
       l.output_tps = l.arrival_rps * 128;
       l.ready = ready_at(clock.now());
       ScalingDecision d =
-          s.step(l, DeploymentState{current, range, std::nullopt, "A100-80GB", perf}, clock.now());
+          s.step(l, DeploymentState{current, range, "A100-80GB", perf}, clock.now());
       for (int i = current; i < d.to; ++i)
         asked.push_back(clock.now());
       current = d.to;
