@@ -15,7 +15,8 @@
 #   POINTS=file.csv writes every point (policy, multiplier, attainment, GPU-hours).
 #   CHUNKED=off runs the engines with whole prefills (gpufleet sim --chunked-prefill off);
 #   BUDGET=default|N gives the engines vLLM's iteration budget or N tokens instead of one sized to
-#   the TPOT target (auto).
+#   the TPOT target (auto). AUTOSCALING="key: value, ..." adds fields to every run's autoscaling
+#   map (docs/manifests.md), e.g. AUTOSCALING="stabilizationWindow: 600s".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:?usage: policy_frontier.sh azure|mooncake [multipliers]}
@@ -24,6 +25,7 @@ WORK_POLICIES=${WORK_POLICIES-target}
 POLICIES=${POLICIES:-threshold,target,predictive,slo,hpa,kpa,ray-serve,dynamo-sla,fixed}
 CHUNKED=${CHUNKED:-on}
 BUDGET=${BUDGET:-auto}
+AUTOSCALING=${AUTOSCALING:-}
 cmake --preset release >/dev/null
 cmake --build build/release --target gpufleet -j "$(nproc)" >/dev/null
 BIN=$PWD/build/release/gpufleet
@@ -56,7 +58,7 @@ spec:
   engine: {type: engine-sim}
   resources: {gpus: $TP, gpuModels: [H100-80GB, A100-80GB]}
   replicas: {min: 1, max: $MAX}
-  autoscaling: {policy: target, metric: $1, replicaCapacity: $2, slo: {ttft: $TTFT, tpot: 100ms}}
+  autoscaling: {policy: target, metric: $1, replicaCapacity: $2, slo: {ttft: $TTFT, tpot: 100ms}${AUTOSCALING:+, $AUTOSCALING}}
 EOF
 }
 run() {  # manifest file, policies, output

@@ -422,8 +422,12 @@ TEST(FleetScaleDown, RemovesTheLeastCostEfficientReadyReplicaFirst) {
   ASSERT_EQ(a.running.size() + h.running.size(), 2u);
   ASSERT_TRUE(f->scale("web", 1, clock.now()).ok());
   for (const auto& [id, r] : f->replicas()) {
-    if (r.state == ReplicaState::kDraining) EXPECT_EQ(r.gpu_model, "H100-80GB");
-    if (r.state == ReplicaState::kReady) EXPECT_EQ(r.gpu_model, "A100-80GB");
+    if (r.state == ReplicaState::kDraining) {
+      EXPECT_EQ(r.gpu_model, "H100-80GB");
+    }
+    if (r.state == ReplicaState::kReady) {
+      EXPECT_EQ(r.gpu_model, "A100-80GB");
+    }
   }
   EXPECT_EQ(f->pool().gpu(*f->pool().find_gpu("GPU-node-2-0")).price_per_hour, 4.0);
 }
@@ -632,7 +636,9 @@ TEST_F(FleetTest, ADrainingReplicaLeavesRoutingAtOnceButStaysWithItsAgentUntilSt
   const ReplicaAssignment* d = nullptr;
   for (const auto& r : reply.replicas) {
     if (r.id == drained) d = &r;
-    if (r.id != drained) EXPECT_FALSE(r.draining);
+    if (r.id != drained) {
+      EXPECT_FALSE(r.draining);
+    }
   }
   ASSERT_NE(d, nullptr);
   EXPECT_TRUE(d->draining);

@@ -404,7 +404,9 @@ asio::awaitable<void> request_id_case(Harness& h, FakeReplica& a, FakeReplica& b
   unknown.body = R"({"model":"nope","messages":[{"role":"user","content":"x"}]})";
   auto r6 = co_await h.client.call(kHost, port, unknown, opts);
   EXPECT_TRUE(r6 && r6->status == 404);
-  if (r6) EXPECT_EQ(r6->header("x-request-id"), "lost-1");
+  if (r6) {
+    EXPECT_EQ(r6->header("x-request-id"), "lost-1");
+  }
 }
 
 TEST(GatewayServer, EveryAttemptAndAnswerCarriesTheRequestsId) {
