@@ -52,6 +52,8 @@ void add(RunFigures& to, const RunFigures& f) {
   to.met_slo += f.met_slo;
   to.missed_ttft += f.missed_ttft;
   to.missed_tpot += f.missed_tpot;
+  to.missed_ttft_waiting += f.missed_ttft_waiting;
+  to.missed_ttft_prefill += f.missed_ttft_prefill;
   to.rejected += f.rejected;
   to.failed += f.failed;
   to.gpu_hours += f.gpu_hours;
@@ -89,7 +91,7 @@ double RunRecorder::since_start(TimePoint t) const {
 }
 
 void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
-                          TimePoint end) {
+                          std::optional<TimePoint> scheduled, TimePoint end) {
   if (i < first_measured_) return;  // the warm-up replay
   const size_t d = deployment_of_[i];
   RunFigures& f = figures_[d].figures;
@@ -109,9 +111,16 @@ void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePo
   s.ttft_ms.push_back(to_ms(ttft));
   s.tpot_ms.push_back(to_ms(tpot));
   s.e2e_ms.push_back(to_ms(end - arrival));
-  if (ttft > opts_.slo.ttft)
+  if (ttft > opts_.slo.ttft) {
     ++f.missed_ttft;
-  else if (tpot > opts_.slo.tpot)
+    // The longer part of its wait decides why it was late.
+    const TimePoint placed =
+        scheduled ? std::clamp(*scheduled, arrival, *first_token) : *first_token;
+    if (placed - arrival > *first_token - placed)
+      ++f.missed_ttft_waiting;
+    else
+      ++f.missed_ttft_prefill;
+  } else if (tpot > opts_.slo.tpot)
     ++f.missed_tpot;
   else
     ++f.met_slo;

@@ -29,8 +29,9 @@ class RunRecorder {
   RunRecorder(const SimInput& in, const SimOptions& opts, TimePoint origin, TimePoint measure_from,
               size_t first_measured);
 
+  // `scheduled`: when the attempt that answered first got a place in its engine's batch.
   void request(size_t i, RequestOutcome outcome, std::optional<TimePoint> first_token,
-               TimePoint end);
+               std::optional<TimePoint> scheduled, TimePoint end);
   void started(size_t deployment, TimePoint now);
   void stopped(size_t deployment, int gpus, double price_per_gpu_hour, TimePoint started,
                TimePoint now);

@@ -36,6 +36,8 @@ ordered_json figures(const RunFigures& f, const WorkBound& b) {
           {"requests", f.requests},
           {"served", f.served},
           {"missed_ttft", f.missed_ttft},
+          {"missed_ttft_waiting", f.missed_ttft_waiting},
+          {"missed_ttft_prefill", f.missed_ttft_prefill},
           {"missed_tpot", f.missed_tpot},
           {"rejected", f.rejected},
           {"failed", f.failed},

@@ -28,6 +28,12 @@ struct RunFigures {
   // one in time and the tokens after it slower than the TPOT target. served = met_slo + both.
   size_t missed_ttft = 0;
   size_t missed_tpot = 0;
+  // The late first tokens by the longer part of their time to first token: waiting for a place
+  // in an engine's batch (in a gateway or the engine's queue: too few replicas, or a busy one
+  // chosen), or from there on (a long prompt's prefill, its chunks sharing iterations with other
+  // work, a preemption). missed_ttft = missed_ttft_waiting + missed_ttft_prefill.
+  size_t missed_ttft_waiting = 0;
+  size_t missed_ttft_prefill = 0;
   size_t rejected = 0;        // refused by admission, or too long for any replica
   size_t failed = 0;          // an attempt broke and no retry saved it, or never finished
   double slo_attainment = 0;  // met_slo / requests (1 with no request)

@@ -73,6 +73,9 @@ struct SimNode {
 struct SimRequest {
   RequestId serving = 0;
   TimePoint at_engine{};  // when the current attempt reached its engine
+  // When the current attempt first got a place in its engine's batch: before it, waiting (in a
+  // gateway, in the engine's queue); after it, prefill.
+  std::optional<TimePoint> scheduled;
   std::optional<TimePoint> first_token;
   bool ended = false;
 };
@@ -459,6 +462,7 @@ void Simulation::send(size_t i, TimePoint now) {
   }
   rep.requests.insert(i);
   requests_[i].at_engine = now;
+  requests_[i].scheduled.reset();
   kick(live->second, now);
 }
 
@@ -480,7 +484,7 @@ void Simulation::end(size_t i, RequestOutcome outcome, TimePoint now) {
   r.ended = true;
   ++ended_;
   by_serving_.erase(r.serving);
-  recorder_.request(i, outcome, r.first_token, now);
+  recorder_.request(i, outcome, r.first_token, r.scheduled, now);
 }
 
 void Simulation::kick(size_t r, TimePoint now) {
@@ -514,6 +518,12 @@ void Simulation::complete(size_t r, TimePoint now) {
   rep.busy = false;
   recorder_.busy(rep.deployment, rep.gpus, rep.running.duration, now);
   for (const EngineEvent& ev : rep.running.events) {
+    if (ev.kind == EngineEventKind::kScheduled) {
+      // At the start of this iteration (one iteration: a step of several admits nobody).
+      SimRequest& req = requests_[ev.id];
+      if (!req.scheduled) req.scheduled = now - rep.running.duration;
+      continue;
+    }
     if (ev.kind != EngineEventKind::kToken && ev.kind != EngineEventKind::kFinished) continue;
     const size_t i = ev.id;
     SimRequest& req = requests_[i];

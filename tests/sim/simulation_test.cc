@@ -134,6 +134,34 @@ TEST(Simulation, EachMissSaysWhichTargetItMissed) {
   EXPECT_EQ(both.missed_tpot + both.met_slo, late.met_slo);
 }
 
+TEST(Simulation, ALateFirstTokenSaysWhetherItWaitedOrPrefilledTooLong) {
+  const auto late = [](const Trace& trace, Duration ttft) {
+    SimOptions o = cold();
+    o.slo = SloTarget{ttft, std::chrono::hours(1)};
+    auto r = run(trace, {deployment(1, 1, std::nullopt)}, cluster(1, 1), o);
+    EXPECT_TRUE(r) << r.error().message;
+    const RunFigures f = r ? r->overall : RunFigures{};
+    EXPECT_EQ(f.missed_ttft, f.missed_ttft_waiting + f.missed_ttft_prefill);
+    return f;
+  };
+  // 8,000-token prompts ten seconds apart: nothing waits, and each prefill alone outlasts 100 ms.
+  Trace sparse;
+  for (int i = 0; i < 10; ++i)
+    sparse.requests.push_back(
+        TraceRequest{seconds(10 * i), Tokens(8000), Tokens(4), {}, kModel, ""});
+  const RunFigures slow = late(sparse, std::chrono::milliseconds(100));
+  EXPECT_EQ(slow.missed_ttft, 10u);
+  EXPECT_EQ(slow.missed_ttft_prefill, 10u);
+  // 400 short prompts at once on one replica of 256 sequences: the late ones waited for a place.
+  Trace crowd;
+  for (int i = 0; i < 400; ++i)
+    crowd.requests.push_back(
+        TraceRequest{Duration::zero(), Tokens(100), Tokens(8), {}, kModel, ""});
+  const RunFigures queued = late(crowd, std::chrono::milliseconds(300));
+  EXPECT_GT(queued.missed_ttft, 100u);
+  EXPECT_GE(queued.missed_ttft_waiting, 9 * queued.missed_ttft_prefill);
+}
+
 TEST(Simulation, SameInputsGiveTheSameReport) {
   const Trace trace =
       synthetic(BurstArrivals{.on_rps = 12, .off_rps = 1, .on = seconds(20), .off = seconds(40)},
