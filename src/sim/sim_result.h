@@ -30,8 +30,9 @@ struct RunFigures {
   size_t missed_tpot = 0;
   // The late first tokens by the longer part of their time to first token: waiting for a place
   // in an engine's batch (in a gateway or the engine's queue: too few replicas, or a busy one
-  // chosen), or from there on (a long prompt's prefill, its chunks sharing iterations with other
-  // work, a preemption). missed_ttft = missed_ttft_waiting + missed_ttft_prefill.
+  // chosen; attempts that broke before the one that answered count here too), or from there on (a
+  // long prompt's prefill, its chunks sharing iterations with other work, a preemption).
+  // missed_ttft = missed_ttft_waiting + missed_ttft_prefill.
   size_t missed_ttft_waiting = 0;
   size_t missed_ttft_prefill = 0;
   size_t rejected = 0;        // refused by admission, or too long for any replica
