@@ -21,9 +21,8 @@ async function open(port, n) {
       first += d;
     });
     s.on("connect", () => {
-      // The server may still refuse: its answer comes right after accept, but a gateway busy with
-      // 10,000 connections on a loaded machine (ASan, other tests beside it) took over 300 ms.
-      setTimeout(() => resolve(first === "" ? "open" : first.split("\r\n")[0]), 1500);
+      // The server may still refuse: its answer comes at once after accept.
+      setTimeout(() => resolve(first === "" ? "open" : first.split("\r\n")[0]), 300);
     });
     s.on("error", () => resolve("error"));
     s.on("close", () => resolve(first === "" ? "closed" : first.split("\r\n")[0]));
