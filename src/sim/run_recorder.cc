@@ -113,9 +113,9 @@ void RunRecorder::request(size_t i, RequestOutcome outcome, std::optional<TimePo
   s.e2e_ms.push_back(to_ms(end - arrival));
   if (ttft > opts_.slo.ttft) {
     ++f.missed_ttft;
-    // The longer part of its wait decides why it was late.
-    const TimePoint placed =
-        scheduled ? std::clamp(*scheduled, arrival, *first_token) : *first_token;
+    // The longer part of its wait decides why it was late. (An engine schedules a request after
+    // it arrives and before its first token, so `placed` lies between the two.)
+    const TimePoint placed = scheduled.value_or(*first_token);
     if (placed - arrival > *first_token - placed)
       ++f.missed_ttft_waiting;
     else
