@@ -216,7 +216,7 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
           const std::vector<std::string>& order = ranked_for_.at(name).order;  // sync() ranked it
           if (!order.empty()) gpu = order.front();
         }
-        // The scaler prices a replica's capacity from it at the window's request sizes.
+        // The scaler prices a replica's capacity from it at the size window's request sizes.
         if (auto pm = deployment_perf_model(d.spec, gpu); pm.ok()) state.perf = std::move(*pm);
       }
       ScalingDecision decision = scaler.step(s, state, now);

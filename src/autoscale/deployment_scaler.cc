@@ -16,7 +16,7 @@ constexpr size_t kKeptChanges = 20;
 
 // The longest window any rule reads: history older than this is dropped.
 Duration history_span(const AutoscalingSpec& a) {
-  return std::max({a.window, a.panic_window, a.stabilization, a.scale_up_cooldown,
+  return std::max({a.window, a.size_window, a.panic_window, a.stabilization, a.scale_up_cooldown,
                    a.scale_down_cooldown, a.cold_start + a.period,
                    Duration(std::chrono::minutes(10))});
 }
@@ -43,11 +43,12 @@ void DeploymentScaler::respec(const AutoscalingSpec& spec) {
   spec_ = spec;
 }
 
-// Sizes over the window, since one period's few requests say little about size (a second of the
-// Mooncake trace may hold one 1k-token prompt, the next one of 80k).
+// Sizes over the size window, since a few requests say little about size: a second of the
+// Mooncake trace may hold one 1k-token prompt, the next one of 80k, and a 10 s window's mean
+// prompt swings severalfold with its longest one (docs/autoscaling.md, `sizeWindow`).
 DeploymentScaler::WindowSizes DeploymentScaler::window_sizes(TimePoint now) const {
   const auto mean = [&](double LoadSample::*field) {
-    return history_.mean(spec_.window, now, [field](const LoadSample& x) { return x.*field; })
+    return history_.mean(spec_.size_window, now, [field](const LoadSample& x) { return x.*field; })
         .value_or(0);
   };
   WindowSizes w;
@@ -59,7 +60,7 @@ DeploymentScaler::WindowSizes DeploymentScaler::window_sizes(TimePoint now) cons
 }
 
 // The work metric's value of the newest sample: its token rates over a replica's (token_rates.h)
-// at the window's mean request sizes.
+// at the size window's mean request sizes.
 void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
   LoadSample& s = history_.newest();
   if (spec_.metric != ScalingMetric::kWork || !state.perf || !s.known) return;

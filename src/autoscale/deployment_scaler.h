@@ -57,10 +57,10 @@ class DeploymentScaler {
                  TimePoint now);
   // Sets the newest sample's work (ScalingMetric::kWork) when the metric is work.
   void weigh_work(const DeploymentState& state, TimePoint now);
-  // What one replica sustains within the SLO by the perf model at the window's request sizes,
+  // What one replica sustains within the SLO by the perf model at the size window's request sizes,
   // for the policies that size from it (PolicyInput::model_capacity_rps); nullopt otherwise.
   std::optional<double> model_capacity(const DeploymentState& state, TimePoint now) const;
-  // The window's mean arrival rate and request sizes: means, so fractional tokens.
+  // The mean arrival rate and request sizes over the size window: means, so fractional tokens.
   struct WindowSizes {
     double arrival_rps = 0;
     double mean_prompt_tokens = 1;

@@ -23,7 +23,7 @@ struct PolicyInput {
   std::optional<TimePoint> last_scale_up;
   std::optional<TimePoint> last_scale_down;
   // What one replica sustains within the SLO, in requests/s, from the perf model for the
-  // deployment's GPU at the window's mean request sizes (slo learns a factor on it); nullopt:
+  // deployment's GPU at the size window's mean request sizes (slo learns a factor on it); nullopt:
   // not known.
   std::optional<double> model_capacity_rps;
   std::string gpu_model;  // of most of the deployment's replicas; "" when none

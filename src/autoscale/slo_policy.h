@@ -1,8 +1,8 @@
 // `slo`: keeps TTFT p95 and time per output token p95 under the deployment's targets. Per GPU
 // model it learns online how much load per replica the SLO held at, as a factor on the perf
-// model's sustainable rate at the window's request sizes (Dynamo's planner corrects its profile
-// the same way), so that a belief learned on short requests is not applied unchanged to long
-// ones; it sizes the deployment as load ÷ that capacity with headroom, for the larger of the
+// model's sustainable rate at the size window's request sizes (Dynamo's planner corrects its
+// profile the same way), so that a belief learned on short requests is not applied unchanged to
+// long ones; it sizes the deployment as load ÷ that capacity with headroom, for the larger of the
 // recent arrival rate and its forecast over a cold start. Formulas in docs/autoscaling.md.
 #pragma once
 
@@ -28,9 +28,9 @@ class SloPolicy final : public ScalingPolicy {
 
  private:
   // Requests/s per replica = factor × scale. With a perf-model figure, scale is that figure at the
-  // window's request sizes (the latest one seen) and factor what experience made of it; without
-  // one (a pair the perf model does not know), scale is 1 and factor the belief itself. Every
-  // load below is in the same units, so it converts with them.
+  // size window's request sizes (the latest one seen) and factor what experience made of it;
+  // without one (a pair the perf model does not know), scale is 1 and factor the belief itself.
+  // Every load below is in the same units, so it converts with them.
   struct Belief {
     double factor = 1;
     double scale = 1;

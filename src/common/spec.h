@@ -157,6 +157,10 @@ struct AutoscalingSpec {
   double target_utilization = 0.7;  // target: aim for this share of replica_capacity
   Duration period{std::chrono::seconds(1)};   // control period
   Duration window{std::chrono::seconds(10)};  // the metric is averaged over this
+  // The mean request sizes that price the work metric and the perf model's capacity are taken
+  // over this: a size mean converges far slower than a rate (one 80k-token prompt among thirty
+  // short ones moves it severalfold), docs/autoscaling.md.
+  Duration size_window{std::chrono::seconds(60)};
   // threshold (the classic rule)
   double scale_up_threshold = 0.8;
   double scale_down_threshold = 0.3;

@@ -306,9 +306,9 @@ TEST(DeploymentScaler, TheWorkMetricFollowsRequestSizesNotTheirCount) {
   EXPECT_GT(long_prompts, 2 * short_prompts);
 }
 
-// A policy that sizes from the perf model (slo) reads a replica's capacity at the window's mean
-// request sizes, not one period's: seconds that alternate a short prompt and a long one must not
-// make the capacity, and with it the replica count, swing with them.
+// A policy that sizes from the perf model (slo) reads a replica's capacity at the size window's
+// mean request sizes, not one period's: seconds that alternate a short prompt and a long one must
+// not make the capacity, and with it the replica count, swing with them.
 TEST(DeploymentScaler, ThePerfModelsCapacityIsPricedAtTheWindowsSizes) {
   ScalerRun base;
   ASSERT_TRUE(base.perf) << "no A100 profile for Llama-2-7B";
@@ -317,6 +317,7 @@ TEST(DeploymentScaler, ThePerfModelsCapacityIsPricedAtTheWindowsSizes) {
   spec.slo_ttft = 2s;
   spec.slo_tpot = 100ms;
   spec.window = 10s;
+  spec.size_window = 10s;
   ManualClock clock;
   auto s = make(spec, clock);
   // The capacity the slo policy states in its reason ("... / X req/s per A100-80GB replica").
@@ -343,6 +344,43 @@ TEST(DeploymentScaler, ThePerfModelsCapacityIsPricedAtTheWindowsSizes) {
   ASSERT_GT(*at_short, 1.5 * *at_mean) << "the two sizes must price apart for the test to tell";
   for (double c : caps)
     EXPECT_NEAR(c, *at_mean * 0.9, 0.006) << "usable capacity: the figure at the mean, less 10%";
+}
+
+// Request sizes are averaged over the size window, the load over the (shorter) window: ten
+// seconds of 8k-token prompts after fifty of 500-token ones are priced per token at the minute's
+// mean prompt, not at the burst's own, while their tokens all count. Priced at the burst's own,
+// the quadratic prefill makes each of its tokens dearer and the work of one burst swings the
+// replica count (docs/autoscaling.md, `sizeWindow`).
+TEST(DeploymentScaler, RequestSizesAreAveragedOverTheSizeWindow) {
+  ScalerRun base;
+  ASSERT_TRUE(base.perf) << "no A100 profile for Llama-2-7B";
+  const auto last_work = [&](Duration size_window) {
+    AutoscalingSpec spec;
+    spec.metric = ScalingMetric::kWork;
+    spec.replica_capacity = 1;
+    spec.window = 10s;
+    spec.size_window = size_window;
+    ManualClock clock;
+    auto s = make(spec, clock);
+    ScalingDecision d;
+    for (int i = 0; i < 60; ++i) {
+      clock.advance(spec.period);
+      const double prompt = i < 50 ? 500 : 8000;
+      d = s.step(sized_sample(clock, spec.period, 2, prompt, 200, 4),
+                 DeploymentState{4, {1, 50}, "A100-80GB", base.perf}, clock.now());
+    }
+    EXPECT_TRUE(d.load.work);
+    return d.load.work.value_or(-1);
+  };
+  const double burst_tokens = 2 * 8000.0, output_tokens = 2 * 200.0;
+  const double minute_mean = (50 * 500.0 + 10 * 8000.0) / 60;  // 1,750 tokens
+  const double at_minute =
+      token_rates(*base.perf, minute_mean, 200, 100ms).replicas(burst_tokens, output_tokens);
+  const double at_burst =
+      token_rates(*base.perf, 8000, 200, 100ms).replicas(burst_tokens, output_tokens);
+  ASSERT_GT(at_burst, 1.2 * at_minute) << "the two means must price apart for the test to tell";
+  EXPECT_NEAR(last_work(60s), at_minute, at_minute * 1e-9);
+  EXPECT_NEAR(last_work(10s), at_burst, at_burst * 1e-9);
 }
 
 // Without a perf model for the pair the work metric has nothing to weigh: requests/s stand in.

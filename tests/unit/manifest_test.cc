@@ -417,6 +417,7 @@ spec:
     metric: rps
     replicaCapacity: 4
     scaleToZeroAfter: 10m
+    sizeWindow: 2m
     slo: {ttft: 500ms, tpot: 50ms}
 ---
 apiVersion: gpufleet/v1
@@ -444,7 +445,7 @@ kind: Deployment
 metadata: {name: slo-without-target}
 spec:
   model: m
-  autoscaling: {policy: slo, window: 500ms}
+  autoscaling: {policy: slo, window: 500ms, sizeWindow: 200ms}
 )";
   auto r = parse_manifests(text, "a.yaml", names());
   ASSERT_EQ(r.manifests.deployments.size(), 4u);
@@ -454,21 +455,24 @@ spec:
   EXPECT_EQ(a->metric, ScalingMetric::kRps);
   EXPECT_DOUBLE_EQ(a->replica_capacity, 4);
   EXPECT_EQ(a->scale_to_zero_after, std::chrono::minutes(10));
+  EXPECT_EQ(a->size_window, std::chrono::minutes(2));
   EXPECT_EQ(a->slo_ttft, std::chrono::milliseconds(500));
   EXPECT_EQ(a->slo_tpot, std::chrono::milliseconds(50));
   // An empty map means every default: the target policy.
   ASSERT_TRUE(r.manifests.deployments[1].autoscaling);
   EXPECT_EQ(r.manifests.deployments[1].autoscaling->policy, "target");
+  EXPECT_EQ(r.manifests.deployments[1].autoscaling->size_window, std::chrono::seconds(60));
   EXPECT_FALSE(r.manifests.deployments[1].autoscaling->slo_ttft);
   EXPECT_FALSE(r.manifests.deployments[2].autoscaling->slo_ttft);
-  EXPECT_TRUE(has_diag(r, "spec.autoscaling.policy", "unknown scaling policy \"magic\"", 27));
-  EXPECT_TRUE(has_diag(r, "spec.autoscaling.policy", "target", 27));
-  EXPECT_TRUE(has_diag(r, "spec.autoscaling.metric", "gpu", 28));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.policy", "unknown scaling policy \"magic\"", 28));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.policy", "target", 28));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.metric", "gpu", 29));
   EXPECT_TRUE(has_diag(r, "spec.autoscaling", "scaleDownThreshold (0.5) must be below"));
-  EXPECT_TRUE(has_diag(r, "spec.autoscaling.period", "must be between", 31));
-  EXPECT_TRUE(has_diag(r, "spec.autoscaling.stabilisation", "unknown field", 32));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.period", "must be between", 32));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling.stabilisation", "unknown field", 33));
   EXPECT_TRUE(has_diag(r, "spec.autoscaling", "policy slo needs a target"));
-  EXPECT_TRUE(has_diag(r, "spec.autoscaling", "shorter than one period"));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling", "window (500ms) is shorter than one period"));
+  EXPECT_TRUE(has_diag(r, "spec.autoscaling", "sizeWindow (200ms) is shorter than one period"));
 }
 
 TEST(Manifest, TheWorkMetricIsOneOfTheMetrics) {

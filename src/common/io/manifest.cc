@@ -589,6 +589,7 @@ AutoscalingSpec read_autoscaling(Ctx& ctx, const YAML::Node& node, const std::st
   number("targetUtilization", a.target_utilization, 0.01, 1.0);
   duration("period", a.period, milliseconds(100), hours(1));
   duration("window", a.window, milliseconds(100), hours(24));
+  duration("sizeWindow", a.size_window, milliseconds(100), hours(24));
   number("scaleUpThreshold", a.scale_up_threshold, 0.01, 10.0);
   number("scaleDownThreshold", a.scale_down_threshold, 0.0, 10.0);
   duration("scaleUpCooldown", a.scale_up_cooldown, Duration(0), hours(24));
@@ -632,6 +633,11 @@ AutoscalingSpec read_autoscaling(Ctx& ctx, const YAML::Node& node, const std::st
     ctx.error(node, path,
               fmt::format("window ({}) is shorter than one period ({})", format_duration(a.window),
                           format_duration(a.period)));
+  }
+  if (a.size_window < a.period) {
+    ctx.error(node, path,
+              fmt::format("sizeWindow ({}) is shorter than one period ({})",
+                          format_duration(a.size_window), format_duration(a.period)));
   }
   if (a.policy == "slo" && !a.slo_ttft && !a.slo_tpot) {
     ctx.error(node, path, "policy slo needs a target: slo.ttft and/or slo.tpot (e.g. ttft: 500ms)");
