@@ -40,6 +40,7 @@ const EngineMetricNames kVllmMetrics{
     .waiting = "vllm:num_requests_waiting",
     .kv_usage = "vllm:kv_cache_usage_perc",
     .ttft = "vllm:time_to_first_token_seconds",
+    .queue_time = "vllm:request_queue_time_seconds",
     .kv_usage_fallback = "vllm:gpu_cache_usage_perc",  // older vLLM releases
     .prompt_tokens = "vllm:prompt_tokens_total",
     .generation_tokens = "vllm:generation_tokens_total"};

@@ -107,7 +107,9 @@ std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineM
   if (names.running.empty()) return std::nullopt;
   Sum running, waiting, kv, kv_fallback, prompt, generation;
   const std::string ttft_bucket_name = names.ttft.empty() ? "" : names.ttft + "_bucket";
-  Buckets ttft;
+  const std::string queue_bucket_name =
+      names.queue_time.empty() ? "" : names.queue_time + "_bucket";
+  Buckets ttft, queue;
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -118,7 +120,8 @@ std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineM
            take(line, names.kv_usage, kv) || take(line, names.kv_usage_fallback, kv_fallback) ||
            take(line, names.prompt_tokens, prompt) ||
            take(line, names.generation_tokens, generation) ||
-           take_bucket(line, ttft_bucket_name, ttft));
+           take_bucket(line, ttft_bucket_name, ttft) ||
+           take_bucket(line, queue_bucket_name, queue));
   }
   if (running.samples == 0) return std::nullopt;
   EngineLoad load;
@@ -128,6 +131,7 @@ std::optional<EngineLoad> parse_engine_load(std::string_view text, const EngineM
   load.prompt_tokens = prompt.value();
   load.generation_tokens = generation.value();
   if (!ttft.empty()) load.ttft_counts = rebucket_ttft(ttft);
+  if (!queue.empty()) load.queue_counts = rebucket_ttft(queue);
   return load;
 }
 

@@ -28,6 +28,9 @@ struct EngineLoad {
   // that holds its upper bound, so no latency is read lower than it was. Empty: the engine
   // exposes no TTFT histogram (or its adapter names none).
   std::vector<uint64_t> ttft_counts;
+  // Each request's time in the engine's queue before its first schedule (vLLM's
+  // request_queue_time_seconds), in the same buckets and read the same way. Empty: not exposed.
+  std::vector<uint64_t> queue_counts;
   double in_flight() const { return running + waiting; }
 };
 

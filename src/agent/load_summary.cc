@@ -31,6 +31,7 @@ std::optional<ReplicaLoad> load_summary(const std::optional<EngineReading>& read
   out.prompt_tokens = tokens(l.prompt_tokens);
   out.generation_tokens = tokens(l.generation_tokens);
   out.ttft_counts = l.ttft_counts;
+  out.queue_counts = l.queue_counts;
   out.age = age;
   return out;
 }

@@ -97,7 +97,7 @@ void Autoscaler::sync(Fleet& fleet, TimePoint now) {
     auto d = fleet.deployments().find(it->first);
     if (d == fleet.deployments().end() || !d->second.spec.autoscaling) {
       model_of_.erase(it->first);
-      engine_ttft_new_.erase(it->first);
+      engine_new_.erase(it->first);
       it = scalers_.erase(it);
     } else {
       ++it;
@@ -141,35 +141,40 @@ void Autoscaler::rank_gpus(Fleet& fleet) {
   }
 }
 
-void Autoscaler::count_engine_ttft(const Fleet& fleet, TimePoint now) {
+void Autoscaler::count_engine_histograms(const Fleet& fleet, TimePoint now) {
   // Updated in place, not rebuilt: each reading is compared with the last, in the same vectors.
-  ++ttft_sweep_;
+  ++sweep_;
+  // A histogram's first reading is only the baseline; one unknown now (not Ready, a stale
+  // reading, an engine that does not export it) keeps the last reading as the baseline.
+  const auto count = [](std::vector<uint64_t>& last, const std::vector<uint64_t>& reading,
+                        std::vector<uint64_t>& into) {
+    if (reading.empty()) return;
+    if (!last.empty()) add_counted_since(last, reading, into);
+    last = reading;
+  };
   for (const auto& [id, r] : fleet.replicas()) {
     if (!scalers_.contains(r.deployment)) continue;
     const ReplicaLoad* l = fleet.fresh_load(r, now);
-    auto it = engine_ttft_seen_.find(id);
-    if (!l || l->ttft_counts.empty()) {
-      // Unknown now (not Ready, a stale reading): keep the last reading as the baseline.
-      if (it != engine_ttft_seen_.end()) it->second.sweep = ttft_sweep_;
+    auto it = engine_seen_.find(id);
+    if (!l || (l->ttft_counts.empty() && l->queue_counts.empty())) {
+      if (it != engine_seen_.end()) it->second.sweep = sweep_;
       continue;
     }
-    if (it == engine_ttft_seen_.end()) {
-      engine_ttft_seen_.emplace(id, SeenTtft{l->ttft_counts, ttft_sweep_});
-      continue;
-    }
-    add_counted_since(it->second.counts, l->ttft_counts, engine_ttft_new_[r.deployment]);
-    it->second.counts = l->ttft_counts;
-    it->second.sweep = ttft_sweep_;
+    Seen& seen = it != engine_seen_.end() ? it->second : engine_seen_[id];
+    seen.sweep = sweep_;
+    EngineHistograms& into = engine_new_[r.deployment];
+    count(seen.counts.ttft, l->ttft_counts, into.ttft);
+    count(seen.counts.queue, l->queue_counts, into.queue);
   }
   // Replicas gone are forgotten.
-  std::erase_if(engine_ttft_seen_, [&](const auto& e) { return e.second.sweep != ttft_sweep_; });
+  std::erase_if(engine_seen_, [&](const auto& e) { return e.second.sweep != sweep_; });
 }
 
 std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
   sync(fleet, now);
   std::vector<ScalingDecision> out;
   if (scalers_.empty()) return out;
-  count_engine_ttft(fleet, now);
+  count_engine_histograms(fleet, now);
   const auto counts = count_replicas(fleet, now);
   const auto& deployments = fleet.deployments();
   auto target_of = [&](const std::string& name) { return deployments.at(name).replicas; };
@@ -199,11 +204,14 @@ std::vector<ScalingDecision> Autoscaler::tick(Fleet& fleet, TimePoint now) {
       s.ready = c.ready;
       s.starting = c.starting;
       c.fill_engine_signals(s);  // the deployment's own engines: no share to take
-      if (auto t = engine_ttft_new_.find(name); t != engine_ttft_new_.end()) {
-        s.engine_ttft_counts = std::move(t->second);
-        engine_ttft_new_.erase(t);
+      if (auto t = engine_new_.find(name); t != engine_new_.end()) {
+        s.engine_ttft_counts = std::move(t->second.ttft);
+        s.engine_queue_counts = std::move(t->second.queue);
+        engine_new_.erase(t);
         const double p95 = ttft_p95_interpolated_ms(s.engine_ttft_counts);
         if (p95 >= 0) s.engine_ttft_p95_ms = p95;
+        const double queue_p95 = ttft_p95_interpolated_ms(s.engine_queue_counts);
+        if (queue_p95 >= 0) s.engine_queue_p95_ms = queue_p95;
       }
       const DeploymentRecord& d = deployments.at(name);
       DeploymentState state{d.replicas, d.spec.replicas, c.main_gpu()};

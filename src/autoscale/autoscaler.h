@@ -49,9 +49,9 @@ class Autoscaler {
   void sync(Fleet& fleet, TimePoint now);
   // Ranks the GPU models of each autoscaled deployment by value when the pool's GPUs changed.
   void rank_gpus(Fleet& fleet);
-  // Adds what each replica's engine TTFT histogram counted since the last tick to its
-  // deployment's share for the next period.
-  void count_engine_ttft(const Fleet& fleet, TimePoint now);
+  // Adds what each replica's engine TTFT and queue-time histograms counted since the last tick
+  // to its deployment's share for the next period.
+  void count_engine_histograms(const Fleet& fleet, TimePoint now);
 
   AutoscalerOptions opts_;
   LoadAccumulator load_;
@@ -69,16 +69,21 @@ class Autoscaler {
     std::vector<std::string> order;
   };
   std::map<std::string, RankedFor, std::less<>> ranked_for_;
-  // The engines' cumulative TTFT counts as last seen, by replica, and what each deployment's
-  // engines counted since its last period. A replica's first reading is only a baseline: what
-  // it counted before is of unknown age (a controller restart would count hours at once).
-  struct SeenTtft {
-    std::vector<uint64_t> counts;
-    uint64_t sweep = 0;  // the count_engine_ttft() that last found its replica
+  // The engines' cumulative TTFT and queue-time counts as last seen, by replica, and what each
+  // deployment's engines counted since its last period. A replica's first reading of each is
+  // only a baseline: what it counted before is of unknown age (a controller restart would count
+  // hours at once).
+  struct EngineHistograms {
+    std::vector<uint64_t> ttft;
+    std::vector<uint64_t> queue;
   };
-  std::unordered_map<std::string, SeenTtft> engine_ttft_seen_;
-  uint64_t ttft_sweep_ = 0;
-  std::map<std::string, std::vector<uint64_t>, std::less<>> engine_ttft_new_;
+  struct Seen {
+    EngineHistograms counts;
+    uint64_t sweep = 0;  // the count_engine_histograms() that last found its replica
+  };
+  std::unordered_map<std::string, Seen> engine_seen_;
+  uint64_t sweep_ = 0;
+  std::map<std::string, EngineHistograms, std::less<>> engine_new_;
 };
 
 }  // namespace gf

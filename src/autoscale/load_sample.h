@@ -44,6 +44,10 @@ struct LoadSample {
   // Engine-side only: the wait in a gateway's queue is not in it, the wait in the engine's is.
   std::vector<uint64_t> engine_ttft_counts;
   std::optional<double> engine_ttft_p95_ms;
+  // The same engines' queue time (ReplicaLoad::queue_counts) of the requests they took into a
+  // batch since the last period, in the same buckets (empty: no engine reports one), and its p95.
+  std::vector<uint64_t> engine_queue_counts;
+  std::optional<double> engine_queue_p95_ms;
 
   // Replicas' worth of work that arrived (ScalingMetric::kWork), by the deployment's perf model
   // for its main GPU model; nullopt when the metric is another or the perf model does not know

@@ -38,9 +38,12 @@ WindowLatency SignalHistory::latency(Duration window, TimePoint now) const {
   for (auto it = samples_.rbegin(); it != samples_.rend() && it->at > now - window; ++it) {
     merge(out.ttft, it->ttft_counts);
     merge(out.tpot, it->tpot_counts);
+    merge(out.engine_queue, it->engine_queue_counts);
   }
   for (uint64_t c : out.ttft)
     out.answers += c;
+  for (uint64_t c : out.engine_queue)
+    out.queue_samples += c;
   return out;
 }
 

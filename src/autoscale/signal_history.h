@@ -16,6 +16,10 @@ struct WindowLatency {
   std::vector<uint64_t> ttft;
   std::vector<uint64_t> tpot;
   uint64_t answers = 0;  // in the TTFT histogram
+  // The engines' queue time (LoadSample::engine_queue_counts) and how many requests it counts;
+  // 0 when no engine reports it.
+  std::vector<uint64_t> engine_queue;
+  uint64_t queue_samples = 0;
 };
 
 class SignalHistory {

@@ -42,8 +42,9 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b, bool upda
   if (w.answers < kMinAnswers) return std::nullopt;
   const double ttft_p95 = ttft_p95_interpolated_ms(w.ttft);
   const double tpot_p95 = tpot_p95_interpolated_ms(w.tpot);
-  const bool held = (!a.slo_ttft || ttft_p95 < 0 || ttft_p95 <= to_ms(*a.slo_ttft)) &&
-                    (!a.slo_tpot || tpot_p95 < 0 || tpot_p95 <= to_ms(*a.slo_tpot));
+  const bool ttft_held = !a.slo_ttft || ttft_p95 < 0 || ttft_p95 <= to_ms(*a.slo_ttft);
+  const bool tpot_held = !a.slo_tpot || tpot_p95 < 0 || tpot_p95 <= to_ms(*a.slo_tpot);
+  const bool held = ttft_held && tpot_held;
   // A miss says the replicas are too few only while requests pile up: with nothing waiting, or
   // fewer waiting than over the window, it is a backlog the fleet is already draining (routed
   // before a scale-up), or long prompts that more replicas would not prefill faster (their
@@ -58,8 +59,18 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b, bool upda
   const bool piling_up =
       !s.engine_waiting ||
       (waiting > 0 && waiting >= in.history.mean(a.window, in.now, backlog).value_or(0));
+  // More replicas shorten the wait for a place in a batch, not a prefill. A late first token
+  // whose engines' queue time does not account for the lateness (the TTFT p95 less the queue
+  // time's p95 still misses the target) is a long prompt's own prefill, or its chunks beside
+  // other work. Only with requests waiting in no gateway (they would be a wait the engines do
+  // not see), with the engines reporting their queue time, and with TPOT held.
+  bool wait_explains = true;
+  if (!ttft_held && tpot_held && s.queued <= 0 && w.queue_samples >= kMinAnswers) {
+    const double queue_p95 = ttft_p95_interpolated_ms(w.engine_queue);
+    wait_explains = ttft_p95 - queue_p95 <= to_ms(*a.slo_ttft);
+  }
   // Only a run of such misses lowers the belief: one that is not breaks it.
-  b.violations = !held && piling_up ? b.violations + 1 : 0;
+  b.violations = !held && piling_up && wait_explains ? b.violations + 1 : 0;
   // The load per Ready replica over the window, not one period's: arrivals in one second are too
   // few to say what a replica carried.
   const auto per = in.history.mean(a.window, in.now, [](const LoadSample& x) {

@@ -310,6 +310,8 @@ std::string engine_signals(const json& s) {
     parts.push_back(fmt::format("KV cache {:.0f}%", 100 * s["engineKvCacheUsage"].get<double>()));
   if (s.contains("engineTtftP95Ms"))
     parts.push_back(fmt::format("TTFT p95 {:.0f} ms", s["engineTtftP95Ms"].get<double>()));
+  if (s.contains("engineQueueP95Ms"))
+    parts.push_back(fmt::format("queue time p95 {:.0f} ms", s["engineQueueP95Ms"].get<double>()));
   return fmt::format("engines: {} ({} {} reporting)", fmt::join(parts, ", "), reporting,
                      reporting == 1 ? "replica" : "replicas");
 }

@@ -278,10 +278,13 @@ int run_sim(const SimArgs& a) {
       std::cout << fmt::format("\n{}: {} scaling actions\n", run.policy, run.actions.size());
       for (const ScalingAction& s : run.actions)
         std::cout << fmt::format(
-            "  {:>8.1f}s {} {} -> {} ({}): {}{}\n", s.t, s.deployment, s.from, s.to, s.rule,
+            "  {:>8.1f}s {} {} -> {} ({}): {}{}{}\n", s.t, s.deployment, s.from, s.to, s.rule,
             s.reason,
             s.engine_ttft_p95_ms ? fmt::format("; engine TTFT p95 {:.0f} ms", *s.engine_ttft_p95_ms)
-                                 : "");
+                                 : "",
+            s.engine_queue_p95_ms
+                ? fmt::format(", queue time p95 {:.0f} ms", *s.engine_queue_p95_ms)
+                : "");
     }
   }
   return 0;

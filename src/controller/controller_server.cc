@@ -504,6 +504,7 @@ struct ControllerServer::Impl {
     if (l.engine_waiting) load["engineWaiting"] = *l.engine_waiting;
     if (l.engine_kv_cache_usage) load["engineKvCacheUsage"] = *l.engine_kv_cache_usage;
     if (l.engine_ttft_p95_ms) load["engineTtftP95Ms"] = *l.engine_ttft_p95_ms;
+    if (l.engine_queue_p95_ms) load["engineQueueP95Ms"] = *l.engine_queue_p95_ms;
     json j = {{"timeMs", ms(d.at)}, {"policy", d.policy}, {"from", d.from}, {"to", d.to},
               {"rule", d.rule},     {"reason", d.reason}, {"signals", load}};
     if (d.forecast) j["forecast"] = *d.forecast;

@@ -153,7 +153,7 @@ void RunRecorder::scaled(size_t deployment, const ScalingDecision& d) {
   ++figures_[deployment].figures.scaling_actions;
   actions_.push_back(ScalingAction{std::chrono::duration<double>(d.at - start_).count(),
                                    d.deployment, d.from, d.to, d.rule, d.reason,
-                                   d.load.engine_ttft_p95_ms});
+                                   d.load.engine_ttft_p95_ms, d.load.engine_queue_p95_ms});
 }
 
 void RunRecorder::restarted(size_t deployment, TimePoint now) {

@@ -75,6 +75,8 @@ struct ScalingAction {
   // The engines' TTFT p95 over the decision's period, from their own histograms as the agents
   // report them (interpolated within its bucket); none when no engine answered a request then.
   std::optional<double> engine_ttft_p95_ms;
+  // Their queue time's p95 over the same period (time from arrival to a place in a batch).
+  std::optional<double> engine_queue_p95_ms;
 };
 
 struct SimResult {

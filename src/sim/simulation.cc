@@ -54,6 +54,9 @@ struct SimReplica {
   // as the agent scrapes it from a live engine's /metrics: from the request's arrival at the
   // engine to its first token.
   std::vector<uint64_t> ttft_counts;
+  // Its queue-time histogram in the same buckets: from the arrival at the engine to the first
+  // iteration that took the request into its batch (vLLM's request_queue_time_seconds).
+  std::vector<uint64_t> queue_counts;
 };
 
 // A node's agent: its GPUs, and the replicas it runs by id.
@@ -299,6 +302,7 @@ void Simulation::heartbeat(SimNode& node, size_t index, TimePoint now) {
       load.prompt_tokens = Tokens(static_cast<int64_t>(s.prompt_tokens));
       load.generation_tokens = Tokens(static_cast<int64_t>(s.generation_tokens));
       load.ttft_counts = rep.ttft_counts;
+      load.queue_counts = rep.queue_counts;
       rr.load = load;
     }
     r.replicas.push_back(std::move(rr));
@@ -365,6 +369,7 @@ void Simulation::start_replica(size_t node, const ReplicaAssignment& a, TimePoin
     rep.engine_config = c;
     rep.engine = std::make_unique<BatchEngine>(**cost, c);
     rep.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
+    rep.queue_counts.assign(kTtftBoundsMs.size() + 1, 0);
     rep.ready_at = now + pm.cold_start(opts_.load_bytes_per_second, opts_.engine_init);
   } else {
     // No latency model for this pair: the process never becomes ready (the live engine-sim
@@ -521,7 +526,12 @@ void Simulation::complete(size_t r, TimePoint now) {
     if (ev.kind == EngineEventKind::kScheduled) {
       // At the start of this iteration (one iteration: a step of several admits nobody).
       SimRequest& req = requests_[ev.id];
-      if (!req.scheduled) req.scheduled = now - rep.running.duration;
+      if (!req.scheduled) {
+        req.scheduled = now - rep.running.duration;
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*req.scheduled - req.at_engine);
+        ++rep.queue_counts[ttft_bucket(ms.count())];
+      }
       continue;
     }
     if (ev.kind != EngineEventKind::kToken && ev.kind != EngineEventKind::kFinished) continue;
@@ -608,6 +618,7 @@ void Simulation::crash(size_t r, TimePoint now) {
   if (rep.cost != nullptr) {
     rep.engine = std::make_unique<BatchEngine>(*rep.cost, rep.engine_config);
     rep.ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);  // a new process counts from zero
+    rep.queue_counts.assign(kTtftBoundsMs.size() + 1, 0);
     rep.ready_at =
         now + rep.cost->model().cold_start(opts_.load_bytes_per_second, opts_.engine_init);
   }

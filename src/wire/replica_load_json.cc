@@ -20,6 +20,7 @@ json replica_load_json(const ReplicaLoad& l) {
   if (l.prompt_tokens) j["promptTokens"] = l.prompt_tokens->value;
   if (l.generation_tokens) j["generationTokens"] = l.generation_tokens->value;
   if (!l.ttft_counts.empty()) j["ttftCounts"] = l.ttft_counts;
+  if (!l.queue_counts.empty()) j["queueCounts"] = l.queue_counts;
   j["ageMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(l.age).count();
   return j;
 }
@@ -60,13 +61,16 @@ Result<ReplicaLoad> parse_replica_load(simdjson::dom::element j, const std::stri
     if (!(kv >= 0.0 && kv <= 1.0)) return bad("kvCacheUsage", "must be within 0..1");
     out.kv_cache_usage = kv;
   }
-  if (auto v = field(obj, "ttftCounts")) {
+  // A histogram in the TTFT buckets (ttftCounts, queueCounts).
+  auto histogram = [&](const char* key, std::vector<uint64_t>& into) -> Status {
+    auto v = field(obj, key);
+    if (!v) return {};
     constexpr size_t kBuckets = kTtftBoundsMs.size() + 1;
     simdjson::dom::array a;
     if (v->get_array().get(a) || a.size() != kBuckets) {
-      return bad("ttftCounts", fmt::format("must be an array of {} whole numbers (one per TTFT "
-                                           "bucket), not negative",
-                                           kBuckets));
+      return bad(key, fmt::format("must be an array of {} whole numbers (one per TTFT "
+                                  "bucket), not negative",
+                                  kBuckets));
     }
     size_t i = 0;
     for (simdjson::dom::element e : a) {
@@ -76,13 +80,16 @@ Result<ReplicaLoad> parse_replica_load(simdjson::dom::element j, const std::stri
         const std::string what = !e.get_int64().get(negative)
                                      ? fmt::format("is {}", negative)
                                      : std::string("is ") + json_type_name(e);
-        return bad("ttftCounts",
+        return bad(key,
                    fmt::format("element {} must be a whole number, not negative (it {})", i, what));
       }
-      out.ttft_counts.push_back(n);
+      into.push_back(n);
       ++i;
     }
-  }
+    return {};
+  };
+  if (Status s = histogram("ttftCounts", out.ttft_counts); !s.ok()) return s.error();
+  if (Status s = histogram("queueCounts", out.queue_counts); !s.ok()) return s.error();
   if (auto ms = whole("ageMs"); !ms || (*ms && **ms < 0)) {
     return bad("ageMs", "must be a whole number of milliseconds, not negative");
   } else if (*ms) {

@@ -198,6 +198,44 @@ TEST_F(AutoscalerTest, EngineTtftIsWhatTheEnginesCountedSinceTheLastPeriod) {
   EXPECT_EQ(last_sample().engine_ttft_counts, ttft({{1, 3}}));
 }
 
+// The engines' queue-time histograms are counted as their TTFT ones, each apart: a histogram's
+// first reading is its baseline even when the other's is not, and an engine that reports none
+// adds nothing to the deployment's.
+TEST_F(AutoscalerTest, EngineQueueTimeIsCountedApartFromTtftTheSameWay) {
+  apply(2, 2, true);
+  for (int i = 0; i < 3; ++i)
+    second(0, 2, 2);
+  ASSERT_EQ(assigned.size(), 2u);
+  const std::string a = assigned.begin()->first, b = std::next(assigned.begin())->first;
+  auto last_sample = [&] { return scaler.scaler("chat")->last()->load; };
+  loads[a] = ReplicaLoad{.running = 1, .ttft_counts = ttft({{2, 10}})};  // no queue time yet
+  loads[b] = ReplicaLoad{.running = 1, .ttft_counts = ttft({{2, 10}})};  // never any
+  second(0, 2, 2);
+  second(0, 2, 2);
+  EXPECT_TRUE(last_sample().engine_queue_counts.empty());
+  // a starts reporting its queue time: a baseline, while its TTFT counts on.
+  loads[a].ttft_counts = ttft({{2, 12}});
+  loads[a].queue_counts = ttft({{0, 40}, {8, 4}});
+  second(0, 2, 2);
+  second(0, 2, 2);
+  EXPECT_EQ(last_sample().engine_ttft_counts, ttft({{2, 2}}));
+  EXPECT_TRUE(last_sample().engine_queue_counts.empty());
+  // Two more answers, one of which waited over 2.5 s in a's queue.
+  loads[a].ttft_counts = ttft({{2, 13}, {9, 1}});
+  loads[a].queue_counts = ttft({{0, 41}, {8, 5}});
+  second(0, 2, 2);
+  second(0, 2, 2);
+  EXPECT_EQ(last_sample().engine_ttft_counts, ttft({{2, 1}, {9, 1}}));
+  EXPECT_EQ(last_sample().engine_queue_counts, ttft({{0, 1}, {8, 1}}));
+  ASSERT_TRUE(last_sample().engine_queue_p95_ms.has_value());
+  EXPECT_GT(*last_sample().engine_queue_p95_ms, 2500);  // the slower one's bucket: 2.5..5 s
+  EXPECT_LE(*last_sample().engine_queue_p95_ms, 5000);
+  // The window's latency merges them for the policies.
+  const WindowLatency w = scaler.scaler("chat")->history().latency(60s, clock.now());
+  EXPECT_EQ(w.queue_samples, 2u);
+  EXPECT_EQ(w.engine_queue, ttft({{0, 1}, {8, 1}}));
+}
+
 TEST_F(AutoscalerTest, ScalesFromZeroInThePeriodTheFirstRequestWaits) {
   apply(0, 3, true);
   EXPECT_EQ(target(), 0);

@@ -41,6 +41,10 @@ class SloPolicyTest : public ::testing::Test {
       s.tpot_counts.assign(kTpotBoundsMs.size() + 1, 0);
       s.tpot_counts[tpot_bucket(static_cast<int64_t>(tpot_ms))] = 20;
     }
+    if (queue_ms) {
+      s.engine_queue_counts.assign(kTtftBoundsMs.size() + 1, 0);
+      s.engine_queue_counts[ttft_bucket(static_cast<int64_t>(*queue_ms))] = 20;
+    }
     history.add(s);
     return policy.recommend(
         PolicyInput{spec, history, ready, clock.now(), std::nullopt, std::nullopt, seed, gpu});
@@ -51,6 +55,7 @@ class SloPolicyTest : public ::testing::Test {
   SloPolicy policy;
   ManualClock clock;
   std::optional<int> engine_waiting;  // the engines' queue, when they report it
+  std::optional<double> queue_ms;     // their requests' queue time, when they report it
 };
 
 TEST_F(SloPolicyTest, SizesFromTheSeedWithHeadroom) {
@@ -130,6 +135,50 @@ TEST_F(SloPolicyTest, TtftMissesWhileTheBacklogDrainsOrWithNothingWaitingAreNoCa
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
   period(16, 2, 900, 20, 10.0, 6);
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+}
+
+// More replicas shorten the wait for a place in a batch, not a prefill: a late first token whose
+// engines' queue time does not account for the lateness is a long prompt's own prefill, even
+// with requests piling up behind it, and teaches nothing. On the Mooncake trace such misses drove
+// the belief down in the warm-up and the deployment to twice the replicas `target/work` holds.
+TEST_F(SloPolicyTest, ALateFirstTokenItsQueueTimeDoesNotExplainIsNoCapacity) {
+  spec.window = 5s;
+  engine_waiting = 0;
+  queue_ms = 30;
+  period(10, 2, 100, 20, 10.0);
+  // TTFT p95 ~900 ms against 500, requests piling up in the engines, 30 ms in their queues:
+  // prefill, not waiting. The belief stays however long it lasts.
+  for (int waiting = 2; waiting <= 12; waiting += 2) {
+    engine_waiting = waiting;
+    period(16, 2, 900, 20, 10.0);
+  }
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  // The same misses with ~800 ms in the queues: the wait is the lateness, and the third such
+  // period in a row drops the belief under the 8 per replica that broke it.
+  queue_ms = 800;
+  for (int i = 0; i < 2; ++i) {
+    engine_waiting = *engine_waiting + 2;
+    period(16, 2, 900, 20, 10.0);
+  }
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  engine_waiting = *engine_waiting + 2;
+  period(16, 2, 900, 20, 10.0);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+}
+
+// Requests waiting in a gateway wait where the engines' queue time does not see them: those
+// misses count whatever the engines say.
+TEST_F(SloPolicyTest, MissesWithRequestsWaitingInAGatewayCountWhateverTheEnginesQueueTime) {
+  spec.window = 5s;
+  engine_waiting = 0;
+  queue_ms = 30;
+  period(10, 2, 100, 20, 10.0);
+  for (int i = 1; i <= 3; ++i) {
+    engine_waiting = 2 * i;
+    period(16, 2, 900, 20, 10.0, 5);
+  }
+  // 0.9 x the window's mean load per replica: (5 + 3 x 8) / 4.
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * 7.25, 1e-9);
 }
 
 // Where the engines do not report their queue, the gateways' alone cannot tell a draining backlog

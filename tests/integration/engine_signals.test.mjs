@@ -76,6 +76,12 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
       const s = await signals();
       return s?.engineTtftP95Ms > 5000 ? true : s;
     }, "the engines' TTFT p95 of the waiting streams in /api/v1/scaling", 20000);
+    // Their wait is queue time (vllm:request_queue_time_seconds, read by the agent): the period
+    // in which they get their place in the batch shows it above 5 s as well.
+    const longQueueTimes = eventually(async () => {
+      const s = await signals();
+      return s?.engineQueueP95Ms > 5000 ? true : s;
+    }, "the engines' queue time p95 of the waiting streams in /api/v1/scaling", 20000);
 
     // While the first two run (about 8 s), all at once: the engine's own account (two in the
     // batch, two queued, KV in use) in the API; the queue, which moved by two, republished in the
@@ -97,6 +103,7 @@ test("a replica's running, waiting and KV usage reach the API and the gateway's 
 
     assert.deepEqual(await streams, [400, 400, 400, 400], "every token of every stream arrived");
     await slowFirstTokens;
+    await longQueueTimes;
     // Done: the table follows the queue back down, and the engine's counters moved.
     await eventually(async () => {
       const x = await routed();

@@ -111,7 +111,7 @@ TEST(ClientFormatTest, DescribeDeploymentShowsScalingAndWhy) {
                          "promptTokensPerSecond": 900, "outputTokensPerSecond": 300,
                          "ready": 2, "starting": 1, "ttftP95Ms": 250, "enginesReporting": 2,
                          "engineRunning": 9, "engineWaiting": 3, "engineKvCacheUsage": 0.42,
-                         "engineTtftP95Ms": 850.4}},
+                         "engineTtftP95Ms": 850.4, "engineQueueP95Ms": 120}},
     "decisions": [{"timeMs": 1700000040000, "from": 1, "to": 3, "rule": "panic",
                    "reason": "a burst"}]})");
   const std::string out = describe_deployment(d, s, kNow);
@@ -120,8 +120,8 @@ TEST(ClientFormatTest, DescribeDeploymentShowsScalingAndWhy) {
   EXPECT_NE(out.find("within tolerance: ok"), std::string::npos) << out;
   EXPECT_NE(out.find("12.5 req/s, 0 queued, 14 in flight"), std::string::npos) << out;
   EXPECT_NE(out.find("TTFT p95 250 ms"), std::string::npos) << out;
-  EXPECT_NE(out.find("engines: 9 running, 3 waiting, KV cache 42%, TTFT p95 850 ms (2 replicas "
-                     "reporting)"),
+  EXPECT_NE(out.find("engines: 9 running, 3 waiting, KV cache 42%, TTFT p95 850 ms, queue time "
+                     "p95 120 ms (2 replicas reporting)"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("1m   1     3   panic  a burst"), std::string::npos) << out;

@@ -139,6 +139,38 @@ TEST(EngineLoad, TheTtftHistogramIsRebucketedByUpperBoundOverLabelSets) {
   EXPECT_TRUE(unnamed->ttft_counts.empty());
 }
 
+// vLLM's queue-time histogram (request_queue_time_seconds, request-latency buckets) is read the
+// same way, apart from the TTFT one: the two never mix.
+TEST(EngineLoad, TheQueueTimeHistogramIsReadApartFromTheTtftOne) {
+  const std::string text =
+      "vllm:num_requests_running{model_name=\"a\"} 2\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"0.02\",model_name=\"a\"} 7\n"
+      "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"a\"} 7\n"
+      "# TYPE vllm:request_queue_time_seconds histogram\n"
+      "vllm:request_queue_time_seconds_bucket{le=\"0.3\",model_name=\"a\"} 4\n"
+      "vllm:request_queue_time_seconds_bucket{le=\"2.5\",model_name=\"a\"} 6\n"
+      "vllm:request_queue_time_seconds_bucket{le=\"+Inf\",model_name=\"a\"} 7\n"
+      "vllm:request_queue_time_seconds_count{model_name=\"a\"} 7\n"
+      "vllm:request_queue_time_seconds_sum{model_name=\"a\"} 30.5\n";
+  auto l = parse_engine_load(text, names_of(EngineType::kVllm));
+  ASSERT_TRUE(l.has_value());
+  std::vector<uint64_t> ttft(kTtftBoundsMs.size() + 1, 0);
+  ttft[1] = 7;  // le 20 ms: <= 25 ms
+  EXPECT_EQ(l->ttft_counts, ttft);
+  std::vector<uint64_t> queue(kTtftBoundsMs.size() + 1, 0);
+  queue[5] = 4;                     // le 300 ms: <= 500 ms
+  queue[7] = 2;                     // le 2.5 s: <= 2.5 s
+  queue[kTtftBoundsMs.size()] = 1;  // +Inf
+  ASSERT_EQ(queue.size(), 13u);
+  EXPECT_EQ(l->queue_counts, queue);
+  // SGLang's adapter names no queue-time histogram: unknown, whatever the text holds.
+  auto sglang = parse_engine_load(
+      "sglang:num_running_reqs 1\nvllm:request_queue_time_seconds_bucket{le=\"+Inf\"} 3\n",
+      names_of(EngineType::kSglang));
+  ASSERT_TRUE(sglang.has_value());
+  EXPECT_TRUE(sglang->queue_counts.empty());
+}
+
 class EngineDrainTest : public ::testing::Test {
  protected:
   ManualClock clock;

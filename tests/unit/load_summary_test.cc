@@ -37,6 +37,7 @@ TEST(LoadSummary, CarriesTheReadingWithItsAge) {
   load.kv_cache_usage = 0.25;
   load.prompt_tokens = 1200;
   load.ttft_counts = {1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  load.queue_counts = {6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   clock.advance(1500ms);
   auto s = load_summary(EngineReading{load, asked}, clock.now(), 3s);
   ASSERT_TRUE(s.has_value());
@@ -45,6 +46,7 @@ TEST(LoadSummary, CarriesTheReadingWithItsAge) {
   EXPECT_EQ(s->kv_cache_usage, 0.25);
   EXPECT_EQ(s->prompt_tokens, Tokens(1200));
   EXPECT_EQ(s->ttft_counts, load.ttft_counts);
+  EXPECT_EQ(s->queue_counts, load.queue_counts);
   EXPECT_FALSE(s->generation_tokens.has_value());  // ... and unknown is not zero
   EXPECT_EQ(s->age, 1500ms);
 }

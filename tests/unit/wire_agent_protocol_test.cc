@@ -59,6 +59,7 @@ TEST(AgentProtocol, AReplicasEngineLoadRoundTripsWithOnlyItsKnownFields) {
   l.kv_cache_usage = 0.42;
   l.prompt_tokens = Tokens(123456789012);
   l.ttft_counts = {0, 4, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 12345678901234};
+  l.queue_counts = {14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   l.age = std::chrono::milliseconds(850);
   h.replicas[0].load = l;
   h.replicas.push_back(ReplicaReport{"r-2", 4, ReplicaProcessState::kReady, "", 20002, 0});
@@ -117,6 +118,12 @@ TEST(AgentProtocol, ABadLoadIsRefusedNamingTheField) {
                 "(it is -2)"),
             std::string::npos)
       << negative_ttft.error().message;
+  auto short_queue = beat(R"({"queueCounts":[0,0,0,0,0,0,0,0,0,0,0,0,0,0]})");
+  ASSERT_FALSE(short_queue.ok());
+  EXPECT_NE(short_queue.error().message.find(
+                "replicas[1].load.queueCounts: must be an array of 13 whole numbers"),
+            std::string::npos)
+      << short_queue.error().message;
   auto text = beat(R"({"running":"three"})");
   ASSERT_FALSE(text.ok());
   EXPECT_NE(text.error().message.find("replicas[1].load.running"), std::string::npos);
