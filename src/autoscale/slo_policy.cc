@@ -72,8 +72,16 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b, bool upda
   // Only a run of such misses lowers the belief: one that is not breaks it.
   b.violations = !held && piling_up && wait_explains ? b.violations + 1 : 0;
   // The load per Ready replica over the window, not one period's: arrivals in one second are too
-  // few to say what a replica carried.
-  const auto per = in.history.mean(a.window, in.now, [](const LoadSample& x) {
+  // few to say what a replica carried. A late answer in the window arrived up to its TTFT before
+  // it, so a miss is judged against the load since then: over the window alone, the misses of a
+  // backlog that built up while the replicas were too few, and drains now that they are not,
+  // would count against the load per replica of the many (on the Mooncake trace they did, in the
+  // warm-up, and held the deployment at twice the replicas it needed).
+  Duration span = a.window;
+  if (!ttft_held && ttft_p95 > 0)
+    span +=
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ttft_p95));
+  const auto per = in.history.mean(span, in.now, [](const LoadSample& x) {
     return x.ready > 0 ? x.arrival_rps / x.ready : 0.0;
   });
   if (!update || s.ready <= 0 || !per || *per <= 0) return held;

@@ -181,6 +181,25 @@ TEST_F(SloPolicyTest, MissesWithRequestsWaitingInAGatewayCountWhateverTheEngines
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * 7.25, 1e-9);
 }
 
+// A late answer arrived up to its TTFT before it: a miss is judged against the load per replica
+// since then. The misses of a backlog built while one replica carried the load, still draining
+// after three more came, are not a capacity of four; a miss whose own wait is short, at that
+// load, is.
+TEST_F(SloPolicyTest, AMissIsJudgedAgainstTheLoadTheLateRequestsMet) {
+  spec.window = 5s;
+  for (int i = 0; i < 20; ++i)
+    period(16, 1, 20000, 20, 10.0);  // 16 per replica, above the belief: no news
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
+  for (int i = 0; i < 5; ++i)
+    period(16, 4, 20000, 20, 10.0);  // 4 per replica now, the backlog's answers still 20 s late
+  EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0) << "over 5 s alone: 4 per replica";
+  // Then late by their own wait at 4 per replica: a capacity, once the window's answers are
+  // theirs alone (its TTFT p95 still reaches back into the backlog until then).
+  for (int i = 0; i < 6; ++i)
+    period(16, 4, 900, 20, 10.0);
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * 4, 1e-9);
+}
+
 // Where the engines do not report their queue, the gateways' alone cannot tell a draining backlog
 // from a growing one: every miss counts, as before the backlog rule.
 TEST_F(SloPolicyTest, WithoutTheEnginesQueueEveryMissCounts) {
