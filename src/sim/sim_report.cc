@@ -125,16 +125,20 @@ std::string report_table(const SimReport& report) {
   size_t width = 11;
   for (const SimResult& run : report.runs)
     width = std::max(width, run.policy.size());
-  out += fmt::format("{:<{}} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5}\n",
+  // LATE WAIT/PREFILL: the late first tokens that waited longest for a place in a batch (more
+  // replicas shorten that) against those late in their own prefill (more replicas do not).
+  out += fmt::format("{:<{}} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5} {:>18}\n",
                      "POLICY", width, "SLO MET", "GPU-H", "xBOUND", "COST $", "TTFT p50/p95/p99 ms",
-                     "TPOT p95", "REJ", "FAIL", "SCALED", "COLD");
+                     "TPOT p95", "REJ", "FAIL", "SCALED", "COLD", "LATE WAIT/PREFILL");
   for (const SimResult& run : report.runs) {
     const RunFigures& f = run.overall;
     out += fmt::format(
-        "{:<{}} {:>7.2f}% {:>9.3f} {:>7.2f} {:>9.2f} {:>22} {:>9.1f} {:>6} {:>6} {:>7} {:>5}\n",
+        "{:<{}} {:>7.2f}% {:>9.3f} {:>7.2f} {:>9.2f} {:>22} {:>9.1f} {:>6} {:>6} {:>7} {:>5} "
+        "{:>18}\n",
         run.policy, width, f.slo_attainment * 100, f.gpu_hours, vs_bound(f.gpu_hours, b), f.cost,
         fmt::format("{:.0f}/{:.0f}/{:.0f}", f.ttft_ms.p50, f.ttft_ms.p95, f.ttft_ms.p99),
-        f.tpot_ms.p95, f.rejected, f.failed, f.scaling_actions, f.cold_starts);
+        f.tpot_ms.p95, f.rejected, f.failed, f.scaling_actions, f.cold_starts,
+        fmt::format("{}/{}", f.missed_ttft_waiting, f.missed_ttft_prefill));
   }
   return out;
 }

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "common/traffic_report.h"
 #include "perfmodel/iteration_budget.h"
 #include "sim/sim_html.h"
@@ -160,6 +162,19 @@ TEST(Simulation, ALateFirstTokenSaysWhetherItWaitedOrPrefilledTooLong) {
   const RunFigures queued = late(crowd, std::chrono::milliseconds(300));
   EXPECT_GT(queued.missed_ttft, 100u);
   EXPECT_GE(queued.missed_ttft_waiting, 9 * queued.missed_ttft_prefill);
+  // The table says it too, in its last column.
+  SimReport report;
+  report.trace = &crowd;
+  SimResult run;
+  run.policy = "fixed";
+  run.overall = queued;
+  report.runs.push_back(run);
+  const std::string table = report_table(report);
+  EXPECT_NE(table.find("LATE WAIT/PREFILL\n"), std::string::npos) << table;
+  EXPECT_NE(
+      table.find(fmt::format(" {}/{}\n", queued.missed_ttft_waiting, queued.missed_ttft_prefill)),
+      std::string::npos)
+      << table;
 }
 
 TEST(Simulation, SameInputsGiveTheSameReport) {
