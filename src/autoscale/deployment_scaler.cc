@@ -75,7 +75,7 @@ void DeploymentScaler::weigh_work(const DeploymentState& state, TimePoint now) {
 
 std::optional<double> DeploymentScaler::model_capacity(const DeploymentState& state,
                                                        TimePoint now) const {
-  if (!state.perf || !policy_->uses_perf_model()) return std::nullopt;
+  if (!state.perf || !policy_->uses_model_capacity()) return std::nullopt;
   const WindowSizes w = window_sizes(now);
   if (w.arrival_rps <= 0) return std::nullopt;
   return replica_capacity_rps(slo_of(spec_), *state.perf,

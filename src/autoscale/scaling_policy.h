@@ -47,9 +47,11 @@ class ScalingPolicy {
   // Whether DeploymentScaler applies the scale-down stabilization window: threshold uses its
   // own cooldowns instead.
   virtual bool stabilized() const { return true; }
-  // Whether it reads PolicyInput::model_capacity_rps and ::perf (the scaler prices the capacity
-  // only for policies that do).
+  // Whether it reads PolicyInput::perf (the scaler looks the perf model up only for policies that
+  // do), and whether it reads PolicyInput::model_capacity_rps too (a bisection over the perf
+  // model, priced each period only for the policies that read it).
   virtual bool uses_perf_model() const { return false; }
+  virtual bool uses_model_capacity() const { return false; }
   // A baseline modeled from another system's published rules (policy_registry.h).
   virtual bool baseline() const { return false; }
   // Every period's load, known or not, before recommend() (which is skipped at zero replicas

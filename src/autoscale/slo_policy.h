@@ -18,6 +18,7 @@ class SloPolicy final : public ScalingPolicy {
  public:
   const char* name() const override { return "slo"; }
   bool uses_perf_model() const override { return true; }
+  bool uses_model_capacity() const override { return true; }
   void observe(const LoadSample& load, const AutoscalingSpec& spec) override {
     forecast_.observe(load, spec);
   }
