@@ -38,7 +38,7 @@ struct EngineMetricNames {
   std::string kv_usage;  // KV-cache use, 0..1
   std::string ttft;      // TTFT histogram (may be empty)
   // Histogram of each request's time in the engine's queue before its first schedule (may be
-  // empty: SGLang and TensorRT-LLM are not known to export one).
+  // empty: only vLLM's is read, docs/agent.md).
   std::string queue_time;
   // Read only when `kv_usage` is absent: the name an older release of the engine used (older
   // vLLM releases have vllm:gpu_cache_usage_perc). Engines that serve both must not count twice.

@@ -145,11 +145,21 @@ void Autoscaler::count_engine_histograms(const Fleet& fleet, TimePoint now) {
   // Updated in place, not rebuilt: each reading is compared with the last, in the same vectors.
   ++sweep_;
   // A histogram's first reading is only the baseline; one unknown now (not Ready, a stale
-  // reading, an engine that does not export it) keeps the last reading as the baseline.
+  // reading, an engine that does not export it) keeps the last reading as the baseline. An engine
+  // that restarted counts from zero in both: a drop in either says so for both, since the other
+  // may have counted past its old totals already.
+  const auto dropped = [](const std::vector<uint64_t>& last, const std::vector<uint64_t>& reading) {
+    if (last.empty() || reading.empty()) return false;
+    if (last.size() != reading.size()) return true;
+    for (size_t i = 0; i < reading.size(); ++i)
+      if (reading[i] < last[i]) return true;
+    return false;
+  };
+  static const std::vector<uint64_t> kFromZero;
   const auto count = [](std::vector<uint64_t>& last, const std::vector<uint64_t>& reading,
-                        std::vector<uint64_t>& into) {
+                        bool restarted, std::vector<uint64_t>& into) {
     if (reading.empty()) return;
-    if (!last.empty()) add_counted_since(last, reading, into);
+    if (!last.empty()) add_counted_since(restarted ? kFromZero : last, reading, into);
     last = reading;
   };
   for (const auto& [id, r] : fleet.replicas()) {
@@ -163,8 +173,10 @@ void Autoscaler::count_engine_histograms(const Fleet& fleet, TimePoint now) {
     Seen& seen = it != engine_seen_.end() ? it->second : engine_seen_[id];
     seen.sweep = sweep_;
     EngineHistograms& into = engine_new_[r.deployment];
-    count(seen.counts.ttft, l->ttft_counts, into.ttft);
-    count(seen.counts.queue, l->queue_counts, into.queue);
+    const bool restarted =
+        dropped(seen.counts.ttft, l->ttft_counts) || dropped(seen.counts.queue, l->queue_counts);
+    count(seen.counts.ttft, l->ttft_counts, restarted, into.ttft);
+    count(seen.counts.queue, l->queue_counts, restarted, into.queue);
   }
   // Replicas gone are forgotten.
   std::erase_if(engine_seen_, [&](const auto& e) { return e.second.sweep != sweep_; });

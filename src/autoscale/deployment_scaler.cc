@@ -39,7 +39,12 @@ DeploymentScaler::DeploymentScaler(std::string deployment, const AutoscalingSpec
       next_(now + spec.period) {}
 
 void DeploymentScaler::respec(const AutoscalingSpec& spec) {
-  if (spec.metric != spec_.metric) history_ = SignalHistory(history_span(spec));
+  // A window made longer reads further back from now on; samples in another unit are dropped.
+  if (spec.metric != spec_.metric) {
+    history_ = SignalHistory(history_span(spec));
+  } else {
+    history_.keep(history_span(spec));
+  }
   spec_ = spec;
 }
 

@@ -44,8 +44,8 @@ struct LoadSample {
   // Engine-side only: the wait in a gateway's queue is not in it, the wait in the engine's is.
   std::vector<uint64_t> engine_ttft_counts;
   std::optional<double> engine_ttft_p95_ms;
-  // The same engines' queue time (ReplicaLoad::queue_counts) of the requests they took into a
-  // batch since the last period, in the same buckets (empty: no engine reports one), and its p95.
+  // The same engines' queue time (ReplicaLoad::queue_counts) of the requests that finished since
+  // the last period, in the same buckets (empty: no engine reports one), and its p95.
   std::vector<uint64_t> engine_queue_counts;
   std::optional<double> engine_queue_p95_ms;
 

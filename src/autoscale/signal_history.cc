@@ -16,10 +16,16 @@ void SignalHistory::add(const LoadSample& s) {
 
 std::optional<double> SignalHistory::mean(
     Duration window, TimePoint now, const std::function<double(const LoadSample&)>& value) const {
+  return mean_where(window, now, value, nullptr);
+}
+
+std::optional<double> SignalHistory::mean_where(
+    Duration window, TimePoint now, const std::function<double(const LoadSample&)>& value,
+    const std::function<bool(const LoadSample&)>& include) const {
   double sum = 0;
   double weight = 0;
   for (auto it = samples_.rbegin(); it != samples_.rend() && it->at > now - window; ++it) {
-    if (!it->known) continue;
+    if (!it->known || (include && !include(*it))) continue;
     const double w = std::chrono::duration<double>(it->span).count();
     sum += value(*it) * w;
     weight += w;
@@ -38,10 +44,13 @@ WindowLatency SignalHistory::latency(Duration window, TimePoint now) const {
   for (auto it = samples_.rbegin(); it != samples_.rend() && it->at > now - window; ++it) {
     merge(out.ttft, it->ttft_counts);
     merge(out.tpot, it->tpot_counts);
+    merge(out.engine_ttft, it->engine_ttft_counts);
     merge(out.engine_queue, it->engine_queue_counts);
   }
   for (uint64_t c : out.ttft)
     out.answers += c;
+  for (uint64_t c : out.engine_ttft)
+    out.engine_answers += c;
   for (uint64_t c : out.engine_queue)
     out.queue_samples += c;
   return out;

@@ -16,9 +16,11 @@ struct WindowLatency {
   std::vector<uint64_t> ttft;
   std::vector<uint64_t> tpot;
   uint64_t answers = 0;  // in the TTFT histogram
-  // The engines' queue time (LoadSample::engine_queue_counts) and how many requests it counts;
-  // 0 when no engine reports it.
+  // The engines' own TTFT and queue time (LoadSample::engine_ttft_counts, engine_queue_counts)
+  // and how many requests each counts; 0 when no engine reports it.
+  std::vector<uint64_t> engine_ttft;
   std::vector<uint64_t> engine_queue;
+  uint64_t engine_answers = 0;
   uint64_t queue_samples = 0;
 };
 
@@ -26,6 +28,8 @@ class SignalHistory {
  public:
   // Keeps samples younger than `keep` (the longest window any policy reads).
   explicit SignalHistory(Duration keep) : keep_(keep) {}
+  // From now on keeps samples younger than `keep` (a longer span keeps what is already there).
+  void keep(Duration keep) { keep_ = keep; }
 
   void add(const LoadSample& s);
   const std::deque<LoadSample>& samples() const { return samples_; }
@@ -38,6 +42,10 @@ class SignalHistory {
   // their spans; nullopt when none is known.
   std::optional<double> mean(Duration window, TimePoint now,
                              const std::function<double(const LoadSample&)>& value) const;
+  // The same over the known samples that `include` accepts only.
+  std::optional<double> mean_where(Duration window, TimePoint now,
+                                   const std::function<double(const LoadSample&)>& value,
+                                   const std::function<bool(const LoadSample&)>& include) const;
   WindowLatency latency(Duration window, TimePoint now) const;
   // Since when every known sample was idle (no arrivals, nothing queued or in flight); nullopt
   // when the newest known sample was not idle.

@@ -59,31 +59,40 @@ std::optional<bool> SloPolicy::learn(const PolicyInput& in, Belief& b, bool upda
   const bool piling_up =
       !s.engine_waiting ||
       (waiting > 0 && waiting >= in.history.mean(a.window, in.now, backlog).value_or(0));
-  // More replicas shorten the wait for a place in a batch, not a prefill. A late first token
-  // whose engines' queue time does not account for the lateness (the TTFT p95 less the queue
-  // time's p95 still misses the target) is a long prompt's own prefill, or its chunks beside
-  // other work. Only with requests waiting in no gateway (they would be a wait the engines do
-  // not see), with the engines reporting their queue time, and with TPOT held.
-  bool wait_explains = true;
-  if (!ttft_held && tpot_held && s.queued <= 0 && w.queue_samples >= kMinAnswers) {
-    const double queue_p95 = ttft_p95_interpolated_ms(w.engine_queue);
-    wait_explains = ttft_p95 - queue_p95 <= to_ms(*a.slo_ttft);
-  }
-  // Only a run of such misses lowers the belief: one that is not breaks it.
-  b.violations = !held && piling_up && wait_explains ? b.violations + 1 : 0;
-  // The load per Ready replica over the window, not one period's: arrivals in one second are too
-  // few to say what a replica carried. A late answer in the window arrived up to its TTFT before
-  // it, so a miss is judged against the load since then: over the window alone, the misses of a
-  // backlog that built up while the replicas were too few, and drains now that they are not,
-  // would count against the load per replica of the many (on the Mooncake trace they did, in the
-  // warm-up, and held the deployment at twice the replicas it needed).
+  // A late answer in the window arrived up to its TTFT before it: what it met is the span of
+  // the window and its TTFT p95, not the window alone.
   Duration span = a.window;
   if (!ttft_held && ttft_p95 > 0)
     span +=
         std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ttft_p95));
-  const auto per = in.history.mean(span, in.now, [](const LoadSample& x) {
-    return x.ready > 0 ? x.arrival_rps / x.ready : 0.0;
-  });
+  // More replicas shorten the wait for a place in a batch, not a prefill. A late first token
+  // whose engines' queue time does not account for the lateness (their TTFT p95 less their
+  // queue time's p95 still misses the target) is a long prompt's own prefill, or its chunks
+  // beside other work. Both figures are the deployment's own engines'. Only with no request
+  // waiting in a gateway over the span (a wait the engines do not see), with the engines
+  // reporting both, and with TPOT held. vLLM counts a queue time when its request finishes, so
+  // at the start of a backlog the queue time lags: this rule then holds a back-off, never makes
+  // one.
+  bool wait_explains = true;
+  const bool gateway_waited =
+      in.history.mean(span, in.now, [](const LoadSample& x) { return x.queued; }).value_or(0) > 0;
+  if (!ttft_held && tpot_held && !gateway_waited && w.queue_samples >= kMinAnswers &&
+      w.engine_answers >= kMinAnswers) {
+    const double prefill_p95 =
+        ttft_p95_interpolated_ms(w.engine_ttft) - ttft_p95_interpolated_ms(w.engine_queue);
+    wait_explains = prefill_p95 <= to_ms(*a.slo_ttft);
+  }
+  // Only a run of such misses lowers the belief: one that is not breaks it.
+  b.violations = !held && piling_up && wait_explains ? b.violations + 1 : 0;
+  // The load per Ready replica, not one period's: arrivals in one second are too few to say what
+  // a replica carried. Over the window when the SLO held; over the span when TTFT missed: over
+  // the window alone, the misses of a backlog that built up while the replicas were too few,
+  // and drains now that they are not, would count against the load per replica of the many (on
+  // the Mooncake trace they did, in the warm-up, and held the deployment at twice the replicas
+  // it needed). Periods with no replica Ready carried nothing per replica and are left out.
+  const auto per = in.history.mean_where(
+      span, in.now, [](const LoadSample& x) { return x.arrival_rps / x.ready; },
+      [](const LoadSample& x) { return x.ready > 0; });
   if (!update || s.ready <= 0 || !per || *per <= 0) return held;
   // In the belief's units: a share of what the perf model says a replica takes at these sizes.
   const double per_replica = *per / b.scale;

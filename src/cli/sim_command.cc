@@ -1,11 +1,14 @@
 // `gpufleet sim`: replays a request trace through the live system's decision core in virtual time
 // and compares scaling policies on SLO attainment and GPU-hours against the lower bound.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "autoscale/policy_registry.h"
 #include "cli/commands.h"
@@ -276,15 +279,18 @@ int run_sim(const SimArgs& a) {
   if (a.explain && !a.json) {
     for (const SimResult& run : report.runs) {
       std::cout << fmt::format("\n{}: {} scaling actions\n", run.policy, run.actions.size());
-      for (const ScalingAction& s : run.actions)
+      for (const ScalingAction& s : run.actions) {
+        // What the engines said over the decision's period, when they said anything.
+        std::vector<std::string> engines;
+        if (s.engine_ttft_p95_ms)
+          engines.push_back(fmt::format("TTFT p95 {:.0f} ms", *s.engine_ttft_p95_ms));
+        if (s.engine_queue_p95_ms)
+          engines.push_back(fmt::format("queue time p95 {:.0f} ms", *s.engine_queue_p95_ms));
         std::cout << fmt::format(
-            "  {:>8.1f}s {} {} -> {} ({}): {}{}{}\n", s.t, s.deployment, s.from, s.to, s.rule,
+            "  {:>8.1f}s {} {} -> {} ({}): {}{}\n", s.t, s.deployment, s.from, s.to, s.rule,
             s.reason,
-            s.engine_ttft_p95_ms ? fmt::format("; engine TTFT p95 {:.0f} ms", *s.engine_ttft_p95_ms)
-                                 : "",
-            s.engine_queue_p95_ms
-                ? fmt::format(", queue time p95 {:.0f} ms", *s.engine_queue_p95_ms)
-                : "");
+            engines.empty() ? std::string() : fmt::format("; engine {}", fmt::join(engines, ", ")));
+      }
     }
   }
   return 0;

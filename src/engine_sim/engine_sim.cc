@@ -21,6 +21,7 @@
 #include "common/io/metrics.h"
 #include "common/io/real_clock.h"
 #include "common/io/unique_fd.h"
+#include "common/vllm_buckets.h"
 #include "net/http_server.h"
 #include "net/openai_error.h"
 #include "perfmodel/deployment_perf.h"
@@ -46,8 +47,8 @@ const std::vector<double> kTtftBuckets = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 
                                           0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
 const std::vector<double> kTpotBuckets = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
                                           0.3,  0.4,   0.5,  0.75,  1.0, 2.5};
-const std::vector<double> kRequestBuckets = {0.3, 0.5, 0.8, 1.0,  1.5,  2.0,  2.5, 5.0,
-                                             10,  15,  20,  30.0, 40.0, 50.0, 60.0};
+const std::vector<double> kRequestBuckets(kVllmRequestLatencyBucketsS.begin(),
+                                          kVllmRequestLatencyBucketsS.end());
 
 double seconds(Duration d) {
   return std::chrono::duration<double>(d).count();
@@ -61,6 +62,8 @@ struct Pending {
   std::deque<EngineEvent> events;
   TimePoint arrival;     // model time
   TimePoint last_token;  // model time
+  // Its time in the queue, known once first scheduled; observed when it finishes, as vLLM does.
+  Duration queued{0};
   bool cancelled = false;
 };
 
@@ -240,7 +243,7 @@ struct EngineSim::Impl {
     if (it == pending.end()) return;
     Pending& p = *it->second;
     if (ev.kind == EngineEventKind::kScheduled) {
-      queue->with({served()}).observe(seconds(model_now - p.arrival));
+      p.queued = model_now - p.arrival;
       return;
     }
     p.events.push_back(ev);
@@ -589,6 +592,8 @@ struct EngineSim::Impl {
     const char* reason = tokens >= p.plan.max_tokens.value ? "length" : "stop";
     success->with({served(), reason}).inc();
     e2e->with({served()}).observe(seconds(model_now - pend->arrival));
+    // vLLM observes a request's queue time with its other request-level figures, at its end.
+    queue->with({served()}).observe(seconds(pend->queued));
 
     if (streaming) {
       alive = co_await w.write_chunk(sse(choice_delta("", reason)));

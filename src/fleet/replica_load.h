@@ -24,8 +24,9 @@ struct ReplicaLoad {
   // Empty: unknown.
   std::vector<uint64_t> ttft_counts;
   // Counter, in the same buckets: each request's time in the engine's queue, from its arrival to
-  // the first iteration that took it into the batch (vLLM's request_queue_time_seconds). The
-  // part of a late first token that more replicas would shorten. Empty: unknown.
+  // the first iteration that took it into the batch (vLLM's request_queue_time_seconds, which
+  // vLLM counts when the request finishes). The part of a late first token that more replicas
+  // would shorten. Empty: unknown.
   std::vector<uint64_t> queue_counts;
   Duration age{0};  // how old the reading was when it was sent (or, in the fleet, when asked)
 

@@ -125,8 +125,8 @@ std::string report_table(const SimReport& report) {
   size_t width = 11;
   for (const SimResult& run : report.runs)
     width = std::max(width, run.policy.size());
-  // LATE WAIT/PREFILL: the late first tokens that waited longest for a place in a batch (more
-  // replicas shorten that) against those late in their own prefill (more replicas do not).
+  // LATE WAIT/PREFILL: the late first tokens whose wait for a place in a batch was the longer
+  // part of their TTFT (more replicas shorten that) against those whose prefill was.
   out += fmt::format("{:<{}} {:>8} {:>9} {:>7} {:>9} {:>22} {:>9} {:>6} {:>6} {:>7} {:>5} {:>18}\n",
                      "POLICY", width, "SLO MET", "GPU-H", "xBOUND", "COST $", "TTFT p50/p95/p99 ms",
                      "TPOT p95", "REJ", "FAIL", "SCALED", "COLD", "LATE WAIT/PREFILL");

@@ -14,6 +14,7 @@
 #include "admission/tenant_directory.h"
 #include "autoscale/autoscaler.h"
 #include "common/traffic_report.h"
+#include "common/vllm_buckets.h"
 #include "fleet/fleet.h"
 #include "perfmodel/batch_engine.h"
 #include "perfmodel/deployment_perf.h"
@@ -54,8 +55,9 @@ struct SimReplica {
   // as the agent scrapes it from a live engine's /metrics: from the request's arrival at the
   // engine to its first token.
   std::vector<uint64_t> ttft_counts;
-  // Its queue-time histogram in the same buckets: from the arrival at the engine to the first
-  // iteration that took the request into its batch (vLLM's request_queue_time_seconds).
+  // Its queue-time histogram as the agent reads vLLM's request_queue_time_seconds: from the
+  // arrival at the engine to the first iteration that took the request into its batch, counted
+  // when the request finishes, in vLLM's buckets re-bucketed into the gateways'.
   std::vector<uint64_t> queue_counts;
 };
 
@@ -526,12 +528,7 @@ void Simulation::complete(size_t r, TimePoint now) {
     if (ev.kind == EngineEventKind::kScheduled) {
       // At the start of this iteration (one iteration: a step of several admits nobody).
       SimRequest& req = requests_[ev.id];
-      if (!req.scheduled) {
-        req.scheduled = now - rep.running.duration;
-        const auto ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(*req.scheduled - req.at_engine);
-        ++rep.queue_counts[ttft_bucket(ms.count())];
-      }
+      if (!req.scheduled) req.scheduled = now - rep.running.duration;
       continue;
     }
     if (ev.kind != EngineEventKind::kToken && ev.kind != EngineEventKind::kFinished) continue;
@@ -544,6 +541,10 @@ void Simulation::complete(size_t r, TimePoint now) {
       ++rep.ttft_counts[ttft_bucket(ms.count())];
     }
     if (ev.kind != EngineEventKind::kFinished) continue;
+    // vLLM observes the queue time when the request finishes, in its own buckets, which the agent
+    // re-buckets into the gateways' (common/vllm_buckets.h).
+    if (req.scheduled)
+      ++rep.queue_counts[vllm_request_latency_bucket(to_ms(*req.scheduled - req.at_engine))];
     const TraceRequest& tr = trace_.requests[i];
     rep.requests.erase(i);
     (void)serving_.succeed(req.serving, 200, *req.first_token - (start_ + tr.arrival), now);

@@ -13,8 +13,9 @@
 namespace gf::wire {
 
 // {"running": 3, "waiting": 1, "kvCacheUsage": 0.42, "promptTokens": 1200,
-//  "generationTokens": 800, "ttftCounts": [0, 4, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], "ageMs": 350}
-// (ttftCounts: cumulative, one per common/traffic_report.h TTFT bucket.)
+//  "generationTokens": 800, "ttftCounts": [0, 4, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+//  "queueCounts": [0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0], "ageMs": 350}
+// (ttftCounts, queueCounts: cumulative, one per common/traffic_report.h TTFT bucket.)
 nlohmann::json replica_load_json(const ReplicaLoad& load);
 
 // The inverse. A value of the wrong type or out of its range (a negative count, a KV usage

@@ -234,6 +234,14 @@ TEST_F(AutoscalerTest, EngineQueueTimeIsCountedApartFromTtftTheSameWay) {
   const WindowLatency w = scaler.scaler("chat")->history().latency(60s, clock.now());
   EXPECT_EQ(w.queue_samples, 2u);
   EXPECT_EQ(w.engine_queue, ttft({{0, 1}, {8, 1}}));
+  // a's engine restarts and soon counts past its old queue-time totals: its TTFT counts dropped,
+  // its queue counts did not (50 >= 41, 5 >= 5), yet both began again from zero.
+  loads[a].ttft_counts = ttft({{2, 55}});
+  loads[a].queue_counts = ttft({{0, 50}, {8, 5}});
+  second(0, 2, 2);
+  second(0, 2, 2);
+  EXPECT_EQ(last_sample().engine_ttft_counts, ttft({{2, 55}}));
+  EXPECT_EQ(last_sample().engine_queue_counts, ttft({{0, 50}, {8, 5}}));
 }
 
 TEST_F(AutoscalerTest, ScalesFromZeroInThePeriodTheFirstRequestWaits) {

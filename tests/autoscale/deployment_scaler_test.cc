@@ -383,6 +383,37 @@ TEST(DeploymentScaler, RequestSizesAreAveragedOverTheSizeWindow) {
   EXPECT_NEAR(last_work(10s), at_burst, at_burst * 1e-9);
 }
 
+// A size window made longer by a re-applied manifest reads as far back as the scaler still holds
+// and keeps what comes from then on: ten minutes of 500-token prompts from before (the history
+// kept ten), fifteen of 8,000-token ones after, averaged over the new 30 minutes' 25.
+TEST(DeploymentScaler, ALongerSizeWindowKeepsMoreHistoryFromThenOn) {
+  ScalerRun base;
+  ASSERT_TRUE(base.perf) << "no A100 profile for Llama-2-7B";
+  AutoscalingSpec spec;
+  spec.metric = ScalingMetric::kWork;
+  spec.replica_capacity = 1;
+  ManualClock clock;
+  auto s = make(spec, clock);
+  const auto run = [&](int seconds, double prompt) {
+    ScalingDecision d;
+    for (int i = 0; i < seconds; ++i) {
+      clock.advance(spec.period);
+      d = s.step(sized_sample(clock, spec.period, 2, prompt, 200, 4),
+                 DeploymentState{4, {1, 50}, "A100-80GB", base.perf}, clock.now());
+    }
+    return d.load.work.value_or(-1);
+  };
+  run(20 * 60, 500);
+  spec.size_window = 30min;
+  s.respec(spec);
+  const double work = run(15 * 60, 8000);
+  // The history holds the samples of the last ten minutes, both ends included: 601 of them.
+  const double mean_prompt = (601 * 500.0 + 900 * 8000.0) / 1501;
+  const double want =
+      token_rates(*base.perf, mean_prompt, 200, 100ms).replicas(2 * 8000.0, 2 * 200.0);
+  EXPECT_NEAR(work, want, want * 1e-6);
+}
+
 // Without a perf model for the pair the work metric has nothing to weigh: requests/s stand in.
 TEST(DeploymentScaler, TheWorkMetricWithoutAPerfModelCountsRequests) {
   AutoscalingSpec spec;

@@ -41,13 +41,24 @@ class SloPolicyTest : public ::testing::Test {
       s.tpot_counts.assign(kTpotBoundsMs.size() + 1, 0);
       s.tpot_counts[tpot_bucket(static_cast<int64_t>(tpot_ms))] = 20;
     }
-    if (queue_ms) {
+    if (queue_ms) {  // the engines report their TTFT (the gateways' here) and queue time
       s.engine_queue_counts.assign(kTtftBoundsMs.size() + 1, 0);
-      s.engine_queue_counts[ttft_bucket(static_cast<int64_t>(*queue_ms))] = 20;
+      s.engine_queue_counts[ttft_bucket(static_cast<int64_t>(*queue_ms))] = queue_answers;
+      s.engine_ttft_counts = s.ttft_counts;
     }
     history.add(s);
     return policy.recommend(
         PolicyInput{spec, history, ready, clock.now(), std::nullopt, std::nullopt, seed, gpu});
+  }
+
+  // One held period, then three misses (TTFT p95 ~900 ms at 8 per replica) with the engines'
+  // queue growing: a back-off, unless something says the misses are no capacity.
+  void hold_then_miss(double tpot_ms = 20, double gateway_queued = 0) {
+    period(10, 2, 100, 20, 10.0);
+    for (int i = 1; i <= 3; ++i) {
+      engine_waiting = 2 * i;
+      period(16, 2, 900, tpot_ms, 10.0, gateway_queued);
+    }
   }
 
   AutoscalingSpec spec;
@@ -56,6 +67,7 @@ class SloPolicyTest : public ::testing::Test {
   ManualClock clock;
   std::optional<int> engine_waiting;  // the engines' queue, when they report it
   std::optional<double> queue_ms;     // their requests' queue time, when they report it
+  uint64_t queue_answers = 20;        // how many queue times a period
 };
 
 TEST_F(SloPolicyTest, SizesFromTheSeedWithHeadroom) {
@@ -166,17 +178,29 @@ TEST_F(SloPolicyTest, ALateFirstTokenItsQueueTimeDoesNotExplainIsNoCapacity) {
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
 }
 
+// The rule reads the queue time only where it can judge: with TPOT missed as well (a replica too
+// busy to decode in time), or with fewer than 20 queue times in the window, every miss counts.
+TEST_F(SloPolicyTest, ATpotMissLeavesEveryMissCounting) {
+  spec.window = 5s;
+  queue_ms = 30;
+  hold_then_miss(80);  // TPOT 80 ms against 50
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * 7.25, 1e-9);
+}
+
+TEST_F(SloPolicyTest, TooFewQueueTimesToJudgeLeaveEveryMissCounting) {
+  spec.window = 1s;  // one period's: 19 queue times
+  queue_ms = 30;
+  queue_answers = 19;
+  hold_then_miss();
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+}
+
 // Requests waiting in a gateway wait where the engines' queue time does not see them: those
 // misses count whatever the engines say.
 TEST_F(SloPolicyTest, MissesWithRequestsWaitingInAGatewayCountWhateverTheEnginesQueueTime) {
   spec.window = 5s;
-  engine_waiting = 0;
   queue_ms = 30;
-  period(10, 2, 100, 20, 10.0);
-  for (int i = 1; i <= 3; ++i) {
-    engine_waiting = 2 * i;
-    period(16, 2, 900, 20, 10.0, 5);
-  }
+  hold_then_miss(20, 5);
   // 0.9 x the window's mean load per replica: (5 + 3 x 8) / 4.
   EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * 7.25, 1e-9);
 }

@@ -239,14 +239,13 @@ TEST(Simulation, EnginesReportTheirTtftToTheAutoscalerAsLiveAgentsDo) {
     EXPECT_LE(*a.engine_ttft_p95_ms, static_cast<double>(kTtftBoundsMs.back())) << a.t;
   }
   EXPECT_GE(with, 1) << "the scale-ups after the step saw the engines' TTFT";
-  // Their queue time too, never longer than their TTFT (within the same buckets).
+  // Their queue time too (counted as vLLM counts it, when each request finishes).
   int queue = 0;
   for (const ScalingAction& a : r->actions) {
     if (!a.engine_queue_p95_ms) continue;
     ++queue;
-    EXPECT_GE(*a.engine_queue_p95_ms, 0) << a.t;
-    ASSERT_TRUE(a.engine_ttft_p95_ms) << a.t;
-    EXPECT_LE(*a.engine_queue_p95_ms, *a.engine_ttft_p95_ms + 1e-9) << a.t;
+    EXPECT_GT(*a.engine_queue_p95_ms, 0) << a.t;
+    EXPECT_LE(*a.engine_queue_p95_ms, static_cast<double>(kTtftBoundsMs.back())) << a.t;
   }
   EXPECT_GE(queue, 1) << "the scale-ups after the step saw the engines' queue time";
 }

@@ -128,6 +128,12 @@ TEST(AgentProtocol, ABadLoadIsRefusedNamingTheField) {
   ASSERT_FALSE(text.ok());
   EXPECT_NE(text.error().message.find("replicas[1].load.running"), std::string::npos);
   EXPECT_FALSE(beat("[1]").ok());
+  // An agent from before queue times sends TTFT counts alone: read, with the queue time unknown.
+  auto older = beat(R"({"running":1,"ttftCounts":[0,0,0,0,0,0,0,0,0,0,0,0,7]})");
+  ASSERT_TRUE(older.ok()) << older.error().message;
+  ASSERT_TRUE(older->replicas[1].load.has_value());
+  EXPECT_EQ(older->replicas[1].load->ttft_counts.back(), 7u);
+  EXPECT_TRUE(older->replicas[1].load->queue_counts.empty());
   auto empty = beat("{}");  // a reading with nothing known is still a reading
   ASSERT_TRUE(empty.ok()) << empty.error().message;
   EXPECT_TRUE(empty->replicas[1].load.has_value());

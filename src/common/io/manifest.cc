@@ -589,7 +589,7 @@ AutoscalingSpec read_autoscaling(Ctx& ctx, const YAML::Node& node, const std::st
   number("targetUtilization", a.target_utilization, 0.01, 1.0);
   duration("period", a.period, milliseconds(100), hours(1));
   duration("window", a.window, milliseconds(100), hours(24));
-  duration("sizeWindow", a.size_window, milliseconds(100), hours(24));
+  duration("sizeWindow", a.size_window, milliseconds(100), hours(1));
   number("scaleUpThreshold", a.scale_up_threshold, 0.01, 10.0);
   number("scaleDownThreshold", a.scale_down_threshold, 0.0, 10.0);
   duration("scaleUpCooldown", a.scale_up_cooldown, Duration(0), hours(24));
