@@ -158,7 +158,12 @@ void Autoscaler::count_engine_histograms(const Fleet& fleet, TimePoint now) {
   static const std::vector<uint64_t> kFromZero;
   const auto count = [](std::vector<uint64_t>& last, const std::vector<uint64_t>& reading,
                         bool restarted, std::vector<uint64_t>& into) {
-    if (reading.empty()) return;
+    if (reading.empty()) {
+      // Not read this time (a series an engine creates lazily): after a restart it counts from
+      // zero, whatever it counted before.
+      if (restarted) std::fill(last.begin(), last.end(), 0);
+      return;
+    }
     if (!last.empty()) add_counted_since(restarted ? kFromZero : last, reading, into);
     last = reading;
   };

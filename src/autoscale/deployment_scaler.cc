@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "autoscale/policy_registry.h"
+#include "common/traffic_report.h"
 #include "perfmodel/replica_capacity.h"
 #include "perfmodel/token_rates.h"
 
@@ -14,11 +15,12 @@ namespace {
 
 constexpr size_t kKeptChanges = 20;
 
-// The longest window any rule reads: history older than this is dropped.
+// The longest window any rule reads: history older than this is dropped. (slo judges a miss
+// over its window and the TTFT p95, which the gateways' buckets cap at their last bound.)
 Duration history_span(const AutoscalingSpec& a) {
-  return std::max({a.window, a.size_window, a.panic_window, a.stabilization, a.scale_up_cooldown,
-                   a.scale_down_cooldown, a.cold_start + a.period,
-                   Duration(std::chrono::minutes(10))});
+  return std::max({a.window + std::chrono::milliseconds(kTtftBoundsMs.back()), a.size_window,
+                   a.panic_window, a.stabilization, a.scale_up_cooldown, a.scale_down_cooldown,
+                   a.cold_start + a.period, Duration(std::chrono::minutes(10))});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "autoscale/slo_policy.h"
 #include "common/clock.h"
 #include "common/traffic_report.h"
+#include "common/vllm_buckets.h"
 
 namespace gf {
 namespace {
@@ -41,10 +42,16 @@ class SloPolicyTest : public ::testing::Test {
       s.tpot_counts.assign(kTpotBoundsMs.size() + 1, 0);
       s.tpot_counts[tpot_bucket(static_cast<int64_t>(tpot_ms))] = 20;
     }
-    if (queue_ms) {  // the engines report their TTFT (the gateways' here) and queue time
+    if (queue_ms) {
+      // The engines report their queue time as an agent reads vLLM's (its buckets start at 0.3 s:
+      // no wait at all reads as up to 500 ms), and their TTFT: the gateways' unless set apart.
       s.engine_queue_counts.assign(kTtftBoundsMs.size() + 1, 0);
-      s.engine_queue_counts[ttft_bucket(static_cast<int64_t>(*queue_ms))] = queue_answers;
+      s.engine_queue_counts[vllm_request_latency_bucket(*queue_ms)] = queue_answers;
       s.engine_ttft_counts = s.ttft_counts;
+      if (engine_ttft_ms) {
+        s.engine_ttft_counts.assign(kTtftBoundsMs.size() + 1, 0);
+        s.engine_ttft_counts[ttft_bucket(static_cast<int64_t>(*engine_ttft_ms))] = 20;
+      }
     }
     history.add(s);
     return policy.recommend(
@@ -65,9 +72,10 @@ class SloPolicyTest : public ::testing::Test {
   SignalHistory history;
   SloPolicy policy;
   ManualClock clock;
-  std::optional<int> engine_waiting;  // the engines' queue, when they report it
-  std::optional<double> queue_ms;     // their requests' queue time, when they report it
-  uint64_t queue_answers = 20;        // how many queue times a period
+  std::optional<int> engine_waiting;     // the engines' queue, when they report it
+  std::optional<double> queue_ms;        // their requests' queue time, when they report it
+  uint64_t queue_answers = 20;           // how many queue times a period
+  std::optional<double> engine_ttft_ms;  // the engines' own TTFT, when not the gateways'
 };
 
 TEST_F(SloPolicyTest, SizesFromTheSeedWithHeadroom) {
@@ -155,27 +163,74 @@ TEST_F(SloPolicyTest, TtftMissesWhileTheBacklogDrainsOrWithNothingWaitingAreNoCa
 // the belief down in the warm-up and the deployment to twice the replicas `target/work` holds.
 TEST_F(SloPolicyTest, ALateFirstTokenItsQueueTimeDoesNotExplainIsNoCapacity) {
   spec.window = 5s;
+  spec.slo_ttft = 2s;  // vLLM's queue buckets blur the first 500 ms: a target they can judge
   engine_waiting = 0;
   queue_ms = 30;
   period(10, 2, 100, 20, 10.0);
-  // TTFT p95 ~900 ms against 500, requests piling up in the engines, 30 ms in their queues:
-  // prefill, not waiting. The belief stays however long it lasts.
+  // TTFT p95 ~4.9 s against 2 s, requests piling up in the engines, 30 ms in their queues (read
+  // as up to 500 ms): prefill, not waiting. The belief stays however long it lasts.
   for (int waiting = 2; waiting <= 12; waiting += 2) {
     engine_waiting = waiting;
-    period(16, 2, 900, 20, 10.0);
+    period(16, 2, 4000, 20, 10.0);
   }
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
-  // The same misses with ~800 ms in the queues: the wait is the lateness, and the third such
-  // period in a row drops the belief under the 8 per replica that broke it.
-  queue_ms = 800;
+  // The same misses with 3 s in the queues: the wait is the lateness, and the third such period
+  // in a row drops the belief under the 8 per replica that broke it.
+  queue_ms = 3000;
   for (int i = 0; i < 2; ++i) {
     engine_waiting = *engine_waiting + 2;
-    period(16, 2, 900, 20, 10.0);
+    period(16, 2, 4000, 20, 10.0);
   }
   EXPECT_DOUBLE_EQ(*policy.capacity("A100-80GB"), 10.0);
   engine_waiting = *engine_waiting + 2;
-  period(16, 2, 900, 20, 10.0);
-  EXPECT_NEAR(*policy.capacity("A100-80GB"), 7.2, 1e-9);
+  period(16, 2, 4000, 20, 10.0);
+  // 0.9 x the load per replica over the window and the TTFT p95 (~9.9 s): the held period's 5
+  // and nine misses' 8.
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * (5 + 9 * 8) / 10.0, 1e-9);
+}
+
+// The subtraction is the engines' own: their TTFT less their queue time. A late first token at
+// the gateways (4.9 s) whose engines answered in under a second, 30 ms of it queued, was late
+// before the engines (network, a gateway): not a long prefill, so it counts.
+TEST_F(SloPolicyTest, TheEnginesOwnTtftIsWhatTheQueueTimeIsSubtractedFrom) {
+  spec.window = 5s;
+  spec.slo_ttft = 2s;
+  queue_ms = 30;
+  engine_ttft_ms = 600;
+  period(10, 2, 100, 20, 10.0);
+  for (int i = 1; i <= 3; ++i) {
+    engine_waiting = 2 * i;
+    period(16, 2, 4000, 20, 10.0);
+  }
+  EXPECT_LT(*policy.capacity("A100-80GB"), 8.0);
+}
+
+// A gateway that held requests anywhere in the span the late answers spent (not only in the
+// newest period) makes the miss a wait the engines could not see: it counts.
+TEST_F(SloPolicyTest, AGatewayQueueAnywhereInTheSpanCounts) {
+  spec.window = 5s;
+  spec.slo_ttft = 2s;
+  queue_ms = 30;
+  period(10, 2, 100, 20, 10.0);
+  for (int i = 1; i <= 3; ++i) {
+    engine_waiting = 3 * i;
+    period(16, 2, 4000, 20, 10.0, i == 1 ? 5 : 0);  // the gateway's queue emptied after one
+  }
+  EXPECT_LT(*policy.capacity("A100-80GB"), 8.0);
+}
+
+// Periods with no replica Ready carried nothing per replica: left out of the load a miss is
+// judged against, rather than counted as zero (which would drag the belief to its floor after
+// a scale from zero).
+TEST_F(SloPolicyTest, PeriodsWithNoReplicaReadyAreNotZeroLoad) {
+  spec.window = 5s;
+  period(10, 2, 100, 20, 10.0);
+  for (int i = 0; i < 5; ++i)
+    period(16, 0, 0, 0, 10.0);  // demand and nothing Ready, nothing answered
+  for (int i = 0; i < 3; ++i)
+    period(16, 2, 4000, 20, 10.0);
+  // 0.9 x the mean over the span's periods with replicas Ready: (5 + 3 x 8) / 4.
+  EXPECT_NEAR(*policy.capacity("A100-80GB"), 0.9 * 7.25, 1e-9);
 }
 
 // The rule reads the queue time only where it can judge: with TPOT missed as well (a replica too
