@@ -91,11 +91,7 @@ std::vector<uint64_t> rebucket_ttft(const Buckets& buckets) {
     for (const auto& [le, total] : cumulative) {
       const double in = std::max(0.0, total - below);
       below = std::max(below, total);
-      // (Less a nanosecond: 0.01 s is 10.000000000000002 ms in binary, and belongs at 10.)
-      const size_t i = std::isinf(le)
-                           ? kTtftBoundsMs.size()
-                           : ttft_bucket(static_cast<int64_t>(std::ceil(le * 1000.0 - 1e-6)));
-      out[i] += static_cast<uint64_t>(std::llround(in));
+      out[ttft_bucket_of_bound(le)] += static_cast<uint64_t>(std::llround(in));
     }
   }
   return out;

@@ -149,11 +149,7 @@ void Autoscaler::count_engine_histograms(const Fleet& fleet, TimePoint now) {
   // that restarted counts from zero in both: a drop in either says so for both, since the other
   // may have counted past its old totals already.
   const auto dropped = [](const std::vector<uint64_t>& last, const std::vector<uint64_t>& reading) {
-    if (last.empty() || reading.empty()) return false;
-    if (last.size() != reading.size()) return true;
-    for (size_t i = 0; i < reading.size(); ++i)
-      if (reading[i] < last[i]) return true;
-    return false;
+    return !last.empty() && !reading.empty() && counts_dropped(last, reading);
   };
   static const std::vector<uint64_t> kFromZero;
   const auto count = [](std::vector<uint64_t>& last, const std::vector<uint64_t>& reading,

@@ -1,5 +1,6 @@
 #include "common/traffic_report.h"
 
+#include <cmath>
 #include <span>
 
 namespace gf {
@@ -48,11 +49,16 @@ double interpolated_p95(std::span<const int64_t> bounds, const std::vector<uint6
 
 }  // namespace
 
+bool counts_dropped(const std::vector<uint64_t>& before, const std::vector<uint64_t>& now) {
+  if (before.size() != now.size()) return true;
+  for (size_t i = 0; i < now.size(); ++i)
+    if (now[i] < before[i]) return true;
+  return false;
+}
+
 void add_counted_since(const std::vector<uint64_t>& before, const std::vector<uint64_t>& now,
                        std::vector<uint64_t>& into) {
-  bool restarted = before.size() != now.size();
-  for (size_t i = 0; !restarted && i < now.size(); ++i)
-    restarted = now[i] < before[i];
+  const bool restarted = counts_dropped(before, now);
   into.resize(now.size(), 0);
   for (size_t i = 0; i < now.size(); ++i)
     into[i] += restarted ? now[i] : now[i] - before[i];
@@ -60,6 +66,12 @@ void add_counted_since(const std::vector<uint64_t>& before, const std::vector<ui
 
 size_t ttft_bucket(int64_t ms) {
   return bucket(kTtftBoundsMs, ms);
+}
+
+size_t ttft_bucket_of_bound(double le_seconds) {
+  if (std::isinf(le_seconds)) return kTtftBoundsMs.size();
+  // (Less a nanosecond: 0.01 s is 10.000000000000002 ms in binary, and belongs at 10.)
+  return ttft_bucket(static_cast<int64_t>(std::ceil(le_seconds * 1000.0 - 1e-6)));
 }
 
 int64_t ttft_p95_ms(const std::vector<uint64_t>& counts) {

@@ -56,11 +56,17 @@ int64_t tpot_p95_ms(const std::vector<uint64_t>& counts);
 // p95 of 1.1 s "2.5 s" and see a 2 s target missed when it was met.
 double ttft_p95_interpolated_ms(const std::vector<uint64_t>& counts);
 double tpot_p95_interpolated_ms(const std::vector<uint64_t>& counts);
+// Whether a cumulative histogram restarted between two readings: a bucket went down, or the two
+// have different sizes.
+bool counts_dropped(const std::vector<uint64_t>& before, const std::vector<uint64_t>& now);
 // Adds to `into` what a cumulative histogram counted between two readings, bucket by bucket:
-// `now` less `before`; all of `now` when a bucket went down (the counter restarted with its
-// process) or `before` has another size. `into` takes `now`'s size. No allocation once sized:
-// the autoscaler does this for every replica every period.
+// `now` less `before`; all of `now` when counts_dropped() (the counter restarted with its
+// process). `into` takes `now`'s size. No allocation once sized: the autoscaler does this for
+// every replica every period.
 void add_counted_since(const std::vector<uint64_t>& before, const std::vector<uint64_t>& now,
                        std::vector<uint64_t>& into);
+// The TTFT bucket that holds an engine histogram bucket's upper bound `le`, in seconds (+Inf: the
+// last), as agents re-bucket an engine's histogram: so no latency reads lower than it was.
+size_t ttft_bucket_of_bound(double le_seconds);
 
 }  // namespace gf

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <array>
-#include <cmath>
 #include <cstddef>
 
 #include "common/traffic_report.h"
@@ -20,7 +19,7 @@ inline constexpr std::array<double, 15> kVllmRequestLatencyBucketsS = {
 // re-bucketing places it): a queue time of 10 ms reads as one of up to 300 ms, in (250, 500].
 inline size_t vllm_request_latency_bucket(double ms) {
   for (double le : kVllmRequestLatencyBucketsS) {
-    if (ms <= le * 1000.0) return ttft_bucket(static_cast<int64_t>(std::ceil(le * 1000.0 - 1e-6)));
+    if (ms <= le * 1000.0) return ttft_bucket_of_bound(le);
   }
   return kTtftBoundsMs.size();
 }
